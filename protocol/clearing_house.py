@@ -1,0 +1,171 @@
+"""The one entry point: a ClearingHouse applies typed action records and returns events.
+
+Every action is applied to a copy of the state; if any rule fails the copy is dropped and a
+:class:`~protocol.errors.ProtocolRevert` with the module-prefixed reason propagates, so a
+failing action changes nothing. After an action, every account it put at risk whose
+positions and collateral are gone has its negative balance settled as bad debt.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from protocol import funding, insurance_fund, liquidation, oracle_adapter, roles, vault
+from protocol.actions import (
+    Action,
+    AdvanceTime,
+    AutoDeleverage,
+    Deposit,
+    Fill,
+    FundInsurance,
+    Liquidate,
+    LiquidateCollateral,
+    PushPrice,
+    SetFundingRate,
+    SetMarketMargin,
+    SetPaused,
+    SetRole,
+    Withdraw,
+    WithdrawFees,
+    normalize_address,
+)
+from protocol.clearing import fill
+from protocol.constants import SETTLEMENT_ASSET_ID
+from protocol.context import Context, require
+from protocol.errors import InvalidParameter
+from protocol.events import Event, TimeAdvanced
+from protocol.margin import Health, account_health
+from protocol.params import Params
+from protocol.socialized_loss import auto_deleverage, settle_bad_debt
+from protocol.state import FeedState, MarketState, ProtocolState, Roles
+
+__all__ = ["ClearingHouse"]
+
+
+def _push_price(ctx: Context, action: PushPrice) -> None:
+    require(action.sender in ctx.state.roles.oracles, "oracle: caller is not an oracle")
+    require(action.feed_id in ctx.state.feeds, "oracle: unknown feed")
+    for mp in ctx.params.markets:
+        if mp.feed_id == action.feed_id:
+            funding.accrue_market(ctx, mp.market_id)
+    oracle_adapter.push_price(ctx, action)
+
+
+def _advance_time(ctx: Context, action: AdvanceTime) -> None:
+    ctx.state.now_s += action.seconds
+    ctx.state.block += action.blocks
+    ctx.emit(TimeAdvanced(ctx.state.now_s, ctx.state.block))
+
+
+_HANDLERS: dict[type[Action], Callable[[Context, Any], None]] = {
+    Deposit: vault.deposit,
+    Withdraw: vault.withdraw,
+    WithdrawFees: vault.withdraw_fees,
+    Fill: fill,
+    PushPrice: _push_price,
+    SetFundingRate: funding.set_funding_rate,
+    AdvanceTime: _advance_time,
+    Liquidate: liquidation.liquidate,
+    LiquidateCollateral: liquidation.liquidate_collateral,
+    AutoDeleverage: auto_deleverage,
+    FundInsurance: insurance_fund.fund_insurance,
+    SetPaused: roles.set_paused,
+    SetRole: roles.set_role,
+    SetMarketMargin: roles.set_market_margin,
+}
+
+#: Fields naming accounts whose bad debt is settled after the action.
+_AT_RISK: dict[type[Action], tuple[str, ...]] = {
+    Fill: ("maker", "taker"),
+    Liquidate: ("account",),
+    LiquidateCollateral: ("account",),
+    AutoDeleverage: ("account",),
+}
+
+
+class ClearingHouse:
+    """The reference model of the whole protocol.
+
+    >>> from protocol.scenarios import default_params
+    >>> house = ClearingHouse(default_params(), governance="0x" + "11" * 20)
+    >>> house.state.paused
+    False
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        governance: str,
+        *,
+        matchers: Iterable[str] = (),
+        oracles: Iterable[str] = (),
+        funding_operators: Iterable[str] = (),
+        start_time_s: int = 0,
+    ) -> None:
+        if not isinstance(params, Params):
+            raise InvalidParameter(f"params must be a Params, got {type(params).__name__}")
+        if isinstance(start_time_s, bool) or not isinstance(start_time_s, int) or start_time_s < 0:
+            raise InvalidParameter(f"start_time_s must be a non-negative integer, got {start_time_s!r}")
+        role_set = Roles(
+            governance=normalize_address(governance, "governance"),
+            matchers={normalize_address(a, "matchers") for a in matchers},
+            oracles={normalize_address(a, "oracles") for a in oracles},
+            funding_operators={normalize_address(a, "funding_operators") for a in funding_operators},
+        )
+        self._params = params
+        self._state = ProtocolState(
+            roles=role_set,
+            now_s=start_time_s,
+            markets={m.market_id: MarketState(last_accrual_s=start_time_s) for m in params.markets},
+            feeds={f.feed_id: FeedState() for f in params.feeds},
+            vault_tokens={SETTLEMENT_ASSET_ID: 0, **{c.asset_id: 0 for c in params.collaterals}},
+        )
+
+    @property
+    def params(self) -> Params:
+        """Current parameters (governance may change market margins)."""
+        return self._params
+
+    @property
+    def state(self) -> ProtocolState:
+        """The live state. Treat it as read-only; use :meth:`snapshot` for a copy."""
+        return self._state
+
+    def snapshot(self) -> ProtocolState:
+        """A deep copy of the state."""
+        return copy.deepcopy(self._state)
+
+    def apply(self, action: Action) -> list[Event]:
+        """Apply one action atomically and return its events.
+
+        Raises ProtocolRevert (state unchanged) when a protocol rule refuses the action and
+        InvalidParameter when ``action`` is not an action record.
+        """
+        handler = _HANDLERS.get(type(action))
+        if handler is None:
+            raise InvalidParameter(f"not an action record: {action!r}")
+        ctx = Context(copy.deepcopy(self._state), self._params)
+        handler(ctx, action)
+        for name in _AT_RISK.get(type(action), ()):
+            settle_bad_debt(ctx, getattr(action, name))
+        self._state, self._params = ctx.state, ctx.params
+        return ctx.events
+
+    def health(self, address: str) -> Health:
+        """Equity and requirements of ``address`` at the currently trusted prices.
+
+        Raises ProtocolRevert("margin: price not trusted") if a needed price is untrusted.
+        """
+        ctx = Context(copy.deepcopy(self._state), self._params)
+        addr = normalize_address(address)
+        funding.settle_account(ctx, addr)
+        acct = ctx.state.account(addr)
+        prices = oracle_adapter.require_account_prices(ctx, acct, "margin")
+        return account_health(acct, ctx.params, ctx.state.markets, prices)
+
+    def max_liquidation_size(self, address: str, market_id: int) -> int:
+        """Largest size a keeper may liquidate from ``address`` in ``market_id`` now (0: none)."""
+        ctx = Context(copy.deepcopy(self._state), self._params)
+        return liquidation.max_liquidation_size(ctx, normalize_address(address), market_id)

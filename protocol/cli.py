@@ -1,0 +1,105 @@
+"""The ``novation`` command line: the demo, parameter checks and action replays on the model."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from protocol.actions import action_from_dict
+from protocol.clearing_house import ClearingHouse
+from protocol.errors import NovationError, ProtocolRevert
+from protocol.invariants import check_state, check_transition
+from protocol.params import load_params
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+
+def _fail(console: Console, exc: NovationError) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {exc}")
+    return typer.Exit(code=2)
+
+
+@app.command()
+def demo() -> None:
+    """Run the scripted crash scenario on the reference model and print what happened."""
+    from protocol.demo import run_demo
+
+    run_demo(Console())
+
+
+@app.command("check-params")
+def check_params(path: Annotated[Path, typer.Argument(help="TOML parameter file")]) -> None:
+    """Validate a parameter file and print its markets and collateral."""
+    console = Console()
+    try:
+        params = load_params(path)
+    except NovationError as exc:
+        raise _fail(console, exc) from None
+    for m in params.markets:
+        console.print(
+            f"market {m.market_id} {m.symbol}: IMF {m.initial_margin_fraction_wad / 1e18:.4%}, "
+            f"MM share {m.maintenance_share_wad / 1e18:.2%}"
+        )
+    for c in params.collaterals:
+        console.print(f"collateral {c.asset_id} {c.symbol}: haircut {c.haircut_wad / 1e18:.2%}")
+    console.print(f"[green]ok[/]: {path}")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+@app.command()
+def replay(
+    actions: Annotated[Path, typer.Argument(help="JSON-lines file of action records")],
+    params_file: Annotated[Path, typer.Option("--params", help="TOML parameter file")],
+    governance: Annotated[str, typer.Option(help="governance address")],
+    out: Annotated[Path | None, typer.Option(help="write events as JSON lines here")] = None,
+) -> None:
+    """Apply action records to the model, checking every invariant after every action.
+
+    Roles are granted by ``SetRole`` records from ``--governance``. Refused actions are
+    reported with their revert reason and change nothing.
+    """
+    console = Console()
+    try:
+        house = ClearingHouse(load_params(params_file), governance)
+        lines = actions.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise _fail(console, NovationError(f"cannot read {actions}: {exc.strerror}")) from None
+    except NovationError as exc:
+        raise _fail(console, exc) from None
+    records: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            action = action_from_dict(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise _fail(console, NovationError(f"{actions}:{number}: not JSON ({exc.msg})")) from None
+        except NovationError as exc:
+            raise _fail(console, NovationError(f"{actions}:{number}: {exc}")) from None
+        before = house.snapshot()
+        try:
+            events = house.apply(action)
+        except ProtocolRevert as exc:
+            console.print(f"{number}: [yellow]reverted[/] {exc.reason}")
+            records.append(json.dumps({"line": number, "revert": exc.reason}))
+            continue
+        violated = check_state(house.state, house.params) | check_transition(before, house.state, events, house.params)
+        if violated:
+            raise _fail(console, NovationError(f"{actions}:{number}: invariant violated: {violated}"))
+        console.print(f"{number}: {type(action).__name__} -> {len(events)} events")
+        records.extend(json.dumps({"line": number, **ev.to_dict()}) for ev in events)
+    if out is not None:
+        _write_atomic(out, "\n".join(records) + "\n")
+        console.print(f"events written to {out}")

@@ -1,0 +1,74 @@
+"""Perpetual funding and lazy per-position settlement of funding and socialized-loss charges.
+
+The funding index of a market grows by ``rate * elapsed * price / WAD`` (FLOOR) whenever the
+market is touched while its price is trusted; no funding accrues while it is not. Positions
+settle the difference to their snapshot when their account is touched: the payer's charge is
+rounded CEIL, so the funding pool never pays out more than it took in.
+"""
+
+from __future__ import annotations
+
+from protocol.actions import SetFundingRate
+from protocol.constants import WAD
+from protocol.context import Context, require
+from protocol.events import FundingAccrued, FundingRateSet, FundingSettled, LossCharged
+from protocol.margin import pending_funding, pending_loss, side_loss_index
+from protocol.oracle_adapter import is_trusted
+from protocol.units import Rounding, smul_div
+
+__all__ = ["accrue_market", "set_funding_rate", "settle_account", "settle_position"]
+
+
+def accrue_market(ctx: Context, market_id: int) -> None:
+    """Bring the market's funding index up to ``now`` at its current trusted price."""
+    ms = ctx.state.markets[market_id]
+    elapsed = ctx.state.now_s - ms.last_accrual_s
+    if elapsed <= 0:
+        return
+    ms.last_accrual_s = ctx.state.now_s
+    mp = ctx.params.market(market_id)
+    feed = ctx.state.feeds[mp.feed_id]
+    if ms.funding_rate_per_s_wad == 0 or not is_trusted(feed, ctx.params.feed(mp.feed_id), ctx.state.now_s):
+        return
+    delta = smul_div(ms.funding_rate_per_s_wad * elapsed, feed.price_wad, WAD, Rounding.FLOOR)
+    if delta:
+        ms.funding_index += delta
+        ctx.emit(FundingAccrued(market_id, ms.funding_index, elapsed))
+
+
+def settle_position(ctx: Context, address: str, market_id: int) -> None:
+    """Move a position's pending funding and loss charges into its account balance."""
+    accrue_market(ctx, market_id)
+    acct = ctx.state.accounts[address]
+    pos = acct.positions[market_id]
+    ms = ctx.state.markets[market_id]
+    credit = pending_funding(pos, ms)
+    pos.funding_snapshot = ms.funding_index
+    if credit:
+        acct.balance += credit
+        ctx.state.funding_pool -= credit
+        ctx.emit(FundingSettled(address, market_id, credit))
+    loss = pending_loss(pos, ms)
+    pos.loss_snapshot = side_loss_index(ms, pos.size)
+    if loss:
+        acct.balance += loss
+        ctx.state.loss_pool -= loss
+        ctx.emit(LossCharged(address, market_id, -loss))
+
+
+def settle_account(ctx: Context, address: str) -> None:
+    """Settle every position of ``address`` (a no-op for an account without positions)."""
+    acct = ctx.state.account(address)
+    for market_id in sorted(acct.positions):
+        settle_position(ctx, address, market_id)
+
+
+def set_funding_rate(ctx: Context, action: SetFundingRate) -> None:
+    """Accrue at the old rate, then set the new rate clamped to ``max_funding_rate_per_s_wad``."""
+    require(action.sender in ctx.state.roles.funding_operators, "funding: caller is not a funding operator")
+    _, ms = ctx.market(action.market_id, "funding")
+    accrue_market(ctx, action.market_id)
+    cap = ctx.params.protocol.max_funding_rate_per_s_wad
+    applied = max(-cap, min(cap, action.rate_per_s_wad))
+    ms.funding_rate_per_s_wad = applied
+    ctx.emit(FundingRateSet(action.market_id, action.rate_per_s_wad, applied))

@@ -1,0 +1,201 @@
+"""Permissionless liquidation of positions and of non-settlement collateral.
+
+Positions (trigger: equity < maintenance, strict). A keeper takes over ``q`` of the position:
+
+* ``room(q) = E - ceil(E * MM_after(q) / MM)`` is the equity the liquidation may consume while
+  keeping the margin ratio ``E / MM`` from falling (``E > 0``); closing at the dYdX-style
+  bankruptcy price would consume exactly ``room``.
+* the close price sits ``liquidation_spread`` of the way from the oracle price toward the
+  bankruptcy price: the account gives up ``slip = floor(room * spread)``;
+* penalty ``= min(ceil(notional * penalty_rate), room - slip)``, split keeper / insurance fund;
+* a partial liquidation closes at most what restores initial margin: ``q`` is valid only if
+  ``q - 1`` would not (``E - slip - penalty >= IM_after`` at ``q - 1`` fails); a remainder worth
+  less than ``dust_notional`` is closed too;
+* an account with ``E <= 0`` is closed whole at the oracle price with no penalty; with the ADL
+  method and a shortfall larger than the insurance fund it must be deleveraged instead;
+* at most ``max_liquidation_notional_per_block`` is liquidated per block.
+
+Collateral: while the settlement balance is negative anyone may buy the account's collateral
+at ``oracle * (1 - discount)``, no more than needed to bring the balance back to zero; a fee
+share of the proceeds goes to the insurance fund.
+"""
+
+from __future__ import annotations
+
+from protocol import insurance_fund
+from protocol.actions import Liquidate, LiquidateCollateral
+from protocol.clearing import apply_trade, close_value, reduces_risk, require_initial
+from protocol.constants import WAD
+from protocol.context import Context, require
+from protocol.events import CollateralLiquidated, Liquidated
+from protocol.funding import settle_account
+from protocol.margin import Health, account_health, notional, position_requirement
+from protocol.oracle_adapter import require_account_prices, trusted_price
+from protocol.params import MarketParams, ProtocolParams, SocializedLossMethod
+from protocol.state import MarketState
+from protocol.units import Rounding, mul_div, to_wad
+
+__all__ = [
+    "collateral_sale",
+    "liquidate",
+    "liquidate_collateral",
+    "liquidation_terms",
+    "max_liquidation_size",
+]
+
+
+def _sign(x: int) -> int:
+    return (x > 0) - (x < 0)
+
+
+def liquidation_terms(
+    ctx: Context, mp: MarketParams, ms: MarketState, health: Health, size: int, q: int, price_wad: int
+) -> tuple[int, int, bool]:
+    """``(slip, penalty, restores_initial)`` for closing ``q`` of ``size`` of a solvent account."""
+    after = size - _sign(size) * q
+    mm_delta = position_requirement(mp, ms, size, price_wad, maintenance=True) - position_requirement(
+        mp, ms, after, price_wad, maintenance=True
+    )
+    im_delta = position_requirement(mp, ms, size, price_wad, maintenance=False) - position_requirement(
+        mp, ms, after, price_wad, maintenance=False
+    )
+    mm_after = health.maintenance - mm_delta
+    room = health.equity - mul_div(health.equity, mm_after, health.maintenance, Rounding.UP)
+    slip = mul_div(room, ctx.params.protocol.liquidation_spread_wad, WAD, Rounding.DOWN)
+    penalty_full = mul_div(notional(q, price_wad), ctx.params.protocol.liquidation_penalty_wad, WAD, Rounding.UP)
+    penalty = min(penalty_full, room - slip)
+    restores = health.equity - slip - penalty >= health.initial - im_delta
+    return slip, penalty, restores
+
+
+def collateral_sale(amount_wad: int, price_wad: int, discount_wad: int, pp: ProtocolParams) -> tuple[int, int]:
+    """``(proceeds, fee)`` of selling ``amount_wad`` collateral at ``price * (1 - discount)``.
+
+    Proceeds are rounded DOWN (paid by the liquidator), the insurance-fund fee UP; the account
+    is credited ``proceeds - fee``.
+    """
+    gross = mul_div(amount_wad, price_wad, WAD, Rounding.DOWN)
+    proceeds = mul_div(gross, WAD - discount_wad, WAD, Rounding.DOWN)
+    return proceeds, mul_div(proceeds, pp.collateral_liquidation_fee_wad, WAD, Rounding.UP)
+
+
+def max_liquidation_size(ctx: Context, address: str, market_id: int) -> int:
+    """Largest size a keeper may liquidate now (0 if the account is not liquidatable).
+
+    The minimality rule makes the valid sizes an interval ``[1, q_max]``; this finds ``q_max``
+    by bisection over the same :func:`liquidation_terms` the protocol checks. ``ctx`` must be a
+    throw-away copy: the account is settled in it.
+    """
+    mp, ms = ctx.market(market_id, "liquidation")
+    settle_account(ctx, address)
+    acct = ctx.state.account(address)
+    if market_id not in acct.positions:
+        return 0
+    prices = require_account_prices(ctx, acct, "liquidation")
+    health = account_health(acct, ctx.params, ctx.state.markets, prices)
+    if not health.liquidatable:
+        return 0
+    size = acct.positions[market_id].size
+    if health.equity <= 0:
+        return abs(size)
+    price = prices[mp.feed_id]
+    lo, hi = 1, abs(size)  # invariant: lo is valid
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if liquidation_terms(ctx, mp, ms, health, size, mid - 1, price)[2]:
+            hi = mid - 1
+        else:
+            lo = mid
+    return lo
+
+
+def _consume_block_cap(ctx: Context, notional_wad: int) -> None:
+    state = ctx.state
+    if state.block_liquidated_at != state.block:
+        state.block_liquidated_at = state.block
+        state.block_liquidated_wad = 0
+    cap = ctx.params.protocol.max_liquidation_notional_per_block_wad
+    require(state.block_liquidated_wad + notional_wad <= cap, "liquidation: block cap reached")
+    state.block_liquidated_wad += notional_wad
+
+
+def liquidate(ctx: Context, action: Liquidate) -> None:
+    """Keeper takes over part or all of an account's position below maintenance."""
+    ctx.require_not_paused("liquidation")
+    require(action.keeper != action.account, "liquidation: self liquidation")
+    mp, ms = ctx.market(action.market_id, "liquidation")
+    settle_account(ctx, action.account)
+    settle_account(ctx, action.keeper)
+    acct = ctx.state.account(action.account)
+    require(action.market_id in acct.positions, "liquidation: no position")
+    prices = require_account_prices(ctx, acct, "liquidation")
+    health = account_health(acct, ctx.params, ctx.state.markets, prices)
+    require(health.liquidatable, "liquidation: account healthy")
+    size = acct.positions[action.market_id].size
+    price = prices[mp.feed_id]
+    require(action.size_wad <= abs(size), "liquidation: size exceeds position")
+
+    q, slip, penalty = action.size_wad, 0, 0
+    if health.equity <= 0:
+        adl = ctx.params.protocol.socialized_loss_method is SocializedLossMethod.ADL
+        require(
+            not adl or -health.equity <= ctx.state.insurance_fund,
+            "liquidation: shortfall exceeds insurance fund",
+        )
+        q = abs(size)
+    else:
+        *_, restored_before = liquidation_terms(ctx, mp, ms, health, size, q - 1, price)
+        require(not restored_before, "liquidation: closes more than needed")
+        rest = abs(size) - q
+        if rest and notional(rest, price) < ctx.params.protocol.dust_notional_wad:
+            q = abs(size)
+        slip, penalty, _ = liquidation_terms(ctx, mp, ms, health, size, q, price)
+    notional_q = notional(q, price)
+    _consume_block_cap(ctx, notional_q)
+
+    delta = -_sign(size) * q  # the account's trade
+    value = close_value(q, price, account_sells=delta < 0, consumed=slip)
+    keeper_old = ctx.state.account(action.keeper).positions.get(action.market_id)
+    apply_trade(ctx, action.account, action.market_id, delta, value)
+    apply_trade(ctx, action.keeper, action.market_id, -delta, value)
+
+    reward = mul_div(penalty, ctx.params.protocol.keeper_penalty_share_wad, WAD, Rounding.DOWN)
+    acct.balance -= penalty
+    ctx.state.account(action.keeper).balance += reward
+    insurance_fund.credit(ctx, penalty - reward, "liquidation penalty")
+    ctx.emit(Liquidated(action.account, action.keeper, action.market_id, q, value, penalty, reward))
+
+    if not reduces_risk(keeper_old.size if keeper_old else 0, -delta):
+        require_initial(ctx, action.keeper, "liquidation")
+
+
+def liquidate_collateral(ctx: Context, action: LiquidateCollateral) -> None:
+    """Sell an account's collateral to ``liquidator`` at a discount while its balance is negative."""
+    ctx.require_not_paused("liquidation")
+    require(action.liquidator != action.account, "liquidation: self liquidation")
+    require(action.asset_id in {c.asset_id for c in ctx.params.collaterals}, "liquidation: unknown asset")
+    cp = ctx.params.collateral(action.asset_id)
+    settle_account(ctx, action.account)
+    settle_account(ctx, action.liquidator)
+    acct = ctx.state.account(action.account)
+    require(acct.balance < 0, "liquidation: balance not negative")
+    price = trusted_price(ctx, cp.feed_id, "liquidation")
+    amount_wad = to_wad(action.amount, cp.decimals)
+    held = acct.collateral.get(action.asset_id, 0)
+    require(amount_wad <= held, "liquidation: amount exceeds collateral")
+
+    proceeds, fee = collateral_sale(amount_wad, price, cp.liquidation_discount_wad, ctx.params.protocol)
+    smaller = collateral_sale(
+        amount_wad - to_wad(1, cp.decimals), price, cp.liquidation_discount_wad, ctx.params.protocol
+    )
+    require(smaller[0] - smaller[1] < -acct.balance, "liquidation: sells more than needed")
+    buyer = ctx.state.account(action.liquidator)
+    require(buyer.balance >= proceeds, "liquidation: liquidator balance too low")
+    buyer.balance -= proceeds
+    buyer.collateral[action.asset_id] = buyer.collateral.get(action.asset_id, 0) + amount_wad
+    acct.collateral[action.asset_id] = held - amount_wad
+    acct.balance += proceeds - fee
+    insurance_fund.credit(ctx, fee, "collateral liquidation fee")
+    ctx.emit(CollateralLiquidated(action.account, action.liquidator, action.asset_id, amount_wad, proceeds, fee))
+    if buyer.has_positions():
+        require_initial(ctx, action.liquidator, "liquidation")

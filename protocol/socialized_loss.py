@@ -1,0 +1,142 @@
+"""Bad debt: insurance-fund cover first, then socialized loss by one of two methods.
+
+Bad debt exists only once an account holds no position and no collateral and its balance is
+still negative. The insurance fund pays what it can; the rest is
+
+* ``PRO_RATA``: charged to the opposite side of the market where the account's last position
+  was closed, per unit of size through that side's loss index (rounded UP, so the charges
+  cover the loss); with no open interest there it is recorded as ``uncovered_loss``;
+* ``ADL``: before that point, a keeper closes the bankrupt position (equity < 0, shortfall
+  larger than the fund) against opposite positions in profit, ranked by
+  ``profit fraction x leverage`` (non-increasing), at the ratio-preserving bankruptcy price.
+  Whatever is left afterwards falls back to the pro-rata rule.
+
+Accounts without a position never absorb a loss: only position holders carry loss indexes.
+"""
+
+from __future__ import annotations
+
+from protocol import insurance_fund
+from protocol.actions import AutoDeleverage
+from protocol.clearing import apply_trade, close_value
+from protocol.constants import UINT256_MAX, WAD
+from protocol.context import Context, require
+from protocol.errors import ProtocolRevert
+from protocol.events import BadDebtSettled, Deleveraged, LossSocialized
+from protocol.funding import settle_account
+from protocol.margin import account_health, notional, position_requirement, unrealized_pnl
+from protocol.oracle_adapter import require_account_prices
+from protocol.params import SocializedLossMethod
+from protocol.units import Rounding, mul_div, smul_div
+
+__all__ = ["adl_score", "auto_deleverage", "settle_bad_debt", "socialize_pro_rata"]
+
+
+def _sign(x: int) -> int:
+    return (x > 0) - (x < 0)
+
+
+def socialize_pro_rata(ctx: Context, market_id: int, side: int, amount_wad: int) -> bool:
+    """Charge ``amount_wad`` to the ``side`` (+1 longs, -1 shorts) of a market; False if empty."""
+    ms = ctx.state.markets[market_id]
+    oi = ms.oi_long if side > 0 else ms.oi_short
+    if oi == 0:
+        return False
+    step = mul_div(amount_wad, WAD, oi, Rounding.UP)
+    if side > 0:
+        ms.loss_index_long += step
+        index = ms.loss_index_long
+    else:
+        ms.loss_index_short += step
+        index = ms.loss_index_short
+    ctx.state.loss_pool -= amount_wad
+    ctx.emit(LossSocialized(market_id, side, amount_wad, index))
+    return True
+
+
+def settle_bad_debt(ctx: Context, address: str) -> None:
+    """Resolve the negative balance of an account left with no position and no collateral."""
+    acct = ctx.state.account(address)
+    if acct.balance >= 0 or acct.has_positions() or acct.has_collateral():
+        return
+    debt = -acct.balance
+    acct.balance = 0
+    paid = insurance_fund.cover(ctx, debt, "bad debt")
+    rest = debt - paid
+    if rest:
+        last = acct.last_closed
+        if last is None or not socialize_pro_rata(ctx, last[0], -last[1], rest):
+            ctx.state.uncovered_loss += rest
+    ctx.emit(BadDebtSettled(address, debt, paid, rest))
+
+
+def adl_score(upnl_wad: int, open_notional_wad: int, notional_wad: int, equity_wad: int) -> int:
+    """Deleveraging priority ``(upnl / |cost|) * (notional / equity)`` in WAD, rounded DOWN.
+
+    An account with no cost basis or no positive equity ranks first (``UINT256_MAX``).
+    """
+    if open_notional_wad == 0 or equity_wad <= 0:
+        return UINT256_MAX
+    per_cost = mul_div(upnl_wad, notional_wad, abs(open_notional_wad), Rounding.DOWN)
+    return mul_div(per_cost, WAD, equity_wad, Rounding.DOWN)
+
+
+def auto_deleverage(ctx: Context, action: AutoDeleverage) -> None:
+    """Close a bankrupt position against the ranked counterparties a keeper supplies."""
+    require(
+        ctx.params.protocol.socialized_loss_method is SocializedLossMethod.ADL,
+        "socialized_loss: method is pro-rata",
+    )
+    ctx.require_not_paused("socialized_loss")
+    mp, ms = ctx.market(action.market_id, "socialized_loss")
+    cps = action.counterparties
+    require(action.account not in cps, "socialized_loss: account is its own counterparty")
+    require(len(set(cps)) == len(cps), "socialized_loss: repeated counterparty")
+    settle_account(ctx, action.account)
+    acct = ctx.state.account(action.account)
+    require(action.market_id in acct.positions, "socialized_loss: no position")
+    prices = require_account_prices(ctx, acct, "socialized_loss")
+    health = account_health(acct, ctx.params, ctx.state.markets, prices)
+    require(health.equity < 0, "socialized_loss: account not bankrupt")
+    require(-health.equity > ctx.state.insurance_fund, "socialized_loss: insurance fund covers shortfall")
+    size = acct.positions[action.market_id].size
+    price = prices[mp.feed_id]
+
+    takes: list[int] = []
+    previous = UINT256_MAX
+    for cp in cps:
+        settle_account(ctx, cp)
+        cp_acct = ctx.state.account(cp)
+        pos = cp_acct.positions.get(action.market_id)
+        if pos is None or _sign(pos.size) != -_sign(size):
+            raise ProtocolRevert("socialized_loss: counterparty not opposite")
+        cp_prices = require_account_prices(ctx, cp_acct, "socialized_loss")
+        upnl = unrealized_pnl(pos, price)
+        require(upnl > 0, "socialized_loss: counterparty not in profit")
+        cp_health = account_health(cp_acct, ctx.params, ctx.state.markets, cp_prices)
+        score = adl_score(upnl, pos.open_notional, notional(pos.size, price), cp_health.equity)
+        require(score <= previous, "socialized_loss: ranking violated")
+        previous = score
+        takes.append(abs(pos.size))
+
+    q = min(abs(size), sum(takes))
+    after = size - _sign(size) * q
+    mm_after = (
+        health.maintenance
+        - position_requirement(mp, ms, size, price, maintenance=True)
+        + position_requirement(mp, ms, after, price, maintenance=True)
+    )
+    # Equity the close consumes at the bankruptcy price (negative: the account is compensated).
+    room = health.equity - smul_div(health.equity, mm_after, health.maintenance, Rounding.FLOOR)
+    total_value = close_value(q, price, account_sells=size > 0, consumed=room)
+    remaining, value_left = q, total_value
+    for cp, available in zip(cps, takes, strict=True):
+        take = min(remaining, available)
+        if take == 0:
+            break
+        remaining -= take
+        value = value_left if remaining == 0 else mul_div(total_value, take, q, Rounding.DOWN)
+        value_left -= value
+        apply_trade(ctx, action.account, action.market_id, -_sign(size) * take, value)
+        apply_trade(ctx, cp, action.market_id, _sign(size) * take, value)
+        ctx.emit(Deleveraged(action.account, cp, action.market_id, take, value))

@@ -1,0 +1,121 @@
+"""Mutable protocol state: accounts, positions, markets, feeds and the protocol's own buckets.
+
+All amounts are WAD integers. The :class:`~protocol.clearing_house.ClearingHouse` is the only
+writer; everything else reads. ``copy.deepcopy`` of a :class:`ProtocolState` is a snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Account", "FeedState", "MarketState", "Position", "ProtocolState", "Roles"]
+
+
+@dataclass
+class Position:
+    """One account's net position in one market, facing the protocol."""
+
+    #: Signed size in base units (WAD); positive = long.
+    size: int = 0
+    #: Signed cost basis in USD (WAD); positive for a long. Average entry = open_notional / size.
+    open_notional: int = 0
+    #: Market funding index at the last settlement (USD per base unit, WAD).
+    funding_snapshot: int = 0
+    #: Loss index of this position's side at the last settlement (USD per base unit, WAD).
+    loss_snapshot: int = 0
+
+
+@dataclass
+class Account:
+    """Cross-margined account: settlement balance, collateral and positions."""
+
+    #: Settlement-token balance in USD (WAD); may be negative after losses.
+    balance: int = 0
+    #: Non-settlement collateral held, asset_id -> amount in base units (WAD).
+    collateral: dict[int, int] = field(default_factory=dict)
+    positions: dict[int, Position] = field(default_factory=dict)
+    #: Cumulative realized trading PnL (USD WAD), for the zero-sum invariant and integrators.
+    realized_pnl: int = 0
+    #: (market_id, side) of the last position closed by liquidation; side is +1 long, -1 short.
+    last_closed: tuple[int, int] | None = None
+
+    def has_positions(self) -> bool:
+        """True while any position is open."""
+        return bool(self.positions)
+
+    def has_collateral(self) -> bool:
+        """True while any non-settlement collateral is held."""
+        return any(v > 0 for v in self.collateral.values())
+
+
+@dataclass
+class MarketState:
+    """Per-market accumulators."""
+
+    #: Funding rate, signed fraction of the price per second (WAD); longs pay when positive.
+    funding_rate_per_s_wad: int = 0
+    #: Cumulative funding per unit of size (USD WAD); longs pay its increase, shorts receive it.
+    funding_index: int = 0
+    #: Cumulative socialized loss per unit of |size| charged to longs / shorts (USD WAD).
+    loss_index_long: int = 0
+    loss_index_short: int = 0
+    #: Time of the last funding accrual (s).
+    last_accrual_s: int = 0
+    #: Open interest in base units (WAD) on each side; equal at all times.
+    oi_long: int = 0
+    oi_short: int = 0
+
+
+@dataclass
+class FeedState:
+    """What the oracle adapter holds for one feed."""
+
+    #: Last accepted price (USD per base unit, WAD); 0 before the first.
+    price_wad: int = 0
+    #: Timestamp of that price (s).
+    updated_at_s: int = 0
+    #: False after a reading failed a guard, until the next accepted reading.
+    valid: bool = False
+
+
+@dataclass
+class Roles:
+    """Addresses allowed to call privileged actions."""
+
+    governance: str
+    matchers: set[str] = field(default_factory=set)
+    oracles: set[str] = field(default_factory=set)
+    funding_operators: set[str] = field(default_factory=set)
+
+
+@dataclass
+class ProtocolState:
+    """The whole state the protocol keeps."""
+
+    roles: Roles
+    now_s: int = 0
+    block: int = 0
+    paused: bool = False
+    accounts: dict[str, Account] = field(default_factory=dict)
+    markets: dict[int, MarketState] = field(default_factory=dict)
+    feeds: dict[int, FeedState] = field(default_factory=dict)
+    #: Token units of each asset held by the vault (asset 0 = settlement token).
+    vault_tokens: dict[int, int] = field(default_factory=dict)
+    insurance_fund: int = 0
+    fee_pool: int = 0
+    #: Funding paid in minus funding paid out (USD WAD); covers unsettled receivers.
+    funding_pool: int = 0
+    #: Socialized-loss charges collected minus losses credited to bankrupt accounts (USD WAD).
+    loss_pool: int = 0
+    #: Bad debt nobody could absorb (no open interest on the side that should), USD WAD.
+    uncovered_loss: int = 0
+    #: Notional liquidated in the current block (USD WAD) and that block's number.
+    block_liquidated_wad: int = 0
+    block_liquidated_at: int = 0
+
+    def account(self, address: str) -> Account:
+        """The account at ``address``, created empty on first use."""
+        acct = self.accounts.get(address)
+        if acct is None:
+            acct = self.accounts[address] = Account()
+        return acct

@@ -1,0 +1,78 @@
+"""Collateral vault: deposits and withdrawals of the settlement token and collateral assets.
+
+Token amounts cross the boundary in token units and are converted once: up-scaling to WAD is
+exact, so deposits and withdrawals move whole token units and the WAD dust below one unit stays
+in the protocol. A withdrawal must leave equity at or above initial margin.
+"""
+
+from __future__ import annotations
+
+from protocol.actions import Deposit, Withdraw, WithdrawFees
+from protocol.clearing import require_initial
+from protocol.constants import SETTLEMENT_ASSET_ID
+from protocol.context import Context, require
+from protocol.events import Deposited, FeesWithdrawn, Withdrawn
+from protocol.funding import settle_account
+from protocol.units import to_wad
+
+__all__ = ["asset_decimals", "deposit", "withdraw", "withdraw_fees"]
+
+
+def asset_decimals(ctx: Context, asset_id: int) -> int:
+    """Token decimals of a listed asset, or revert ``"vault: unknown asset"``."""
+    if asset_id == SETTLEMENT_ASSET_ID:
+        return ctx.params.protocol.settlement_decimals
+    require(asset_id in {c.asset_id for c in ctx.params.collaterals}, "vault: unknown asset")
+    return ctx.params.collateral(asset_id).decimals
+
+
+def deposit(ctx: Context, action: Deposit) -> None:
+    """Credit ``amount`` token units of an asset to the account (collateral within its cap)."""
+    ctx.require_not_paused("vault")
+    decimals = asset_decimals(ctx, action.asset_id)
+    held = ctx.state.vault_tokens.get(action.asset_id, 0)
+    if action.asset_id != SETTLEMENT_ASSET_ID:
+        cap = ctx.params.collateral(action.asset_id).deposit_cap
+        require(held + action.amount <= cap, "vault: deposit cap")
+    ctx.state.vault_tokens[action.asset_id] = held + action.amount
+    amount_wad = to_wad(action.amount, decimals)
+    acct = ctx.state.account(action.account)
+    if action.asset_id == SETTLEMENT_ASSET_ID:
+        acct.balance += amount_wad
+    else:
+        acct.collateral[action.asset_id] = acct.collateral.get(action.asset_id, 0) + amount_wad
+    ctx.emit(Deposited(action.account, action.asset_id, action.amount, amount_wad))
+
+
+def withdraw(ctx: Context, action: Withdraw) -> None:
+    """Pay ``amount`` token units out; equity after must stay at or above initial margin.
+
+    The settlement balance cannot be withdrawn below zero (no borrowing against collateral).
+    An account without positions and with a non-negative balance needs no price.
+    """
+    ctx.require_not_paused("vault")
+    decimals = asset_decimals(ctx, action.asset_id)
+    settle_account(ctx, action.account)
+    acct = ctx.state.account(action.account)
+    amount_wad = to_wad(action.amount, decimals)
+    if action.asset_id == SETTLEMENT_ASSET_ID:
+        require(acct.balance >= amount_wad, "vault: insufficient balance")
+        acct.balance -= amount_wad
+    else:
+        held = acct.collateral.get(action.asset_id, 0)
+        require(held >= amount_wad, "vault: insufficient balance")
+        acct.collateral[action.asset_id] = held - amount_wad
+    ctx.state.vault_tokens[action.asset_id] -= action.amount
+    if acct.has_positions() or acct.balance < 0:
+        require_initial(ctx, action.account, "vault")
+    ctx.emit(Withdrawn(action.account, action.asset_id, action.amount, amount_wad))
+
+
+def withdraw_fees(ctx: Context, action: WithdrawFees) -> None:
+    """Governance pays ``amount`` settlement-token units out of the fee pool."""
+    require(action.sender == ctx.state.roles.governance, "vault: caller is not governance")
+    amount_wad = to_wad(action.amount, ctx.params.protocol.settlement_decimals)
+    require(ctx.state.fee_pool >= amount_wad, "vault: insufficient fees")
+    ctx.state.fee_pool -= amount_wad
+    ctx.state.vault_tokens[SETTLEMENT_ASSET_ID] -= action.amount
+    ctx.emit(FeesWithdrawn(action.to, action.amount, amount_wad))
