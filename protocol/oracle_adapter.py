@@ -9,8 +9,8 @@ A trusted price also goes untrusted by itself once it is older than the heartbea
 
 from __future__ import annotations
 
+from oracles import guards
 from protocol.actions import PushPrice
-from protocol.constants import WAD
 from protocol.context import Context, require
 from protocol.events import PriceAccepted, PriceRejected
 from protocol.margin import account_feeds
@@ -55,19 +55,20 @@ def require_account_prices(ctx: Context, acct: Account, module: str) -> dict[int
 
 
 def reading_failure(feed: FeedState, fp: FeedParams, price_wad: int, timestamp_s: int, now_s: int) -> str:
-    """The first guard a reading fails, as a revert-style reason, or ``""`` if it passes."""
-    if price_wad <= 0:
-        return "oracle: non-positive answer"
-    if timestamp_s > now_s:
-        return "oracle: future timestamp"
-    if now_s - timestamp_s > fp.heartbeat_s:
-        return "oracle: stale"
+    """The first guard a reading fails, as a revert-style reason, or ``""`` if it passes.
+
+    The guards are those of :mod:`oracles.guards`, shared with the feed adapters.
+    """
+    if not guards.is_answer_positive(price_wad):
+        return guards.REASON_NON_POSITIVE
+    if not guards.is_not_future(timestamp_s, now_s):
+        return guards.REASON_FUTURE
+    if not guards.is_fresh(timestamp_s, now_s, fp.heartbeat_s):
+        return guards.REASON_STALE
     if timestamp_s < feed.updated_at_s:
         return "oracle: out of order"
-    if is_trusted(feed, fp, now_s):
-        last = feed.price_wad
-        if abs(price_wad - last) * WAD > fp.max_move_wad * last:
-            return "oracle: move too large"
+    if is_trusted(feed, fp, now_s) and not guards.is_within_relative(price_wad, feed.price_wad, fp.max_move_wad):
+        return guards.REASON_MOVE
     return ""
 
 

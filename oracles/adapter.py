@@ -1,0 +1,343 @@
+"""Primary/fallback price adapter (Liquity v1 ``PriceFeed``) and a one-hop delayed price (OSM).
+
+Functional style: :func:`step` takes the adapter state, one guard :class:`~oracles.guards.Verdict`
+per source and returns the new state, the trusted price (or None) and the events, so a run can be
+replayed and compared event by event with the contract.
+
+Each source's verdict is first classified (:func:`classify`):
+
+* ``BROKEN``: any guard other than staleness and the move guard failed;
+* ``FROZEN``: only the heartbeat guard (and possibly the move guard) failed;
+* ``JUMPED``: only the move guard failed: the price moved more than ``max_move_wad`` from the
+  last good price. As in Liquity, the primary's jump is accepted only when the fallback confirms
+  it (both within ``max_price_difference_wad``); a fallback that jumped counts as broken;
+* ``WORKING``: no guard failed.
+
+:func:`step` then follows Liquity v1's five states. A trusted price updates the last good price;
+when no source is trusted the result's ``price_wad`` is None and callers put the market
+reduce-only (the last good price stays available in the state for reports).
+
+The verdicts must be computed with ``state.last_good_price_wad`` as their move reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Final
+
+from oracles.guards import REASON_MOVE, REASON_STALE, Verdict, is_within_relative
+from protocol.constants import WAD
+from protocol.errors import InvalidParameter, OracleError
+
+__all__ = [
+    "MAX_PRICE_DIFFERENCE_LIMIT_WAD",
+    "REASON_OSM_NOT_PASSED",
+    "AdapterState",
+    "Health",
+    "LastGoodPriceUpdated",
+    "OsmState",
+    "OsmValue",
+    "PriceEvent",
+    "Source",
+    "SourceReading",
+    "Status",
+    "StatusChanged",
+    "StepResult",
+    "classify",
+    "initial_state",
+    "osm_can_poke",
+    "osm_poke",
+    "step",
+]
+
+#: Upper bound of ``max_price_difference_wad`` (Liquity uses 5 %); 100 %.
+MAX_PRICE_DIFFERENCE_LIMIT_WAD: Final = WAD
+REASON_OSM_NOT_PASSED: Final = "oracle: osm delay not passed"
+
+
+class Status(Enum):
+    """Which source the adapter trusts (Liquity v1 ``PriceFeed.Status``)."""
+
+    PRIMARY_WORKING = "primary_working"
+    USING_FALLBACK_PRIMARY_UNTRUSTED = "using_fallback_primary_untrusted"
+    BOTH_UNTRUSTED = "both_untrusted"
+    USING_FALLBACK_PRIMARY_FROZEN = "using_fallback_primary_frozen"
+    USING_PRIMARY_FALLBACK_UNTRUSTED = "using_primary_fallback_untrusted"
+
+
+class Health(Enum):
+    """Classification of one source's reading."""
+
+    WORKING = "working"
+    JUMPED = "jumped"
+    FROZEN = "frozen"
+    BROKEN = "broken"
+
+
+class Source(Enum):
+    """The source a trusted price came from."""
+
+    PRIMARY = "primary"
+    FALLBACK = "fallback"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceReading:
+    """A classified reading: health and WAD price (None when the answer was not positive)."""
+
+    health: Health
+    price_wad: int | None
+
+
+def classify(verdict: Verdict) -> SourceReading:
+    """Classify a guard verdict into WORKING / JUMPED / FROZEN / BROKEN (see module doc)."""
+    failures = set(verdict.failures)
+    hard = failures - {REASON_STALE, REASON_MOVE}
+    if hard or verdict.price_wad is None:
+        health = Health.BROKEN
+    elif REASON_STALE in failures:
+        health = Health.FROZEN
+    elif REASON_MOVE in failures:
+        health = Health.JUMPED
+    else:
+        health = Health.WORKING
+    return SourceReading(health, verdict.price_wad)
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterState:
+    """Adapter state: trust status and the last good price (WAD, None before the first one)."""
+
+    status: Status
+    last_good_price_wad: int | None
+    max_price_difference_wad: int
+
+    def __post_init__(self) -> None:
+        limit = MAX_PRICE_DIFFERENCE_LIMIT_WAD
+        value = self.max_price_difference_wad
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+            raise InvalidParameter(f"max_price_difference_wad must be an integer in [0, {limit}], got {value!r}")
+        last = self.last_good_price_wad
+        if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last <= 0):
+            raise InvalidParameter(f"last_good_price_wad must be a positive integer or None, got {last!r}")
+
+
+def initial_state(max_price_difference_wad: int) -> AdapterState:
+    """A fresh adapter trusting the primary, with no last good price yet."""
+    return AdapterState(Status.PRIMARY_WORKING, None, max_price_difference_wad)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    """The trust status changed (Liquity's ``PriceFeedStatusChanged``)."""
+
+    old: Status
+    new: Status
+
+
+@dataclass(frozen=True, slots=True)
+class LastGoodPriceUpdated:
+    """A trusted price was stored (Liquity's ``LastGoodPriceUpdated``); WAD."""
+
+    price_wad: int
+    source: Source
+
+
+PriceEvent = StatusChanged | LastGoodPriceUpdated
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """Outcome of one :func:`step`: new state, trusted price (WAD) and its source, events."""
+
+    state: AdapterState
+    price_wad: int | None
+    source: Source | None
+    events: tuple[PriceEvent, ...]
+
+
+def _similar(a: SourceReading, b: SourceReading, max_difference_wad: int) -> bool:
+    """Both prices set and ``(max - min) / min <= max_difference_wad``, exactly."""
+    if a.price_wad is None or b.price_wad is None:
+        return False
+    low, high = sorted((a.price_wad, b.price_wad))
+    return is_within_relative(high, low, max_difference_wad)
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """Both classified readings and the derived predicates Liquity's table branches on."""
+
+    p: Health
+    f: Health
+    fallback_broken: bool  # a jumped fallback is not trusted either
+    fallback_source: Source | None  # FALLBACK when working, None when frozen
+    similar: bool  # primary live (working or jumped), fallback working, prices close
+
+
+_Decision = tuple[Status, Source | None]
+
+
+def _from_primary_working(x: _Inputs) -> _Decision:
+    """Liquity CASE 1 (``chainlinkWorking``)."""
+    if x.p is Health.BROKEN:
+        if x.fallback_broken:
+            return Status.BOTH_UNTRUSTED, None
+        return Status.USING_FALLBACK_PRIMARY_UNTRUSTED, x.fallback_source
+    if x.p is Health.FROZEN:
+        if x.fallback_broken:
+            return Status.USING_PRIMARY_FALLBACK_UNTRUSTED, None
+        return Status.USING_FALLBACK_PRIMARY_FROZEN, x.fallback_source
+    if x.p is Health.JUMPED:
+        if x.fallback_broken:
+            return Status.BOTH_UNTRUSTED, None
+        if x.similar:
+            return Status.PRIMARY_WORKING, Source.PRIMARY
+        return Status.USING_FALLBACK_PRIMARY_UNTRUSTED, x.fallback_source
+    if x.fallback_broken:
+        return Status.USING_PRIMARY_FALLBACK_UNTRUSTED, Source.PRIMARY
+    return Status.PRIMARY_WORKING, Source.PRIMARY
+
+
+def _from_using_fallback(x: _Inputs) -> _Decision:
+    """Liquity CASE 2 (``usingTellorChainlinkUntrusted``)."""
+    if x.similar:
+        return Status.PRIMARY_WORKING, Source.PRIMARY
+    if x.fallback_broken:
+        return Status.BOTH_UNTRUSTED, None
+    return Status.USING_FALLBACK_PRIMARY_UNTRUSTED, x.fallback_source
+
+
+def _from_both_untrusted(x: _Inputs) -> _Decision:
+    """Liquity CASE 3 (``bothOraclesUntrusted``)."""
+    if x.similar:
+        return Status.PRIMARY_WORKING, Source.PRIMARY
+    return Status.BOTH_UNTRUSTED, None
+
+
+def _from_primary_frozen(x: _Inputs) -> _Decision:
+    """Liquity CASE 4 (``usingTellorChainlinkFrozen``); an unconfirmed jump counts as broken."""
+    if x.p is Health.BROKEN or (x.p is Health.JUMPED and not x.similar):
+        if x.fallback_broken:
+            return Status.BOTH_UNTRUSTED, None
+        return Status.USING_FALLBACK_PRIMARY_UNTRUSTED, x.fallback_source
+    if x.p is Health.FROZEN:
+        if x.fallback_broken:
+            return Status.USING_PRIMARY_FALLBACK_UNTRUSTED, None
+        return Status.USING_FALLBACK_PRIMARY_FROZEN, x.fallback_source
+    if x.fallback_broken:
+        return Status.USING_PRIMARY_FALLBACK_UNTRUSTED, Source.PRIMARY
+    if x.f is Health.FROZEN:
+        return Status.USING_FALLBACK_PRIMARY_FROZEN, None
+    if x.similar:
+        return Status.PRIMARY_WORKING, Source.PRIMARY
+    return Status.USING_FALLBACK_PRIMARY_UNTRUSTED, Source.FALLBACK
+
+
+def _from_using_primary(x: _Inputs) -> _Decision:
+    """Liquity CASE 5 (``usingChainlinkTellorUntrusted``)."""
+    if x.p is Health.BROKEN:
+        return Status.BOTH_UNTRUSTED, None
+    if x.p is Health.FROZEN:
+        return Status.USING_PRIMARY_FALLBACK_UNTRUSTED, None
+    if x.similar:
+        return Status.PRIMARY_WORKING, Source.PRIMARY
+    if x.p is Health.JUMPED:
+        return Status.BOTH_UNTRUSTED, None
+    return Status.USING_PRIMARY_FALLBACK_UNTRUSTED, Source.PRIMARY
+
+
+_TRANSITIONS: Final = {
+    Status.PRIMARY_WORKING: _from_primary_working,
+    Status.USING_FALLBACK_PRIMARY_UNTRUSTED: _from_using_fallback,
+    Status.BOTH_UNTRUSTED: _from_both_untrusted,
+    Status.USING_FALLBACK_PRIMARY_FROZEN: _from_primary_frozen,
+    Status.USING_PRIMARY_FALLBACK_UNTRUSTED: _from_using_primary,
+}
+
+
+def _decide(status: Status, primary: SourceReading, fallback: SourceReading, max_diff_wad: int) -> _Decision:
+    """Liquity v1 ``fetchPrice`` decision table: the next status and the source to store from.
+
+    "Live and unbroken" is Liquity's: the primary may have jumped (a jump confirmed by a similar
+    fallback price is accepted); the fallback must be WORKING.
+    """
+    p, f = primary.health, fallback.health
+    x = _Inputs(
+        p=p,
+        f=f,
+        fallback_broken=f in (Health.BROKEN, Health.JUMPED),
+        fallback_source=None if f is Health.FROZEN else Source.FALLBACK,
+        similar=p in (Health.WORKING, Health.JUMPED)
+        and f is Health.WORKING
+        and _similar(primary, fallback, max_diff_wad),
+    )
+    return _TRANSITIONS[status](x)
+
+
+def step(state: AdapterState, primary: Verdict, fallback: Verdict) -> StepResult:
+    """One ``fetchPrice``: classify both verdicts, move the state machine, store a trusted price.
+
+    Returns the trusted WAD price and its source, or ``(None, None)`` when neither source is
+    trusted this step (the last good price then stays as it was).
+    """
+    p, f = classify(primary), classify(fallback)
+    new_status, source = _decide(state.status, p, f, state.max_price_difference_wad)
+    events: list[PriceEvent] = []
+    if new_status is not state.status:
+        events.append(StatusChanged(state.status, new_status))
+    price_wad: int | None = None
+    if source is not None:
+        price_wad = (p if source is Source.PRIMARY else f).price_wad
+        if price_wad is None:  # unreachable: a stored source is WORKING or a confirmed JUMP
+            raise OracleError("oracle: trusted source without price")
+        events.append(LastGoodPriceUpdated(price_wad, source))
+    last_good = price_wad if price_wad is not None else state.last_good_price_wad
+    new_state = AdapterState(new_status, last_good, state.max_price_difference_wad)
+    return StepResult(new_state, price_wad, source, tuple(events))
+
+
+# --- OSM: one-hop delayed price --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OsmValue:
+    """A price observed by the OSM: WAD price and the time (s) it was observed."""
+
+    price_wad: int
+    observed_at_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class OsmState:
+    """MakerDAO OSM state: the released value, the queued value and the last poke time (s)."""
+
+    current: OsmValue | None
+    queued: OsmValue | None
+    last_poke_s: int | None
+
+
+def osm_can_poke(state: OsmState, now_s: int, delay_s: int) -> bool:
+    """True when ``delay_s`` seconds have passed since the last poke (or there was none)."""
+    return state.last_poke_s is None or state.last_poke_s + delay_s <= now_s
+
+
+def osm_poke(state: OsmState, price_wad: int | None, now_s: int, delay_s: int) -> OsmState:
+    """Release the queued value and queue ``price_wad`` observed now.
+
+    The released ``current`` value was therefore observed at the previous poke, at least
+    ``delay_s`` seconds ago. As in Maker's OSM, an untrusted reading (``price_wad`` None) leaves
+    the state unchanged. Unlike Maker, poke times are not aligned to hop boundaries. Raises
+    OracleError(``"oracle: osm delay not passed"``) when called earlier than ``delay_s`` after the
+    last poke.
+    """
+    if isinstance(delay_s, bool) or not isinstance(delay_s, int) or delay_s <= 0:
+        raise InvalidParameter(f"delay_s must be a positive integer, got {delay_s!r}")
+    if price_wad is not None and price_wad <= 0:
+        raise InvalidParameter(f"price_wad must be positive or None, got {price_wad}")
+    if not osm_can_poke(state, now_s, delay_s):
+        raise OracleError(REASON_OSM_NOT_PASSED)
+    if price_wad is None:
+        return state
+    return OsmState(state.queued, OsmValue(price_wad, now_s), now_s)

@@ -1,0 +1,316 @@
+"""Primary/fallback state machine (Liquity v1 PriceFeed) and the OSM delay."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from oracles.adapter import (
+    REASON_OSM_NOT_PASSED,
+    AdapterState,
+    Health,
+    LastGoodPriceUpdated,
+    OsmState,
+    OsmValue,
+    Source,
+    Status,
+    StatusChanged,
+    classify,
+    initial_state,
+    osm_can_poke,
+    osm_poke,
+    step,
+)
+from oracles.guards import FeedConfig, Verdict, check_round
+from oracles.rounds import RoundData, compose_round_id
+from protocol.constants import WAD
+from protocol.errors import InvalidParameter, OracleError
+
+NOW = 1_700_000_000
+HEARTBEAT = 3_600
+CFG = FeedConfig(decimals=18, heartbeat_s=HEARTBEAT, max_move_wad=WAD // 10)  # 10 % move
+MAX_DIFF = WAD // 20  # 5 % between sources
+LAST = 1_000 * WAD
+RID = compose_round_id(1, 7)
+
+S = Status
+W, J, F, B = Health.WORKING, Health.JUMPED, Health.FROZEN, Health.BROKEN
+
+
+def make(kind: Health, price_wad: int, last_good: int | None) -> Verdict:
+    """A reading that is stale (F), has a zero answer (B) or is otherwise clean (W or J)."""
+    updated = NOW - HEARTBEAT - 1 if kind is F else NOW
+    answer = 0 if kind is B else price_wad
+    rnd = RoundData(RID, answer, updated, updated, RID)
+    return check_round(CFG, rnd, now_s=NOW, current_phase_id=1, last_good_price_wad=last_good)
+
+
+def verdict(health: Health, price_wad: int, last_good: int | None = LAST) -> Verdict:
+    """A verdict that the adapter classifies as ``health`` (checked)."""
+    v = make(F if health is F else B if health is B else W, price_wad, last_good)
+    assert classify(v).health is health
+    return v
+
+
+def state(status: Status, last: int | None = LAST) -> AdapterState:
+    return AdapterState(status, last, MAX_DIFF)
+
+
+def test_classify_by_failure_kind() -> None:
+    assert classify(verdict(W, LAST)).health is W
+    assert classify(verdict(J, 1_101 * WAD)).health is J
+    assert classify(verdict(F, LAST)).health is F
+    assert classify(verdict(B, LAST)).price_wad is None
+    stale_and_jumped = check_round(
+        CFG,
+        RoundData(RID, 2_000 * WAD, NOW - HEARTBEAT - 1, NOW - HEARTBEAT - 1, RID),
+        now_s=NOW,
+        current_phase_id=1,
+        last_good_price_wad=LAST,
+    )
+    assert classify(stale_and_jumped).health is F
+
+
+# (from status, primary health, primary price, fallback health, fallback price) ->
+# (to status, source). Prices in whole USD; LAST = 1000; similar = within 5 %.
+CASES = [
+    # CASE 1: primary working
+    (S.PRIMARY_WORKING, W, 1_010, W, 1_080, S.PRIMARY_WORKING, Source.PRIMARY),
+    (S.PRIMARY_WORKING, W, 1_010, F, 1_000, S.PRIMARY_WORKING, Source.PRIMARY),
+    (S.PRIMARY_WORKING, W, 1_010, B, 1_000, S.USING_PRIMARY_FALLBACK_UNTRUSTED, Source.PRIMARY),
+    (S.PRIMARY_WORKING, B, 1_000, W, 990, S.USING_FALLBACK_PRIMARY_UNTRUSTED, Source.FALLBACK),
+    (S.PRIMARY_WORKING, B, 1_000, F, 990, S.USING_FALLBACK_PRIMARY_UNTRUSTED, None),
+    (S.PRIMARY_WORKING, B, 1_000, B, 990, S.BOTH_UNTRUSTED, None),
+    (S.PRIMARY_WORKING, F, 1_000, W, 990, S.USING_FALLBACK_PRIMARY_FROZEN, Source.FALLBACK),
+    (S.PRIMARY_WORKING, F, 1_000, F, 990, S.USING_FALLBACK_PRIMARY_FROZEN, None),
+    (S.PRIMARY_WORKING, F, 1_000, B, 990, S.USING_PRIMARY_FALLBACK_UNTRUSTED, None),
+    (S.PRIMARY_WORKING, J, 1_500, W, 1_050, S.USING_FALLBACK_PRIMARY_UNTRUSTED, Source.FALLBACK),
+    (S.PRIMARY_WORKING, J, 1_105, W, 1_060, S.PRIMARY_WORKING, Source.PRIMARY),
+    (S.PRIMARY_WORKING, J, 1_500, F, 1_500, S.USING_FALLBACK_PRIMARY_UNTRUSTED, None),
+    (S.PRIMARY_WORKING, J, 1_500, B, 1_500, S.BOTH_UNTRUSTED, None),
+    # CASE 2: using fallback, primary untrusted
+    (S.USING_FALLBACK_PRIMARY_UNTRUSTED, W, 1_000, W, 1_050, S.PRIMARY_WORKING, Source.PRIMARY),
+    (S.USING_FALLBACK_PRIMARY_UNTRUSTED, J, 1_120, W, 1_090, S.PRIMARY_WORKING, Source.PRIMARY),
+    (
+        S.USING_FALLBACK_PRIMARY_UNTRUSTED,
+        W,
+        1_000,
+        W,
+        1_051,
+        S.USING_FALLBACK_PRIMARY_UNTRUSTED,
+        Source.FALLBACK,
+    ),
+    (
+        S.USING_FALLBACK_PRIMARY_UNTRUSTED,
+        W,
+        1_000,
+        F,
+        1_000,
+        S.USING_FALLBACK_PRIMARY_UNTRUSTED,
+        None,
+    ),
+    (S.USING_FALLBACK_PRIMARY_UNTRUSTED, W, 1_000, B, 1_000, S.BOTH_UNTRUSTED, None),
+    # CASE 3: both untrusted
+    (S.BOTH_UNTRUSTED, W, 1_000, W, 1_000, S.PRIMARY_WORKING, Source.PRIMARY),
+    (S.BOTH_UNTRUSTED, W, 1_000, W, 1_100, S.BOTH_UNTRUSTED, None),
+    (S.BOTH_UNTRUSTED, F, 1_000, W, 1_000, S.BOTH_UNTRUSTED, None),
+    (S.BOTH_UNTRUSTED, W, 1_000, F, 1_000, S.BOTH_UNTRUSTED, None),
+    # CASE 4: using fallback, primary frozen
+    (
+        S.USING_FALLBACK_PRIMARY_FROZEN,
+        B,
+        1_000,
+        W,
+        1_000,
+        S.USING_FALLBACK_PRIMARY_UNTRUSTED,
+        Source.FALLBACK,
+    ),
+    (S.USING_FALLBACK_PRIMARY_FROZEN, B, 1_000, F, 1_000, S.USING_FALLBACK_PRIMARY_UNTRUSTED, None),
+    (S.USING_FALLBACK_PRIMARY_FROZEN, B, 1_000, B, 1_000, S.BOTH_UNTRUSTED, None),
+    (
+        S.USING_FALLBACK_PRIMARY_FROZEN,
+        J,
+        1_500,
+        W,
+        1_000,
+        S.USING_FALLBACK_PRIMARY_UNTRUSTED,
+        Source.FALLBACK,
+    ),
+    (S.USING_FALLBACK_PRIMARY_FROZEN, J, 1_120, W, 1_090, S.PRIMARY_WORKING, Source.PRIMARY),
+    (
+        S.USING_FALLBACK_PRIMARY_FROZEN,
+        F,
+        1_000,
+        W,
+        990,
+        S.USING_FALLBACK_PRIMARY_FROZEN,
+        Source.FALLBACK,
+    ),
+    (S.USING_FALLBACK_PRIMARY_FROZEN, F, 1_000, F, 990, S.USING_FALLBACK_PRIMARY_FROZEN, None),
+    (S.USING_FALLBACK_PRIMARY_FROZEN, F, 1_000, B, 990, S.USING_PRIMARY_FALLBACK_UNTRUSTED, None),
+    (
+        S.USING_FALLBACK_PRIMARY_FROZEN,
+        W,
+        1_000,
+        B,
+        990,
+        S.USING_PRIMARY_FALLBACK_UNTRUSTED,
+        Source.PRIMARY,
+    ),
+    (S.USING_FALLBACK_PRIMARY_FROZEN, W, 1_000, F, 990, S.USING_FALLBACK_PRIMARY_FROZEN, None),
+    (S.USING_FALLBACK_PRIMARY_FROZEN, W, 1_000, W, 1_050, S.PRIMARY_WORKING, Source.PRIMARY),
+    (
+        S.USING_FALLBACK_PRIMARY_FROZEN,
+        W,
+        1_000,
+        W,
+        1_051,
+        S.USING_FALLBACK_PRIMARY_UNTRUSTED,
+        Source.FALLBACK,
+    ),
+    # CASE 5: using primary, fallback untrusted
+    (S.USING_PRIMARY_FALLBACK_UNTRUSTED, B, 1_000, W, 1_000, S.BOTH_UNTRUSTED, None),
+    (
+        S.USING_PRIMARY_FALLBACK_UNTRUSTED,
+        F,
+        1_000,
+        W,
+        1_000,
+        S.USING_PRIMARY_FALLBACK_UNTRUSTED,
+        None,
+    ),
+    (S.USING_PRIMARY_FALLBACK_UNTRUSTED, W, 1_000, W, 1_000, S.PRIMARY_WORKING, Source.PRIMARY),
+    (S.USING_PRIMARY_FALLBACK_UNTRUSTED, J, 1_120, W, 1_090, S.PRIMARY_WORKING, Source.PRIMARY),
+    (S.USING_PRIMARY_FALLBACK_UNTRUSTED, J, 1_200, B, 1_200, S.BOTH_UNTRUSTED, None),
+    (
+        S.USING_PRIMARY_FALLBACK_UNTRUSTED,
+        W,
+        1_000,
+        B,
+        1_000,
+        S.USING_PRIMARY_FALLBACK_UNTRUSTED,
+        Source.PRIMARY,
+    ),
+    (
+        S.USING_PRIMARY_FALLBACK_UNTRUSTED,
+        W,
+        1_000,
+        W,
+        1_100,
+        S.USING_PRIMARY_FALLBACK_UNTRUSTED,
+        Source.PRIMARY,
+    ),
+]
+
+
+@pytest.mark.parametrize(("start", "ph", "pp", "fh", "fp", "end", "source"), CASES)
+def test_transition(
+    start: Status, ph: Health, pp: int, fh: Health, fp: int, end: Status, source: Source | None
+) -> None:
+    result = step(state(start), verdict(ph, pp * WAD), verdict(fh, fp * WAD))
+    assert result.state.status is end
+    assert result.source is source
+    expected_price = {Source.PRIMARY: pp * WAD, Source.FALLBACK: fp * WAD, None: None}[source]
+    assert result.price_wad == expected_price
+    assert result.state.last_good_price_wad == (LAST if expected_price is None else expected_price)
+
+
+def test_events_record_status_change_and_stored_price() -> None:
+    result = step(state(S.PRIMARY_WORKING), verdict(B, LAST), verdict(W, 990 * WAD))
+    assert result.events == (
+        StatusChanged(S.PRIMARY_WORKING, S.USING_FALLBACK_PRIMARY_UNTRUSTED),
+        LastGoodPriceUpdated(990 * WAD, Source.FALLBACK),
+    )
+    quiet = step(result.state, verdict(F, LAST), verdict(F, LAST))
+    assert (quiet.events, quiet.price_wad, quiet.state) == ((), None, result.state)
+
+
+def test_first_reading_has_no_move_reference() -> None:
+    s0 = initial_state(MAX_DIFF)
+    result = step(s0, verdict(W, 30_000 * WAD, None), verdict(W, 1 * WAD, None))
+    assert (result.price_wad, result.state.status) == (30_000 * WAD, S.PRIMARY_WORKING)
+    untrusted = step(s0, verdict(B, LAST, None), verdict(B, LAST, None))
+    assert (untrusted.price_wad, untrusted.state.last_good_price_wad) == (None, None)
+
+
+def test_similarity_boundary_is_exact_cross_multiplication() -> None:
+    # 1050 vs 1000 is exactly 5 %: similar; 1050 + 1 wei is not.
+    back = step(state(S.BOTH_UNTRUSTED), verdict(W, 1_050 * WAD), verdict(W, 1_000 * WAD))
+    assert back.state.status is S.PRIMARY_WORKING
+    stay = step(state(S.BOTH_UNTRUSTED), verdict(W, 1_050 * WAD + 1), verdict(W, 1_000 * WAD))
+    assert stay.state.status is S.BOTH_UNTRUSTED
+
+
+def test_adapter_state_validation() -> None:
+    with pytest.raises(InvalidParameter, match=r"max_price_difference_wad .* got -1"):
+        initial_state(-1)
+    with pytest.raises(InvalidParameter, match="last_good_price_wad must be a positive"):
+        AdapterState(S.PRIMARY_WORKING, 0, MAX_DIFF)
+
+
+KIND = st.sampled_from([W, F, B])  # the health actually seen comes from the guards
+
+
+@given(st.lists(st.tuples(KIND, st.integers(800, 1_300), KIND, st.integers(800, 1_300)), max_size=30))
+def test_replay_only_ever_uses_guarded_or_confirmed_prices(
+    steps: list[tuple[Health, int, Health, int]],
+) -> None:
+    s = state(S.PRIMARY_WORKING)
+    for p_kind, p_usd, f_kind, f_usd in steps:
+        last = s.last_good_price_wad
+        pv, fv = make(p_kind, p_usd * WAD, last), make(f_kind, f_usd * WAD, last)
+        result = step(s, pv, fv)
+        assert result == step(s, pv, fv)  # deterministic
+        assert (result.price_wad is None) == (result.source is None)
+        p, f = classify(pv).health, classify(fv).health
+        if result.source is Source.FALLBACK:
+            assert (f, result.price_wad) == (W, f_usd * WAD)
+        if result.source is Source.PRIMARY:
+            assert result.price_wad == p_usd * WAD
+            confirmed = f is W and abs(p_usd - f_usd) * 20 <= min(p_usd, f_usd)
+            assert p is W or (p is J and confirmed)
+        if result.price_wad is None:
+            assert result.state.last_good_price_wad == last
+        s = result.state
+
+
+# --- OSM ------------------------------------------------------------------------------------
+
+HOP = 3_600
+
+
+def test_osm_releases_the_value_observed_one_hop_earlier() -> None:
+    s = OsmState(None, None, None)
+    s = osm_poke(s, 100 * WAD, 0, HOP)
+    assert (s.current, s.queued) == (None, OsmValue(100 * WAD, 0))
+    s = osm_poke(s, 110 * WAD, HOP, HOP)
+    assert (s.current, s.queued) == (OsmValue(100 * WAD, 0), OsmValue(110 * WAD, HOP))
+    s = osm_poke(s, 90 * WAD, 2 * HOP + 5, HOP)
+    assert s.current == OsmValue(110 * WAD, HOP)
+    assert s.last_poke_s == 2 * HOP + 5
+
+
+def test_osm_poke_exactly_one_hop_later_passes_one_second_earlier_fails() -> None:
+    s = osm_poke(OsmState(None, None, None), WAD, 1_000, HOP)
+    assert osm_can_poke(s, 1_000 + HOP, HOP) is True
+    assert osm_can_poke(s, 999 + HOP, HOP) is False
+    with pytest.raises(OracleError, match=f"^{REASON_OSM_NOT_PASSED}$"):
+        osm_poke(s, 2 * WAD, 999 + HOP, HOP)
+
+
+def test_osm_ignores_untrusted_reading() -> None:
+    s = osm_poke(OsmState(None, None, None), WAD, 0, HOP)
+    assert osm_poke(s, None, HOP, HOP) == s
+
+
+@given(st.lists(st.tuples(st.integers(0, 3 * HOP), st.integers(1, 10**24)), max_size=40))
+def test_osm_released_value_is_always_at_least_one_hop_old(pokes: list[tuple[int, int]]) -> None:
+    s, now = OsmState(None, None, None), 0
+    for wait, price in pokes:
+        now += wait
+        if not osm_can_poke(s, now, HOP):
+            continue
+        s = osm_poke(s, price, now, HOP)
+        if s.current is not None:
+            assert now - s.current.observed_at_s >= HOP
