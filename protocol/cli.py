@@ -21,7 +21,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
 
 def _fail(console: Console, exc: NovationError) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {exc}")
+    """Print one unwrapped error line on stderr and return the exit to raise (code 2)."""
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", highlight=False)
     return typer.Exit(code=2)
 
 

@@ -16,7 +16,7 @@ runner = CliRunner()
 
 
 def test_demo_prints_accounts_and_invariants() -> None:
-    result = runner.invoke(app, ["demo"])
+    result = runner.invoke(app, ["demo"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "Liquidated" in result.output
     assert "BadDebtSettled" in result.output
