@@ -33,6 +33,7 @@ __all__ = [
     "SetMarketMargin",
     "SetPaused",
     "SetRole",
+    "SettleExpired",
     "Withdraw",
     "WithdrawFees",
     "action_from_dict",
@@ -223,6 +224,17 @@ class AutoDeleverage(Action):
 
 
 @dataclass(frozen=True)
+class SettleExpired(Action):
+    """Anyone settles ``account``'s expired option position in ``market_id``."""
+
+    sender: str
+    account: str
+    market_id: int
+    _addresses = ("sender", "account")
+    _ints = {"market_id": _ID}
+
+
+@dataclass(frozen=True)
 class FundInsurance(Action):
     """``sender`` pays ``amount`` settlement-token units straight into the insurance fund."""
 
@@ -303,6 +315,7 @@ ACTION_TYPES: dict[str, type[Action]] = {
         Liquidate,
         LiquidateCollateral,
         AutoDeleverage,
+        SettleExpired,
         FundInsurance,
         WithdrawFees,
         SetPaused,

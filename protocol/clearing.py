@@ -17,6 +17,7 @@ from protocol.events import FillSettled, PositionChanged
 from protocol.funding import settle_account
 from protocol.margin import account_health, side_loss_index
 from protocol.oracle_adapter import is_trusted, require_account_prices, trusted_price
+from protocol.params import MarketKind
 from protocol.state import Position
 from protocol.units import Rounding, mul_div, smul_div
 
@@ -44,7 +45,10 @@ def apply_trade(ctx: Context, address: str, market_id: int, delta: int, notional
     old = pos.size
     flow = notional_wad if delta < 0 else -notional_wad  # quote received by the account
     realized = 0
-    if old == 0 or _sign(delta) == _sign(old):
+    if ctx.params.market(market_id).is_option:  # the premium is paid at the fill
+        realized = flow
+        pos.size += delta
+    elif old == 0 or _sign(delta) == _sign(old):
         pos.size += delta
         pos.open_notional -= flow
     else:
@@ -91,7 +95,7 @@ def require_initial(ctx: Context, address: str, module: str) -> None:
     """
     acct = ctx.state.account(address)
     prices = require_account_prices(ctx, acct, module)
-    health = account_health(acct, ctx.params, ctx.state.markets, prices)
+    health = account_health(acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s)
     require(health.meets_initial, "margin: below initial")
 
 
@@ -118,9 +122,14 @@ def fill(ctx: Context, action: Fill) -> None:
     taker_adds = not reduces_risk(taker_old, action.size_wad)
     maker_adds = not reduces_risk(maker_old, -action.size_wad)
     feed, fp = ctx.state.feeds[mp.feed_id], ctx.params.feed(mp.feed_id)
+    if mp.is_option:
+        require(ctx.state.now_s < mp.expiry_s, "clearing: option expired")
     if taker_adds or maker_adds:
         require(is_trusted(feed, fp, ctx.state.now_s), "clearing: market reduce-only")
-    if is_trusted(feed, fp, ctx.state.now_s):
+    if mp.is_option:
+        cap = mp.strike_wad if mp.kind is MarketKind.PUT else feed.price_wad
+        require(action.price_wad <= cap or not is_trusted(feed, fp, ctx.state.now_s), "clearing: premium out of bounds")
+    elif is_trusted(feed, fp, ctx.state.now_s):
         oracle = trusted_price(ctx, mp.feed_id, "clearing")
         band = ctx.params.protocol.max_fill_deviation_wad
         require(abs(action.price_wad - oracle) * WAD <= band * oracle, "clearing: price outside band")

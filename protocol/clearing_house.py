@@ -12,7 +12,7 @@ import copy
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from protocol import funding, insurance_fund, liquidation, oracle_adapter, roles, vault
+from protocol import funding, insurance_fund, liquidation, options, oracle_adapter, roles, vault
 from protocol.actions import (
     Action,
     AdvanceTime,
@@ -27,6 +27,7 @@ from protocol.actions import (
     SetMarketMargin,
     SetPaused,
     SetRole,
+    SettleExpired,
     Withdraw,
     WithdrawFees,
     normalize_address,
@@ -50,7 +51,8 @@ def _push_price(ctx: Context, action: PushPrice) -> None:
     for mp in ctx.params.markets:
         if mp.feed_id == action.feed_id:
             funding.accrue_market(ctx, mp.market_id)
-    oracle_adapter.push_price(ctx, action)
+    if oracle_adapter.push_price(ctx, action):
+        options.record_settlement(ctx, action.feed_id, action.price_wad, action.timestamp_s)
 
 
 def _advance_time(ctx: Context, action: AdvanceTime) -> None:
@@ -70,6 +72,7 @@ _HANDLERS: dict[type[Action], Callable[[Context, Any], None]] = {
     Liquidate: liquidation.liquidate,
     LiquidateCollateral: liquidation.liquidate_collateral,
     AutoDeleverage: auto_deleverage,
+    SettleExpired: options.settle_expired_action,
     FundInsurance: insurance_fund.fund_insurance,
     SetPaused: roles.set_paused,
     SetRole: roles.set_role,
@@ -163,7 +166,7 @@ class ClearingHouse:
         funding.settle_account(ctx, addr)
         acct = ctx.state.account(addr)
         prices = oracle_adapter.require_account_prices(ctx, acct, "margin")
-        return account_health(acct, ctx.params, ctx.state.markets, prices)
+        return account_health(acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s)
 
     def max_liquidation_size(self, address: str, market_id: int) -> int:
         """Largest size a keeper may liquidate from ``address`` in ``market_id`` now (0: none)."""

@@ -26,11 +26,13 @@ __all__ = [
     "LossCharged",
     "LossSocialized",
     "MarginParamsSet",
+    "OptionSettled",
     "PausedSet",
     "PositionChanged",
     "PriceAccepted",
     "PriceRejected",
     "RoleSet",
+    "SettlementPriceSet",
     "TimeAdvanced",
     "Withdrawn",
 ]
@@ -184,6 +186,24 @@ class Deleveraged(Event):
     market_id: int
     size_wad: int
     notional_wad: int
+
+
+@dataclass(frozen=True)
+class SettlementPriceSet(Event):
+    """An option market's settlement price was fixed by the first price at or after expiry."""
+
+    market_id: int
+    price_wad: int
+
+
+@dataclass(frozen=True)
+class OptionSettled(Event):
+    """An expired option position paid out (negative: the short paid) and closed."""
+
+    account: str
+    market_id: int
+    size_wad: int
+    value_wad: int
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ rounded CEIL, so the funding pool never pays out more than it took in.
 
 from __future__ import annotations
 
+from protocol import options
 from protocol.actions import SetFundingRate
 from protocol.constants import WAD
 from protocol.context import Context, require
@@ -57,16 +58,19 @@ def settle_position(ctx: Context, address: str, market_id: int) -> None:
 
 
 def settle_account(ctx: Context, address: str) -> None:
-    """Settle every position of ``address`` (a no-op for an account without positions)."""
+    """Settle every position of ``address`` and pay out its settled options (a no-op for an
+    account without positions)."""
     acct = ctx.state.account(address)
     for market_id in sorted(acct.positions):
         settle_position(ctx, address, market_id)
+        options.settle_expired(ctx, address, market_id)
 
 
 def set_funding_rate(ctx: Context, action: SetFundingRate) -> None:
     """Accrue at the old rate, then set the new rate clamped to ``max_funding_rate_per_s_wad``."""
     require(action.sender in ctx.state.roles.funding_operators, "funding: caller is not a funding operator")
-    _, ms = ctx.market(action.market_id, "funding")
+    mp, ms = ctx.market(action.market_id, "funding")
+    require(not mp.is_option, "funding: not a perpetual")
     accrue_market(ctx, action.market_id)
     cap = ctx.params.protocol.max_funding_rate_per_s_wad
     applied = max(-cap, min(cap, action.rate_per_s_wad))

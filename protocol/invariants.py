@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 
-from protocol.constants import SETTLEMENT_ASSET_ID
+from protocol.constants import SETTLEMENT_ASSET_ID, WAD
 from protocol.context import Context
 from protocol.events import (
     BadDebtSettled,
@@ -24,10 +24,11 @@ from protocol.events import (
 )
 from protocol.funding import accrue_market
 from protocol.margin import Health, account_health, pending_funding, pending_loss
+from protocol.options import payoff
 from protocol.oracle_adapter import trusted_prices
 from protocol.params import Params
 from protocol.state import ProtocolState
-from protocol.units import to_wad
+from protocol.units import Rounding, smul_div, to_wad
 
 __all__ = [
     "STATE_INVARIANTS",
@@ -53,6 +54,7 @@ def conservation(state: ProtocolState, params: Params) -> list[str]:
         + state.fee_pool
         + state.funding_pool
         + state.loss_pool
+        + state.settlement_pool
         - sum(p.open_notional for a in state.accounts.values() for p in a.positions.values())
         - state.uncovered_loss
     )
@@ -67,12 +69,14 @@ def conservation(state: ProtocolState, params: Params) -> list[str]:
 
 
 def open_interest_zero_sum(state: ProtocolState, params: Params) -> list[str]:
-    """Per market, long and short open interest are equal and match the positions."""
+    """Per market, open interest matches the positions on each side, and the sides are equal
+    (until an expired option market settles its positions one account at a time)."""
     out = []
     for market_id, ms in state.markets.items():
         longs = sum(max(a.positions[market_id].size, 0) for a in state.accounts.values() if market_id in a.positions)
         shorts = sum(max(-a.positions[market_id].size, 0) for a in state.accounts.values() if market_id in a.positions)
-        if not ms.oi_long == ms.oi_short == longs == shorts:
+        settling = ms.settlement_price_wad > 0  # expired options close one side at a time
+        if (ms.oi_long, ms.oi_short) != (longs, shorts) or (not settling and longs != shorts):
             out.append(
                 f"market {market_id}: oi_long {ms.oi_long}, oi_short {ms.oi_short}, "
                 f"positions long {longs}, short {shorts}"
@@ -94,14 +98,23 @@ def insurance_fund_non_negative(state: ProtocolState, params: Params) -> list[st
 
 
 def rounding_never_creates_value(state: ProtocolState, params: Params) -> list[str]:
-    """The funding and loss pools cover every pending credit once all positions settle."""
+    """The funding, loss and option-settlement pools cover every pending credit once all
+    positions settle."""
     pending_funding_total = pending_loss_total = 0
     for acct in state.accounts.values():
         for market_id, pos in acct.positions.items():
             ms = state.markets[market_id]
             pending_funding_total += pending_funding(pos, ms)
             pending_loss_total += pending_loss(pos, ms)
+    pending_payouts = sum(
+        smul_div(pos.size, payoff(params.market(m), state.markets[m].settlement_price_wad), WAD, Rounding.FLOOR)
+        for acct in state.accounts.values()
+        for m, pos in acct.positions.items()
+        if params.market(m).is_option and state.markets[m].settlement_price_wad
+    )
     out = []
+    if state.settlement_pool - pending_payouts < 0:
+        out.append(f"settlement pool {state.settlement_pool} short of pending option payouts {pending_payouts}")
     if state.funding_pool - pending_funding_total < 0:
         out.append(f"funding pool {state.funding_pool} short of pending credits {pending_funding_total}")
     if state.loss_pool - pending_loss_total < 0:
@@ -110,8 +123,9 @@ def rounding_never_creates_value(state: ProtocolState, params: Params) -> list[s
 
 
 def realized_pnl_zero_sum(state: ProtocolState, params: Params) -> list[str]:
-    """Realized trading PnL of all accounts equals the cost basis still open (fills are zero-sum)."""
-    realized = sum(a.realized_pnl for a in state.accounts.values())
+    """Realized PnL (premiums and option payouts included, net of the settlement pool) equals the
+    cost basis still open: fills are zero-sum."""
+    realized = sum(a.realized_pnl for a in state.accounts.values()) + state.settlement_pool
     open_cost = sum(p.open_notional for a in state.accounts.values() for p in a.positions.values())
     return [] if realized == open_cost else [f"realized PnL {realized} != open cost basis {open_cost}"]
 
@@ -153,7 +167,7 @@ def _health(state: ProtocolState, params: Params, address: str) -> Health | None
         return None
     prices = trusted_prices(state, params)
     try:
-        return account_health(acct, params, state.markets, prices)
+        return account_health(acct, params, state.markets, prices, now_s=state.now_s)
     except KeyError:
         return None
 

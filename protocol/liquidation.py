@@ -22,6 +22,9 @@ share of the proceeds goes to the insurance fund.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from protocol import insurance_fund
 from protocol.actions import Liquidate, LiquidateCollateral
 from protocol.clearing import apply_trade, close_value, reduces_risk, require_initial
@@ -29,13 +32,14 @@ from protocol.constants import WAD
 from protocol.context import Context, require
 from protocol.events import CollateralLiquidated, Liquidated
 from protocol.funding import settle_account
-from protocol.margin import Health, account_health, notional, position_requirement
+from protocol.margin import Health, account_health, notional
 from protocol.oracle_adapter import require_account_prices, trusted_price
-from protocol.params import MarketParams, ProtocolParams, SocializedLossMethod
-from protocol.state import MarketState
+from protocol.params import ProtocolParams, SocializedLossMethod
+from protocol.state import Account
 from protocol.units import Rounding, mul_div, to_wad
 
 __all__ = [
+    "LiquidationTerms",
     "collateral_sale",
     "liquidate",
     "liquidate_collateral",
@@ -48,24 +52,44 @@ def _sign(x: int) -> int:
     return (x > 0) - (x < 0)
 
 
+@dataclass(frozen=True)
+class LiquidationTerms:
+    """What closing ``q`` of a solvent account's position costs it (USD WAD)."""
+
+    #: Equity the close may consume without lowering E / MM (negative: the close raises MM).
+    room: int
+    slip: int
+    penalty: int
+    #: Equity after the close meets the initial requirement after it.
+    restores_initial: bool
+
+
 def liquidation_terms(
-    ctx: Context, mp: MarketParams, ms: MarketState, health: Health, size: int, q: int, price_wad: int
-) -> tuple[int, int, bool]:
-    """``(slip, penalty, restores_initial)`` for closing ``q`` of ``size`` of a solvent account."""
-    after = size - _sign(size) * q
-    mm_delta = position_requirement(mp, ms, size, price_wad, maintenance=True) - position_requirement(
-        mp, ms, after, price_wad, maintenance=True
+    ctx: Context, acct: Account, prices: Mapping[int, int], health: Health, market_id: int, q: int
+) -> LiquidationTerms:
+    """Terms of closing ``q`` of ``acct``'s position in ``market_id`` (``health.equity > 0``).
+
+    Requirements after the close are evaluated by :func:`protocol.margin.account_health` with
+    the reduced size, so portfolio-margined underlyings are priced exactly like the protocol
+    prices them.
+    """
+    mp = ctx.params.market(market_id)
+    size = acct.positions[market_id].size
+    after = account_health(
+        acct,
+        ctx.params,
+        ctx.state.markets,
+        prices,
+        now_s=ctx.state.now_s,
+        size_override=(market_id, size - _sign(size) * q),
     )
-    im_delta = position_requirement(mp, ms, size, price_wad, maintenance=False) - position_requirement(
-        mp, ms, after, price_wad, maintenance=False
+    room = health.equity - mul_div(health.equity, after.maintenance, health.maintenance, Rounding.UP)
+    slip = mul_div(max(room, 0), ctx.params.protocol.liquidation_spread_wad, WAD, Rounding.DOWN)
+    penalty_full = mul_div(
+        notional(q, prices[mp.feed_id]), ctx.params.protocol.liquidation_penalty_wad, WAD, Rounding.UP
     )
-    mm_after = health.maintenance - mm_delta
-    room = health.equity - mul_div(health.equity, mm_after, health.maintenance, Rounding.UP)
-    slip = mul_div(room, ctx.params.protocol.liquidation_spread_wad, WAD, Rounding.DOWN)
-    penalty_full = mul_div(notional(q, price_wad), ctx.params.protocol.liquidation_penalty_wad, WAD, Rounding.UP)
-    penalty = min(penalty_full, room - slip)
-    restores = health.equity - slip - penalty >= health.initial - im_delta
-    return slip, penalty, restores
+    penalty = max(min(penalty_full, room - slip), 0)
+    return LiquidationTerms(room, slip, penalty, health.equity - slip - penalty >= after.initial)
 
 
 def collateral_sale(amount_wad: int, price_wad: int, discount_wad: int, pp: ProtocolParams) -> tuple[int, int]:
@@ -86,23 +110,22 @@ def max_liquidation_size(ctx: Context, address: str, market_id: int) -> int:
     by bisection over the same :func:`liquidation_terms` the protocol checks. ``ctx`` must be a
     throw-away copy: the account is settled in it.
     """
-    mp, ms = ctx.market(market_id, "liquidation")
+    ctx.market(market_id, "liquidation")
     settle_account(ctx, address)
     acct = ctx.state.account(address)
     if market_id not in acct.positions:
         return 0
     prices = require_account_prices(ctx, acct, "liquidation")
-    health = account_health(acct, ctx.params, ctx.state.markets, prices)
+    health = account_health(acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s)
     if not health.liquidatable:
         return 0
     size = acct.positions[market_id].size
     if health.equity <= 0:
         return abs(size)
-    price = prices[mp.feed_id]
     lo, hi = 1, abs(size)  # invariant: lo is valid
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if liquidation_terms(ctx, mp, ms, health, size, mid - 1, price)[2]:
+        if liquidation_terms(ctx, acct, prices, health, market_id, mid - 1).restores_initial:
             hi = mid - 1
         else:
             lo = mid
@@ -123,13 +146,14 @@ def liquidate(ctx: Context, action: Liquidate) -> None:
     """Keeper takes over part or all of an account's position below maintenance."""
     ctx.require_not_paused("liquidation")
     require(action.keeper != action.account, "liquidation: self liquidation")
-    mp, ms = ctx.market(action.market_id, "liquidation")
+    mp, _ = ctx.market(action.market_id, "liquidation")
+    require(not mp.is_option, "liquidation: not a perpetual")
     settle_account(ctx, action.account)
     settle_account(ctx, action.keeper)
     acct = ctx.state.account(action.account)
     require(action.market_id in acct.positions, "liquidation: no position")
     prices = require_account_prices(ctx, acct, "liquidation")
-    health = account_health(acct, ctx.params, ctx.state.markets, prices)
+    health = account_health(acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s)
     require(health.liquidatable, "liquidation: account healthy")
     size = acct.positions[action.market_id].size
     price = prices[mp.feed_id]
@@ -144,12 +168,14 @@ def liquidate(ctx: Context, action: Liquidate) -> None:
         )
         q = abs(size)
     else:
-        *_, restored_before = liquidation_terms(ctx, mp, ms, health, size, q - 1, price)
-        require(not restored_before, "liquidation: closes more than needed")
+        before = liquidation_terms(ctx, acct, prices, health, action.market_id, q - 1)
+        require(not before.restores_initial, "liquidation: closes more than needed")
         rest = abs(size) - q
         if rest and notional(rest, price) < ctx.params.protocol.dust_notional_wad:
             q = abs(size)
-        slip, penalty, _ = liquidation_terms(ctx, mp, ms, health, size, q, price)
+        terms = liquidation_terms(ctx, acct, prices, health, action.market_id, q)
+        require(terms.room >= 0, "liquidation: raises the requirement")
+        slip, penalty = terms.slip, terms.penalty
     notional_q = notional(q, price)
     _consume_block_cap(ctx, notional_q)
 

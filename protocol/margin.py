@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from protocol.constants import WAD
+from protocol.option_margin import group_requirement, needs_portfolio_margin
+from protocol.options import mark_price
 from protocol.params import CollateralParams, MarketParams, Params
 from protocol.state import Account, MarketState, Position
 from protocol.units import Rounding, mul_div, smul_div
@@ -69,9 +71,10 @@ def notional(size: int, price_wad: int) -> int:
     return mul_div(abs(size), price_wad, WAD, Rounding.UP)
 
 
-def unrealized_pnl(pos: Position, price_wad: int) -> int:
-    """Mark-to-oracle PnL of a position: value FLOOR minus cost basis."""
-    return smul_div(pos.size, price_wad, WAD, Rounding.FLOOR) - pos.open_notional
+def unrealized_pnl(pos: Position, mark_wad: int) -> int:
+    """PnL of a position marked at ``mark_wad`` per unit (see :func:`protocol.options.mark_price`):
+    value FLOOR minus cost basis."""
+    return smul_div(pos.size, mark_wad, WAD, Rounding.FLOOR) - pos.open_notional
 
 
 def pending_funding(pos: Position, ms: MarketState) -> int:
@@ -126,12 +129,15 @@ def account_health(
     markets: Mapping[int, MarketState],
     prices: Mapping[int, int],
     *,
+    now_s: int,
     size_override: tuple[int, int] | None = None,
 ) -> Health:
     """Equity and requirements of ``acct`` at ``prices`` (feed_id -> price_wad).
 
     ``size_override = (market_id, size)`` evaluates the requirements as if that position had
     ``size`` (used to price a partial liquidation before applying it); equity is unaffected.
+    Positions on a feed with an unsettled option are margined together as a portfolio
+    (:mod:`protocol.option_margin`); ``now_s`` is needed for them.
     Raises KeyError if a needed feed is missing from ``prices``: callers decide which prices
     are trusted.
     """
@@ -141,16 +147,31 @@ def account_health(
             cp = params.collateral(asset_id)
             equity += collateral_value(cp, amount, prices[cp.feed_id])
     initial = maintenance = 0
+    groups: dict[int, list[tuple[MarketParams, Position]]] = {}
+    portfolio_feeds: set[int] = set()
     for market_id, pos in acct.positions.items():
         mp = params.market(market_id)
         ms = markets[market_id]
         price = prices[mp.feed_id]
-        equity += unrealized_pnl(pos, price) + pending_funding(pos, ms) + pending_loss(pos, ms)
+        equity += unrealized_pnl(pos, mark_price(mp, ms, price)) + pending_funding(pos, ms) + pending_loss(pos, ms)
         size = pos.size
         if size_override is not None and size_override[0] == market_id:
             size = size_override[1]
-        initial += position_requirement(mp, ms, size, price, maintenance=False)
-        maintenance += position_requirement(mp, ms, size, price, maintenance=True)
+        if mp.is_option and ms.settlement_price_wad:
+            continue  # the payout is fixed: no risk left
+        groups.setdefault(mp.feed_id, []).append((mp, Position(size=size)))
+        if needs_portfolio_margin(mp, ms):
+            portfolio_feeds.add(mp.feed_id)
+    for feed_id, legs in sorted(groups.items()):
+        if feed_id in portfolio_feeds:
+            im, mm = group_requirement(legs, prices[feed_id], now_s, params.protocol)
+            initial += im
+            maintenance += mm
+            continue
+        for mp, leg in legs:
+            ms = markets[mp.market_id]
+            initial += position_requirement(mp, ms, leg.size, prices[feed_id], maintenance=False)
+            maintenance += position_requirement(mp, ms, leg.size, prices[feed_id], maintenance=True)
     return Health(equity=equity, initial=initial, maintenance=maintenance)
 
 

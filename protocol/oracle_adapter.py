@@ -72,8 +72,8 @@ def reading_failure(feed: FeedState, fp: FeedParams, price_wad: int, timestamp_s
     return ""
 
 
-def push_price(ctx: Context, action: PushPrice) -> None:
-    """Apply an oracle reading: accept it or mark the feed untrusted.
+def push_price(ctx: Context, action: PushPrice) -> bool:
+    """Apply an oracle reading: accept it (True) or mark the feed untrusted (False).
 
     The caller (the clearing house) accrues funding of the feed's markets first, so the elapsed
     interval is charged at the old price.
@@ -84,8 +84,9 @@ def push_price(ctx: Context, action: PushPrice) -> None:
     if reason:
         feed.valid = False
         ctx.emit(PriceRejected(action.feed_id, action.price_wad, action.timestamp_s, reason))
-        return
+        return False
     feed.price_wad = action.price_wad
     feed.updated_at_s = action.timestamp_s
     feed.valid = True
     ctx.emit(PriceAccepted(action.feed_id, action.price_wad, action.timestamp_s))
+    return True

@@ -32,6 +32,7 @@ from protocol.errors import InvalidParameter
 __all__ = [
     "CollateralParams",
     "FeedParams",
+    "MarketKind",
     "MarketParams",
     "Params",
     "ProtocolParams",
@@ -39,6 +40,16 @@ __all__ = [
     "load_params",
     "params_from_dict",
 ]
+
+
+class MarketKind(Enum):
+    """What a market trades."""
+
+    PERPETUAL = "perpetual"
+    #: European cash-settled call on the feed's price: pays max(S - K, 0) per unit at expiry.
+    CALL = "call"
+    #: European cash-settled put: pays max(K - S, 0) per unit at expiry.
+    PUT = "put"
 
 
 class SocializedLossMethod(Enum):
@@ -98,9 +109,35 @@ class MarketParams:
     oi_cap_lower_wad: int = 0
     #: Open-interest notional (USD WAD) where the initial fraction reaches 100 %.
     oi_cap_upper_wad: int = 0
+    kind: MarketKind = MarketKind.PERPETUAL
+    #: Options only: strike (USD per base unit, WAD), expiry (s), implied volatility for margin
+    #: (annualised WAD fraction).
+    strike_wad: int = 0
+    expiry_s: int = 0
+    volatility_wad: int = 0
+
+    @property
+    def is_option(self) -> bool:
+        """True for calls and puts."""
+        return self.kind is not MarketKind.PERPETUAL
 
     def __post_init__(self) -> None:
         o = f"market[{self.market_id}]"
+        if not isinstance(self.kind, MarketKind):
+            raise InvalidParameter(f"{o}.kind must be one of {[k.value for k in MarketKind]}, got {self.kind!r}")
+        option_fields = {
+            "strike_wad": self.strike_wad,
+            "expiry_s": self.expiry_s,
+            "volatility_wad": self.volatility_wad,
+        }
+        if self.is_option:
+            _check_int(o, "strike_wad", self.strike_wad, 1, 10**36)
+            _check_int(o, "expiry_s", self.expiry_s, 1, 2**64 - 1)
+            _check_int(o, "volatility_wad", self.volatility_wad, WAD // 1000, 10 * WAD)
+        else:
+            for name, value in option_fields.items():
+                if value != 0:
+                    raise InvalidParameter(f"{o}.{name} = {value!r} applies to options only; a perpetual needs 0")
         _check_int(o, "market_id", self.market_id, 0, MAX_MARKETS - 1)
         _check_str(o, "symbol", self.symbol)
         _check_int(o, "feed_id", self.feed_id, 0, 2**32 - 1)
@@ -175,6 +212,14 @@ class ProtocolParams:
     #: Share of collateral-liquidation proceeds paid to the insurance fund.
     collateral_liquidation_fee_wad: int = WAD // 100
     socialized_loss_method: SocializedLossMethod = SocializedLossMethod.PRO_RATA
+    #: Portfolio margin of option accounts: price scan range (fraction of the price) and
+    #: volatility scan range (fraction of the implied volatility) of the scenario grid.
+    option_price_scan_range_wad: int = 15 * WAD // 100
+    option_vol_scan_range_wad: int = WAD // 4
+    #: Minimum maintenance charge per unit of short option, as a fraction of the price.
+    short_option_minimum_wad: int = WAD // 100
+    #: Maintenance share of the portfolio requirement: initial = maintenance / share.
+    portfolio_maintenance_share_wad: int = 8 * WAD // 10
 
     def __post_init__(self) -> None:
         o = "protocol"
@@ -194,6 +239,10 @@ class ProtocolParams:
         _check_int(o, "max_fill_deviation_wad", self.max_fill_deviation_wad, 1, WAD)
         _check_int(o, "max_funding_rate_per_s_wad", self.max_funding_rate_per_s_wad, 0, MAX_FUNDING_RATE_PER_S)
         _check_int(o, "collateral_liquidation_fee_wad", self.collateral_liquidation_fee_wad, 0, WAD // 10)
+        _check_int(o, "option_price_scan_range_wad", self.option_price_scan_range_wad, 1, WAD - 1)
+        _check_int(o, "option_vol_scan_range_wad", self.option_vol_scan_range_wad, 0, WAD - 1)
+        _check_int(o, "short_option_minimum_wad", self.short_option_minimum_wad, 0, WAD)
+        _check_int(o, "portfolio_maintenance_share_wad", self.portfolio_maintenance_share_wad, 1, WAD)
         if not isinstance(self.socialized_loss_method, SocializedLossMethod):
             raise InvalidParameter(
                 f"protocol.socialized_loss_method must be one of "
@@ -294,11 +343,12 @@ def _build(cls: type[Any], where: str, raw: object) -> Any:
             raise InvalidParameter(f"{where}.{key} is not a known field; allowed: {allowed}")
         if name.endswith("_wad"):
             kwargs[name] = _decimal_to_wad(f"{where}.{key}", value)
-        elif name == "socialized_loss_method":
+        elif name in ("socialized_loss_method", "kind"):
+            enum: type[Enum] = SocializedLossMethod if name == "socialized_loss_method" else MarketKind
             try:
-                kwargs[name] = SocializedLossMethod(value)
+                kwargs[name] = enum(value)
             except ValueError:
-                allowed_m = [m.value for m in SocializedLossMethod]
+                allowed_m = [m.value for m in enum]
                 raise InvalidParameter(f"{where}.{key} = {value!r}; allowed: {allowed_m}") from None
         else:
             kwargs[name] = value

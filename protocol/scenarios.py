@@ -20,12 +20,12 @@ from protocol.actions import (
     Withdraw,
 )
 from protocol.constants import WAD
-from protocol.params import CollateralParams, FeedParams, MarketParams, Params, ProtocolParams
+from protocol.params import CollateralParams, FeedParams, MarketKind, MarketParams, Params, ProtocolParams
 
-__all__ = ["ACTORS", "ScriptStep", "actor", "crash_scenario", "default_params"]
+__all__ = ["ACTORS", "ScriptStep", "actor", "crash_scenario", "default_params", "option_params"]
 
 BTC_FEED, ETH_FEED = 0, 1
-BTC_PERP, ETH_PERP = 0, 1
+BTC_PERP, ETH_PERP, BTC_CALL, BTC_PUT = 0, 1, 2, 3
 WETH = 1
 USDC = 10**6  # one settlement token in token units
 
@@ -87,6 +87,32 @@ def default_params(**protocol_overrides: object) -> Params:
                 value_cap_wad=10**8 * WAD,
             ),
         ),
+    )
+
+
+def option_params(expiry_s: int, **protocol_overrides: object) -> Params:
+    """:func:`default_params` plus a BTC call (strike 65,000, market 2) and put (strike 55,000,
+    market 3) expiring at ``expiry_s``, margined with 60 % implied volatility."""
+    base = default_params(**protocol_overrides)
+    options = tuple(
+        MarketParams(
+            market_id,
+            symbol,
+            BTC_FEED,
+            initial_margin_fraction_wad=WAD // 10,
+            maintenance_share_wad=WAD // 2,
+            kind=kind,
+            strike_wad=strike * WAD,
+            expiry_s=expiry_s,
+            volatility_wad=6 * WAD // 10,
+        )
+        for market_id, symbol, kind, strike in (
+            (BTC_CALL, "BTC-65000-C", MarketKind.CALL, 65_000),
+            (BTC_PUT, "BTC-55000-P", MarketKind.PUT, 55_000),
+        )
+    )
+    return Params(
+        protocol=base.protocol, feeds=base.feeds, markets=base.markets + options, collaterals=base.collaterals
     )
 
 

@@ -24,7 +24,7 @@ from protocol.context import Context, require
 from protocol.errors import ProtocolRevert
 from protocol.events import BadDebtSettled, Deleveraged, LossSocialized
 from protocol.funding import settle_account
-from protocol.margin import account_health, notional, position_requirement, unrealized_pnl
+from protocol.margin import account_health, notional, unrealized_pnl
 from protocol.oracle_adapter import require_account_prices
 from protocol.params import SocializedLossMethod
 from protocol.units import Rounding, mul_div, smul_div
@@ -88,7 +88,8 @@ def auto_deleverage(ctx: Context, action: AutoDeleverage) -> None:
         "socialized_loss: method is pro-rata",
     )
     ctx.require_not_paused("socialized_loss")
-    mp, ms = ctx.market(action.market_id, "socialized_loss")
+    mp, _ = ctx.market(action.market_id, "socialized_loss")
+    require(not mp.is_option, "socialized_loss: not a perpetual")
     cps = action.counterparties
     require(action.account not in cps, "socialized_loss: account is its own counterparty")
     require(len(set(cps)) == len(cps), "socialized_loss: repeated counterparty")
@@ -96,7 +97,7 @@ def auto_deleverage(ctx: Context, action: AutoDeleverage) -> None:
     acct = ctx.state.account(action.account)
     require(action.market_id in acct.positions, "socialized_loss: no position")
     prices = require_account_prices(ctx, acct, "socialized_loss")
-    health = account_health(acct, ctx.params, ctx.state.markets, prices)
+    health = account_health(acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s)
     require(health.equity < 0, "socialized_loss: account not bankrupt")
     require(-health.equity > ctx.state.insurance_fund, "socialized_loss: insurance fund covers shortfall")
     size = acct.positions[action.market_id].size
@@ -113,7 +114,7 @@ def auto_deleverage(ctx: Context, action: AutoDeleverage) -> None:
         cp_prices = require_account_prices(ctx, cp_acct, "socialized_loss")
         upnl = unrealized_pnl(pos, price)
         require(upnl > 0, "socialized_loss: counterparty not in profit")
-        cp_health = account_health(cp_acct, ctx.params, ctx.state.markets, cp_prices)
+        cp_health = account_health(cp_acct, ctx.params, ctx.state.markets, cp_prices, now_s=ctx.state.now_s)
         score = adl_score(upnl, pos.open_notional, notional(pos.size, price), cp_health.equity)
         require(score <= previous, "socialized_loss: ranking violated")
         previous = score
@@ -121,11 +122,9 @@ def auto_deleverage(ctx: Context, action: AutoDeleverage) -> None:
 
     q = min(abs(size), sum(takes))
     after = size - _sign(size) * q
-    mm_after = (
-        health.maintenance
-        - position_requirement(mp, ms, size, price, maintenance=True)
-        + position_requirement(mp, ms, after, price, maintenance=True)
-    )
+    mm_after = account_health(
+        acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s, size_override=(action.market_id, after)
+    ).maintenance
     # Equity the close consumes at the bankruptcy price (negative: the account is compensated).
     room = health.equity - smul_div(health.equity, mm_after, health.maintenance, Rounding.FLOOR)
     total_value = close_value(q, price, account_sells=size > 0, consumed=room)

@@ -64,6 +64,8 @@ class MarketState:
     #: Open interest in base units (WAD) on each side; equal at all times.
     oi_long: int = 0
     oi_short: int = 0
+    #: Options: the oracle price accepted at or after expiry (USD WAD); 0 until then.
+    settlement_price_wad: int = 0
 
 
 @dataclass
@@ -107,6 +109,8 @@ class ProtocolState:
     funding_pool: int = 0
     #: Socialized-loss charges collected minus losses credited to bankrupt accounts (USD WAD).
     loss_pool: int = 0
+    #: Option expiry payouts: rounding dust between shorts' payments (UP) and longs' receipts (DOWN).
+    settlement_pool: int = 0
     #: Bad debt nobody could absorb (no open interest on the side that should), USD WAD.
     uncovered_loss: int = 0
     #: Notional liquidated in the current block (USD WAD) and that block's number.

@@ -24,6 +24,7 @@ from protocol.actions import (
     SetFundingRate,
     SetMarketMargin,
     SetPaused,
+    SettleExpired,
     Withdraw,
 )
 from protocol.clearing_house import ClearingHouse
@@ -32,12 +33,13 @@ from protocol.errors import ProtocolRevert
 from protocol.invariants import check_state, check_transition
 from protocol.keeper import adl_counterparties, keeper_actions
 from protocol.params import SocializedLossMethod
-from protocol.scenarios import ACTORS, default_params
+from protocol.scenarios import ACTORS, default_params, option_params
 
 TRADERS = [ACTORS[n] for n in ("trader_conservative", "trader_leveraged", "trader_collateral", "trader_short")]
 KEEPER, LIQUIDATOR, MARKET_MAKER = ACTORS["keeper"], ACTORS["liquidator"], ACTORS["market_maker"]
 ORACLE, MATCHER, GOV, FUNDING = ACTORS["oracle"], ACTORS["matcher"], ACTORS["governance"], ACTORS["funding_operator"]
 USDC = 10**6
+OPTION_EXPIRY_S = 4_000  # options expire about an hour into a sequence
 
 traders = st.sampled_from(TRADERS)
 markets = st.sampled_from([0, 1])
@@ -51,12 +53,14 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     @initialize(
         method=st.sampled_from(list(SocializedLossMethod)),
+        with_options=st.booleans(),
         spread=st.sampled_from([0, WAD // 4, WAD // 2]),
         penalty=st.sampled_from([0, WAD // 100, WAD // 40]),
         dust=st.sampled_from([0, 10 * WAD, 5_000 * WAD]),
     )
-    def setup(self, method: SocializedLossMethod, spread: int, penalty: int, dust: int) -> None:
-        params = default_params(
+    def setup(self, method: SocializedLossMethod, with_options: bool, spread: int, penalty: int, dust: int) -> None:
+        make = (lambda **kw: option_params(OPTION_EXPIRY_S, **kw)) if with_options else default_params
+        params = make(
             socialized_loss_method=method,
             liquidation_spread_wad=spread,
             liquidation_penalty_wad=penalty,
@@ -140,6 +144,31 @@ class ProtocolMachine(RuleBasedStateMachine):
         if size > 0:
             price = self.prices[market]
             self._apply(Fill(MATCHER, MARKET_MAKER, taker, market, size if long else -size, price, 0, 0))
+
+    @rule(
+        maker=traders,
+        taker=traders,
+        market=st.sampled_from([2, 3]),
+        milli_size=st.integers(-3_000, 3_000).filter(bool),
+        premium_bps=st.integers(1, 2_500),
+    )
+    def option_trade(self, maker: str, taker: str, market: int, milli_size: int, premium_bps: int) -> None:
+        """Trade a BTC call or put at a premium quoted in basis points of the spot price."""
+        if market not in self.house.state.markets:
+            return
+        premium = max(self.prices[0] * premium_bps // 10_000, 1)
+        self._apply(Fill(MATCHER, maker, taker, market, milli_size * WAD // 1_000, premium, 0, 0))
+
+    @precondition(lambda self: 2 in self.house.state.markets and self.house.state.now_s < OPTION_EXPIRY_S)
+    @rule()
+    def pass_expiry(self) -> None:
+        """Jump past the options' expiry; the next accepted price fixes their settlement."""
+        self.advance(OPTION_EXPIRY_S - self.house.state.now_s, 1, refresh=True)
+
+    @rule(account=traders, market=st.sampled_from([2, 3]))
+    def settle_option(self, account: str, market: int) -> None:
+        if market in self.house.state.markets:
+            self._apply(SettleExpired(KEEPER, account, market))
 
     # ------------------------------------------------------------------ environment
 
