@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 import os
 import tempfile
 from pathlib import Path
@@ -18,6 +19,8 @@ from protocol.invariants import check_state, check_transition
 from protocol.params import load_params
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+oracle_app = typer.Typer(no_args_is_help=True, help="Price-feed tools: history analysis and live checks.")
+app.add_typer(oracle_app, name="oracle")
 
 
 def _fail(console: Console, exc: NovationError) -> typer.Exit:
@@ -104,3 +107,44 @@ def replay(
     if out is not None:
         _write_atomic(out, "\n".join(records) + "\n")
         console.print(f"events written to {out}")
+
+
+def _utc(ts: int) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+@oracle_app.command("history")
+def oracle_history(
+    path: Annotated[Path, typer.Argument(help="Chainlink round CSV (roundId,answer,startedAt,updatedAt,...)")],
+    decimals: Annotated[int, typer.Option(help="feed decimals")] = 8,
+    gap_hours: Annotated[float, typer.Option(help="report heartbeat gaps longer than this")] = 24.0,
+    depeg: Annotated[str, typer.Option(help="report answers below this price")] = "0.97",
+    top: Annotated[int, typer.Option(help="list at most this many gaps")] = 10,
+) -> None:
+    """Stale rounds, heartbeat gaps, overlapping phases and depegs in a Chainlink round history."""
+    from oracles.history import load_chainlink_rounds
+    from oracles.history_report import analyse_history
+    from protocol.params import decimal_to_wad
+
+    console = Console(soft_wrap=True)
+    try:
+        rounds = load_chainlink_rounds(path)
+        report = analyse_history(rounds, decimals, gap_threshold_s=round(gap_hours * 3_600),
+                                 depeg_threshold_wad=decimal_to_wad("--depeg", depeg))
+    except NovationError as exc:
+        raise _fail(console, exc) from None
+    scale = 10**decimals
+    console.print(f"{path.name}: {report.rounds} rounds in {len(report.phases)} phases")
+    for ov in report.overlaps:
+        console.print(f"  phases {ov.earlier_phase_id} and {ov.later_phase_id} overlap {_utc(ov.start_s)} .. {_utc(ov.end_s)}")
+    console.print(f"  stale rounds (answeredInRound != roundId): {len(report.stale)}")
+    for rd in report.stale:
+        console.print(f"    round {rd.round_id} at {_utc(rd.updated_at)} answered in {rd.answered_in_round}")
+    gaps = report.gaps_proxy_view
+    console.print(f"  heartbeat gaps over {gap_hours:g} h seen through the proxy (current phase): {len(gaps)}"
+                  + (f", the {top} longest:" if len(gaps) > top else ""))
+    for gap in gaps[:top]:
+        console.print(f"    {gap.duration_s / 3_600:.1f} h from {_utc(gap.before.updated_at)} to {_utc(gap.after.updated_at)}")
+    low = report.min_answer_round
+    console.print(f"  lowest answer {low.answer / scale:.8f} at {_utc(low.updated_at)}; "
+                  f"{len(report.depegged)} rounds below {depeg}")

@@ -37,6 +37,7 @@ __all__ = [
     "Params",
     "ProtocolParams",
     "SocializedLossMethod",
+    "decimal_to_wad",
     "load_params",
     "params_from_dict",
 ]
@@ -316,7 +317,9 @@ class Params:
 # --------------------------------------------------------------------------- TOML loading
 
 
-def _decimal_to_wad(where: str, value: object) -> int:
+def decimal_to_wad(where: str, value: object) -> int:
+    """Exact WAD integer of a decimal given as str, int or float (via its shortest repr);
+    InvalidParameter naming ``where`` if it is not a finite decimal with at most 18 places."""
     if isinstance(value, bool):
         raise InvalidParameter(f"{where} must be a decimal number, got {value!r}")
     if isinstance(value, int | float | str):
@@ -342,7 +345,7 @@ def _build(cls: type[Any], where: str, raw: object) -> Any:
             allowed = sorted(f.removesuffix("_wad") for f in fields)
             raise InvalidParameter(f"{where}.{key} is not a known field; allowed: {allowed}")
         if name.endswith("_wad"):
-            kwargs[name] = _decimal_to_wad(f"{where}.{key}", value)
+            kwargs[name] = decimal_to_wad(f"{where}.{key}", value)
         elif name in ("socialized_loss_method", "kind"):
             enum: type[Enum] = SocializedLossMethod if name == "socialized_loss_method" else MarketKind
             try:

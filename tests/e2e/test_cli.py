@@ -78,3 +78,20 @@ def test_replay_rejects_a_malformed_record(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "actions.jsonl:1" in result.output
     assert "Deposit.account" in result.output
+
+
+def test_oracle_history_reports_the_documented_usdt_facts(market_data: Path) -> None:
+    csv = market_data / "chainlink" / "etherisc_chainlink_usdt_usd_all.csv"
+    result = runner.invoke(app, ["oracle", "history", str(csv)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "stale rounds (answeredInRound != roundId): 4" in result.output
+    assert "28.9 h from 2021-03-17 19:08 to 2021-03-19 00:01" in result.output
+    assert "lowest answer 0.95181623 at 2022-05-12 07:22" in result.output
+    assert "phases 1 and 2 overlap 2021-04-01" in result.output
+
+
+def test_oracle_history_names_a_bad_option(market_data: Path) -> None:
+    csv = market_data / "chainlink" / "etherisc_chainlink_usdt_usd_all.csv"
+    result = runner.invoke(app, ["oracle", "history", str(csv), "--depeg", "cheap"])
+    assert result.exit_code == 2
+    assert "--depeg" in result.output
