@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -129,22 +129,34 @@ def oracle_history(
     console = Console(soft_wrap=True)
     try:
         rounds = load_chainlink_rounds(path)
-        report = analyse_history(rounds, decimals, gap_threshold_s=round(gap_hours * 3_600),
-                                 depeg_threshold_wad=decimal_to_wad("--depeg", depeg))
+        report = analyse_history(
+            rounds,
+            decimals,
+            gap_threshold_s=round(gap_hours * 3_600),
+            depeg_threshold_wad=decimal_to_wad("--depeg", depeg),
+        )
     except NovationError as exc:
         raise _fail(console, exc) from None
     scale = 10**decimals
     console.print(f"{path.name}: {report.rounds} rounds in {len(report.phases)} phases")
     for ov in report.overlaps:
-        console.print(f"  phases {ov.earlier_phase_id} and {ov.later_phase_id} overlap {_utc(ov.start_s)} .. {_utc(ov.end_s)}")
+        console.print(
+            f"  phases {ov.earlier_phase_id} and {ov.later_phase_id} overlap {_utc(ov.start_s)} .. {_utc(ov.end_s)}"
+        )
     console.print(f"  stale rounds (answeredInRound != roundId): {len(report.stale)}")
     for rd in report.stale:
         console.print(f"    round {rd.round_id} at {_utc(rd.updated_at)} answered in {rd.answered_in_round}")
     gaps = report.gaps_proxy_view
-    console.print(f"  heartbeat gaps over {gap_hours:g} h seen through the proxy (current phase): {len(gaps)}"
-                  + (f", the {top} longest:" if len(gaps) > top else ""))
+    console.print(
+        f"  heartbeat gaps over {gap_hours:g} h seen through the proxy (current phase): {len(gaps)}"
+        + (f", the {top} longest:" if len(gaps) > top else "")
+    )
     for gap in gaps[:top]:
-        console.print(f"    {gap.duration_s / 3_600:.1f} h from {_utc(gap.before.updated_at)} to {_utc(gap.after.updated_at)}")
+        console.print(
+            f"    {gap.duration_s / 3_600:.1f} h from {_utc(gap.before.updated_at)} to {_utc(gap.after.updated_at)}"
+        )
     low = report.min_answer_round
-    console.print(f"  lowest answer {low.answer / scale:.8f} at {_utc(low.updated_at)}; "
-                  f"{len(report.depegged)} rounds below {depeg}")
+    console.print(
+        f"  lowest answer {low.answer / scale:.8f} at {_utc(low.updated_at)}; "
+        f"{len(report.depegged)} rounds below {depeg}"
+    )
