@@ -14,9 +14,9 @@ from protocol.actions import Fill
 from protocol.constants import MAX_FEE_RATE, WAD
 from protocol.context import Context, require
 from protocol.events import FillSettled, PositionChanged
-from protocol.funding import settle_account
+from protocol.funding import accrue_market, settle_account
 from protocol.margin import account_health, side_loss_index
-from protocol.oracle_adapter import is_trusted, require_account_prices, trusted_price
+from protocol.oracle_adapter import is_trusted, require_account_prices
 from protocol.params import MarketKind
 from protocol.state import Position
 from protocol.units import Rounding, mul_div, smul_div
@@ -36,9 +36,11 @@ def reduces_risk(size: int, delta: int) -> bool:
 def apply_trade(ctx: Context, address: str, market_id: int, delta: int, notional_wad: int) -> int:
     """Trade ``delta`` base units (positive = buy) for ``notional_wad`` USD with the protocol.
 
-    The account must have been settled (no pending funding or loss). Returns the realized PnL
+    The account must have been settled (no pending funding or loss). The market is accrued to
+    now first, so a new position snapshots the current funding index. Returns the realized PnL
     credited to the balance. Updates open interest and emits ``PositionChanged``.
     """
+    accrue_market(ctx, market_id)
     acct = ctx.state.account(address)
     ms = ctx.state.markets[market_id]
     pos = acct.positions.get(market_id) or Position()
@@ -129,10 +131,12 @@ def fill(ctx: Context, action: Fill) -> None:
     if mp.is_option:
         cap = mp.strike_wad if mp.kind is MarketKind.PUT else feed.price_wad
         require(action.price_wad <= cap or not is_trusted(feed, fp, ctx.state.now_s), "clearing: premium out of bounds")
-    elif is_trusted(feed, fp, ctx.state.now_s):
-        oracle = trusted_price(ctx, mp.feed_id, "clearing")
+    else:  # banded by the last accepted price: the trusted one, or the last before reduce-only
+        require(feed.price_wad > 0, "clearing: no price")
         band = ctx.params.protocol.max_fill_deviation_wad
-        require(abs(action.price_wad - oracle) * WAD <= band * oracle, "clearing: price outside band")
+        require(
+            abs(action.price_wad - feed.price_wad) * WAD <= band * feed.price_wad, "clearing: price outside band"
+        )
 
     notional = mul_div(abs(action.size_wad), action.price_wad, WAD, Rounding.DOWN)
     apply_trade(ctx, action.taker, action.market_id, action.size_wad, notional)

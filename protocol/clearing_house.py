@@ -79,13 +79,19 @@ _HANDLERS: dict[type[Action], Callable[[Context, Any], None]] = {
     SetMarketMargin: roles.set_market_margin,
 }
 
-#: Fields naming accounts whose bad debt is settled after the action.
-_AT_RISK: dict[type[Action], tuple[str, ...]] = {
-    Fill: ("maker", "taker"),
-    Liquidate: ("account",),
-    LiquidateCollateral: ("account",),
-    AutoDeleverage: ("account",),
-}
+def _at_risk(action: Action) -> tuple[str, ...]:
+    """Accounts whose bad debt is settled after ``action``: every account it traded for."""
+    if isinstance(action, Fill):
+        return (action.maker, action.taker)
+    if isinstance(action, Liquidate):
+        return (action.account, action.keeper)
+    if isinstance(action, LiquidateCollateral):
+        return (action.account, action.liquidator)
+    if isinstance(action, AutoDeleverage):
+        return (action.account, *action.counterparties)
+    if isinstance(action, SettleExpired):
+        return (action.account,)
+    return ()
 
 
 class ClearingHouse:
@@ -151,8 +157,8 @@ class ClearingHouse:
             raise InvalidParameter(f"not an action record: {action!r}")
         ctx = Context(copy.deepcopy(self._state), self._params)
         handler(ctx, action)
-        for name in _AT_RISK.get(type(action), ()):
-            settle_bad_debt(ctx, getattr(action, name))
+        for address in _at_risk(action):
+            settle_bad_debt(ctx, address)
         self._state, self._params = ctx.state, ctx.params
         return ctx.events
 

@@ -1,7 +1,8 @@
 """Perpetual funding and lazy per-position settlement of funding and socialized-loss charges.
 
 The funding index of a market grows by ``rate * elapsed * price / WAD`` (FLOOR) whenever the
-market is touched while its price is trusted; no funding accrues while it is not. Positions
+market is touched, counting only the seconds during which its price was trusted (a reading is
+accrued up to the moment a newer one replaces or invalidates it, or its heartbeat runs out). Positions
 settle the difference to their snapshot when their account is touched: the payer's charge is
 rounded CEIL, so the funding pool never pays out more than it took in.
 """
@@ -14,22 +15,26 @@ from protocol.constants import WAD
 from protocol.context import Context, require
 from protocol.events import FundingAccrued, FundingRateSet, FundingSettled, LossCharged
 from protocol.margin import pending_funding, pending_loss, side_loss_index
-from protocol.oracle_adapter import is_trusted
 from protocol.units import Rounding, smul_div
 
 __all__ = ["accrue_market", "set_funding_rate", "settle_account", "settle_position"]
 
 
 def accrue_market(ctx: Context, market_id: int) -> None:
-    """Bring the market's funding index up to ``now`` at its current trusted price."""
+    """Bring the market's funding index up to ``now`` at its last accepted price, over the part
+    of the interval while that price was within its heartbeat."""
     ms = ctx.state.markets[market_id]
-    elapsed = ctx.state.now_s - ms.last_accrual_s
-    if elapsed <= 0:
+    start, now = ms.last_accrual_s, ctx.state.now_s
+    if now <= start:
         return
-    ms.last_accrual_s = ctx.state.now_s
+    ms.last_accrual_s = now
     mp = ctx.params.market(market_id)
     feed = ctx.state.feeds[mp.feed_id]
-    if ms.funding_rate_per_s_wad == 0 or not is_trusted(feed, ctx.params.feed(mp.feed_id), ctx.state.now_s):
+    if ms.funding_rate_per_s_wad == 0 or not feed.valid or feed.price_wad == 0:
+        return
+    # Only the part of the interval during which the price was still within its heartbeat.
+    elapsed = min(now, feed.updated_at_s + ctx.params.feed(mp.feed_id).heartbeat_s) - start
+    if elapsed <= 0:
         return
     delta = smul_div(ms.funding_rate_per_s_wad * elapsed, feed.price_wad, WAD, Rounding.FLOOR)
     if delta:

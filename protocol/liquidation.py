@@ -181,7 +181,8 @@ def liquidate(ctx: Context, action: Liquidate) -> None:
 
     delta = -_sign(size) * q  # the account's trade
     value = close_value(q, price, account_sells=delta < 0, consumed=slip)
-    keeper_old = ctx.state.account(action.keeper).positions.get(action.market_id)
+    keeper_pos = ctx.state.account(action.keeper).positions.get(action.market_id)
+    keeper_old = keeper_pos.size if keeper_pos else 0
     apply_trade(ctx, action.account, action.market_id, delta, value)
     apply_trade(ctx, action.keeper, action.market_id, -delta, value)
 
@@ -191,7 +192,7 @@ def liquidate(ctx: Context, action: Liquidate) -> None:
     insurance_fund.credit(ctx, penalty - reward, "liquidation penalty")
     ctx.emit(Liquidated(action.account, action.keeper, action.market_id, q, value, penalty, reward))
 
-    if not reduces_risk(keeper_old.size if keeper_old else 0, -delta):
+    if not reduces_risk(keeper_old, -delta):
         require_initial(ctx, action.keeper, "liquidation")
 
 

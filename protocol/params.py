@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -327,7 +327,9 @@ def decimal_to_wad(where: str, value: object) -> int:
             d = Decimal(str(value))
         except InvalidOperation:
             raise InvalidParameter(f"{where} must be a decimal number, got {value!r}") from None
-        scaled = d * WAD
+        with localcontext() as exact:
+            exact.prec = 200  # never round: a value that does not fit exactly is refused below
+            scaled = d * WAD
         if not d.is_finite() or scaled != scaled.to_integral_value():
             raise InvalidParameter(f"{where} = {value!r} is not a finite decimal with at most 18 places")
         return int(scaled)

@@ -9,7 +9,8 @@ still negative. The insurance fund pays what it can; the rest is
 * ``ADL``: before that point, a keeper closes the bankrupt position (equity < 0, shortfall
   larger than the fund) against opposite positions in profit, ranked by
   ``profit fraction x leverage`` (non-increasing), at the ratio-preserving bankruptcy price.
-  Whatever is left afterwards falls back to the pro-rata rule.
+  Each counterparty gives up at most its profit: its share is never closed beyond its own
+  entry (cost basis). Whatever is left afterwards falls back to the pro-rata rule.
 
 Accounts without a position never absorb a loss: only position holders carry loss indexes.
 """
@@ -136,6 +137,10 @@ def auto_deleverage(ctx: Context, action: AutoDeleverage) -> None:
         remaining -= take
         value = value_left if remaining == 0 else mul_div(total_value, take, q, Rounding.DOWN)
         value_left -= value
+        # A counterparty gives up at most its profit: never closed beyond its own entry.
+        cp_pos = ctx.state.accounts[cp].positions[action.market_id]
+        entry_cost = abs(smul_div(cp_pos.open_notional, take, abs(cp_pos.size), Rounding.CEIL))
+        value = min(value, entry_cost) if size > 0 else max(value, entry_cost)
         apply_trade(ctx, action.account, action.market_id, -_sign(size) * take, value)
         apply_trade(ctx, cp, action.market_id, _sign(size) * take, value)
         ctx.emit(Deleveraged(action.account, cp, action.market_id, take, value))

@@ -1,0 +1,149 @@
+"""Collateral liquidation: a negative settlement balance is covered by selling collateral at a
+discount; bad debt is recognised only once positions and collateral are gone.
+
+Set-up (``negative_balance``): the collateral trader deposits 1,000 USDC and some WETH, buys
+0.1 BTC at 60,000 from the market maker, BTC falls to 42,000 and it sells the 0.1 BTC at 42,000
+to the conservative trader: realized 4,200 - 6,000 = -1,800, balance -800. ETH stays at 3,000.
+With a 5 % discount and a 1 % fee, n wei of WETH sell for
+``proceeds = floor(floor(n * 3,000) * 0.95) = 2,850 n`` and ``fee = ceil(proceeds / 100)``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from protocol.actions import LiquidateCollateral, SetPaused
+from protocol.constants import WAD
+from protocol.errors import ProtocolRevert
+from protocol.events import BadDebtSettled, CollateralLiquidated, InsuranceFundChanged, LossSocialized
+from protocol.invariants import check_state, check_transition
+from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, ETH_FEED, WETH
+
+if TYPE_CHECKING:
+    from conftest import Desk
+
+COLL, MAKER, BUYER = ACTORS["trader_collateral"], ACTORS["market_maker"], ACTORS["trader_conservative"]
+LIQUIDATOR, GOV, BROKE = ACTORS["liquidator"], ACTORS["governance"], ACTORS["keeper"]
+
+#: fewest wei of WETH whose net proceeds cover 800: 2,850 n - ceil(28.5 n) >= 800e18
+N_MIN = 283_537_125_642_388_801
+
+
+def sale(n: int) -> tuple[int, int]:
+    proceeds = (n * 3_000 * WAD // WAD) * 95 // 100
+    return proceeds, -(-proceeds // 100)
+
+
+def negative_balance(desk: Desk, weth_wad: int) -> Desk:
+    desk.deposit_usdc(COLL, 1_000)
+    desk.deposit_weth(COLL, weth_wad)
+    desk.deposit_usdc(MAKER, 1_000_000)
+    desk.deposit_usdc(BUYER, 100_000)
+    desk.deposit_usdc(LIQUIDATOR, 50_000)
+    desk.fill(COLL, MAKER, WAD // 10, 60_000 * WAD)
+    desk.push(BTC_FEED, 42_000 * WAD)
+    events = desk.fill(COLL, BUYER, -WAD // 10, 42_000 * WAD)
+    assert desk.account(COLL).balance == -800 * WAD
+    assert not any(isinstance(e, BadDebtSettled) for e in events)  # collateral is still there
+    return desk
+
+
+def test_sale_arithmetic_of_the_minimal_amount() -> None:
+    proceeds, fee = sale(N_MIN)
+    assert (proceeds, fee) == (808_080_808_080_808_082_850, 8_080_808_080_808_080_829)
+    assert proceeds - fee == 800_000_000_000_000_002_021 >= 800 * WAD
+    p1, f1 = sale(N_MIN - 1)
+    assert p1 - f1 == 799_999_999_999_999_999_200 < 800 * WAD
+
+
+def test_sells_exactly_what_is_needed(desk: Desk) -> None:
+    negative_balance(desk, 3 * WAD)
+    before = desk.house.snapshot()
+    with pytest.raises(ProtocolRevert, match=r"^liquidation: sells more than needed$"):
+        desk.apply(LiquidateCollateral(LIQUIDATOR, COLL, WETH, N_MIN + 1))
+    assert desk.house.snapshot() == before
+
+    events = desk.apply(LiquidateCollateral(LIQUIDATOR, COLL, WETH, N_MIN))
+    proceeds, fee = sale(N_MIN)
+    assert CollateralLiquidated(COLL, LIQUIDATOR, WETH, N_MIN, proceeds, fee) in events
+    assert InsuranceFundChanged(fee, fee, "collateral liquidation fee") in events
+    assert desk.account(COLL).balance == -800 * WAD + proceeds - fee == 2_021
+    assert desk.account(COLL).collateral[WETH] == 3 * WAD - N_MIN
+    assert desk.account(LIQUIDATOR).balance == 50_000 * WAD - proceeds
+    assert desk.account(LIQUIDATOR).collateral[WETH] == N_MIN
+    assert desk.state.insurance_fund == fee
+    assert check_state(desk.state, desk.house.params) == {}
+    assert check_transition(before, desk.state, events, desk.house.params) == {}
+    # the balance is no longer negative: nothing more may be sold
+    with pytest.raises(ProtocolRevert, match=r"^liquidation: balance not negative$"):
+        desk.apply(LiquidateCollateral(LIQUIDATOR, COLL, WETH, 1))
+
+
+def test_smaller_sales_are_allowed(desk: Desk) -> None:
+    negative_balance(desk, 3 * WAD)
+    desk.apply(LiquidateCollateral(LIQUIDATOR, COLL, WETH, WAD // 10))
+    proceeds, fee = sale(WAD // 10)  # 285 and 2.85
+    assert (proceeds, fee) == (285 * WAD, 2_850_000_000_000_000_000)
+    assert desk.account(COLL).balance == -800 * WAD + 285 * WAD - 2_850_000_000_000_000_000
+
+
+def test_only_while_the_balance_is_negative(desk: Desk) -> None:
+    desk.deposit_usdc(COLL, 1_000)
+    desk.deposit_weth(COLL, WAD)
+    desk.deposit_usdc(LIQUIDATOR, 50_000)
+    with pytest.raises(ProtocolRevert, match=r"^liquidation: balance not negative$"):
+        desk.apply(LiquidateCollateral(LIQUIDATOR, COLL, WETH, 1))
+
+
+@pytest.mark.parametrize(
+    ("action", "reason"),
+    [
+        (LiquidateCollateral(COLL, COLL, WETH, 1), "liquidation: self liquidation"),
+        (LiquidateCollateral(LIQUIDATOR, COLL, 5, 1), "liquidation: unknown asset"),
+        (LiquidateCollateral(LIQUIDATOR, COLL, WETH, 3 * WAD + 1), "liquidation: amount exceeds collateral"),
+        (LiquidateCollateral(BROKE, COLL, WETH, N_MIN), "liquidation: liquidator balance too low"),
+    ],
+)
+def test_refusals(desk: Desk, action: LiquidateCollateral, reason: str) -> None:
+    negative_balance(desk, 3 * WAD)
+    before = desk.house.snapshot()
+    with pytest.raises(ProtocolRevert) as info:
+        desk.apply(action)
+    assert info.value.reason == reason
+    assert desk.house.snapshot() == before
+
+
+def test_needs_a_trusted_collateral_price(desk: Desk) -> None:
+    negative_balance(desk, 3 * WAD)
+    desk.push(ETH_FEED, -1)  # rejected: ETH untrusted
+    with pytest.raises(ProtocolRevert, match=r"^liquidation: price not trusted$"):
+        desk.apply(LiquidateCollateral(LIQUIDATOR, COLL, WETH, N_MIN))
+
+
+def test_paused(desk: Desk) -> None:
+    negative_balance(desk, 3 * WAD)
+    desk.apply(SetPaused(GOV, True))
+    with pytest.raises(ProtocolRevert, match=r"^liquidation: paused$"):
+        desk.apply(LiquidateCollateral(LIQUIDATOR, COLL, WETH, N_MIN))
+
+
+def test_bad_debt_is_settled_once_the_collateral_is_gone(desk: Desk) -> None:
+    negative_balance(desk, WAD // 10)  # 0.1 WETH: not enough
+    before = desk.house.snapshot()
+    events = desk.apply(LiquidateCollateral(LIQUIDATOR, COLL, WETH, WAD // 10))
+    proceeds, fee = 285 * WAD, 2_850_000_000_000_000_000
+    debt = 800 * WAD - (proceeds - fee)  # 517.85
+    assert debt == 517_850_000_000_000_000_000
+    # the fund holds only the fee just paid; it covers that much, the rest goes to the shorts
+    assert BadDebtSettled(COLL, debt, fee, debt - fee) in events
+    assert debt - fee == 515 * WAD
+    # the market maker's 0.1 BTC short is the only short: index += ceil(515e18 * 1e18 / 0.1e18) = 5150e18
+    assert LossSocialized(BTC_PERP, -1, 515 * WAD, 5_150 * WAD) in events
+    assert desk.account(COLL).balance == 0
+    assert desk.account(COLL).collateral[WETH] == 0
+    assert desk.state.insurance_fund == 0
+    assert desk.health(MAKER).equity == 1_000_000 * WAD + 1_800 * WAD - 515 * WAD
+    assert check_state(desk.state, desk.house.params) == {}
+    assert check_transition(before, desk.state, events, desk.house.params) == {}
