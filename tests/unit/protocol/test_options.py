@@ -97,7 +97,8 @@ def test_writer_needs_the_portfolio_requirement(odesk: Desk) -> None:
     legs = [(odesk.house.params.market(BTC_CALL), Position(size=-2 * WAD))]
     im, mm = group_requirement(legs, 60_000 * WAD, odesk.now, odesk.house.params.protocol)
     assert (health.initial, health.maintenance) == (im, mm)
-    assert mm > 0 and im == -((-mm * WAD) // odesk.house.params.protocol.portfolio_maintenance_share_wad)
+    assert mm > 0
+    assert im == -((-mm * WAD) // odesk.house.params.protocol.portfolio_maintenance_share_wad)
 
 
 def test_a_perpetual_hedge_offsets_the_option_risk(odesk: Desk) -> None:
