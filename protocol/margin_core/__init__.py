@@ -1,0 +1,30 @@
+"""The margin core: the model's margin and liquidation decisions for millions of accounts.
+
+* :class:`MarginBook` — accounts x markets x collateral assets as structure-of-arrays, built
+  from model state (:meth:`MarginBook.from_state`) or exact arrays (:meth:`MarginBook.from_arrays`
+  with :class:`WadLimbs`);
+* :func:`evaluate` — equity, initial and maintenance requirements, free collateral,
+  liquidatable flags and shortfall at a price vector (``feed_id -> price_wad``), into reusable
+  :class:`MarginOutputs`;
+* :func:`liquidation_candidates` — liquidatable rows ordered by shortfall.
+
+Decisions and signs equal :func:`protocol.margin.account_health` on every account: a float64
+screen with a proven error bound (:mod:`protocol.margin_core.screen`) decides almost all, and
+the model re-evaluates the rest exactly. Values are USD (floats in whole units).
+"""
+
+from __future__ import annotations
+
+from protocol.margin_core.batch import MarginBatch, MarginOutputs, evaluate, liquidation_candidates
+from protocol.margin_core.book import MarginBook, ScreenArrays
+from protocol.margin_core.limbs import WadLimbs
+
+__all__ = [
+    "MarginBatch",
+    "MarginBook",
+    "MarginOutputs",
+    "ScreenArrays",
+    "WadLimbs",
+    "evaluate",
+    "liquidation_candidates",
+]

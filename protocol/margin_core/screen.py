@@ -1,0 +1,212 @@
+r"""The float64 screen: every account's equity and requirements, with a proven error bound.
+
+Units. Screen arrays hold whole units as float64: USD for money, base units for sizes,
+USD per base unit for prices and indices (``x_wad / 1e18``). All floats here are approximations
+of exact WAD integers; the bound below says how far they may be from the model's integers.
+
+Folding. With ``W = 1e18``, the model's position term (see :mod:`protocol.margin`) is, before
+its integer roundings, ``s p/W - O - s (F - F0)/W - |s| (L - L0)/W``. It splits into a
+price-dependent part and a *carry* fixed at construction::
+
+    term = s * q_side + K,   q_long = (p - F - L_long) / W,   q_short = (p - F + L_short) / W,
+    K    = -O + (s F0 + |s| L0) / W
+
+so the kernel reads two floats per position (``s``, ``K``). Requirements are
+``|s| * p * f / W**2`` with the model's exact effective fractions ``f``.
+
+Error bound (``u = 2**-53``, ``g(k) = k u / (1 - k u)``; M markets, C collateral assets,
+``n = 1 + C + 2M`` additions into the equity accumulator):
+
+1. Inputs. Every stored float is ``x (1 + t)``, ``|t| <= g(3)``: ``x / W`` from a Python
+   integer is correctly rounded (``u``); from limbs, ``whole + frac / 1e18`` takes three
+   roundings of same-sign terms. Per-market scalars (``q_long``, ``q_short``,
+   ``im_rate = p imf / W**2``, ``mm_rate``, ``value_rate = p (W - haircut) / W**2``, the value
+   cap) are exact rationals rounded once (``u``).
+2. Carry. ``K^ = (-O^ + s^ F0^) + |s^| L0^`` has error ``<= g(9) S`` with
+   ``S = |O| + |s| |F0| + |s| |L0|`` (products ``g(7)``, two sums).
+3. Terms. Collateral ``min(a^ value_rate^, cap^)`` is within ``g(6) V`` of the exact capped value,
+   ``V = a * value_rate`` uncapped (``min`` is 1-Lipschitz; when the cap wins, ``cap <= V (1 + g(6))``).
+   A position ``s^ q^ + K^`` is within ``g(10) (|s q| + S)``.
+4. Equity. Recursive summation of those terms (Higham, Thm. 4.4) gives
+   ``|E^ - E*| <= g(n + 11) A`` where ``A = |B| + sum V + sum (|s q| + S)`` and ``E*`` is the
+   exact rational equity. Requirements are sums of ``M`` non-negative terms each within
+   ``g(5)``: ``|R^ - R*| <= g(M + 5) R*``. The difference ``E^ - R^`` adds ``u (|E^| + R^)``.
+5. The kernel computes ``A`` and ``R`` in float; they differ from the true values by a factor
+   ``1 + g(n + 3)`` at most. Altogether ``|(E^ - R^) - (E* - R*)| <= 2 g(n + 12) (A^ + R^)``,
+   and we use ``rel_tol = 4 (n + 12) u`` (a further factor 2 covers the rounding of the
+   tolerance itself and ``g(k) <= 1.01 k u`` for every ``k`` used).
+6. Integer rounding of the model, in wei (the model always rounds against the user):
+   equity ``E`` lies in ``(E* - (3M + 2C), E*]`` (per position: upnl FLOOR, funding CEIL,
+   loss UP; per collateral: two DOWN), each requirement ``R`` in ``[R*, R* + 2M)`` (notional UP
+   then requirement UP, with ``f <= W``).
+
+Decision rule. With ``tol_E = rel_tol A^ + (3M + 2C + 1) 1e-18`` and, for ``R`` the maintenance
+(or initial) requirement, ``tol_R = rel_tol (A^ + R^) + (5M + 2C + 2) 1e-18``: if
+``|E^| > tol_E`` then ``sign(E) = sign(E^) != 0``; if ``|E^ - R^| > tol_R`` then
+``sign(E - R) = sign(E^ - R^) != 0``. If ``A^ = IM^ = 0`` every input of the account is exactly
+zero (a nonzero WAD integer never rounds to 0.0, and ``|s| im_rate > 0`` for ``s != 0``), so the
+model's ``E = IM = MM = 0`` and the screen's ``0 < 0`` / ``0 >= 0`` decide it exactly.
+Otherwise the account is *uncertain* and the batch
+re-evaluates it with the model's own integer functions. Hence ``E < MM`` (liquidatable,
+strict), ``E >= IM`` (meets initial) and every sign are exact on every account. The bound
+assumes IEEE binary64 with round-to-nearest and no reassociation (no ``fastmath``); a fused
+multiply-add only removes a rounding. No intermediate can overflow or underflow: model values are
+int256 wei (``< 6e58`` units) and products stay within ``1e-60 .. 1e118``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+from numpy.typing import NDArray
+
+from protocol.margin_core.jit import kernel
+
+__all__ = ["Tolerances", "prepare", "screen"]
+
+UNIT_ROUNDOFF = 2.0**-53
+WEI = 1e-18
+
+
+class Tolerances:
+    """The constants of the decision rule for ``n_markets`` and ``n_collaterals`` (see module doc)."""
+
+    __slots__ = ("equity_slack", "rel_tol", "requirement_slack")
+
+    def __init__(self, n_markets: int, n_collaterals: int) -> None:
+        additions = 1 + n_collaterals + 2 * n_markets
+        #: Relative tolerance applied to the magnitude sum ``A^`` (and ``A^ + R^``).
+        self.rel_tol = 4.0 * (additions + 12) * UNIT_ROUNDOFF
+        #: Absolute slack for equity alone: the model's integer rounding, in USD units.
+        self.equity_slack = (3 * n_markets + 2 * n_collaterals + 1) * WEI
+        #: Absolute slack for equity minus a requirement, in USD units.
+        self.requirement_slack = (5 * n_markets + 2 * n_collaterals + 2) * WEI
+
+
+@kernel(parallel=True)
+def _prepare(
+    balance: NDArray[np.float64],
+    size: NDArray[np.float64],
+    open_notional: NDArray[np.float64],
+    funding_snapshot: NDArray[np.float64],
+    loss_snapshot: NDArray[np.float64],
+    carry: NDArray[np.float64],
+    magnitude: NDArray[np.float64],
+) -> None:
+    n, m = size.shape
+    for i in prange(n):
+        mag = abs(balance[i])
+        for j in range(m):
+            s = size[i, j]
+            a = abs(s)
+            carry[i, j] = (-open_notional[i, j] + s * funding_snapshot[i, j]) + a * loss_snapshot[i, j]
+            mag += abs(open_notional[i, j]) + a * abs(funding_snapshot[i, j]) + a * abs(loss_snapshot[i, j])
+        magnitude[i] = mag
+
+
+def prepare(
+    balance: NDArray[np.float64],
+    size: NDArray[np.float64],
+    open_notional: NDArray[np.float64],
+    funding_snapshot: NDArray[np.float64],
+    loss_snapshot: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Carry ``K`` (USD, shape N x M) and static magnitude ``|B| + sum S`` (USD, shape N).
+
+    Inputs are validated, C-contiguous float64 arrays in whole units (callers check shapes).
+    """
+    carry = np.empty(size.shape, dtype=np.float64)
+    magnitude = np.empty(balance.shape, dtype=np.float64)
+    _prepare(balance, size, open_notional, funding_snapshot, loss_snapshot, carry, magnitude)
+    return carry, magnitude
+
+
+@kernel(parallel=True)
+def _screen(
+    balance: NDArray[np.float64],
+    magnitude: NDArray[np.float64],
+    size: NDArray[np.float64],
+    carry: NDArray[np.float64],
+    collateral: NDArray[np.float64],
+    q_long: NDArray[np.float64],
+    q_short: NDArray[np.float64],
+    im_rate: NDArray[np.float64],
+    mm_rate: NDArray[np.float64],
+    value_rate: NDArray[np.float64],
+    value_cap: NDArray[np.float64],
+    rel_tol: float,
+    equity_slack: float,
+    requirement_slack: float,
+    equity: NDArray[np.float64],
+    initial: NDArray[np.float64],
+    maintenance: NDArray[np.float64],
+    liquidatable: NDArray[np.bool_],
+    meets_initial: NDArray[np.bool_],
+    uncertain: NDArray[np.bool_],
+) -> None:
+    n, m = size.shape
+    c = collateral.shape[1]
+    for i in prange(n):
+        e = balance[i]
+        mag = magnitude[i]
+        for k in range(c):
+            v = collateral[i, k] * value_rate[k]
+            mag += v
+            e += min(v, value_cap[k])
+        im = 0.0
+        mm = 0.0
+        for j in range(m):
+            s = size[i, j]
+            ql = q_long[j]
+            qs = q_short[j]
+            t = s * (ql if s > 0.0 else qs)  # both loaded first: a select, not a mispredicted branch
+            e += t + carry[i, j]
+            mag += abs(t)
+            a = abs(s)
+            im += a * im_rate[j]
+            mm += a * mm_rate[j]
+        equity[i] = e
+        initial[i] = im
+        maintenance[i] = mm
+        dm = e - mm
+        di = e - im
+        liquidatable[i] = dm < 0.0
+        meets_initial[i] = di >= 0.0
+        if mag == 0.0 and im == 0.0:
+            uncertain[i] = False  # every input is exactly 0, so is every model value
+        else:
+            uncertain[i] = (
+                abs(e) <= rel_tol * mag + equity_slack
+                or abs(dm) <= rel_tol * (mag + mm) + requirement_slack
+                or abs(di) <= rel_tol * (mag + im) + requirement_slack
+            )
+
+
+def screen(
+    book_arrays: tuple[
+        NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]
+    ],
+    market_rates: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
+    collateral_rates: tuple[NDArray[np.float64], NDArray[np.float64]],
+    tolerances: Tolerances,
+    values_out: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
+    flags_out: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]],
+) -> None:
+    """Run the screen into ``values_out`` = (equity, initial, maintenance), USD, approximate, and
+    ``flags_out`` = (liquidatable, meets_initial, uncertain), exact unless ``uncertain``.
+
+    ``book_arrays`` = (balance, magnitude, size, carry, collateral) of a
+    :class:`~protocol.margin_core.book.ScreenArrays`; ``market_rates`` = (q_long, q_short,
+    im_rate, mm_rate) and ``collateral_rates`` = (value_rate, value_cap) from
+    :mod:`protocol.margin_core.prices`. Callers have validated every shape and dtype.
+    """
+    _screen(
+        *book_arrays,
+        *market_rates,
+        *collateral_rates,
+        tolerances.rel_tol,
+        tolerances.equity_slack,
+        tolerances.requirement_slack,
+        *values_out,
+        *flags_out,
+    )
