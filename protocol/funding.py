@@ -9,15 +9,19 @@ rounded CEIL, so the funding pool never pays out more than it took in.
 
 from __future__ import annotations
 
+import copy
+
 from protocol import options
 from protocol.actions import SetFundingRate
 from protocol.constants import WAD
 from protocol.context import Context, require
 from protocol.events import FundingAccrued, FundingRateSet, FundingSettled, LossCharged
 from protocol.margin import pending_funding, pending_loss, side_loss_index
+from protocol.params import Params
+from protocol.state import ProtocolState
 from protocol.units import Rounding, smul_div
 
-__all__ = ["accrue_market", "set_funding_rate", "settle_account", "settle_position"]
+__all__ = ["accrue_market", "accrued_state", "set_funding_rate", "settle_account", "settle_position"]
 
 
 def accrue_market(ctx: Context, market_id: int) -> None:
@@ -40,6 +44,20 @@ def accrue_market(ctx: Context, market_id: int) -> None:
     if delta:
         ms.funding_index += delta
         ctx.emit(FundingAccrued(market_id, ms.funding_index, elapsed))
+
+
+def accrued_state(state: ProtocolState, params: Params, now_s: int | None = None) -> ProtocolState:
+    """A copy of ``state`` with every market's funding accrued to ``now_s`` (default: its clock).
+
+    What the protocol would see if it touched every market now: off-chain evaluators (the margin
+    core, keepers, invariant checks) start from this so their pending funding matches.
+    """
+    ctx = Context(copy.deepcopy(state), params)
+    if now_s is not None:
+        ctx.state.now_s = now_s
+    for market_id in ctx.state.markets:
+        accrue_market(ctx, market_id)
+    return ctx.state
 
 
 def settle_position(ctx: Context, address: str, market_id: int) -> None:

@@ -8,11 +8,9 @@ call them after every step.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 
 from protocol.constants import SETTLEMENT_ASSET_ID, WAD
-from protocol.context import Context
 from protocol.events import (
     BadDebtSettled,
     Deleveraged,
@@ -22,7 +20,7 @@ from protocol.events import (
     LossCharged,
     Withdrawn,
 )
-from protocol.funding import accrue_market
+from protocol.funding import accrued_state
 from protocol.margin import Health, account_health, pending_funding, pending_loss
 from protocol.options import payoff
 from protocol.oracle_adapter import trusted_prices
@@ -152,15 +150,6 @@ STATE_INVARIANTS: dict[str, StateCheck] = {
 # ----------------------------------------------------------------------------- transitions
 
 
-def _accrued(state: ProtocolState, params: Params, now_s: int) -> ProtocolState:
-    """Copy of ``state`` with every market's funding accrued to ``now_s`` (what the action saw)."""
-    ctx = Context(copy.deepcopy(state), params)
-    ctx.state.now_s = now_s
-    for market_id in ctx.state.markets:
-        accrue_market(ctx, market_id)
-    return ctx.state
-
-
 def _health(state: ProtocolState, params: Params, address: str) -> Health | None:
     acct = state.accounts.get(address)
     if acct is None:
@@ -176,7 +165,7 @@ def no_healthy_account_liquidated(
     before: ProtocolState, after: ProtocolState, events: Sequence[Event], params: Params
 ) -> list[str]:
     """Every liquidated or deleveraged account was below maintenance when it happened."""
-    seen = _accrued(before, params, after.now_s)
+    seen = accrued_state(before, params, after.now_s)
     out = []
     for ev in events:
         if isinstance(ev, Liquidated | Deleveraged):
@@ -206,7 +195,7 @@ def liquidation_never_worsens_ratio(
     before: ProtocolState, after: ProtocolState, events: Sequence[Event], params: Params
 ) -> list[str]:
     """A solvent account that keeps positions after a liquidation has a ratio E/MM no worse."""
-    seen = _accrued(before, params, after.now_s)
+    seen = accrued_state(before, params, after.now_s)
     out = []
     for ev in events:
         if not isinstance(ev, Liquidated) or not after.accounts[ev.account].has_positions():

@@ -186,7 +186,11 @@ class MarginBook:
 
     @classmethod
     def from_state(cls, state: ProtocolState, params: Params) -> MarginBook:
-        """A book of every account of ``state`` (rows in address order), copied, at ``state.now_s``."""
+        """A book of every account of ``state`` (rows in address order), copied, at ``state.now_s``.
+
+        Funding indexes are taken as stored; pass :func:`protocol.funding.accrued_state` of the
+        state to decide as the protocol would if it touched every market now.
+        """
         if not isinstance(state, ProtocolState):
             raise InvalidParameter(f"state must be a ProtocolState, got {type(state).__name__}")
         if not isinstance(params, Params):
