@@ -62,6 +62,8 @@ def withdraw(ctx: Context, action: Withdraw) -> None:
         held = acct.collateral.get(action.asset_id, 0)
         require(held >= amount_wad, "vault: insufficient balance")
         acct.collateral[action.asset_id] = held - amount_wad
+    # Realized profits can exceed the tokens held while losers' losses are still unrealized.
+    require(ctx.state.vault_tokens[action.asset_id] >= action.amount, "vault: insufficient tokens")
     ctx.state.vault_tokens[action.asset_id] -= action.amount
     if acct.has_positions() or acct.balance < 0:
         require_initial(ctx, action.account, "vault")
@@ -73,6 +75,7 @@ def withdraw_fees(ctx: Context, action: WithdrawFees) -> None:
     require(action.sender == ctx.state.roles.governance, "vault: caller is not governance")
     amount_wad = to_wad(action.amount, ctx.params.protocol.settlement_decimals)
     require(ctx.state.fee_pool >= amount_wad, "vault: insufficient fees")
+    require(ctx.state.vault_tokens[SETTLEMENT_ASSET_ID] >= action.amount, "vault: insufficient tokens")
     ctx.state.fee_pool -= amount_wad
     ctx.state.vault_tokens[SETTLEMENT_ASSET_ID] -= action.amount
     ctx.emit(FeesWithdrawn(action.to, action.amount, amount_wad))
