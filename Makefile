@@ -29,11 +29,11 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy protocol oracles
+	$(VENV)/bin/mypy protocol oracles contracts_py
 
 test: $(STAMP) $(ANVIL)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy protocol oracles
+	$(VENV)/bin/mypy protocol oracles contracts_py
 	PATH="$(CURDIR)/$(dir $(ANVIL)):$$PATH" $(PY) -m pytest -n 2 -q; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 

@@ -1,0 +1,208 @@
+# pragma version ~=0.4.3
+"""
+@title liquidation
+@notice Permissionless liquidation of positions and of non-settlement collateral
+        (mirrors protocol/liquidation.py).
+@dev For a keeper taking over q of position s of an account with E < MM:
+     room(q) = E - ceil(E MM'(q) / MM), slip = floor(room spread), pen = min(ceil(n(q) rate),
+     room - slip), restored(q) <=> E - slip - pen >= IM'(q); q is valid iff not restored(q - 1).
+     E <= 0 closes the whole position at the oracle price with no penalty.
+"""
+
+from . import constants as c
+from . import units
+from . import events
+from . import state
+from . import margin
+from . import oracle_adapter
+from . import insurance_fund
+from . import funding
+from . import clearing
+
+uses: state
+uses: margin
+uses: oracle_adapter
+uses: insurance_fund
+uses: funding
+uses: clearing
+
+
+struct Terms:
+    slip: uint256
+    penalty: uint256
+    restores: bool
+
+
+struct Sale:
+    proceeds: uint256
+    fee: uint256
+
+
+@internal
+@view
+def liquidation_terms(market_id: uint256, health: margin.Health, size: int256, q: uint256, price_wad: uint256) -> Terms:
+    """
+    @notice (slip, penalty, restores_initial) of closing `q` of `size` for a solvent account.
+    @param market_id Market id.
+    @param health The account's health before (E > 0, MM > 0).
+    @param size Signed position size.
+    @param q Size closed (magnitude, <= |size|).
+    @param price_wad Oracle price.
+    @return Terms(slip, penalty, restores).
+    """
+    after: int256 = size - units.sign(size) * units.to_int(q)
+    mm_delta: uint256 = margin.position_requirement(market_id, size, price_wad, True) - margin.position_requirement(
+        market_id, after, price_wad, True
+    )
+    im_delta: uint256 = margin.position_requirement(market_id, size, price_wad, False) - margin.position_requirement(
+        market_id, after, price_wad, False
+    )
+    equity: uint256 = convert(health.equity, uint256)
+    mm_after: uint256 = health.maintenance - mm_delta
+    room: uint256 = equity - units.mul_div(equity, mm_after, health.maintenance, units.UP)
+    pp: state.ProtocolParams = state.protocol_params
+    slip: uint256 = units.mul_div(room, pp.liquidation_spread_wad, c.WAD, units.DOWN)
+    penalty_full: uint256 = units.mul_div(margin.notional(units.to_int(q), price_wad), pp.liquidation_penalty_wad, c.WAD, units.UP)
+    penalty: uint256 = min(penalty_full, room - slip)
+    restores: bool = health.equity - units.to_int(slip) - units.to_int(penalty) >= units.to_int(health.initial) - units.to_int(im_delta)
+    return Terms(slip=slip, penalty=penalty, restores=restores)
+
+
+@internal
+@view
+def collateral_sale(amount_wad: uint256, price_wad: uint256, discount_wad: uint256) -> Sale:
+    """
+    @notice (proceeds, fee) of selling collateral at price * (1 - discount).
+    @param amount_wad Amount (WAD).
+    @param price_wad Oracle price.
+    @param discount_wad Liquidation discount (WAD fraction).
+    @return Sale(proceeds rounded DOWN, insurance fee rounded UP).
+    """
+    gross: uint256 = units.mul_div(amount_wad, price_wad, c.WAD, units.DOWN)
+    proceeds: uint256 = units.mul_div(gross, c.WAD - discount_wad, c.WAD, units.DOWN)
+    fee: uint256 = units.mul_div(proceeds, state.protocol_params.collateral_liquidation_fee_wad, c.WAD, units.UP)
+    return Sale(proceeds=proceeds, fee=fee)
+
+
+@internal
+def _consume_block_cap(notional_wad: uint256):
+    """
+    @notice Count `notional_wad` against the per-block liquidation cap.
+    @param notional_wad Oracle notional liquidated (WAD).
+    """
+    if state.block_liquidated_at != block.number:
+        state.block_liquidated_at = block.number
+        state.block_liquidated_wad = 0
+    assert (
+        state.block_liquidated_wad + notional_wad <= state.protocol_params.max_liquidation_notional_per_block_wad
+    ), "liquidation: block cap reached"
+    state.block_liquidated_wad += notional_wad
+
+
+@internal
+def liquidate(keeper: address, account: address, market_id: uint256, size_wad: uint256):
+    """
+    @notice Keeper takes over part or all of an account's position below maintenance.
+    @param keeper The keeper (caller).
+    @param account The liquidated account.
+    @param market_id Market id.
+    @param size_wad Size to take over (magnitude, > 0).
+    """
+    assert not state.paused, "liquidation: paused"
+    assert keeper != account, "liquidation: self liquidation"
+    assert state.market_params[market_id].listed, "liquidation: unknown market"
+    assert size_wad != 0, "liquidation: zero size"
+    funding.settle_account(account)
+    funding.settle_account(keeper)
+    assert state.position_mask[account] & (1 << market_id) != 0, "liquidation: no position"
+    oracle_adapter.require_account_prices(account, "liquidation: price not trusted")
+    health: margin.Health = margin.account_health(account)
+    assert health.equity < units.to_int(health.maintenance), "liquidation: account healthy"
+    size: int256 = state.positions[account][market_id].size
+    price: uint256 = margin.price_of_market(market_id)
+    assert size_wad <= units.abs_u(size), "liquidation: size exceeds position"
+
+    q: uint256 = size_wad
+    slip: uint256 = 0
+    penalty: uint256 = 0
+    if health.equity <= 0:
+        assert (
+            not state.protocol_params.socialized_loss_adl or units.abs_u(health.equity) <= state.insurance_fund
+        ), "liquidation: shortfall exceeds insurance fund"
+        q = units.abs_u(size)
+    else:
+        before: Terms = self.liquidation_terms(market_id, health, size, q - 1, price)
+        assert not before.restores, "liquidation: closes more than needed"
+        rest: uint256 = units.abs_u(size) - q
+        if rest != 0 and margin.notional(units.to_int(rest), price) < state.protocol_params.dust_notional_wad:
+            q = units.abs_u(size)
+        terms: Terms = self.liquidation_terms(market_id, health, size, q, price)
+        slip = terms.slip
+        penalty = terms.penalty
+    notional_q: uint256 = margin.notional(units.to_int(q), price)
+    self._consume_block_cap(notional_q)
+
+    delta: int256 = -units.sign(size) * units.to_int(q)
+    value: uint256 = clearing.close_value(q, price, delta < 0, units.to_int(slip))
+    keeper_old: int256 = state.positions[keeper][market_id].size
+    clearing.apply_trade(account, market_id, delta, value)
+    clearing.apply_trade(keeper, market_id, -delta, value)
+
+    reward: uint256 = units.mul_div(penalty, state.protocol_params.keeper_penalty_share_wad, c.WAD, units.DOWN)
+    state.balances[account] -= units.to_int(penalty)
+    state.balances[keeper] += units.to_int(reward)
+    insurance_fund.credit(penalty - reward, "liquidation penalty")
+    log events.Liquidated(
+        account=account,
+        keeper=keeper,
+        market_id=market_id,
+        size_wad=q,
+        notional_wad=value,
+        penalty_wad=penalty,
+        keeper_reward_wad=reward,
+    )
+    if not clearing.reduces_risk(keeper_old, -delta):
+        clearing.require_initial(keeper, "liquidation: price not trusted")
+
+
+@internal
+def liquidate_collateral(liquidator: address, account: address, asset_id: uint256, amount: uint256):
+    """
+    @notice Sell an account's collateral to `liquidator` at a discount while its balance is negative.
+    @param liquidator The buyer (caller).
+    @param account The account whose collateral is sold.
+    @param asset_id Collateral asset id.
+    @param amount Token units (> 0).
+    """
+    assert not state.paused, "liquidation: paused"
+    assert liquidator != account, "liquidation: self liquidation"
+    assert state.collateral_params[asset_id].listed, "liquidation: unknown asset"
+    assert amount != 0, "liquidation: zero amount"
+    cp: state.CollateralParams = state.collateral_params[asset_id]
+    funding.settle_account(account)
+    funding.settle_account(liquidator)
+    assert state.balances[account] < 0, "liquidation: balance not negative"
+    price: uint256 = oracle_adapter.trusted_price(cp.feed_id, "liquidation: price not trusted")
+    amount_wad: uint256 = units.to_wad(amount, cp.decimals)
+    held: uint256 = state.collateral[account][asset_id]
+    assert amount_wad <= held, "liquidation: amount exceeds collateral"
+
+    sale: Sale = self.collateral_sale(amount_wad, price, cp.liquidation_discount_wad)
+    smaller: Sale = self.collateral_sale(amount_wad - units.to_wad(1, cp.decimals), price, cp.liquidation_discount_wad)
+    assert units.to_int(smaller.proceeds - smaller.fee) < -state.balances[account], "liquidation: sells more than needed"
+    assert state.balances[liquidator] >= units.to_int(sale.proceeds), "liquidation: liquidator balance too low"
+    state.balances[liquidator] -= units.to_int(sale.proceeds)
+    state.collateral[liquidator][asset_id] += amount_wad
+    state.collateral[account][asset_id] = held - amount_wad
+    state.balances[account] += units.to_int(sale.proceeds - sale.fee)
+    insurance_fund.credit(sale.fee, "collateral liquidation fee")
+    log events.CollateralLiquidated(
+        account=account,
+        liquidator=liquidator,
+        asset_id=asset_id,
+        amount_wad=amount_wad,
+        proceeds_wad=sale.proceeds,
+        fee_wad=sale.fee,
+    )
+    if state.position_mask[liquidator] != 0:
+        clearing.require_initial(liquidator, "liquidation: price not trusted")

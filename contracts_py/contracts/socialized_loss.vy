@@ -1,0 +1,175 @@
+# pragma version ~=0.4.3
+"""
+@title socialized_loss
+@notice Bad debt: insurance-fund cover first, then socialized loss by pro-rata loss index or
+        auto-deleveraging against keeper-ranked counterparties (mirrors protocol/socialized_loss.py).
+@dev pro_rata: L_side += ceil(rest * WAD / OI_side) on the side opposite the account's last
+     closed position; with no open interest there the rest is `uncovered_loss`.
+     adl: score = floor(floor(upnl * notional / |O|) * WAD / E_cp) (max for O = 0 or E_cp <= 0),
+     non-increasing along the keeper's list; the bankrupt position closes at value
+     ceil/floor(q p) -+ room, room = E - floor(E MM' / MM), split pro rata to the takes; a
+     counterparty's share is never closed beyond its own entry (cost basis).
+"""
+
+from . import constants as c
+from . import units
+from . import events
+from . import state
+from . import margin
+from . import oracle_adapter
+from . import insurance_fund
+from . import funding
+from . import clearing
+
+uses: state
+uses: margin
+uses: oracle_adapter
+uses: insurance_fund
+uses: funding
+uses: clearing
+
+
+@internal
+def socialize_pro_rata(market_id: uint256, side: int256, amount_wad: uint256) -> bool:
+    """
+    @notice Charge `amount_wad` to one side (+1 longs, -1 shorts) of a market.
+    @param market_id Market id.
+    @param side +1 or -1.
+    @param amount_wad Loss (WAD).
+    @return False if that side has no open interest.
+    """
+    ms: state.MarketState = state.markets[market_id]
+    oi: uint256 = ms.oi_short
+    if side > 0:
+        oi = ms.oi_long
+    if oi == 0:
+        return False
+    step: uint256 = units.mul_div(amount_wad, c.WAD, oi, units.UP)
+    index: uint256 = 0
+    if side > 0:
+        index = ms.loss_index_long + step
+        state.markets[market_id].loss_index_long = index
+    else:
+        index = ms.loss_index_short + step
+        state.markets[market_id].loss_index_short = index
+    state.loss_pool -= units.to_int(amount_wad)
+    log events.LossSocialized(market_id=market_id, side=side, amount_wad=amount_wad, loss_index=index)
+    return True
+
+
+@internal
+def settle_bad_debt(account: address):
+    """
+    @notice Resolve the negative balance of an account left with no position and no collateral.
+    @param account The account.
+    """
+    bal: int256 = state.balances[account]
+    if bal >= 0 or state.position_mask[account] != 0 or margin.has_collateral(account):
+        return
+    debt: uint256 = units.abs_u(bal)
+    state.balances[account] = 0
+    paid: uint256 = insurance_fund.cover(debt, "bad debt")
+    rest: uint256 = debt - paid
+    if rest != 0:
+        side: int256 = state.last_closed_side[account]
+        if side == 0 or not self.socialize_pro_rata(state.last_closed_market[account], -side, rest):
+            state.uncovered_loss += rest
+    log events.BadDebtSettled(account=account, debt_wad=debt, covered_by_fund_wad=paid, socialized_wad=rest)
+
+
+@internal
+@pure
+def adl_score(upnl_wad: int256, open_notional_wad: int256, notional_wad: uint256, equity_wad: int256) -> uint256:
+    """
+    @notice Deleveraging priority (upnl / |cost|) * (notional / equity) in WAD, rounded DOWN.
+    @param upnl_wad Unrealized PnL (> 0).
+    @param open_notional_wad Cost basis.
+    @param notional_wad Position notional.
+    @param equity_wad Account equity.
+    @return The score; max_value(uint256) for no cost basis or non-positive equity.
+    """
+    if open_notional_wad == 0 or equity_wad <= 0:
+        return max_value(uint256)
+    per_cost: uint256 = units.mul_div(convert(upnl_wad, uint256), notional_wad, units.abs_u(open_notional_wad), units.DOWN)
+    return units.mul_div(per_cost, c.WAD, convert(equity_wad, uint256), units.DOWN)
+
+
+@internal
+def auto_deleverage(account: address, market_id: uint256, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]):
+    """
+    @notice Close a bankrupt position against ranked opposite counterparties.
+    @param account The bankrupt account.
+    @param market_id Market id.
+    @param counterparties Opposite positions in profit, ranked non-increasing by score.
+    """
+    assert state.protocol_params.socialized_loss_adl, "socialized_loss: method is pro-rata"
+    assert not state.paused, "socialized_loss: paused"
+    assert state.market_params[market_id].listed, "socialized_loss: unknown market"
+    assert len(counterparties) != 0, "socialized_loss: no counterparties"
+    for i: uint256 in range(len(counterparties), bound=c.MAX_ADL_COUNTERPARTIES):
+        assert counterparties[i] != account, "socialized_loss: account is its own counterparty"
+    for i: uint256 in range(len(counterparties), bound=c.MAX_ADL_COUNTERPARTIES):
+        for j: uint256 in range(i + 1, len(counterparties), bound=c.MAX_ADL_COUNTERPARTIES):
+            assert counterparties[i] != counterparties[j], "socialized_loss: repeated counterparty"
+    funding.settle_account(account)
+    assert state.position_mask[account] & (1 << market_id) != 0, "socialized_loss: no position"
+    oracle_adapter.require_account_prices(account, "socialized_loss: price not trusted")
+    health: margin.Health = margin.account_health(account)
+    assert health.equity < 0, "socialized_loss: account not bankrupt"
+    assert units.abs_u(health.equity) > state.insurance_fund, "socialized_loss: insurance fund covers shortfall"
+    size: int256 = state.positions[account][market_id].size
+    s: int256 = units.sign(size)
+    price: uint256 = margin.price_of_market(market_id)
+
+    takes: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES] = []
+    total: uint256 = 0
+    previous: uint256 = max_value(uint256)
+    for cp: address in counterparties:
+        funding.settle_account(cp)
+        pos: state.Position = state.positions[cp][market_id]
+        assert units.sign(pos.size) == -s, "socialized_loss: counterparty not opposite"
+        oracle_adapter.require_account_prices(cp, "socialized_loss: price not trusted")
+        upnl: int256 = margin.unrealized_pnl(pos, price)
+        assert upnl > 0, "socialized_loss: counterparty not in profit"
+        cp_health: margin.Health = margin.account_health(cp)
+        score: uint256 = self.adl_score(upnl, pos.open_notional, margin.notional(pos.size, price), cp_health.equity)
+        assert score <= previous, "socialized_loss: ranking violated"
+        previous = score
+        takes.append(units.abs_u(pos.size))
+        total += units.abs_u(pos.size)
+
+    q: uint256 = min(units.abs_u(size), total)
+    after: int256 = size - s * units.to_int(q)
+    mm_after: uint256 = (
+        health.maintenance
+        - margin.position_requirement(market_id, size, price, True)
+        + margin.position_requirement(market_id, after, price, True)
+    )
+    # equity the close consumes at the bankruptcy price (negative: the account is compensated)
+    room: int256 = health.equity - units.smul_div(health.equity, units.to_int(mm_after), health.maintenance, units.FLOOR)
+    total_value: uint256 = clearing.close_value(q, price, size > 0, room)
+    remaining: uint256 = q
+    value_left: uint256 = total_value
+    for i: uint256 in range(len(counterparties), bound=c.MAX_ADL_COUNTERPARTIES):
+        take: uint256 = min(remaining, takes[i])
+        if take == 0:
+            break
+        remaining -= take
+        value: uint256 = value_left
+        if remaining != 0:
+            value = units.mul_div(total_value, take, q, units.DOWN)
+        value_left -= value
+        # a counterparty gives up at most its profit: never closed beyond its own entry
+        cp_pos: state.Position = state.positions[counterparties[i]][market_id]
+        entry_cost: uint256 = units.abs_u(
+            units.smul_div(cp_pos.open_notional, units.to_int(take), units.abs_u(cp_pos.size), units.CEIL)
+        )
+        if size > 0:
+            value = min(value, entry_cost)
+        else:
+            value = max(value, entry_cost)
+        clearing.apply_trade(account, market_id, -s * units.to_int(take), value)
+        clearing.apply_trade(counterparties[i], market_id, s * units.to_int(take), value)
+        log events.Deleveraged(
+            account=account, counterparty=counterparties[i], market_id=market_id, size_wad=take, notional_wad=value
+        )

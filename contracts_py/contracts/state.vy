@@ -1,0 +1,128 @@
+# pragma version ~=0.4.3
+"""
+@title state
+@notice All storage of the protocol (mirrors protocol/state.py and the parameters of
+        protocol/params.py). Every other module is logic that `uses: state`; the core contract
+        and the liquidation engine both `initializes: state` first and declare no storage of
+        their own, so their storage layouts are identical and the engine can run by
+        DELEGATECALL on the core's storage.
+@dev All amounts are WAD integers (1e18) unless the name says token units. Signed quantities
+     are int256; arithmetic is checked (reverts on overflow, never wraps).
+"""
+
+from . import constants as c
+
+
+struct Position:
+    # signed size in base units (WAD), long > 0
+    size: int256
+    # signed cost basis in USD (WAD), long > 0
+    open_notional: int256
+    # market funding index at the last settlement
+    funding_snapshot: int256
+    # loss index of the position's side at the last settlement
+    loss_snapshot: uint256
+
+
+struct MarketState:
+    funding_rate_per_s_wad: int256
+    funding_index: int256
+    loss_index_long: uint256
+    loss_index_short: uint256
+    last_accrual_s: uint256
+    oi_long: uint256
+    oi_short: uint256
+
+
+struct FeedState:
+    price_wad: uint256
+    updated_at_s: uint256
+    valid: bool
+
+
+struct MarketParams:
+    listed: bool
+    feed_id: uint256
+    initial_margin_fraction_wad: uint256
+    maintenance_share_wad: uint256
+    oi_cap_lower_wad: uint256
+    oi_cap_upper_wad: uint256
+
+
+struct FeedParams:
+    listed: bool
+    heartbeat_s: uint256
+    max_move_wad: uint256
+
+
+struct CollateralParams:
+    listed: bool
+    token: address
+    decimals: uint256
+    feed_id: uint256
+    haircut_wad: uint256
+    liquidation_discount_wad: uint256
+    deposit_cap: uint256
+    value_cap_wad: uint256
+
+
+struct ProtocolParams:
+    settlement_decimals: uint256
+    insurance_fee_share_wad: uint256
+    liquidation_penalty_wad: uint256
+    keeper_penalty_share_wad: uint256
+    liquidation_spread_wad: uint256
+    max_liquidation_notional_per_block_wad: uint256
+    dust_notional_wad: uint256
+    max_fill_deviation_wad: uint256
+    max_funding_rate_per_s_wad: uint256
+    collateral_liquidation_fee_wad: uint256
+    # False: pro_rata, True: adl
+    socialized_loss_adl: bool
+
+
+# ----------------------------------------------------------------- parameters
+protocol_params: public(ProtocolParams)
+market_params: public(HashMap[uint256, MarketParams])
+feed_params: public(HashMap[uint256, FeedParams])
+collateral_params: public(HashMap[uint256, CollateralParams])
+# market ids and collateral asset ids in declaration order (the model iterates params.markets)
+market_list: public(DynArray[uint256, c.MAX_MARKETS])
+collateral_list: public(DynArray[uint256, c.MAX_COLLATERALS])
+settlement_token: public(address)
+
+# ----------------------------------------------------------------- roles
+governance: public(address)
+matchers: public(HashMap[address, bool])
+oracles: public(HashMap[address, bool])
+funding_operators: public(HashMap[address, bool])
+paused: public(bool)
+# deployer allowed to list markets/feeds/collateral until `configured`
+configurator: public(address)
+configured: public(bool)
+
+# ----------------------------------------------------------------- accounts
+balances: public(HashMap[address, int256])
+collateral: public(HashMap[address, HashMap[uint256, uint256]])
+positions: public(HashMap[address, HashMap[uint256, Position]])
+# bit m set iff the account holds a position in market m
+position_mask: public(HashMap[address, uint256])
+realized_pnl: public(HashMap[address, int256])
+# market and side (+1 long, -1 short, 0 none) of the last position closed
+last_closed_market: public(HashMap[address, uint256])
+last_closed_side: public(HashMap[address, int256])
+
+# ----------------------------------------------------------------- markets and feeds
+markets: public(HashMap[uint256, MarketState])
+feeds: public(HashMap[uint256, FeedState])
+
+# ----------------------------------------------------------------- protocol buckets
+# token units of each asset the vault holds (asset 0 = settlement token)
+vault_tokens: public(HashMap[uint256, uint256])
+insurance_fund: public(uint256)
+fee_pool: public(uint256)
+funding_pool: public(int256)
+loss_pool: public(int256)
+uncovered_loss: public(uint256)
+block_liquidated_wad: public(uint256)
+block_liquidated_at: public(uint256)

@@ -1,0 +1,92 @@
+"""Pure-Python parts of the chain package: fast signing and the ABI codec."""
+
+from __future__ import annotations
+
+import pytest
+from eth_abi.abi import encode
+from eth_account import Account
+from eth_utils.address import to_checksum_address
+
+from contracts_py.chains.abi import ERROR_SELECTOR, PANIC_SELECTOR, ContractABI, decode_revert, normalize_address
+from contracts_py.chains.signing import Signer
+from protocol.errors import InvalidParameter
+
+KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")  # anvil dev key 0
+
+
+@pytest.mark.parametrize("nonce", [0, 1, 2**32])
+@pytest.mark.parametrize("value", [0, 10**18])
+def test_fast_signing_matches_eth_account(nonce: int, value: int) -> None:
+    to = bytes.fromhex("5fbdb2315678afecb367f032d93f642f64180aa3")
+    data = bytes.fromhex("a9059cbb") + bytes(range(64))
+    raw = Signer(KEY).sign_eip1559(
+        chain_id=31337,
+        nonce=nonce,
+        max_priority_fee_per_gas=10**9 + 7,
+        max_fee_per_gas=3 * 10**9,
+        gas=8_000_000,
+        to=to,
+        value=value,
+        data=data,
+    )
+    reference = Account.sign_transaction(
+        {
+            "type": 2,
+            "chainId": 31337,
+            "nonce": nonce,
+            "maxPriorityFeePerGas": 10**9 + 7,
+            "maxFeePerGas": 3 * 10**9,
+            "gas": 8_000_000,
+            "to": to_checksum_address(to),
+            "value": value,
+            "data": data,
+        },
+        KEY,
+    ).raw_transaction
+    assert raw == bytes(reference)
+
+
+def test_decode_revert() -> None:
+    assert decode_revert(ERROR_SELECTOR + encode(["string"], ["vault: paused"])) == "vault: paused"
+    assert decode_revert(PANIC_SELECTOR + (0x11).to_bytes(32, "big")) == "panic: 0x11"
+    assert decode_revert(b"") is None
+    assert decode_revert(ERROR_SELECTOR + b"\x00" * 5) is None
+
+
+def test_normalize_address() -> None:
+    checksum = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+    assert normalize_address(checksum) == checksum.lower()
+    assert normalize_address(bytes.fromhex(checksum[2:])) == checksum.lower()
+    with pytest.raises(InvalidParameter, match="20 bytes"):
+        normalize_address("0x1234")
+
+
+def test_event_and_call_codec_round_trip() -> None:
+    abi = ContractABI(
+        [
+            {
+                "type": "event",
+                "name": "Moved",
+                "anonymous": False,
+                "inputs": [
+                    {"name": "who", "type": "address", "indexed": True},
+                    {"name": "amount", "type": "int256", "indexed": False},
+                ],
+            },
+            {
+                "type": "function",
+                "name": "move",
+                "stateMutability": "nonpayable",
+                "inputs": [{"name": "amount", "type": "int256"}],
+                "outputs": [{"name": "", "type": "address"}, {"name": "", "type": "uint8"}],
+            },
+        ],
+        "mover",
+    )
+    (topic,) = abi.events
+    who = "0x" + "ab" * 20
+    log = abi.decode_log([topic, bytes(12) + bytes.fromhex("ab" * 20)], encode(["int256"], [-5]))
+    assert log == {"event": "Moved", "who": who, "amount": -5}
+    assert abi.encode_call("move", (-5,))[4:] == encode(["int256"], [-5])
+    out = abi.decode_output("move", 1, encode(["address", "uint8"], [to_checksum_address(who), 7]))
+    assert out == (who, 7)
