@@ -1,0 +1,106 @@
+"""Greeks of positions and their sums per account and underlying.
+
+A position's Greeks are its size times the per-unit Greeks of
+:mod:`protocol.portfolio.black_scholes`; a perpetual has delta = size and no other Greek.
+Units: delta in units of the underlying (USD per USD move), gamma in units of the underlying
+per USD, vega USD per 1.00 of volatility, theta USD per year. Account sums are kept per
+underlying because deltas and gammas of different underlyings are not in the same unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from protocol.errors import InvalidParameter
+from protocol.portfolio._numba import parallel_kernel, prange
+from protocol.portfolio.black_scholes import bs_greeks_nb
+from protocol.portfolio.book import PositionBook
+from protocol.portfolio.market import Underlyings
+
+__all__ = ["PortfolioGreeks", "Sensitivities", "portfolio_greeks"]
+
+
+@dataclass(frozen=True, eq=False)
+class Sensitivities:
+    """Delta, gamma, vega and theta arrays of one shape (units: module docstring)."""
+
+    delta: NDArray[np.float64]
+    gamma: NDArray[np.float64]
+    vega: NDArray[np.float64]
+    theta: NDArray[np.float64]
+
+    @classmethod
+    def zeros(cls, shape: tuple[int, ...]) -> Sensitivities:
+        """Zero-filled arrays of ``shape``."""
+        return cls(*(np.zeros(shape) for _ in range(4)))
+
+
+@dataclass(frozen=True, eq=False)
+class PortfolioGreeks:
+    """Per position ``(A, P)`` and per account and underlying ``(A, U)``."""
+
+    position: Sensitivities
+    account: Sensitivities
+
+
+@parallel_kernel
+def _greeks_kernel(
+    und: NDArray[np.int64],
+    kind: NDArray[np.int64],
+    size: NDArray[np.float64],
+    strike: NDArray[np.float64],
+    expiry: NDArray[np.float64],
+    ivol: NDArray[np.float64],
+    spot: NDArray[np.float64],
+    rate: float,
+    pos_delta: NDArray[np.float64],
+    pos_gamma: NDArray[np.float64],
+    pos_vega: NDArray[np.float64],
+    pos_theta: NDArray[np.float64],
+    acc_delta: NDArray[np.float64],
+    acc_gamma: NDArray[np.float64],
+    acc_vega: NDArray[np.float64],
+    acc_theta: NDArray[np.float64],
+) -> None:
+    """Writes every position slot and adds into the zero-initialised account sums."""
+    for a in prange(size.shape[0]):
+        for p in range(size.shape[1]):
+            q = size[a, p]
+            delta = gamma = vega = theta = 0.0
+            if q != 0.0:
+                u = und[a, p]
+                if kind[a, p] == 0:
+                    delta = q
+                else:
+                    _, d, g, v, t = bs_greeks_nb(kind[a, p] == 1, spot[u], strike[a, p], expiry[a, p], ivol[a, p], rate)
+                    delta, gamma, vega, theta = q * d, q * g, q * v, q * t
+                acc_delta[a, u] += delta
+                acc_gamma[a, u] += gamma
+                acc_vega[a, u] += vega
+                acc_theta[a, u] += theta
+            pos_delta[a, p] = delta
+            pos_gamma[a, p] = gamma
+            pos_vega[a, p] = vega
+            pos_theta[a, p] = theta
+
+
+def portfolio_greeks(book: PositionBook, underlyings: Underlyings) -> PortfolioGreeks:
+    """Greeks of every position of ``book`` at ``underlyings.spot`` and their per-underlying
+    sums per account. Raises :class:`~protocol.errors.InvalidParameter` when the book refers
+    to an unknown underlying."""
+    if not isinstance(book, PositionBook) or not isinstance(underlyings, Underlyings):
+        raise InvalidParameter("portfolio_greeks takes a PositionBook and an Underlyings")
+    book.require_underlyings(underlyings.count)
+    n_acc, _ = book.shape
+    position = Sensitivities.zeros(book.shape)
+    account = Sensitivities.zeros((n_acc, underlyings.count))
+    _greeks_kernel(
+        book.underlying, book.kind, book.size, book.strike, book.expiry_years, book.implied_vol,
+        underlyings.spot, underlyings.rate,
+        position.delta, position.gamma, position.vega, position.theta,
+        account.delta, account.gamma, account.vega, account.theta,
+    )  # fmt: skip
+    return PortfolioGreeks(position=position, account=account)
