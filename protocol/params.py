@@ -240,7 +240,8 @@ class ProtocolParams:
         _check_int(o, "max_fill_deviation_wad", self.max_fill_deviation_wad, 1, WAD)
         _check_int(o, "max_funding_rate_per_s_wad", self.max_funding_rate_per_s_wad, 0, MAX_FUNDING_RATE_PER_S)
         _check_int(o, "collateral_liquidation_fee_wad", self.collateral_liquidation_fee_wad, 0, WAD // 10)
-        _check_int(o, "option_price_scan_range_wad", self.option_price_scan_range_wad, 1, WAD - 1)
+        # The extreme SPAN scenarios move the price by 3x the scan range: it must stay positive.
+        _check_int(o, "option_price_scan_range_wad", self.option_price_scan_range_wad, 1, (WAD - 1) // 3)
         _check_int(o, "option_vol_scan_range_wad", self.option_vol_scan_range_wad, 0, WAD - 1)
         _check_int(o, "short_option_minimum_wad", self.short_option_minimum_wad, 0, WAD)
         _check_int(o, "portfolio_maintenance_share_wad", self.portfolio_maintenance_share_wad, 1, WAD)

@@ -133,3 +133,11 @@ def test_option_parameters_are_validated() -> None:
         MarketParams(9, "X", 0, WAD // 10, WAD // 2, kind=MarketKind.CALL, strike_wad=0, expiry_s=1, volatility_wad=WAD)
     with pytest.raises(InvalidParameter, match="applies to options only"):
         MarketParams(9, "X", 0, WAD // 10, WAD // 2, strike_wad=WAD)
+
+
+def test_scan_range_keeps_the_extreme_scenario_price_positive() -> None:
+    from protocol.params import ProtocolParams
+
+    ProtocolParams(option_price_scan_range_wad=(WAD - 1) // 3)
+    with pytest.raises(InvalidParameter, match="option_price_scan_range_wad"):
+        ProtocolParams(option_price_scan_range_wad=WAD // 3 + 1)
