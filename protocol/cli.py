@@ -34,7 +34,8 @@ def demo() -> None:
     """Run the scripted crash scenario on the reference model and print what happened."""
     from protocol.demo import run_demo
 
-    run_demo(Console())
+    console = Console()
+    run_demo(Console(width=max(console.width, 150)))  # the account table needs the room
 
 
 @app.command("check-params")
@@ -160,3 +161,66 @@ def oracle_history(
         f"  lowest answer {low.answer / scale:.8f} at {_utc(low.updated_at)}; "
         f"{len(report.depegged)} rounds below {depeg}"
     )
+
+
+@oracle_app.command("check")
+def oracle_check(
+    rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC URL, e.g. http://127.0.0.1:8545")],
+    feed: Annotated[str, typer.Option("--feed", help="AggregatorV3 (proxy) address")],
+    heartbeat: Annotated[int, typer.Option("--heartbeat", help="largest accepted age, seconds")] = 3_600,
+    max_move: Annotated[
+        str, typer.Option("--max-move", help="largest move from the last good price, fraction")
+    ] = "0.1",
+    last_good: Annotated[
+        str | None, typer.Option("--last-good", help="last good price (USD) the move guard compares with")
+    ] = None,
+    decimals: Annotated[
+        int | None, typer.Option("--decimals", help="expected feed decimals (default: the feed's)")
+    ] = None,
+    now: Annotated[int | None, typer.Option("--now", help="judge at this Unix time (default: latest block)")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="RPC timeout, seconds")] = 10.0,
+) -> None:
+    """Read a live Chainlink feed and print its latest round, age, move and every guard's verdict.
+
+    Exit code 0 when every guard passes, 1 when one fails, 2 on an error (dead endpoint, wrong
+    address, a contract that is not a feed, bad options).
+    """
+    from oracles.guards import FeedConfig, GuardStatus
+    from oracles.live import check_live_feed, read_feed
+    from protocol.params import decimal_to_wad
+
+    console = Console(soft_wrap=True)
+    try:
+        move_wad = decimal_to_wad("--max-move", max_move)
+        last_wad = None if last_good is None else decimal_to_wad("--last-good", last_good)
+        if decimals is None:
+            decimals = read_feed(rpc, feed, timeout_s=timeout).decimals
+        config = FeedConfig(decimals=decimals, heartbeat_s=heartbeat, max_move_wad=move_wad)
+        live, verdict = check_live_feed(rpc, feed, config, last_good_price_wad=last_wad, now_s=now, timeout_s=timeout)
+    except NovationError as exc:
+        raise _fail(console, exc) from None
+    rd = live.round
+    at = live.block_timestamp_s if now is None else now
+    age = at - rd.updated_at
+    scale = 10**live.decimals
+    console.print(f"feed {live.address} ({live.description}), {live.decimals} decimals, current phase {live.phase_id}")
+    console.print(
+        f"latest round {rd.round_id} (phase {rd.phase_id}, round {rd.aggregator_round_id}): "
+        f"answer {rd.answer / scale:,.{min(live.decimals, 8)}f} ({rd.answer} raw), "
+        f"updated {rd.updated_at} ({_utc(rd.updated_at) if rd.updated_at < 2**40 else 'far future'} UTC), "
+        f"answered in round {rd.answered_in_round}"
+    )
+    console.print(f"age {age} s at {at} (heartbeat {heartbeat} s)")
+    if last_wad is None or verdict.price_wad is None:
+        console.print("move since last good price: n/a" + (" (give --last-good)" if last_wad is None else ""))
+    else:
+        move = (verdict.price_wad - last_wad) / last_wad
+        console.print(f"move since last good price {last_good}: {move:+.4%} (max {move_wad / 10**18:.4%})")
+    for r in verdict.results:
+        label = {GuardStatus.PASSED: "pass", GuardStatus.FAILED: "FAIL", GuardStatus.SKIPPED: "skip"}[r.status]
+        console.print(f"  {r.guard:<18} {label}" + (f"  {r.reason}" if r.status is GuardStatus.FAILED else ""))
+    if verdict.ok:
+        console.print("verdict: ok")
+        return
+    console.print(f"verdict: rejected ({verdict.failure})")
+    raise typer.Exit(code=1)
