@@ -1,10 +1,12 @@
 """Deploy and configure the whole protocol from the model's validated parameter objects.
 
-One call, :func:`deploy_boa`, compiles the contracts, deploys the liquidation engine and the
-clearing house, lists every feed, market and collateral asset of a
-:class:`protocol.params.Params`, grants the initial roles and closes configuration, exactly as
+One call, :func:`deploy_system`, deploys the liquidation engine and the clearing house on any
+:class:`~contracts_py.chains.Chain` backend (from :class:`~contracts_py.build.Builder`
+artifacts), lists every feed, market and collateral asset of a :class:`protocol.params.Params`,
+grants the initial roles and closes configuration, exactly as
 ``protocol.clearing_house.ClearingHouse(params, governance, matchers=..., oracles=...,
-funding_operators=...)`` starts the model.
+funding_operators=...)`` starts the model. :func:`deploy_boa` does the same on titanoboa's
+global environment and hands back titanoboa contract objects (for tests written against boa).
 
 The backend-neutral part is :func:`deployment_plan`: the constructor arguments and the ordered
 configuration calls, as plain Python values, so any chain backend can replay them.
@@ -18,8 +20,9 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
+from contracts_py.build import Artifact, Builder
 from protocol.actions import normalize_address
 from protocol.constants import MAX_COLLATERALS, MAX_DECIMALS, SETTLEMENT_ASSET_ID
 from protocol.errors import InvalidParameter
@@ -27,15 +30,25 @@ from protocol.params import MarketKind, Params, ProtocolParams, SocializedLossMe
 
 __all__ = [
     "CONTRACTS_DIR",
+    "DEPLOYED_CONTRACTS",
+    "BoaSystem",
     "ConfigCall",
     "DeploymentPlan",
     "System",
     "deploy_boa",
+    "deploy_system",
     "deployment_plan",
     "protocol_params_tuple",
+    "system_abi",
 ]
 
+if TYPE_CHECKING:
+    from contracts_py.chains import Chain, Contract, TxResult
+
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
+#: Sources (relative to CONTRACTS_DIR) of every contract :func:`deploy_system` deploys; the test
+#: ERC20 is deployed only for tokens not passed in.
+DEPLOYED_CONTRACTS: Final = ("liquidation_engine", "clearing_house", "testing/erc20")
 #: Largest number of initial holders of one role (the constructor's array bound).
 MAX_INITIAL_ROLE_HOLDERS = 16
 
@@ -165,6 +178,91 @@ def deployment_plan(
     return DeploymentPlan(protocol_params_tuple(params.protocol), tuple(calls), tokens)
 
 
+# --------------------------------------------------------------------------- any chain
+
+
+@dataclass(frozen=True)
+class System:
+    """The deployed protocol on a :class:`~contracts_py.chains.Chain`.
+
+    ``tokens`` maps asset_id to its ERC20 (0 = settlement token); ``deployment`` lists every
+    deployment transaction in order as ``(label, result)``: ``"deploy <name>"`` for a contract
+    creation, the function name for a configuration call (for gas tables).
+    """
+
+    chain: Chain
+    core: Contract
+    engine: Contract
+    tokens: dict[int, Contract]
+    plan: DeploymentPlan
+    deployment: tuple[tuple[str, TxResult], ...] = ()
+
+    def token(self, asset_id: int) -> Contract:
+        """The ERC20 of ``asset_id`` (0 = settlement token)."""
+        try:
+            return self.tokens[asset_id]
+        except KeyError:
+            raise InvalidParameter(f"asset_id {asset_id} is not listed; listed: {sorted(self.tokens)}") from None
+
+
+def deploy_system(
+    chain: Chain,
+    params: Params,
+    governance: str,
+    *,
+    matchers: Iterable[str] = (),
+    oracles: Iterable[str] = (),
+    funding_operators: Iterable[str] = (),
+    tokens: dict[int, Contract] | None = None,
+    deployer: str | None = None,
+    builder: Builder | None = None,
+) -> System:
+    """Deploy and configure the whole system on ``chain`` from the model's validated ``params``.
+
+    ``tokens`` maps asset_id (0 = settlement) to an already deployed ERC20; missing ones are
+    deployed from ``contracts/testing/erc20.vy`` (settlement token with
+    ``params.protocol.settlement_decimals``, each collateral with its own decimals) by
+    ``deployer`` (default ``chain.accounts[0]``), who also deploys and configures the protocol.
+    Raises InvalidParameter for parameters the contracts cannot take (before any transaction).
+    """
+    from contracts_py.constants_gen import ensure_current
+
+    ensure_current()
+    deployment_plan(params, governance, matchers=matchers, oracles=oracles, funding_operators=funding_operators)
+    b = builder or Builder()
+    artifacts: dict[str, Artifact] = {name: b.build(name) for name in DEPLOYED_CONTRACTS}
+    sender = chain.accounts[0] if deployer is None else normalize_address(deployer, "deployer")
+    log: list[tuple[str, TxResult]] = []
+
+    def deploy(name: str, *args: Any) -> Contract:
+        contract = chain.deploy(artifacts[name], *args, sender=sender)
+        assert contract.deployment is not None
+        log.append((f"deploy {contract.name}", contract.deployment))
+        return contract
+
+    all_tokens = dict(tokens or {})
+    if SETTLEMENT_ASSET_ID not in all_tokens:
+        all_tokens[SETTLEMENT_ASSET_ID] = deploy(
+            "testing/erc20", "USD Coin (test)", "USDC", params.protocol.settlement_decimals
+        )
+    for cp in params.collaterals:
+        if cp.asset_id not in all_tokens:
+            all_tokens[cp.asset_id] = deploy("testing/erc20", f"{cp.symbol} (test)", cp.symbol, cp.decimals)
+    plan = deployment_plan(
+        params,
+        governance,
+        matchers=matchers,
+        oracles=oracles,
+        funding_operators=funding_operators,
+        collateral_token_addresses={a: t.address for a, t in all_tokens.items() if a != SETTLEMENT_ASSET_ID},
+    )
+    engine = deploy("liquidation_engine")
+    core = deploy("clearing_house", engine.address, all_tokens[SETTLEMENT_ASSET_ID].address, plan.protocol_params)
+    for call in plan.calls:
+        log.append((call.function, chain.transact(core, call.function, *call.args, sender=sender)))
+    return System(chain, core, engine, all_tokens, plan, tuple(log))
+
+
 # --------------------------------------------------------------------------- titanoboa
 
 
@@ -184,18 +282,40 @@ def boa_deployer(name: str) -> Any:
 
 
 @dataclass
-class System:
-    """The deployed protocol on titanoboa."""
+class BoaSystem:
+    """The deployed protocol on titanoboa's global environment, as titanoboa contract objects.
+
+    ``system`` is the same deployment behind the :class:`~contracts_py.chains.Chain` interface
+    (a :class:`~contracts_py.chains.BoaChain` sharing ``boa.env``).
+    """
 
     core: Any
     engine: Any
     settlement_token: Any
     collateral_tokens: dict[int, Any]
     plan: DeploymentPlan
+    system: System
 
     def token(self, asset_id: int) -> Any:
         """The ERC20 of ``asset_id`` (0 = settlement token)."""
         return self.settlement_token if asset_id == SETTLEMENT_ASSET_ID else self.collateral_tokens[asset_id]
+
+
+def boa_global_chain() -> Chain:
+    """A :class:`~contracts_py.chains.BoaChain` on titanoboa's global ``boa.env``.
+
+    Its state is what ``boa`` contract objects, ``boa.reverts`` and titanoboa's pytest plugin
+    (which anchors every fixture and hypothesis example on ``boa.env``) see.
+    """
+    import boa
+
+    from contracts_py.chains.boa_chain import ACCOUNT_BALANCE_WEI, BoaChain
+
+    chain = BoaChain()
+    chain.env = boa.env
+    for a in chain.accounts:
+        boa.env.set_balance(a, ACCOUNT_BALANCE_WEI)
+    return chain
 
 
 def deploy_boa(
@@ -208,49 +328,43 @@ def deploy_boa(
     settlement_token: Any = None,
     collateral_tokens: dict[int, Any] | None = None,
     deployer: str | None = None,
-) -> System:
-    """Deploy and configure the whole system on titanoboa's current environment.
+) -> BoaSystem:
+    """:func:`deploy_system` on titanoboa's global environment, returning titanoboa objects.
 
-    Missing tokens are deployed from ``contracts/testing/erc20.vy`` (settlement token with
-    ``params.protocol.settlement_decimals``, each collateral with its own decimals).
+    ``settlement_token`` and ``collateral_tokens`` are titanoboa contracts (missing ones are
+    deployed from ``contracts/testing/erc20.vy``); ``deployer`` defaults to ``boa.env.eoa``.
     """
     import boa
 
-    collateral_tokens = dict(collateral_tokens or {})
-    erc20 = None
-    if settlement_token is None or any(cp.asset_id not in collateral_tokens for cp in params.collaterals):
-        erc20 = boa.load_partial(str(CONTRACTS_DIR / "testing" / "erc20.vy"))
-    if settlement_token is None:
-        assert erc20 is not None
-        settlement_token = erc20.deploy("USD Coin (test)", "USDC", params.protocol.settlement_decimals)
-    for cp in params.collaterals:
-        if cp.asset_id not in collateral_tokens:
-            assert erc20 is not None
-            collateral_tokens[cp.asset_id] = erc20.deploy(f"{cp.symbol} (test)", cp.symbol, cp.decimals)
-    plan = deployment_plan(
+    chain = boa_global_chain()
+    erc20 = Builder().build("testing/erc20")
+    given = {SETTLEMENT_ASSET_ID: settlement_token} if settlement_token is not None else {}
+    given.update(collateral_tokens or {})
+    system = deploy_system(
+        chain,
         params,
         governance,
         matchers=matchers,
         oracles=oracles,
         funding_operators=funding_operators,
-        collateral_token_addresses={a: str(t.address) for a, t in collateral_tokens.items()},
+        tokens={a: chain.at(erc20, str(t.address)) for a, t in given.items()},
+        deployer=deployer or str(boa.env.eoa),
     )
-    sender = deployer or boa.env.eoa
-    with boa.env.prank(sender):
-        engine = boa_deployer("liquidation_engine").deploy()
-        core = boa_deployer("clearing_house").deploy(engine.address, settlement_token.address, plan.protocol_params)
-        for call in plan.calls:
-            getattr(core, call.function)(*call.args)
-    return System(core, engine, settlement_token, collateral_tokens, plan)
+    handles = {a: given.get(a) or boa_deployer("testing/erc20").at(t.address) for a, t in system.tokens.items()}
+    return BoaSystem(
+        boa_deployer("clearing_house").at(system.core.address),
+        boa_deployer("liquidation_engine").at(system.engine.address),
+        handles[SETTLEMENT_ASSET_ID],
+        {a: t for a, t in handles.items() if a != SETTLEMENT_ASSET_ID},
+        system.plan,
+        system,
+    )
 
 
-def system_abi() -> list[dict[str, Any]]:
+def system_abi(builder: Builder | None = None) -> list[dict[str, Any]]:
     """ABI of the clearing house plus the events the engine emits from the core's address."""
-    core = boa_deployer("clearing_house").compiler_data
-    engine = boa_deployer("liquidation_engine").compiler_data
-    from vyper.compiler.output import build_abi_output
-
-    abi = list(build_abi_output(core))
+    b = builder or Builder()
+    abi = list(b.build("clearing_house").abi)
     names = {e["name"] for e in abi if e["type"] == "event"}
-    abi += [e for e in build_abi_output(engine) if e["type"] == "event" and e["name"] not in names]
+    abi += [e for e in b.build("liquidation_engine").abi if e["type"] == "event" and e["name"] not in names]
     return abi

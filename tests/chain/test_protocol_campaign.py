@@ -1,16 +1,20 @@
 # ruff: noqa: F811  (pytest fixtures imported from the harness)
 """Hypothesis campaign: random action sequences on the model and the contracts, compared after
-every step (events, reverts and reasons, and the whole state to the wei)."""
+every step (events, reverts and reasons, and the whole state to the wei).
+
+titanoboa runs 100 sequences (60 pro-rata, 40 ADL) of 25 actions; eth-tester and anvil run 10
+of 10 each. Those two mine every transaction in its own block, so there every drawn action comes after
+an ``AdvanceTime(1, 1)`` and drawn time steps advance at least as many seconds as blocks.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from test_protocol_harness import (  # noqa: F401  (fixtures)
-    FUNDING,
-    GOV,
-    MATCHER,
-    ORACLE,
     USDC,
     Differential,
     _reset,
@@ -18,6 +22,7 @@ from test_protocol_harness import (  # noqa: F401  (fixtures)
     deployment_adl,
 )
 
+from contracts_py.chains import make_chain
 from protocol.actions import (
     AdvanceTime,
     AutoDeleverage,
@@ -35,13 +40,10 @@ from protocol.actions import (
 )
 from protocol.constants import MAX_FEE_RATE, WAD
 from protocol.errors import ProtocolRevert
-from protocol.scenarios import ACTORS
 
-TRADERS = [
-    ACTORS[n] for n in ("market_maker", "trader_leveraged", "trader_conservative", "trader_collateral", "trader_short")
-]
-KEEPER, LIQ = ACTORS["keeper"], ACTORS["liquidator"]
-ACCOUNTS = [*TRADERS, KEEPER, LIQ]
+STEPS = 25
+#: Shorter sequences on eth-tester and anvil (each step reads the whole state back over JSON-RPC).
+NODE_STEPS = 10
 KINDS = [
     "deposit",
     "deposit",
@@ -72,8 +74,11 @@ def _price(d: Differential, feed_id: int) -> int:
 
 
 def draw_action(data: st.DataObject, d: Differential):
+    act = d.actors
+    TRADERS, KEEPER, LIQ = list(act.traders), act.keeper, act.liquidator
+    MATCHER, ORACLE, FUNDING, GOV = act.matcher, act.oracle, act.funding, act.governance
     kind = data.draw(st.sampled_from(KINDS))
-    acct = data.draw(st.sampled_from(ACCOUNTS))
+    acct = data.draw(st.sampled_from([*TRADERS, KEEPER, LIQ]))
     market = data.draw(st.sampled_from([0, 1]))
     if kind == "deposit":
         return Deposit(acct, 0, data.draw(st.integers(1, 200_000)) * USDC + data.draw(st.integers(0, USDC)))
@@ -98,6 +103,9 @@ def draw_action(data: st.DataObject, d: Differential):
         ts = d.now - data.draw(st.sampled_from([0, 0, 0, 5, 4_000]))
         return PushPrice(ORACLE, feed, p, ts)
     if kind == "time":
+        if d.chain_system.chain.name != "boa":
+            blocks = data.draw(st.integers(1, 30))
+            return AdvanceTime(data.draw(st.integers(blocks, 4_000)), blocks)
         return AdvanceTime(data.draw(st.integers(0, 4_000)), data.draw(st.integers(0, 30)))
     if kind == "funding":
         return SetFundingRate(FUNDING, market, data.draw(st.integers(-(WAD // 86_400 // 50), WAD // 86_400 // 50)))
@@ -129,29 +137,49 @@ def draw_action(data: st.DataObject, d: Differential):
 
 def _campaign(d: Differential, data: st.DataObject, steps: int) -> None:
     d = _reset(d)
-    d.apply_all([PushPrice(ORACLE, 0, 60_000 * WAD, d.now), PushPrice(ORACLE, 1, 3_000 * WAD, d.now)])
-    d.apply_all([Deposit(a, 0, 100_000 * USDC) for a in (TRADERS[0], KEEPER, LIQ)])
+    act = d.actors
+    one_block_each = d.chain_system.chain.name != "boa"
+
+    def step(make):
+        if one_block_each:
+            d.apply(AdvanceTime(1, 1), compare=False)
+        d.apply(make())
+
+    for feed, price in ((0, 60_000 * WAD), (1, 3_000 * WAD)):
+        step(lambda feed=feed, price=price: PushPrice(act.oracle, feed, price, d.now))
+    for a in (act.traders[0], act.keeper, act.liquidator):
+        step(lambda a=a: Deposit(a, 0, 100_000 * USDC))
     for _ in range(steps):
-        d.apply(draw_action(data, d))
+        step(lambda: draw_action(data, d))
 
 
-@settings(
-    max_examples=25,
+CAMPAIGN = settings(
     deadline=None,
     suppress_health_check=list(HealthCheck),
     phases=(Phase.explicit, Phase.reuse, Phase.generate),
 )
+
+
+@settings(CAMPAIGN, max_examples=60)
 @given(data=st.data())
 def test_campaign_pro_rata(deployment, data):
-    _campaign(deployment, data, 30)
+    _campaign(deployment, data, STEPS)
 
 
-@settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    phases=(Phase.explicit, Phase.reuse, Phase.generate),
-)
+@settings(CAMPAIGN, max_examples=40)
 @given(data=st.data())
 def test_campaign_adl(deployment_adl, data):
-    _campaign(deployment_adl, data, 30)
+    _campaign(deployment_adl, data, STEPS)
+
+
+@pytest.fixture(scope="module", params=["eth-tester", "anvil"])
+def node_deployment(request: pytest.FixtureRequest) -> Iterator[Differential]:
+    """A default-parameter deployment on an automining backend, reverted per sequence."""
+    with make_chain(request.param) as chain:
+        yield Differential.on_chain(chain)
+
+
+@settings(CAMPAIGN, max_examples=10)
+@given(data=st.data())
+def test_campaign_on_node(node_deployment, data):
+    _campaign(node_deployment, data, NODE_STEPS)

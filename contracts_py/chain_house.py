@@ -1,0 +1,371 @@
+"""A ClearingHouse on a chain: the model's action records sent as transactions.
+
+:class:`ChainClearingHouse` has the reference model's entry point, ``apply(action) ->
+list[Event]``, on a deployed :class:`~contracts_py.deploy.System`: each record becomes one
+transaction of the clearing house, the core's logs come back as :mod:`protocol.events`
+dataclasses, and a refused action raises :class:`~protocol.errors.ProtocolRevert` with the
+contract's reason (nothing changes). Read methods map the contract's storage onto the model's
+state types (:class:`~protocol.state.Account`, :class:`~protocol.state.MarketState`, ...).
+
+Clock. The house keeps the model's clock: ``now_s`` (``block.timestamp``) and ``block`` (counted
+from ``block_base``, the chain block of model block 0). ``AdvanceTime`` only moves that clock;
+every transaction executes at exactly ``(now_s, block_base + block)``:
+
+* **titanoboa** executes transactions without blocks, so any sequence runs exactly as on the model.
+* **eth-tester and anvil** mine every transaction in its own block. A transaction therefore needs
+  a model block no earlier transaction used (``AdvanceTime`` with ``blocks >= 1`` between
+  transactions; a reverted transaction uses none), and ``seconds >= blocks`` so skipped blocks
+  get distinct timestamps. The house mines the skipped blocks empty and sets the timestamp;
+  asking for an impossible clock raises :class:`~protocol.errors.ChainError`.
+
+:meth:`ChainClearingHouse.apply_batch` runs many actions; on anvil every run of transactions one
+block and one second apart goes out as one :meth:`~contracts_py.chains.Chain.send_batch` (signed
+locally, explicit nonces, one JSON-RPC request), elsewhere actions are applied one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
+
+from contracts_py.chains import NO_REASON, BatchCall, Chain, TxResult
+from contracts_py.deploy import System
+from protocol import events as ev
+from protocol.actions import (
+    Action,
+    AdvanceTime,
+    AutoDeleverage,
+    Deposit,
+    Fill,
+    FundInsurance,
+    Liquidate,
+    LiquidateCollateral,
+    PushPrice,
+    SetFundingRate,
+    SetMarketMargin,
+    SetPaused,
+    SetRole,
+    Withdraw,
+    WithdrawFees,
+    normalize_address,
+)
+from protocol.constants import SETTLEMENT_ASSET_ID
+from protocol.errors import ChainError, InvalidParameter, ProtocolRevert
+from protocol.state import Account, FeedState, MarketState, Position, ProtocolState, Roles
+
+__all__ = ["EVENT_TYPES", "ChainClearingHouse", "Outcome", "mint_test_tokens", "to_event"]
+
+#: Event name -> :mod:`protocol.events` dataclass.
+EVENT_TYPES: Final[dict[str, type[ev.Event]]] = {
+    name: getattr(ev, name) for name in ev.__all__ if name not in ("Event", "TimeAdvanced")
+}
+#: Result of one action in :meth:`ChainClearingHouse.apply_batch`: its events or its revert.
+Outcome = list[ev.Event] | ProtocolRevert
+#: Token units :func:`mint_test_tokens` gives each account of each asset by default.
+DEFAULT_TEST_MINT: Final = 2**200
+_MAX_UINT256: Final = 2**256 - 1
+
+
+def to_event(decoded: dict[str, Any]) -> ev.Event:
+    """A chain event dict (``{"event": name, field: value, ...}``) as its :mod:`protocol.events` record."""
+    cls = EVENT_TYPES.get(str(decoded.get("event")))
+    if cls is None:
+        raise ChainError(f"the clearing house emitted an event the model does not know: {decoded!r}")
+    fields = {k: v for k, v in decoded.items() if k != "event"}
+    try:
+        return cls(**fields)
+    except TypeError as exc:
+        raise ChainError(f"event {decoded['event']} does not match protocol.events: {exc}") from None
+
+
+def mint_test_tokens(
+    system: System,
+    accounts: Iterable[str],
+    amount: int = DEFAULT_TEST_MINT,
+    asset_ids: Iterable[int] | None = None,
+) -> None:
+    """Test tokens only: mint ``amount`` of each asset's token (default: all) to each account and
+    approve the core for all of it.
+
+    Call it before building a :class:`ChainClearingHouse` on an automining backend (these
+    transactions use blocks).
+    """
+    calls: list[BatchCall] = []
+    for account in accounts:
+        a = normalize_address(account, "account")
+        for asset_id in system.tokens if asset_ids is None else asset_ids:
+            token = system.token(asset_id)
+            calls.append(BatchCall(token, "mint", (a, amount)))
+            calls.append(BatchCall(token, "approve", (system.core.address, _MAX_UINT256), sender=a))
+    failed = [r.reason for r in system.chain.send_batch(calls) if not r.success]
+    if failed:
+        raise ChainError(f"minting test tokens failed: {failed[0]}")
+
+
+def _call(action: Action) -> tuple[str, str, tuple[Any, ...]]:
+    """(sender, function, arguments) of the transaction that carries ``action``."""
+    a = action
+    if isinstance(a, Deposit):
+        return a.account, "deposit", (a.asset_id, a.amount)
+    if isinstance(a, Withdraw):
+        return a.account, "withdraw", (a.asset_id, a.amount)
+    if isinstance(a, Fill):
+        return (
+            a.sender,
+            "fill",
+            (a.maker, a.taker, a.market_id, a.size_wad, a.price_wad, a.maker_fee_wad, a.taker_fee_wad),
+        )
+    if isinstance(a, PushPrice):
+        return a.sender, "push_price", (a.feed_id, a.price_wad, a.timestamp_s)
+    if isinstance(a, SetFundingRate):
+        return a.sender, "set_funding_rate", (a.market_id, a.rate_per_s_wad)
+    if isinstance(a, Liquidate):
+        return a.keeper, "liquidate", (a.account, a.market_id, a.size_wad)
+    if isinstance(a, LiquidateCollateral):
+        return a.liquidator, "liquidate_collateral", (a.account, a.asset_id, a.amount)
+    if isinstance(a, AutoDeleverage):
+        return a.keeper, "auto_deleverage", (a.account, a.market_id, list(a.counterparties))
+    if isinstance(a, FundInsurance):
+        return a.sender, "fund_insurance", (a.amount,)
+    if isinstance(a, WithdrawFees):
+        return a.sender, "withdraw_fees", (a.to, a.amount)
+    if isinstance(a, SetPaused):
+        return a.sender, "set_paused", (a.paused,)
+    if isinstance(a, SetRole):
+        return a.sender, "set_role", (a.role, a.account, a.enabled)
+    if isinstance(a, SetMarketMargin):
+        return a.sender, "set_market_margin", (a.market_id, a.initial_margin_fraction_wad, a.maintenance_share_wad)
+    raise InvalidParameter(f"{type(a).__name__} cannot be sent to the contracts (perpetual markets only): {a!r}")
+
+
+class ChainClearingHouse:
+    """The reference model's interface on a deployed system (see the module docstring).
+
+    The clock starts at the latest block (``now_s`` its timestamp, ``block`` 0), so on an
+    automining backend the first transaction needs an ``AdvanceTime`` first; start the model with
+    ``ClearingHouse(..., start_time_s=house.now_s)`` to compare the two.
+    """
+
+    def __init__(self, chain: Chain, system: System) -> None:
+        if system.chain is not chain:
+            raise InvalidParameter("system was deployed on another chain than the one given")
+        self.chain = chain
+        self.system = system
+        self._core = system.core.address
+        self._automine = chain.name != "boa"
+        self._chain_block = chain.block_number()
+        self._chain_ts = chain.timestamp()
+        #: Chain block number of model block 0 (the latest block when the house was made).
+        self.block_base = self._chain_block
+        #: Model clock: ``block.timestamp`` of the next transaction (Unix seconds).
+        self.now_s = self._chain_ts
+        #: Model clock: blocks since ``block_base``.
+        self.block = 0
+        #: Result (gas, hash, block, raw events) and function of the last transaction :meth:`apply` sent.
+        self.last_tx: TxResult | None = None
+        self.last_tx_function = ""
+        self.market_ids = self._listed("list_market")
+        self.feed_ids = self._listed("list_feed")
+        self.asset_ids = (SETTLEMENT_ASSET_ID, *self._listed("list_collateral"))
+
+    def _listed(self, function: str) -> tuple[int, ...]:
+        return tuple(int(c.args[0]) for c in self.system.plan.calls if c.function == function)
+
+    # ------------------------------------------------------------------ actions
+
+    def apply(self, action: Action) -> list[ev.Event]:
+        """Send ``action`` as a transaction (``AdvanceTime`` moves the clock); return its events.
+
+        Raises ProtocolRevert with the contract's reason (state unchanged), InvalidParameter for
+        a record the contracts do not take, ChainError when the clock cannot be honoured.
+        """
+        if isinstance(action, AdvanceTime):
+            self._advance(action)
+            return []
+        sender, fn, args = _call(action)
+        self._sync_clock()
+        result = self.chain.transact(self.system.core, fn, *args, sender=sender)
+        self._mined(result)
+        self.last_tx, self.last_tx_function = result, fn
+        return self._events(result)
+
+    def apply_batch(self, actions: Sequence[Action]) -> list[Outcome]:
+        """Apply ``actions`` in order; each gives its events or its ProtocolRevert (never raised).
+
+        On anvil, each run of transactions one block and one second apart (``AdvanceTime(1, 1)``
+        between them) is sent with :meth:`~contracts_py.chains.Chain.send_batch`; a reverted
+        transaction is mined there with status 0, which leaves its block empty as the model does.
+        """
+        if self.chain.name != "anvil":
+            return [self._try(a) for a in actions]
+        out: list[Outcome | None] = [None] * len(actions)
+        run: list[int] = []  # indexes of the transactions of the current run
+        start = (self.now_s, self.block)  # clock of the run's first transaction
+        stepped = False  # exactly one AdvanceTime(1, 1) since the run's last transaction
+        for i, action in enumerate(actions):
+            if isinstance(action, AdvanceTime):
+                if run and not stepped and action.seconds == 1 and action.blocks == 1:
+                    stepped = True
+                else:
+                    self._flush(actions, run, start, out)
+                    run, stepped = [], False
+                self._advance(action)
+                out[i] = []
+                continue
+            if run and not stepped:
+                self._flush(actions, run, start, out)
+                run = []
+            if not run:
+                start = (self.now_s, self.block)
+            run.append(i)
+            stepped = False
+        self._flush(actions, run, start, out)
+        return [o if o is not None else [] for o in out]
+
+    def _try(self, action: Action) -> Outcome:
+        try:
+            return self.apply(action)
+        except ProtocolRevert as exc:
+            return exc
+
+    def _flush(
+        self, actions: Sequence[Action], run: list[int], start: tuple[int, int], out: list[Outcome | None]
+    ) -> None:
+        """Send a run with send_batch: its first transaction at ``start``, each next one block and second later."""
+        if not run:
+            return
+        calls = []
+        for i in run:
+            sender, fn, args = _call(actions[i])
+            calls.append(BatchCall(self.system.core, fn, args, sender=sender))
+        now = (self.now_s, self.block)
+        self.now_s, self.block = start
+        self._sync_clock()
+        first = self.block_base + self.block
+        self.now_s, self.block = now
+        results = self.chain.send_batch(calls)
+        for k, r in enumerate(results):
+            if r.block_number != first + k:
+                raise ChainError(
+                    f"anvil put batch transaction {k} into block {r.block_number}, expected {first + k}: start anvil "
+                    "with a block gas limit equal to the transaction gas limit (one transaction per block) and a "
+                    "block timestamp interval of 1 s"
+                )
+        self._chain_block, self._chain_ts = first + len(run) - 1, start[0] + len(run) - 1
+        for i, r in zip(run, results, strict=True):
+            out[i] = self._events(r) if r.success else ProtocolRevert(r.reason or NO_REASON)
+
+    # ------------------------------------------------------------------ clock
+
+    def _advance(self, action: AdvanceTime) -> None:
+        self.now_s += action.seconds
+        self.block += action.blocks
+
+    def _sync_clock(self) -> None:
+        """Make the next transaction execute at ``(now_s, block_base + block)``."""
+        target = self.block_base + self.block
+        if not self._automine:
+            patch = self.chain.env.evm.patch  # type: ignore[attr-defined]  # BoaChain: set the clock directly
+            patch.timestamp, patch.block_number = self.now_s, target
+            return
+        gap = target - 1 - self._chain_block
+        if gap < 0:
+            raise ChainError(
+                f"{self.chain.name} mines every transaction in its own block, and model block {self.block} was "
+                "used by an earlier transaction: AdvanceTime(seconds >= 1, blocks >= 1) between transactions"
+            )
+        if self.now_s - gap <= self._chain_ts:
+            raise ChainError(
+                f"{self.chain.name}: {gap + 1} blocks need distinct timestamps after {self._chain_ts} up to "
+                f"{self.now_s}: advance at least as many seconds as blocks"
+            )
+        for k in range(gap):
+            self.chain.set_next_timestamp(self.now_s - gap + k)
+            self.chain.mine(1)
+        if gap:
+            self._chain_block, self._chain_ts = target - 1, self.now_s - 1
+        self.chain.set_next_timestamp(self.now_s)
+
+    def _mined(self, result: TxResult) -> None:
+        if self._automine:
+            if result.block_number != self.block_base + self.block:
+                raise ChainError(
+                    f"{self.chain.name} mined the transaction in block {result.block_number}, expected "
+                    f"{self.block_base + self.block}"
+                )
+            self._chain_block, self._chain_ts = self.block_base + self.block, self.now_s
+
+    def _events(self, result: TxResult) -> list[ev.Event]:
+        return [to_event(e) for e, src in zip(result.events, result.emitters, strict=True) if src == self._core]
+
+    # ------------------------------------------------------------------ reads
+
+    def _view(self, fn: str, *args: Any) -> Any:
+        return self.chain.call(self.system.core, fn, *args)
+
+    def account(self, address: str) -> Account:
+        """Balance, collateral (listed assets, zeros omitted), open positions and liquidation memo."""
+        a = normalize_address(address)
+        mask = int(self._view("position_mask", a))
+        positions = {}
+        for m in range(mask.bit_length()):
+            if mask >> m & 1:
+                positions[m] = Position(*(int(v) for v in self._view("positions", a, m)))
+        collateral = {i: int(self._view("collateral", a, i)) for i in self.asset_ids[1:]}
+        side = int(self._view("last_closed_side", a))
+        return Account(
+            balance=int(self._view("balances", a)),
+            collateral={i: v for i, v in collateral.items() if v},
+            positions=positions,
+            realized_pnl=int(self._view("realized_pnl", a)),
+            last_closed=None if side == 0 else (int(self._view("last_closed_market", a)), side),
+        )
+
+    def market(self, market_id: int) -> MarketState:
+        """Funding rate and index, loss indexes, last accrual and open interest of ``market_id``."""
+        return MarketState(*(int(v) for v in self._view("markets", market_id)))
+
+    def funding_index(self, market_id: int) -> int:
+        """Cumulative funding per unit of size of ``market_id`` (USD WAD) at its last accrual."""
+        return self.market(market_id).funding_index
+
+    def feed(self, feed_id: int) -> FeedState:
+        """Last accepted price, its timestamp and validity of ``feed_id``."""
+        price, updated, valid = self._view("feeds", feed_id)
+        return FeedState(int(price), int(updated), bool(valid))
+
+    def insurance_fund(self) -> int:
+        """Insurance fund balance (USD WAD)."""
+        return int(self._view("insurance_fund"))
+
+    def state(self, addresses: Iterable[str]) -> ProtocolState:
+        """The contract's state as the model's :class:`ProtocolState`, for ``addresses`` only.
+
+        Accounts with nothing stored are omitted; role sets list the given holders only;
+        ``settlement_pool`` (options) is always 0.
+        """
+        addrs = sorted({normalize_address(a) for a in addresses})
+        accounts = {a: acct for a in addrs if (acct := self.account(a)) != Account()}
+        liquidated_at = int(self._view("block_liquidated_at"))
+        return ProtocolState(
+            roles=Roles(
+                governance=str(self._view("governance")).lower(),
+                matchers={a for a in addrs if self._view("matchers", a)},
+                oracles={a for a in addrs if self._view("oracles", a)},
+                funding_operators={a for a in addrs if self._view("funding_operators", a)},
+            ),
+            now_s=self.now_s,
+            block=self.block,
+            paused=bool(self._view("paused")),
+            accounts=accounts,
+            markets={m: self.market(m) for m in self.market_ids},
+            feeds={f: self.feed(f) for f in self.feed_ids},
+            vault_tokens={i: int(self._view("vault_tokens", i)) for i in self.asset_ids},
+            insurance_fund=self.insurance_fund(),
+            fee_pool=int(self._view("fee_pool")),
+            funding_pool=int(self._view("funding_pool")),
+            loss_pool=int(self._view("loss_pool")),
+            uncovered_loss=int(self._view("uncovered_loss")),
+            block_liquidated_wad=int(self._view("block_liquidated_wad")),
+            block_liquidated_at=liquidated_at - self.block_base if liquidated_at else 0,
+        )
