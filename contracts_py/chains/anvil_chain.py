@@ -9,6 +9,8 @@ in a second one (about 2,000 ERC20 transfers/s here, ~20x one transaction at a t
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -222,6 +224,121 @@ class AnvilChain(Web3Chain):
             traces = self._rpc_batch([("debug_traceTransaction", [h, {"tracer": "callTracer"}]) for h in failed])
             reasons = {h: _trace_reason(t.get("result")) or NO_REASON for h, t in zip(failed, traces, strict=True)}
         return [self._batch_result(h, r, reasons.get(h)) for h, r in zip(hashes, receipts, strict=True)]
+
+    def send_batch_blocks(self, calls: Sequence[BatchCall], *, chunk: int = 100) -> list[TxResult]:
+        """Like :meth:`send_batch`, but each transaction in its own block and pipelined.
+
+        Needs a node started with a block gas limit equal to the transaction gas limit
+        (``--gas-limit 8000000`` with the default ``gas_limit``), so no block holds two
+        transactions, and ``anvil_setBlockTimestampInterval 1``. The transactions are signed
+        locally (explicit nonces, strictly decreasing fees) and, ``chunk`` at a time, queued in one
+        JSON-RPC batch with automine off, mined with one ``anvil_mine(len(chunk))`` and their
+        receipts fetched in one batch, by a helper thread, while this thread signs the next
+        chunks and decodes the receipts already back (anvil and Python work on both cores).
+        Transaction ``k`` lands in block ``latest + 1 + k``, one second after the block before
+        (the first at the timestamp :meth:`set_next_timestamp` set, if any); both are checked
+        (ChainError otherwise). A reverted transaction is mined with status 0 (its block empty of
+        effects) and gets ``success=False`` and its reason, as in :meth:`send_batch`.
+        """
+        if not calls:
+            return []
+        if not self._automine:
+            raise ChainError("anvil: send_batch_blocks needs automine on (it mines the batch itself)")
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise InvalidParameter(f"chunk must be a positive integer, got {chunk!r}")
+        senders = [self._sender(c.sender) for c in calls]
+        distinct = sorted(set(senders))
+        answers = self._rpc_batch(
+            [("eth_getTransactionCount", [s, "pending"]) for s in distinct]
+            + [("eth_getBlockByNumber", ["latest", False])]
+        )
+        nonces = {s: int(a["result"], 16) for s, a in zip(distinct, answers, strict=False)}
+        latest = answers[-1]["result"]
+        first_block, last_ts = int(latest["number"], 16) + 1, int(latest["timestamp"], 16)
+        base_fee = int(latest.get("baseFeePerGas", "0x0"), 16)
+        n = len(calls)
+        max_fee = 2 * base_fee + _PRIORITY_FEE_WEI + n
+        todo: queue.Queue[list[str] | None] = queue.Queue()
+        done: queue.Queue[tuple[list[str], list[dict[str, Any] | None]] | BaseException] = queue.Queue()
+
+        def node_side() -> None:  # helper thread: the only one talking to the node meanwhile
+            try:
+                while (raws := todo.get()) is not None:
+                    sent = self._rpc_batch([("eth_sendRawTransaction", [raw]) for raw in raws])
+                    errors = [a["error"] for a in sent if "error" in a]
+                    if errors:
+                        raise ChainError(f"anvil: {len(errors)} batch transactions were refused: {errors[0]}")
+                    self._rpc("anvil_mine", hex(len(raws)))
+                    hashes = [str(a["result"]) for a in sent]
+                    receipts = self._rpc_batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+                    done.put((hashes, [a.get("result") for a in receipts]))
+            except BaseException as exc:  # handed to the caller's thread
+                done.put(exc)
+
+        self._rpc("evm_setAutomine", False)
+        worker = threading.Thread(target=node_side, name="anvil-send-batch-blocks", daemon=True)
+        worker.start()
+        hashes: list[str] = []
+        receipts: list[dict[str, Any] | None] = []
+        finished = False
+        try:
+            for lo in range(0, n, chunk):
+                raws = []
+                for i in range(lo, min(lo + chunk, n)):
+                    c, sender = calls[i], senders[i]
+                    raw = self._signer(sender).sign_eip1559(
+                        chain_id=self.chain_id,
+                        nonce=nonces[sender],
+                        # strictly decreasing fees: anvil picks the pending transactions in list order
+                        max_priority_fee_per_gas=_PRIORITY_FEE_WEI + n - i,
+                        max_fee_per_gas=max_fee - i,
+                        gas=c.gas or self.gas_limit,
+                        to=bytes.fromhex(c.contract.address[2:]),
+                        value=c.value,
+                        data=c.contract.abi.encode_call(c.fn_name, c.args),
+                    )
+                    nonces[sender] += 1
+                    raws.append("0x" + raw.hex())
+                todo.put(raws)
+            todo.put(None)
+            results: list[TxResult] = []
+            while len(hashes) < n:
+                got = done.get()
+                if isinstance(got, BaseException):
+                    raise got
+                for h, r in zip(*got, strict=True):
+                    k = len(hashes)
+                    hashes.append(h)
+                    receipts.append(r)
+                    if r is None or int(r["blockNumber"], 16) != first_block + k:
+                        raise ChainError(
+                            f"anvil put batch transaction {k} into block {r and int(r['blockNumber'], 16)}, expected "
+                            f"{first_block + k}: start anvil with a block gas limit equal to the transaction gas limit"
+                        )
+                    results.append(self._batch_result(h, r, None))
+            finished = True
+        finally:
+            todo.put(None)
+            worker.join()
+            if not finished:
+                self._rpc("anvil_dropAllTransactions")
+            self._rpc("evm_setAutomine", True)
+        ends = self._rpc_batch([("eth_getBlockByNumber", [hex(b), False]) for b in (first_block, first_block + n - 1)])
+        first_ts, end_ts = (int(a["result"]["timestamp"], 16) for a in ends)
+        if end_ts - first_ts != n - 1 or first_ts <= last_ts:
+            raise ChainError(
+                f"anvil: the {n} blocks of the batch span timestamps {first_ts}..{end_ts}, not one second apart: "
+                "set anvil_setBlockTimestampInterval 1"
+            )
+        failed = [k for k, r in enumerate(receipts) if r is not None and int(r["status"], 16) != 1]
+        if failed:
+            traces = self._rpc_batch(
+                [("debug_traceTransaction", [hashes[k], {"tracer": "callTracer"}]) for k in failed]
+            )
+            for k, t in zip(failed, traces, strict=True):
+                reason = _trace_reason(t.get("result")) or NO_REASON
+                results[k] = self._batch_result(hashes[k], receipts[k], reason)
+        return results
 
     def _batch_result(self, tx_hash: str, receipt: dict[str, Any] | None, reason: str | None) -> TxResult:
         if receipt is None:
