@@ -225,7 +225,7 @@ class AnvilChain(Web3Chain):
             reasons = {h: _trace_reason(t.get("result")) or NO_REASON for h, t in zip(failed, traces, strict=True)}
         return [self._batch_result(h, r, reasons.get(h)) for h, r in zip(hashes, receipts, strict=True)]
 
-    def send_batch_blocks(self, calls: Sequence[BatchCall], *, chunk: int = 100) -> list[TxResult]:
+    def send_batch_blocks(self, calls: Sequence[BatchCall], *, chunk: int = 200) -> list[TxResult]:
         """Like :meth:`send_batch`, but each transaction in its own block and pipelined.
 
         Needs a node started with a block gas limit equal to the transaction gas limit
