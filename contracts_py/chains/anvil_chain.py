@@ -188,19 +188,7 @@ class AnvilChain(Web3Chain):
         max_fee = 2 * base_fee + _PRIORITY_FEE_WEI + n
         raws: list[str] = []
         for i, (c, sender) in enumerate(zip(calls, senders, strict=True)):
-            raw = self._signer(sender).sign_eip1559(
-                chain_id=self.chain_id,
-                nonce=nonces[sender],
-                # strictly decreasing fees: anvil's fee-ordered block builder then keeps list order
-                max_priority_fee_per_gas=_PRIORITY_FEE_WEI + n - i,
-                max_fee_per_gas=max_fee - i,
-                gas=c.gas or self.gas_limit,
-                to=bytes.fromhex(c.contract.address[2:]),
-                value=c.value,
-                data=c.contract.abi.encode_call(c.fn_name, c.args),
-            )
-            nonces[sender] += 1
-            raws.append("0x" + raw.hex())
+            raws.append(self._sign_ordered(c, sender, nonces, i, n, max_fee))
         # Queue everything, then build blocks from the full pool: anvil orders a block by fee
         # (ties grouped by sender), so strictly decreasing fees reproduce the list order.
         self._rpc("evm_setAutomine", False)
@@ -224,6 +212,27 @@ class AnvilChain(Web3Chain):
             traces = self._rpc_batch([("debug_traceTransaction", [h, {"tracer": "callTracer"}]) for h in failed])
             reasons = {h: _trace_reason(t.get("result")) or NO_REASON for h, t in zip(failed, traces, strict=True)}
         return [self._batch_result(h, r, reasons.get(h)) for h, r in zip(hashes, receipts, strict=True)]
+
+    def _sign_ordered(
+        self, c: BatchCall, sender: str, nonces: dict[str, int], i: int, n: int, max_fee: int
+    ) -> str:
+        """Sign the ``i``-th of ``n`` batch calls with the sender's next nonce (advanced here).
+
+        Fees strictly decrease along the list, so anvil's fee-ordered block builder keeps the
+        list order.
+        """
+        raw = self._signer(sender).sign_eip1559(
+            chain_id=self.chain_id,
+            nonce=nonces[sender],
+            max_priority_fee_per_gas=_PRIORITY_FEE_WEI + n - i,
+            max_fee_per_gas=max_fee - i,
+            gas=c.gas or self.gas_limit,
+            to=bytes.fromhex(c.contract.address[2:]),
+            value=c.value,
+            data=c.contract.abi.encode_call(c.fn_name, c.args),
+        )
+        nonces[sender] += 1
+        return "0x" + raw.hex()
 
     def send_batch_blocks(self, calls: Sequence[BatchCall], *, chunk: int = 200) -> list[TxResult]:
         """Like :meth:`send_batch`, but each transaction in its own block and pipelined.
@@ -285,20 +294,7 @@ class AnvilChain(Web3Chain):
             for lo in range(0, n, chunk):
                 raws = []
                 for i in range(lo, min(lo + chunk, n)):
-                    c, sender = calls[i], senders[i]
-                    raw = self._signer(sender).sign_eip1559(
-                        chain_id=self.chain_id,
-                        nonce=nonces[sender],
-                        # strictly decreasing fees: anvil picks the pending transactions in list order
-                        max_priority_fee_per_gas=_PRIORITY_FEE_WEI + n - i,
-                        max_fee_per_gas=max_fee - i,
-                        gas=c.gas or self.gas_limit,
-                        to=bytes.fromhex(c.contract.address[2:]),
-                        value=c.value,
-                        data=c.contract.abi.encode_call(c.fn_name, c.args),
-                    )
-                    nonces[sender] += 1
-                    raws.append("0x" + raw.hex())
+                    raws.append(self._sign_ordered(calls[i], senders[i], nonces, i, n, max_fee))
                 todo.put(raws)
             todo.put(None)
             results: list[TxResult] = []
