@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
-from contracts_py.chains import NO_REASON, BatchCall, Chain, TxResult
+from contracts_py.chains import NO_REASON, BatchCall, Chain, Contract, TxResult
 from contracts_py.deploy import System
 from protocol import events as ev
 from protocol.actions import (
@@ -185,11 +185,23 @@ class ChainClearingHouse:
             self._advance(action)
             return []
         sender, fn, args = _call(action)
-        self._sync_clock()
-        result = self.chain.transact(self.system.core, fn, *args, sender=sender)
-        self._mined(result)
+        result, events = self.transact(self.system.core, fn, *args, sender=sender)
         self.last_tx, self.last_tx_function = result, fn
-        return self._events(result)
+        return events
+
+    def transact(
+        self, contract: Contract, fn: str, *args: Any, sender: str | None = None
+    ) -> tuple[TxResult, list[ev.Event]]:
+        """Send one transaction to any contract (a feed, an oracle adapter) at the house's clock.
+
+        Returns the receipt and the protocol events the core emitted during it (a poke that
+        pushes a price into the core emits them). Raises ProtocolRevert with the callee's reason
+        and ChainError when the clock cannot be honoured, as :meth:`apply`.
+        """
+        self._sync_clock()
+        result = self.chain.transact(contract, fn, *args, sender=sender)
+        self._mined(result)
+        return result, self._events(result)
 
     def apply_batch(self, actions: Sequence[Action]) -> list[Outcome]:
         """Apply ``actions`` in order; each gives its events or its ProtocolRevert (never raised).

@@ -21,7 +21,7 @@ pushes a zero price at the block time, which the core rejects, making the market
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from contracts_py.chain_house import ChainClearingHouse
@@ -41,6 +41,7 @@ from oracles.adapter import (
     step,
 )
 from oracles.guards import GuardStatus, Verdict, check_pyth, check_round
+from oracles.replay import ReplayReport
 from oracles.rounds import PythPrice, RoundData
 from protocol import events as ev
 from protocol.actions import Action, AdvanceTime, PushPrice
@@ -342,19 +343,12 @@ def shift_rounds(rounds: Sequence[RoundData], start_s: int) -> tuple[RoundData, 
 
 
 @dataclass
-class ProtocolReplayReport:
-    """What a protocol replay through the adapter did (model and chain agree on all of it)."""
+class ProtocolReplayReport(ReplayReport):
+    """What a protocol replay through the adapter did (model and chain agree on all of it):
+    the model replay's counts plus the adapter's pokes."""
 
-    rounds: int = 0
     pokes: int = 0
     untrusted_pokes: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    min_price_wad: int = 0
-    liquidations: int = 0
-    bad_debt_wad: int = 0
-    invariant_checks: int = 0
-    keeper_reverts: list[str] = field(default_factory=list)
 
 
 def _account_key(acct: Account) -> tuple[Any, ...]:
@@ -438,13 +432,13 @@ class ProtocolChainReplay:
         if list(chain_events) != expected:
             raise NovationError(f"{what!r}: events differ\nchain {list(chain_events)}\nmodel {expected}")
 
-    def external(self, contract: Contract, fn: str, *args: Any, sender: str | None = None) -> TxResult:
-        """A transaction to another contract (a feed, the adapter) in its own model block."""
+    def external(
+        self, contract: Contract, fn: str, *args: Any, sender: str | None = None
+    ) -> tuple[TxResult, list[ev.Event]]:
+        """A transaction to another contract (a feed, the adapter) in its own model block; the
+        receipt and the core's events during it."""
         self.advance(1)
-        self.house._sync_clock()  # the house owns the clock of its chain
-        result = self.house.chain.transact(contract, fn, *args, sender=sender)
-        self.house._mined(result)
-        return result
+        return self.house.transact(contract, fn, *args, sender=sender)
 
     def poke(self) -> PokeRecord:
         """Poke the adapter on chain; mirror the pushed price on the model; compare both sides."""
@@ -452,7 +446,7 @@ class ProtocolChainReplay:
         p = read_source(f.chain, f.primary, f.spec.primary)
         fb = read_source(f.chain, f.fallback, f.spec.fallback)
         seq = read_sequencer(f.chain, f.sequencer)
-        result = self.external(f.adapter, "poke", f.feed_id, sender=f.keeper)
+        result, core_events = self.external(f.adapter, "poke", f.feed_id, sender=f.keeper)
         expected = f.reference.poke(p, fb, seq, self.now_s)
         got = chain_poke_record(f.chain, f.adapter, f.feed_id, result)
         if got != expected:
@@ -463,7 +457,7 @@ class ProtocolChainReplay:
         if got.pushed:
             ts = got.released_at if got.pushed_price_wad else self.now_s
             model_events = self._model(PushPrice(f.adapter.address, f.feed_id, got.pushed_price_wad, ts))
-            self._same_events("poke", model_events, self.house._events(result))
+            self._same_events("poke", model_events, core_events)
             accepted = any(isinstance(e, ev.PriceAccepted) for e in model_events)
             self.report.accepted += accepted
             self.report.rejected += not accepted

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from oracles.feed_models import PricePath, push_feed
 from oracles.history import Kline
 from oracles.rounds import RoundData, feed_to_wad
-from protocol.actions import AdvanceTime, PushPrice
+from protocol.actions import Action, AdvanceTime, PushPrice
 from protocol.clearing_house import ClearingHouse
 from protocol.errors import InvalidParameter, NovationError, ProtocolRevert
 from protocol.events import BadDebtSettled, Event, Liquidated
@@ -60,9 +60,9 @@ class ReplayReport:
     keeper_reverts: list[str] = field(default_factory=list)
 
 
-def _apply(house: ClearingHouse, action: object, report: ReplayReport) -> list[Event]:
+def _apply(house: ClearingHouse, action: Action, report: ReplayReport) -> list[Event]:
     before = house.snapshot()
-    events = house.apply(action)  # type: ignore[arg-type]
+    events = house.apply(action)
     violated = check_state(house.state, house.params) | check_transition(before, house.state, events, house.params)
     report.invariant_checks += 1
     if violated:

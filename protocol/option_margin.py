@@ -11,7 +11,7 @@ Scenario ``i`` moves the price by ``m_i * scan`` and the volatility by ``v_i * v
 of this grid: the batch engine's default :func:`protocol.portfolio.span_grid` is built from
 :func:`span_scenarios`. In scenario ``i`` a perpetual's P&L is ``(size * price) * move_i``
 (USD) and an option's ``size * (BS(moved price, moved vol) - BS(price, vol))`` with
-:func:`black_scholes`, the model's name for :func:`protocol.black_scholes.price_unchecked`
+:func:`protocol.black_scholes.price_unchecked`
 (zero interest, cash-settled, time to expiry ``max(expiry - now, 0)`` seconds on ACT/365,
 intrinsic value at 0). The requirement of the group:
 
@@ -30,8 +30,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from protocol.black_scholes import SECONDS_PER_YEAR
-from protocol.black_scholes import price_unchecked as black_scholes
+from protocol.black_scholes import SECONDS_PER_YEAR, price_unchecked
 from protocol.constants import WAD
 from protocol.params import MarketKind, MarketParams, ProtocolParams
 from protocol.state import MarketState, Position
@@ -42,7 +41,6 @@ __all__ = [
     "SPAN_PRICE_MOVES",
     "SPAN_SCENARIOS",
     "Scenario",
-    "black_scholes",
     "group_requirement",
     "needs_portfolio_margin",
     "requirements_wad",
@@ -125,8 +123,8 @@ def group_requirement(
             years = max(mp.expiry_s - now_s, 0) / SECONDS_PER_YEAR
             vol = mp.volatility_wad / WAD
             strike = mp.strike_wad / WAD
-            before = black_scholes(is_call, spot, strike, years, vol)
-            after = black_scholes(is_call, moved, strike, years, vol * vol_factor)
+            before = price_unchecked(is_call, spot, strike, years, vol)
+            after = price_unchecked(is_call, moved, strike, years, vol * vol_factor)
             change += size * (after - before)
         worst = max(worst, -change * sc.weight)
     short_units = sum(-pos.size for mp, pos in legs if mp.is_option and pos.size < 0) / WAD

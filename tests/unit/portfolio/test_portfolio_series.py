@@ -86,7 +86,7 @@ def test_zero_volatility_floor_prices_the_forward_intrinsic_value() -> None:
 
 
 def test_model_and_engine_share_one_black_scholes() -> None:
-    assert option_margin.black_scholes is black_scholes.price_unchecked
+    assert option_margin.price_unchecked is black_scholes.price_unchecked  # the model calls it
     assert cast(Any, bs_price_nb).py_func is black_scholes.price_unchecked  # numba's original function
     assert cast(Any, bs_greeks_nb).py_func is black_scholes.greeks_unchecked
     args = (True, 61_000.0, 65_000.0, 7 / 365, 0.6, 0.0)
