@@ -1,0 +1,90 @@
+"""What one simulated path produces: exact integer metrics and per-step series for plots.
+
+Metrics are integers: money in USD WAD (``*_wad``), counts, seconds, and 0/1 flags. Series are
+float64 per grid point (``steps + 1`` values) and exist only for plots and reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+from numpy.typing import NDArray
+
+from protocol.errors import InvalidParameter
+
+__all__ = ["METRICS", "SERIES", "MetricKind", "PathResult"]
+
+
+class MetricKind(Enum):
+    """How a metric is stored and aggregated."""
+
+    #: USD WAD integer (stored exactly as decimal128(38, 18) USD).
+    WAD = "wad"
+    #: A non-negative count.
+    COUNT = "count"
+    #: Seconds.
+    SECONDS = "seconds"
+    #: 0 or 1; its mean over paths is a probability.
+    FLAG = "flag"
+
+
+#: Every metric of a path, with its kind and meaning.
+METRICS: dict[str, tuple[MetricKind, str]] = {
+    "bad_debt_wad": (MetricKind.WAD, "negative balances of bankrupt accounts settled by the protocol (USD)"),
+    "insurance_fund_start_wad": (MetricKind.WAD, "insurance fund after set-up (USD)"),
+    "insurance_fund_min_wad": (MetricKind.WAD, "lowest insurance fund over the path (USD)"),
+    "insurance_fund_end_wad": (MetricKind.WAD, "insurance fund at the end (USD)"),
+    "insurance_fund_drawdown_wad": (MetricKind.WAD, "largest fall of the fund from a running peak (USD)"),
+    "insurance_fund_depleted": (MetricKind.FLAG, "the fund reached zero while covering bad debt"),
+    "socialized_loss_wad": (MetricKind.WAD, "bad debt spread over open interest or deleveraged (USD)"),
+    "socialized_loss_events": (MetricKind.COUNT, "socialized-loss or deleveraging events"),
+    "uncovered_loss_wad": (MetricKind.WAD, "bad debt nobody could absorb (USD)"),
+    "liquidations": (MetricKind.COUNT, "liquidation transactions"),
+    "accounts_liquidated": (MetricKind.COUNT, "distinct accounts liquidated at least once"),
+    "liquidated_notional_wad": (MetricKind.WAD, "notional closed by liquidations at the oracle price (USD)"),
+    "keeper_rewards_wad": (MetricKind.WAD, "penalty shares paid to keepers (USD)"),
+    "deferred_liquidations": (MetricKind.COUNT, "liquidations postponed by the keeper gas budget or block cap"),
+    "reduce_only_s": (MetricKind.SECONDS, "time the market's price was not trusted (no liquidation possible)"),
+    "oracle_updates": (MetricKind.COUNT, "price readings accepted by the protocol"),
+    "oracle_rejections": (MetricKind.COUNT, "price readings rejected by the guards"),
+}
+
+#: Per-step series of a path (float64, ``steps + 1`` values).
+SERIES: dict[str, str] = {
+    "market_price": "traded price including liquidation impact (USD)",
+    "oracle_price": "last price accepted by the protocol (USD)",
+    "insurance_fund": "insurance fund (USD)",
+    "bad_debt": "cumulative bad debt (USD)",
+    "liquidated_notional": "cumulative liquidated notional (USD)",
+    "trusted": "1 while the market's price is trusted, else 0",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class PathResult:
+    """The outcome of one path: its seed, exact metrics and plot series."""
+
+    path_index: int
+    #: ``SeedSequence.entropy`` and ``spawn_key`` of the path's seed: ``SeedSequence(entropy,
+    #: spawn_key=spawn_key)`` reproduces the path.
+    seed_entropy: int
+    spawn_key: tuple[int, ...]
+    metrics: Mapping[str, int]
+    series: Mapping[str, NDArray[np.float64]]
+
+    def __post_init__(self) -> None:
+        if set(self.metrics) != set(METRICS):
+            missing, extra = set(METRICS) - set(self.metrics), set(self.metrics) - set(METRICS)
+            raise InvalidParameter(f"path metrics must be exactly METRICS (missing {missing}, unexpected {extra})")
+        for name, value in self.metrics.items():
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidParameter(f"metric {name} must be an integer, got {value!r}")
+        if set(self.series) != set(SERIES):
+            raise InvalidParameter(f"path series must be exactly {sorted(SERIES)}, got {sorted(self.series)}")
+
+    def seed(self) -> np.random.SeedSequence:
+        """The path's seed sequence."""
+        return np.random.SeedSequence(self.seed_entropy, spawn_key=self.spawn_key)
