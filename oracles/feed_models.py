@@ -31,6 +31,7 @@ __all__ = [
     "PricePath",
     "Window",
     "apply_stale",
+    "deviates",
     "ema_series",
     "half_life_decay_wad",
     "inject_spike",
@@ -130,7 +131,7 @@ def random_windows(
     return tuple((s, s + duration_s) for s in starts)
 
 
-def _deviates(answer: int, last_answer: int, deviation_wad: int) -> bool:
+def deviates(answer: int, last_answer: int, deviation_wad: int) -> bool:
     """``|answer - last| / last >= deviation``, exactly; any change counts when ``last <= 0``."""
     if last_answer <= 0:
         return answer != last_answer
@@ -192,7 +193,7 @@ def push_feed(
         while i < len(times) and times[i] <= deadline:
             up = _first_up(times[i], outages) == times[i]
             i += 1
-            if up and _deviates(answers[i - 1], last.answer, deviation_wad):
+            if up and deviates(answers[i - 1], last.answer, deviation_wad):
                 publish(times[i - 1], answers[i - 1])
                 deviated = True
                 break

@@ -1,6 +1,7 @@
 """The one entry point: a ClearingHouse applies typed action records and returns events.
 
-Every action is applied to a copy of the state; if any rule fails the copy is dropped and a
+Every action is applied to a copy of the state (:meth:`~protocol.state.ProtocolState.fork`:
+accounts are copied when first touched); if any rule fails the copy is dropped and a
 :class:`~protocol.errors.ProtocolRevert` with the module-prefixed reason propagates, so a
 failing action changes nothing. After an action, every account it put at risk whose
 positions and collateral are gone has its negative balance settled as bad debt.
@@ -132,6 +133,20 @@ class ClearingHouse:
             vault_tokens={SETTLEMENT_ASSET_ID: 0, **{c.asset_id: 0 for c in params.collaterals}},
         )
 
+    @classmethod
+    def from_state(cls, params: Params, state: ProtocolState) -> ClearingHouse:
+        """A house continuing from ``state`` (e.g. a snapshot); the house takes ownership of it."""
+        if not isinstance(params, Params):
+            raise InvalidParameter(f"params must be a Params, got {type(params).__name__}")
+        if not isinstance(state, ProtocolState):
+            raise InvalidParameter(f"state must be a ProtocolState, got {type(state).__name__}")
+        missing = {m.market_id for m in params.markets} - set(state.markets)
+        if missing:
+            raise InvalidParameter(f"state has no market state for markets {sorted(missing)} of params")
+        house = cls.__new__(cls)
+        house._params, house._state = params, state
+        return house
+
     @property
     def params(self) -> Params:
         """Current parameters (governance may change market margins)."""
@@ -155,11 +170,11 @@ class ClearingHouse:
         handler = _HANDLERS.get(type(action))
         if handler is None:
             raise InvalidParameter(f"not an action record: {action!r}")
-        ctx = Context(copy.deepcopy(self._state), self._params)
+        ctx = Context(self._state.fork(), self._params)
         handler(ctx, action)
         for address in _at_risk(action):
             settle_bad_debt(ctx, address)
-        self._state, self._params = ctx.state, ctx.params
+        self._state, self._params = ctx.state.commit(), ctx.params
         return ctx.events
 
     def health(self, address: str) -> Health:
@@ -167,7 +182,7 @@ class ClearingHouse:
 
         Raises ProtocolRevert("margin: price not trusted") if a needed price is untrusted.
         """
-        ctx = Context(copy.deepcopy(self._state), self._params)
+        ctx = Context(self._state.fork(), self._params)
         addr = normalize_address(address)
         funding.settle_account(ctx, addr)
         acct = ctx.state.account(addr)
@@ -176,5 +191,5 @@ class ClearingHouse:
 
     def max_liquidation_size(self, address: str, market_id: int) -> int:
         """Largest size a keeper may liquidate from ``address`` in ``market_id`` now (0: none)."""
-        ctx = Context(copy.deepcopy(self._state), self._params)
+        ctx = Context(self._state.fork(), self._params)
         return liquidation.max_liquidation_size(ctx, normalize_address(address), market_id)

@@ -13,7 +13,8 @@ Positions (trigger: equity < maintenance, strict). A keeper takes over ``q`` of 
   less than ``dust_notional`` is closed too;
 * an account with ``E <= 0`` is closed whole at the oracle price with no penalty; with the ADL
   method and a shortfall larger than the insurance fund it must be deleveraged instead;
-* at most ``max_liquidation_notional_per_block`` is liquidated per block.
+* at most ``max_liquidation_notional_per_block`` of solvent accounts is liquidated per block
+  (a bankrupt account is closed whole even beyond it, and uses up the block's room).
 
 Collateral: while the settlement balance is negative anyone may buy the account's collateral
 at ``oracle * (1 - discount)``, no more than needed to bring the balance back to zero; a fee
@@ -132,13 +133,18 @@ def max_liquidation_size(ctx: Context, address: str, market_id: int) -> int:
     return lo
 
 
-def _consume_block_cap(ctx: Context, notional_wad: int) -> None:
+def _consume_block_cap(ctx: Context, notional_wad: int, *, enforce: bool) -> None:
+    """Count ``notional_wad`` against this block's cap; refuse it only when ``enforce``.
+
+    Bankrupt accounts are closed whole and are never refused: one larger than the cap could
+    otherwise never be liquidated while its debt grows. They still use up the block's room.
+    """
     state = ctx.state
     if state.block_liquidated_at != state.block:
         state.block_liquidated_at = state.block
         state.block_liquidated_wad = 0
     cap = ctx.params.protocol.max_liquidation_notional_per_block_wad
-    require(state.block_liquidated_wad + notional_wad <= cap, "liquidation: block cap reached")
+    require(not enforce or state.block_liquidated_wad + notional_wad <= cap, "liquidation: block cap reached")
     state.block_liquidated_wad += notional_wad
 
 
@@ -177,7 +183,7 @@ def liquidate(ctx: Context, action: Liquidate) -> None:
         require(terms.room >= 0, "liquidation: raises the requirement")
         slip, penalty = terms.slip, terms.penalty
     notional_q = notional(q, price)
-    _consume_block_cap(ctx, notional_q)
+    _consume_block_cap(ctx, notional_q, enforce=health.equity > 0)
 
     delta = -_sign(size) * q  # the account's trade
     value = close_value(q, price, account_sells=delta < 0, consumed=slip)

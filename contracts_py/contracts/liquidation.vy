@@ -85,16 +85,19 @@ def collateral_sale(amount_wad: uint256, price_wad: uint256, discount_wad: uint2
 
 
 @internal
-def _consume_block_cap(notional_wad: uint256):
+def _consume_block_cap(notional_wad: uint256, enforce: bool):
     """
-    @notice Count `notional_wad` against the per-block liquidation cap.
+    @notice Count `notional_wad` against the per-block liquidation cap; refuse it only when
+            `enforce` (bankrupt accounts close whole even beyond the cap).
     @param notional_wad Oracle notional liquidated (WAD).
+    @param enforce False for a bankrupt account's whole close.
     """
     if state.block_liquidated_at != block.number:
         state.block_liquidated_at = block.number
         state.block_liquidated_wad = 0
     assert (
-        state.block_liquidated_wad + notional_wad <= state.protocol_params.max_liquidation_notional_per_block_wad
+        not enforce
+        or state.block_liquidated_wad + notional_wad <= state.protocol_params.max_liquidation_notional_per_block_wad
     ), "liquidation: block cap reached"
     state.block_liquidated_wad += notional_wad
 
@@ -140,7 +143,7 @@ def liquidate(keeper: address, account: address, market_id: uint256, size_wad: u
         slip = terms.slip
         penalty = terms.penalty
     notional_q: uint256 = margin.notional(units.to_int(q), price)
-    self._consume_block_cap(notional_q)
+    self._consume_block_cap(notional_q, health.equity > 0)
 
     delta: int256 = -units.sign(size) * units.to_int(q)
     value: uint256 = clearing.close_value(q, price, delta < 0, units.to_int(slip))

@@ -6,7 +6,10 @@
 * :func:`evaluate` — equity, initial and maintenance requirements, free collateral,
   liquidatable flags and shortfall at a price vector (``feed_id -> price_wad``), into reusable
   :class:`MarginOutputs`;
-* :func:`liquidation_candidates` — liquidatable rows ordered by shortfall.
+* :func:`liquidation_candidates` — liquidatable rows ordered by shortfall;
+* :class:`LiveBook` and :class:`LiquidationWatch` — a book following a live model state and a
+  step-after-step liquidation screen that re-screens only accounts the market could have moved
+  below maintenance (simulations).
 
 Decisions and signs equal :func:`protocol.margin.account_health` on every account: a float64
 screen with a proven error bound (:mod:`protocol.margin_core.screen`) decides almost all, and
@@ -18,8 +21,12 @@ from __future__ import annotations
 from protocol.margin_core.batch import MarginBatch, MarginOutputs, evaluate, liquidation_candidates
 from protocol.margin_core.book import MarginBook, ScreenArrays
 from protocol.margin_core.limbs import WadLimbs
+from protocol.margin_core.live import LiveBook
+from protocol.margin_core.watch import LiquidationWatch
 
 __all__ = [
+    "LiquidationWatch",
+    "LiveBook",
     "MarginBatch",
     "MarginBook",
     "MarginOutputs",

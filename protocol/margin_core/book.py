@@ -19,7 +19,7 @@ does not accrue funding up to ``now``).
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,7 +33,7 @@ from protocol.margin_core.screen import prepare
 from protocol.params import CollateralParams, MarketParams, Params
 from protocol.state import Account, MarketState, Position, ProtocolState
 
-__all__ = ["MarginBook", "ScreenArrays"]
+__all__ = ["MarginBook", "RowArrays", "ScreenArrays"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,6 +146,53 @@ def _market_states(params: Params, markets: Mapping[int, MarketState]) -> dict[i
 
 
 @dataclass(frozen=True, eq=False)
+class RowArrays:
+    """Writable float64 rows (whole units) of model accounts, before the screen's folding."""
+
+    params: Params
+    #: Settlement balance, USD, shape (N,).
+    balance: NDArray[np.float64]
+    #: (size, open notional, funding snapshot, loss snapshot), each shape (N, M).
+    fields: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
+    #: Collateral held, base units, shape (N, C).
+    collateral: NDArray[np.float64]
+
+    @classmethod
+    def allocate(cls, n: int, params: Params) -> RowArrays:
+        """Zeroed rows for ``n`` accounts over the perpetuals and collateral assets of ``params``."""
+        m, c = len(_perpetuals(params)), len(params.collaterals)
+        f = (np.zeros((n, m)), np.zeros((n, m)), np.zeros((n, m)), np.zeros((n, m)))
+        return cls(params, np.zeros(n), f, np.zeros((n, c)))
+
+    def fill(self, rows: Iterable[int], labels: Sequence[str], accounts: Sequence[Account]) -> None:
+        """Write ``accounts`` (labelled for errors) into ``rows``; InvalidParameter for an option
+        position, an unknown asset or a negative collateral amount."""
+        column = {mp.market_id: j for j, mp in enumerate(_perpetuals(self.params))}
+        asset_column = {cp.asset_id: k for k, cp in enumerate(self.params.collaterals)}
+        for i, address, acct in zip(rows, labels, accounts, strict=True):
+            self.balance[i] = acct.balance / WAD
+            for f in self.fields:
+                f[i] = 0.0
+            self.collateral[i] = 0.0
+            for market_id, pos in acct.positions.items():
+                if market_id not in column:
+                    raise InvalidParameter(
+                        f"account {address} has a position in market {market_id}, which is not a perpetual of "
+                        "params; the batch core margins perpetuals (options use portfolio margin)"
+                    )
+                j = column[market_id]
+                values = (pos.size, pos.open_notional, pos.funding_snapshot, pos.loss_snapshot)
+                for f, v in zip(self.fields, values, strict=True):
+                    f[i, j] = v / WAD
+            for asset_id, amount in acct.collateral.items():
+                if asset_id not in asset_column:
+                    raise InvalidParameter(f"account {address} holds unknown collateral asset {asset_id}")
+                if amount < 0:
+                    raise InvalidParameter(f"account {address} holds a negative amount {amount} of asset {asset_id}")
+                self.collateral[i, asset_column[asset_id]] = amount / WAD
+
+
+@dataclass(frozen=True, eq=False)
 class MarginBook:
     """Accounts x markets x collateral assets, ready for :func:`~protocol.margin_core.evaluate`.
 
@@ -196,33 +243,15 @@ class MarginBook:
         if not isinstance(params, Params):
             raise InvalidParameter(f"params must be a Params, got {type(params).__name__}")
         markets = _market_states(params, state.markets)
-        column = {mp.market_id: j for j, mp in enumerate(_perpetuals(params))}
-        asset_column = {cp.asset_id: k for k, cp in enumerate(params.collaterals)}
         labels = tuple(sorted(state.accounts))
         accounts = tuple(copy.deepcopy(state.accounts[a]) for a in labels)
-        n, m, c = len(accounts), len(column), len(asset_column)
-        balance = np.zeros(n)
-        fields = [np.zeros((n, m)) for _ in range(4)]
-        collateral = np.zeros((n, c))
-        for i, (address, acct) in enumerate(zip(labels, accounts, strict=True)):
-            balance[i] = acct.balance / WAD
-            for market_id, pos in acct.positions.items():
-                if market_id not in column:
-                    raise InvalidParameter(
-                        f"account {address} has a position in market {market_id}, which is not a perpetual of "
-                        "params; the batch core margins perpetuals (options use portfolio margin)"
-                    )
-                j = column[market_id]
-                values = (pos.size, pos.open_notional, pos.funding_snapshot, pos.loss_snapshot)
-                for f, v in zip(fields, values, strict=True):
-                    f[i, j] = v / WAD
-            for asset_id, amount in acct.collateral.items():
-                if asset_id not in asset_column:
-                    raise InvalidParameter(f"account {address} holds unknown collateral asset {asset_id}")
-                if amount < 0:
-                    raise InvalidParameter(f"account {address} holds a negative amount {amount} of asset {asset_id}")
-                collateral[i, asset_column[asset_id]] = amount / WAD
-        size, open_notional, funding_snapshot, loss_snapshot = fields
+        rows = RowArrays.allocate(len(accounts), params)
+        rows.fill(range(len(accounts)), labels, accounts)
+        balance, (size, open_notional, funding_snapshot, loss_snapshot), collateral = (
+            rows.balance,
+            rows.fields,
+            rows.collateral,
+        )
         screen = _screen_arrays(balance, size, open_notional, funding_snapshot, loss_snapshot, collateral)
         return cls(params, state.now_s, markets, screen, labels, _ModelAccounts(accounts))
 

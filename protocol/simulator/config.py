@@ -166,12 +166,16 @@ class KeeperConfig:
     #: Gas the keepers spend per block, and gas per liquidation (see tests/chain/gas_snapshot.json).
     gas_budget_per_block: int = 3_000_000
     gas_per_liquidation: int = 300_000
+    #: The keeper's own collateral (USD): it takes over liquidated positions and must keep
+    #: meeting initial margin to take more.
+    capital_usd: float = 2e8
 
     def __post_init__(self) -> None:
         _number("keepers.latency_blocks", self.latency_blocks, 0, 10**6, integer=True)
         _number("keepers.jitter_blocks", self.jitter_blocks, 0.0, 1e6)
         _number("keepers.gas_budget_per_block", self.gas_budget_per_block, 1, 10**10, integer=True)
         _number("keepers.gas_per_liquidation", self.gas_per_liquidation, 1, 10**8, integer=True)
+        _number("keepers.capital_usd", self.capital_usd, 0.0, 1e15)
         if self.gas_budget_per_block < self.gas_per_liquidation:
             raise InvalidParameter("keepers.gas_budget_per_block must cover at least one liquidation")
 

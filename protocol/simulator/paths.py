@@ -36,6 +36,7 @@ __all__ = [
     "historical",
     "merton_jump_diffusion",
     "ornstein_uhlenbeck",
+    "price_to_wad",
     "scale_returns",
 ]
 
@@ -60,10 +61,11 @@ class PathSet:
 
         (The float's binary expansion would add noise below its 16 significant digits.)
         """
-        return [[[_float_to_wad(p) for p in step] for step in path] for path in self.prices.tolist()]
+        return [[[price_to_wad(p) for p in step] for step in path] for path in self.prices.tolist()]
 
 
-def _float_to_wad(price: float) -> int:
+def price_to_wad(price: float) -> int:
+    """WAD integer of a float price: its shortest decimal form, rounded down."""
     return int((Decimal(repr(price)) * WAD).to_integral_value(rounding=ROUND_FLOOR))
 
 

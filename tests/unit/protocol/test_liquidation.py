@@ -146,6 +146,13 @@ def test_block_cap_is_inclusive(make_desk: DeskFactory) -> None:
         desk.apply(Liquidate(KEEPER, TRADER, BTC_PERP, 1))
 
 
+def test_bankrupt_account_closes_beyond_the_block_cap_and_uses_its_room(make_desk: DeskFactory) -> None:
+    desk = liquidatable(make_desk(max_liquidation_notional_per_block_wad=10_000 * WAD), 47_000)  # E = -500
+    desk.apply(Liquidate(KEEPER, TRADER, BTC_PERP, 1))  # closes the whole 1 BTC = 47,000 > 10,000
+    assert TRADER not in {a for a, acct in desk.state.accounts.items() if acct.positions}
+    assert desk.state.block_liquidated_wad == 47_000 * WAD
+
+
 def test_bankrupt_account_closes_whole_at_the_oracle_without_penalty(desk: Desk) -> None:
     liquidatable(desk, 47_000)  # E = 12,500 + 47,000 - 60,000 = -500
     assert desk.health(TRADER).equity == -500 * WAD

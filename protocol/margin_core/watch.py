@@ -1,0 +1,163 @@
+r"""Watching a book for liquidations step after step without screening every account every step.
+
+Between two actions on an account, its equity minus maintenance moves only through the market
+scalars of :mod:`protocol.margin_core.prices`. Exactly (``W = 1e18``)::
+
+    |d(E - MM)| <= sum_j |s_j| (max(|d q_long_j|, |d q_short_j|) + |d mm_rate_j|)
+                 + sum_k a_k |d value_rate_k|          <=  w * delta
+
+with ``w = sum_j |s_j| + sum_k a_k`` (base units) and ``delta`` the largest per-unit change of
+any scalar since a **baseline** (the value cap is 1-Lipschitz; the model's integer roundings
+add at most ``2 * requirement_slack``). A full screen at the baseline gives every account's
+``slack = E - MM`` within the screen's proven tolerance (see :mod:`protocol.margin_core.screen`),
+hence a distance ``r = (slack - tol) / w`` in scalar units. At a later step only accounts with
+``r <= delta`` can be below maintenance: with the distances sorted, that is a prefix found by
+binary search (a baseline is sorted once it has lasted a few steps; before that a linear pass
+over the distances finds the same rows), and only those accounts (plus the accounts changed by
+actions since the baseline) are screened — exactly, by :func:`~protocol.margin_core.evaluate`
+on those rows. When they grow past ``rescreen_fraction`` of the book, the watch screens everything and takes a new
+baseline (the "skin" of a Verlet neighbour list).
+
+The scalar changes are computed from exact integers (one rounding, then inflated), distances are
+deflated by a relative ``1e-9``: far more than the float error of the few operations involved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from protocol.constants import WAD
+from protocol.errors import InvalidParameter
+from protocol.margin import maintenance_fraction
+from protocol.margin_core.batch import MarginOutputs, evaluate
+from protocol.margin_core.book import MarginBook, ScreenArrays
+from protocol.margin_core.screen import Tolerances
+from protocol.state import Account
+
+__all__ = ["LiquidationWatch"]
+
+_SAFETY = 1e-9
+#: A baseline is sorted once it has served this many steps (hot markets rescreen sooner).
+_SORT_AFTER = 4
+_WAD2 = WAD * WAD
+
+
+@dataclass(frozen=True, eq=False)
+class _Rows:
+    book: MarginBook
+    rows: NDArray[np.int64]
+
+    def account(self, index: int) -> Account:
+        return self.book.account(int(self.rows[index]))
+
+
+def _levels(book: MarginBook, prices: Mapping[int, int]) -> tuple[list[tuple[int, int, int]], list[int]]:
+    """Exact numerators of the scalars: per market ``(q_long * W, q_short * W, mm_rate * W**2)``,
+    per asset ``value_rate * W**2``."""
+    markets = []
+    for mp in book.perpetuals:
+        ms, p = book.markets[mp.market_id], prices[mp.feed_id]
+        base = p - ms.funding_index
+        markets.append((base - ms.loss_index_long, base + ms.loss_index_short, p * maintenance_fraction(mp, ms, p)))
+    assets = [prices[cp.feed_id] * (WAD - cp.haircut_wad) for cp in book.collaterals]
+    return markets, assets
+
+
+class LiquidationWatch:
+    """A screen for a book whose rows change a few at a time (a simulation's live book).
+
+    Call it with the book view of the step, the prices, and the rows refreshed since the last
+    call; it returns the rows with equity < maintenance, exactly as the model decides.
+    """
+
+    def __init__(self, n_accounts: int, *, rescreen_fraction: float = 0.125) -> None:
+        if isinstance(n_accounts, bool) or not isinstance(n_accounts, int) or n_accounts < 0:
+            raise InvalidParameter(f"n_accounts must be a non-negative integer, got {n_accounts!r}")
+        if not 0.0 < rescreen_fraction <= 1.0:
+            raise InvalidParameter(f"rescreen_fraction must be in (0, 1], got {rescreen_fraction!r}")
+        self._n = n_accounts
+        self._limit = max(int(n_accounts * rescreen_fraction), 1)
+        self._out = MarginOutputs.allocate(n_accounts)
+        #: Distances of the baseline: by row until sorted (``_order`` None), then ascending.
+        self._order: NDArray[np.int64] | None = None
+        self._distance = np.zeros(0)
+        self._age = 0
+        self._baseline: tuple[list[tuple[int, int, int]], list[int]] | None = None
+        self._changed: set[int] = set()
+        #: Accounts screened so far (full passes count every row), for reports.
+        self.screened = 0
+        self.full_screens = 0
+
+    def __call__(
+        self, book: MarginBook, prices: Mapping[int, int], changed: Iterable[int] = ()
+    ) -> NDArray[np.int64]:
+        """Rows of ``book`` below maintenance at ``prices``."""
+        if book.n_accounts != self._n:
+            raise InvalidParameter(f"the watch was built for {self._n} accounts, the book has {book.n_accounts}")
+        self._changed.update(int(r) for r in changed)
+        if self._baseline is None:
+            return self._full(book, prices)
+        delta = self._delta(book, prices)
+        self._age += 1
+        if self._order is None and self._age >= _SORT_AFTER:
+            self._order = np.argsort(self._distance, kind="stable")
+            self._distance = self._distance[self._order]
+        if self._order is None:
+            near = np.flatnonzero(self._distance <= delta)
+        else:
+            near = self._order[: int(np.searchsorted(self._distance, delta, side="right"))]
+        if near.size + len(self._changed) > self._limit:
+            return self._full(book, prices)
+        rows = np.union1d(near, np.fromiter(self._changed, dtype=np.int64, count=len(self._changed)))
+        self.screened += int(rows.size)
+        if rows.size == 0:
+            return rows
+        sub = MarginBook(
+            book.params,
+            book.now_s,
+            book.markets,
+            ScreenArrays(*(np.ascontiguousarray(a[rows]) for a in book.screen.as_tuple())),
+            None,
+            _Rows(book, rows),
+        )
+        return rows[evaluate(sub, prices).liquidatable]
+
+    def _delta(self, book: MarginBook, prices: Mapping[int, int]) -> float:
+        """Largest change per unit of size or collateral of any scalar since the baseline (USD)."""
+        assert self._baseline is not None
+        markets, assets = _levels(book, prices)
+        base_markets, base_assets = self._baseline
+        delta = 0.0
+        for (ql, qs, mm), (ql0, qs0, mm0) in zip(markets, base_markets, strict=True):
+            change = max(abs(ql - ql0), abs(qs - qs0)) * WAD + abs(mm - mm0)
+            delta = max(delta, change / _WAD2)
+        for v, v0 in zip(assets, base_assets, strict=True):
+            delta = max(delta, abs(v - v0) / _WAD2)
+        return delta * (1.0 + _SAFETY)
+
+    def _full(self, book: MarginBook, prices: Mapping[int, int]) -> NDArray[np.int64]:
+        batch = evaluate(book, prices, out=self._out)
+        self.screened += self._n
+        self.full_screens += 1
+        markets, assets = _levels(book, prices)
+        _, magnitude, size, _, collateral = book.screen.as_tuple()
+        q_abs = np.asarray([max(abs(ql), abs(qs)) / WAD for ql, qs, _ in markets])
+        value_rate = np.asarray([v / _WAD2 for v in assets])
+        abs_size = np.abs(size)
+        mag = magnitude + abs_size @ q_abs + collateral @ value_rate
+        tol = Tolerances(len(book.perpetuals), len(book.collaterals))
+        slack = batch.equity - batch.maintenance
+        margin = slack - (2.0 * tol.rel_tol * (mag + batch.maintenance) + 4.0 * tol.requirement_slack)
+        weight = (abs_size.sum(axis=1) + collateral.sum(axis=1)) * (1.0 + _SAFETY)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            distance = np.where(
+                margin > 0.0, np.where(weight > 0.0, margin * (1.0 - _SAFETY) / weight, np.inf), -np.inf
+            )
+        self._order, self._distance, self._age = None, distance, 0
+        self._baseline = (markets, assets)
+        self._changed.clear()
+        return np.flatnonzero(batch.liquidatable)

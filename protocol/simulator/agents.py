@@ -1,0 +1,202 @@
+"""The actors around the protocol in a simulation: traders, the price, the oracle feed,
+keepers and the outside market's liquidity.
+
+Everything random draws from a :class:`numpy.random.Generator` handed in by the engine (one
+per concern, spawned from the path's seed), so a path is reproducible in any process. Floats
+are simulation inputs only; whatever reaches the protocol is converted to WAD once, here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from oracles.feed_models import deviates
+from oracles.history import load_klines
+from oracles.replay import kline_path
+from protocol.constants import WAD
+from protocol.errors import InvalidParameter
+from protocol.simulator import paths
+from protocol.simulator.config import StudyConfig
+
+__all__ = ["Impact", "PushFeed", "TraderOrder", "outages", "premium_path", "price_path", "trader_orders"]
+
+SECONDS_PER_DAY = 86_400
+
+
+@dataclass(frozen=True)
+class TraderOrder:
+    """One trader's opening: settlement-token units deposited and signed size (base units, WAD)."""
+
+    deposit_units: int
+    size_wad: int
+
+
+def trader_orders(
+    config: StudyConfig, spot_wad: int, initial_fraction_wad: int, rng: np.random.Generator
+) -> list[TraderOrder]:
+    """The book's traders: log-normal collateral and leverage (capped at
+    ``max_leverage_share / initial fraction``), long with probability ``long_fraction``."""
+    tc, n = config.traders, config.run.accounts
+    decimals = config.params.protocol.settlement_decimals
+    collateral = tc.collateral_median_usd * np.exp(tc.collateral_sigma * rng.standard_normal(n))
+    cap = tc.max_leverage_share * WAD / initial_fraction_wad
+    leverage = np.minimum(tc.leverage_median * np.exp(tc.leverage_sigma * rng.standard_normal(n)), cap)
+    side = np.where(rng.random(n) < tc.long_fraction, 1, -1)
+    spot = spot_wad / WAD
+    orders = []
+    for c, lev, s in zip(collateral.tolist(), leverage.tolist(), side.tolist(), strict=True):
+        units = max(int(c * 10**decimals), 1)
+        size = int(units / 10**decimals * lev / spot * WAD)
+        orders.append(TraderOrder(units, s * max(size, 1)))
+    return orders
+
+
+def _historical(config: StudyConfig) -> NDArray[np.float64]:
+    """The kline CSV as a log-linear path on the study's grid (intrabar extremes included)."""
+    klines = load_klines(config.price.csv)
+    if len(klines) < 2:
+        raise InvalidParameter(f"price.csv {config.price.csv} needs at least two bars")
+    bar_s = (klines[1].open_time_ms - klines[0].open_time_ms) // 1000
+    intrabar = kline_path(klines, bar_s)
+    times = np.asarray(intrabar.times_s, dtype=np.float64) - intrabar.times_s[0]
+    prices = np.asarray([p / WAD for p in intrabar.prices_wad], dtype=np.float64)
+    step_s, steps = config.run.step_s, config.run.steps
+    available = int(times[-1]) // step_s
+    if steps > available:
+        raise InvalidParameter(
+            f"price.csv {config.price.csv} covers {available} steps of run.step_s = {step_s} s; "
+            f"lower run.steps (now {steps}) or run.step_s"
+        )
+    grid = np.arange(steps + 1, dtype=np.float64) * step_s
+    out: NDArray[np.float64] = np.exp(np.interp(grid, times, np.log(prices)))
+    if config.price.vol_scale != 1.0:
+        scaled = paths.scale_returns(
+            paths.PathSet(out[None, :, None], step_s, "historical", None), vol_ratio=config.price.vol_scale, spot=out[0]
+        )
+        out = scaled.prices[0, :, 0]
+    return out
+
+
+def price_path(config: StudyConfig, seed: np.random.SeedSequence) -> NDArray[np.float64]:
+    """Reference price (USD per base unit) at the ``run.steps + 1`` grid points, before impact."""
+    pc, run = config.price, config.run
+    grid = {"n_paths": 1, "n_steps": run.steps, "dt_s": run.step_s}
+    if pc.model == "historical":
+        return _historical(config)
+    if pc.model == "gbm":
+        ps = paths.correlated_gbm(seed, **grid, spot=[pc.spot], sigma=[pc.sigma], mu=[pc.mu])
+    elif pc.model == "merton":
+        ps = paths.merton_jump_diffusion(
+            seed,
+            **grid,
+            spot=pc.spot,
+            sigma=pc.sigma,
+            jumps_per_year=pc.jumps_per_year,
+            jump_mean=pc.jump_mean,
+            jump_std=pc.jump_std,
+            mu=pc.mu,
+        )
+    elif pc.model == "garch":
+        ps = paths.garch11(seed, **grid, spot=pc.spot, omega=pc.garch_omega, alpha=pc.garch_alpha, beta=pc.garch_beta)
+    else:
+        ps = paths.brownian_bridge(seed, **grid, spot=pc.spot, sigma=pc.sigma, shock=pc.shock)
+    return np.ascontiguousarray(ps.prices[0, :, 0])
+
+
+def outages(config: StudyConfig, rng: np.random.Generator) -> NDArray[np.bool_]:
+    """Steps during which the feed publishes nothing: Poisson starts, geometric lengths."""
+    oc, run = config.oracle, config.run
+    down = np.zeros(run.steps + 1, dtype=np.bool_)
+    rate = oc.outages_per_day * run.step_s / SECONDS_PER_DAY
+    if rate == 0.0 or oc.outage_mean_steps == 0.0:
+        return down
+    starts = np.flatnonzero(rng.random(run.steps + 1) < min(rate, 1.0))
+    lengths = rng.geometric(1.0 / max(oc.outage_mean_steps, 1.0), size=starts.size)
+    for s, n in zip(starts.tolist(), lengths.tolist(), strict=True):
+        down[s : s + n] = True
+    return down
+
+
+def premium_path(config: StudyConfig, rng: np.random.Generator) -> NDArray[np.float64]:
+    """The perp's premium over the index (fraction of the price), an exact-discretised OU process."""
+    fc, run = config.funding, config.run
+    out = np.zeros(run.steps + 1)
+    if fc.premium_sigma == 0.0:
+        return out
+    k = fc.premium_speed_per_day * run.step_s / SECONDS_PER_DAY
+    a = math.exp(-k)
+    shock = fc.premium_sigma * math.sqrt(1.0 - a * a)
+    z = rng.standard_normal(run.steps + 1)
+    out[0] = fc.premium_sigma * z[0]
+    for i in range(1, run.steps + 1):
+        out[i] = a * out[i - 1] + shock * z[i]
+    return out
+
+
+@dataclass
+class PushFeed:
+    """A Chainlink-style push feed: it publishes when the price moved ``deviation`` since its last
+    publication or ``heartbeat`` after it, unless down; the protocol receives a publication
+    ``latency_steps`` later, with the publication's timestamp."""
+
+    deviation_wad: int
+    heartbeat_s: int
+    latency_steps: int
+    last_answer: int = 0
+    last_published_s: int = -(2**62)
+    _in_flight: deque[tuple[int, int, int]] = field(default_factory=deque)
+
+    @classmethod
+    def from_config(cls, config: StudyConfig) -> PushFeed:
+        """The feed of ``config.oracle``."""
+        oc = config.oracle
+        return cls(int(oc.deviation_bps * WAD) // 10_000, oc.heartbeat_s, oc.latency_steps)
+
+    def observe(self, step: int, t_s: int, price_wad: int, *, down: bool) -> None:
+        """The feed sees ``price_wad`` at ``t_s`` and publishes if its rule says so."""
+        if down:
+            return
+        due = t_s - self.last_published_s >= self.heartbeat_s
+        if due or deviates(price_wad, self.last_answer, self.deviation_wad):
+            self.last_answer, self.last_published_s = price_wad, t_s
+            self._in_flight.append((step + self.latency_steps, price_wad, t_s))
+
+    def arrivals(self, step: int) -> list[tuple[int, int]]:
+        """Publications ``(price_wad, timestamp_s)`` the protocol receives at ``step``, oldest first."""
+        out = []
+        while self._in_flight and self._in_flight[0][0] <= step:
+            _, price, t_s = self._in_flight.popleft()
+            out.append((price, t_s))
+        return out
+
+
+@dataclass
+class Impact:
+    """Log-price impact of keepers unwinding liquidated positions outside, decaying geometrically.
+
+    Selling ``n`` USD (a liquidated long) lowers the log price by ``n / depth_usd``.
+    """
+
+    depth_usd: float
+    decay: float
+    level: float = 0.0
+
+    @classmethod
+    def from_config(cls, config: StudyConfig) -> Impact:
+        """The impact of ``config.liquidity``."""
+        lc = config.liquidity
+        return cls(lc.depth_usd, 0.5 ** (1.0 / lc.half_life_steps))
+
+    def step(self) -> float:
+        """Decay one step; the multiplicative price factor now."""
+        self.level *= self.decay
+        return math.exp(self.level)
+
+    def trade(self, signed_notional_usd: float) -> None:
+        """Someone bought (+) or sold (-) ``|signed_notional_usd]`` outside."""
+        self.level += signed_notional_usd / self.depth_usd

@@ -1,0 +1,94 @@
+"""LiveBook rows equal a freshly built MarginBook after every refresh; the watch's decisions
+equal a full screen's at every step, including accounts it did not re-screen."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from protocol.actions import AdvanceTime, Deposit, Fill, PushPrice
+from protocol.clearing_house import ClearingHouse
+from protocol.constants import WAD
+from protocol.errors import InvalidParameter
+from protocol.funding import accrued_markets
+from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, evaluate
+from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, ETH_FEED, actor, default_params
+
+MATCHER, ORACLE, MAKER = ACTORS["matcher"], ACTORS["oracle"], ACTORS["market_maker"]
+TRADERS = tuple(actor(f"live-{i}") for i in range(40))
+
+
+def _house() -> ClearingHouse:
+    house = ClearingHouse(default_params(), ACTORS["governance"], matchers=[MATCHER], oracles=[ORACLE])
+    house.apply(PushPrice(ORACLE, BTC_FEED, 30_000 * WAD, 0))
+    house.apply(Deposit(MAKER, 0, 10**8 * 10**6))
+    for i, trader in enumerate(TRADERS):
+        house.apply(Deposit(trader, 0, (2_200 + 37 * i) * 10**6))
+        size = (1 + i % 7) * WAD // 10 * (1 if i % 3 else -1)
+        house.apply(Fill(MATCHER, MAKER, trader, BTC_PERP, size, 30_000 * WAD, 0, 0))
+    return house
+
+
+def _rows(book: MarginBook, labels: tuple[str, ...]) -> list[tuple[float, ...]]:
+    order = [book.labels.index(a) for a in labels] if book.labels is not None else list(range(len(labels)))
+    arrays = book.screen.as_tuple()
+    return [tuple(float(x) for a in arrays for x in np.atleast_1d(a[i])) for i in order]
+
+
+def test_refreshed_rows_equal_a_fresh_book() -> None:
+    house = _house()
+    labels = (*TRADERS, MAKER)
+    live = LiveBook(house.state, house.params, labels)
+    view = live.book(house.state, house.state.markets, house.state.now_s)
+    assert _rows(view, labels) == _rows(MarginBook.from_state(house.state, house.params), labels)
+    house.apply(Fill(MATCHER, MAKER, TRADERS[3], BTC_PERP, WAD, 30_100 * WAD, WAD // 1000, WAD // 500))
+    live.refresh(house.state, (TRADERS[3], MAKER, "0x" + "77" * 20))  # an unknown address is ignored
+    assert live.take_changed() == [3, len(TRADERS)]
+    assert live.take_changed() == []
+    view = live.book(house.state, house.state.markets, house.state.now_s)
+    assert _rows(view, labels) == _rows(MarginBook.from_state(house.state, house.params), labels)
+    twin = live.copy()
+    house.apply(Fill(MATCHER, MAKER, TRADERS[5], BTC_PERP, -WAD, 30_000 * WAD, 0, 0))
+    live.refresh(house.state, (TRADERS[5],))
+    assert _rows(live.book(house.state, house.state.markets, 0), labels)[5] != _rows(
+        twin.book(house.state, house.state.markets, 0), labels
+    )[5]
+
+
+def test_live_book_rejects_unknown_labels() -> None:
+    house = _house()
+    with pytest.raises(InvalidParameter, match="not accounts of the state"):
+        LiveBook(house.state, house.params, ("0x" + "55" * 20,))
+    with pytest.raises(InvalidParameter, match="distinct"):
+        LiveBook(house.state, house.params, (TRADERS[0], TRADERS[0]))
+
+
+@pytest.mark.parametrize("moves", [(-1, 1, -2, 3, -5, 8, -13), (2, 2, 2, 2, -30, -30, -30)])
+def test_watch_decides_like_a_full_screen_every_step(moves: tuple[int, ...]) -> None:
+    house = _house()
+    labels = (*TRADERS, MAKER)
+    live = LiveBook(house.state, house.params, labels)
+    watch = LiquidationWatch(len(labels), rescreen_fraction=0.5)
+    price = 30_000 * WAD
+    for step, move_bp in enumerate(moves * 3):
+        house.apply(AdvanceTime(60, 1))
+        price = price * (10_000 + move_bp * 25) // 10_000
+        house.apply(PushPrice(ORACLE, BTC_FEED, price, house.state.now_s))
+        markets = accrued_markets(house.state, house.params)
+        view = live.book(house.state, markets, house.state.now_s)
+        prices = {BTC_FEED: price, ETH_FEED: 2_000 * WAD}
+        full = np.flatnonzero(evaluate(view, prices).liquidatable)
+        np.testing.assert_array_equal(watch(view, prices, live.take_changed()), full, err_msg=f"step {step}")
+    assert watch.full_screens < len(moves) * 3
+    assert watch.screened < len(labels) * len(moves) * 3
+
+
+def test_watch_validates_its_arguments() -> None:
+    with pytest.raises(InvalidParameter, match="n_accounts"):
+        LiquidationWatch(-1)
+    with pytest.raises(InvalidParameter, match="rescreen_fraction"):
+        LiquidationWatch(10, rescreen_fraction=0.0)
+    house = _house()
+    live = LiveBook(house.state, house.params, TRADERS)
+    with pytest.raises(InvalidParameter, match="built for 3 accounts"):
+        LiquidationWatch(3)(live.book(house.state, house.state.markets, 0), {BTC_FEED: 30_000 * WAD})
