@@ -26,6 +26,7 @@ anvil: $(ANVIL)
 
 demo: $(STAMP)
 	$(VENV)/bin/novation demo
+	$(VENV)/bin/novation stress --out runs/stress
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

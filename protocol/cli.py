@@ -1,22 +1,27 @@
-"""The ``novation`` command line: the demo, parameter checks and action replays on the model."""
+"""The ``novation`` command line: the demo, parameter checks, action replays on the model, and stress studies."""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+import tomllib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from protocol.actions import action_from_dict
 from protocol.clearing_house import ClearingHouse
-from protocol.errors import NovationError, ProtocolRevert
+from protocol.errors import InvalidParameter, NovationError, ProtocolRevert
 from protocol.invariants import check_state, check_transition
 from protocol.params import load_params
+
+if TYPE_CHECKING:
+    from protocol.simulator.config import StudyConfig
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 oracle_app = typer.Typer(no_args_is_help=True, help="Price-feed tools: history analysis and live checks.")
@@ -224,3 +229,341 @@ def oracle_check(
         return
     console.print(f"verdict: rejected ({verdict.failure})")
     raise typer.Exit(code=1)
+
+
+# ---- the stress simulator (issue 6) ---------------------------------------------------------
+
+_EXAMPLES = Path(__file__).resolve().parent / "examples"
+#: ``novation stress --quick``: a handful of small paths (tests, smoke runs).
+_QUICK_MONTE_CARLO: dict[str, object] = {"run.paths": 4, "run.accounts": 60, "run.steps": 120}
+_QUICK_CRASH: dict[str, object] = {"run.paths": 2, "run.accounts": 60, "run.step_s": 1_800, "run.steps": 204}
+
+
+def _toml_scalar(text: str) -> object:
+    """A ``--set`` / ``--grid`` value: a TOML number, boolean or quoted string, else the bare text."""
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+    return value if isinstance(value, bool | int | float | str) else text
+
+
+def _assignments(flag: str, items: list[str] | None) -> dict[str, str]:
+    """``["section.field=value", ...]`` as ``{"section.field": "value"}``; a malformed item fails."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        section, dot, field = key.partition(".")
+        if not sep or not dot or not section or not field or not value.strip():
+            raise InvalidParameter(f"{flag} {item!r} must look like section.field=value (e.g. run.paths=16)")
+        if key in out:
+            raise InvalidParameter(f"{flag} gives {key} twice")
+        out[key] = value.strip()
+    return out
+
+
+def _study(path: Path, overrides: Mapping[str, object]) -> StudyConfig:
+    """Load a study file with ``{"section.field": value}`` applied before validation (so a
+    missing ``price.csv`` can be supplied); errors name the file and the field."""
+    from protocol.simulator.config import StudyConfig, load_study
+
+    if not overrides:
+        return load_study(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidParameter(f"cannot read study file {path}: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidParameter(f"study file {path} is not valid TOML: {exc}") from None
+    for key, value in overrides.items():
+        section, _, field = key.partition(".")
+        table = raw.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise InvalidParameter(f"{path}: [{section}] must be a table to set {key}")
+        table[field] = value
+    try:
+        return StudyConfig.from_dict(raw)
+    except InvalidParameter as exc:
+        raise InvalidParameter(f"{path}: {exc}") from None
+
+
+def _run_options(workers: int | None, scheduler: str | None, resume: bool, quiet: bool) -> dict[str, object]:
+    return {"workers": workers, "scheduler": scheduler, "resume": resume, "progress": not quiet}
+
+
+def _run_and_report(
+    config: StudyConfig, out: Path, options: Mapping[str, Any], console: Console, quiet: bool, *, report: bool = True
+) -> None:
+    """Run (or resume) one study into ``out``, print its summary table, and write its report
+    (unless ``report`` is False: a combined report writes it)."""
+    from protocol.simulator.report import write_report
+    from protocol.simulator.runner import run_study
+    from protocol.simulator.summary import summarize, summary_table
+
+    run = run_study(config, out, **options)
+    summary = summarize(run.metrics())
+    if not quiet:
+        console.print(summary_table(summary, title=f"{config.run.name}: {run.n_paths:,} paths"))
+    resumed = f", {run.n_resumed:,} resumed from {out}" if run.n_resumed else ""
+    console.print(
+        f"{config.run.name}: ran {run.n_run_now:,} paths in {run.elapsed_s:.1f} s "
+        f"({run.backend}, {run.workers} worker{'s' if run.workers != 1 else ''}){resumed}"
+    )
+    if report:
+        write_report(out)
+
+
+_Out = Annotated[Path, typer.Option("--out", help="output folder (results, report.md, plots); resumable")]
+_Workers = Annotated[
+    int | None, typer.Option("--workers", help="local worker processes (default: every CPU; 1 runs in-process)")
+]
+_Scheduler = Annotated[
+    str | None, typer.Option("--scheduler", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")
+]
+_Resume = Annotated[
+    bool,
+    typer.Option(
+        "--resume/--no-resume",
+        " /--overwrite",
+        help="continue the study already in --out, or replace its results (--overwrite is --no-resume)",
+    ),
+]
+_Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar and no summary table")]
+_Paths = Annotated[int | None, typer.Option("--paths", help="Monte Carlo paths (overrides run.paths)")]
+_Set = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="override a study field: section.field=value (repeatable), e.g. price.sigma=1.5"),
+]
+_StudyFile = Annotated[Path, typer.Argument(help="study TOML file, e.g. protocol/examples/stress.toml")]
+
+
+def _interrupted(out: Path) -> typer.Exit:
+    Console(stderr=True, soft_wrap=True).print(
+        f"[yellow]interrupted[/]: finished paths are stored in {out}; run the same command again to resume",
+        highlight=False,
+    )
+    return typer.Exit(code=130)
+
+
+@app.command()
+def simulate(
+    study: _StudyFile,
+    out: _Out,
+    paths: _Paths = None,
+    workers: _Workers = None,
+    scheduler: _Scheduler = None,
+    resume: _Resume = True,
+    quiet: _Quiet = False,
+    set_: _Set = None,
+) -> None:
+    """Run a Monte Carlo stress study and write its summary, report.md and plots into --out.
+
+    Paths are seeded from run.seed (path i: SeedSequence(run.seed, spawn_key=(1, i))), so the
+    results do not depend on --workers or --scheduler; an interrupted run resumes.
+    """
+    from protocol.simulator.report import REPORT_FILE
+
+    console = Console(soft_wrap=True)
+    try:
+        overrides: dict[str, object] = {k: _toml_scalar(v) for k, v in _assignments("--set", set_).items()}
+        if paths is not None:
+            overrides["run.paths"] = paths
+        config = _study(study, overrides)
+        _run_and_report(config, out, _run_options(workers, scheduler, resume, quiet), console, quiet)
+    except NovationError as exc:
+        raise _fail(console, exc) from None
+    except KeyboardInterrupt:
+        raise _interrupted(out) from None
+    console.print(f"report: {out / REPORT_FILE} (plots beside it)")
+
+
+def _grid_axes(items: list[str] | None) -> dict[str, list[object]]:
+    axes: dict[str, list[object]] = {}
+    for key, values in _assignments("--grid", items).items():
+        parts = [v.strip() for v in values.split(",")]
+        if any(not v for v in parts):
+            raise InvalidParameter(f"--grid {key}={values!r} has an empty value; separate values by single commas")
+        axes[key] = [_toml_scalar(v) for v in parts]
+    return axes
+
+
+def _search_range(text: str) -> tuple[str, str, str]:
+    (key, value), *_ = _assignments("--search", [text]).items()
+    lo, sep, hi = value.partition(":")
+    if not sep or not lo.strip() or not hi.strip():
+        raise InvalidParameter(f"--search {text!r} must look like section.field=lo:hi (e.g. ...=0.02:0.2)")
+    return key, lo.strip(), hi.strip()
+
+
+def _summary_metrics() -> list[str]:
+    from protocol.simulator.summary import SUMMARY_FIELDS
+
+    probabilities = [k for k in SUMMARY_FIELDS if k.startswith("p_")]
+    return [*SUMMARY_FIELDS, *(f"{p}_{s}" for p in probabilities for s in ("se", "ci_low", "ci_high"))]
+
+
+@app.command()
+def sweep(
+    study: _StudyFile,
+    out: _Out,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option("--grid", help="sweep axis section.field=v1,v2,... (repeatable: the Cartesian product)"),
+    ] = None,
+    search_range: Annotated[
+        str | None,
+        typer.Option("--search", help="search section.field=lo:hi for the smallest value meeting --threshold"),
+    ] = None,
+    metric: Annotated[
+        str, typer.Option("--metric", help="summary field: the heatmap's colour, or the search target")
+    ] = "p_socialized_loss",
+    threshold: Annotated[float, typer.Option("--threshold", help="search target: metric <= threshold")] = 0.001,
+    tolerance: Annotated[
+        str | None,
+        typer.Option(
+            "--tolerance", help="search resolution, in the field's unit (default: 1/100 of the range's magnitude)"
+        ),
+    ] = None,
+    paths: _Paths = None,
+    workers: _Workers = None,
+    scheduler: _Scheduler = None,
+    resume: _Resume = True,
+    quiet: _Quiet = False,
+    set_: _Set = None,
+) -> None:
+    """Run the study over a parameter grid (--grid) or search one field (--search), then report.
+
+    Every point uses the same path seeds, so differences between points come from the
+    parameters. Grid: a heatmap of --metric when there are exactly two axes, and a table.
+    Search: bisects assuming --metric falls as the field grows (more margin, fewer losses).
+    """
+    from protocol.simulator.report import write_search_report, write_sweep_report
+    from protocol.simulator.sweep import run_sweep, search
+
+    console = Console(soft_wrap=True)
+    try:
+        if bool(grid) == (search_range is not None):
+            raise InvalidParameter(
+                "give either --grid section.field=v1,v2,... (repeatable) or --search section.field=lo:hi"
+            )
+        allowed = _summary_metrics()
+        if metric not in allowed:
+            raise InvalidParameter(f"--metric {metric!r} is not a summary field; allowed: {allowed}")
+        overrides: dict[str, object] = {k: _toml_scalar(v) for k, v in _assignments("--set", set_).items()}
+        if paths is not None:
+            overrides["run.paths"] = paths
+        config = _study(study, overrides)
+        options = _run_options(workers, scheduler, resume, quiet)
+        if search_range is None:
+            axes = _grid_axes(grid)
+            table = run_sweep(config, axes, out, **options)
+            if not quiet:
+                console.print(_sweep_table(table, list(axes), metric))
+            report = write_sweep_report(out, metric=metric)
+        else:
+            key, lo, hi = _search_range(search_range)
+            found = search(
+                config,
+                key,
+                lo,
+                hi,
+                metric=metric,
+                threshold=threshold,
+                tolerance=tolerance,
+                out_dir=out,
+                **options,
+            )
+            report = write_search_report(out)
+            console.print(
+                f"smallest {key} with {metric} <= {threshold:g}: [bold]{found.value}[/] "
+                f"({metric} = {found.metric_value:.4g}; the threshold lies in ({found.value - found.tolerance}, "
+                f"{found.value}]; {len(found.points)} points evaluated)"
+            )
+            if found.at_lower_bound:
+                console.print(f"[yellow]note[/]: the target already holds at {key} = {lo}; try a lower --search bound")
+            if not found.monotone:
+                console.print(f"[yellow]note[/]: {metric} was not monotone in {key} over the points; add --paths")
+    except NovationError as exc:
+        raise _fail(console, exc) from None
+    except KeyboardInterrupt:
+        raise _interrupted(out) from None
+    console.print(f"report: {report} (one study folder per point under {out / 'points'})")
+
+
+def _sweep_table(table: Any, axes: list[str], metric: str) -> Any:
+    from rich.table import Table
+
+    from protocol.simulator.plots import format_metric
+
+    shown = list(dict.fromkeys([metric, "p_socialized_loss", "p_fund_depleted", "bad_debt_p95_usd"]))
+    shown = [c for c in shown if c in table.columns]
+    out = Table(title=f"sweep: {len(table)} points")
+    for column in (*axes, *shown):
+        out.add_column(column, justify="right")
+    for record in table.to_dict("records"):
+        out.add_row(*(str(record[a]) for a in axes), *(format_metric(c, record[c]) for c in shown))
+    return out
+
+
+@app.command()
+def stress(
+    out: _Out,
+    quick: Annotated[bool, typer.Option("--quick", help="a handful of small paths (smoke test)")] = False,
+    workers: _Workers = None,
+    scheduler: _Scheduler = None,
+    resume: _Resume = True,
+    quiet: _Quiet = False,
+) -> None:
+    """The default stress study: Monte Carlo plus the 2020-03-12 crash replay, one combined report.
+
+    The Monte Carlo run is protocol/examples/stress.toml; the crash replay is crash_2020.toml on
+    the 1-hour BTC perpetual bars of the shared market data (NOVATION_MARKET_DATA, else
+    ../shared/market_data beside the checkout), or a synthetic crash of the same size when that
+    folder is absent. Each study keeps its own folder and report under --out.
+    """
+    from protocol.simulator import market_data
+    from protocol.simulator.report import StudySection, write_stress_report
+
+    console = Console(soft_wrap=True)
+    try:
+        options = _run_options(workers, scheduler, resume, quiet)
+        monte_carlo = _study(_EXAMPLES / "stress.toml", _QUICK_MONTE_CARLO if quick else {})
+        crash_data = market_data.black_thursday_2020()
+        crash_overrides: dict[str, object] = (
+            {"price.csv": str(crash_data.hourly_csv)} if crash_data is not None else {"price.model": "bridge"}
+        )
+        if quick:
+            crash_overrides |= _QUICK_CRASH
+        crash = _study(_EXAMPLES / "crash_2020.toml", crash_overrides)
+        if crash_data is None:
+            console.print(
+                "[yellow]note[/]: no shared market data (set NOVATION_MARKET_DATA or place ../shared/market_data "
+                "beside the checkout); replacing the 2020-03-12 replay with a synthetic crash of the same size"
+            )
+        sections = [
+            StudySection(
+                "Monte Carlo",
+                out / "monte_carlo",
+                "Merton jump-diffusion paths of a crash-prone market (protocol/examples/stress.toml).",
+            ),
+            StudySection(
+                "2020-03-12 crash replay" if crash_data is not None else "Synthetic crash (no market data)",
+                out / "crash_2020",
+                f"Binance BTCUSDT perpetual 1-hour bars ({crash_data.hourly_csv.name}) replayed for "
+                f"{crash.run.steps * crash.run.step_s / 3_600:g} h from their first bar, 2020-03-09 00:00 UTC."
+                if crash_data is not None
+                else f"A Brownian bridge to the size of the 2020-03-12 fall (log shock {crash.price.shock:g}) "
+                "over the same hours; no market data was found.",
+            ),
+        ]
+        for config, section in zip((monte_carlo, crash), sections, strict=True):
+            _run_and_report(config, section.out_dir, options, console, quiet, report=False)
+        report = write_stress_report(out, sections)
+    except NovationError as exc:
+        raise _fail(console, exc) from None
+    except KeyboardInterrupt:
+        raise _interrupted(out) from None
+    console.print(f"report: {report} (each study's own report and plots in its folder)")

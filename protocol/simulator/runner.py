@@ -258,10 +258,19 @@ def _in_process(
         yield chunk, _run_chunk(config, chunk, task, keep, remote=False)
 
 
+def _one_numba_thread() -> None:
+    """Pool workers already fill the cores: parallel numba kernels inside them would oversubscribe."""
+    import numba
+
+    numba.set_num_threads(1)
+
+
 def _process_pool(
     config: StudyConfig, chunks: list[list[int]], task: Task | None, keep: int, ctl: _Stoppable, workers: int
 ) -> Generator[tuple[list[int], _ChunkOutcome], None, None]:
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    executor = ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_numba_thread
+    )
     try:
         futures: dict[Future[_ChunkOutcome], list[int]] = {
             executor.submit(_run_chunk, config, chunk, task, keep): chunk for chunk in chunks

@@ -1,0 +1,444 @@
+"""Markdown reports of a study folder, a sweep folder, and the combined stress study.
+
+:func:`write_report` reads what :func:`~protocol.simulator.runner.run_study` stored in a folder
+(manifest, per-path metrics, kept series), computes the summary, draws the plots of
+:mod:`protocol.simulator.plots` next to it and writes ``report.md``: the configuration as TOML
+(runnable as it stands), how every path is seeded, the summary table, the plots and the worst
+paths with their seeds. :func:`write_sweep_report` and :func:`write_search_report` do the same
+for the folders of :func:`~protocol.simulator.sweep.run_sweep` and
+:func:`~protocol.simulator.sweep.search` (heatmap, threshold plot, one row per point), and
+:func:`write_stress_report` joins several studies into one page.
+
+Money is USD (floats, formatted for reading; the exact WAD figures stay in the Parquet files),
+durations are seconds unless the unit is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from protocol.errors import InvalidParameter
+from protocol.simulator import plots
+from protocol.simulator.config import StudyConfig
+from protocol.simulator.store import ResultStore, atomic_write
+from protocol.simulator.summary import PERCENTILE_METHOD, summary_rows, write_summary
+
+__all__ = [
+    "PLOT_FILES",
+    "REPORT_FILE",
+    "StudySection",
+    "config_toml",
+    "markdown_table",
+    "write_report",
+    "write_search_report",
+    "write_stress_report",
+    "write_sweep_report",
+]
+
+#: Name of the report in a study folder.
+REPORT_FILE = "report.md"
+#: Plots of a study folder: file name -> caption.
+PLOT_FILES: dict[str, str] = {
+    "price_paths.png": "Market price vs the oracle price the protocol accepted, for the kept paths "
+    "(shaded: reduce-only, the price was not trusted and nothing could be liquidated).",
+    "insurance_fund.png": "Insurance-fund balance over time for the kept paths.",
+    "bad_debt.png": "Bad debt per path across all paths, with the 95th percentile (value-at-risk).",
+}
+#: Heatmap of a two-axis sweep.
+HEATMAP_FILE = "heatmap.png"
+#: Paths listed in a report's "worst paths" table.
+WORST_PATHS = 5
+
+
+def _write_text(path: Path, text: str) -> Path:
+    with atomic_write(path, "w") as fh:
+        fh.write(text)
+    path.chmod(0o644)  # mkstemp makes 0600; a report is for reading
+    return path
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], *, align: str = "") -> str:
+    """A GitHub-flavoured markdown table; ``align`` is one of ``l``/``r`` per column (default left)."""
+    marks = [("---:" if a == "r" else "---") for a in align.ljust(len(header), "l")]
+    lines = ["| " + " | ".join(_cell(h) for h in header) + " |", "| " + " | ".join(marks) + " |"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else json.dumps(str(value))
+    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+
+
+def config_toml(config: StudyConfig) -> str:
+    """The study as a TOML file :func:`~protocol.simulator.config.load_study` reads back."""
+    blocks = []
+    for section, fields in config.to_dict().items():
+        lines = [f"[{section}]"] + [f"{key} = {_toml_value(value)}" for key, value in fields.items()]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+def _summary_markdown(summary: Mapping[str, float | int]) -> str:
+    return markdown_table(("quantity", "value", "95 % interval"), summary_rows(summary), align="lrr")
+
+
+def _worst_paths(metrics: pd.DataFrame) -> str:
+    if metrics.empty or "bad_debt_usd" not in metrics.columns:
+        return "No paths stored."
+    worst = metrics[metrics["bad_debt_usd"] > 0].sort_values("bad_debt_usd", ascending=False).head(WORST_PATHS)
+    if worst.empty:
+        return "No path ended with bad debt."
+    rows = [
+        (
+            int(r.path_index),
+            plots.format_usd(float(r.bad_debt_usd)),
+            plots.format_usd(float(r.socialized_loss_usd)),
+            plots.format_usd(float(r.insurance_fund_min_usd)),
+            int(r.liquidations),
+            int(r.accounts_liquidated),
+            plots.format_metric("reduce_only_s", int(r.reduce_only_s)),
+            f"`SeedSequence({r.seed_entropy}, spawn_key=({r.spawn_key}))`",
+        )
+        for r in worst.itertuples()
+    ]
+    header = (
+        "path",
+        "bad debt",
+        "socialized loss",
+        "lowest fund",
+        "liquidations",
+        "accounts liquidated",
+        "reduce-only",
+        "seed",
+    )
+    return markdown_table(header, rows, align="rrrrrrrl")
+
+
+def _study_plots(out_dir: Path, metrics: pd.DataFrame, series: Mapping[int, Any], step_s: int) -> list[str]:
+    """Draw the study's plots into ``out_dir``; the file names drawn (none without data)."""
+    drawn = []
+    if series:
+        plots.plot_price_paths(series, out_dir / "price_paths.png", step_s=step_s)
+        plots.plot_insurance_fund(series, out_dir / "insurance_fund.png", step_s=step_s)
+        drawn += ["price_paths.png", "insurance_fund.png"]
+    if not metrics.empty:
+        plots.plot_bad_debt(metrics, out_dir / "bad_debt.png")
+        drawn.append("bad_debt.png")
+    return drawn
+
+
+@dataclass(frozen=True)
+class StudySection:
+    """One study of a combined report: its title, folder and what it stands for."""
+
+    title: str
+    out_dir: Path
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class _Written:
+    """A study report as written: where, what it summarized, which plots it drew."""
+
+    path: Path
+    store: ResultStore
+    config: StudyConfig
+    metrics: pd.DataFrame
+    summary: dict[str, float | int]
+    plots: tuple[str, ...]
+
+
+def _write_study_report(out_dir: Path | str) -> _Written:
+    folder = Path(out_dir)
+    if not folder.is_dir():
+        raise InvalidParameter(f"study folder {folder} does not exist; run the study first")
+    store = ResultStore(folder)
+    config = store.config()
+    metrics = store.read_metrics()
+    if metrics.empty:
+        raise InvalidParameter(f"{folder} holds no finished paths yet; run the study (it resumes) first")
+    summary = write_summary(folder)  # also summary.json beside the report
+    drawn = _study_plots(folder, metrics, store.read_series(), config.run.step_s)
+    manifest = store.manifest
+    n_done, n_all = len(metrics), store.n_paths
+    run = config.run
+    horizon_h = run.steps * run.step_s / 3600
+    lines = [
+        f"# Study `{run.name}`",
+        "",
+        f"{n_done:,} of {n_all:,} paths"
+        + ("" if n_done == n_all else " (**unfinished**: run the study again to resume)")
+        + f", {run.steps:,} steps of {run.step_s} s ({horizon_h:g} h) each, {run.accounts:,} trader accounts, "
+        f"price model `{config.price.model}`.",
+        "",
+        f"Fingerprint `{store.fingerprint}`; created {manifest.get('created_utc', '?')}, "
+        f"report written {datetime.now(UTC).isoformat(timespec='seconds')}.",
+        "",
+        "## Summary",
+        "",
+        f"Money in USD; probabilities are shares of paths with Wilson 95 % intervals; percentiles by "
+        f"{PERCENTILE_METHOD}. Machine-readable: `summary.json`; per path: `metrics/*.parquet`.",
+        "",
+        _summary_markdown(summary),
+        "",
+        "## Plots",
+        "",
+    ]
+    for name, caption in PLOT_FILES.items():
+        if name in drawn:
+            lines += [f"![{name.removesuffix('.png')}]({name})", "", caption, ""]
+        else:
+            lines += [f"`{name}`: not drawn (no per-path series were kept; run with keep_series > 0).", ""]
+    lines += [
+        "## Worst paths",
+        "",
+        _worst_paths(metrics),
+        "",
+        "## Seeds",
+        "",
+        str(manifest.get("seed_scheme", "")),
+        "",
+        f"Root seed `run.seed = {run.seed}`. Every row of `metrics/*.parquet` carries its path's "
+        "`seed_entropy` and `spawn_key`, so any path can be rerun on its own "
+        "(`protocol.simulator.engine.simulate_path(config, path_index)`) with identical results.",
+        "",
+        "## Configuration",
+        "",
+        "```toml",
+        config_toml(config).rstrip(),
+        "```",
+        "",
+    ]
+    path = _write_text(folder / REPORT_FILE, "\n".join(lines))
+    return _Written(path, store, config, metrics, summary, tuple(drawn))
+
+
+def write_report(out_dir: Path | str) -> Path:
+    """Write ``report.md``, ``summary.json`` and the plots of the study stored in ``out_dir``;
+    returns the report's path.
+
+    The report holds the configuration (as TOML), the seed scheme, the summary table, the plots
+    and the worst paths with their seeds. It works on an unfinished study too (it says how many
+    paths it covers). Raises :class:`InvalidParameter` when the folder holds no study results.
+    """
+    return _write_study_report(out_dir).path
+
+
+#: Summary columns a sweep or search report lists (besides the chosen metric), when present.
+SWEEP_COLUMNS = (
+    "p_socialized_loss",
+    "p_fund_depleted",
+    "p_bad_debt",
+    "bad_debt_p95_usd",
+    "fund_drawdown_p95_usd",
+    "liquidated_notional_p95_usd",
+)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidParameter(f"{path} is unreadable ({exc}); rerun the sweep") from None
+    if not isinstance(data, dict):
+        raise InvalidParameter(f"{path} is not a sweep manifest; rerun the sweep")
+    return data
+
+
+def _read_table(folder: Path, name: str) -> pd.DataFrame:
+    path = folder / name
+    if not path.is_file():
+        raise InvalidParameter(f"{folder} holds no {name}; run the sweep first")
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise InvalidParameter(f"{path} is unreadable ({exc}); rerun the sweep (it resumes)") from None
+
+
+def _metric_cell(table: pd.DataFrame, row: Mapping[str, Any], column: str) -> str:
+    """A summary value; probabilities with their Wilson 95 % interval when the table has it."""
+    text = plots.format_metric(column, row[column])
+    low, high = f"{column}_ci_low", f"{column}_ci_high"
+    if column.startswith("p_") and low in table.columns and high in table.columns:
+        text += f" [{plots.format_metric(column, row[low])}, {plots.format_metric(column, row[high])}]"
+    return text
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    return value
+
+
+def _points_table(table: pd.DataFrame, axes: Sequence[str], metric: str, extra: Sequence[str] = ()) -> str:
+    metrics = [c for c in dict.fromkeys((metric, *SWEEP_COLUMNS)) if c in table.columns]
+    header = ["point", *axes, *metrics, *extra, "folder"]
+    rows = []
+    for record in table.to_dict("records"):
+        folder = str(record.get("dir", ""))
+        rows.append(
+            [
+                record.get("point", ""),
+                *(record[a] for a in axes),
+                *(_metric_cell(table, record, m) for m in metrics),
+                *(_plain(record.get(e, "")) for e in extra),
+                f"[{folder}]({folder}/)" if folder else "",
+            ]
+        )
+    return markdown_table(header, rows, align="r" * (1 + len(axes) + len(metrics)) + "l" * (len(extra) + 1))
+
+
+def write_sweep_report(out_dir: Path | str, *, metric: str = "p_socialized_loss") -> Path:
+    """Write ``report.md`` of the sweep stored in ``out_dir`` (``sweep.json``, ``sweep.parquet``):
+    a heatmap of ``metric`` (``heatmap.png``) when the sweep has exactly two axes, and a table of
+    every finished grid point in any case; returns the report's path.
+
+    Money in USD; probabilities are shares of paths with their Wilson 95 % intervals.
+    """
+    folder = Path(out_dir)
+    manifest = _read_json(folder / "sweep.json")
+    table = _read_table(folder, "sweep.parquet")
+    axes = list(manifest.get("axes", {}))
+    missing = [c for c in (*axes, metric) if c not in table.columns]
+    if not axes or missing:
+        raise InvalidParameter(f"sweep table in {folder} lacks columns {missing or ['<axes>']}; rerun the sweep")
+    if table.empty:
+        raise InvalidParameter(f"the sweep in {folder} has no finished grid points; run it (it resumes)")
+    n_all = len(manifest.get("points", [])) or len(table)
+    lines = [
+        f"# Sweep over {', '.join(f'`{a}`' for a in axes)}",
+        "",
+        f"{len(table):,} of {n_all:,} grid points finished"
+        + ("" if len(table) >= n_all else " (**unfinished**: run the sweep again to resume)")
+        + "; every point runs the same path seeds (common random numbers). Money in USD; "
+        "probabilities are shares of paths with Wilson 95 % intervals.",
+        "",
+    ]
+    if len(axes) == 2:
+        plots.plot_sweep_heatmap(table, folder / HEATMAP_FILE, axes=axes, metric=metric)
+        lines += [f"![heatmap]({HEATMAP_FILE})", "", f"`{metric}` over the grid.", ""]
+    lines += ["## Grid points", "", _points_table(table, axes, metric), ""]
+    base = manifest.get("base_config")
+    if isinstance(base, Mapping):
+        with contextlib.suppress(InvalidParameter):
+            lines += ["## Base study", "", "```toml", config_toml(StudyConfig.from_dict(base)).rstrip(), "```", ""]
+    return _write_text(folder / REPORT_FILE, "\n".join(lines))
+
+
+def write_search_report(out_dir: Path | str) -> Path:
+    """Write ``report.md`` and ``search.png`` of the threshold search stored in ``out_dir``
+    (``search.json``, ``search.parquet``): the smallest value meeting the target found so far,
+    the bracket it guarantees, and every evaluated point; returns the report's path."""
+    folder = Path(out_dir)
+    manifest = _read_json(folder / "search.json")
+    table = _read_table(folder, "search.parquet")
+    key, metric = str(manifest.get("key", "")), str(manifest.get("metric", ""))
+    threshold = manifest.get("threshold")
+    if key not in table.columns or metric not in table.columns or not isinstance(threshold, int | float):
+        raise InvalidParameter(f"search files in {folder} are inconsistent; rerun the search")
+    if table.empty:
+        raise InvalidParameter(f"the search in {folder} has no evaluated points; run it (it resumes)")
+    table = table.assign(_x=[float(v) for v in table[key]]).sort_values("_x", kind="stable")
+    passing = table[table["satisfies"].astype(bool)] if "satisfies" in table.columns else table.iloc[:0]
+    answer = passing.iloc[0][key] if len(passing) else None
+    plots.plot_search(table, folder / "search.png", key=key, metric=metric, threshold=float(threshold), answer=answer)
+    target = f"`{metric}` <= {plots.format_metric(metric, threshold)}"
+    if answer is None:
+        verdict = f"No evaluated value of `{key}` meets {target} yet."
+    elif float(answer) <= float(str(manifest.get("lo", "-inf"))):
+        verdict = (
+            f"The target {target} already holds at the lower bound `{key} = {answer}`: the smallest value may "
+            "lie below the searched range."
+        )
+    else:
+        verdict = (
+            f"Smallest `{key}` meeting {target}: **{answer}** (the true threshold lies within one tolerance, "
+            f"{manifest.get('tolerance')}, below it)."
+        )
+    values = [float(v) for v in table[metric]]
+    monotone = all(a >= b for a, b in itertools.pairwise(values))
+    lines = [
+        f"# Search: smallest `{key}` with {target}",
+        "",
+        verdict,
+        "",
+        f"Range [{manifest.get('lo')}, {manifest.get('hi')}], tolerance {manifest.get('tolerance')}; "
+        f"assumption: {manifest.get('assumption', f'{metric} is non-increasing in {key}')}"
+        + ("." if monotone else " — **violated by the evaluated points** (sampling noise? add paths)."),
+        "",
+        "![search](search.png)",
+        "",
+        "## Evaluated points",
+        "",
+        _points_table(table, [key], metric, extra=["satisfies"] if "satisfies" in table.columns else []),
+        "",
+    ]
+    return _write_text(folder / REPORT_FILE, "\n".join(lines))
+
+
+def write_stress_report(out_dir: Path | str, sections: Sequence[StudySection]) -> Path:
+    """Write one ``report.md`` in ``out_dir`` over several studies (usually in its sub-folders):
+    their summaries side by side, then each study's plots. Each study also gets its own full
+    report (:func:`write_report`). Returns the combined report's path."""
+    folder = Path(out_dir)
+    if not folder.is_dir():
+        raise InvalidParameter(f"report folder {folder} does not exist")
+    if not sections:
+        raise InvalidParameter("a stress report needs at least one study")
+    written = [(section, _write_study_report(section.out_dir)) for section in sections]
+    by_study = [{meaning: (value, ci) for meaning, value, ci in summary_rows(w.summary)} for _, w in written]
+    quantities = list(dict.fromkeys(q for rows in by_study for q in rows))
+    table = [[q, *(" ".join(x for x in rows.get(q, ("n/a", "")) if x) for rows in by_study)] for q in quantities]
+    lines = ["# Stress study", "", f"Written {datetime.now(UTC).isoformat(timespec='seconds')}.", ""]
+    for section, w in written:
+        run = w.config.run
+        lines.append(
+            f"- **{section.title}** (`{_relative(section.out_dir, folder)}`): {section.description} "
+            f"{len(w.metrics):,} paths of {run.steps:,} steps of {run.step_s} s, "
+            f"{run.accounts:,} accounts, price model `{w.config.price.model}`."
+        )
+    header = ["quantity", *(section.title for section, _ in written)]
+    lines += [
+        "",
+        "## Summary",
+        "",
+        f"Money in USD; probabilities with Wilson 95 % intervals; percentiles by {PERCENTILE_METHOD}.",
+        "",
+        markdown_table(header, table, align="l" + "r" * len(written)),
+        "",
+    ]
+    for section, w in written:
+        sub = _relative(section.out_dir, folder)
+        lines += [f"## {section.title}", "", f"Full report: [{sub}/{REPORT_FILE}]({sub}/{REPORT_FILE}).", ""]
+        for name in w.plots:
+            lines += [f"![{section.title}: {name.removesuffix('.png')}]({sub}/{name})", "", PLOT_FILES[name], ""]
+        lines += ["### Worst paths", "", _worst_paths(w.metrics), ""]
+    return _write_text(folder / REPORT_FILE, "\n".join(lines))
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return Path(path).resolve().as_posix()
