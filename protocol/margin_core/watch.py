@@ -16,7 +16,8 @@ binary search (a baseline is sorted once it has lasted a few steps; before that 
 over the distances finds the same rows), and only those accounts (plus the accounts changed by
 actions since the baseline) are screened — exactly, by :func:`~protocol.margin_core.evaluate`
 on those rows. When they grow past ``rescreen_fraction`` of the book, the watch screens everything and takes a new
-baseline (the "skin" of a Verlet neighbour list).
+baseline (the "skin" of a Verlet neighbour list). When baselines keep failing at the first step
+(a crash), the next full passes skip the distance bookkeeping, for 1, 3, 7, ... up to 16 steps.
 
 The scalar changes are computed from exact integers (one rounding, then inflated), distances are
 deflated by a relative ``1e-9``: far more than the float error of the few operations involved.
@@ -43,6 +44,8 @@ __all__ = ["LiquidationWatch"]
 _SAFETY = 1e-9
 #: A baseline is sorted once it has served this many steps (hot markets rescreen sooner).
 _SORT_AFTER = 4
+#: Longest run of full passes without a baseline after baselines kept failing at once.
+_MAX_BACKOFF = 16
 _WAD2 = WAD * WAD
 
 
@@ -86,6 +89,9 @@ class LiquidationWatch:
         self._order: NDArray[np.int64] | None = None
         self._distance = np.zeros(0)
         self._age = 0
+        #: Full passes left without a baseline, and the current back-off length (hot markets).
+        self._hot = 0
+        self._backoff = 0
         self._baseline: tuple[list[tuple[int, int, int]], list[int]] | None = None
         self._changed: set[int] = set()
         #: Accounts screened so far (full passes count every row), for reports.
@@ -99,18 +105,22 @@ class LiquidationWatch:
         if book.n_accounts != self._n:
             raise InvalidParameter(f"the watch was built for {self._n} accounts, the book has {book.n_accounts}")
         self._changed.update(int(r) for r in changed)
-        if self._baseline is None:
+        if self._baseline is None or self._hot:
             return self._full(book, prices)
         delta = self._delta(book, prices)
         self._age += 1
         if self._order is None and self._age >= _SORT_AFTER:
             self._order = np.argsort(self._distance, kind="stable")
             self._distance = self._distance[self._order]
+            self._backoff = 0
         if self._order is None:
             near = np.flatnonzero(self._distance <= delta)
         else:
             near = self._order[: int(np.searchsorted(self._distance, delta, side="right"))]
         if near.size + len(self._changed) > self._limit:
+            if self._age <= 1:  # a hot market: the next full passes skip the baseline bookkeeping
+                self._backoff = min(2 * self._backoff + 1, _MAX_BACKOFF)
+                self._hot = self._backoff
             return self._full(book, prices)
         rows = np.union1d(near, np.fromiter(self._changed, dtype=np.int64, count=len(self._changed)))
         self.screened += int(rows.size)
@@ -143,6 +153,11 @@ class LiquidationWatch:
         batch = evaluate(book, prices, out=self._out)
         self.screened += self._n
         self.full_screens += 1
+        self._changed.clear()
+        if self._hot:
+            self._hot -= 1
+            self._baseline = None
+            return np.flatnonzero(batch.liquidatable)
         markets, assets = _levels(book, prices)
         _, magnitude, size, _, collateral = book.screen.as_tuple()
         q_abs = np.asarray([max(abs(ql), abs(qs)) / WAD for ql, qs, _ in markets])
@@ -159,5 +174,4 @@ class LiquidationWatch:
             )
         self._order, self._distance, self._age = None, distance, 0
         self._baseline = (markets, assets)
-        self._changed.clear()
         return np.flatnonzero(batch.liquidatable)
