@@ -6,30 +6,33 @@ repeated): price pushes (a random walk with occasional shocks), fills between fi
 funding-rate sets, USDC and WETH deposits, withdrawals, insurance top-ups, and the liquidations,
 collateral sales and deleveragings the reference keeper (:func:`protocol.keeper.keeper_actions`)
 finds after each step. Every action succeeds on the model (a drawn action the model refuses is
-dropped and another one drawn). Each action is preceded by ``AdvanceTime(1, 1)`` (one second, one
-block; not counted as an action), because eth-tester and anvil mine every transaction in its own
-block.
+dropped and another one drawn). The actions come in blocks of ``--per-block`` (default 10): each
+block starts with ``AdvanceTime(1, 1)`` (one second, one block; not counted as an action) and
+its actions share the block's number and timestamp, on the model and on every chain (the
+model's per-block liquidation cap included). ``--per-block 1`` gives every action its own block.
 
 The same records (same addresses: eth-tester's keys 1..10 on every backend, same start time
 ``T0``) are then run on
 
-* eth-tester, one transaction at a time (``ChainClearingHouse.apply``; ``--eth-tester-actions``
-  times only the first N actions, said so in the output);
+* eth-tester, one transaction at a time (``ChainClearingHouse.apply``: each transaction executes
+  into the pending block, which an ``AdvanceTime`` seals; ``--eth-tester-actions`` times only the
+  first N actions, said so in the output);
 * titanoboa, one at a time;
-* anvil, one at a time;
-* anvil, batched: ``ChainClearingHouse.apply_batch`` (one ``send_batch`` per run of transactions)
-  and ``ChainClearingHouse.apply_batch_blocks`` (signed locally, sent 100 at a time in one
-  JSON-RPC batch with automine off and mined with one ``anvil_mine`` per 100, pipelined with the
-  signing and decoding in Python; one transaction per block
-  because the block gas limit equals the transaction gas limit), on the repository's Prague node
-  and on a ``--hardfork cancun --prune-history`` node (see ``ANVIL_VARIANTS``).
+* anvil, one at a time (only with ``--per-block 1``: anvil returns a transaction's events only
+  once its block is sealed, so ``apply`` mines one block per transaction);
+* anvil, ``ChainClearingHouse.apply_batch``: each model block's transactions queued in one
+  JSON-RPC batch and mined with one ``evm_mine`` at the block's timestamp, pipelined with the
+  preparation and event decoding in Python (``AnvilChain.send_blocks``); once signed locally
+  (eth-account keys, raw transactions) and once unsigned from impersonated senders (the same
+  transactions without ECDSA signing in Python and signature recovery in the node).
 
-Only sending and processing is timed (events decoded, reverts mapped), not deployment, minting or
-the final read-back. Printed: actions/s per backend, the ratio to eth-tester, and whether the
-events of every action and the final :class:`~protocol.state.ProtocolState` equal the model's
-(OK / MISMATCH; the script exits non-zero on a mismatch). The gas table of
-``tests/chain/gas_snapshot.json`` and the gas measured in this run are printed at the end
-(``--gas`` prints only the snapshot table).
+The anvil nodes run the repository's default hardfork (Prague) with default settings. Only
+sending and processing is timed (events decoded, reverts mapped), not deployment, minting or the
+final read-back; the garbage collector runs before each timed run. Printed: actions/s per
+backend, the ratio to eth-tester, and whether the events of every action and the final
+:class:`~protocol.state.ProtocolState` equal the model's (OK / MISMATCH; the script exits
+non-zero on a mismatch). The gas table of ``tests/chain/gas_snapshot.json`` and the gas measured
+in this run are printed at the end (``--gas`` prints only the snapshot table).
 
 Run: ``PATH=$PWD/tools/node_modules/@foundry-rs/anvil-linux-amd64/bin:$PATH
 .venv/bin/python benchmarks/chain_throughput.py`` (about a minute).
@@ -38,6 +41,7 @@ Run: ``PATH=$PWD/tools/node_modules/@foundry-rs/anvil-linux-amd64/bin:$PATH
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import sys
@@ -81,9 +85,10 @@ GAS_SNAPSHOT: Final = ROOT / "tests" / "chain" / "gas_snapshot.json"
 T0: Final = 2_000_000_000
 USDC: Final = 10**6
 BTC, ETH, WETH = 0, 1, 1
-#: Block gas limit of the anvil nodes = transaction gas limit: one transaction per block.
-ANVIL_BLOCK_GAS: Final = 8_000_000
+#: The step that starts a block: one second, one block.
 STEP: Final = AdvanceTime(1, 1)
+#: Default protocol actions per block.
+PER_BLOCK: Final = 10
 
 
 def _key(i: int) -> bytes:
@@ -111,6 +116,8 @@ class Actors:
 
 
 ACT: Final = Actors()
+#: ``--backends`` keys, in run order.
+BACKENDS: Final = ("eth-tester", "boa", "anvil", "anvil-batch", "anvil-batch-impersonated")
 
 
 def new_model(params: Params) -> ClearingHouse:
@@ -129,22 +136,32 @@ def new_model(params: Params) -> ClearingHouse:
 
 @dataclass
 class ActionSequence:
-    """The generated sequence: protocol actions, the model's events of each, and the action mix."""
+    """The generated sequence: protocol actions, the model's events of each, the action mix, and
+    how many actions share a block."""
 
     actions: list[Action]
     events: list[list[ev.Event]]
     kinds: dict[str, int] = field(default_factory=dict)
+    per_block: int = 1
+
+    @property
+    def blocks(self) -> int:
+        """Blocks the sequence spans."""
+        return -(-len(self.actions) // self.per_block)
 
     def with_steps(self, n: int | None = None) -> list[Action]:
-        """The first ``n`` actions, each preceded by ``AdvanceTime(1, 1)``."""
+        """The first ``n`` actions, ``AdvanceTime(1, 1)`` before every ``per_block``-th."""
         out: list[Action] = []
-        for a in self.actions[: len(self.actions) if n is None else n]:
-            out += [STEP, a]
+        for i, a in enumerate(self.actions[: len(self.actions) if n is None else n]):
+            if i % self.per_block == 0:
+                out.append(STEP)
+            out.append(a)
         return out
 
 
-def generate(params: Params, n_actions: int, seed: np.random.SeedSequence) -> ActionSequence:
-    """``n_actions`` actions that all succeed on the model, each after ``AdvanceTime(1, 1)``."""
+def generate(params: Params, n_actions: int, seed: np.random.SeedSequence, per_block: int = 1) -> ActionSequence:
+    """``n_actions`` actions that all succeed on the model, ``per_block`` per block (each block
+    after an ``AdvanceTime(1, 1)``)."""
     rng = np.random.default_rng(seed)
     model = new_model(params)
     price = {BTC: 60_000 * WAD, ETH: 3_000 * WAD}
@@ -202,7 +219,8 @@ def generate(params: Params, n_actions: int, seed: np.random.SeedSequence) -> Ac
         return FundInsurance(ACT.governance, int(rng.integers(100, 5_000)) * USDC)
 
     while len(actions) < n_actions:
-        model.apply(STEP)
+        if len(actions) % per_block == 0:
+            model.apply(STEP)
         for _attempt in range(1_000):
             if not queue:
                 queue = keeper_actions(model, ACT.keeper, ACT.liquidator)
@@ -222,7 +240,7 @@ def generate(params: Params, n_actions: int, seed: np.random.SeedSequence) -> Ac
             break
         else:
             raise RuntimeError("no valid action found in 1,000 draws")
-    return ActionSequence(actions, events, dict(kinds))
+    return ActionSequence(actions, events, dict(kinds), per_block)
 
 
 # --------------------------------------------------------------------------- backends
@@ -263,28 +281,16 @@ def state_diffs(house: ChainClearingHouse, model: ClearingHouse) -> list[str]:
     return diffs
 
 
-#: anvil node variants: hardfork and extra flags. "prague" is the repository's default node;
-#: "cancun-pruned" avoids the two costs that grow with the chain's length on anvil 1.7 (Prague's
-#: EIP-2935 block-hash history contract gains a storage slot per block, and the state root is
-#: recomputed over it every block; every block's state is kept unless --prune-history). The
-#: contracts use no Prague opcode or system contract, and events and states are checked.
-ANVIL_VARIANTS: Final = {
-    "prague": ("prague", ()),
-    "cancun-pruned": ("cancun", ("--prune-history",)),
-}
-
-
-def open_chain(backend: str, variant: str = "prague") -> Chain:
-    """A fresh chain with the actors funded (anvil: one transaction per block, 1 s per block)."""
+def open_chain(backend: str, *, impersonate: bool = False) -> Chain:
+    """A fresh chain with the actors funded (anvil: eth-tester's keys for signing batches, and
+    ``--auto-impersonate`` for web3's one-at-a-time ``eth_sendTransaction``)."""
     if backend != "anvil":
         return make_chain(backend)
-    hardfork, flags = ANVIL_VARIANTS[variant]
     chain = make_chain(
         "anvil",
-        hardfork=hardfork,
-        extra_args=["--gas-limit", str(ANVIL_BLOCK_GAS), "--auto-impersonate", *flags],
-        deploy_gas_limit=ANVIL_BLOCK_GAS,
+        extra_args=["--auto-impersonate"],
         private_keys=[_key(i) for i in range(1, 11)],
+        impersonate=impersonate,
     )
     for a in ACT.all:
         chain._rpc("anvil_setBalance", a, hex(10**24))  # type: ignore[attr-defined]
@@ -307,8 +313,6 @@ def deploy(chain: Chain, params: Params) -> ChainClearingHouse:
     chain.mine(1)
     if chain.name == "boa":
         chain.env.timestamp = T0  # type: ignore[attr-defined]  # mine() moved titanoboa's clock on
-    if chain.name == "anvil":
-        chain._rpc("anvil_setBlockTimestampInterval", 1)  # type: ignore[attr-defined]
     house = ChainClearingHouse(chain, system)
     assert house.now_s == T0, (chain.name, house.now_s)
     return house
@@ -336,11 +340,12 @@ def run_backend(
     seq: ActionSequence,
     n: int,
     send: Callable[[ChainClearingHouse, list[Action]], tuple[list[Outcome], dict[str, list[int]]]],
-    variant: str = "prague",
+    impersonate: bool = False,
 ) -> Run:
-    with open_chain(backend, variant) as chain:
+    with open_chain(backend, impersonate=impersonate) as chain:
         house = deploy(chain, params)
         full = seq.with_steps(n)
+        gc.collect()  # leftovers of earlier runs are not this run's cost
         t = time.perf_counter()
         outcomes, gas = send(house, full)
         seconds = time.perf_counter() - t
@@ -375,10 +380,6 @@ def one_at_a_time(house: ChainClearingHouse, full: list[Action]) -> tuple[list[O
 
 def batched(house: ChainClearingHouse, full: list[Action]) -> tuple[list[Outcome], dict[str, list[int]]]:
     return house.apply_batch(full), {}
-
-
-def batched_blocks(house: ChainClearingHouse, full: list[Action]) -> tuple[list[Outcome], dict[str, list[int]]]:
-    return house.apply_batch_blocks(full), {}
 
 
 # --------------------------------------------------------------------------- report
@@ -416,25 +417,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="time eth-tester on the first N actions only (default: all); rates are per action",
     )
     p.add_argument(
+        "--per-block",
+        type=int,
+        default=PER_BLOCK,
+        help=f"protocol actions per block (default {PER_BLOCK}; 1: every action in its own block)",
+    )
+    p.add_argument(
         "--backends",
-        default="eth-tester,boa,anvil,anvil-batch,anvil-blocks,anvil-blocks-cancun",
-        help="comma-separated subset of eth-tester,boa,anvil,anvil-batch,anvil-blocks,anvil-blocks-cancun",
+        default=None,
+        help=f"comma-separated subset of {','.join(BACKENDS)} (default: all; 'anvil' only with --per-block 1)",
     )
     p.add_argument("--gas", action="store_true", help="print the committed gas table and exit")
     args = p.parse_args(argv)
     if args.gas:
         print(gas_snapshot_table())
         return 0
+    if args.actions < 1 or args.per_block < 1:
+        p.error("--actions and --per-block must be positive")
+    default = [b for b in BACKENDS if b != "anvil" or args.per_block == 1]
+    keys = default if args.backends is None else [k.strip() for k in args.backends.split(",")]
+    unknown = [k for k in keys if k not in BACKENDS]
+    if unknown:
+        p.error(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
+    if "anvil" in keys and args.per_block != 1:
+        p.error(
+            "backend 'anvil' (one at a time) needs --per-block 1: anvil returns a transaction's events only once "
+            "its block is sealed, so apply mines one block per transaction"
+        )
 
     seed = np.random.SeedSequence(args.seed)
     print(f"seed: SeedSequence entropy {seed.entropy}  (repeat with --seed {seed.entropy})")
     params = default_params()
     t = time.perf_counter()
-    seq = generate(params, args.actions, seed)
+    seq = generate(params, args.actions, seed, args.per_block)
     gen_s = time.perf_counter() - t
     mix = ", ".join(f"{k} {v}" for k, v in sorted(seq.kinds.items(), key=lambda kv: -kv[1]))
     print(f"sequence: {len(seq.actions)} protocol actions, all valid on the model ({mix});")
-    print(f"          AdvanceTime(1, 1) before each (not counted); generated in {gen_s:.1f} s")
+    print(
+        f"          {seq.blocks} blocks of {seq.per_block} action(s), each after AdvanceTime(1, 1) (not counted); "
+        f"generated in {gen_s:.1f} s"
+    )
 
     model = new_model(params)
     full = seq.with_steps()
@@ -446,24 +468,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     n_all = len(seq.actions)
     n_et = min(args.eth_tester_actions or n_all, n_all)
     plan = {
-        "eth-tester": ("eth-tester, one at a time", "eth-tester", n_et, one_at_a_time, "prague"),
-        "boa": ("titanoboa, one at a time", "boa", n_all, one_at_a_time, "prague"),
-        "anvil": ("anvil, one at a time", "anvil", n_all, one_at_a_time, "prague"),
-        "anvil-batch": ("anvil, apply_batch", "anvil", n_all, batched, "prague"),
-        "anvil-blocks": ("anvil, apply_batch_blocks", "anvil", n_all, batched_blocks, "prague"),
-        "anvil-blocks-cancun": (
-            "anvil cancun --prune-history, apply_batch_blocks",
-            "anvil",
-            n_all,
-            batched_blocks,
-            "cancun-pruned",
-        ),
+        "eth-tester": ("eth-tester, one at a time", "eth-tester", n_et, one_at_a_time, False),
+        "boa": ("titanoboa, one at a time", "boa", n_all, one_at_a_time, False),
+        "anvil": ("anvil, one at a time", "anvil", n_all, one_at_a_time, False),
+        "anvil-batch": ("anvil, apply_batch, signed", "anvil", n_all, batched, False),
+        "anvil-batch-impersonated": ("anvil, apply_batch, impersonated", "anvil", n_all, batched, True),
     }
     runs: list[Run] = []
-    for key in args.backends.split(","):
-        label, backend, n, send, variant = plan[key.strip()]
+    for key in keys:
+        label, backend, n, send, impersonate = plan[key]
         print(f"running {label} on {n} actions ...", flush=True)
-        runs.append(run_backend(label, backend, params, seq, n, send, variant))
+        runs.append(run_backend(label, backend, params, seq, n, send, impersonate))
 
     base = next((r for r in runs if r.label.startswith("eth-tester")), None)
     print()

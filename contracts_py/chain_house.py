@@ -9,28 +9,32 @@ state types (:class:`~protocol.state.Account`, :class:`~protocol.state.MarketSta
 
 Clock. The house keeps the model's clock: ``now_s`` (``block.timestamp``) and ``block`` (counted
 from ``block_base``, the chain block of model block 0). ``AdvanceTime`` only moves that clock;
-every transaction executes at exactly ``(now_s, block_base + block)``:
+every transaction executes at exactly ``(now_s, block_base + block)``, and the transactions of one
+model block share one chain block, as on the model (its per-block liquidation cap included):
 
 * **titanoboa** executes transactions without blocks, so any sequence runs exactly as on the model.
-* **eth-tester and anvil** mine every transaction in its own block. A transaction therefore needs
-  a model block no earlier transaction used (``AdvanceTime`` with ``blocks >= 1`` between
-  transactions; a reverted transaction uses none), and ``seconds >= blocks`` so skipped blocks
-  get distinct timestamps. The house mines the skipped blocks empty and sets the timestamp;
-  asking for an impossible clock raises :class:`~protocol.errors.ChainError`.
+* **eth-tester** executes each transaction into the pending block and keeps it open for the model
+  block's next transactions; an ``AdvanceTime`` with ``blocks >= 1`` seals it.
+* **anvil** returns a transaction's events only once its block is sealed, so :meth:`apply` mines
+  each transaction in its own block (``AdvanceTime`` with ``blocks >= 1`` between transactions);
+  :meth:`ChainClearingHouse.apply_batch` sends whole model blocks (the fast path: pipelined
+  JSON-RPC batches, one ``evm_mine`` per block; transactions signed locally, or unsigned from
+  impersonated senders on an ``AnvilChain(impersonate=True)``).
 
-:meth:`ChainClearingHouse.apply_batch` runs many actions; on anvil every run of transactions one
-block and one second apart goes out as one :meth:`~contracts_py.chains.Chain.send_batch` (signed
-locally, explicit nonces, one JSON-RPC request), elsewhere actions are applied one by one.
-:meth:`ChainClearingHouse.apply_batch_blocks` does the same with
-``AnvilChain.send_batch_blocks`` (each run mined with a single ``anvil_mine``), the fastest path.
+A model block's first transaction needs a chain block no earlier transaction sealed, and
+``seconds >= blocks`` so skipped blocks get distinct timestamps: the house mines the skipped
+blocks empty and sets the timestamp. A reverted transaction uses no block. An impossible clock
+(two timestamps in one block, a sealed block) raises :class:`~protocol.errors.ChainError`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from contracts_py.chains import NO_REASON, BatchCall, Chain, Contract, TxResult
+from contracts_py.chains.anvil_chain import AnvilChain
 from contracts_py.deploy import System
 from protocol import events as ev
 from protocol.actions import (
@@ -104,6 +108,16 @@ def mint_test_tokens(
         raise ChainError(f"minting test tokens failed: {failed[0]}")
 
 
+@dataclass
+class _Block:
+    """A model block of :meth:`ChainClearingHouse.apply_batch`: its number, timestamp and the
+    indexes of its actions."""
+
+    block: int
+    now_s: int
+    indexes: list[int]
+
+
 def _call(action: Action) -> tuple[str, str, tuple[Any, ...]]:
     """(sender, function, arguments) of the transaction that carries ``action``."""
     a = action
@@ -154,7 +168,12 @@ class ChainClearingHouse:
         self.chain = chain
         self.system = system
         self._core = system.core.address
-        self._automine = chain.name != "boa"
+        #: "boa": no blocks (the clock is set directly); "pending": transactions execute into the
+        #: pending block, which stays open for the model block's next ones (eth-tester); "sealed":
+        #: every apply mines its own block (anvil).
+        self._mode: Final = "boa" if chain.name == "boa" else "pending" if chain.pending_block_results else "sealed"
+        #: The chain's pending block holds this house's transactions of model block ``block``.
+        self._open = False
         self._chain_block = chain.block_number()
         self._chain_ts = chain.timestamp()
         #: Chain block number of model block 0 (the latest block when the house was made).
@@ -206,52 +225,34 @@ class ChainClearingHouse:
     def apply_batch(self, actions: Sequence[Action]) -> list[Outcome]:
         """Apply ``actions`` in order; each gives its events or its ProtocolRevert (never raised).
 
-        On anvil, each run of transactions one block and one second apart (``AdvanceTime(1, 1)``
-        between them) is sent with :meth:`~contracts_py.chains.Chain.send_batch`; a reverted
-        transaction is mined there with status 0, which leaves its block empty as the model does.
+        On anvil, each run of consecutive model blocks (one block apart, later in time) goes out
+        through :meth:`AnvilChain.send_blocks <contracts_py.chains.anvil_chain.AnvilChain.send_blocks>`
+        (pipelined, one ``evm_mine`` per block), so a chain block holds all the transactions of its
+        model block; a reverted transaction is mined there with status 0 and changes nothing, as
+        on the model. Elsewhere actions are applied one by one. Raises ChainError, with the
+        earlier runs sent, at an action the clock rules of the module docstring refuse.
         """
-        if self.chain.name != "anvil":
+        if not isinstance(self.chain, AnvilChain):
             return [self._try(a) for a in actions]
-        return self._apply_runs(actions, self.chain.send_batch)
-
-    def apply_batch_blocks(self, actions: Sequence[Action]) -> list[Outcome]:
-        """:meth:`apply_batch` with each run sent by ``AnvilChain.send_batch_blocks``: one JSON-RPC
-        batch and one ``anvil_mine`` per run instead of a mine request per block (anvil only).
-
-        Needs the one-transaction-per-block setup :meth:`apply_batch` checks for (anvil started with
-        ``--gas-limit`` equal to the chain's ``gas_limit``, deployments with ``deploy_gas_limit`` no
-        larger, and ``anvil_setBlockTimestampInterval 1``); elsewhere it is :meth:`apply_batch`.
-        """
-        if self.chain.name != "anvil":
-            return self.apply_batch(actions)
-        return self._apply_runs(actions, self.chain.send_batch_blocks)  # type: ignore[attr-defined]
-
-    def _apply_runs(
-        self, actions: Sequence[Action], send: Callable[[Sequence[BatchCall]], list[TxResult]]
-    ) -> list[Outcome]:
-        out: list[Outcome | None] = [None] * len(actions)
-        run: list[int] = []  # indexes of the transactions of the current run
-        start = (self.now_s, self.block)  # clock of the run's first transaction
-        stepped = False  # exactly one AdvanceTime(1, 1) since the run's last transaction
+        out: list[Outcome] = [[] for _ in actions]
+        run: list[_Block] = []
         for i, action in enumerate(actions):
             if isinstance(action, AdvanceTime):
-                if run and not stepped and action.seconds == 1 and action.blocks == 1:
-                    stepped = True
-                else:
-                    self._flush(actions, run, start, out, send)
-                    run, stepped = [], False
                 self._advance(action)
-                out[i] = []
                 continue
-            if run and not stepped:
-                self._flush(actions, run, start, out, send)
+            last = run[-1] if run else None
+            if last is not None and last.block == self.block:
+                if last.now_s != self.now_s:
+                    self._send_run(self.chain, actions, run, out)
+                    raise self._one_timestamp_error(last.now_s)
+                last.indexes.append(i)
+                continue
+            if last is not None and (self.block != last.block + 1 or self.now_s <= last.now_s):
+                self._send_run(self.chain, actions, run, out)
                 run = []
-            if not run:
-                start = (self.now_s, self.block)
-            run.append(i)
-            stepped = False
-        self._flush(actions, run, start, out, send)
-        return [o if o is not None else [] for o in out]
+            run.append(_Block(self.block, self.now_s, [i]))
+        self._send_run(self.chain, actions, run, out)
+        return out
 
     def _try(self, action: Action) -> Outcome:
         try:
@@ -259,77 +260,98 @@ class ChainClearingHouse:
         except ProtocolRevert as exc:
             return exc
 
-    def _flush(
-        self,
-        actions: Sequence[Action],
-        run: list[int],
-        start: tuple[int, int],
-        out: list[Outcome | None],
-        send: Callable[[Sequence[BatchCall]], list[TxResult]],
-    ) -> None:
-        """Send a run with send_batch: its first transaction at ``start``, each next one block and second later."""
+    def _send_run(self, chain: AnvilChain, actions: Sequence[Action], run: list[_Block], out: list[Outcome]) -> None:
+        """Mine ``run`` (consecutive model blocks) with one ``send_blocks``; store each action's outcome."""
         if not run:
             return
-        calls = []
-        for i in run:
-            sender, fn, args = _call(actions[i])
-            calls.append(BatchCall(self.system.core, fn, args, sender=sender))
-        now = (self.now_s, self.block)
-        self.now_s, self.block = start
-        self._sync_clock()
-        first = self.block_base + self.block
-        self.now_s, self.block = now
-        results = send(calls)
-        for k, r in enumerate(results):
-            if r.block_number != first + k:
-                raise ChainError(
-                    f"anvil put batch transaction {k} into block {r.block_number}, expected {first + k}: start anvil "
-                    "with a block gas limit equal to the transaction gas limit (one transaction per block) and a "
-                    "block timestamp interval of 1 s"
-                )
-        self._chain_block, self._chain_ts = first + len(run) - 1, start[0] + len(run) - 1
-        for i, r in zip(run, results, strict=True):
-            out[i] = self._events(r) if r.success else ProtocolRevert(r.reason or NO_REASON)
+        self._fill_gap(run[0].now_s, run[0].block)
+        blocks = []
+        for b in run:
+            calls = []
+            for i in b.indexes:
+                sender, fn, args = _call(actions[i])
+                calls.append(BatchCall(self.system.core, fn, args, sender=sender))
+            blocks.append((b.now_s, calls))
+        results = chain.send_blocks(blocks)
+        k = 0
+        for b in run:
+            for i in b.indexes:
+                r = results[k]
+                k += 1
+                if r.block_number != self.block_base + b.block:
+                    raise ChainError(
+                        f"anvil mined batch transaction {k - 1} in block {r.block_number}, expected "
+                        f"{self.block_base + b.block}"
+                    )
+                out[i] = self._events(r) if r.success else ProtocolRevert(r.reason or NO_REASON)
+        self._chain_block, self._chain_ts = self.block_base + run[-1].block, run[-1].now_s
 
     # ------------------------------------------------------------------ clock
 
     def _advance(self, action: AdvanceTime) -> None:
+        if action.blocks and self._mode == "pending":  # the model block ends: seal what it holds
+            self.chain.set_automine(True)
+            self._open = False
         self.now_s += action.seconds
         self.block += action.blocks
 
     def _sync_clock(self) -> None:
         """Make the next transaction execute at ``(now_s, block_base + block)``."""
-        target = self.block_base + self.block
-        if not self._automine:
+        if self._mode == "boa":
             patch = self.chain.env.evm.patch  # type: ignore[attr-defined]  # BoaChain: set the clock directly
-            patch.timestamp, patch.block_number = self.now_s, target
+            patch.timestamp, patch.block_number = self.now_s, self.block_base + self.block
             return
+        if self._open and self._chain_block == self.block_base + self.block:
+            if self.now_s != self._chain_ts:
+                raise self._one_timestamp_error(self._chain_ts)
+            return  # join the pending block
+        self._fill_gap(self.now_s, self.block)
+        self.chain.set_next_timestamp(self.now_s)
+        if self._mode == "pending":
+            self.chain.set_automine(False)  # keep the block open for the model block's next transactions
+
+    def _fill_gap(self, now_s: int, block: int) -> None:
+        """Mine the empty blocks between the last chain block and model block ``block`` at ``now_s``."""
+        target = self.block_base + block
         gap = target - 1 - self._chain_block
         if gap < 0:
-            raise ChainError(
-                f"{self.chain.name} mines every transaction in its own block, and model block {self.block} was "
-                "used by an earlier transaction: AdvanceTime(seconds >= 1, blocks >= 1) between transactions"
+            why = (
+                "; anvil returns a transaction's events only once its block is sealed, so apply mines every "
+                "transaction in its own block (apply_batch sends a model block's transactions together)"
+                if self._mode == "sealed"
+                else ""
             )
-        if self.now_s - gap <= self._chain_ts:
+            raise ChainError(
+                f"{self.chain.name}: chain block {target} (model block {block}) is already sealed: "
+                f"AdvanceTime(seconds >= 1, blocks >= 1) first{why}"
+            )
+        if now_s - gap <= self._chain_ts:
             raise ChainError(
                 f"{self.chain.name}: {gap + 1} blocks need distinct timestamps after {self._chain_ts} up to "
-                f"{self.now_s}: advance at least as many seconds as blocks"
+                f"{now_s}: advance at least as many seconds as blocks"
             )
         for k in range(gap):
-            self.chain.set_next_timestamp(self.now_s - gap + k)
+            self.chain.set_next_timestamp(now_s - gap + k)
             self.chain.mine(1)
         if gap:
-            self._chain_block, self._chain_ts = target - 1, self.now_s - 1
-        self.chain.set_next_timestamp(self.now_s)
+            self._chain_block, self._chain_ts = target - 1, now_s - 1
+
+    def _one_timestamp_error(self, block_ts: int) -> ChainError:
+        return ChainError(
+            f"{self.chain.name}: model block {self.block} already holds a transaction at {block_ts}, not "
+            f"{self.now_s}: a block has one timestamp (advance blocks together with seconds)"
+        )
 
     def _mined(self, result: TxResult) -> None:
-        if self._automine:
-            if result.block_number != self.block_base + self.block:
-                raise ChainError(
-                    f"{self.chain.name} mined the transaction in block {result.block_number}, expected "
-                    f"{self.block_base + self.block}"
-                )
-            self._chain_block, self._chain_ts = self.block_base + self.block, self.now_s
+        if self._mode == "boa":
+            return
+        target = self.block_base + self.block
+        if result.block_number != target:
+            raise ChainError(
+                f"{self.chain.name} mined the transaction in block {result.block_number}, expected {target}"
+            )
+        self._chain_block, self._chain_ts = target, self.now_s
+        self._open = self._mode == "pending"
 
     def _events(self, result: TxResult) -> list[ev.Event]:
         return [to_event(e) for e, src in zip(result.events, result.emitters, strict=True) if src == self._core]

@@ -96,6 +96,17 @@ class _Event:
     types: tuple[str, ...]
     indexed: tuple[bool, ...]
 
+    #: Types of the fields in the log's data, in order.
+    data_types: tuple[str, ...]
+    #: Per indexed field: whether its topic is the keccak hash of a dynamic value.
+    dynamic_topics: tuple[bool, ...]
+    #: Types of the indexed fields whose topic holds the value itself, in order.
+    static_topic_types: tuple[str, ...]
+
+
+def _dynamic(abi_type: str) -> bool:
+    return abi_type in ("string", "bytes") or abi_type.endswith("]") or abi_type.startswith("(")
+
 
 class ContractABI:
     """Lookup and codec for one contract's ABI (functions by name and arity, events by topic)."""
@@ -119,12 +130,18 @@ class ContractABI:
                 self._functions[(fn.name, len(fn.input_types))] = fn
             elif kind == "event" and not entry.get("anonymous"):
                 inputs = entry.get("inputs", ())
+                types = tuple(_types(inputs))
+                indexed = tuple(bool(p.get("indexed")) for p in inputs)
+                topic_types = [t for t, i in zip(types, indexed, strict=True) if i]
                 ev = _Event(
                     name=entry["name"],
                     topic=event_abi_to_log_topic(entry),  # type: ignore[arg-type]
                     names=tuple(p["name"] for p in inputs),
-                    types=tuple(_types(inputs)),
-                    indexed=tuple(bool(p.get("indexed")) for p in inputs),
+                    types=types,
+                    indexed=indexed,
+                    data_types=tuple(t for t, i in zip(types, indexed, strict=True) if not i),
+                    dynamic_topics=tuple(_dynamic(t) for t in topic_types),
+                    static_topic_types=tuple(t for t in topic_types if not _dynamic(t)),
                 )
                 self.events[ev.topic] = ev
             elif kind == "constructor":
@@ -176,15 +193,16 @@ class ContractABI:
         ev = self.events.get(bytes(topics[0]))
         if ev is None:
             return None
-        indexed_types = [t for t, i in zip(ev.types, ev.indexed, strict=True) if i]
-        data_types = [t for t, i in zip(ev.types, ev.indexed, strict=True) if not i]
         try:
-            data_values = list(abi_decode(data_types, bytes(data)))
-            topic_values = []
-            for t, topic in zip(indexed_types, topics[1:], strict=True):
-                # dynamic indexed values are stored as their keccak hash: keep the 32 bytes
-                dynamic = t in ("string", "bytes") or t.endswith("]") or t.startswith("(")
-                topic_values.append(bytes(topic) if dynamic else abi_decode([t], bytes(topic))[0])
+            data_values = list(abi_decode(ev.data_types, bytes(data)))
+            # one decode of the static topics, joined; dynamic indexed values are stored as their keccak
+            # hash: their topic is kept as 32 bytes
+            words = b"".join(bytes(t) for t, dynamic in zip(topics[1:], ev.dynamic_topics, strict=True) if not dynamic)
+            static_values = iter(abi_decode(ev.static_topic_types, words))
+            topic_values = [
+                bytes(topic) if dynamic else next(static_values)
+                for dynamic, topic in zip(ev.dynamic_topics, topics[1:], strict=True)
+            ]
         except (DecodingError, ValueError) as exc:
             raise ChainError(f"cannot decode event {self.name}.{ev.name}: {exc}") from None
         out: dict[str, Any] = {"event": ev.name}

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import http.client
 import json
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +31,7 @@ from protocol.errors import ChainError
 __all__ = [
     "ANVIL_VERSION",
     "AnvilProcess",
+    "RpcClient",
     "find_anvil",
     "free_port",
     "rpc_request",
@@ -97,6 +101,63 @@ def rpc_request(url: str, payload: dict[str, Any] | list[dict[str, Any]], *, tim
         return json.loads(raw)
     except ValueError:
         raise ChainError(f"JSON-RPC endpoint {url} did not answer JSON: {raw[:120]!r}") from None
+
+
+class RpcClient:
+    """JSON-RPC to one endpoint over a keep-alive HTTP connection per thread.
+
+    :func:`rpc_request` opens a connection per request (~0.25 ms of Python per call); this keeps
+    one open per calling thread (~0.1 ms). A request whose connection, used before, turns out
+    closed by the node (dropped while idle) is sent once more on a new connection; any other
+    failure raises ChainError as :func:`rpc_request` does.
+    """
+
+    def __init__(self, url: str, *, timeout_s: float = 120.0) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ChainError(f"JSON-RPC endpoint {url!r} is not an http(s) URL")
+        self.url = url
+        self._https = parts.scheme == "https"
+        self._host, self._port = parts.hostname, parts.port
+        self._path = parts.path or "/"
+        self._timeout_s = timeout_s
+        self._local = threading.local()
+
+    def request(self, payload: dict[str, Any] | list[dict[str, Any]]) -> Any:
+        """POST one JSON-RPC request (or a batch) and return the decoded response."""
+        body = json.dumps(payload).encode()
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        for reused in (conn is not None, False):
+            if conn is None:
+                cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+                conn = cls(self._host, self._port, timeout=self._timeout_s)
+                self._local.conn = conn
+            try:
+                conn.request("POST", self._path, body, {"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                raw = resp.read()
+                break
+            except (http.client.HTTPException, OSError) as exc:
+                conn.close()
+                conn = self._local.conn = None
+                # only a dropped idle connection is retried: anything else may have reached the node
+                if not (reused and isinstance(exc, http.client.RemoteDisconnected | ConnectionError)):
+                    raise ChainError(
+                        f"cannot reach the JSON-RPC endpoint {self.url}: {exc}; is the node running?"
+                    ) from None
+        if resp.status != 200:
+            raise ChainError(f"JSON-RPC endpoint {self.url} answered HTTP {resp.status} {resp.reason}")
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise ChainError(f"JSON-RPC endpoint {self.url} did not answer JSON: {raw[:120]!r}") from None
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their thread ends)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
 
 class AnvilProcess:

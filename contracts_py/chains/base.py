@@ -16,8 +16,10 @@ backends:
   Unix time (seconds); :meth:`Chain.advance_time` is ``set_next_timestamp(timestamp() + s)``.
 * **batches**: :meth:`Chain.send_batch` runs many transactions and never raises on a revert: each
   :class:`TxResult` says whether it succeeded and why not. Anvil sends the whole batch in one
-  JSON-RPC request (locally signed, explicit nonces); reverted batch transactions are mined there
-  with status 0.
+  JSON-RPC request (explicit nonces; signed locally, or unsigned from impersonated senders);
+  reverted batch transactions are mined there with status 0.
+* **automine off**: eth-tester executes each transaction into the pending block at once (final
+  results, :attr:`Chain.pending_block_results`); anvil queues it until :meth:`Chain.mine`.
 """
 
 from __future__ import annotations
@@ -77,9 +79,10 @@ class TxResult:
     """Outcome of one transaction.
 
     ``events`` are flat dicts in emission order and ``emitters`` the address of each;
-    ``gas_used`` in gas units; ``block_number`` is None while the transaction is pending
-    (automine off). ``success`` is False only in :meth:`Chain.send_batch` results, with the
-    revert ``reason``. ``contract_address`` is set for deployments.
+    ``gas_used`` in gas units; ``block_number`` is None while the transaction is queued (automine
+    off on a node; eth-tester executes it into the pending block at once and names that block).
+    ``success`` is False only in :meth:`Chain.send_batch` results, with the revert ``reason``.
+    ``contract_address`` is set for deployments.
     """
 
     tx_hash: str | None
@@ -117,6 +120,10 @@ class Chain(ABC):
 
     #: Short backend name used by :func:`contracts_py.chains.make_chain`.
     name: str = "chain"
+    #: Whether a transaction sent with automine off returns its final result at once, naming the
+    #: pending block it executed into (eth-tester), rather than a queued result without a block
+    #: whose receipt exists only after :meth:`mine` (anvil).
+    pending_block_results: bool = False
     #: Whether reverting to a backend snapshot consumes it (anvil, titanoboa) or not (eth-tester).
     _snapshot_consumed: bool = True
 
@@ -183,7 +190,8 @@ class Chain(ABC):
         """Runtime code at ``address`` (empty for an account without code)."""
 
     def set_automine(self, enabled: bool) -> None:
-        """Mine each transaction immediately (True, the default) or only on :meth:`mine`."""
+        """Mine each transaction immediately (True, the default) or only on :meth:`mine` (see
+        :attr:`pending_block_results` for what a transaction returns meanwhile)."""
         raise ChainError(f"{self.name} does not support turning automine off")
 
     def receipt(self, tx_hash: str) -> TxResult:

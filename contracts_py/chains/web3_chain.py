@@ -112,8 +112,12 @@ class Web3Chain(Chain):
         except Exception as exc:
             raise self._mapped("send the transaction", exc) from None
         if not self._automine:
-            return TxResult("0x" + bytes(tx_hash).hex(), None, 0), []
+            return self._unmined("0x" + bytes(tx_hash).hex(), tx["gas"])
         return self._receipt("0x" + bytes(tx_hash).hex(), gas=tx["gas"])
+
+    def _unmined(self, tx_hash: str, gas: int) -> tuple[TxResult, list[RawLog]]:
+        """Result of a transaction sent with automine off: queued, no block yet (eth-tester overrides)."""
+        return TxResult(tx_hash, None, 0), []
 
     def _receipt(self, tx_hash: str, *, gas: int | None = None) -> tuple[TxResult, list[RawLog]]:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from chain_helpers import Mocks
 
 from contracts_py.build import Artifact
 from contracts_py.chains import AnvilChain, BatchCall, Chain, make_chain
-from contracts_py.chains.anvil_process import find_anvil, free_port
+from contracts_py.chains.anvil_process import RpcClient, find_anvil, free_port
 from protocol.errors import ChainError, InvalidParameter
 
 
@@ -95,3 +96,110 @@ def test_batch_reports_reverts_mined_with_status_zero(
         (True, None),
     ]
     assert chain.call(mocks.feed, "latestRoundData")[:2] == ((1 << 64) | 2, 101)
+
+
+@pytest.fixture(params=[False, True], ids=["signed", "impersonated"])
+def sending(chain: Chain, request: pytest.FixtureRequest) -> Iterator[AnvilChain]:
+    """The module's anvil, sending batches signed here or from impersonated senders."""
+    assert isinstance(chain, AnvilChain)
+    chain.impersonate = request.param
+    try:
+        yield chain
+    finally:
+        chain.impersonate = False
+
+
+def test_send_blocks_mines_each_block_at_its_time_in_order(sending: AnvilChain, mocks: Mocks) -> None:
+    chain, usdc = sending, mocks.usdc
+    block, now = chain.block_number(), chain.timestamp()
+    results = chain.send_blocks(
+        [
+            (
+                now + 10,
+                [
+                    BatchCall(usdc, "transfer", (mocks.keeper, 100), sender=mocks.trader),
+                    BatchCall(usdc, "transfer", (mocks.keeper, 101), sender=mocks.trader),
+                    BatchCall(usdc, "transfer", (mocks.liquidator, 150), sender=mocks.keeper),  # sees both
+                    BatchCall(usdc, "transfer", (mocks.liquidator, 10**12), sender=mocks.keeper),
+                ],
+            ),
+            (now + 11, []),
+            (now + 15, [BatchCall(usdc, "transfer", (mocks.liquidator, 5), sender=mocks.trader)]),
+        ],
+        window=2,
+    )
+    assert [(r.block_number, r.success, r.reason) for r in results] == [
+        (block + 1, True, None),
+        (block + 1, True, None),
+        (block + 1, True, None),
+        (block + 1, False, "erc20: insufficient balance"),
+        (block + 3, True, None),
+    ]
+    assert [r.events[0]["value"] for r in results if r.success] == [100, 101, 150, 5]
+    mined = [chain.w3.eth.get_block(block + k) for k in (1, 2, 3)]
+    assert [b["timestamp"] for b in mined] == [now + 10, now + 11, now + 15]
+    assert [["0x" + bytes(h).hex() for h in b["transactions"]] for b in mined] == [
+        [r.tx_hash for r in results[:4]],
+        [],
+        [results[4].tx_hash],
+    ]
+    assert chain.call(usdc, "balanceOf", mocks.keeper) == 51
+    assert chain.call(usdc, "balanceOf", mocks.liquidator) == 155
+    assert chain.transact(usdc, "transfer", mocks.keeper, 1, sender=mocks.trader).block_number == block + 4
+
+
+def test_impersonated_batches_need_no_key(chain: Chain, mocks: Mocks) -> None:
+    assert isinstance(chain, AnvilChain)
+    stranger = "0x" + "42" * 20
+    chain._rpc("anvil_setBalance", stranger, hex(10**20))
+    chain.transact(mocks.usdc, "mint", stranger, 1_000)
+    call = BatchCall(mocks.usdc, "transfer", (mocks.keeper, 7), sender=stranger)
+    with pytest.raises(ChainError, match="no signing key"):
+        chain.send_blocks([(chain.timestamp() + 1, [call])])
+    chain.impersonate = True
+    try:
+        (result,) = chain.send_blocks([(chain.timestamp() + 1, [call])])
+        (again,) = chain.send_batch([call])
+    finally:
+        chain.impersonate = False
+    assert (result.success, again.success) == (True, True)
+    assert chain.call(mocks.usdc, "balanceOf", mocks.keeper) == 14
+
+
+def test_send_blocks_checks_its_input_and_the_blocks(chain: Chain, mocks: Mocks) -> None:
+    assert isinstance(chain, AnvilChain)
+    now = chain.timestamp()
+    call = BatchCall(mocks.usdc, "transfer", (mocks.keeper, 1), sender=mocks.trader)
+    assert chain.send_blocks([]) == []
+    with pytest.raises(InvalidParameter, match="increase strictly"):
+        chain.send_blocks([(now + 5, [call]), (now + 5, [call])])
+    with pytest.raises(InvalidParameter, match="after the latest block"):
+        chain.send_blocks([(now, [call])])
+    with pytest.raises(InvalidParameter, match="window"):
+        chain.send_blocks([(now + 1, [call])], window=0)
+    block = chain.block_number()
+    heavy = BatchCall(mocks.usdc, "transfer", (mocks.keeper, 1), sender=mocks.trader, gas=29_990_000)
+    with pytest.raises(ChainError, match=r"holds 1 transaction\(s\), not the 2"):  # 30M per block
+        chain.send_blocks([(now + 1, [heavy, heavy]), (now + 2, [call])])
+    assert int(chain._rpc("txpool_status")["pending"], 16) == 0  # the leftover was dropped
+    after = chain.block_number()
+    assert after > block
+    assert chain.transact(mocks.usdc, "transfer", mocks.keeper, 1, sender=mocks.trader).block_number == after + 1
+
+
+def test_rpc_client_reuses_and_renews_its_connection(chain: Chain) -> None:
+    assert isinstance(chain, AnvilChain)
+    client = RpcClient(chain.url)
+    ask = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
+    assert client.request(ask)["result"] == hex(chain.chain_id)
+    conn = client._local.conn
+    assert client.request([ask, ask])[1]["result"] == hex(chain.chain_id)
+    assert client._local.conn is conn  # kept alive
+    conn.sock.shutdown(socket.SHUT_RDWR)  # as if the node had dropped the idle connection
+    assert client.request(ask)["result"] == hex(chain.chain_id)
+    assert client._local.conn is not conn
+    client.close()
+    with pytest.raises(ChainError, match="is the node running"):
+        RpcClient(f"http://127.0.0.1:{free_port()}").request(ask)
+    with pytest.raises(ChainError, match="not an http"):
+        RpcClient("ws://127.0.0.1:8545")

@@ -235,7 +235,11 @@ def test_automine_off_queues_until_mined(chain: Chain, mocks: Mocks) -> None:
     chain.set_automine(False)
     try:
         pending = chain.transact(mocks.usdc, "transfer", mocks.keeper, 42, sender=mocks.trader)
-        assert pending.block_number is None
+        if chain.pending_block_results:  # eth-tester: executed into the pending block at once
+            assert pending.block_number == block + 1
+            assert pending.events[0]["value"] == 42
+        else:
+            assert pending.block_number is None
         assert chain.block_number() == block
         chain.mine()
     finally:
@@ -244,3 +248,35 @@ def test_automine_off_queues_until_mined(chain: Chain, mocks: Mocks) -> None:
     mined = chain.receipt(pending.tx_hash)
     assert mined.block_number == block + 1
     assert mined.events[0]["value"] == 42
+
+
+def test_pending_block_holds_several_transactions_of_a_sender(chain: Chain, mocks: Mocks) -> None:
+    """eth-tester with automine off builds one block: each transaction sees the ones before it,
+    a dry-run revert leaves the block as it was, set_automine(True) seals it."""
+    if not chain.pending_block_results:
+        return
+    block = chain.block_number()
+    chain.set_next_timestamp(chain.timestamp() + 7)
+    chain.set_automine(False)
+    try:
+        first = chain.transact(mocks.usdc, "transfer", mocks.keeper, 40, sender=mocks.trader)
+        second = chain.transact(mocks.usdc, "transfer", mocks.keeper, 2, sender=mocks.trader)
+        back = chain.transact(mocks.usdc, "transfer", mocks.liquidator, 42, sender=mocks.keeper)
+        with pytest.raises(ProtocolRevert, match="erc20: insufficient balance"):
+            chain.transact(mocks.usdc, "transfer", mocks.liquidator, 1, sender=mocks.keeper)
+        assert chain.call(mocks.usdc, "balanceOf", mocks.liquidator) == 42  # reads see the pending block
+        with pytest.raises(ChainError, match="mine"):
+            chain.snapshot()
+        with pytest.raises(ChainError, match="mine"):
+            chain.set_next_timestamp(chain.timestamp() + 100)
+    finally:
+        chain.set_automine(True)
+    assert {first.block_number, second.block_number, back.block_number} == {block + 1}
+    assert chain.block_number() == block + 1
+    sealed = chain.w3.eth.get_block(block + 1)  # type: ignore[attr-defined]
+    assert [bytes(h).hex() for h in sealed["transactions"]] == [
+        r.tx_hash.removeprefix("0x") for r in (first, second, back) if r.tx_hash
+    ]
+    assert chain.receipt(str(back.tx_hash)).events[0]["value"] == 42
+    chain.set_automine(True)  # an empty pending block is not sealed
+    assert chain.block_number() == block + 1

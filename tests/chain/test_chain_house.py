@@ -12,36 +12,44 @@ from contracts_py.build import Artifact, export_artifacts
 from contracts_py.chain_house import ChainClearingHouse
 from contracts_py.chains import make_chain
 from contracts_py.deploy import DEPLOYED_CONTRACTS
-from protocol.actions import AdvanceTime, Deposit, Fill, PushPrice, SettleExpired, Withdraw
+from protocol.actions import AdvanceTime, Deposit, Fill, Liquidate, PushPrice, SettleExpired, Withdraw
 from protocol.constants import WAD
 from protocol.errors import ChainError, InvalidParameter, ProtocolRevert
 from protocol.events import TimeAdvanced
+from protocol.scenarios import default_params
+
+#: A low per-block liquidation cap, so that two liquidations in one block reach it.
+BLOCK_CAP_WAD = 3_000 * WAD
 
 
 @pytest.fixture(scope="module", params=["eth-tester", "anvil"])
 def node(request: pytest.FixtureRequest) -> Iterator[Differential]:
-    """A deployment on an automining backend (anvil: one transaction per block for batches)."""
-    kwargs = (
-        {"extra_args": ["--gas-limit", "8000000"], "deploy_gas_limit": 8_000_000} if request.param == "anvil" else {}
-    )
-    with make_chain(request.param, **kwargs) as chain:
-        d = Differential.on_chain(chain)
-        if request.param == "anvil":
-            chain.w3.provider.make_request("anvil_setBlockTimestampInterval", [1])  # type: ignore[attr-defined]
-        yield d
+    """A deployment on a backend that mines blocks (default node settings)."""
+    with make_chain(request.param) as chain:
+        yield Differential.on_chain(chain, default_params(max_liquidation_notional_per_block_wad=BLOCK_CAP_WAD))
 
 
 def book(d: Differential) -> list:
+    """Three model blocks: a busy one (a refused withdrawal in the middle), one after four empty
+    blocks with two liquidations (the second over the block cap), and the next one."""
     a = d.actors
-    maker, taker = a.traders[0], a.traders[1]
+    maker, long = a.traders[0], a.traders[1]
     t = d.now + 1
     return [
+        AdvanceTime(1, 1),
         PushPrice(a.oracle, 0, 60_000 * WAD, t),
-        PushPrice(a.oracle, 1, 3_000 * WAD, t + 1),
+        PushPrice(a.oracle, 1, 3_000 * WAD, t),
         Deposit(maker, 0, 1_000_000 * USDC),
-        Deposit(taker, 0, 10_000 * USDC),
-        Withdraw(taker, 0, 10**9 * USDC),  # reverts: insufficient balance
-        Fill(a.matcher, maker, taker, 0, WAD // 10, 60_000 * WAD, 0, 0),
+        Deposit(a.keeper, 0, 200_000 * USDC),
+        Deposit(long, 0, 7_000 * USDC),
+        Withdraw(long, 0, 10**9 * USDC),  # reverts: insufficient balance
+        Fill(a.matcher, maker, long, 0, WAD, 60_000 * WAD, 0, 0),
+        AdvanceTime(60, 5),
+        PushPrice(a.oracle, 0, 54_500 * WAD, t + 60),
+        Liquidate(a.keeper, long, 0, WAD // 25),
+        Liquidate(a.keeper, long, 0, WAD // 25),  # reverts: block cap reached
+        AdvanceTime(1, 1),
+        Liquidate(a.keeper, long, 0, WAD // 25),
     ]
 
 
@@ -53,32 +61,68 @@ def model_outcome(d: Differential, action) -> list | str:
         return exc.reason
 
 
-def test_automining_needs_a_block_per_transaction(node):
+def tx_blocks(d: Differential, first: int, last: int) -> list[int]:
+    """Transactions in each chain block ``first..last``."""
+    w3 = d.chain_system.chain.w3  # type: ignore[attr-defined]
+    return [len(w3.eth.get_block(b)["transactions"]) for b in range(first, last + 1)]
+
+
+def test_clock_rules(node):
     d = node
     d.reset()
-    with pytest.raises(ChainError, match="own block"):
-        d.house.apply(Deposit(d.actors.keeper, 0, USDC))
+    keeper = d.actors.keeper
+    with pytest.raises(ChainError, match="already sealed"):
+        d.house.apply(Deposit(keeper, 0, USDC))  # model block 0 is the latest chain block
     d.house.apply(AdvanceTime(1, 1))
-    d.house.apply(Deposit(d.actors.keeper, 0, USDC))
-    with pytest.raises(ChainError, match="own block"):
-        d.house.apply(Deposit(d.actors.keeper, 0, USDC))
+    d.house.apply(Deposit(keeper, 0, USDC))
+    if d.chain_system.chain.name == "anvil":  # events only from sealed blocks: one transaction per block
+        with pytest.raises(ChainError, match="apply_batch"):
+            d.house.apply(Deposit(keeper, 0, USDC))
+    else:  # eth-tester keeps the block open for the model block's next transactions
+        first = d.house.last_tx
+        d.house.apply(Deposit(keeper, 0, 2 * USDC))
+        assert first is not None
+        assert d.house.last_tx is not None
+        assert d.house.last_tx.block_number == first.block_number == d.house.block_base + 1
+        d.house.apply(AdvanceTime(5, 0))
+        with pytest.raises(ChainError, match="one timestamp"):
+            d.house.apply(Deposit(keeper, 0, USDC))
     with pytest.raises(InvalidParameter, match="perpetual markets only"):
-        d.house.apply(SettleExpired(d.actors.keeper, d.actors.keeper, 0))
+        d.house.apply(SettleExpired(keeper, keeper, 0))
 
 
-def test_apply_batch_equals_the_model(node):
-    """One block and one second per transaction; on anvil the whole run is one send_batch."""
+def apply_each(d: Differential, actions: list) -> list:
+    """``house.apply`` one by one, a revert as its ProtocolRevert."""
+    out = []
+    for a in actions:
+        try:
+            out.append(d.house.apply(a))
+        except ProtocolRevert as exc:
+            out.append(exc)
+    return out
+
+
+def test_blocks_of_several_transactions_equal_the_model(node):
+    """Every action's events or revert reason, the per-block liquidation cap and the whole state
+    equal the model's; each model block is one chain block holding its transactions. Batched on
+    both backends, and one at a time on eth-tester (anvil seals a block per apply)."""
     d = node
-    d.reset()
-    actions = []
-    for a in book(d):
-        actions += [AdvanceTime(1, 1), a]
-    outcomes = d.house.apply_batch(actions)
-    for action, got in zip(actions, outcomes, strict=True):
-        assert (got.reason if isinstance(got, ProtocolRevert) else got) == model_outcome(d, action)
-    d.addresses |= set(d.actors.all)
-    d.compare_state()
-    assert d.house.account(d.actors.traders[1]).positions[0].size == WAD // 10
+    sends = [lambda actions: d.house.apply_batch(actions)]
+    if d.chain_system.chain.name == "eth-tester":
+        sends.append(lambda actions: apply_each(d, actions))
+    for send in sends:
+        d.reset()
+        actions = book(d)
+        outcomes = send(actions)
+        for action, got in zip(actions, outcomes, strict=True):
+            assert (got.reason if isinstance(got, ProtocolRevert) else got) == model_outcome(d, action), action
+        d.addresses |= set(d.actors.all)
+        d.compare_state()
+        assert d.house.state(d.addresses).block_liquidated_wad == d.model.state.block_liquidated_wad > 0
+        base = d.house.block_base
+        d.house.apply(AdvanceTime(1, 1))  # seals eth-tester's open block
+        reverted = 1 if d.chain_system.chain.name == "anvil" else 0  # anvil mines it with status 0
+        assert tx_blocks(d, base + 1, base + 7) == [6 + reverted, 0, 0, 0, 0, 2 + reverted, 1]
 
 
 def test_house_refuses_a_system_of_another_chain(node):

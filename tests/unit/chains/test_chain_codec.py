@@ -9,7 +9,7 @@ from eth_utils.address import to_checksum_address
 
 from contracts_py.chains.abi import ERROR_SELECTOR, PANIC_SELECTOR, ContractABI, decode_revert, normalize_address
 from contracts_py.chains.signing import Signer
-from protocol.errors import InvalidParameter
+from protocol.errors import ChainError, InvalidParameter
 
 KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")  # anvil dev key 0
 
@@ -90,3 +90,42 @@ def test_event_and_call_codec_round_trip() -> None:
     assert abi.encode_call("move", (-5,))[4:] == encode(["int256"], [-5])
     out = abi.decode_output("move", 1, encode(["address", "uint8"], [to_checksum_address(who), 7]))
     assert out == (who, 7)
+
+
+def test_event_topics_static_and_hashed_and_malformed_logs() -> None:
+    """Static indexed fields are decoded from their topics, dynamic ones stay the 32-byte hash;
+    a log with the wrong number of topics or truncated data is a ChainError."""
+    abi = ContractABI(
+        [
+            {
+                "type": "event",
+                "name": "Noted",
+                "anonymous": False,
+                "inputs": [
+                    {"name": "who", "type": "address", "indexed": True},
+                    {"name": "tag", "type": "string", "indexed": True},
+                    {"name": "delta", "type": "int128", "indexed": True},
+                    {"name": "note", "type": "string", "indexed": False},
+                    {"name": "ok", "type": "bool", "indexed": False},
+                ],
+            }
+        ],
+        "notes",
+    )
+    (topic,) = abi.events
+    who, tag_hash = "0x" + "cd" * 20, bytes(range(32))
+    topics = [topic, bytes(12) + bytes.fromhex("cd" * 20), tag_hash, encode(["int128"], [-7])]
+    data = encode(["string", "bool"], ["fee ✓", True])
+    assert abi.decode_log(topics, data) == {
+        "event": "Noted",
+        "who": who,
+        "tag": tag_hash,
+        "delta": -7,
+        "note": "fee ✓",
+        "ok": True,
+    }
+    assert abi.decode_log([bytes(32), *topics[1:]], data) is None  # not this contract's event
+    with pytest.raises(ChainError, match=r"cannot decode event notes\.Noted"):
+        abi.decode_log(topics[:3], data)
+    with pytest.raises(ChainError, match=r"cannot decode event notes\.Noted"):
+        abi.decode_log(topics, data[:40])
