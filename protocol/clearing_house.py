@@ -41,7 +41,7 @@ from protocol.events import Event, TimeAdvanced
 from protocol.margin import Health, account_health
 from protocol.params import Params
 from protocol.socialized_loss import auto_deleverage, settle_bad_debt
-from protocol.state import FeedState, MarketState, ProtocolState, Roles
+from protocol.state import Account, FeedState, MarketState, ProtocolState, Roles
 
 __all__ = ["ClearingHouse"]
 
@@ -79,6 +79,7 @@ _HANDLERS: dict[type[Action], Callable[[Context, Any], None]] = {
     SetRole: roles.set_role,
     SetMarketMargin: roles.set_market_margin,
 }
+
 
 def _at_risk(action: Action) -> tuple[str, ...]:
     """Accounts whose bad debt is settled after ``action``: every account it traded for."""
@@ -188,6 +189,14 @@ class ClearingHouse:
         acct = ctx.state.account(addr)
         prices = oracle_adapter.require_account_prices(ctx, acct, "margin")
         return account_health(acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s)
+
+    def settled_account(self, address: str) -> Account:
+        """``address``'s account as the next action on it sees it: pending funding settled into
+        the balance (USD WAD). A copy; the house is unchanged."""
+        ctx = Context(self._state.fork(), self._params)
+        addr = normalize_address(address)
+        funding.settle_account(ctx, addr)
+        return ctx.state.account(addr)
 
     def max_liquidation_size(self, address: str, market_id: int) -> int:
         """Largest size a keeper may liquidate from ``address`` in ``market_id`` now (0: none)."""

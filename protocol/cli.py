@@ -240,12 +240,18 @@ _QUICK_CRASH: dict[str, object] = {"run.paths": 2, "run.accounts": 60, "run.step
 
 
 def _toml_scalar(text: str) -> object:
-    """A ``--set`` / ``--grid`` value: a TOML number, boolean or quoted string, else the bare text."""
+    """A ``--grid`` value: a TOML number, boolean or quoted string, else the bare text."""
+    value = _toml_value(text)
+    return value if isinstance(value, bool | int | float | str) else text
+
+
+def _toml_value(text: str) -> object:
+    """A ``--set`` value: any TOML value (``[0, 1]``, ``{ "ETH/USD" = { spot = 3000.0, sigma = 1.0 } }``
+    included), else the bare text."""
     try:
-        value = tomllib.loads(f"v = {text}")["v"]
+        return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
-    return value if isinstance(value, bool | int | float | str) else text
 
 
 def _assignments(flag: str, items: list[str] | None) -> dict[str, str]:
@@ -335,7 +341,11 @@ _Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar and
 _Paths = Annotated[int | None, typer.Option("--paths", help="Monte Carlo paths (overrides run.paths)")]
 _Set = Annotated[
     list[str] | None,
-    typer.Option("--set", help="override a study field: section.field=value (repeatable), e.g. price.sigma=1.5"),
+    typer.Option(
+        "--set",
+        help="override a study field: section.field=value (repeatable; TOML values), e.g. price.sigma=1.5, "
+        "protocol.markets=[0,1]",
+    ),
 ]
 _StudyFile = Annotated[Path, typer.Argument(help="study TOML file, e.g. protocol/examples/stress.toml")]
 
@@ -368,7 +378,7 @@ def simulate(
 
     console = Console(soft_wrap=True)
     try:
-        overrides: dict[str, object] = {k: _toml_scalar(v) for k, v in _assignments("--set", set_).items()}
+        overrides: dict[str, object] = {k: _toml_value(v) for k, v in _assignments("--set", set_).items()}
         if paths is not None:
             overrides["run.paths"] = paths
         config = _study(study, overrides)
@@ -452,7 +462,7 @@ def sweep(
         allowed = _summary_metrics()
         if metric not in allowed:
             raise InvalidParameter(f"--metric {metric!r} is not a summary field; allowed: {allowed}")
-        overrides: dict[str, object] = {k: _toml_scalar(v) for k, v in _assignments("--set", set_).items()}
+        overrides: dict[str, object] = {k: _toml_value(v) for k, v in _assignments("--set", set_).items()}
         if paths is not None:
             overrides["run.paths"] = paths
         config = _study(study, overrides)
@@ -538,6 +548,15 @@ def stress(
         if quick:
             crash_overrides |= _QUICK_CRASH
         crash = _study(_EXAMPLES / "crash_2020.toml", crash_overrides)
+        if crash_data is not None:  # ETH replays its own bars instead of following BTC
+            eth = crash.feed_path("ETH/USD")
+            crash = crash.override(
+                {
+                    "price.feeds": {
+                        eth.symbol: {"spot": eth.spot, "sigma": eth.sigma, "csv": str(crash_data.eth_hourly_csv)}
+                    }
+                }
+            )
         if crash_data is None:
             console.print(
                 "[yellow]note[/]: no shared market data (set NOVATION_MARKET_DATA or place ../shared/market_data "
@@ -547,12 +566,14 @@ def stress(
             StudySection(
                 "Monte Carlo",
                 out / "monte_carlo",
-                "Merton jump-diffusion paths of a crash-prone market (protocol/examples/stress.toml).",
+                "Merton jump-diffusion paths of a crash-prone BTC market, ETH following it, cross-margined "
+                "traders with WETH collateral (protocol/examples/stress.toml).",
             ),
             StudySection(
                 "2020-03-12 crash replay" if crash_data is not None else "Synthetic crash (no market data)",
                 out / "crash_2020",
-                f"Binance BTCUSDT perpetual 1-hour bars ({crash_data.hourly_csv.name}) replayed for "
+                f"Binance BTCUSDT and ETHUSDT perpetual 1-hour bars ({crash_data.hourly_csv.name}, "
+                f"{crash_data.eth_hourly_csv.name}) replayed for "
                 f"{crash.run.steps * crash.run.step_s / 3_600:g} h from their first bar, 2020-03-09 00:00 UTC."
                 if crash_data is not None
                 else f"A Brownian bridge to the size of the 2020-03-12 fall (log shock {crash.price.shock:g}) "

@@ -7,6 +7,8 @@ each action it is handed. Sizes are the largest the protocol accepts (see
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from protocol.actions import Action, AutoDeleverage, Liquidate, LiquidateCollateral
 from protocol.clearing_house import ClearingHouse
 from protocol.constants import MAX_ADL_COUNTERPARTIES
@@ -23,8 +25,9 @@ __all__ = ["adl_counterparties", "collateral_to_sell", "keeper_actions"]
 
 def collateral_to_sell(house: ClearingHouse, address: str, asset_id: int, price_wad: int) -> int:
     """Token units of ``asset_id`` a liquidator may buy from ``address``: the fewest whose net
-    proceeds cover the negative balance, or everything held if that is not enough."""
-    acct = house.state.accounts[address]
+    proceeds cover the negative balance (after the pending funding the purchase settles), or
+    everything held if that is not enough."""
+    acct = house.settled_account(address)
     cp = house.params.collateral(asset_id)
     unit = to_wad(1, cp.decimals)
 
@@ -76,10 +79,16 @@ def keeper_actions(house: ClearingHouse, keeper: str, liquidator: str) -> list[A
     return actions
 
 
-def adl_counterparties(house: ClearingHouse, address: str, market_id: int) -> tuple[str, ...]:
+def adl_counterparties(
+    house: ClearingHouse, address: str, market_id: int, candidates: Iterable[str] | None = None
+) -> tuple[str, ...]:
     """Opposite positions in profit, ranked by :func:`~protocol.socialized_loss.adl_score`
     (highest first, ties by address), at most ``MAX_ADL_COUNTERPARTIES``; what a keeper passes
-    to ``AutoDeleverage``. Empty when a needed price is untrusted."""
+    to ``AutoDeleverage``. Empty when a needed price is untrusted.
+
+    ``candidates`` limits the search to those accounts (e.g. the pool of
+    :func:`protocol.margin_core.adl_pool`); None searches every account.
+    """
     state, params = house.state, house.params
     prices = trusted_prices(state, params)
     acct = state.accounts.get(address)
@@ -88,7 +97,8 @@ def adl_counterparties(house: ClearingHouse, address: str, market_id: int) -> tu
     price = prices.get(params.market(market_id).feed_id)
     side = 1 if acct.positions[market_id].size > 0 else -1
     ranked: list[tuple[int, str]] = []
-    for other, cp in state.accounts.items():
+    searched = state.accounts if candidates is None else {a: state.accounts[a] for a in candidates}
+    for other, cp in searched.items():
         pos = cp.positions.get(market_id)
         if other == address or pos is None or price is None or (pos.size > 0) == (side > 0):
             continue

@@ -9,7 +9,9 @@
 * :func:`liquidation_candidates` — liquidatable rows ordered by shortfall;
 * :class:`LiveBook` and :class:`LiquidationWatch` — a book following a live model state and a
   step-after-step liquidation screen that re-screens only accounts the market could have moved
-  below maintenance (simulations).
+  below maintenance (simulations);
+* :func:`adl_pool` — the opposite positions in profit a keeper should rank exactly for
+  auto-deleveraging.
 
 Decisions and signs equal :func:`protocol.margin.account_health` on every account: a float64
 screen with a proven error bound (:mod:`protocol.margin_core.screen`) decides almost all, and
@@ -22,6 +24,7 @@ from protocol.margin_core.batch import MarginBatch, MarginOutputs, evaluate, liq
 from protocol.margin_core.book import MarginBook, ScreenArrays
 from protocol.margin_core.limbs import WadLimbs
 from protocol.margin_core.live import LiveBook
+from protocol.margin_core.socialized_loss import adl_pool
 from protocol.margin_core.watch import LiquidationWatch
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "MarginOutputs",
     "ScreenArrays",
     "WadLimbs",
+    "adl_pool",
     "evaluate",
     "liquidation_candidates",
 ]

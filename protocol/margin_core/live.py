@@ -79,7 +79,9 @@ class LiveBook:
         twin = object.__new__(LiveBook)
         twin._labels, twin._params, twin._row = self._labels, self._params, self._row
         twin._rows = RowArrays(
-            self._params, self._rows.balance.copy(), tuple(f.copy() for f in self._rows.fields),  # type: ignore[arg-type]
+            self._params,
+            self._rows.balance.copy(),
+            tuple(f.copy() for f in self._rows.fields),  # type: ignore[arg-type]
             self._rows.collateral.copy(),
         )
         twin._carry, twin._magnitude = self._carry.copy(), self._magnitude.copy()
@@ -103,6 +105,13 @@ class LiveBook:
             return self._row[address]
         except KeyError:
             raise InvalidParameter(f"{address} is not an account of this book") from None
+
+    def position_column(self, market_id: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Read-only (size in base units, open notional in USD) of every row in ``market_id``."""
+        for j, mp in enumerate(mp for mp in self._params.markets if not mp.is_option):
+            if mp.market_id == market_id:
+                return _read_only(self._rows.fields[0][:, j]), _read_only(self._rows.fields[1][:, j])
+        raise InvalidParameter(f"market {market_id} is not a perpetual column of this book")
 
     def refresh(self, state: ProtocolState, addresses: Iterable[str]) -> None:
         """Re-read the rows of ``addresses`` (those not in the book are ignored) from ``state``."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,47 +21,93 @@ from oracles.history import load_klines
 from oracles.replay import kline_path
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
+from protocol.params import Params
 from protocol.simulator import paths
 from protocol.simulator.config import StudyConfig
 
-__all__ = ["Impact", "PushFeed", "TraderOrder", "outages", "premium_path", "price_path", "trader_orders"]
+__all__ = [
+    "Impact",
+    "PushFeed",
+    "TraderOrder",
+    "lead_price_path",
+    "outages",
+    "premium_path",
+    "price_paths",
+    "starting_prices",
+    "trader_orders",
+]
 
 SECONDS_PER_DAY = 86_400
 
 
 @dataclass(frozen=True)
 class TraderOrder:
-    """One trader's opening: settlement-token units deposited and signed size (base units, WAD)."""
+    """One trader's opening: settlement-token units and collateral-asset token units deposited,
+    and the signed sizes (base units, WAD) it opens per market."""
 
     deposit_units: int
-    size_wad: int
+    collateral_units: int
+    sizes: tuple[tuple[int, int], ...]
 
 
 def trader_orders(
-    config: StudyConfig, spot_wad: int, initial_fraction_wad: int, rng: np.random.Generator
+    config: StudyConfig, params: Params, spots_wad: Mapping[int, int], rng: np.random.Generator
 ) -> list[TraderOrder]:
-    """The book's traders: log-normal collateral and leverage (capped at
-    ``max_leverage_share / initial fraction``), long with probability ``long_fraction``."""
+    """The book's traders over the markets of ``params`` (the book's parameters).
+
+    Log-normal collateral (USD) and leverage; each trader opens in one market drawn uniformly
+    and in each other market with ``traders.cross_market_probability``, its notional (collateral
+    value after haircut x leverage) spread evenly, each side long with ``long_fraction``.
+    Leverage is capped at ``max_leverage_share`` of ``1 / (mean initial fraction of its markets)``.
+    ``traders.collateral_asset_share`` of the collateral value is deposited as the book's
+    collateral asset at its spot price.
+    """
     tc, n = config.traders, config.run.accounts
-    decimals = config.params.protocol.settlement_decimals
+    decimals = params.protocol.settlement_decimals
+    markets = params.markets
     collateral = tc.collateral_median_usd * np.exp(tc.collateral_sigma * rng.standard_normal(n))
-    cap = tc.max_leverage_share * WAD / initial_fraction_wad
-    leverage = np.minimum(tc.leverage_median * np.exp(tc.leverage_sigma * rng.standard_normal(n)), cap)
+    leverage = tc.leverage_median * np.exp(tc.leverage_sigma * rng.standard_normal(n))
     side = np.where(rng.random(n) < tc.long_fraction, 1, -1)
-    spot = spot_wad / WAD
+    held = np.zeros((n, len(markets)), dtype=np.bool_)
+    sides = np.ones((n, len(markets)), dtype=np.int64)
+    if len(markets) == 1:
+        held[:, 0], sides[:, 0] = True, side
+    else:
+        held = rng.random((n, len(markets))) < tc.cross_market_probability
+        held[np.arange(n), rng.integers(len(markets), size=n)] = True
+        sides = np.where(rng.random((n, len(markets))) < tc.long_fraction, 1, -1)
+    imf = np.asarray([mp.initial_margin_fraction_wad / WAD for mp in markets])
+    mean_imf = (held * imf).sum(axis=1) / held.sum(axis=1)
+    leverage = np.minimum(leverage, tc.max_leverage_share / mean_imf)
+    share = tc.collateral_asset_share
+    asset = params.collaterals[0] if share > 0 else None
+    backing = collateral * (1.0 - share)
+    asset_units = np.zeros(n)
+    if asset is not None:
+        asset_price = spots_wad[asset.feed_id] / WAD
+        asset_units = collateral * share / asset_price
+        backing = backing + collateral * share * (1.0 - asset.haircut_wad / WAD)
+    spots = np.asarray([spots_wad[mp.feed_id] / WAD for mp in markets])
+    per_market = backing * leverage / held.sum(axis=1)
     orders = []
-    for c, lev, s in zip(collateral.tolist(), leverage.tolist(), side.tolist(), strict=True):
-        units = max(int(c * 10**decimals), 1)
-        size = int(units / 10**decimals * lev / spot * WAD)
-        orders.append(TraderOrder(units, s * max(size, 1)))
+    for i in range(n):
+        sizes = tuple(
+            (mp.market_id, int(sides[i, j]) * max(int(per_market[i] / spots[j] * WAD), 1))
+            for j, mp in enumerate(markets)
+            if held[i, j]
+        )
+        units = max(int(float(collateral[i] * (1.0 - share)) * 10**decimals), 1)
+        extra = int(float(asset_units[i]) * 10**asset.decimals) if asset is not None else 0
+        orders.append(TraderOrder(units, extra, sizes))
     return orders
 
 
-def _historical(config: StudyConfig) -> NDArray[np.float64]:
-    """The kline CSV as a log-linear path on the study's grid (intrabar extremes included)."""
-    klines = load_klines(config.price.csv)
+def _historical(config: StudyConfig, csv: str, where: str) -> tuple[NDArray[np.float64], int]:
+    """A kline CSV as a log-linear path on the study's grid (intrabar extremes included), scaled
+    by ``price.vol_scale``, and the open time of its first bar (ms)."""
+    klines = load_klines(csv)
     if len(klines) < 2:
-        raise InvalidParameter(f"price.csv {config.price.csv} needs at least two bars")
+        raise InvalidParameter(f"{where} {csv} needs at least two bars")
     bar_s = (klines[1].open_time_ms - klines[0].open_time_ms) // 1000
     intrabar = kline_path(klines, bar_s)
     times = np.asarray(intrabar.times_s, dtype=np.float64) - intrabar.times_s[0]
@@ -69,7 +116,7 @@ def _historical(config: StudyConfig) -> NDArray[np.float64]:
     available = int(times[-1]) // step_s
     if steps > available:
         raise InvalidParameter(
-            f"price.csv {config.price.csv} covers {available} steps of run.step_s = {step_s} s; "
+            f"{where} {csv} covers {available} steps of run.step_s = {step_s} s; "
             f"lower run.steps (now {steps}) or run.step_s"
         )
     grid = np.arange(steps + 1, dtype=np.float64) * step_s
@@ -79,15 +126,16 @@ def _historical(config: StudyConfig) -> NDArray[np.float64]:
             paths.PathSet(out[None, :, None], step_s, "historical", None), vol_ratio=config.price.vol_scale, spot=out[0]
         )
         out = scaled.prices[0, :, 0]
-    return out
+    return out, klines[0].open_time_ms
 
 
-def price_path(config: StudyConfig, seed: np.random.SeedSequence) -> NDArray[np.float64]:
-    """Reference price (USD per base unit) at the ``run.steps + 1`` grid points, before impact."""
+def lead_price_path(config: StudyConfig, seed: np.random.SeedSequence) -> NDArray[np.float64]:
+    """The lead feed's reference price (USD per base unit) at the ``run.steps + 1`` grid points,
+    before impact."""
     pc, run = config.price, config.run
     grid = {"n_paths": 1, "n_steps": run.steps, "dt_s": run.step_s}
     if pc.model == "historical":
-        return _historical(config)
+        return _historical(config, pc.csv, "price.csv")[0]
     if pc.model == "gbm":
         ps = paths.correlated_gbm(seed, **grid, spot=[pc.spot], sigma=[pc.sigma], mu=[pc.mu])
     elif pc.model == "merton":
@@ -106,6 +154,57 @@ def price_path(config: StudyConfig, seed: np.random.SeedSequence) -> NDArray[np.
     else:
         ps = paths.brownian_bridge(seed, **grid, spot=pc.spot, sigma=pc.sigma, shock=pc.shock)
     return np.ascontiguousarray(ps.prices[0, :, 0])
+
+
+def price_paths(config: StudyConfig, params: Params, seed: np.random.SeedSequence) -> dict[int, NDArray[np.float64]]:
+    """Reference prices of every feed of ``params`` (the book's; lead first).
+
+    The lead follows :func:`lead_price_path`. Every other feed replays its own
+    ``price.feeds.<symbol>.csv`` when the lead is historical and one is given (the two CSVs must
+    start at the same bar), and otherwise is a
+    :func:`~protocol.simulator.paths.correlated_follower` of the lead with its ``spot``,
+    ``sigma`` and ``price.correlation`` (seeds spawned from ``seed``).
+    """
+    lead_feed, *others = params.feeds
+    lead = lead_price_path(config, seed)
+    out = {lead_feed.feed_id: lead}
+    if not others:
+        return out
+    lead_set = paths.PathSet(lead[None, :, None], config.run.step_s, config.price.model, None)
+    for fp, child in zip(others, seed.spawn(len(others)), strict=True):
+        follow = config.feed_path(fp.symbol)
+        if config.price.model == "historical" and follow.csv:
+            own, start_ms = _historical(config, follow.csv, f"price.feeds.{fp.symbol!r}.csv")
+            lead_start = load_klines(config.price.csv)[0].open_time_ms
+            if start_ms != lead_start:
+                raise InvalidParameter(
+                    f"price.feeds.{fp.symbol!r}.csv starts at {start_ms} ms, price.csv at {lead_start} ms: replay "
+                    "windows must start at the same bar"
+                )
+            out[fp.feed_id] = own
+            continue
+        ps = paths.correlated_follower(
+            child, lead_set, spot=follow.spot, sigma=follow.sigma, corr=config.price.correlation
+        )
+        out[fp.feed_id] = np.ascontiguousarray(ps.prices[0, :, 0])
+    return out
+
+
+def starting_prices(config: StudyConfig, params: Params) -> dict[int, float]:
+    """Each feed's price (USD) at the first grid point: a replayed CSV's first close, else the
+    configured ``spot``."""
+    historical = config.price.model == "historical"
+    lead, *others = params.feeds
+    out = {
+        lead.feed_id: float(lead_price_path(config, np.random.SeedSequence(0))[0]) if historical else config.price.spot
+    }
+    for fp in others:
+        follow = config.feed_path(fp.symbol)
+        where = f"price.feeds.{fp.symbol!r}.csv"
+        out[fp.feed_id] = (
+            float(_historical(config, follow.csv, where)[0][0]) if historical and follow.csv else follow.spot
+        )
+    return out
 
 
 def outages(config: StudyConfig, rng: np.random.Generator) -> NDArray[np.bool_]:

@@ -27,10 +27,19 @@ import numpy as np
 
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
-from protocol.params import FeedParams, MarketParams, Params, SocializedLossMethod, decimal_to_wad, load_params
+from protocol.params import (
+    CollateralParams,
+    FeedParams,
+    MarketParams,
+    Params,
+    SocializedLossMethod,
+    decimal_to_wad,
+    load_params,
+)
 from protocol.scenarios import BTC_PERP, default_params
 
 __all__ = [
+    "FeedPath",
     "FundingConfig",
     "KeeperConfig",
     "LiquidityConfig",
@@ -43,6 +52,8 @@ __all__ = [
 ]
 
 PRICE_MODELS = ("gbm", "merton", "garch", "bridge", "historical")
+#: Protocol fields that are not exact decimals.
+_PROTOCOL_PLAIN = ("params", "markets", "socialized_loss_method")
 
 
 def _number(where: str, value: object, lo: float, hi: float, *, integer: bool = False) -> None:
@@ -80,8 +91,57 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class FeedPath:
+    """A feed other than the lead's: its starting price (USD per base unit) and annualised
+    volatility, its log returns following the lead's with ``price.correlation`` (see
+    :func:`protocol.simulator.paths.correlated_follower`); or, when ``price.model`` is
+    ``historical`` and ``csv`` names a kline CSV, that recorded series (``spot`` and ``sigma``
+    then serve a synthetic fall-back of the same study)."""
+
+    symbol: str
+    spot: float
+    sigma: float
+    csv: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"price.feeds.{self.symbol!r}"
+        _number(f"{where}.spot", self.spot, 1e-9, 1e12)
+        _number(f"{where}.sigma", self.sigma, 0.0, 20.0)
+        object.__setattr__(self, "spot", float(self.spot))
+        object.__setattr__(self, "sigma", float(self.sigma))
+        if not isinstance(self.csv, str):
+            raise InvalidParameter(f"{where}.csv must be a path string, got {self.csv!r}")
+
+
+def _feed_paths(raw: object) -> tuple[FeedPath, ...]:
+    """``{"ETH/USD": {"spot": 3000.0, "sigma": 1.0}, ...}`` (the TOML form) as FeedPaths."""
+    if isinstance(raw, tuple) and all(isinstance(f, FeedPath) for f in raw):
+        return raw
+    if not isinstance(raw, Mapping):
+        raise InvalidParameter(
+            'price.feeds must be a table of feed symbol -> {spot, sigma}, e.g. price.feeds."ETH/USD" = '
+            f"{{ spot = 3000.0, sigma = 1.0 }}; got {raw!r}"
+        )
+    out = []
+    for symbol, table in raw.items():
+        if not isinstance(table, Mapping) or not {"spot", "sigma"} <= set(table) <= {"spot", "sigma", "csv"}:
+            raise InvalidParameter(
+                f"price.feeds.{symbol!r} must be a table of spot and sigma (and optionally csv), got {table!r}"
+            )
+        out.append(FeedPath(str(symbol), table["spot"], table["sigma"], table.get("csv", "")))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class PriceConfig:
-    """The market's reference price path (USD per base unit) before liquidation impact."""
+    """Reference price paths (USD per base unit) before liquidation impact.
+
+    The **lead** feed (that of ``protocol.markets[0]``) follows ``model``; every other feed the
+    book needs (other markets' feeds, the collateral asset's feed) is listed in ``feeds`` and
+    follows the lead's log returns scaled by its volatility ratio, with correlation
+    ``correlation`` (1: the lead's returns exactly scaled, as for a historical replay of one
+    asset standing in for several).
+    """
 
     #: One of gbm, merton, garch, bridge, historical.
     model: str = "merton"
@@ -105,8 +165,17 @@ class PriceConfig:
     #: when ``vol_scale != 1``.
     csv: str = ""
     vol_scale: float = 1.0
+    #: Correlation of every other feed's log returns with the lead's.
+    correlation: float = 0.8
+    #: The other feeds: ``price.feeds."ETH/USD" = { spot = 3000.0, sigma = 1.0 }``.
+    feeds: tuple[FeedPath, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "feeds", _feed_paths(self.feeds))
+        symbols = [f.symbol for f in self.feeds]
+        if len(set(symbols)) != len(symbols):
+            raise InvalidParameter(f"price.feeds lists a feed twice: {symbols}")
+        _number("price.correlation", self.correlation, -1.0, 1.0)
         if self.model not in PRICE_MODELS:
             raise InvalidParameter(f"price.model = {self.model!r}; allowed: {list(PRICE_MODELS)}")
         _number("price.spot", self.spot, 1e-9, 1e12)
@@ -144,6 +213,14 @@ class TraderConfig:
     max_leverage_share: float = 0.95
     #: Market maker's collateral as a multiple of the book's net notional.
     market_maker_capital: float = 0.5
+    #: Cross-margin: each trader opens in one traded market drawn uniformly, and in every other
+    #: traded market with this probability; its leverage is spread evenly over its positions
+    #: and each side is drawn with ``long_fraction``.
+    cross_market_probability: float = 0.5
+    #: Share of each trader's collateral value deposited as ``collateral_asset_id`` (valued at
+    #: its oracle price; its haircut lowers the leverage it backs); the rest is settlement token.
+    collateral_asset_share: float = 0.0
+    collateral_asset_id: int = 1
 
     def __post_init__(self) -> None:
         _number("traders.leverage_median", self.leverage_median, 1e-3, 1e3)
@@ -153,36 +230,46 @@ class TraderConfig:
         _number("traders.long_fraction", self.long_fraction, 0.0, 1.0)
         _number("traders.max_leverage_share", self.max_leverage_share, 1e-3, 0.999)
         _number("traders.market_maker_capital", self.market_maker_capital, 0.01, 1e3)
+        _number("traders.cross_market_probability", self.cross_market_probability, 0.0, 1.0)
+        _number("traders.collateral_asset_share", self.collateral_asset_share, 0.0, 1.0)
+        _number("traders.collateral_asset_id", self.collateral_asset_id, 1, 2**32 - 1, integer=True)
 
 
 @dataclass(frozen=True)
 class KeeperConfig:
-    """Liquidation keepers: a delay and a gas budget per block."""
+    """Liquidation keepers: a delay and a gas budget per block shared by every keeper transaction
+    (position liquidations, deleveragings, collateral purchases)."""
 
     #: Blocks between seeing an account below maintenance and the liquidation landing.
     latency_blocks: int = 1
     #: Extra random delay: each liquidation waits ``Poisson(jitter_blocks)`` more blocks.
     jitter_blocks: float = 0.5
-    #: Gas the keepers spend per block, and gas per liquidation (see tests/chain/gas_snapshot.json).
+    #: Gas the keepers spend per block, and gas per transaction kind (see tests/chain/gas_snapshot.json).
     gas_budget_per_block: int = 3_000_000
     gas_per_liquidation: int = 300_000
+    gas_per_deleverage: int = 320_000
+    gas_per_collateral_liquidation: int = 120_000
     #: The keeper's own collateral (USD): it takes over liquidated positions and must keep
     #: meeting initial margin to take more.
     capital_usd: float = 2e8
+    #: The collateral liquidator's settlement balance (USD): it pays for the collateral it buys.
+    liquidator_capital_usd: float = 5e7
 
     def __post_init__(self) -> None:
         _number("keepers.latency_blocks", self.latency_blocks, 0, 10**6, integer=True)
         _number("keepers.jitter_blocks", self.jitter_blocks, 0.0, 1e6)
         _number("keepers.gas_budget_per_block", self.gas_budget_per_block, 1, 10**10, integer=True)
         _number("keepers.gas_per_liquidation", self.gas_per_liquidation, 1, 10**8, integer=True)
+        _number("keepers.gas_per_deleverage", self.gas_per_deleverage, 1, 10**8, integer=True)
+        _number("keepers.gas_per_collateral_liquidation", self.gas_per_collateral_liquidation, 1, 10**8, integer=True)
         _number("keepers.capital_usd", self.capital_usd, 0.0, 1e15)
-        if self.gas_budget_per_block < self.gas_per_liquidation:
-            raise InvalidParameter("keepers.gas_budget_per_block must cover at least one liquidation")
-
-    @property
-    def liquidations_per_block(self) -> int:
-        """How many liquidations fit the gas budget of one block."""
-        return self.gas_budget_per_block // self.gas_per_liquidation
+        _number("keepers.liquidator_capital_usd", self.liquidator_capital_usd, 0.0, 1e15)
+        largest = max(self.gas_per_liquidation, self.gas_per_deleverage, self.gas_per_collateral_liquidation)
+        if self.gas_budget_per_block < largest:
+            raise InvalidParameter(
+                f"keepers.gas_budget_per_block = {self.gas_budget_per_block} must cover the costliest keeper "
+                f"transaction ({largest} gas)"
+            )
 
 
 @dataclass(frozen=True)
@@ -244,19 +331,22 @@ class FundingConfig:
 class ProtocolConfig:
     """The protocol under test: a parameter file (default: the built-in parameters) with overrides.
 
-    Overrides are exact decimals (WAD fractions / USD) or None to keep the file's value.
+    ``markets`` are the perpetuals the book trades, cross-margined (the first is the lead: its
+    feed follows ``price.model``). Margin overrides apply to every traded market, ``max_move``
+    to every feed the book uses. Overrides are exact decimals (WAD fractions / USD) or None to
+    keep the file's value.
     """
 
     #: TOML parameter file (:func:`protocol.params.load_params`); empty for the built-in set.
     params: str = ""
-    market_id: int = BTC_PERP
+    markets: tuple[int, ...] = (BTC_PERP,)
     initial_margin_fraction: Decimal | None = None
     maintenance_share: Decimal | None = None
     liquidation_penalty: Decimal | None = None
     liquidation_spread: Decimal | None = None
     max_liquidation_notional_per_block: Decimal | None = None
     socialized_loss_method: str | None = None
-    #: The feed's guard: largest accepted move between two readings (fraction).
+    #: The feeds' guard: largest accepted move between two readings (fraction).
     max_move: Decimal | None = None
     #: Insurance fund seeded by governance at the start (USD).
     insurance_fund_usd: Decimal = Decimal(1_000_000)
@@ -264,10 +354,19 @@ class ProtocolConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.params, str):
             raise InvalidParameter(f"protocol.params must be a path string, got {self.params!r}")
-        _number("protocol.market_id", self.market_id, 0, 2**32 - 1, integer=True)
+        markets = self.markets
+        if not isinstance(markets, list | tuple) or not markets:
+            raise InvalidParameter(
+                f"protocol.markets must be a non-empty list of market ids, e.g. [0, 1]; got {markets!r}"
+            )
+        for m in markets:
+            _number("protocol.markets[]", m, 0, 2**32 - 1, integer=True)
+        if len(set(markets)) != len(markets):
+            raise InvalidParameter(f"protocol.markets lists a market twice: {list(markets)}")
+        object.__setattr__(self, "markets", tuple(markets))
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in ("params", "market_id", "socialized_loss_method") or value is None:
+            if f.name in _PROTOCOL_PLAIN or value is None:
                 continue
             wad = _wad(f"protocol.{f.name}", value)  # validates the decimal
             if wad < 0:
@@ -283,12 +382,13 @@ class ProtocolConfig:
     def build(self) -> Params:
         """The validated protocol parameters with the overrides applied."""
         base = load_params(self.params) if self.params else default_params()
-        try:
-            mp = base.market(self.market_id)
-        except InvalidParameter:
-            raise InvalidParameter(f"protocol.market_id = {self.market_id} is not a market of the parameters") from None
-        if mp.is_option:
-            raise InvalidParameter(f"protocol.market_id = {self.market_id} is an option; the simulator runs perpetuals")
+        for market_id in self.markets:
+            try:
+                mp = base.market(market_id)
+            except InvalidParameter:
+                raise InvalidParameter(f"protocol.markets: {market_id} is not a market of the parameters") from None
+            if mp.is_option:
+                raise InvalidParameter(f"protocol.markets: {market_id} is an option; the simulator runs perpetuals")
 
         def wad(name: str) -> int | None:
             value = getattr(self, name)
@@ -316,11 +416,10 @@ class ProtocolConfig:
         max_move = wad("max_move")
         try:
             markets: tuple[MarketParams, ...] = tuple(
-                dataclasses.replace(m, **market_changes) if m.market_id == self.market_id else m for m in base.markets
+                dataclasses.replace(m, **market_changes) if m.market_id in self.markets else m for m in base.markets
             )
             feeds: tuple[FeedParams, ...] = tuple(
-                dataclasses.replace(f, max_move_wad=max_move) if max_move is not None and f.feed_id == mp.feed_id else f
-                for f in base.feeds
+                dataclasses.replace(f, max_move_wad=max_move) if max_move is not None else f for f in base.feeds
             )
             return dataclasses.replace(
                 base,
@@ -356,10 +455,21 @@ def _section(name: str, raw: object) -> Any:
         default = fields[key].default
         if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)  # 30000 for 30000.0
-        if name == "protocol" and key not in ("params", "market_id", "socialized_loss_method"):
+        if name == "protocol" and key not in _PROTOCOL_PLAIN:
             value = None if value is None else _decimal(f"protocol.{key}", value)
         kwargs[key] = value
     return cls(**kwargs)
+
+
+def _plain(value: object) -> Any:
+    """A field's TOML/JSON form: decimals as strings, feed paths as ``{symbol: {spot, sigma}}``."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, tuple) and all(isinstance(f, FeedPath) for f in value):  # () is price.feeds: {}
+        return {f.symbol: {"spot": f.spot, "sigma": f.sigma} | ({"csv": f.csv} if f.csv else {}) for f in value}
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 def _wad(where: str, value: object) -> int:
@@ -387,7 +497,7 @@ class StudyConfig:
         for name, cls in _SECTIONS.items():
             if not isinstance(getattr(self, name), cls):
                 raise InvalidParameter(f"StudyConfig.{name} must be a {cls.__name__}")
-        self.protocol.build()  # the protocol overrides must form valid parameters
+        self.book_params()  # the protocol overrides must form valid parameters, price.feeds cover the book
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> StudyConfig:
@@ -405,9 +515,7 @@ class StudyConfig:
         for name in _SECTIONS:
             section = getattr(self, name)
             out[name] = {
-                f.name: (str(v) if isinstance(v, Decimal) else v)
-                for f in dataclasses.fields(section)
-                if (v := getattr(section, f.name)) is not None
+                f.name: _plain(v) for f in dataclasses.fields(section) if (v := getattr(section, f.name)) is not None
             }
         return out
 
@@ -447,6 +555,47 @@ class StudyConfig:
     def params(self) -> Params:
         """The protocol parameters the study runs."""
         return self.protocol.build()
+
+    def book_params(self) -> Params:
+        """:attr:`params` restricted to what the book uses: the traded markets, the feeds they
+        and the deposited collateral asset read (the lead's first), and that asset."""
+        params = self.params
+        markets = tuple(params.market(m) for m in self.protocol.markets)
+        feed_ids = list(dict.fromkeys(mp.feed_id for mp in markets))
+        collaterals: tuple[CollateralParams, ...] = ()
+        tc = self.traders
+        if tc.collateral_asset_share > 0:
+            try:
+                cp = params.collateral(tc.collateral_asset_id)
+            except InvalidParameter:
+                raise InvalidParameter(
+                    f"traders.collateral_asset_id = {tc.collateral_asset_id} is not a collateral asset of the "
+                    f"parameters (assets: {[c.asset_id for c in params.collaterals]})"
+                ) from None
+            collaterals = (cp,)
+            feed_ids += [cp.feed_id] if cp.feed_id not in feed_ids else []
+        feeds = tuple(params.feed(f) for f in feed_ids)
+        given = {f.symbol for f in self.price.feeds}
+        needed = {fp.symbol for fp in feeds[1:]}
+        if needed - given:
+            missing = sorted(needed - given)
+            raise InvalidParameter(
+                f"price.feeds has no path for {missing} (read by the traded markets or the collateral asset); add "
+                f'e.g. price.feeds."{missing[0]}" = {{ spot = 3000.0, sigma = 1.0 }}'
+            )
+        if given - needed:
+            raise InvalidParameter(
+                f"price.feeds lists {sorted(given - needed)}, which the book does not read (lead feed: "
+                f"{feeds[0].symbol}; others: {sorted(needed) or 'none'})"
+            )
+        return dataclasses.replace(params, markets=markets, feeds=feeds, collaterals=collaterals)
+
+    def feed_path(self, symbol: str) -> FeedPath:
+        """The ``price.feeds`` entry of a non-lead feed."""
+        for f in self.price.feeds:
+            if f.symbol == symbol:
+                return f
+        raise InvalidParameter(f"price.feeds has no entry for {symbol!r}")
 
 
 def load_study(path: str | Path) -> StudyConfig:

@@ -1,27 +1,36 @@
 """The simulation engine: the protocol's own semantics, screened by the margin core every step.
 
-A study starts from one **book** (:func:`build_book`): traders deposit and open positions
-against a market maker through the reference model's :class:`~protocol.clearing_house.ClearingHouse`,
-governance seeds the insurance fund and a keeper deposits its capital. Every path then copies
-the book and steps through the grid (one block of ``run.step_s`` seconds per step):
+A study starts from one **book** (:func:`build_book`): cross-margined traders deposit the
+settlement token (and, if the study says so, a collateral asset) and open positions in the
+traded markets against a market maker through the reference model's
+:class:`~protocol.clearing_house.ClearingHouse`; governance seeds the insurance fund, the
+keeper and the collateral liquidator deposit their capital. Every path then copies the book and
+steps through the grid (one block of ``run.step_s`` seconds per step):
 
-1. the outside price is the path's reference price times the decaying impact of keepers
-   unwinding what they liquidated (:class:`~protocol.simulator.agents.Impact`);
-2. the push feed publishes on deviation or heartbeat unless it is down, and the protocol
-   receives publications ``latency_steps`` later as ``PushPrice`` actions — its guards may
-   reject them, and while no price is trusted the market is reduce-only and nothing can be
+1. each feed's outside price is its reference path (the lead's model, the others following it)
+   times the decaying impact of liquidations unwound outside
+   (:class:`~protocol.simulator.agents.Impact`, one per feed);
+2. each feed's push model publishes on deviation or heartbeat unless it is down, and the
+   protocol receives publications ``latency_steps`` later as ``PushPrice`` actions — its guards
+   may reject them, and a market whose price is not trusted is reduce-only and cannot be
    liquidated;
-3. every ``funding.interval_steps`` the funding operator sets the rate from the premium;
-4. the **screen** finds every account below maintenance. By default this is the margin core's
-   :class:`~protocol.margin_core.LiquidationWatch` over a :class:`~protocol.margin_core.LiveBook`
-   that follows the live state: float64 screens with a proven error bound and exact
-   re-evaluation of the undecided few, so the set is exactly the model's, repeated each step
-   only for the accounts the market could have moved below maintenance since the last full pass;
-5. keepers see a newly liquidatable account after ``latency_blocks`` plus a Poisson jitter,
-   and send ``Liquidate`` actions for the largest size the protocol accepts that fits the
-   block's liquidation cap, first landed first served, as many per block as their gas budget
-   allows; the block cap and the keeper's own margin defer the rest to the next block. An
-   account that is healthy again when its turn comes is dropped (and watched again).
+3. every ``funding.interval_steps`` the funding operator sets each market's rate from its premium;
+4. the **screen** finds every account below maintenance (cross-margin: equity over all its
+   positions and collateral against the sum of requirements). By default this is the margin
+   core's :class:`~protocol.margin_core.LiquidationWatch` over a
+   :class:`~protocol.margin_core.LiveBook` that follows the live state: float64 screens with a
+   proven error bound and exact re-evaluation of the undecided few, so the set is exactly the
+   model's, repeated each step only for the accounts the market could have moved below
+   maintenance since the last full pass;
+5. keepers see a newly liquidatable account after ``latency_blocks`` plus a Poisson jitter and,
+   within the block's gas budget, first landed first served, close its largest position by the
+   largest size the protocol accepts (solvent accounts within the block's liquidation cap,
+   bankrupt ones whole). With the ADL method, a bankrupt account whose shortfall exceeds the
+   insurance fund is deleveraged instead, against the counterparties the margin core's
+   :func:`~protocol.margin_core.adl_pool` proposes and the model ranks exactly. A collateral
+   liquidator buys the collateral of accounts left with a negative settlement balance. What does
+   not fit the budget or the cap waits for the next block (counted as deferred); an account that
+   is healthy again when its turn comes is dropped (and watched again).
 
 Every state change is an action applied by the reference model itself, so balances, positions,
 the insurance fund, bad debt and socialized losses are the protocol's exact integers; the
@@ -32,7 +41,6 @@ record the actions (``log``) so a run can be replayed on a fresh model or on a c
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -44,28 +52,49 @@ from numpy.typing import NDArray
 from protocol.actions import (
     Action,
     AdvanceTime,
+    AutoDeleverage,
     Deposit,
     Fill,
     FundInsurance,
     Liquidate,
+    LiquidateCollateral,
     PushPrice,
     SetFundingRate,
 )
 from protocol.clearing_house import ClearingHouse
-from protocol.constants import SETTLEMENT_ASSET_ID, WAD
+from protocol.constants import MAX_ADL_COUNTERPARTIES, SETTLEMENT_ASSET_ID, WAD
 from protocol.errors import InvalidParameter, ProtocolRevert
-from protocol.events import BadDebtSettled, Event, Liquidated, PriceAccepted, PriceRejected
+from protocol.events import (
+    BadDebtSettled,
+    CollateralLiquidated,
+    Deleveraged,
+    Event,
+    Liquidated,
+    PriceAccepted,
+    PriceRejected,
+)
 from protocol.funding import accrued_markets
+from protocol.keeper import adl_counterparties, collateral_to_sell
 from protocol.margin import notional
-from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook
+from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, adl_pool, evaluate
 from protocol.oracle_adapter import is_trusted
-from protocol.params import Params, SocializedLossMethod
+from protocol.params import MarketParams, Params, SocializedLossMethod
 from protocol.scenarios import ACTORS, actor
-from protocol.simulator.agents import Impact, PushFeed, outages, premium_path, price_path, trader_orders
+from protocol.simulator.agents import (
+    Impact,
+    PushFeed,
+    TraderOrder,
+    outages,
+    premium_path,
+    price_paths,
+    starting_prices,
+    trader_orders,
+)
 from protocol.simulator.config import StudyConfig
 from protocol.simulator.paths import price_to_wad
 from protocol.simulator.results import PathResult
 from protocol.state import ProtocolState
+from protocol.units import to_wad
 
 __all__ = ["Book", "Screen", "build_book", "simulate_path", "simulate_paths"]
 
@@ -75,29 +104,47 @@ Screen = Callable[[MarginBook, Mapping[int, int], Sequence[int]], NDArray[np.int
 
 GOVERNANCE, MATCHER, ORACLE = ACTORS["governance"], ACTORS["matcher"], ACTORS["oracle"]
 FUNDING_OPERATOR, KEEPER, MARKET_MAKER = ACTORS["funding_operator"], ACTORS["keeper"], ACTORS["market_maker"]
+LIQUIDATOR = ACTORS["liquidator"]
 
 #: Revert reasons after which a keeper simply tries again in a later block.
-_DEFERRABLE = frozenset({"liquidation: block cap reached", "margin: below initial"})
+_DEFERRABLE = frozenset(
+    {
+        "liquidation: block cap reached",
+        "margin: below initial",  # the keeper's own margin
+        "liquidation: price not trusted",  # a feed the keeper's own positions need
+        "liquidation: liquidator balance too low",
+    }
+)
 #: Halvings tried when a trader's opening does not meet initial margin at set-up.
 _SETUP_RETRIES = 8
+#: Rows the margin core proposes per deleveraging, ranked exactly by the model.
+_ADL_POOL = 16 * MAX_ADL_COUNTERPARTIES
 
 
 @dataclass(frozen=True, eq=False)
 class Book:
     """The state every path starts from (after set-up), with its addresses."""
 
+    #: The book's parameters (:meth:`StudyConfig.book_params`): traded markets (lead first),
+    #: the feeds they and the collateral asset read (lead first), that asset.
     params: Params
-    market_id: int
     #: The set-up state; never mutated (paths work on :meth:`state` views).
     setup_state: ProtocolState
     #: Screened accounts in row order: the traders, then the market maker and the keeper.
     accounts: tuple[str, ...]
     #: The margin core's rows of ``accounts`` at set-up (each path works on a copy).
     live: LiveBook
-    spot_wad: int
-    #: Set-up actions applied and trader openings the protocol refused even when halved.
+    #: Starting price of each feed (USD WAD), feed_id -> price.
+    spots_wad: Mapping[int, int]
+    #: Set-up actions applied and trader openings (one per position) the protocol refused even
+    #: when halved.
     setup_actions: int
     refused_openings: int
+
+    @property
+    def lead(self) -> MarketParams:
+        """The lead market (``protocol.markets[0]``), whose prices the path series record."""
+        return self.params.markets[0]
 
     def state(self) -> ProtocolState:
         """A path's own state: a copy-on-access view of the set-up state (accounts are copied when
@@ -105,28 +152,23 @@ class Book:
         return self.setup_state.fork()
 
 
-def _spot(config: StudyConfig) -> int:
-    if config.price.model == "historical":
-        return price_to_wad(float(price_path(config, np.random.SeedSequence(0))[0]))
-    return price_to_wad(config.price.spot)
+def _net_notional_usd(order: TraderOrder, params: Params, spots: Mapping[int, int]) -> float:
+    """Signed notional (USD) of an order's positions at the spot prices."""
+    feed = {mp.market_id: mp.feed_id for mp in params.markets}
+    return sum(size * spots[feed[m]] for m, size in order.sizes) / WAD**2
 
 
-def build_book(config: StudyConfig) -> Book:
-    """Set up the book of ``config`` on the reference model (deterministic: ``config.book_seed()``)."""
+def build_book(config: StudyConfig, *, log: list[Action] | None = None) -> Book:
+    """Set up the book of ``config`` on the reference model (deterministic: ``config.book_seed()``).
+
+    Every set-up action applied is appended to ``log`` when given (all in model block 0 at time
+    0, as the paths assume), so the book can be rebuilt on a fresh model or on a chain.
+    """
     if not isinstance(config, StudyConfig):
         raise InvalidParameter(f"config must be a StudyConfig, got {type(config).__name__}")
-    params = config.params
-    if params.protocol.socialized_loss_method is not SocializedLossMethod.PRO_RATA:
-        raise InvalidParameter(
-            "protocol.socialized_loss_method must be 'pro_rata' in the simulator (its keepers do not rank "
-            "deleveraging counterparties yet)"
-        )
-    market_id = config.protocol.market_id
-    mp = params.market(market_id)
-    # One perpetual, its feed, settlement-token collateral: what the book trades and holds.
-    params = dataclasses.replace(params, markets=(mp,), feeds=(params.feed(mp.feed_id),), collaterals=())
+    params = config.book_params()
     decimals = params.protocol.settlement_decimals
-    spot = _spot(config)
+    spots = {f: price_to_wad(p) for f, p in starting_prices(config, params).items()}
     house = ClearingHouse(
         params, GOVERNANCE, matchers=[MATCHER], oracles=[ORACLE], funding_operators=[FUNDING_OPERATOR]
     )
@@ -136,54 +178,77 @@ def build_book(config: StudyConfig) -> Book:
         nonlocal applied
         events = house.apply(action)
         applied += 1
+        if log is not None:
+            log.append(action)
         return events
 
-    events = apply(PushPrice(ORACLE, mp.feed_id, spot, 0))
-    if not any(isinstance(e, PriceAccepted) for e in events):
-        raise InvalidParameter(f"the feed of market {market_id} refused the starting price {spot / WAD}")
-    fund_units = int(config.protocol.insurance_fund_usd * 10**decimals)
-    if fund_units:
-        apply(FundInsurance(GOVERNANCE, fund_units))
-    keeper_units = int(config.keepers.capital_usd * 10**decimals)
-    if keeper_units:
-        apply(Deposit(KEEPER, SETTLEMENT_ASSET_ID, keeper_units))
+    for fp in params.feeds:
+        events = apply(PushPrice(ORACLE, fp.feed_id, spots[fp.feed_id], 0))
+        if not any(isinstance(e, PriceAccepted) for e in events):
+            raise InvalidParameter(f"feed {fp.symbol} refused the starting price {spots[fp.feed_id] / WAD}")
+
+    def usd_units(usd: float) -> int:
+        return int(usd * 10**decimals)
+
+    if fund := usd_units(float(config.protocol.insurance_fund_usd)):
+        apply(FundInsurance(GOVERNANCE, fund))
+    if keeper := usd_units(config.keepers.capital_usd):
+        apply(Deposit(KEEPER, SETTLEMENT_ASSET_ID, keeper))
+    if params.collaterals and (liquidator := usd_units(config.keepers.liquidator_capital_usd)):
+        apply(Deposit(LIQUIDATOR, SETTLEMENT_ASSET_ID, liquidator))
 
     rng = np.random.default_rng(config.book_seed())
-    orders = trader_orders(config, spot, mp.initial_margin_fraction_wad, rng)
+    orders = trader_orders(config, params, spots, rng)
     traders = tuple(actor(f"trader-{i}") for i in range(len(orders)))
-    net = sum(o.size_wad for o in orders)
-    largest = max(abs(o.size_wad) for o in orders)
-    mm_usd = config.traders.market_maker_capital * abs(net) * spot / WAD**2
-    mm_usd += 2 * largest * spot / WAD**2  # room for the largest opening while the book fills
-    apply(Deposit(MARKET_MAKER, SETTLEMENT_ASSET_ID, max(int(mm_usd * 10**decimals), 1)))
+    feed_of = {mp.market_id: mp.feed_id for mp in params.markets}
+    net = {mp.market_id: 0 for mp in params.markets}
+    for o in orders:
+        for m, size in o.sizes:
+            net[m] += size
+    largest = max(sum(abs(size) * spots[feed_of[m]] for m, size in o.sizes) for o in orders) / WAD**2
+    mm_usd = config.traders.market_maker_capital * sum(abs(net[m]) * spots[feed_of[m]] for m in net) / WAD**2
+    mm_usd += 2 * largest  # room for the largest opening while the book fills
+    apply(Deposit(MARKET_MAKER, SETTLEMENT_ASSET_ID, max(usd_units(mm_usd), 1)))
 
-    # Open in an order that keeps the market maker's position small: the side that reduces it.
-    longs = [i for i, o in enumerate(orders) if o.size_wad > 0]
-    shorts = [i for i, o in enumerate(orders) if o.size_wad < 0]
-    refused, mm_position, li, si = 0, 0, 0, 0
+    # Open in an order that keeps the market maker's net exposure small: the side that reduces it.
+    signed = [_net_notional_usd(o, params, spots) for o in orders]
+    longs = [i for i, v in enumerate(signed) if v > 0]
+    shorts = [i for i, v in enumerate(signed) if v <= 0]
+    refused, mm_exposure, li, si = 0, 0.0, 0, 0
+    asset = params.collaterals[0] if params.collaterals else None
     while li < len(longs) or si < len(shorts):
-        take_long = si >= len(shorts) or (li < len(longs) and mm_position >= 0)
+        take_long = si >= len(shorts) or (li < len(longs) and mm_exposure >= 0)
         i = longs[li] if take_long else shorts[si]
         li, si = (li + 1, si) if take_long else (li, si + 1)
         apply(Deposit(traders[i], SETTLEMENT_ASSET_ID, orders[i].deposit_units))
-        size, opened = orders[i].size_wad, False
-        for _ in range(_SETUP_RETRIES):
+        if asset is not None and orders[i].collateral_units:
             try:
-                apply(Fill(MATCHER, MARKET_MAKER, traders[i], market_id, size, spot, 0, 0))
-            except ProtocolRevert:
-                size = size // 2 if size > 0 else -((-size) // 2)
-                if size == 0:
-                    break
-                continue
-            opened = True
-            break
-        if opened:
-            mm_position -= size
-        else:
-            refused += 1
+                apply(Deposit(traders[i], asset.asset_id, orders[i].collateral_units))
+            except ProtocolRevert as exc:
+                raise InvalidParameter(
+                    f"the traders' {asset.symbol} deposits do not fit the protocol ({exc.reason}): lower "
+                    "traders.collateral_asset_share or run.accounts, or raise the asset's deposit cap"
+                ) from None
+        for market_id, size in orders[i].sizes:
+            opened = 0
+            for _ in range(_SETUP_RETRIES):
+                price = spots[feed_of[market_id]]
+                try:
+                    apply(Fill(MATCHER, MARKET_MAKER, traders[i], market_id, size, price, 0, 0))
+                except ProtocolRevert:
+                    size = size // 2 if size > 0 else -((-size) // 2)
+                    if size == 0:
+                        break
+                    continue
+                opened = size
+                break
+            if opened:
+                mm_exposure -= opened * spots[feed_of[market_id]] / WAD**2
+            else:
+                refused += 1
     accounts = (*traders, MARKET_MAKER, KEEPER)
     live = LiveBook(house.state, params, accounts)
-    return Book(params, market_id, house.state, accounts, live, spot, applied, refused)
+    return Book(params, house.state, accounts, live, spots, applied, refused)
 
 
 @dataclass
@@ -194,6 +259,8 @@ class _Tally:
     socialized: int = 0
     socialized_events: int = 0
     liquidations: int = 0
+    collateral_liquidations: int = 0
+    deleveragings: int = 0
     liquidated_notional: int = 0
     keeper_rewards: int = 0
     deferred: int = 0
@@ -208,19 +275,23 @@ class _PathRun:
 
     def __init__(self, config: StudyConfig, book: Book, screen: Screen | None, log: list[Action] | None) -> None:
         self.config, self.book, self.log = config, book, log
+        self.params = book.params
         self.house = ClearingHouse.from_state(book.params, book.state())
-        self.mp = book.params.market(book.market_id)
-        self.feed_params = book.params.feed(self.mp.feed_id)
+        self.feed_of = {mp.market_id: mp.feed_id for mp in self.params.markets}
         self.live = book.live.copy()
         self.screen = LiquidationWatch(len(book.accounts)) if screen is None else screen
         self.tally = _Tally()
         self.liquidated: set[str] = set()
+        self.adl = self.params.protocol.socialized_loss_method is SocializedLossMethod.ADL
         #: Accounts a keeper is after: ``(landing step, row)`` not yet landed, and rows due now in
         #: landing order; ``chased`` marks both.
         self.waiting: list[tuple[int, int]] = []
         self.due: deque[int] = deque()
         self.chased = np.zeros(len(book.accounts), dtype=np.bool_)
+        #: Accounts with a negative settlement balance whose collateral the liquidator buys.
+        self.sales: deque[str] = deque()
         self.keeper_row = self.live.row(KEEPER)
+        self.impacts: dict[int, Impact] = {fp.feed_id: Impact.from_config(config) for fp in self.params.feeds}
 
     def apply(self, action: Action) -> list[Event]:
         events = self.house.apply(action)
@@ -228,16 +299,24 @@ class _PathRun:
             self.log.append(action)
         return events
 
-    def trusted(self) -> bool:
+    def trusted(self) -> set[int]:
+        """Feeds whose price the protocol trusts now."""
         st = self.house.state
-        return is_trusted(st.feeds[self.mp.feed_id], self.feed_params, st.now_s)
+        return {fp.feed_id for fp in self.params.feeds if is_trusted(st.feeds[fp.feed_id], fp, st.now_s)}
+
+    def prices(self) -> dict[int, int]:
+        """Last accepted price of every feed (USD WAD)."""
+        st = self.house.state
+        return {fp.feed_id: st.feeds[fp.feed_id].price_wad for fp in self.params.feeds}
+
+    def view(self) -> MarginBook:
+        """The margin core's book at the live state, funding accrued to now."""
+        st = self.house.state
+        return self.live.book(st, accrued_markets(st, self.params), st.now_s)
 
     def flag(self, step: int, keeper_rng: np.random.Generator) -> None:
         """Screen every account; newly liquidatable ones get the keeper's landing step."""
-        st = self.house.state
-        markets = accrued_markets(st, self.book.params)
-        prices = {self.mp.feed_id: st.feeds[self.mp.feed_id].price_wad}
-        rows = self.screen(self.live.book(st, markets, st.now_s), prices, self.live.take_changed())
+        rows = self.screen(self.view(), self.prices(), self.live.take_changed())
         kc = self.config.keepers
         new = rows[~self.chased[rows]]
         new = new[new != self.keeper_row]
@@ -249,15 +328,23 @@ class _PathRun:
             for r, d in zip(new.tolist(), delay.tolist(), strict=True):
                 heapq.heappush(self.waiting, (step + d, r))
 
-    def _count(self, events: Sequence[Event], price_wad: int) -> None:
-        t = self.tally
+    def _count(self, events: Sequence[Event]) -> None:
+        t, prices = self.tally, self.prices()
+        deleveraged = False
         for e in events:
             if isinstance(e, Liquidated):
-                n = notional(e.size_wad, price_wad)
                 t.liquidations += 1
-                t.liquidated_notional += n
+                t.liquidated_notional += notional(e.size_wad, prices[self.feed_of[e.market_id]])
                 t.keeper_rewards += e.keeper_reward_wad
                 self.liquidated.add(e.account)
+            elif isinstance(e, Deleveraged):
+                # what the counterparty gives up against closing at the oracle price
+                mark = notional(e.size_wad, prices[self.feed_of[e.market_id]])
+                t.socialized += abs(e.notional_wad - mark)
+                deleveraged = True
+                self.liquidated.add(e.account)
+            elif isinstance(e, CollateralLiquidated):
+                t.collateral_liquidations += 1
             elif isinstance(e, BadDebtSettled):
                 t.bad_debt += e.debt_wad
                 if e.socialized_wad:
@@ -266,51 +353,151 @@ class _PathRun:
                     t.fund_depleted = True
                 elif e.covered_by_fund_wad and self.house.state.insurance_fund == 0:
                     t.fund_depleted = True
+        if deleveraged:
+            t.deleveragings += 1
+            t.socialized_events += 1
 
     def block_room(self, price_wad: int) -> int:
         """Largest size whose notional still fits this block's liquidation cap."""
         st = self.house.state
         used = st.block_liquidated_wad if st.block_liquidated_at == st.block else 0
-        room = self.book.params.protocol.max_liquidation_notional_per_block_wad - used
+        room = self.params.protocol.max_liquidation_notional_per_block_wad - used
         q = max(room, 0) * WAD // price_wad
         while q and notional(q, price_wad) > room:
             q -= 1
         return q
 
-    def liquidate_due(self, step: int, impact: Impact) -> None:
-        """Keepers send the liquidations due now, within their gas budget and the block cap;
-        what does not fit waits for the next block (counted as deferred)."""
-        while self.waiting and self.waiting[0][0] <= step:
-            self.due.append(heapq.heappop(self.waiting)[1])
-        market_id = self.book.market_id
-        for _ in range(self.config.keepers.liquidations_per_block):
-            if not self.due:
-                break
-            r = self.due.popleft()
-            address = self.book.accounts[r]
+    def _largest_position(self, address: str) -> int:
+        """Market of the account's largest position by notional at the last prices (ties: lowest id)."""
+        positions = self.house.state.accounts[address].positions
+        prices = self.prices()
+        return max(sorted(positions), key=lambda m: notional(positions[m].size, prices[self.feed_of[m]]))
+
+    def _unwind(self, market_id: int, account_delta: int, price_wad: int) -> None:
+        """The keeper unwinds outside what it took over: the account's trade ``account_delta``
+        (base units) is the outside market's trade."""
+        self.impacts[self.feed_of[market_id]].trade(account_delta * price_wad / WAD**2)
+
+    def _counterparties(self, address: str, market_id: int) -> tuple[str, ...]:
+        """Deleveraging counterparties: the margin core's pool, ranked exactly by the model."""
+        prices = self.prices()
+        batch = evaluate(self.view(), prices)
+        size, open_notional = self.live.position_column(market_id)
+        side = 1 if self.house.state.accounts[address].positions[market_id].size > 0 else -1
+        price = prices[self.feed_of[market_id]] / WAD
+        rows = adl_pool(size, open_notional, batch.equity, price=price, side=side, pool=_ADL_POOL)
+        pool = [self.book.accounts[r] for r in rows.tolist() if self.book.accounts[r] != address]
+        return adl_counterparties(self.house, address, market_id, candidates=pool)
+
+    def _close(self, address: str, gas: int) -> int | None:
+        """Send the keeper's next action on a due account: gas used, 0 if the account is healthy
+        (dropped), None if it must wait for a later block (gas, cap, price or a deferrable revert)."""
+        kc = self.config.keepers
+        acct = self.house.state.accounts[address]
+        if not acct.positions:
+            return 0
+        market_id = self._largest_position(address)
+        try:
             q = self.house.max_liquidation_size(address, market_id)
-            if q == 0:
-                self.chased[r] = False
+            health = self.house.health(address) if q else None
+        except ProtocolRevert:  # a price the account needs is not trusted now
+            return None
+        if health is None:
+            return 0
+        side = 1 if acct.positions[market_id].size > 0 else -1
+        price = self.house.state.feeds[self.feed_of[market_id]].price_wad
+        action: Action
+        if self.adl and health.equity < 0 and -health.equity > self.house.state.insurance_fund:
+            if gas < kc.gas_per_deleverage:
+                return None
+            counterparties = self._counterparties(address, market_id)
+            if not counterparties:  # nobody on the other side is in profit: try again later
+                return None
+            action, cost, touched = (
+                AutoDeleverage(KEEPER, address, market_id, counterparties),
+                kc.gas_per_deleverage,
+                (address, *counterparties),
+            )
+        else:
+            if gas < kc.gas_per_liquidation:
+                return None
+            if health.equity > 0:
+                q = min(q, self.block_room(price))
+                if q == 0:  # the block cap is spent
+                    return None
+            action, cost, touched = Liquidate(KEEPER, address, market_id, q), kc.gas_per_liquidation, (address, KEEPER)
+        try:
+            events = self.apply(action)
+        except ProtocolRevert as exc:
+            if exc.reason not in _DEFERRABLE:
+                raise
+            return None
+        self._count(events)
+        for e in events:
+            if isinstance(e, Liquidated):
+                self._unwind(market_id, -side * e.size_wad, price)
+        self.live.refresh(self.house.state, touched)
+        if _needs_sale(self.house, address):
+            self.sales.append(address)
+        return cost
+
+    def _sell_collateral(self, address: str, gas: int) -> int | None:
+        """The liquidator buys collateral of an account with a negative balance: gas used, 0 if
+        nothing is left to buy, None if it must wait (gas, price, liquidator balance)."""
+        if not _needs_sale(self.house, address):
+            return 0
+        if gas < self.config.keepers.gas_per_collateral_liquidation:
+            return None
+        acct = self.house.state.accounts[address]
+        trusted = self.trusted()
+        for cp in self.params.collaterals:
+            if acct.collateral.get(cp.asset_id, 0) < to_wad(1, cp.decimals):
                 continue
-            price = self.house.state.feeds[self.mp.feed_id].price_wad
-            q = min(q, self.block_room(price))
-            if q == 0:
-                self.due.appendleft(r)  # the block cap is spent: first in line next block
-                break
-            side = 1 if self.house.state.accounts[address].positions[market_id].size > 0 else -1
+            if cp.feed_id not in trusted:
+                return None
+            price = self.house.state.feeds[cp.feed_id].price_wad
+            units = collateral_to_sell(self.house, address, cp.asset_id, price)
             try:
-                events = self.apply(Liquidate(KEEPER, address, market_id, q))
+                events = self.apply(LiquidateCollateral(LIQUIDATOR, address, cp.asset_id, units))
             except ProtocolRevert as exc:
                 if exc.reason not in _DEFERRABLE:
                     raise
-                self.due.appendleft(r)  # first in line next block
+                return None
+            self._count(events)
+            sold = sum(e.amount_wad for e in events if isinstance(e, CollateralLiquidated))
+            self.impacts[cp.feed_id].trade(-sold * price / WAD**2)  # the liquidator sells it outside
+            self.live.refresh(self.house.state, (address,))
+            return self.config.keepers.gas_per_collateral_liquidation
+        return 0
+
+    def keep(self, step: int) -> None:
+        """Keepers send what is due now within the block's gas budget: liquidations and
+        deleveragings first landed first served, then collateral purchases; the rest waits for
+        the next block (counted as deferred)."""
+        while self.waiting and self.waiting[0][0] <= step:
+            self.due.append(heapq.heappop(self.waiting)[1])
+        gas = self.config.keepers.gas_budget_per_block
+        while self.due:
+            r = self.due[0]
+            used = self._close(self.book.accounts[r], gas)
+            if used is None:
                 break
-            self.chased[r] = False
-            self._count(events, price)
-            closed = sum(e.size_wad for e in events if isinstance(e, Liquidated))
-            impact.trade(-side * closed * price / WAD**2)
-            self.live.refresh(self.house.state, (address, KEEPER))
-        self.tally.deferred += len(self.due)
+            self.due.popleft()
+            self.chased[r] = False  # the watch flags it again if it is still below maintenance
+            gas -= used
+        while self.sales:
+            used = self._sell_collateral(self.sales[0], gas)
+            if used is None:
+                break
+            self.sales.popleft()
+            gas -= used
+        self.tally.deferred += len(self.due) + len(self.sales)
+
+
+def _needs_sale(house: ClearingHouse, address: str) -> bool:
+    """The account's settlement balance (funding settled) is negative while it holds collateral."""
+    acct = house.settled_account(address)
+    return acct.balance < 0 and acct.has_collateral()
 
 
 def _series(steps: int) -> dict[str, NDArray[np.float64]]:
@@ -332,7 +519,8 @@ def simulate_path(
 
     ``book`` is :func:`build_book` of ``config`` (built here when None; pass it to share one
     book between paths). ``screen`` replaces the margin core (tests pass the model's plain loop,
-    benchmarks a numpy one). Every action applied is appended to ``log`` when given.
+    benchmarks a numpy one). Every action applied is appended to ``log`` when given. The series
+    record the lead market; the metrics cover every market.
     """
     if not isinstance(config, StudyConfig):
         raise InvalidParameter(f"config must be a StudyConfig, got {type(config).__name__}")
@@ -341,51 +529,66 @@ def simulate_path(
         book = build_book(config)
     elif not isinstance(book, Book):
         raise InvalidParameter(f"book must be a Book from build_book, got {type(book).__name__}")
-    price_seed, outage_seed, keeper_seed, premium_seed = seed.spawn(4)
-    run = config.run
-    reference = price_path(config, price_seed)
-    down = outages(config, np.random.default_rng(outage_seed))
-    premium = premium_path(config, np.random.default_rng(premium_seed))
+    # children 0-3 drive the lead feed and market (as for a one-market book), 4 everything else
+    price_seed, outage_seed, keeper_seed, premium_seed, others_seed = seed.spawn(5)
+    params, run = book.params, config.run
+    feeds, markets = params.feeds, params.markets
+    reference = price_paths(config, params, price_seed)
+    outage_seeds = [outage_seed, *others_seed.spawn(len(feeds) - 1)]
+    down = {fp.feed_id: outages(config, np.random.default_rng(s)) for fp, s in zip(feeds, outage_seeds, strict=True)}
+    premium_seeds = [premium_seed, *others_seed.spawn(len(markets) - 1)]
+    premium = {
+        mp.market_id: premium_path(config, np.random.default_rng(s))
+        for mp, s in zip(markets, premium_seeds, strict=True)
+    }
     keeper_rng = np.random.default_rng(keeper_seed)
 
     p = _PathRun(config, book, screen, log)
-    feed, impact = PushFeed.from_config(config), Impact.from_config(config)
-    feed.observe(0, p.house.state.now_s, book.spot_wad, down=False)  # the set-up price
-    feed.arrivals(0)
+    push = {fp.feed_id: PushFeed.from_config(config) for fp in feeds}
+    for fp in feeds:
+        push[fp.feed_id].observe(0, p.house.state.now_s, book.spots_wad[fp.feed_id], down=False)  # the set-up price
+        push[fp.feed_id].arrivals(0)
+    # a historical path starts at its first close, a follower at its spot: scale to the book's
+    scale = {f: book.spots_wad[f] / WAD / reference[f][0] for f in reference}
+    lead_feed, traded_feeds = book.lead.feed_id, {mp.feed_id for mp in markets}
     series = _series(run.steps)
     start_fund = fund_min = fund_peak = p.house.state.insurance_fund
     start_uncovered = p.house.state.uncovered_loss
     drawdown = 0
-    scale = book.spot_wad / WAD / reference[0]  # a historical path starts at its first close
     for k in range(run.steps + 1):
         if k:
             p.apply(AdvanceTime(run.step_s, 1))
         st = p.house.state
-        market = price_to_wad(float(reference[k] * scale * impact.step())) if k else book.spot_wad
-        feed.observe(k, st.now_s, market, down=bool(down[k]))
-        for price, t_s in feed.arrivals(k):
-            for e in p.apply(PushPrice(ORACLE, p.mp.feed_id, price, t_s)):
-                p.tally.oracle_updates += isinstance(e, PriceAccepted)
-                p.tally.oracle_rejections += isinstance(e, PriceRejected)
+        outside = {}
+        for fp in feeds:
+            f = fp.feed_id
+            impact = p.impacts[f].step()
+            outside[f] = price_to_wad(float(reference[f][k] * scale[f] * impact)) if k else book.spots_wad[f]
+            push[f].observe(k, st.now_s, outside[f], down=bool(down[f][k]))
+            for price, t_s in push[f].arrivals(k):
+                for e in p.apply(PushPrice(ORACLE, f, price, t_s)):
+                    p.tally.oracle_updates += isinstance(e, PriceAccepted)
+                    p.tally.oracle_rejections += isinstance(e, PriceRejected)
         if k and k % config.funding.interval_steps == 0:
-            rate = int(premium[k] * WAD) // config.funding.premium_period_s
-            p.apply(SetFundingRate(FUNDING_OPERATOR, book.market_id, rate))
+            for mp in markets:
+                rate = int(premium[mp.market_id][k] * WAD) // config.funding.premium_period_s
+                p.apply(SetFundingRate(FUNDING_OPERATOR, mp.market_id, rate))
         trusted = p.trusted()
-        if trusted:
+        if trusted & traded_feeds:
             p.flag(k, keeper_rng)
-            p.liquidate_due(k, impact)
-        elif k:
+            p.keep(k)
+        if k and not traded_feeds <= trusted:
             p.tally.reduce_only_s += run.step_s
         st = p.house.state
         fund = st.insurance_fund
         fund_min, fund_peak = min(fund_min, fund), max(fund_peak, fund)
         drawdown = max(drawdown, fund_peak - fund)
-        series["market_price"][k] = market / WAD
-        series["oracle_price"][k] = st.feeds[p.mp.feed_id].price_wad / WAD
+        series["market_price"][k] = outside[lead_feed] / WAD
+        series["oracle_price"][k] = st.feeds[lead_feed].price_wad / WAD
         series["insurance_fund"][k] = fund / WAD
         series["bad_debt"][k] = p.tally.bad_debt / WAD
         series["liquidated_notional"][k] = p.tally.liquidated_notional / WAD
-        series["trusted"][k] = float(trusted)
+        series["trusted"][k] = float(lead_feed in trusted)
 
     t, st = p.tally, p.house.state
     metrics = {
@@ -399,6 +602,8 @@ def simulate_path(
         "socialized_loss_events": t.socialized_events,
         "uncovered_loss_wad": st.uncovered_loss - start_uncovered,
         "liquidations": t.liquidations,
+        "collateral_liquidations": t.collateral_liquidations,
+        "deleveragings": t.deleveragings,
         "accounts_liquidated": len(p.liquidated),
         "liquidated_notional_wad": t.liquidated_notional,
         "keeper_rewards_wad": t.keeper_rewards,

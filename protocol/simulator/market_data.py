@@ -35,8 +35,10 @@ class CrashData:
     name: str
     #: 1-minute USDT-M perpetual klines of the worst hour (Binance 12-column layout).
     minute_csv: Path
-    #: 1-hour USDT-M perpetual klines of the whole window (``timestamp_ms,date,open,...``).
+    #: 1-hour USDT-M perpetual klines of the whole window (``timestamp_ms,date,open,...``): BTC
+    #: and ETH, starting at the same bar.
     hourly_csv: Path
+    eth_hourly_csv: Path
 
 
 def default_market_data_dir() -> Path:
@@ -62,8 +64,9 @@ def market_data_dir() -> Path | None:
 
 
 def black_thursday_2020(root: Path | str | None = None) -> CrashData | None:
-    """The 2020-03-12 BTC perpetual crash: the 1-minute slice of 2020-03-13 02:00-02:59 UTC
-    (low 3 621.81 USD at 02:16, then a 44 % round trip) and the 1-hour bars of 03-09 .. 03-16.
+    """The 2020-03-12 crash: the BTC perpetual's 1-minute slice of 2020-03-13 02:00-02:59 UTC
+    (low 3 621.81 USD at 02:16, then a 44 % round trip) and the BTC and ETH perpetuals' 1-hour
+    bars of 03-09 .. 03-16.
 
     ``root`` is the market data folder (default :func:`market_data_dir`); None when there is no
     folder. A folder without the window's files raises :class:`InvalidParameter` naming the file.
@@ -76,8 +79,9 @@ def black_thursday_2020(root: Path | str | None = None) -> CrashData | None:
         name=_BLACK_THURSDAY,
         minute_csv=folder / "binance_usdm_perp_BTCUSDT_1m_2020-03-13T02.csv",
         hourly_csv=folder / "binance_usdm_perp_BTCUSDT_1h.csv",
+        eth_hourly_csv=folder / "binance_usdm_perp_ETHUSDT_1h.csv",
     )
-    for path in (data.minute_csv, data.hourly_csv):
+    for path in (data.minute_csv, data.hourly_csv, data.eth_hourly_csv):
         if not path.is_file():
             raise InvalidParameter(f"market data file {path} is missing; the folder {base} is incomplete")
     return data

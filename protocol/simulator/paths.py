@@ -31,6 +31,7 @@ from protocol.errors import InvalidParameter
 __all__ = [
     "PathSet",
     "brownian_bridge",
+    "correlated_follower",
     "correlated_gbm",
     "garch11",
     "historical",
@@ -261,6 +262,33 @@ def historical(closes: Sequence[int], *, dt_s: int) -> PathSet:
         raise InvalidParameter("historical needs at least two positive WAD integer closes")
     prices = (np.asarray([c / WAD for c in closes], dtype=np.float64))[None, :, None]
     return PathSet(prices, _positive_int("dt_s", dt_s), "historical", None)
+
+
+def correlated_follower(
+    seed: np.random.SeedSequence, lead: PathSet, *, spot: float, sigma: float, corr: float
+) -> PathSet:
+    """Another asset driven by ``lead``: annualised volatility ``sigma``, correlation ``corr``.
+
+    Per step, with ``r`` the lead's log return and ``s`` its realised per-step volatility on the
+    path, the follower's log return is ``corr * (sigma_step / s) * r + sqrt(1 - corr**2) *
+    sigma_step * z - (1 - corr**2) * sigma_step**2 / 2`` (``z`` standard normal, ``sigma_step =
+    sigma * sqrt(dt)``): the lead's moves, jumps and crashes scaled by the volatility ratio, plus an
+    independent Brownian part. ``corr = 1`` is :func:`scale_returns` with the realised ratio.
+    A flat lead (``s = 0``) leaves only the independent part.
+    """
+    if sigma < 0 or spot <= 0 or not -1.0 <= corr <= 1.0:
+        raise InvalidParameter(f"need sigma >= 0, spot > 0 and corr in [-1, 1]; got {sigma}, {spot}, {corr}")
+    r = np.diff(np.log(lead.prices[:, :, :1]), axis=1)
+    step_vol = sigma * np.sqrt(lead.dt_s / SECONDS_PER_YEAR)
+    realised = r.std(axis=1, keepdims=True) if r.shape[1] > 1 else np.abs(r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(realised > 0.0, step_vol / realised, 0.0)
+    z = _seed(seed).standard_normal(r.shape)
+    own = np.sqrt(1.0 - corr * corr)
+    log_returns = corr * ratio * r + own * (step_vol * z - 0.5 * own * step_vol**2)
+    return PathSet(
+        _from_log_returns(np.array([spot]), log_returns), lead.dt_s, f"{lead.model}-follower", _entropy(seed)
+    )
 
 
 def scale_returns(path: PathSet, *, vol_ratio: float, spot: float) -> PathSet:

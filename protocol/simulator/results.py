@@ -42,24 +42,29 @@ METRICS: dict[str, tuple[MetricKind, str]] = {
     "socialized_loss_wad": (MetricKind.WAD, "bad debt spread over open interest or deleveraged (USD)"),
     "socialized_loss_events": (MetricKind.COUNT, "socialized-loss or deleveraging events"),
     "uncovered_loss_wad": (MetricKind.WAD, "bad debt nobody could absorb (USD)"),
-    "liquidations": (MetricKind.COUNT, "liquidation transactions"),
-    "accounts_liquidated": (MetricKind.COUNT, "distinct accounts liquidated at least once"),
+    "liquidations": (MetricKind.COUNT, "position liquidation transactions"),
+    "collateral_liquidations": (MetricKind.COUNT, "collateral purchases from accounts with a negative balance"),
+    "deleveragings": (MetricKind.COUNT, "auto-deleveraging transactions (ADL method)"),
+    "accounts_liquidated": (MetricKind.COUNT, "distinct accounts liquidated or deleveraged at least once"),
     "liquidated_notional_wad": (MetricKind.WAD, "notional closed by liquidations at the oracle price (USD)"),
     "keeper_rewards_wad": (MetricKind.WAD, "penalty shares paid to keepers (USD)"),
-    "deferred_liquidations": (MetricKind.COUNT, "liquidations postponed by the keeper gas budget or block cap"),
-    "reduce_only_s": (MetricKind.SECONDS, "time the market's price was not trusted (no liquidation possible)"),
+    "deferred_liquidations": (
+        MetricKind.COUNT,
+        "keeper actions postponed (summed over blocks) by the gas budget, the block cap or an untrusted price",
+    ),
+    "reduce_only_s": (MetricKind.SECONDS, "time some traded market's price was not trusted (reduce-only)"),
     "oracle_updates": (MetricKind.COUNT, "price readings accepted by the protocol"),
     "oracle_rejections": (MetricKind.COUNT, "price readings rejected by the guards"),
 }
 
 #: Per-step series of a path (float64, ``steps + 1`` values).
 SERIES: dict[str, str] = {
-    "market_price": "traded price including liquidation impact (USD)",
-    "oracle_price": "last price accepted by the protocol (USD)",
+    "market_price": "lead market's outside price including liquidation impact (USD)",
+    "oracle_price": "lead market's last price accepted by the protocol (USD)",
     "insurance_fund": "insurance fund (USD)",
     "bad_debt": "cumulative bad debt (USD)",
     "liquidated_notional": "cumulative liquidated notional (USD)",
-    "trusted": "1 while the market's price is trusted, else 0",
+    "trusted": "1 while the lead market's price is trusted, else 0",
 }
 
 

@@ -77,8 +77,10 @@ SUMMARY_FIELDS: dict[str, str] = {
     "liquidated_notional_mean_usd": "liquidated notional per path, mean (USD)",
     "liquidated_notional_p95_usd": "liquidated notional, 95th percentile: liquidations-at-risk (USD)",
     "liquidations_mean": "liquidation transactions per path, mean",
+    "collateral_liquidations_mean": "collateral purchases per path, mean",
+    "deleveragings_mean": "auto-deleveragings per path, mean",
     "accounts_liquidated_mean": "accounts liquidated per path, mean",
-    "reduce_only_mean_s": "time reduce-only (price not trusted) per path, mean (s)",
+    "reduce_only_mean_s": "time some market was reduce-only (price not trusted) per path, mean (s)",
 }
 
 #: The probability fields; each has ``_se``, ``_ci_low`` and ``_ci_high`` companions.
@@ -222,6 +224,8 @@ def summarize(df: pd.DataFrame) -> dict[str, float | int]:
     out["liquidated_notional_mean_usd"] = _mean(notional)
     out["liquidated_notional_p95_usd"] = float(nearest_rank(notional, _P95))
     out["liquidations_mean"] = _mean(ints["liquidations"])
+    out["collateral_liquidations_mean"] = _mean(ints["collateral_liquidations"])
+    out["deleveragings_mean"] = _mean(ints["deleveragings"])
     out["accounts_liquidated_mean"] = _mean(ints["accounts_liquidated"])
     out["reduce_only_mean_s"] = _mean(ints["reduce_only_s"])
     return out

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from protocol.actions import Liquidate
+from protocol.actions import AutoDeleverage, Liquidate
 from protocol.clearing_house import ClearingHouse
-from protocol.events import BadDebtSettled, Liquidated
+from protocol.events import BadDebtSettled, CollateralLiquidated, Liquidated
 from protocol.margin import account_health
 from protocol.margin_core import LiquidationWatch, MarginBook
 from protocol.simulator.config import StudyConfig
@@ -57,6 +57,31 @@ CASES = {
         "traders.long_fraction": 0.3,
     },
 }
+#: Two markets cross-margined, 40 % of the collateral in WETH (its feed follows BTC's fall):
+#: position and collateral liquidations, bad debt only once the collateral is sold.
+CROSS = {
+    "run.accounts": 240,
+    "run.steps": 200,
+    "run.paths": 2,
+    "price.model": "bridge",
+    "price.shock": -0.5,
+    "price.sigma": 1.5,
+    "price.feeds": {"ETH/USD": {"spot": 3_000.0, "sigma": 1.2}},
+    "price.correlation": 0.9,
+    "protocol.markets": [0, 1],
+    "traders.collateral_asset_share": 0.4,
+    "traders.cross_market_probability": 0.6,
+    "traders.leverage_median": 7.0,
+    "liquidity.depth_usd": 2e7,
+    "keepers.gas_budget_per_block": 900_000,
+    "protocol.insurance_fund_usd": "20000",
+    "protocol.max_liquidation_notional_per_block": "150000",
+    "oracle.outages_per_day": 10.0,
+}
+CASES["cross"] = CROSS
+# The same with auto-deleveraging: bankrupt accounts beyond the fund are closed against
+# counterparties the margin core proposes.
+CASES["adl"] = CROSS | {"protocol.socialized_loss_method": "adl"}
 
 
 def model_screen(book: MarginBook, prices: Mapping[int, int], changed: Sequence[int]) -> NDArray[np.int64]:
@@ -73,7 +98,17 @@ def model_screen(book: MarginBook, prices: Mapping[int, int], changed: Sequence[
 def test_vectorised_screen_equals_model_loop(case: str) -> None:
     config = StudyConfig().override(CASES[case])
     book = build_book(config)
-    totals = {"liquidations": 0, "bad_debt_wad": 0, "socialized_loss_wad": 0, "oracle_rejections": 0}
+    totals = dict.fromkeys(
+        (
+            "liquidations",
+            "bad_debt_wad",
+            "socialized_loss_wad",
+            "oracle_rejections",
+            "collateral_liquidations",
+            "deleveragings",
+        ),
+        0,
+    )
     for path in range(config.run.paths):
         core_log: list[object] = []
         model_log: list[object] = []
@@ -92,16 +127,21 @@ def test_vectorised_screen_equals_model_loop(case: str) -> None:
         house = ClearingHouse.from_state(book.params, book.state())
         events = [e for action in core_log for e in house.apply(action)]  # type: ignore[arg-type]
         assert sum(isinstance(e, Liquidated) for e in events) == core.metrics["liquidations"]
+        assert sum(isinstance(e, CollateralLiquidated) for e in events) == core.metrics["collateral_liquidations"]
+        assert sum(isinstance(a, AutoDeleverage) for a in core_log) == core.metrics["deleveragings"]
         assert sum(isinstance(a, Liquidate) for a in core_log) >= core.metrics["liquidations"]
         assert sum(e.debt_wad for e in events if isinstance(e, BadDebtSettled)) == core.metrics["bad_debt_wad"]
         assert house.state.insurance_fund == core.metrics["insurance_fund_end_wad"]
     # The cases are built to exercise the machinery: make sure they did.
     assert totals["liquidations"] > 0
-    if case == "crash":
+    if case == "jumps":
+        assert totals["oracle_rejections"] > 0
+    else:
         assert totals["bad_debt_wad"] > 0
         assert totals["socialized_loss_wad"] > 0
-    else:
-        assert totals["oracle_rejections"] > 0
+    if case in ("cross", "adl"):
+        assert totals["collateral_liquidations"] > 0
+    assert (totals["deleveragings"] > 0) == (case == "adl")
 
 
 def test_same_seed_same_path_and_different_seeds_differ() -> None:

@@ -96,6 +96,8 @@ def test_simulate_overrides_paths_and_fields(tmp_path: Path) -> None:
         (TINY.replace("sigma = 1.5", "sigma = 'high'"), "price.sigma must be a number"),
         (TINY.replace("[price]", "[prices]"), "unknown sections ['prices']"),
         (TINY.replace("steps = 30", "steps = "), "is not valid TOML"),
+        (TINY + "[protocol]\nmarkets = [0, 1]\n", "price.feeds has no path for ['ETH/USD']"),
+        (TINY + '[price.feeds."ETH/USD"]\nspot = 3000.0\n', "must be a table of spot and sigma"),
     ],
 )
 def test_simulate_bad_study_file_names_the_field(tmp_path: Path, study: str, named: str) -> None:
@@ -103,6 +105,20 @@ def test_simulate_bad_study_file_names_the_field(tmp_path: Path, study: str, nam
     assert named in line
     assert "study.toml" in line
     assert not (tmp_path / "o").exists()
+
+
+def test_simulate_a_cross_margined_book_from_set_flags(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = _invoke(
+        "simulate", str(_tiny(tmp_path)), "--out", str(out), "--workers", "1", "--quiet",
+        "--set", "protocol.markets=[0, 1]", "--set", 'price.feeds={ "ETH/USD" = { spot = 2000.0, sigma = 1.2 } }',
+        "--set", "traders.collateral_asset_share=0.3", "--set", "protocol.socialized_loss_method='adl'",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "manifest.json").read_text())["config"]
+    assert config["protocol"]["markets"] == [0, 1]
+    assert config["price"]["feeds"] == {"ETH/USD": {"spot": 2000.0, "sigma": 1.2}}
+    assert config["protocol"]["socialized_loss_method"] == "adl"
 
 
 def test_simulate_missing_file_and_bad_flags(tmp_path: Path) -> None:

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from protocol.actions import LiquidateCollateral, SetPaused
+from protocol.actions import LiquidateCollateral, SetFundingRate, SetPaused
 from protocol.constants import WAD
 from protocol.errors import ProtocolRevert
 from protocol.events import BadDebtSettled, CollateralLiquidated, InsuranceFundChanged, LossSocialized
 from protocol.invariants import check_state, check_transition
+from protocol.keeper import collateral_to_sell
 from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, ETH_FEED, WETH
 
 if TYPE_CHECKING:
@@ -147,3 +148,22 @@ def test_bad_debt_is_settled_once_the_collateral_is_gone(desk: Desk) -> None:
     assert desk.health(MAKER).equity == 1_000_000 * WAD + 1_800 * WAD - 515 * WAD
     assert check_state(desk.state, desk.house.params) == {}
     assert check_transition(before, desk.state, events, desk.house.params) == {}
+
+
+def test_reference_keeper_sells_what_the_settled_balance_needs(desk: Desk) -> None:
+    """Pending funding is settled by the purchase itself: the keeper sizes the sale on the settled
+    balance (``ClearingHouse.settled_account``), so the protocol accepts it as the minimal one."""
+    negative_balance(desk, 3 * WAD)
+    desk.fill(COLL, MAKER, WAD // 10, 42_000 * WAD)  # long again: it pays funding
+    desk.apply(SetFundingRate(ACTORS["funding_operator"], BTC_PERP, 10**11))
+    desk.advance(3_600)
+    desk.push(BTC_FEED, 42_000 * WAD)
+    desk.push(ETH_FEED, 3_000 * WAD)
+    before = desk.house.snapshot()
+    stored, settled = desk.account(COLL).balance, desk.house.settled_account(COLL).balance
+    assert settled < stored < 0  # 0.1 BTC x 1e11/s x 3,600 s x 42,000 USD of funding is pending
+    assert desk.house.snapshot() == before  # settled_account changes nothing
+    n = collateral_to_sell(desk.house, COLL, WETH, 3_000 * WAD)
+    assert n > N_MIN
+    desk.apply(LiquidateCollateral(LIQUIDATOR, COLL, WETH, n))
+    assert desk.account(COLL).balance >= 0

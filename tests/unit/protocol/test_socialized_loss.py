@@ -15,6 +15,7 @@ from protocol.constants import UINT256_MAX, WAD
 from protocol.errors import ProtocolRevert
 from protocol.events import BadDebtSettled, Deleveraged, Event, LossCharged, LossSocialized
 from protocol.invariants import check_state, check_transition
+from protocol.keeper import adl_counterparties
 from protocol.margin import Health
 from protocol.params import SocializedLossMethod
 from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, USDC
@@ -227,3 +228,11 @@ def test_adl_never_leaves_a_counterparty_with_unsettled_bad_debt(make_desk: Desk
     desk.fill(SHORT, BUYER, -WAD, 40_500 * WAD)  # SHORT opens 1 BTC short at 40,500 (IM 4,050): in profit by 500
     # bankruptcy value 40,000 + 13,000 = 53,000: SHORT buys back at 53,000 -> realized -12,500, balance -8,400
     apply_checked(desk, AutoDeleverage(KEEPER, TRADER, BTC_PERP, (SHORT,)))
+
+
+def test_reference_keeper_ranks_a_candidate_pool_as_the_full_search(adl: Desk) -> None:
+    full = adl_counterparties(adl.house, TRADER, BTC_PERP)
+    assert full == (SHORT, MAKER)
+    assert adl_counterparties(adl.house, TRADER, BTC_PERP, candidates=[MAKER, SHORT, BUYER, BYSTANDER]) == full
+    assert adl_counterparties(adl.house, TRADER, BTC_PERP, candidates=[MAKER]) == (MAKER,)
+    assert adl_counterparties(adl.house, TRADER, BTC_PERP, candidates=[]) == ()

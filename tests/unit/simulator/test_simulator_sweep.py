@@ -30,7 +30,7 @@ LATENCY = "keepers.latency_blocks"
 def losers(config: StudyConfig) -> int:
     imf = config.protocol.initial_margin_fraction
     if imf is None:
-        imf = Decimal(config.params.market(config.protocol.market_id).initial_margin_fraction_wad) / WAD
+        imf = Decimal(config.params.market(config.protocol.markets[0]).initial_margin_fraction_wad) / WAD
     return max(0, 20 - int(imf * 100) - 2 * config.keepers.latency_blocks)
 
 
