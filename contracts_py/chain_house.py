@@ -59,7 +59,7 @@ from protocol.constants import SETTLEMENT_ASSET_ID
 from protocol.errors import ChainError, InvalidParameter, ProtocolRevert
 from protocol.state import Account, FeedState, MarketState, Position, ProtocolState, Roles
 
-__all__ = ["EVENT_TYPES", "ChainClearingHouse", "Outcome", "mint_test_tokens", "to_event"]
+__all__ = ["EVENT_TYPES", "ChainClearingHouse", "Outcome", "mint_test_tokens", "sender_of", "to_event"]
 
 #: Event name -> :mod:`protocol.events` dataclass.
 EVENT_TYPES: Final[dict[str, type[ev.Event]]] = {
@@ -108,6 +108,17 @@ def mint_test_tokens(
         raise ChainError(f"minting test tokens failed: {failed[0]}")
 
 
+def _account_key(acct: Account) -> tuple[Any, ...]:
+    """An account's stored quantities, zero collateral entries dropped (the contract keeps none)."""
+    return (
+        acct.balance,
+        acct.realized_pnl,
+        {k: v for k, v in acct.collateral.items() if v},
+        dict(acct.positions),
+        acct.last_closed,
+    )
+
+
 @dataclass
 class _Block:
     """A model block of :meth:`ChainClearingHouse.apply_batch`: its number, timestamp and the
@@ -116,6 +127,12 @@ class _Block:
     block: int
     now_s: int
     indexes: list[int]
+
+
+def sender_of(action: Action) -> str:
+    """The address that sends the transaction carrying ``action`` (InvalidParameter for a record
+    the contracts do not take, e.g. ``AdvanceTime``)."""
+    return _call(action)[0]
 
 
 def _call(action: Action) -> tuple[str, str, tuple[Any, ...]]:
@@ -395,6 +412,36 @@ class ChainClearingHouse:
     def insurance_fund(self) -> int:
         """Insurance fund balance (USD WAD)."""
         return int(self._view("insurance_fund"))
+
+    def differences(
+        self, model: ProtocolState, addresses: Iterable[str], market_ids: Iterable[int] | None = None
+    ) -> list[str]:
+        """What differs between the contract and a model state (empty when equal): every stored
+        quantity of the accounts of ``addresses`` (balance, realized PnL, collateral, positions,
+        liquidation memo), the markets ``market_ids`` (default: all), every feed, the insurance
+        fund and the pools.
+
+        On automining backends a market no action touched keeps its listing time as
+        ``last_accrual_s`` on chain while the model starts it at its own start time; compare the
+        markets the actions touch.
+        """
+        diffs: list[str] = []
+        for a in addresses:
+            chain_acct = _account_key(self.account(a))
+            model_acct = _account_key(model.accounts.get(normalize_address(a), Account()))
+            if chain_acct != model_acct:
+                diffs.append(f"account {a}: chain {chain_acct} != model {model_acct}")
+        for m in self.market_ids if market_ids is None else market_ids:
+            if self.market(m) != model.markets[m]:
+                diffs.append(f"market {m}: chain {self.market(m)} != model {model.markets[m]}")
+        for f in self.feed_ids:
+            if self.feed(f) != model.feeds[f]:
+                diffs.append(f"feed {f}: chain {self.feed(f)} != model {model.feeds[f]}")
+        for name in ("insurance_fund", "fee_pool", "funding_pool", "loss_pool", "uncovered_loss"):
+            chain_value, model_value = int(self._view(name)), getattr(model, name)
+            if chain_value != model_value:
+                diffs.append(f"{name}: chain {chain_value} != model {model_value}")
+        return diffs
 
     def state(self, addresses: Iterable[str]) -> ProtocolState:
         """The contract's state as the model's :class:`ProtocolState`, for ``addresses`` only.

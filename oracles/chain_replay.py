@@ -49,7 +49,6 @@ from protocol.clearing_house import ClearingHouse
 from protocol.errors import InvalidParameter, NovationError, ProtocolRevert
 from protocol.invariants import check_state, check_transition
 from protocol.keeper import keeper_actions
-from protocol.state import Account
 
 __all__ = [
     "ChainFeedReplay",
@@ -351,16 +350,6 @@ class ProtocolReplayReport(ReplayReport):
     untrusted_pokes: int = 0
 
 
-def _account_key(acct: Account) -> tuple[Any, ...]:
-    return (
-        acct.balance,
-        acct.realized_pnl,
-        {k: v for k, v in acct.collateral.items() if v},
-        dict(acct.positions),
-        acct.last_closed,
-    )
-
-
 class ProtocolChainReplay:
     """The reference model and the protocol on a chain (:class:`ChainClearingHouse`), fed by the
     same adapter pokes, with a keeper reacting after every round.
@@ -493,27 +482,6 @@ class ProtocolChainReplay:
         return self.report
 
     def differences(self, addresses: Sequence[str], market_ids: Sequence[int] | None = None) -> list[str]:
-        """Key numbers that differ between the chain and the model (empty when equal): the
-        accounts of ``addresses``, the markets ``market_ids`` (default: all), every feed and the
-        insurance fund.
-
-        On automining backends a market no action touched keeps its listing time as
-        ``last_accrual_s`` on chain while the model starts it at its own start time; compare the
-        markets the replay trades.
-        """
-        diffs: list[str] = []
-        st, h = self.model.state, self.house
-        for a in addresses:
-            chain_acct = _account_key(h.account(a))
-            model_acct = _account_key(st.accounts.get(a.lower(), Account()))
-            if chain_acct != model_acct:
-                diffs.append(f"account {a}: chain {chain_acct} != model {model_acct}")
-        for m in h.market_ids if market_ids is None else market_ids:
-            if h.market(m) != st.markets[m]:
-                diffs.append(f"market {m}: chain {h.market(m)} != model {st.markets[m]}")
-        for fid in h.feed_ids:
-            if h.feed(fid) != st.feeds[fid]:
-                diffs.append(f"feed {fid}: chain {h.feed(fid)} != model {st.feeds[fid]}")
-        if h.insurance_fund() != st.insurance_fund:
-            diffs.append(f"insurance fund: chain {h.insurance_fund()} != model {st.insurance_fund}")
-        return diffs
+        """:meth:`ChainClearingHouse.differences <contracts_py.chain_house.ChainClearingHouse.differences>`
+        of the model's state (empty when equal); compare the markets the replay trades."""
+        return self.house.differences(self.model.state, addresses, market_ids)

@@ -156,6 +156,17 @@ class AnvilChain(Web3Chain):
         self._rpc("evm_setAutomine", bool(enabled))
         self._automine = bool(enabled)
 
+    def set_balances(self, addresses: Sequence[str], wei: int) -> None:
+        """Give every address ``wei`` of ether (``anvil_setBalance``, one batch), e.g. impersonated
+        senders that must pay for gas."""
+        if isinstance(wei, bool) or not isinstance(wei, int) or wei < 0:
+            raise InvalidParameter(f"wei must be a non-negative integer, got {wei!r}")
+        targets = [normalize_address(a) for a in addresses]
+        answers = self._rpc_batch([("anvil_setBalance", [a, hex(wei)]) for a in targets])
+        refused = [a["error"] for a in answers if "error" in a]
+        if refused:
+            raise ChainError(f"anvil: anvil_setBalance refused for {len(refused)} addresses: {refused[0]}")
+
     def close(self) -> None:
         self._client.close()
         if self.process is not None:

@@ -223,3 +223,18 @@ def test_stress_with_a_wrong_market_data_folder_fails_clearly(tmp_path: Path) ->
     )
     line = _one_error_line(result)
     assert "NOVATION_MARKET_DATA" in line
+
+
+def test_simulate_on_chain_reports_the_chain_equal_to_the_model(tmp_path: Path) -> None:
+    result = _invoke("simulate-on-chain", str(_tiny(tmp_path)), "--path", "1", "--set", "run.steps=20")
+    assert result.exit_code == 0, result.output
+    assert "tiny path 1 on anvil:" in result.output
+    assert "chain == model: every action's events and the final state are equal to the wei" in result.output
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [(["--backend", "eth-tester"], "--backend must be anvil or boa"), (["--path", "3"], "path_index must be")],
+)
+def test_simulate_on_chain_bad_flags_name_the_problem(tmp_path: Path, flags: list[str], named: str) -> None:
+    assert named in _one_error_line(_invoke("simulate-on-chain", str(_tiny(tmp_path)), *flags))
