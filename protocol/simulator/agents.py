@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 SECONDS_PER_DAY = 86_400
+#: Lowest simulated price (USD): the protocol refuses a zero price.
+_MIN_PRICE_USD = 1e-9
 
 
 @dataclass(frozen=True)
@@ -161,9 +163,9 @@ def price_paths(config: StudyConfig, params: Params, seed: np.random.SeedSequenc
 
     The lead follows :func:`lead_price_path`. Every other feed replays its own
     ``price.feeds.<symbol>.csv`` when the lead is historical and one is given (the two CSVs must
-    start at the same bar), and otherwise is a
-    :func:`~protocol.simulator.paths.correlated_follower` of the lead with its ``spot``,
-    ``sigma`` and ``price.correlation`` (seeds spawned from ``seed``).
+    start at the same bar); otherwise it is mean-reverting around its ``spot`` (``model =
+    "ou"``, floored at 1e-9 USD) or a :func:`~protocol.simulator.paths.correlated_follower` of
+    the lead with its ``spot``, ``sigma`` and ``price.correlation`` (seeds spawned from ``seed``).
     """
     lead_feed, *others = params.feeds
     lead = lead_price_path(config, seed)
@@ -183,10 +185,18 @@ def price_paths(config: StudyConfig, params: Params, seed: np.random.SeedSequenc
                 )
             out[fp.feed_id] = own
             continue
-        ps = paths.correlated_follower(
-            child, lead_set, spot=follow.spot, sigma=follow.sigma, corr=config.price.correlation
-        )
-        out[fp.feed_id] = np.ascontiguousarray(ps.prices[0, :, 0])
+        if follow.model == "ou":
+            run = config.run
+            ps = paths.ornstein_uhlenbeck(
+                child, n_paths=1, n_steps=run.steps, dt_s=run.step_s, start=follow.spot, mean=follow.spot,
+                speed_per_year=follow.reversion_per_day * 365.0, sigma=follow.sigma,
+            )  # fmt: skip
+            out[fp.feed_id] = np.maximum(ps.prices[0, :, 0], _MIN_PRICE_USD)
+        else:
+            ps = paths.correlated_follower(
+                child, lead_set, spot=follow.spot, sigma=follow.sigma, corr=config.price.correlation
+            )
+            out[fp.feed_id] = np.ascontiguousarray(ps.prices[0, :, 0])
     return out
 
 

@@ -39,6 +39,7 @@ from protocol.params import (
 from protocol.scenarios import BTC_PERP, default_params
 
 __all__ = [
+    "FEED_MODELS",
     "FeedPath",
     "FundingConfig",
     "KeeperConfig",
@@ -90,27 +91,46 @@ class RunConfig:
         _number("run.accounts", self.accounts, 2, 10**8, integer=True)
 
 
+#: How a non-lead feed moves: with the lead, or mean-reverting (stablecoins).
+FEED_MODELS = ("follow", "ou")
+
+
 @dataclass(frozen=True)
 class FeedPath:
-    """A feed other than the lead's: its starting price (USD per base unit) and annualised
-    volatility, its log returns following the lead's with ``price.correlation`` (see
-    :func:`protocol.simulator.paths.correlated_follower`); or, when ``price.model`` is
-    ``historical`` and ``csv`` names a kline CSV, that recorded series (``spot`` and ``sigma``
-    then serve a synthetic fall-back of the same study)."""
+    """A feed other than the lead's, starting at ``spot`` (USD per base unit).
+
+    * ``model = "follow"``: its log returns follow the lead's with ``price.correlation`` at
+      annualised volatility ``sigma`` (:func:`protocol.simulator.paths.correlated_follower`);
+    * ``model = "ou"``: an Ornstein-Uhlenbeck level around ``spot`` (a stablecoin), reverting at
+      ``reversion_per_day`` with ``sigma`` in USD per square-root year
+      (:func:`protocol.simulator.paths.ornstein_uhlenbeck`);
+    * ``csv``: when ``price.model`` is ``historical``, that recorded kline series instead
+      (``spot``, ``sigma`` then serve a synthetic fall-back of the same study).
+    """
 
     symbol: str
     spot: float
     sigma: float
     csv: str = ""
+    model: str = "follow"
+    reversion_per_day: float = 24.0
 
     def __post_init__(self) -> None:
         where = f"price.feeds.{self.symbol!r}"
         _number(f"{where}.spot", self.spot, 1e-9, 1e12)
         _number(f"{where}.sigma", self.sigma, 0.0, 20.0)
+        _number(f"{where}.reversion_per_day", self.reversion_per_day, 1e-6, 1e6)
         object.__setattr__(self, "spot", float(self.spot))
         object.__setattr__(self, "sigma", float(self.sigma))
+        object.__setattr__(self, "reversion_per_day", float(self.reversion_per_day))
         if not isinstance(self.csv, str):
             raise InvalidParameter(f"{where}.csv must be a path string, got {self.csv!r}")
+        if self.model not in FEED_MODELS:
+            raise InvalidParameter(f"{where}.model = {self.model!r}; allowed: {list(FEED_MODELS)}")
+
+
+_FEED_KEYS = {f.name for f in dataclasses.fields(FeedPath)} - {"symbol"}
+_FEED_DEFAULTS = {f.name: f.default for f in dataclasses.fields(FeedPath) if f.default is not dataclasses.MISSING}
 
 
 def _feed_paths(raw: object) -> tuple[FeedPath, ...]:
@@ -124,11 +144,12 @@ def _feed_paths(raw: object) -> tuple[FeedPath, ...]:
         )
     out = []
     for symbol, table in raw.items():
-        if not isinstance(table, Mapping) or not {"spot", "sigma"} <= set(table) <= {"spot", "sigma", "csv"}:
+        if not isinstance(table, Mapping) or not {"spot", "sigma"} <= set(table) <= _FEED_KEYS:
             raise InvalidParameter(
-                f"price.feeds.{symbol!r} must be a table of spot and sigma (and optionally csv), got {table!r}"
+                f"price.feeds.{symbol!r} must be a table of spot and sigma (optionally "
+                f"{sorted(_FEED_KEYS - {'spot', 'sigma'})}), got {table!r}"
             )
-        out.append(FeedPath(str(symbol), table["spot"], table["sigma"], table.get("csv", "")))
+        out.append(FeedPath(str(symbol), **table))
     return tuple(out)
 
 
@@ -466,7 +487,11 @@ def _plain(value: object) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, tuple) and all(isinstance(f, FeedPath) for f in value):  # () is price.feeds: {}
-        return {f.symbol: {"spot": f.spot, "sigma": f.sigma} | ({"csv": f.csv} if f.csv else {}) for f in value}
+        return {
+            f.symbol: {k: getattr(f, k) for k in sorted(_FEED_KEYS) if getattr(f, k) != _FEED_DEFAULTS.get(k)}
+            | {"spot": f.spot, "sigma": f.sigma}
+            for f in value
+        }
     if isinstance(value, tuple):
         return list(value)
     return value

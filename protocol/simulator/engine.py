@@ -70,6 +70,7 @@ from protocol.events import (
     Deleveraged,
     Event,
     Liquidated,
+    LossSocialized,
     PriceAccepted,
     PriceRejected,
 )
@@ -347,12 +348,12 @@ class _PathRun:
                 t.collateral_liquidations += 1
             elif isinstance(e, BadDebtSettled):
                 t.bad_debt += e.debt_wad
-                if e.socialized_wad:
-                    t.socialized += e.socialized_wad
-                    t.socialized_events += 1
+                # what the fund could not pay is socialized (LossSocialized) or left uncovered
+                if e.socialized_wad or (e.covered_by_fund_wad and self.house.state.insurance_fund == 0):
                     t.fund_depleted = True
-                elif e.covered_by_fund_wad and self.house.state.insurance_fund == 0:
-                    t.fund_depleted = True
+            elif isinstance(e, LossSocialized):
+                t.socialized += e.amount_wad
+                t.socialized_events += 1
         if deleveraged:
             t.deleveragings += 1
             t.socialized_events += 1

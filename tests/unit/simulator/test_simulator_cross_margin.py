@@ -136,3 +136,47 @@ def test_the_book_is_set_up_through_the_model_and_every_trader_meets_initial_mar
     for mp in params.markets:  # the market maker took the other side of every opening
         ms = st.markets[mp.market_id]
         assert ms.oi_long == ms.oi_short > 0
+
+
+USDT = """
+[[feed]]
+feed_id = 2
+symbol = "USDT/USD"
+heartbeat_s = 3600
+max_move = "0.5"
+
+[[collateral]]
+asset_id = 2
+symbol = "USDT"
+decimals = 6
+feed_id = 2
+haircut = "0.02"
+liquidation_discount = "0.01"
+deposit_cap = 100000000000000
+value_cap = "100000000"
+"""
+
+
+def test_a_stablecoin_collateral_feed_reverts_to_its_peg(tmp_path: Path) -> None:
+    params = tmp_path / "params.toml"
+    params.write_text((Path(__file__).resolve().parents[3] / "protocol/examples/default.toml").read_text() + USDT)
+    config = StudyConfig().override(
+        {
+            "protocol.params": str(params),
+            "price.feeds": {"USDT/USD": {"spot": 1.0, "sigma": 0.5, "model": "ou", "reversion_per_day": 48.0}},
+            "traders.collateral_asset_id": 2,
+            "traders.collateral_asset_share": 0.5,
+            "run.accounts": 40,
+            "run.steps": 2_000,
+        }
+    )
+    book_params = config.book_params()
+    assert [f.symbol for f in book_params.feeds] == ["BTC/USD", "USDT/USD"]
+    usdt = price_paths(config, book_params, config.path_seed(0))[2]
+    # stationary sd = sigma / sqrt(2 k) = 0.5 / sqrt(2 * 48 * 365) = 0.0027 around the peg
+    assert abs(float(usdt.mean()) - 1.0) < 0.002
+    assert 0.0015 < float(usdt.std()) < 0.004
+    book = build_book(config.override({"run.steps": 10}))
+    assert all(book.setup_state.accounts[t].collateral.get(2, 0) > 0 for t in book.accounts[:40])
+    with pytest.raises(InvalidParameter, match="model = 'levy'"):
+        config.override({"price.feeds": {"USDT/USD": {"spot": 1.0, "sigma": 0.5, "model": "levy"}}})
