@@ -45,6 +45,7 @@ import heapq
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 from numpy.typing import NDArray
@@ -252,6 +253,17 @@ def build_book(config: StudyConfig, *, log: list[Action] | None = None) -> Book:
     return Book(params, house.state, accounts, live, spots, applied, refused)
 
 
+class _Wait(Enum):
+    """Why a keeper action waits for a later block."""
+
+    #: The block's gas budget or liquidation cap is spent, or the keeper's own margin or prices
+    #: stop it: nothing more is sent this block.
+    BLOCK = "block"
+    #: This account cannot be served now (a price it needs is not trusted, nobody to deleverage
+    #: against); the keeper goes on with the next one.
+    ACCOUNT = "account"
+
+
 @dataclass
 class _Tally:
     """Running totals of one path (USD WAD unless stated)."""
@@ -390,9 +402,9 @@ class _PathRun:
         pool = [self.book.accounts[r] for r in rows.tolist() if self.book.accounts[r] != address]
         return adl_counterparties(self.house, address, market_id, candidates=pool)
 
-    def _close(self, address: str, gas: int) -> int | None:
-        """Send the keeper's next action on a due account: gas used, 0 if the account is healthy
-        (dropped), None if it must wait for a later block (gas, cap, price or a deferrable revert)."""
+    def _close(self, address: str, gas: int) -> int | _Wait:
+        """Send the keeper's next action on a due account: gas used (0: the account is healthy and
+        dropped), or why it waits for a later block."""
         kc = self.config.keepers
         acct = self.house.state.accounts[address]
         if not acct.positions:
@@ -402,7 +414,7 @@ class _PathRun:
             q = self.house.max_liquidation_size(address, market_id)
             health = self.house.health(address) if q else None
         except ProtocolRevert:  # a price the account needs is not trusted now
-            return None
+            return _Wait.ACCOUNT
         if health is None:
             return 0
         side = 1 if acct.positions[market_id].size > 0 else -1
@@ -410,10 +422,10 @@ class _PathRun:
         action: Action
         if self.adl and health.equity < 0 and -health.equity > self.house.state.insurance_fund:
             if gas < kc.gas_per_deleverage:
-                return None
+                return _Wait.BLOCK
             counterparties = self._counterparties(address, market_id)
             if not counterparties:  # nobody on the other side is in profit: try again later
-                return None
+                return _Wait.ACCOUNT
             action, cost, touched = (
                 AutoDeleverage(KEEPER, address, market_id, counterparties),
                 kc.gas_per_deleverage,
@@ -421,18 +433,18 @@ class _PathRun:
             )
         else:
             if gas < kc.gas_per_liquidation:
-                return None
+                return _Wait.BLOCK
             if health.equity > 0:
                 q = min(q, self.block_room(price))
                 if q == 0:  # the block cap is spent
-                    return None
+                    return _Wait.BLOCK
             action, cost, touched = Liquidate(KEEPER, address, market_id, q), kc.gas_per_liquidation, (address, KEEPER)
         try:
             events = self.apply(action)
         except ProtocolRevert as exc:
             if exc.reason not in _DEFERRABLE:
                 raise
-            return None
+            return _Wait.BLOCK
         self._count(events)
         for e in events:
             if isinstance(e, Liquidated):
@@ -442,20 +454,20 @@ class _PathRun:
             self.sales.append(address)
         return cost
 
-    def _sell_collateral(self, address: str, gas: int) -> int | None:
-        """The liquidator buys collateral of an account with a negative balance: gas used, 0 if
-        nothing is left to buy, None if it must wait (gas, price, liquidator balance)."""
+    def _sell_collateral(self, address: str, gas: int) -> int | _Wait:
+        """The liquidator buys collateral of an account with a negative balance: gas used (0:
+        nothing is left to buy), or why it waits for a later block."""
         if not _needs_sale(self.house, address):
             return 0
         if gas < self.config.keepers.gas_per_collateral_liquidation:
-            return None
+            return _Wait.BLOCK
         acct = self.house.state.accounts[address]
         trusted = self.trusted()
         for cp in self.params.collaterals:
             if acct.collateral.get(cp.asset_id, 0) < to_wad(1, cp.decimals):
                 continue
             if cp.feed_id not in trusted:
-                return None
+                return _Wait.ACCOUNT
             price = self.house.state.feeds[cp.feed_id].price_wad
             units = collateral_to_sell(self.house, address, cp.asset_id, price)
             try:
@@ -463,7 +475,7 @@ class _PathRun:
             except ProtocolRevert as exc:
                 if exc.reason not in _DEFERRABLE:
                     raise
-                return None
+                return _Wait.BLOCK
             self._count(events)
             sold = sum(e.amount_wad for e in events if isinstance(e, CollateralLiquidated))
             self.impacts[cp.feed_id].trade(-sold * price / WAD**2)  # the liquidator sells it outside
@@ -478,20 +490,30 @@ class _PathRun:
         while self.waiting and self.waiting[0][0] <= step:
             self.due.append(heapq.heappop(self.waiting)[1])
         gas = self.config.keepers.gas_budget_per_block
+        later: list[int] = []  # accounts that cannot be served now; first in line next block
         while self.due:
             r = self.due[0]
             used = self._close(self.book.accounts[r], gas)
-            if used is None:
+            if used is _Wait.BLOCK:
                 break
             self.due.popleft()
+            if used is _Wait.ACCOUNT:
+                later.append(r)
+                continue
             self.chased[r] = False  # the watch flags it again if it is still below maintenance
             gas -= used
+        self.due.extendleft(reversed(later))
+        waiting_sales: list[str] = []
         while self.sales:
-            used = self._sell_collateral(self.sales[0], gas)
-            if used is None:
+            sold = self._sell_collateral(self.sales[0], gas)
+            if sold is _Wait.BLOCK:
                 break
-            self.sales.popleft()
-            gas -= used
+            address = self.sales.popleft()
+            if sold is _Wait.ACCOUNT:
+                waiting_sales.append(address)
+                continue
+            gas -= sold
+        self.sales.extendleft(reversed(waiting_sales))
         self.tally.deferred += len(self.due) + len(self.sales)
 
 
