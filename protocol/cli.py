@@ -270,30 +270,10 @@ def _assignments(flag: str, items: list[str] | None) -> dict[str, str]:
 
 
 def _study(path: Path, overrides: Mapping[str, object]) -> StudyConfig:
-    """Load a study file with ``{"section.field": value}`` applied before validation (so a
-    missing ``price.csv`` can be supplied); errors name the file and the field."""
-    from protocol.simulator.config import StudyConfig, load_study
+    """:func:`~protocol.simulator.config.load_study` with the command's overrides."""
+    from protocol.simulator.config import load_study
 
-    if not overrides:
-        return load_study(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidParameter(f"cannot read study file {path}: {exc.strerror}") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidParameter(f"study file {path} is not valid TOML: {exc}") from None
-    for key, value in overrides.items():
-        section, _, field = key.partition(".")
-        table = raw.setdefault(section, {})
-        if not isinstance(table, dict):
-            raise InvalidParameter(f"{path}: [{section}] must be a table to set {key}")
-        table[field] = value
-    try:
-        return StudyConfig.from_dict(raw)
-    except InvalidParameter as exc:
-        raise InvalidParameter(f"{path}: {exc}") from None
+    return load_study(path, overrides)
 
 
 def _run_options(workers: int | None, scheduler: str | None, resume: bool, quiet: bool) -> dict[str, object]:

@@ -623,8 +623,13 @@ class StudyConfig:
         raise InvalidParameter(f"price.feeds has no entry for {symbol!r}")
 
 
-def load_study(path: str | Path) -> StudyConfig:
-    """Load and validate a study TOML file; errors name the file and ``section.key``."""
+def load_study(path: str | Path, overrides: Mapping[str, object] | None = None) -> StudyConfig:
+    """Load and validate a study TOML file; errors name the file and ``section.key``.
+
+    ``overrides`` (``{"section.field": value}``) are applied to the file's tables *before*
+    validation, so a field the file leaves to be filled in (e.g. the ``price.csv`` of a replay)
+    can be supplied; :meth:`StudyConfig.override` changes an already valid study.
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -634,6 +639,12 @@ def load_study(path: str | Path) -> StudyConfig:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidParameter(f"study file {p} is not valid TOML: {exc}") from None
+    for key, value in (overrides or {}).items():
+        section, _, name = str(key).partition(".")
+        table = raw.setdefault(section, {})
+        if not isinstance(table, dict) or not name:
+            raise InvalidParameter(f"{p}: override {key!r} must be 'section.field' with [{section}] a table")
+        table[name] = value
     try:
         return StudyConfig.from_dict(raw)
     except InvalidParameter as exc:
