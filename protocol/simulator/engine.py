@@ -45,6 +45,7 @@ import heapq
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import Enum
 
 import numpy as np
@@ -189,10 +190,11 @@ def build_book(config: StudyConfig, *, log: list[Action] | None = None) -> Book:
         if not any(isinstance(e, PriceAccepted) for e in events):
             raise InvalidParameter(f"feed {fp.symbol} refused the starting price {spots[fp.feed_id] / WAD}")
 
-    def usd_units(usd: float) -> int:
-        return int(usd * 10**decimals)
+    def usd_units(usd: float | Decimal) -> int:
+        """Settlement-token units of a USD amount, rounded down (a float by its shortest form)."""
+        return int(Decimal(str(usd)) * 10**decimals)
 
-    if fund := usd_units(float(config.protocol.insurance_fund_usd)):
+    if fund := usd_units(config.protocol.insurance_fund_usd):
         apply(FundInsurance(GOVERNANCE, fund))
     if keeper := usd_units(config.keepers.capital_usd):
         apply(Deposit(KEEPER, SETTLEMENT_ASSET_ID, keeper))
