@@ -41,6 +41,7 @@ from protocol.errors import InvalidParameter
 from protocol.margin import maintenance_fraction
 from protocol.margin_core.batch import MarginOutputs, evaluate, evaluate_rows
 from protocol.margin_core.book import MarginBook
+from protocol.margin_core.jit import kernel
 from protocol.margin_core.screen import Tolerances
 
 __all__ = ["LiquidationWatch"]
@@ -65,6 +66,44 @@ def _levels(book: MarginBook, prices: Mapping[int, int]) -> tuple[list[tuple[int
     return markets, assets
 
 
+@kernel(parallel=False)
+def _distances(
+    magnitude: NDArray[np.float64],
+    size: NDArray[np.float64],
+    collateral: NDArray[np.float64],
+    equity: NDArray[np.float64],
+    maintenance: NDArray[np.float64],
+    q_abs: NDArray[np.float64],
+    value_rate: NDArray[np.float64],
+    rel_tol: float,
+    slack: float,
+    distance: NDArray[np.float64],
+) -> None:
+    """``distance = (|E^ - MM^| - tol) / w`` (deflated), ``-inf`` where the margin is not
+    positive, ``inf`` for an account with nothing the market moves; ``tol = rel_tol (A^ + MM^) +
+    slack`` with ``A^`` the screen's magnitude at ``q_abs`` (USD per unit, ``max(|q_long|,
+    |q_short|)``) and ``value_rate``."""
+    for i in range(magnitude.shape[0]):
+        mag = magnitude[i]
+        weight = 0.0
+        for j in range(size.shape[1]):
+            a = abs(size[i, j])
+            mag += a * q_abs[j]
+            weight += a
+        for k in range(collateral.shape[1]):
+            c = collateral[i, k]
+            mag += c * value_rate[k]
+            weight += c
+        margin = abs(equity[i] - maintenance[i]) - (rel_tol * (mag + maintenance[i]) + slack)
+        weight *= 1.0 + _SAFETY
+        if margin <= 0.0:
+            distance[i] = -np.inf
+        elif weight > 0.0:
+            distance[i] = margin * (1.0 - _SAFETY) / weight
+        else:
+            distance[i] = np.inf
+
+
 class LiquidationWatch:
     """A screen for a book whose rows change a few at a time (a simulation's live book).
 
@@ -72,7 +111,7 @@ class LiquidationWatch:
     call; it returns the rows with equity < maintenance, exactly as the model decides.
     """
 
-    def __init__(self, n_accounts: int, *, rescreen_fraction: float = 0.125) -> None:
+    def __init__(self, n_accounts: int, *, rescreen_fraction: float = 0.0625) -> None:
         if isinstance(n_accounts, bool) or not isinstance(n_accounts, int) or n_accounts < 0:
             raise InvalidParameter(f"n_accounts must be a non-negative integer, got {n_accounts!r}")
         if not 0.0 < rescreen_fraction <= 1.0:
@@ -169,16 +208,20 @@ class LiquidationWatch:
         _, magnitude, size, _, collateral = book.screen.as_tuple()
         q_abs = np.asarray([max(abs(ql), abs(qs)) / WAD for ql, qs, _ in markets])
         value_rate = np.asarray([v / _WAD2 for v in assets])
-        abs_size = np.abs(size)
-        mag = magnitude + abs_size @ q_abs + collateral @ value_rate
         tol = Tolerances(len(book.perpetuals), len(book.collaterals))
-        slack = batch.equity - batch.maintenance
-        margin = np.abs(slack) - (2.0 * tol.rel_tol * (mag + batch.maintenance) + 4.0 * tol.requirement_slack)
-        weight = (abs_size.sum(axis=1) + collateral.sum(axis=1)) * (1.0 + _SAFETY)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            distance = np.where(
-                margin > 0.0, np.where(weight > 0.0, margin * (1.0 - _SAFETY) / weight, np.inf), -np.inf
-            )
+        distance = np.empty(self._n)
+        _distances(
+            magnitude,
+            size,
+            collateral,
+            batch.equity,
+            batch.maintenance,
+            q_abs,
+            value_rate,
+            2.0 * tol.rel_tol,
+            4.0 * tol.requirement_slack,
+            distance,
+        )
         self._order, self._distance, self._age = None, distance, 0
         self._baseline = (markets, assets)
         np.copyto(self._liquidatable, batch.liquidatable)
