@@ -15,6 +15,11 @@ Both runs must take the same actions and produce the same metrics (checked; the 
 non-zero otherwise). Printed: account-steps per second of each (``accounts x steps / time of the
 path``, everything included: oracle, funding, keepers, liquidations through the model), the
 screen-only throughput, and the ratio. Target (issue 6): at least 2e8 account-steps per second.
+A fourth run of the engine as shipped times the reference model's calls (``ClearingHouse.apply``
+by action type, ``ClearingHouse.max_liquidation_size``, ``LiveBook.refresh``) and prints where the
+path's time goes; its wrappers add a little time, so it is not one of the measured runs. Every run
+starts after a ``gc.collect()``: a full collection walks the 100,000-account book (~0.1 s) and
+would otherwise land in whichever run happens to trigger it.
 
 Run: ``.venv/bin/python benchmarks/simulator.py`` (about a minute, most of it building the
 100,000-account book through the reference model).
@@ -23,17 +28,22 @@ Run: ``.venv/bin/python benchmarks/simulator.py`` (about a minute, most of it bu
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from protocol.actions import Action
+from protocol.clearing_house import ClearingHouse
 from protocol.constants import WAD
 from protocol.margin import account_health
-from protocol.margin_core import LiquidationWatch, MarginBook, MarginOutputs, evaluate
+from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, MarginOutputs, evaluate
 from protocol.margin_core.prices import price_scalars, validate_prices
 from protocol.margin_core.screen import Tolerances
 from protocol.simulator.config import StudyConfig
@@ -95,6 +105,38 @@ def numpy_screen(book: MarginBook, prices: Mapping[int, int], changed: Sequence[
     return np.flatnonzero(liquidatable)
 
 
+@contextmanager
+def timed_model() -> Iterator[tuple[dict[str, float], Counter[str]]]:
+    """Seconds and calls of the model's entry points the engine uses, while the block runs."""
+    seconds: defaultdict[str, float] = defaultdict(float)
+    calls: Counter[str] = Counter()
+    originals: list[tuple[type, str, Callable[..., Any]]] = []
+
+    def wrap(owner: type, name: str, key: Callable[[tuple[Any, ...]], str]) -> None:
+        original = getattr(owner, name)
+        originals.append((owner, name, original))
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                k = key(args)
+                seconds[k] += time.perf_counter() - t
+                calls[k] += 1
+
+        setattr(owner, name, timed)
+
+    wrap(ClearingHouse, "apply", lambda args: f"model: {type(args[1]).__name__}")
+    wrap(ClearingHouse, "max_liquidation_size", lambda args: "model: max_liquidation_size")
+    wrap(LiveBook, "refresh", lambda args: "live book refresh")
+    try:
+        yield seconds, calls
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=100_000)
@@ -134,6 +176,7 @@ def run_scenario(config: StudyConfig, book: Book, path: int) -> int:
     }
     for name, screen in screens.items():
         log: list[Action] = []
+        gc.collect()  # a full collection scans the whole book (~0.1 s): never inside a timed run
         t = time.perf_counter()
         result = simulate_path(config, path, book=book, screen=screen, log=log)
         runs[name] = (time.perf_counter() - t, screen, result, log)
@@ -159,10 +202,29 @@ def run_scenario(config: StudyConfig, book: Book, path: int) -> int:
     )
     rate = account_steps / fast
     print(f"target >= 2e8 account-steps/s: {'met' if rate >= 2e8 else 'NOT met'} ({rate:.2e})")
+
+    print_breakdown(config, book, path)
     if any(log != fast_log or dict(r.metrics) != dict(fast_result.metrics) for _, _, r, log in runs.values()):
         print("ERROR: the two screens took different actions", file=sys.stderr)
         return 1
     return 0
+
+
+def print_breakdown(config: StudyConfig, book: Book, path: int) -> None:
+    """Run the engine once more with the model's entry points timed; print where the time goes."""
+    screen = Timed(LiquidationWatch(len(book.accounts)))
+    gc.collect()
+    with timed_model() as (seconds, calls):
+        t = time.perf_counter()
+        simulate_path(config, path, book=book, screen=screen)
+        total = time.perf_counter() - t
+    parts: dict[str, tuple[float, int]] = {"screen (watch)": (screen.seconds, screen.calls)}
+    parts.update({k: (seconds[k], calls[k]) for k in seconds})
+    parts["engine: the rest (agents, keepers' queue, bookkeeping)"] = (total - sum(v for v, _ in parts.values()), 0)
+    print(f"where the time goes (one more run with the model's calls timed, {total:.3f} s):")
+    for name, (sec, count) in sorted(parts.items(), key=lambda kv: -kv[1][0]):
+        per = f"{sec / count * 1e6:8.1f} us x {count}" if count else ""
+        print(f"  {name:<56} {sec:7.3f} s {sec / total:6.1%}  {per}")
 
 
 if __name__ == "__main__":

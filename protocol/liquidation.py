@@ -33,7 +33,7 @@ from protocol.constants import WAD
 from protocol.context import Context, require
 from protocol.events import CollateralLiquidated, Liquidated
 from protocol.funding import settle_account
-from protocol.margin import Health, account_health, notional
+from protocol.margin import Health, account_health, initial_fraction, maintenance_fraction, margined_alone, notional
 from protocol.oracle_adapter import require_account_prices, trusted_price
 from protocol.params import ProtocolParams, SocializedLossMethod
 from protocol.state import Account
@@ -107,9 +107,12 @@ def collateral_sale(amount_wad: int, price_wad: int, discount_wad: int, pp: Prot
 def max_liquidation_size(ctx: Context, address: str, market_id: int) -> int:
     """Largest size a keeper may liquidate now (0 if the account is not liquidatable).
 
-    The minimality rule makes the valid sizes an interval ``[1, q_max]``; this finds ``q_max``
-    by bisection over the same :func:`liquidation_terms` the protocol checks. ``ctx`` must be a
-    throw-away copy: the account is settled in it.
+    The minimality rule makes the valid sizes an interval ``[1, q_max]`` whenever "``q`` restores
+    initial margin" is monotone in ``q``; ``q_max`` is the result of bisecting over the same
+    :func:`liquidation_terms` the protocol checks (:func:`_bisect_size`). Where the monotonicity
+    is proven (:func:`_monotone`), a closed-form guess that two exact evaluations confirm gives
+    that same result (:func:`_guessed_size`); otherwise, or when the guess is off, the bisection
+    runs. ``ctx`` must be a throw-away copy: the account is settled in it.
     """
     ctx.market(market_id, "liquidation")
     settle_account(ctx, address)
@@ -120,17 +123,95 @@ def max_liquidation_size(ctx: Context, address: str, market_id: int) -> int:
     health = account_health(acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s)
     if not health.liquidatable:
         return 0
-    size = acct.positions[market_id].size
+    size = abs(acct.positions[market_id].size)
     if health.equity <= 0:
-        return abs(size)
-    lo, hi = 1, abs(size)  # invariant: lo is valid
+        return size
+    if size > 1 and _monotone(ctx, acct, prices, market_id):
+        q = _guessed_size(ctx, acct, prices, health, market_id)
+        if q is not None:
+            return q
+    return _bisect_size(ctx, acct, prices, health, market_id)
+
+
+def _restores(ctx: Context, acct: Account, prices: Mapping[int, int], health: Health, market_id: int, r: int) -> bool:
+    return liquidation_terms(ctx, acct, prices, health, market_id, r).restores_initial
+
+
+def _bisect_size(ctx: Context, acct: Account, prices: Mapping[int, int], health: Health, market_id: int) -> int:
+    """The largest ``q`` in ``[1, |size|]`` whose ``q - 1`` does not restore initial margin, by
+    bisection (``0 < E < MM``): the definition of :func:`max_liquidation_size`'s result."""
+    lo, hi = 1, abs(acct.positions[market_id].size)  # invariant: lo is valid
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if liquidation_terms(ctx, acct, prices, health, market_id, mid - 1).restores_initial:
+        if _restores(ctx, acct, prices, health, market_id, mid - 1):
             hi = mid - 1
         else:
             lo = mid
     return lo
+
+
+def _step_bounds(ctx: Context, market_id: int, price_wad: int) -> tuple[int, int, int]:
+    """Per-wei-of-size bounds (USD wei) of the terms of closing one more wei in ``market_id``:
+    ``(a, m, f)`` with the initial requirement falling by at least ``a``, the maintenance
+    requirement by at most ``m`` and the full penalty growing by at most ``f``.
+
+    One wei of size moves the notional ``ceil(x p / W)`` by ``floor(p / W)`` to ``ceil(p / W)``;
+    ``ceil(x) - ceil(y)`` lies in ``[floor(x - y), ceil(x - y)]``.
+    """
+    mp, ms = ctx.params.market(market_id), ctx.state.markets[market_id]
+    lo, hi = price_wad // WAD, -(-price_wad // WAD)
+    a = lo * initial_fraction(mp, ms, price_wad) // WAD
+    m = mul_div(hi, maintenance_fraction(mp, ms, price_wad), WAD, Rounding.UP)
+    f = mul_div(hi, ctx.params.protocol.liquidation_penalty_wad, WAD, Rounding.UP)
+    return a, m, f
+
+
+def _monotone(ctx: Context, acct: Account, prices: Mapping[int, int], market_id: int) -> bool:
+    """True if ``D(r) = E - slip(r) - penalty(r) - IM_after(r)`` never decreases in ``r`` for a
+    solvent account below maintenance (``0 < E < MM``), so "``r`` restores initial" is monotone.
+
+    Proof, for a position margined alone (:func:`protocol.margin.margined_alone`: only its term of
+    the requirements changes with ``r``), per wei of ``r`` with ``(a, m, f)`` of
+    :func:`_step_bounds`: ``IM_after`` falls by at least ``a``; ``MM_after`` by at most ``m``, so
+    ``room = E - ceil(E MM_after / MM)`` grows by ``0 .. m`` (``E < MM``); ``slip`` by at most
+    ``ceil(m spread / W)`` and never more than ``room``; the penalty
+    ``max(min(full, room - slip), 0)`` by at most ``max(growth of full, growth of room - slip)``.
+    So ``slip + penalty`` grows by at most ``max(ceil(m spread / W) + f, m)``; at most ``a`` makes
+    ``D`` non-decreasing.
+    """
+    mp = ctx.params.market(market_id)
+    if not margined_alone(acct, ctx.params, ctx.state.markets, market_id):
+        return False
+    a, m, f = _step_bounds(ctx, market_id, prices[mp.feed_id])
+    spread = ctx.params.protocol.liquidation_spread_wad
+    return a >= max(mul_div(m, spread, WAD, Rounding.UP) + f, m)
+
+
+def _guessed_size(ctx: Context, acct: Account, prices: Mapping[int, int], health: Health, market_id: int) -> int | None:
+    """``q_max`` from the linear model of the terms, if two exact evaluations confirm it (``q``
+    valid, ``q + 1`` invalid or ``q = |size|``); None when the guess is off.
+
+    With ``k = p / W**2``, closing ``r`` frees ``r k imf`` of initial requirement and consumes
+    ``min(room spread / W + r k penalty, room)`` with ``room = r k E mmf / MM``, so the smallest
+    restoring ``r`` is ``(IM - E) / (k (imf - min(E mmf spread / (W MM) + penalty,
+    E mmf / MM)))``, up to a few wei of integer rounding in the numerator. Only valid when the
+    predicate is monotone (:func:`_monotone`): then a confirmed ``q`` is the bisection's.
+    """
+    mp, ms = ctx.params.market(market_id), ctx.state.markets[market_id]
+    pp = ctx.params.protocol
+    price = prices[mp.feed_id]
+    size = abs(acct.positions[market_id].size)
+    e, mm, im = health.equity, health.maintenance, health.initial
+    imf, mmf = initial_fraction(mp, ms, price), maintenance_fraction(mp, ms, price)
+    # Slope of D per wei of r, times W**3 * MM / p (an integer); <= 0: closing never restores.
+    consumed = min(e * mmf * pp.liquidation_spread_wad + pp.liquidation_penalty_wad * WAD * mm, e * mmf * WAD)
+    slope = imf * WAD * mm - consumed
+    q = size if slope <= 0 else min(max(mul_div(im - e, WAD**3 * mm, price * slope, Rounding.UP), 1), size)
+    if _restores(ctx, acct, prices, health, market_id, q - 1):
+        return None
+    if q < size and not _restores(ctx, acct, prices, health, market_id, q):
+        return None
+    return q
 
 
 def _consume_block_cap(ctx: Context, notional_wad: int, *, enforce: bool) -> None:

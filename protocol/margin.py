@@ -34,10 +34,12 @@ __all__ = [
     "collateral_value",
     "initial_fraction",
     "maintenance_fraction",
+    "margined_alone",
     "notional",
     "pending_funding",
     "pending_loss",
     "position_requirement",
+    "position_requirements",
     "unrealized_pnl",
 ]
 
@@ -112,15 +114,43 @@ def initial_fraction(mp: MarketParams, ms: MarketState, price_wad: int) -> int:
     return base + mul_div(WAD - base, oi - lo, hi - lo, Rounding.UP)
 
 
+def _maintenance_share(mp: MarketParams, initial_fraction_wad: int) -> int:
+    return mul_div(initial_fraction_wad, mp.maintenance_share_wad, WAD, Rounding.UP)
+
+
 def maintenance_fraction(mp: MarketParams, ms: MarketState, price_wad: int) -> int:
     """Effective maintenance fraction: a fixed share of the effective initial fraction (UP)."""
-    return mul_div(initial_fraction(mp, ms, price_wad), mp.maintenance_share_wad, WAD, Rounding.UP)
+    return _maintenance_share(mp, initial_fraction(mp, ms, price_wad))
+
+
+def position_requirements(mp: MarketParams, ms: MarketState, size: int, price_wad: int) -> tuple[int, int]:
+    """``(initial, maintenance)`` requirements of a position of ``size`` at ``price_wad``: the
+    notional (UP) times the effective fraction, rounded UP (USD WAD)."""
+    if size == 0:
+        return 0, 0
+    n = notional(size, price_wad)
+    imf = initial_fraction(mp, ms, price_wad)
+    return mul_div(n, imf, WAD, Rounding.UP), mul_div(n, _maintenance_share(mp, imf), WAD, Rounding.UP)
 
 
 def position_requirement(mp: MarketParams, ms: MarketState, size: int, price_wad: int, *, maintenance: bool) -> int:
     """Initial (or maintenance) requirement of a position of ``size`` at ``price_wad`` (UP)."""
-    frac = maintenance_fraction(mp, ms, price_wad) if maintenance else initial_fraction(mp, ms, price_wad)
-    return mul_div(notional(size, price_wad), frac, WAD, Rounding.UP)
+    initial, maint = position_requirements(mp, ms, size, price_wad)
+    return maint if maintenance else initial
+
+
+def margined_alone(acct: Account, params: Params, markets: Mapping[int, MarketState], market_id: int) -> bool:
+    """True if :func:`account_health` prices ``acct``'s position in perpetual ``market_id`` by
+    :func:`position_requirements` on its own: no unsettled option of ``acct`` shares its feed, so
+    a ``size_override`` of that market changes that one term and nothing else."""
+    mp = params.market(market_id)
+    if mp.is_option:
+        return False
+    for other_id in acct.positions:
+        other = params.market(other_id)
+        if other.feed_id == mp.feed_id and needs_portfolio_margin(other, markets[other_id]):
+            return False
+    return True
 
 
 def account_health(
@@ -147,31 +177,33 @@ def account_health(
             cp = params.collateral(asset_id)
             equity += collateral_value(cp, amount, prices[cp.feed_id])
     initial = maintenance = 0
-    groups: dict[int, list[tuple[MarketParams, Position]]] = {}
+    legs: list[tuple[MarketParams, MarketState, int]] = []
     portfolio_feeds: set[int] = set()
     for market_id, pos in acct.positions.items():
         mp = params.market(market_id)
         ms = markets[market_id]
         price = prices[mp.feed_id]
         equity += unrealized_pnl(pos, mark_price(mp, ms, price)) + pending_funding(pos, ms) + pending_loss(pos, ms)
+        if mp.is_option and ms.settlement_price_wad:
+            continue  # the payout is fixed: no risk left
         size = pos.size
         if size_override is not None and size_override[0] == market_id:
             size = size_override[1]
-        if mp.is_option and ms.settlement_price_wad:
-            continue  # the payout is fixed: no risk left
-        groups.setdefault(mp.feed_id, []).append((mp, Position(size=size)))
+        legs.append((mp, ms, size))
         if needs_portfolio_margin(mp, ms):
             portfolio_feeds.add(mp.feed_id)
-    for feed_id, legs in sorted(groups.items()):
-        if feed_id in portfolio_feeds:
-            im, mm = group_requirement(legs, prices[feed_id], now_s, params.protocol)
-            initial += im
-            maintenance += mm
+    groups: dict[int, list[tuple[MarketParams, Position]]] = {}
+    for mp, ms, size in legs:
+        if mp.feed_id in portfolio_feeds:
+            groups.setdefault(mp.feed_id, []).append((mp, Position(size=size)))
             continue
-        for mp, leg in legs:
-            ms = markets[mp.market_id]
-            initial += position_requirement(mp, ms, leg.size, prices[feed_id], maintenance=False)
-            maintenance += position_requirement(mp, ms, leg.size, prices[feed_id], maintenance=True)
+        im, mm = position_requirements(mp, ms, size, prices[mp.feed_id])
+        initial += im
+        maintenance += mm
+    for feed_id, group in groups.items():
+        im, mm = group_requirement(group, prices[feed_id], now_s, params.protocol)
+        initial += im
+        maintenance += mm
     return Health(equity=equity, initial=initial, maintenance=maintenance)
 
 

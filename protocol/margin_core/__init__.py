@@ -5,7 +5,7 @@
   with :class:`WadLimbs`);
 * :func:`evaluate` — equity, initial and maintenance requirements, free collateral,
   liquidatable flags and shortfall at a price vector (``feed_id -> price_wad``), into reusable
-  :class:`MarginOutputs`;
+  :class:`MarginOutputs`; :func:`evaluate_rows` for chosen rows only;
 * :func:`liquidation_candidates` — liquidatable rows ordered by shortfall;
 * :class:`LiveBook` and :class:`LiquidationWatch` — a book following a live model state and a
   step-after-step liquidation screen that re-screens only accounts the market could have moved
@@ -20,7 +20,7 @@ the model re-evaluates the rest exactly. Values are USD (floats in whole units).
 
 from __future__ import annotations
 
-from protocol.margin_core.batch import MarginBatch, MarginOutputs, evaluate, liquidation_candidates
+from protocol.margin_core.batch import MarginBatch, MarginOutputs, evaluate, evaluate_rows, liquidation_candidates
 from protocol.margin_core.book import MarginBook, ScreenArrays
 from protocol.margin_core.limbs import WadLimbs
 from protocol.margin_core.live import LiveBook
@@ -37,5 +37,6 @@ __all__ = [
     "WadLimbs",
     "adl_pool",
     "evaluate",
+    "evaluate_rows",
     "liquidation_candidates",
 ]

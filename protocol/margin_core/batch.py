@@ -10,7 +10,7 @@ Guarantees, on every account: ``liquidatable`` equals the model's ``equity < mai
 free collateral, shortfall) equals the sign of the model's integer. Float magnitudes are
 approximate (relative error about ``1e-14`` of the account's gross magnitude) except on
 re-evaluated accounts, whose exact integers are in :attr:`MarginBatch.exact` and whose floats
-are those integers correctly rounded.
+are those integers correctly rounded. :func:`evaluate_rows` does the same for chosen rows only.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from protocol.margin_core.book import MarginBook
 from protocol.margin_core.prices import price_scalars, validate_prices
 from protocol.margin_core.screen import Tolerances, screen
 
-__all__ = ["MarginBatch", "MarginOutputs", "evaluate", "liquidation_candidates"]
+__all__ = ["MarginBatch", "MarginOutputs", "evaluate", "evaluate_rows", "liquidation_candidates"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,8 +123,35 @@ def evaluate(book: MarginBook, prices: Mapping[int, int], *, out: MarginOutputs 
     """
     if not isinstance(book, MarginBook):
         raise InvalidParameter(f"book must be a MarginBook, got {type(book).__name__}")
+    return _evaluate(book, prices, None, out)
+
+
+def evaluate_rows(
+    book: MarginBook, prices: Mapping[int, int], rows: NDArray[np.integer], *, out: MarginOutputs | None = None
+) -> MarginBatch:
+    """:func:`evaluate` of the accounts at ``rows`` of ``book`` only (a watch re-checking a few).
+
+    ``rows`` is a 1-D integer array of row indices in ``[0, N)``, in any order. Entry ``k`` of
+    every array of the batch is row ``rows[k]``, and ``reevaluated`` / ``exact`` count in the same
+    positions ``k``; ``out`` (allocated if None) must hold ``len(rows)`` accounts. Raises
+    InvalidParameter as :func:`evaluate` does, and for rows that are not such an array.
+    """
+    if not isinstance(book, MarginBook):
+        raise InvalidParameter(f"book must be a MarginBook, got {type(book).__name__}")
+    if not isinstance(rows, np.ndarray) or rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+        raise InvalidParameter("rows must be a 1-D numpy integer array of row indices")
+    picked = np.ascontiguousarray(rows, dtype=np.int64)
+    if picked.size and (int(picked.min()) < 0 or int(picked.max()) >= book.n_accounts):
+        raise InvalidParameter(f"rows must lie in [0, {book.n_accounts}), the book's rows")
+    return _evaluate(book, prices, picked, out)
+
+
+def _evaluate(
+    book: MarginBook, prices: Mapping[int, int], rows: NDArray[np.int64] | None, out: MarginOutputs | None
+) -> MarginBatch:
+    """Screen ``rows`` (every row when None) into ``out`` and re-evaluate the undecided exactly."""
     checked = validate_prices(book.perpetuals, book.collaterals, prices)
-    n = book.n_accounts
+    n = book.n_accounts if rows is None else int(rows.size)
     if out is None:
         out = MarginOutputs.allocate(n)
     elif not isinstance(out, MarginOutputs):
@@ -139,11 +166,13 @@ def evaluate(book: MarginBook, prices: Mapping[int, int], *, out: MarginOutputs 
         Tolerances(len(book.perpetuals), len(book.collaterals)),
         (out.equity, out.initial, out.maintenance),
         (out.liquidatable, out.meets_initial, out.uncertain),
+        rows,
     )
     reevaluated = np.flatnonzero(out.uncertain)
     exact: dict[int, Health] = {}
     for i in reevaluated.tolist():
-        h = account_health(book.account(i), book.params, book.markets, checked, now_s=book.now_s)
+        row = i if rows is None else int(rows[i])
+        h = account_health(book.account(row), book.params, book.markets, checked, now_s=book.now_s)
         exact[i] = h
         out.equity[i] = h.equity / WAD
         out.initial[i] = h.initial / WAD

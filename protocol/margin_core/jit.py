@@ -17,10 +17,22 @@ __all__ = ["kernel"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def kernel(*, parallel: bool) -> Callable[[F], F]:
-    """``numba.njit`` with the margin core's settings (cached, no fastmath, no GIL)."""
+def kernel(*, parallel: bool, inline: bool = False) -> Callable[[F], F]:
+    """``numba.njit`` with the margin core's settings (cached, no fastmath, no GIL).
+
+    ``inline=True`` marks a per-row helper that several loops share: numba inlines it into each
+    caller (``inline="always"``), so the loops run the same operations without a call per row.
+    """
 
     def wrap(fn: F) -> F:
-        return cast(F, njit(cache=True, parallel=parallel, fastmath=False, nogil=True, error_model="numpy")(fn))
+        jit = njit(
+            cache=True,
+            parallel=parallel,
+            fastmath=False,
+            nogil=True,
+            error_model="numpy",
+            inline="always" if inline else "never",
+        )
+        return cast(F, jit(fn))
 
     return wrap

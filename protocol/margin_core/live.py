@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from protocol.errors import InvalidParameter
 from protocol.margin_core.book import MarginBook, RowArrays, ScreenArrays
-from protocol.margin_core.screen import prepare
+from protocol.margin_core.screen import prepare, prepare_rows
 from protocol.params import Params
 from protocol.state import Account, MarketState, ProtocolState
 
@@ -119,13 +119,9 @@ class LiveBook:
         if not picked:
             return
         self._rows.fill(picked, [self._labels[i] for i in picked], [state.accounts[self._labels[i]] for i in picked])
-        idx = np.asarray(picked, dtype=np.int64)
-        carry, magnitude = prepare(
-            np.ascontiguousarray(self._rows.balance[idx]),
-            *(np.ascontiguousarray(f[idx]) for f in self._rows.fields),
+        prepare_rows(
+            np.asarray(picked, dtype=np.int64), self._rows.balance, *self._rows.fields, self._carry, self._magnitude
         )
-        self._carry[idx] = carry
-        self._magnitude[idx] = magnitude
         self._changed.extend(picked)
 
     def book(self, state: ProtocolState, markets: Mapping[int, MarketState], now_s: int) -> MarginBook:

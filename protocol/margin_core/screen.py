@@ -45,8 +45,12 @@ Decision rule. With ``tol_E = rel_tol A^ + (3M + 2C + 1) 1e-18`` and, for ``R`` 
 ``|E^| > tol_E`` then ``sign(E) = sign(E^) != 0``; if ``|E^ - R^| > tol_R`` then
 ``sign(E - R) = sign(E^ - R^) != 0``. If ``A^ = IM^ = 0`` every input of the account is exactly
 zero (a nonzero WAD integer never rounds to 0.0, and ``|s| im_rate > 0`` for ``s != 0``), so the
-model's ``E = IM = MM = 0`` and the screen's ``0 < 0`` / ``0 >= 0`` decide it exactly.
-Otherwise the account is *uncertain* and the batch
+model's ``E = IM = MM = 0`` and the screen's ``0 < 0`` / ``0 >= 0`` decide it exactly. An account
+with ``IM^ = 0`` (every size is 0) whose carries and collateral are all exactly ``0.0`` holds
+no position (nor one of size 0 with a cost basis, whose carry ``-O`` would be nonzero) and no
+collateral: the model's ``E = B`` and ``IM = MM = 0``, and the screen's ``E^ = B^`` has the sign
+of ``B`` (a correctly rounded or same-sign-limb conversion), so its flags are exact however
+small ``|B|`` is (the dust a liquidation leaves). Otherwise the account is *uncertain* and the batch
 re-evaluates it with the model's own integer functions. Hence ``E < MM`` (liquidatable,
 strict), ``E >= IM`` (meets initial) and every sign are exact on every account. The bound
 assumes IEEE binary64 with round-to-nearest and no reassociation (no ``fastmath``); a fused
@@ -62,7 +66,7 @@ from numpy.typing import NDArray
 
 from protocol.margin_core.jit import kernel
 
-__all__ = ["Tolerances", "prepare", "screen"]
+__all__ = ["PARALLEL_MIN_ROWS", "Tolerances", "prepare", "prepare_rows", "screen"]
 
 UNIT_ROUNDOFF = 2.0**-53
 WEI = 1e-18
@@ -83,8 +87,15 @@ class Tolerances:
         self.requirement_slack = (5 * n_markets + 2 * n_collaterals + 2) * WEI
 
 
-@kernel(parallel=True)
-def _prepare(
+#: Below this many rows a kernel runs on the calling thread: waking numba's thread pool costs
+#: more than it saves, and on a busy machine one descheduled worker stalls the whole pass. Every
+#: variant runs the same per-row code, so their outputs are bit for bit identical.
+PARALLEL_MIN_ROWS = 16_384
+
+
+@kernel(parallel=False, inline=True)
+def _prepare_row(
+    i: int,
     balance: NDArray[np.float64],
     size: NDArray[np.float64],
     open_notional: NDArray[np.float64],
@@ -93,15 +104,42 @@ def _prepare(
     carry: NDArray[np.float64],
     magnitude: NDArray[np.float64],
 ) -> None:
-    n, m = size.shape
-    for i in prange(n):
-        mag = abs(balance[i])
-        for j in range(m):
-            s = size[i, j]
-            a = abs(s)
-            carry[i, j] = (-open_notional[i, j] + s * funding_snapshot[i, j]) + a * loss_snapshot[i, j]
-            mag += abs(open_notional[i, j]) + a * abs(funding_snapshot[i, j]) + a * abs(loss_snapshot[i, j])
-        magnitude[i] = mag
+    mag = abs(balance[i])
+    for j in range(size.shape[1]):
+        s = size[i, j]
+        a = abs(s)
+        carry[i, j] = (-open_notional[i, j] + s * funding_snapshot[i, j]) + a * loss_snapshot[i, j]
+        mag += abs(open_notional[i, j]) + a * abs(funding_snapshot[i, j]) + a * abs(loss_snapshot[i, j])
+    magnitude[i] = mag
+
+
+@kernel(parallel=True)
+def _prepare_parallel(
+    balance: NDArray[np.float64],
+    size: NDArray[np.float64],
+    open_notional: NDArray[np.float64],
+    funding_snapshot: NDArray[np.float64],
+    loss_snapshot: NDArray[np.float64],
+    carry: NDArray[np.float64],
+    magnitude: NDArray[np.float64],
+) -> None:
+    for i in prange(balance.shape[0]):
+        _prepare_row(i, balance, size, open_notional, funding_snapshot, loss_snapshot, carry, magnitude)
+
+
+@kernel(parallel=False)
+def _prepare_rows(
+    rows: NDArray[np.int64],
+    balance: NDArray[np.float64],
+    size: NDArray[np.float64],
+    open_notional: NDArray[np.float64],
+    funding_snapshot: NDArray[np.float64],
+    loss_snapshot: NDArray[np.float64],
+    carry: NDArray[np.float64],
+    magnitude: NDArray[np.float64],
+) -> None:
+    for k in range(rows.shape[0]):
+        _prepare_row(rows[k], balance, size, open_notional, funding_snapshot, loss_snapshot, carry, magnitude)
 
 
 def prepare(
@@ -117,12 +155,37 @@ def prepare(
     """
     carry = np.empty(size.shape, dtype=np.float64)
     magnitude = np.empty(balance.shape, dtype=np.float64)
-    _prepare(balance, size, open_notional, funding_snapshot, loss_snapshot, carry, magnitude)
+    n = balance.shape[0]
+    if n >= PARALLEL_MIN_ROWS:
+        _prepare_parallel(balance, size, open_notional, funding_snapshot, loss_snapshot, carry, magnitude)
+    else:
+        rows = np.arange(n, dtype=np.int64)
+        _prepare_rows(rows, balance, size, open_notional, funding_snapshot, loss_snapshot, carry, magnitude)
     return carry, magnitude
 
 
-@kernel(parallel=True)
-def _screen(
+def prepare_rows(
+    rows: NDArray[np.int64],
+    balance: NDArray[np.float64],
+    size: NDArray[np.float64],
+    open_notional: NDArray[np.float64],
+    funding_snapshot: NDArray[np.float64],
+    loss_snapshot: NDArray[np.float64],
+    carry: NDArray[np.float64],
+    magnitude: NDArray[np.float64],
+) -> None:
+    """Recompute ``carry`` and ``magnitude`` of ``rows`` in place from the other arrays (as
+    :func:`prepare` computes them), on the calling thread: a few refreshed rows of a large book.
+
+    ``rows`` are valid row indices (int64); arrays as for :func:`prepare`, outputs writable.
+    """
+    _prepare_rows(rows, balance, size, open_notional, funding_snapshot, loss_snapshot, carry, magnitude)
+
+
+@kernel(parallel=False, inline=True)
+def _screen_row(
+    src: int,
+    dst: int,
     balance: NDArray[np.float64],
     magnitude: NDArray[np.float64],
     size: NDArray[np.float64],
@@ -144,42 +207,108 @@ def _screen(
     meets_initial: NDArray[np.bool_],
     uncertain: NDArray[np.bool_],
 ) -> None:
-    n, m = size.shape
-    c = collateral.shape[1]
-    for i in prange(n):
-        e = balance[i]
-        mag = magnitude[i]
-        for k in range(c):
-            v = collateral[i, k] * value_rate[k]
-            mag += v
-            e += min(v, value_cap[k])
-        im = 0.0
-        mm = 0.0
-        for j in range(m):
-            s = size[i, j]
-            ql = q_long[j]
-            qs = q_short[j]
-            t = s * (ql if s > 0.0 else qs)  # both loaded first: a select, not a mispredicted branch
-            e += t + carry[i, j]
-            mag += abs(t)
-            a = abs(s)
-            im += a * im_rate[j]
-            mm += a * mm_rate[j]
-        equity[i] = e
-        initial[i] = im
-        maintenance[i] = mm
-        dm = e - mm
-        di = e - im
-        liquidatable[i] = dm < 0.0
-        meets_initial[i] = di >= 0.0
-        if mag == 0.0 and im == 0.0:
-            uncertain[i] = False  # every input is exactly 0, so is every model value
-        else:
-            uncertain[i] = (
-                abs(e) <= rel_tol * mag + equity_slack
-                or abs(dm) <= rel_tol * (mag + mm) + requirement_slack
-                or abs(di) <= rel_tol * (mag + im) + requirement_slack
-            )
+    """Screen book row ``src`` into output slot ``dst``."""
+    e = balance[src]
+    mag = magnitude[src]
+    exposure = 0.0  # sum of |carry| and collateral: with im == 0.0 (no size), 0.0 only when flat
+    for k in range(collateral.shape[1]):
+        c = collateral[src, k]
+        v = c * value_rate[k]
+        mag += v
+        e += min(v, value_cap[k])
+        exposure += c
+    im = 0.0
+    mm = 0.0
+    for j in range(size.shape[1]):
+        s = size[src, j]
+        ql = q_long[j]
+        qs = q_short[j]
+        t = s * (ql if s > 0.0 else qs)  # both loaded first: a select, not a mispredicted branch
+        kj = carry[src, j]
+        e += t + kj
+        mag += abs(t)
+        a = abs(s)
+        im += a * im_rate[j]
+        mm += a * mm_rate[j]
+        exposure += abs(kj)
+    equity[dst] = e
+    initial[dst] = im
+    maintenance[dst] = mm
+    dm = e - mm
+    di = e - im
+    liquidatable[dst] = dm < 0.0
+    meets_initial[dst] = di >= 0.0
+    if im == 0.0 and (exposure == 0.0 or mag == 0.0):
+        uncertain[dst] = False  # E = B (or every input is exactly 0) and no requirement: exact
+    else:
+        uncertain[dst] = (
+            abs(e) <= rel_tol * mag + equity_slack
+            or abs(dm) <= rel_tol * (mag + mm) + requirement_slack
+            or abs(di) <= rel_tol * (mag + im) + requirement_slack
+        )
+
+
+@kernel(parallel=True)
+def _screen_parallel(
+    balance: NDArray[np.float64],
+    magnitude: NDArray[np.float64],
+    size: NDArray[np.float64],
+    carry: NDArray[np.float64],
+    collateral: NDArray[np.float64],
+    q_long: NDArray[np.float64],
+    q_short: NDArray[np.float64],
+    im_rate: NDArray[np.float64],
+    mm_rate: NDArray[np.float64],
+    value_rate: NDArray[np.float64],
+    value_cap: NDArray[np.float64],
+    rel_tol: float,
+    equity_slack: float,
+    requirement_slack: float,
+    equity: NDArray[np.float64],
+    initial: NDArray[np.float64],
+    maintenance: NDArray[np.float64],
+    liquidatable: NDArray[np.bool_],
+    meets_initial: NDArray[np.bool_],
+    uncertain: NDArray[np.bool_],
+) -> None:
+    for i in prange(balance.shape[0]):
+        _screen_row(
+            i, i, balance, magnitude, size, carry, collateral, q_long, q_short, im_rate, mm_rate, value_rate,
+            value_cap, rel_tol, equity_slack, requirement_slack, equity, initial, maintenance, liquidatable,
+            meets_initial, uncertain,
+        )  # fmt: skip
+
+
+@kernel(parallel=False)
+def _screen_rows(
+    rows: NDArray[np.int64],
+    balance: NDArray[np.float64],
+    magnitude: NDArray[np.float64],
+    size: NDArray[np.float64],
+    carry: NDArray[np.float64],
+    collateral: NDArray[np.float64],
+    q_long: NDArray[np.float64],
+    q_short: NDArray[np.float64],
+    im_rate: NDArray[np.float64],
+    mm_rate: NDArray[np.float64],
+    value_rate: NDArray[np.float64],
+    value_cap: NDArray[np.float64],
+    rel_tol: float,
+    equity_slack: float,
+    requirement_slack: float,
+    equity: NDArray[np.float64],
+    initial: NDArray[np.float64],
+    maintenance: NDArray[np.float64],
+    liquidatable: NDArray[np.bool_],
+    meets_initial: NDArray[np.bool_],
+    uncertain: NDArray[np.bool_],
+) -> None:
+    for k in range(rows.shape[0]):
+        _screen_row(
+            rows[k], k, balance, magnitude, size, carry, collateral, q_long, q_short, im_rate, mm_rate,
+            value_rate, value_cap, rel_tol, equity_slack, requirement_slack, equity, initial, maintenance,
+            liquidatable, meets_initial, uncertain,
+        )  # fmt: skip
 
 
 def screen(
@@ -191,6 +320,7 @@ def screen(
     tolerances: Tolerances,
     values_out: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
     flags_out: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]],
+    rows: NDArray[np.int64] | None = None,
 ) -> None:
     """Run the screen into ``values_out`` = (equity, initial, maintenance), USD, approximate, and
     ``flags_out`` = (liquidatable, meets_initial, uncertain), exact unless ``uncertain``.
@@ -198,9 +328,24 @@ def screen(
     ``book_arrays`` = (balance, magnitude, size, carry, collateral) of a
     :class:`~protocol.margin_core.book.ScreenArrays`; ``market_rates`` = (q_long, q_short,
     im_rate, mm_rate) and ``collateral_rates`` = (value_rate, value_cap) from
-    :mod:`protocol.margin_core.prices`. Callers have validated every shape and dtype.
+    :mod:`protocol.margin_core.prices`. With ``rows`` (valid int64 row indices) only those rows
+    are screened, output ``k`` holding row ``rows[k]``; otherwise every row, output ``i`` row
+    ``i``. Callers have validated every shape and dtype.
     """
-    _screen(
+    if rows is None and book_arrays[0].shape[0] >= PARALLEL_MIN_ROWS:
+        _screen_parallel(
+            *book_arrays,
+            *market_rates,
+            *collateral_rates,
+            tolerances.rel_tol,
+            tolerances.equity_slack,
+            tolerances.requirement_slack,
+            *values_out,
+            *flags_out,
+        )
+        return
+    _screen_rows(
+        np.arange(book_arrays[0].shape[0], dtype=np.int64) if rows is None else rows,
         *book_arrays,
         *market_rates,
         *collateral_rates,

@@ -10,14 +10,20 @@ with ``w = sum_j |s_j| + sum_k a_k`` (base units) and ``delta`` the largest per-
 any scalar since a **baseline** (the value cap is 1-Lipschitz; the model's integer roundings
 add at most ``2 * requirement_slack``). A full screen at the baseline gives every account's
 ``slack = E - MM`` within the screen's proven tolerance (see :mod:`protocol.margin_core.screen`),
-hence a distance ``r = (slack - tol) / w`` in scalar units. At a later step only accounts with
-``r <= delta`` can be below maintenance: with the distances sorted, that is a prefix found by
-binary search (a baseline is sorted once it has lasted a few steps; before that a linear pass
-over the distances finds the same rows), and only those accounts (plus the accounts changed by
-actions since the baseline) are screened — exactly, by :func:`~protocol.margin_core.evaluate`
-on those rows. When they grow past ``rescreen_fraction`` of the book, the watch screens everything and takes a new
-baseline (the "skin" of a Verlet neighbour list). When baselines keep failing at the first step
-(a crash), the next full passes skip the distance bookkeeping, for 1, 3, 7, ... up to 16 steps.
+hence a distance ``r = (|slack| - tol) / w`` in scalar units to the maintenance threshold, from
+either side: an account healthy at the baseline stays healthy, and one below maintenance stays
+below, while ``delta < r``. At a later step only accounts with ``r <= delta`` can have crossed
+(in a crash the accounts already below maintenance, waiting for keepers, are most of the book's
+liquidatable rows: they are not screened again). With the distances sorted that is a prefix
+found by binary search; a baseline is sorted once it has lasted a few steps, and only its
+``rescreen_fraction`` smallest distances (a partial sort: a longer prefix forces a rescreen
+anyway); before that a linear pass over the distances finds the same rows. Only those accounts
+(plus the accounts changed by actions since the baseline) are screened — exactly, by
+:func:`~protocol.margin_core.evaluate_rows` — and the others keep their baseline
+decision. When they grow past ``rescreen_fraction`` of the book, the watch screens everything
+and takes a new baseline (the "skin" of a Verlet neighbour list). When baselines keep failing
+at the first step (a crash), the next full passes skip the distance bookkeeping, for 1, 3, 7,
+... up to 16 steps.
 
 The scalar changes are computed from exact integers (one rounding, then inflated), distances are
 deflated by a relative ``1e-9``: far more than the float error of the few operations involved.
@@ -26,7 +32,6 @@ deflated by a relative ``1e-9``: far more than the float error of the few operat
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,10 +39,10 @@ from numpy.typing import NDArray
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
 from protocol.margin import maintenance_fraction
-from protocol.margin_core.batch import MarginOutputs, evaluate
-from protocol.margin_core.book import MarginBook, ScreenArrays
+from protocol.margin_core.batch import MarginOutputs, evaluate, evaluate_rows
+from protocol.margin_core.book import MarginBook
+from protocol.margin_core.jit import kernel
 from protocol.margin_core.screen import Tolerances
-from protocol.state import Account
 
 __all__ = ["LiquidationWatch"]
 
@@ -47,15 +52,6 @@ _SORT_AFTER = 4
 #: Longest run of full passes without a baseline after baselines kept failing at once.
 _MAX_BACKOFF = 16
 _WAD2 = WAD * WAD
-
-
-@dataclass(frozen=True, eq=False)
-class _Rows:
-    book: MarginBook
-    rows: NDArray[np.int64]
-
-    def account(self, index: int) -> Account:
-        return self.book.account(int(self.rows[index]))
 
 
 def _levels(book: MarginBook, prices: Mapping[int, int]) -> tuple[list[tuple[int, int, int]], list[int]]:
@@ -70,6 +66,44 @@ def _levels(book: MarginBook, prices: Mapping[int, int]) -> tuple[list[tuple[int
     return markets, assets
 
 
+@kernel(parallel=False)
+def _distances(
+    magnitude: NDArray[np.float64],
+    size: NDArray[np.float64],
+    collateral: NDArray[np.float64],
+    equity: NDArray[np.float64],
+    maintenance: NDArray[np.float64],
+    q_abs: NDArray[np.float64],
+    value_rate: NDArray[np.float64],
+    rel_tol: float,
+    slack: float,
+    distance: NDArray[np.float64],
+) -> None:
+    """``distance = (|E^ - MM^| - tol) / w`` (deflated), ``-inf`` where the margin is not
+    positive, ``inf`` for an account with nothing the market moves; ``tol = rel_tol (A^ + MM^) +
+    slack`` with ``A^`` the screen's magnitude at ``q_abs`` (USD per unit, ``max(|q_long|,
+    |q_short|)``) and ``value_rate``."""
+    for i in range(magnitude.shape[0]):
+        mag = magnitude[i]
+        weight = 0.0
+        for j in range(size.shape[1]):
+            a = abs(size[i, j])
+            mag += a * q_abs[j]
+            weight += a
+        for k in range(collateral.shape[1]):
+            c = collateral[i, k]
+            mag += c * value_rate[k]
+            weight += c
+        margin = abs(equity[i] - maintenance[i]) - (rel_tol * (mag + maintenance[i]) + slack)
+        weight *= 1.0 + _SAFETY
+        if margin <= 0.0:
+            distance[i] = -np.inf
+        elif weight > 0.0:
+            distance[i] = margin * (1.0 - _SAFETY) / weight
+        else:
+            distance[i] = np.inf
+
+
 class LiquidationWatch:
     """A screen for a book whose rows change a few at a time (a simulation's live book).
 
@@ -77,7 +111,7 @@ class LiquidationWatch:
     call; it returns the rows with equity < maintenance, exactly as the model decides.
     """
 
-    def __init__(self, n_accounts: int, *, rescreen_fraction: float = 0.125) -> None:
+    def __init__(self, n_accounts: int, *, rescreen_fraction: float = 0.0625) -> None:
         if isinstance(n_accounts, bool) or not isinstance(n_accounts, int) or n_accounts < 0:
             raise InvalidParameter(f"n_accounts must be a non-negative integer, got {n_accounts!r}")
         if not 0.0 < rescreen_fraction <= 1.0:
@@ -85,7 +119,11 @@ class LiquidationWatch:
         self._n = n_accounts
         self._limit = max(int(n_accounts * rescreen_fraction), 1)
         self._out = MarginOutputs.allocate(n_accounts)
-        #: Distances of the baseline: by row until sorted (``_order`` None), then ascending.
+        #: Decisions of the baseline (by row) and a scratch copy the steps between overwrite.
+        self._liquidatable = np.zeros(n_accounts, dtype=np.bool_)
+        self._decided = np.zeros(n_accounts, dtype=np.bool_)
+        #: Distances of the baseline: by row until sorted (``_order`` None), then the smallest
+        #: ``_limit + 1`` ascending (rows in ``_order``).
         self._order: NDArray[np.int64] | None = None
         self._distance = np.zeros(0)
         self._age = 0
@@ -93,48 +131,55 @@ class LiquidationWatch:
         self._hot = 0
         self._backoff = 0
         self._baseline: tuple[list[tuple[int, int, int]], list[int]] | None = None
-        self._changed: set[int] = set()
+        #: Rows changed by actions since the baseline: a mask, and the distinct rows in arrival order
+        #: (the first ``_n_changed`` entries).
+        self._is_changed = np.zeros(n_accounts, dtype=np.bool_)
+        self._changed = np.zeros(n_accounts, dtype=np.int64)
+        self._n_changed = 0
         #: Accounts screened so far (full passes count every row), for reports.
         self.screened = 0
         self.full_screens = 0
 
-    def __call__(
-        self, book: MarginBook, prices: Mapping[int, int], changed: Iterable[int] = ()
-    ) -> NDArray[np.int64]:
+    def __call__(self, book: MarginBook, prices: Mapping[int, int], changed: Iterable[int] = ()) -> NDArray[np.int64]:
         """Rows of ``book`` below maintenance at ``prices``."""
         if book.n_accounts != self._n:
             raise InvalidParameter(f"the watch was built for {self._n} accounts, the book has {book.n_accounts}")
-        self._changed.update(int(r) for r in changed)
+        for r in changed:
+            if not self._is_changed[r]:
+                self._is_changed[r] = True
+                self._changed[self._n_changed] = r
+                self._n_changed += 1
         if self._baseline is None or self._hot:
             return self._full(book, prices)
         delta = self._delta(book, prices)
         self._age += 1
         if self._order is None and self._age >= _SORT_AFTER:
-            self._order = np.argsort(self._distance, kind="stable")
-            self._distance = self._distance[self._order]
+            self._sort()
             self._backoff = 0
         if self._order is None:
             near = np.flatnonzero(self._distance <= delta)
         else:
             near = self._order[: int(np.searchsorted(self._distance, delta, side="right"))]
-        if near.size + len(self._changed) > self._limit:
+        if near.size + self._n_changed > self._limit:
             if self._age <= 1:  # a hot market: the next full passes skip the baseline bookkeeping
                 self._backoff = min(2 * self._backoff + 1, _MAX_BACKOFF)
                 self._hot = self._backoff
             return self._full(book, prices)
-        rows = np.union1d(near, np.fromiter(self._changed, dtype=np.int64, count=len(self._changed)))
+        # Distinct rows, in no particular order: each decision is written back by row.
+        rows = np.concatenate((near[~self._is_changed[near]], self._changed[: self._n_changed]))
         self.screened += int(rows.size)
-        if rows.size == 0:
-            return rows
-        sub = MarginBook(
-            book.params,
-            book.now_s,
-            book.markets,
-            ScreenArrays(*(np.ascontiguousarray(a[rows]) for a in book.screen.as_tuple())),
-            None,
-            _Rows(book, rows),
-        )
-        return rows[evaluate(sub, prices).liquidatable]
+        decided = self._decided
+        np.copyto(decided, self._liquidatable)
+        if rows.size:
+            decided[rows] = evaluate_rows(book, prices, rows).liquidatable
+        return np.flatnonzero(decided)
+
+    def _sort(self) -> None:
+        """Keep the ``_limit + 1`` smallest distances, ascending, with their rows in ``_order``."""
+        k = min(self._limit + 1, self._n)
+        part = np.argpartition(self._distance, k - 1)[:k] if k < self._n else np.arange(self._n, dtype=np.int64)
+        self._order = part[np.argsort(self._distance[part], kind="stable")]
+        self._distance = self._distance[self._order]
 
     def _delta(self, book: MarginBook, prices: Mapping[int, int]) -> float:
         """Largest change per unit of size or collateral of any scalar since the baseline (USD)."""
@@ -153,7 +198,8 @@ class LiquidationWatch:
         batch = evaluate(book, prices, out=self._out)
         self.screened += self._n
         self.full_screens += 1
-        self._changed.clear()
+        self._is_changed[self._changed[: self._n_changed]] = False
+        self._n_changed = 0
         if self._hot:
             self._hot -= 1
             self._baseline = None
@@ -162,16 +208,21 @@ class LiquidationWatch:
         _, magnitude, size, _, collateral = book.screen.as_tuple()
         q_abs = np.asarray([max(abs(ql), abs(qs)) / WAD for ql, qs, _ in markets])
         value_rate = np.asarray([v / _WAD2 for v in assets])
-        abs_size = np.abs(size)
-        mag = magnitude + abs_size @ q_abs + collateral @ value_rate
         tol = Tolerances(len(book.perpetuals), len(book.collaterals))
-        slack = batch.equity - batch.maintenance
-        margin = slack - (2.0 * tol.rel_tol * (mag + batch.maintenance) + 4.0 * tol.requirement_slack)
-        weight = (abs_size.sum(axis=1) + collateral.sum(axis=1)) * (1.0 + _SAFETY)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            distance = np.where(
-                margin > 0.0, np.where(weight > 0.0, margin * (1.0 - _SAFETY) / weight, np.inf), -np.inf
-            )
+        distance = np.empty(self._n)
+        _distances(
+            magnitude,
+            size,
+            collateral,
+            batch.equity,
+            batch.maintenance,
+            q_abs,
+            value_rate,
+            2.0 * tol.rel_tol,
+            4.0 * tol.requirement_slack,
+            distance,
+        )
         self._order, self._distance, self._age = None, distance, 0
         self._baseline = (markets, assets)
+        np.copyto(self._liquidatable, batch.liquidatable)
         return np.flatnonzero(batch.liquidatable)

@@ -92,3 +92,27 @@ def test_watch_validates_its_arguments() -> None:
     live = LiveBook(house.state, house.params, TRADERS)
     with pytest.raises(InvalidParameter, match="built for 3 accounts"):
         LiquidationWatch(3)(live.book(house.state, house.state.markets, 0), {BTC_FEED: 30_000 * WAD})
+
+
+def test_accounts_deep_below_maintenance_are_not_screened_again() -> None:
+    house = _house()
+    labels = (*TRADERS, MAKER)
+    live = LiveBook(house.state, house.params, labels)
+    watch = LiquidationWatch(len(labels), rescreen_fraction=1.0)
+    price = 30_000 * WAD
+    for step, move_bp in enumerate((-2_500, 1, -1, 1)):
+        house.apply(AdvanceTime(60, 1))
+        price = price * (10_000 + move_bp) // 10_000
+        house.apply(PushPrice(ORACLE, BTC_FEED, price, house.state.now_s))
+        view = live.book(house.state, accrued_markets(house.state, house.params), house.state.now_s)
+        prices = {BTC_FEED: price, ETH_FEED: 2_000 * WAD}
+        before = watch.screened
+        rows = watch(view, prices, live.take_changed())
+        np.testing.assert_array_equal(rows, np.flatnonzero(evaluate(view, prices).liquidatable))
+        if step == 0:
+            assert watch.full_screens == 1
+            deep = rows.size
+            assert deep > 5  # the crash left several accounts well below maintenance
+        else:
+            assert watch.screened - before < deep  # those are decided by the baseline, not screened
+    assert watch.full_screens == 1

@@ -11,9 +11,10 @@ from conftest import PRICES, market_states, state_of, trader
 
 from protocol.constants import WAD
 from protocol.margin import Health, account_health, initial_fraction, maintenance_fraction
-from protocol.margin_core import MarginBatch, MarginBook, MarginOutputs, evaluate, liquidation_candidates
+from protocol.margin_core import MarginBatch, MarginBook, MarginOutputs, evaluate, evaluate_rows, liquidation_candidates
+from protocol.margin_core.screen import PARALLEL_MIN_ROWS
 from protocol.params import Params
-from protocol.state import Account
+from protocol.state import Account, Position
 
 
 def health(acct: Account, params: Params) -> Health:
@@ -137,3 +138,54 @@ def test_effective_fractions_are_the_models(params: Params) -> None:
     # ETH open interest (1,000 ETH at ~3,000 USD) sits inside the 1e6..1e7 USD scaling band.
     assert batch.fractions[1][0] > params.markets[1].initial_margin_fraction_wad
     assert batch.equity.shape == (0,)
+
+
+def test_dust_balances_without_positions_are_decided_by_the_screen(params: Params) -> None:
+    """No position, no collateral: equity is the balance exactly, so even one wei is decided."""
+    accounts = [Account(balance=b) for b in (-3, -1, 1, 3, -(10**30), 10**30)]
+    for book in both_books(accounts, params):
+        batch = evaluate(book, PRICES)
+        assert batch.reevaluated.size == 0
+        assert batch.liquidatable.tolist() == [True, True, False, False, True, False]
+        assert batch.meets_initial.tolist() == [False, False, True, True, False, True]
+        assert_matches_model(batch, accounts, params)
+
+
+def test_a_size_zero_position_with_a_cost_basis_is_not_taken_for_flat(params: Params) -> None:
+    """Size 0 and cost basis 1 wei: equity is balance - 1, which a 1 wei balance cannot show."""
+    acct = Account(balance=1, positions={0: Position(0, 1)})
+    batch = evaluate(limb_book([acct], params, market_states()), PRICES)
+    assert batch.reevaluated.tolist() == [0]
+    assert batch.exact[0] == Health(0, 0, 0)
+
+
+def test_chosen_rows_are_decided_like_the_full_batch(params: Params) -> None:
+    accounts = [placed(SHAPES[s], params, t, o) for s in SHAPES for t in ("maintenance", "zero") for o in (-1, 0)]
+    accounts += [trader(10_000 * WAD, btc=WAD), trader(-(10**6) * WAD, eth=5 * WAD), Account(balance=-1)]
+    rows = np.asarray([len(accounts) - 1, 3, 0, 3, 7, len(accounts) - 3], dtype=np.int64)  # any order, repeats
+    for book in both_books(accounts, params):
+        full = evaluate(book, PRICES)
+        chosen = evaluate_rows(book, PRICES, rows)
+        for k, row in enumerate(rows.tolist()):
+            assert bool(chosen.liquidatable[k]) is bool(full.liquidatable[row])
+            assert bool(chosen.meets_initial[k]) is bool(full.meets_initial[row])
+            assert chosen.equity[k] == full.equity[row]
+            assert chosen.maintenance[k] == full.maintenance[row]
+            assert (k in chosen.exact) == (row in full.exact)
+            if k in chosen.exact:
+                assert chosen.exact[k] == full.exact[row]
+        assert evaluate_rows(book, PRICES, np.zeros(0, dtype=np.int64)).liquidatable.shape == (0,)
+
+
+def test_the_parallel_and_the_calling_thread_passes_agree_bit_for_bit(params: Params) -> None:
+    shapes = list(SHAPES.values())
+    accounts = [
+        dataclasses.replace(shapes[i % len(shapes)], balance=(i * 7_919 % 20_011 - 10_000) * WAD // 3 + i)
+        for i in range(PARALLEL_MIN_ROWS + 5)
+    ]
+    book = limb_book(accounts, params, market_states())
+    parallel = evaluate(book, PRICES)
+    serial = evaluate_rows(book, PRICES, np.arange(book.n_accounts, dtype=np.int64))
+    for name in ("equity", "initial", "maintenance", "liquidatable", "meets_initial"):
+        np.testing.assert_array_equal(getattr(serial, name), getattr(parallel, name), err_msg=name)
+    np.testing.assert_array_equal(serial.reevaluated, parallel.reevaluated)

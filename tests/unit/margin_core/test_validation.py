@@ -11,7 +11,7 @@ from conftest import PRICES, market_states, state_of, trader
 
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
-from protocol.margin_core import MarginBook, MarginOutputs, WadLimbs, evaluate, liquidation_candidates
+from protocol.margin_core import MarginBook, MarginOutputs, WadLimbs, evaluate, evaluate_rows, liquidation_candidates
 from protocol.params import MarketKind, MarketParams, Params
 from protocol.state import Position
 
@@ -165,3 +165,22 @@ def test_option_positions_are_left_to_portfolio_margin(params: Params) -> None:
 def test_screen_arrays_are_read_only(book: MarginBook) -> None:
     with pytest.raises(ValueError, match="read-only"):
         book.screen.balance[0] = 1.0
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([0], "1-D numpy integer array"),
+        (np.zeros((1, 1), dtype=np.int64), "1-D numpy integer array"),
+        (np.zeros(1), "1-D numpy integer array"),
+        (np.asarray([1]), r"in \[0, 1\)"),
+        (np.asarray([-1]), r"in \[0, 1\)"),
+    ],
+)
+def test_chosen_rows_are_checked(book: MarginBook, rows: object, message: str) -> None:
+    with pytest.raises(InvalidParameter, match=message):
+        evaluate_rows(book, PRICES, rows)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter, match="MarginBook"):
+        evaluate_rows(object(), PRICES, np.zeros(0, dtype=np.int64))  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter, match="shape"):
+        evaluate_rows(book, PRICES, np.zeros(2, dtype=np.int64), out=MarginOutputs.allocate(1))

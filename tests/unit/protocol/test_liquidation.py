@@ -15,15 +15,17 @@ At P = 49,000: E = 1,500, MM = 2,450, IM = 4,900. Closing q (wei of BTC) then gi
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from protocol import liquidation
 from protocol.actions import FundInsurance, Liquidate, SetPaused
 from protocol.constants import WAD
 from protocol.errors import ProtocolRevert
 from protocol.events import BadDebtSettled, Event, InsuranceFundChanged, Liquidated, LossSocialized
 from protocol.invariants import check_state, check_transition
+from protocol.liquidation import LiquidationTerms
 from protocol.margin import Health
 from protocol.params import SocializedLossMethod
 from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, ETH_FEED, ETH_PERP, USDC
@@ -86,6 +88,24 @@ def test_max_liquidation_size_is_the_smallest_size_that_restores_initial_margin(
     assert after.equity * 2_450 * WAD >= 1_500 * WAD * after.maintenance
     assert desk.health(KEEPER).equity == 100_000 * WAD + reward
     assert desk.account(KEEPER).positions[BTC_PERP].size == Q_MAX
+
+
+def test_max_liquidation_size_is_confirmed_by_two_exact_evaluations(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The closed-form guess is checked at q - 1 (does not restore) and q (restores): two
+    evaluations of the rule instead of a bisection's ~60."""
+    liquidatable(desk)
+    evaluated: list[int] = []
+    terms = liquidation.liquidation_terms
+
+    def counted(*args: Any) -> LiquidationTerms:
+        evaluated.append(args[-1])
+        return terms(*args)
+
+    monkeypatch.setattr(liquidation, "liquidation_terms", counted)
+    assert desk.house.max_liquidation_size(TRADER, BTC_PERP) == Q_MAX
+    assert evaluated == [Q_MAX - 1, Q_MAX]
 
 
 def test_dust_remainder_closes_the_whole_position(make_desk: DeskFactory) -> None:
