@@ -412,17 +412,22 @@ class _PathRun:
         if not acct.positions:
             return 0
         market_id = self._largest_position(address)
+        size = acct.positions[market_id].size
+        price = self.house.state.feeds[self.feed_of[market_id]].price_wad
         try:
             q = self.house.max_liquidation_size(address, market_id)
-            health = self.house.health(address) if q else None
+            if q == 0:
+                return 0
+            # a partial size means a solvent account; the exact health decides the rest only
+            # when it matters: deleveraging (ADL) or a whole close the block cap would clip
+            room = self.block_room(price)
+            full = q == abs(size)
+            health = self.house.health(address) if full and (self.adl or room < q) else None
         except ProtocolRevert:  # a price the account needs is not trusted now
             return _Wait.ACCOUNT
-        if health is None:
-            return 0
-        side = 1 if acct.positions[market_id].size > 0 else -1
-        price = self.house.state.feeds[self.feed_of[market_id]].price_wad
+        side = 1 if size > 0 else -1
         action: Action
-        if self.adl and health.equity < 0 and -health.equity > self.house.state.insurance_fund:
+        if self.adl and health is not None and health.equity < 0 and -health.equity > self.house.state.insurance_fund:
             if gas < kc.gas_per_deleverage:
                 return _Wait.BLOCK
             counterparties = self._counterparties(address, market_id)
@@ -436,8 +441,8 @@ class _PathRun:
         else:
             if gas < kc.gas_per_liquidation:
                 return _Wait.BLOCK
-            if health.equity > 0:
-                q = min(q, self.block_room(price))
+            if health is None or health.equity > 0:  # solvent: within the block's cap
+                q = min(q, room)
                 if q == 0:  # the block cap is spent
                     return _Wait.BLOCK
             action, cost, touched = Liquidate(KEEPER, address, market_id, q), kc.gas_per_liquidation, (address, KEEPER)
@@ -521,8 +526,10 @@ class _PathRun:
 
 def _needs_sale(house: ClearingHouse, address: str) -> bool:
     """The account's settlement balance (funding settled) is negative while it holds collateral."""
+    if not house.state.accounts[address].has_collateral():  # settling funding moves no collateral
+        return False
     acct = house.settled_account(address)
-    return acct.balance < 0 and acct.has_collateral()
+    return acct.balance < 0
 
 
 def _series(steps: int) -> dict[str, NDArray[np.float64]]:
