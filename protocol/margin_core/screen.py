@@ -45,12 +45,8 @@ Decision rule. With ``tol_E = rel_tol A^ + (3M + 2C + 1) 1e-18`` and, for ``R`` 
 ``|E^| > tol_E`` then ``sign(E) = sign(E^) != 0``; if ``|E^ - R^| > tol_R`` then
 ``sign(E - R) = sign(E^ - R^) != 0``. If ``A^ = IM^ = 0`` every input of the account is exactly
 zero (a nonzero WAD integer never rounds to 0.0, and ``|s| im_rate > 0`` for ``s != 0``), so the
-model's ``E = IM = MM = 0`` and the screen's ``0 < 0`` / ``0 >= 0`` decide it exactly. An account
-with ``IM^ = 0`` (every size is 0) whose carries and collateral are all exactly ``0.0`` holds
-no position (nor one of size 0 with a cost basis, whose carry ``-O`` would be nonzero) and no
-collateral: the model's ``E = B`` and ``IM = MM = 0``, and the screen's ``E^ = B^`` has the sign
-of ``B`` (a correctly rounded or same-sign-limb conversion), so its flags are exact however
-small ``|B|`` is (the dust a liquidation leaves). Otherwise the account is *uncertain* and the batch
+model's ``E = IM = MM = 0`` and the screen's ``0 < 0`` / ``0 >= 0`` decide it exactly.
+Otherwise the account is *uncertain* and the batch
 re-evaluates it with the model's own integer functions. Hence ``E < MM`` (liquidatable,
 strict), ``E >= IM`` (meets initial) and every sign are exact on every account. The bound
 assumes IEEE binary64 with round-to-nearest and no reassociation (no ``fastmath``); a fused
@@ -90,7 +86,7 @@ class Tolerances:
 #: Below this many rows a kernel runs on the calling thread: waking numba's thread pool costs
 #: more than it saves, and on a busy machine one descheduled worker stalls the whole pass. Every
 #: variant runs the same per-row code, so their outputs are bit for bit identical.
-PARALLEL_MIN_ROWS = 16_384
+PARALLEL_MIN_ROWS = 8_192
 
 
 @kernel(parallel=False, inline=True)
@@ -210,13 +206,10 @@ def _screen_row(
     """Screen book row ``src`` into output slot ``dst``."""
     e = balance[src]
     mag = magnitude[src]
-    exposure = 0.0  # sum of |carry| and collateral: with im == 0.0 (no size), 0.0 only when flat
     for k in range(collateral.shape[1]):
-        c = collateral[src, k]
-        v = c * value_rate[k]
+        v = collateral[src, k] * value_rate[k]
         mag += v
         e += min(v, value_cap[k])
-        exposure += c
     im = 0.0
     mm = 0.0
     for j in range(size.shape[1]):
@@ -224,13 +217,11 @@ def _screen_row(
         ql = q_long[j]
         qs = q_short[j]
         t = s * (ql if s > 0.0 else qs)  # both loaded first: a select, not a mispredicted branch
-        kj = carry[src, j]
-        e += t + kj
+        e += t + carry[src, j]
         mag += abs(t)
         a = abs(s)
         im += a * im_rate[j]
         mm += a * mm_rate[j]
-        exposure += abs(kj)
     equity[dst] = e
     initial[dst] = im
     maintenance[dst] = mm
@@ -238,8 +229,8 @@ def _screen_row(
     di = e - im
     liquidatable[dst] = dm < 0.0
     meets_initial[dst] = di >= 0.0
-    if im == 0.0 and (exposure == 0.0 or mag == 0.0):
-        uncertain[dst] = False  # E = B (or every input is exactly 0) and no requirement: exact
+    if mag == 0.0 and im == 0.0:
+        uncertain[dst] = False  # every input is exactly 0, so is every model value
     else:
         uncertain[dst] = (
             abs(e) <= rel_tol * mag + equity_slack

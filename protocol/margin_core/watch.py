@@ -18,7 +18,8 @@ liquidatable rows: they are not screened again). With the distances sorted that 
 found by binary search; a baseline is sorted once it has lasted a few steps, and only its
 ``rescreen_fraction`` smallest distances (a partial sort: a longer prefix forces a rescreen
 anyway); before that a linear pass over the distances finds the same rows. Only those accounts
-(plus the accounts changed by actions since the baseline) are screened — exactly, by
+(plus the accounts changed by actions since the baseline, until one holds no size and no
+collateral: nothing the market moves) are screened — exactly, by
 :func:`~protocol.margin_core.evaluate_rows` — and the others keep their baseline
 decision. When they grow past ``rescreen_fraction`` of the book, the watch screens everything
 and takes a new baseline (the "skin" of a Verlet neighbour list). When baselines keep failing
@@ -52,6 +53,8 @@ _SORT_AFTER = 4
 #: Longest run of full passes without a baseline after baselines kept failing at once.
 _MAX_BACKOFF = 16
 _WAD2 = WAD * WAD
+#: What decides a row between full passes (``LiquidationWatch._source``).
+_BASELINE, _CHANGED, _FIXED = 0, 1, 2
 
 
 def _levels(book: MarginBook, prices: Mapping[int, int]) -> tuple[list[tuple[int, int, int]], list[int]]:
@@ -80,7 +83,8 @@ def _distances(
     distance: NDArray[np.float64],
 ) -> None:
     """``distance = (|E^ - MM^| - tol) / w`` (deflated), ``-inf`` where the margin is not
-    positive, ``inf`` for an account with nothing the market moves; ``tol = rel_tol (A^ + MM^) +
+    positive, ``inf`` for an account with nothing the market moves (``w = 0``: its decision,
+    exact at the baseline, holds until an action changes it); ``tol = rel_tol (A^ + MM^) +
     slack`` with ``A^`` the screen's magnitude at ``q_abs`` (USD per unit, ``max(|q_long|,
     |q_short|)``) and ``value_rate``."""
     for i in range(magnitude.shape[0]):
@@ -95,13 +99,12 @@ def _distances(
             mag += c * value_rate[k]
             weight += c
         margin = abs(equity[i] - maintenance[i]) - (rel_tol * (mag + maintenance[i]) + slack)
-        weight *= 1.0 + _SAFETY
-        if margin <= 0.0:
+        if weight == 0.0:
+            distance[i] = np.inf  # no size, no collateral: E - MM is a constant, decided exactly
+        elif margin <= 0.0:
             distance[i] = -np.inf
-        elif weight > 0.0:
-            distance[i] = margin * (1.0 - _SAFETY) / weight
         else:
-            distance[i] = np.inf
+            distance[i] = margin * (1.0 - _SAFETY) / (weight * (1.0 + _SAFETY))
 
 
 class LiquidationWatch:
@@ -131,9 +134,11 @@ class LiquidationWatch:
         self._hot = 0
         self._backoff = 0
         self._baseline: tuple[list[tuple[int, int, int]], list[int]] | None = None
-        #: Rows changed by actions since the baseline: a mask, and the distinct rows in arrival order
-        #: (the first ``_n_changed`` entries).
-        self._is_changed = np.zeros(n_accounts, dtype=np.bool_)
+        #: Rows changed by actions since the baseline, distinct, in arrival order (the first
+        #: ``_n_changed`` entries). ``_source`` says what decides each row between
+        #: full passes: its baseline distance, a screen every step (changed), or its last decision
+        #: for good (a changed row left with nothing the market moves).
+        self._source = np.full(n_accounts, _BASELINE, dtype=np.uint8)
         self._changed = np.zeros(n_accounts, dtype=np.int64)
         self._n_changed = 0
         #: Accounts screened so far (full passes count every row), for reports.
@@ -145,8 +150,8 @@ class LiquidationWatch:
         if book.n_accounts != self._n:
             raise InvalidParameter(f"the watch was built for {self._n} accounts, the book has {book.n_accounts}")
         for r in changed:
-            if not self._is_changed[r]:
-                self._is_changed[r] = True
+            if self._source[r] != _CHANGED:
+                self._source[r] = _CHANGED
                 self._changed[self._n_changed] = r
                 self._n_changed += 1
         if self._baseline is None or self._hot:
@@ -166,13 +171,29 @@ class LiquidationWatch:
                 self._hot = self._backoff
             return self._full(book, prices)
         # Distinct rows, in no particular order: each decision is written back by row.
-        rows = np.concatenate((near[~self._is_changed[near]], self._changed[: self._n_changed]))
+        rows = np.concatenate((near[self._source[near] == _BASELINE], self._changed[: self._n_changed]))
         self.screened += int(rows.size)
         decided = self._decided
         np.copyto(decided, self._liquidatable)
         if rows.size:
             decided[rows] = evaluate_rows(book, prices, rows).liquidatable
+            self._retire_fixed(book, decided)
         return np.flatnonzero(decided)
+
+    def _retire_fixed(self, book: MarginBook, decided: NDArray[np.bool_]) -> None:
+        """Changed rows without size or collateral (``E - MM`` is then a constant: balance less
+        cost bases) keep the decision just taken until the next full pass and leave the changed set."""
+        changed = self._changed[: self._n_changed]
+        _, _, size, _, collateral = book.screen.as_tuple()
+        fixed = ~(size[changed].any(axis=1) | collateral[changed].any(axis=1))
+        if not fixed.any():
+            return
+        rows = changed[fixed]
+        self._liquidatable[rows] = decided[rows]
+        self._source[rows] = _FIXED
+        kept = changed[~fixed]
+        self._changed[: kept.size] = kept
+        self._n_changed = int(kept.size)
 
     def _sort(self) -> None:
         """Keep the ``_limit + 1`` smallest distances, ascending, with their rows in ``_order``."""
@@ -198,7 +219,7 @@ class LiquidationWatch:
         batch = evaluate(book, prices, out=self._out)
         self.screened += self._n
         self.full_screens += 1
-        self._is_changed[self._changed[: self._n_changed]] = False
+        self._source.fill(_BASELINE)
         self._n_changed = 0
         if self._hot:
             self._hot -= 1

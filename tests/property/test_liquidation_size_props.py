@@ -106,7 +106,8 @@ def liquidatable_cases(draw: st.DrawFn, *, max_size_exp: int = 24) -> Case:
             loss_snapshot=index - draw(st.integers(0, 10**19)),
         )
 
-    size = draw(st.sampled_from([1, 2, 3, WAD]) | magnitudes(0, max_size_exp)) * draw(st.sampled_from([1, -1]))
+    edges = [x for x in (1, 2, 3, WAD) if x < 10 ** (max_size_exp + 1)]
+    size = draw(st.sampled_from(edges) | magnitudes(0, max_size_exp)) * draw(st.sampled_from([1, -1]))
     positions = {PERP: position(PERP, size)}
     if draw(st.booleans()):
         positions[OTHER_PERP] = position(OTHER_PERP, draw(st.integers(-(10**21), 10**21).filter(bool)))

@@ -116,3 +116,26 @@ def test_accounts_deep_below_maintenance_are_not_screened_again() -> None:
         else:
             assert watch.screened - before < deep  # those are decided by the baseline, not screened
     assert watch.full_screens == 1
+
+
+def test_a_changed_account_left_without_a_position_is_decided_once() -> None:
+    house = _house()
+    labels = (*TRADERS, MAKER)
+    live = LiveBook(house.state, house.params, labels)
+    watch = LiquidationWatch(len(labels))
+    prices = {BTC_FEED: 30_000 * WAD, ETH_FEED: 2_000 * WAD}
+
+    def step() -> int:
+        before = watch.screened
+        view = live.book(house.state, accrued_markets(house.state, house.params), house.state.now_s)
+        rows = watch(view, prices, live.take_changed())
+        np.testing.assert_array_equal(rows, np.flatnonzero(evaluate(view, prices).liquidatable))
+        return watch.screened - before
+
+    step()  # the baseline
+    size = house.state.accounts[TRADERS[4]].positions[BTC_PERP].size
+    house.apply(Fill(MATCHER, MAKER, TRADERS[4], BTC_PERP, -size, 29_000 * WAD, 0, 0))  # closed at a loss
+    live.refresh(house.state, (TRADERS[4], MAKER))
+    assert step() == 2  # the two changed rows, screened exactly
+    assert step() == 1  # the market maker still holds a position; the trader holds nothing the market moves
+    assert watch.full_screens == 1

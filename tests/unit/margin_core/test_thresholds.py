@@ -14,7 +14,7 @@ from protocol.margin import Health, account_health, initial_fraction, maintenanc
 from protocol.margin_core import MarginBatch, MarginBook, MarginOutputs, evaluate, evaluate_rows, liquidation_candidates
 from protocol.margin_core.screen import PARALLEL_MIN_ROWS
 from protocol.params import Params
-from protocol.state import Account, Position
+from protocol.state import Account
 
 
 def health(acct: Account, params: Params) -> Health:
@@ -140,23 +140,16 @@ def test_effective_fractions_are_the_models(params: Params) -> None:
     assert batch.equity.shape == (0,)
 
 
-def test_dust_balances_without_positions_are_decided_by_the_screen(params: Params) -> None:
-    """No position, no collateral: equity is the balance exactly, so even one wei is decided."""
+def test_dust_balances_without_positions_are_decided_exactly(params: Params) -> None:
+    """No position, no collateral: a few wei of balance are below the screen's slack, so the model
+    decides them; large balances the screen does."""
     accounts = [Account(balance=b) for b in (-3, -1, 1, 3, -(10**30), 10**30)]
     for book in both_books(accounts, params):
         batch = evaluate(book, PRICES)
-        assert batch.reevaluated.size == 0
+        assert batch.reevaluated.tolist() == [0, 1, 2, 3]
         assert batch.liquidatable.tolist() == [True, True, False, False, True, False]
         assert batch.meets_initial.tolist() == [False, False, True, True, False, True]
         assert_matches_model(batch, accounts, params)
-
-
-def test_a_size_zero_position_with_a_cost_basis_is_not_taken_for_flat(params: Params) -> None:
-    """Size 0 and cost basis 1 wei: equity is balance - 1, which a 1 wei balance cannot show."""
-    acct = Account(balance=1, positions={0: Position(0, 1)})
-    batch = evaluate(limb_book([acct], params, market_states()), PRICES)
-    assert batch.reevaluated.tolist() == [0]
-    assert batch.exact[0] == Health(0, 0, 0)
 
 
 def test_chosen_rows_are_decided_like_the_full_batch(params: Params) -> None:
