@@ -45,7 +45,7 @@ from protocol.constants import WAD
 from protocol.margin import account_health
 from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, MarginOutputs, evaluate
 from protocol.margin_core.prices import price_scalars, validate_prices
-from protocol.margin_core.screen import Tolerances
+from protocol.margin_core.screen import PARALLEL_MIN_ROWS, Tolerances
 from protocol.simulator.config import StudyConfig
 from protocol.simulator.engine import Book, build_book, simulate_path
 
@@ -156,8 +156,9 @@ def main() -> int:
     book = build_book(config)
     print(f"book: {book.setup_actions:,} set-up actions through the reference model in {time.perf_counter() - t:.1f} s")
 
-    warm = StudyConfig().override({"run.accounts": 50, "run.steps": 5})
-    simulate_path(warm, 0)  # compile the numba kernels outside the timing
+    # compile the numba kernels outside the timing: the calling-thread and the parallel passes
+    for accounts in (50, PARALLEL_MIN_ROWS):
+        simulate_path(StudyConfig().override({"run.accounts": accounts, "run.steps": 5}), 0)
     failed = 0
     for scenario in args.scenario or sorted(SCENARIOS):
         print(f"\n== {scenario}: {SCENARIOS[scenario][0]}")
