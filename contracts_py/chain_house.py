@@ -55,8 +55,10 @@ from protocol.actions import (
     WithdrawFees,
     normalize_address,
 )
+from protocol.clearing_house import ClearingHouse
 from protocol.constants import SETTLEMENT_ASSET_ID
 from protocol.errors import ChainError, InvalidParameter, ProtocolRevert
+from protocol.params import Params
 from protocol.state import Account, FeedState, MarketState, Position, ProtocolState, Roles
 
 __all__ = ["EVENT_TYPES", "ChainClearingHouse", "Outcome", "mint_test_tokens", "sender_of", "to_event"]
@@ -413,6 +415,30 @@ class ChainClearingHouse:
         """Insurance fund balance (USD WAD)."""
         return int(self._view("insurance_fund"))
 
+    def reference_model(
+        self,
+        params: Params,
+        governance: str,
+        *,
+        matchers: Iterable[str] = (),
+        oracles: Iterable[str] = (),
+        funding_operators: Iterable[str] = (),
+    ) -> ClearingHouse:
+        """A fresh reference model in the deployment's state, to run the same records beside this
+        house: ``params`` and roles as deployed, the chain's clock, and each market's accrual clock
+        where its listing left it (a node lists the markets in successive blocks)."""
+        model = ClearingHouse(
+            params,
+            governance,
+            matchers=matchers,
+            oracles=oracles,
+            funding_operators=funding_operators,
+            start_time_s=self.now_s,
+        )
+        for m, market in model.state.markets.items():
+            market.last_accrual_s = self.market(m).last_accrual_s
+        return model
+
     def differences(
         self, model: ProtocolState, addresses: Iterable[str], market_ids: Iterable[int] | None = None
     ) -> list[str]:
@@ -425,13 +451,21 @@ class ChainClearingHouse:
         ``last_accrual_s`` on chain while the model starts it at its own start time; compare the
         markets the actions touch.
         """
+        if not isinstance(model, ProtocolState):
+            raise InvalidParameter(
+                f"model must be a ProtocolState (e.g. ClearingHouse.state), got {type(model).__name__}"
+            )
+        markets = list(self.market_ids if market_ids is None else market_ids)
+        unknown = sorted((set(markets) - set(self.market_ids)) | (set(markets) - set(model.markets)))
+        if unknown:
+            raise InvalidParameter(f"market_ids {unknown} are not markets of both the deployment and the model")
         diffs: list[str] = []
         for a in addresses:
             chain_acct = _account_key(self.account(a))
             model_acct = _account_key(model.accounts.get(normalize_address(a), Account()))
             if chain_acct != model_acct:
                 diffs.append(f"account {a}: chain {chain_acct} != model {model_acct}")
-        for m in self.market_ids if market_ids is None else market_ids:
+        for m in markets:
             if self.market(m) != model.markets[m]:
                 diffs.append(f"market {m}: chain {self.market(m)} != model {model.markets[m]}")
         for f in self.feed_ids:

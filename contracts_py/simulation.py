@@ -41,7 +41,7 @@ from protocol.simulator.engine import (
 )
 from protocol.simulator.results import PathResult
 
-__all__ = ["ChainPathReport", "replay_path", "shift_times"]
+__all__ = ["ANVIL_ARGS", "ChainPathReport", "replay_path"]
 
 #: anvil flags for :func:`replay_path`: the simulator's set-up is one block of thousands of
 #: transactions.
@@ -77,7 +77,7 @@ class ChainPathReport:
         return self.actions / self.chain_seconds if self.chain_seconds else float("inf")
 
 
-def shift_times(actions: Sequence[Action], offset_s: int) -> list[Action]:
+def _shift_times(actions: Sequence[Action], offset_s: int) -> list[Action]:
     """The records with every absolute time (``PushPrice.timestamp_s``) moved by ``offset_s``."""
     return [
         dataclasses.replace(a, timestamp_s=a.timestamp_s + offset_s) if isinstance(a, PushPrice) else a for a in actions
@@ -104,6 +104,7 @@ def replay_path(config: StudyConfig, path_index: int, chain: Chain) -> ChainPath
         raise InvalidParameter(f"config must be a StudyConfig, got {type(config).__name__}")
     if not isinstance(chain, Chain):
         raise InvalidParameter(f"chain must be a contracts_py Chain, got {type(chain).__name__}")
+    config.path_seed(path_index)  # a bad index fails before the book is built
     if chain.name == "eth-tester" or (isinstance(chain, AnvilChain) and not chain.impersonate):
         raise InvalidParameter(
             f"{chain.name} cannot send from the simulator's role addresses (they have no keys): use "
@@ -127,13 +128,10 @@ def replay_path(config: StudyConfig, path_index: int, chain: Chain) -> ChainPath
         chain.set_balances(sorted(senders | depositors), _GAS_MONEY_WEI)
     mint_test_tokens(system, sorted(depositors))
     house = ChainClearingHouse(chain, system)
-    model = ClearingHouse(
-        book.params, GOVERNANCE, matchers=matchers, oracles=oracles, funding_operators=operators,
-        start_time_s=house.now_s,
-    )  # fmt: skip
-    for m, market in model.state.markets.items():  # listed in successive blocks on a node
-        market.last_accrual_s = house.market(m).last_accrual_s
-    records = [AdvanceTime(1, 1), *shift_times(log, house.now_s + 1)]
+    model = house.reference_model(
+        book.params, GOVERNANCE, matchers=matchers, oracles=oracles, funding_operators=operators
+    )
+    records = [AdvanceTime(1, 1), *_shift_times(log, house.now_s + 1)]
 
     t = time.perf_counter()
     chain_outcomes = house.apply_batch(records)

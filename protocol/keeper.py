@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from protocol.actions import Action, AutoDeleverage, Liquidate, LiquidateCollateral
+from protocol.actions import Action, AutoDeleverage, Liquidate, LiquidateCollateral, normalize_address
 from protocol.clearing_house import ClearingHouse
 from protocol.constants import MAX_ADL_COUNTERPARTIES
 from protocol.errors import ProtocolRevert
@@ -97,7 +97,11 @@ def adl_counterparties(
     price = prices.get(params.market(market_id).feed_id)
     side = 1 if acct.positions[market_id].size > 0 else -1
     ranked: list[tuple[int, str]] = []
-    searched = state.accounts if candidates is None else {a: state.accounts[a] for a in candidates}
+    if candidates is None:
+        searched = state.accounts
+    else:  # an unknown candidate holds no position: nothing to rank
+        picked = (normalize_address(a, "candidate") for a in candidates)
+        searched = {a: acct for a in picked if (acct := state.accounts.get(a)) is not None}
     for other, cp in searched.items():
         pos = cp.positions.get(market_id)
         if other == address or pos is None or price is None or (pos.size > 0) == (side > 0):

@@ -173,11 +173,12 @@ def price_paths(config: StudyConfig, params: Params, seed: np.random.SeedSequenc
     if not others:
         return out
     lead_set = paths.PathSet(lead[None, :, None], config.run.step_s, config.price.model, None)
+    historical = config.price.model == "historical"
+    lead_start = load_klines(config.price.csv)[0].open_time_ms if historical else 0
     for fp, child in zip(others, seed.spawn(len(others)), strict=True):
         follow = config.feed_path(fp.symbol)
-        if config.price.model == "historical" and follow.csv:
+        if historical and follow.csv:
             own, start_ms = _historical(config, follow.csv, f"price.feeds.{fp.symbol!r}.csv")
-            lead_start = load_klines(config.price.csv)[0].open_time_ms
             if start_ms != lead_start:
                 raise InvalidParameter(
                     f"price.feeds.{fp.symbol!r}.csv starts at {start_ms} ms, price.csv at {lead_start} ms: replay "

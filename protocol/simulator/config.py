@@ -631,6 +631,8 @@ def load_study(path: str | Path, overrides: Mapping[str, object] | None = None) 
     can be supplied; :meth:`StudyConfig.override` changes an already valid study.
     """
     p = Path(path)
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise InvalidParameter(f"overrides must be a mapping 'section.field' -> value, got {type(overrides).__name__}")
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:

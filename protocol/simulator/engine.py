@@ -86,7 +86,6 @@ from protocol.scenarios import ACTORS, actor
 from protocol.simulator.agents import (
     Impact,
     PushFeed,
-    TraderOrder,
     outages,
     premium_path,
     price_paths,
@@ -137,8 +136,6 @@ class Book:
     accounts: tuple[str, ...]
     #: The margin core's rows of ``accounts`` at set-up (each path works on a copy).
     live: LiveBook
-    #: Starting price of each feed (USD WAD), feed_id -> price.
-    spots_wad: Mapping[int, int]
     #: Set-up actions applied and trader openings (one per position) the protocol refused even
     #: when halved.
     setup_actions: int
@@ -149,16 +146,19 @@ class Book:
         """The lead market (``protocol.markets[0]``), whose prices the path series record."""
         return self.params.markets[0]
 
+    def spot_wad(self, feed_id: int) -> int:
+        """The feed's starting price (USD WAD): what the set-up pushed."""
+        return self.setup_state.feeds[feed_id].price_wad
+
     def state(self) -> ProtocolState:
         """A path's own state: a copy-on-access view of the set-up state (accounts are copied when
         the path first reads them, so a path costs what it touches, not the book's size)."""
         return self.setup_state.fork()
 
 
-def _net_notional_usd(order: TraderOrder, params: Params, spots: Mapping[int, int]) -> float:
-    """Signed notional (USD) of an order's positions at the spot prices."""
-    feed = {mp.market_id: mp.feed_id for mp in params.markets}
-    return sum(size * spots[feed[m]] for m, size in order.sizes) / WAD**2
+def _check_log(log: object) -> None:
+    if log is not None and not isinstance(log, list):
+        raise InvalidParameter(f"log must be a list the actions are appended to, or None; got {type(log).__name__}")
 
 
 def build_book(config: StudyConfig, *, log: list[Action] | None = None) -> Book:
@@ -169,6 +169,7 @@ def build_book(config: StudyConfig, *, log: list[Action] | None = None) -> Book:
     """
     if not isinstance(config, StudyConfig):
         raise InvalidParameter(f"config must be a StudyConfig, got {type(config).__name__}")
+    _check_log(log)
     params = config.book_params()
     decimals = params.protocol.settlement_decimals
     spots = {f: price_to_wad(p) for f, p in starting_prices(config, params).items()}
@@ -215,7 +216,7 @@ def build_book(config: StudyConfig, *, log: list[Action] | None = None) -> Book:
     apply(Deposit(MARKET_MAKER, SETTLEMENT_ASSET_ID, max(usd_units(mm_usd), 1)))
 
     # Open in an order that keeps the market maker's net exposure small: the side that reduces it.
-    signed = [_net_notional_usd(o, params, spots) for o in orders]
+    signed = [sum(size * spots[feed_of[m]] for m, size in o.sizes) for o in orders]  # sign of the net notional
     longs = [i for i, v in enumerate(signed) if v > 0]
     shorts = [i for i, v in enumerate(signed) if v <= 0]
     refused, mm_exposure, li, si = 0, 0.0, 0, 0
@@ -252,7 +253,7 @@ def build_book(config: StudyConfig, *, log: list[Action] | None = None) -> Book:
                 refused += 1
     accounts = (*traders, MARKET_MAKER, KEEPER)
     live = LiveBook(house.state, params, accounts)
-    return Book(params, house.state, accounts, live, spots, applied, refused)
+    return Book(params, house.state, accounts, live, applied, refused)
 
 
 class _Wait(Enum):
@@ -556,6 +557,7 @@ def simulate_path(
     """
     if not isinstance(config, StudyConfig):
         raise InvalidParameter(f"config must be a StudyConfig, got {type(config).__name__}")
+    _check_log(log)
     seed = config.path_seed(path_index)
     if book is None:
         book = build_book(config)
@@ -578,10 +580,10 @@ def simulate_path(
     p = _PathRun(config, book, screen, log)
     push = {fp.feed_id: PushFeed.from_config(config) for fp in feeds}
     for fp in feeds:
-        push[fp.feed_id].observe(0, p.house.state.now_s, book.spots_wad[fp.feed_id], down=False)  # the set-up price
+        push[fp.feed_id].observe(0, p.house.state.now_s, book.spot_wad(fp.feed_id), down=False)  # the set-up price
         push[fp.feed_id].arrivals(0)
     # a historical path starts at its first close, a follower at its spot: scale to the book's
-    scale = {f: book.spots_wad[f] / WAD / reference[f][0] for f in reference}
+    scale = {f: book.spot_wad(f) / WAD / reference[f][0] for f in reference}
     lead_feed, traded_feeds = book.lead.feed_id, {mp.feed_id for mp in markets}
     series = _series(run.steps)
     start_fund = fund_min = fund_peak = p.house.state.insurance_fund
@@ -595,7 +597,7 @@ def simulate_path(
         for fp in feeds:
             f = fp.feed_id
             impact = p.impacts[f].step()
-            outside[f] = price_to_wad(float(reference[f][k] * scale[f] * impact)) if k else book.spots_wad[f]
+            outside[f] = price_to_wad(float(reference[f][k] * scale[f] * impact)) if k else book.spot_wad(f)
             push[f].observe(k, st.now_s, outside[f], down=bool(down[f][k]))
             for price, t_s in push[f].arrivals(k):
                 for e in p.apply(PushPrice(ORACLE, f, price, t_s)):

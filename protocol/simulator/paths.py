@@ -17,6 +17,7 @@ boundary (from the float's shortest decimal form). Time is in seconds; annualise
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
@@ -276,6 +277,11 @@ def correlated_follower(
     independent Brownian part. ``corr = 1`` is :func:`scale_returns` with the realised ratio.
     A flat lead (``s = 0``) leaves only the independent part.
     """
+    if not isinstance(lead, PathSet):
+        raise InvalidParameter(f"lead must be a PathSet, got {type(lead).__name__}")
+    numbers = (sigma, spot, corr)
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in numbers):
+        raise InvalidParameter(f"sigma, spot and corr must be finite numbers, got {sigma!r}, {spot!r}, {corr!r}")
     if sigma < 0 or spot <= 0 or not -1.0 <= corr <= 1.0:
         raise InvalidParameter(f"need sigma >= 0, spot > 0 and corr in [-1, 1]; got {sigma}, {spot}, {corr}")
     r = np.diff(np.log(lead.prices[:, :, :1]), axis=1)

@@ -17,6 +17,7 @@ from protocol.constants import WAD
 from protocol.errors import ChainError, InvalidParameter, ProtocolRevert
 from protocol.events import TimeAdvanced
 from protocol.scenarios import default_params
+from protocol.state import Account
 
 #: A low per-block liquidation cap, so that two liquidations in one block reach it.
 BLOCK_CAP_WAD = 3_000 * WAD
@@ -128,6 +129,23 @@ def test_blocks_of_several_transactions_equal_the_model(node):
 def test_house_refuses_a_system_of_another_chain(node):
     with make_chain("boa") as other, pytest.raises(InvalidParameter, match="another chain"):
         ChainClearingHouse(other, node.chain_system)
+
+
+def test_differences_name_what_differs_and_refuse_bad_arguments(node):
+    d = node
+    d.reset()
+    model = d.model.snapshot()
+    assert d.house.differences(model, d.actors.all) == []
+    model.insurance_fund += 1
+    model.accounts[d.actors.keeper] = Account(balance=5)
+    assert d.house.differences(model, [d.actors.keeper]) == [
+        f"account {d.actors.keeper}: chain (0, 0, {{}}, {{}}, None) != model (5, 0, {{}}, {{}}, None)",
+        "insurance_fund: chain 0 != model 1",
+    ]
+    with pytest.raises(InvalidParameter, match="model must be a ProtocolState"):
+        d.house.differences(d.model, [])
+    with pytest.raises(InvalidParameter, match=r"market_ids \[9\]"):
+        d.house.differences(model, [], [9])
 
 
 def test_exported_artifacts_load(tmp_path):

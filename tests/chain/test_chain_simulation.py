@@ -52,8 +52,15 @@ def test_a_simulated_crash_runs_identically_on_the_contracts(backend: str, metho
     assert report.actions > 2 * config.run.accounts  # the set-up and the path went through the contracts
 
 
-def test_chains_that_need_keys_are_refused_with_the_way_out() -> None:
+def test_chains_that_need_keys_and_bad_arguments_are_refused_with_the_way_out() -> None:
     config = StudyConfig().override({"run.accounts": 5, "run.steps": 2})
-    for backend, kwargs in (("eth-tester", {}), ("anvil", {})):
-        with make_chain(backend, **kwargs) as chain, pytest.raises(InvalidParameter, match="impersonate=True"):
+    for backend in ("eth-tester", "anvil"):
+        with make_chain(backend) as chain, pytest.raises(InvalidParameter, match="impersonate=True"):
             replay_path(config, 0, chain)
+    with make_chain("boa") as chain:
+        with pytest.raises(InvalidParameter, match=r"path_index must be an integer in \[0, 64\)"):
+            replay_path(config, 64, chain)
+        with pytest.raises(InvalidParameter, match="config must be a StudyConfig"):
+            replay_path(config.to_dict(), 0, chain)  # type: ignore[arg-type]
+        with pytest.raises(InvalidParameter, match="chain must be a contracts_py Chain"):
+            replay_path(config, 0, "anvil")  # type: ignore[arg-type]

@@ -27,7 +27,6 @@ from contracts_py.chains import NO_REASON, Chain
 from contracts_py.deploy import BoaSystem, System, deploy_boa, deploy_system
 from protocol import events as ev
 from protocol.actions import Action, Deposit, FundInsurance, PushPrice
-from protocol.clearing_house import ClearingHouse
 from protocol.constants import WAD
 from protocol.errors import ProtocolRevert
 from protocol.params import Params
@@ -129,18 +128,9 @@ class Differential:
             chain.revert(self.snapshot_id)
         self.house = ChainClearingHouse(chain, self.chain_system)
         act = self.actors
-        self.model = ClearingHouse(
-            self.params,
-            act.governance,
-            matchers=[act.matcher],
-            oracles=[act.oracle],
-            funding_operators=[act.funding],
-            start_time_s=self.house.now_s,
+        self.model = self.house.reference_model(
+            self.params, act.governance, matchers=[act.matcher], oracles=[act.oracle], funding_operators=[act.funding]
         )
-        # automining backends list the markets in successive blocks: start each market's
-        # accrual clock where the deployment left it (titanoboa: all equal to start_time_s)
-        for m, market in self.model.state.markets.items():
-            market.last_accrual_s = self.house.market(m).last_accrual_s
         self.addresses: set[str] = set(act.roles)
         self.history: list[Action] = []
 

@@ -12,7 +12,7 @@ import pytest
 
 from protocol.actions import Action, AutoDeleverage, Fill, FundInsurance, Liquidate, SetPaused, Withdraw
 from protocol.constants import UINT256_MAX, WAD
-from protocol.errors import ProtocolRevert
+from protocol.errors import InvalidParameter, ProtocolRevert
 from protocol.events import BadDebtSettled, Deleveraged, Event, LossCharged, LossSocialized
 from protocol.invariants import check_state, check_transition
 from protocol.keeper import adl_counterparties
@@ -236,3 +236,7 @@ def test_reference_keeper_ranks_a_candidate_pool_as_the_full_search(adl: Desk) -
     assert adl_counterparties(adl.house, TRADER, BTC_PERP, candidates=[MAKER, SHORT, BUYER, BYSTANDER]) == full
     assert adl_counterparties(adl.house, TRADER, BTC_PERP, candidates=[MAKER]) == (MAKER,)
     assert adl_counterparties(adl.house, TRADER, BTC_PERP, candidates=[]) == ()
+    assert adl_counterparties(adl.house, TRADER, BTC_PERP, candidates=[SHORT.upper().replace("0X", "0x")]) == (SHORT,)
+    assert adl_counterparties(adl.house, TRADER, BTC_PERP, candidates=["0x" + "ab" * 20]) == ()  # no account
+    with pytest.raises(InvalidParameter, match="candidate"):
+        adl_counterparties(adl.house, TRADER, BTC_PERP, candidates=["0x12"])

@@ -15,7 +15,7 @@ from protocol.oracle_adapter import trusted_prices
 from protocol.scenarios import BTC_PERP, ETH_PERP, WETH
 from protocol.simulator.agents import price_paths, trader_orders
 from protocol.simulator.config import FeedPath, StudyConfig, load_study
-from protocol.simulator.engine import build_book
+from protocol.simulator.engine import build_book, simulate_path
 from protocol.simulator.paths import PathSet, correlated_follower, merton_jump_diffusion, scale_returns
 from protocol.simulator.report import config_toml
 
@@ -89,6 +89,10 @@ def test_a_follower_moves_with_the_lead_at_its_own_volatility() -> None:
     assert np.all(correlated_follower(np.random.SeedSequence(1), flat, spot=2.0, sigma=0.0, corr=0.5).prices == 2.0)
     with pytest.raises(InvalidParameter, match="corr"):
         correlated_follower(np.random.SeedSequence(1), lead, spot=1.0, sigma=1.0, corr=2.0)
+    with pytest.raises(InvalidParameter, match="finite numbers"):
+        correlated_follower(np.random.SeedSequence(1), lead, spot=1.0, sigma=float("nan"), corr=0.5)
+    with pytest.raises(InvalidParameter, match="lead must be a PathSet"):
+        correlated_follower(np.random.SeedSequence(1), lead.prices, spot=1.0, sigma=1.0, corr=0.5)  # type: ignore[arg-type]
 
 
 def test_price_paths_start_at_each_spot_and_are_reproducible() -> None:
@@ -180,3 +184,18 @@ def test_a_stablecoin_collateral_feed_reverts_to_its_peg(tmp_path: Path) -> None
     assert all(book.setup_state.accounts[t].collateral.get(2, 0) > 0 for t in book.accounts[:40])
     with pytest.raises(InvalidParameter, match="model = 'levy'"):
         config.override({"price.feeds": {"USDT/USD": {"spot": 1.0, "sigma": 0.5, "model": "levy"}}})
+
+
+def test_bad_arguments_of_the_public_entries_are_typed_errors(tmp_path: Path) -> None:
+    study = tmp_path / "study.toml"
+    study.write_text('[run]\nname = "x"\n')
+    with pytest.raises(InvalidParameter, match="overrides must be a mapping"):
+        load_study(study, ["run.paths=3"])  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter, match=r"override 'paths'"):
+        load_study(study, {"paths": 3})
+    assert load_study(study, {"run.paths": 3}).run.paths == 3
+    config = StudyConfig().override({"run.accounts": 5, "run.steps": 2})
+    with pytest.raises(InvalidParameter, match="log must be a list"):
+        build_book(config, log=())  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter, match="log must be a list"):
+        simulate_path(config, 0, log=())  # type: ignore[arg-type]
