@@ -1,22 +1,39 @@
 # Two commands on a fresh machine:  make demo   |   make test
+#
+# Python packages come from uv.lock (exact versions, one lock for Python 3.11-3.13), installed by
+# uv into .venv; uv itself is bootstrapped with pip into tools/uv. anvil comes from its pinned npm
+# package into tools/node_modules. Nothing is installed outside the checkout.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.9
+UV := tools/uv/bin/uv
 ANVIL_VERSION := 1.7.1
 ANVIL := tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+PACKAGES := novation simulator contracts_py oracles protocol
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test lint typecheck install anvil clean
+.PHONY: demo test lint typecheck layers format install lock check-wheels anvil clean
 
-$(PY):
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip==26.3
+$(UV):
+	$(PYTHON) -m venv tools/uv
+	tools/uv/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev]'
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --extra dev --python $(PYTHON) --quiet
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## re-resolve uv.lock after editing the dependency ranges in pyproject.toml
+lock: $(UV)
+	$(UV) lock --python $(PYTHON)
+
+## every locked package ships a wheel for every supported Python and platform (queries PyPI)
+check-wheels: $(UV)
+	UV=$(UV) $(PYTHON) scripts/check_wheels.py
 
 ## anvil, the real node, from the pinned npm package (into tools/, not on the system)
 $(ANVIL):
@@ -30,13 +47,22 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy protocol oracles contracts_py
+	$(VENV)/bin/ruff format --check .
 
-test: $(STAMP) $(ANVIL)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy protocol oracles contracts_py
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy $(PACKAGES)
+
+## import-linter: the packages are layered, imports run top to bottom only
+layers: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: lint typecheck layers $(ANVIL)
 	PATH="$(CURDIR)/$(dir $(ANVIL)):$$PATH" $(PY) -m pytest -n 2 -q; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
 clean:
-	rm -rf $(VENV) tools/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) tools/uv tools/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -46,8 +46,8 @@ from protocol.margin import account_health
 from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, MarginOutputs, evaluate
 from protocol.margin_core.prices import price_scalars, validate_prices
 from protocol.margin_core.screen import PARALLEL_MIN_ROWS, Tolerances
-from protocol.simulator.config import StudyConfig
-from protocol.simulator.engine import Book, build_book, simulate_path
+from simulator.config import StudyConfig
+from simulator.engine import Book, build_book, simulate_path
 
 #: name -> (description, study overrides): a calm day and a crash, same book.
 SCENARIOS: dict[str, tuple[str, dict[str, object]]] = {

@@ -182,6 +182,15 @@ class ChainClearingHouse:
     """
 
     def __init__(self, chain: Chain, system: System) -> None:
+        if not isinstance(chain, Chain):
+            raise InvalidParameter(
+                f"chain must be a contracts_py.chains.Chain (e.g. make_chain('eth-tester')), got {type(chain).__name__}"
+            )
+        if not isinstance(system, System):
+            raise InvalidParameter(
+                "system must be the System that contracts_py.deploy.deploy_system returned, "
+                f"got {type(system).__name__}"
+            )
         if system.chain is not chain:
             raise InvalidParameter("system was deployed on another chain than the one given")
         self.chain = chain

@@ -21,9 +21,9 @@ from decimal import ROUND_FLOOR, Decimal, localcontext
 
 import numpy as np
 
-from oracles.rounds import RoundData, compose_round_id
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
+from protocol.oracle.rounds import RoundData, compose_round_id
 from protocol.units import Rounding, from_wad, mul_div, smul_div
 
 __all__ = [

@@ -17,9 +17,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Final
 
-from oracles.rounds import RoundData, compose_round_id
 from protocol.constants import MAX_DECIMALS
 from protocol.errors import InvalidParameter
+from protocol.oracle.rounds import RoundData, compose_round_id
 
 __all__ = [
     "BINANCE_KLINE_COLUMNS",

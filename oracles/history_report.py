@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Final
 
-from oracles.rounds import RoundData, feed_to_wad
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
+from protocol.oracle.rounds import RoundData, feed_to_wad
 
 __all__ = [
     "DEFAULT_DEPEG_THRESHOLD_WAD",

@@ -1,8 +1,8 @@
 """Read a live Chainlink AggregatorV3 feed over any JSON-RPC endpoint (anvil included).
 
-:func:`read_latest_round` returns the feed's latest round as :class:`~oracles.rounds.RoundData`;
+:func:`read_latest_round` returns the feed's latest round as :class:`~protocol.oracle.rounds.RoundData`;
 :func:`read_feed` adds the decimals, the proxy's current phase, the description and the node's
-latest block time, and :func:`check_live_feed` runs every guard of :mod:`oracles.guards` on it.
+latest block time, and :func:`check_live_feed` runs every guard of :mod:`protocol.oracle.guards` on it.
 
 Failures get one sentence each: an unreachable endpoint raises
 :class:`~protocol.errors.ChainError`; a malformed address raises
@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from oracles.guards import FeedConfig, Verdict, check_round
-from oracles.rounds import RoundData
-from protocol.errors import ChainError, InvalidParameter, OracleError
+from protocol.errors import ChainError, InvalidParameter, OracleError, describe_cause
+from protocol.oracle.guards import FeedConfig, Verdict, check_round
+from protocol.oracle.rounds import RoundData
 
 __all__ = [
     "AGGREGATOR_V3_ABI",
@@ -83,14 +83,10 @@ def _client(rpc_url: str, timeout_s: float) -> Any:
         w3.eth.chain_id  # noqa: B018 - the cheapest request that proves a node answers
     except Exception as exc:
         raise ChainError(
-            f"cannot reach the JSON-RPC endpoint {rpc_url}: {_short(exc)}; check that the node is running and the URL"
+            f"cannot reach the JSON-RPC endpoint {rpc_url}: {describe_cause(exc)}; "
+            "check that the node is running and the URL is right"
         ) from None
     return w3
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]
 
 
 def _checksum(feed_address: str) -> str:
@@ -109,7 +105,7 @@ def _feed_contract(w3: Any, rpc_url: str, feed_address: str) -> Any:
     try:
         code = w3.eth.get_code(address)
     except Exception as exc:
-        raise ChainError(f"cannot read code at {address} from {rpc_url}: {_short(exc)}") from None
+        raise ChainError(f"cannot read code at {address} from {rpc_url}: {describe_cause(exc)}") from None
     if not code:
         raise OracleError(
             f"no contract at {address} on {rpc_url} (chain id {w3.eth.chain_id}): "
@@ -129,7 +125,7 @@ def _call(feed: Any, fn: str, rpc_url: str) -> Any:
             "the contract is not an AggregatorV3 feed or has no data"
         ) from None
     except (ConnectionError, OSError) as exc:
-        raise ChainError(f"lost the JSON-RPC endpoint {rpc_url} while calling {fn}(): {_short(exc)}") from None
+        raise ChainError(f"lost the JSON-RPC endpoint {rpc_url} while calling {fn}(): {describe_cause(exc)}") from None
     except Exception as exc:  # BadFunctionCallOutput, decoding errors: wrong ABI
         raise OracleError(
             f"{fn}() at {feed.address} did not answer like an AggregatorV3 feed ({type(exc).__name__}): "
@@ -170,7 +166,7 @@ def read_feed(rpc_url: str, feed_address: str, *, timeout_s: float = 10.0) -> Li
     try:
         now_s = int(w3.eth.get_block("latest")["timestamp"])
     except Exception as exc:
-        raise ChainError(f"cannot read the latest block from {rpc_url}: {_short(exc)}") from None
+        raise ChainError(f"cannot read the latest block from {rpc_url}: {describe_cause(exc)}") from None
     return LiveFeed(str(feed.address).lower(), rd, decimals, phase_id, description, now_s)
 
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 from oracles.feed_models import PricePath, push_feed
 from oracles.history import Kline
-from oracles.rounds import RoundData, feed_to_wad
 from protocol.actions import Action, AdvanceTime, PushPrice
 from protocol.clearing_house import ClearingHouse
 from protocol.errors import InvalidParameter, NovationError, ProtocolRevert
 from protocol.events import BadDebtSettled, Event, Liquidated
 from protocol.invariants import check_state, check_transition
 from protocol.keeper import keeper_actions
+from protocol.oracle.rounds import RoundData, feed_to_wad
 
 __all__ = ["ReplayReport", "kline_path", "push_rounds", "replay_on_model"]
 

@@ -134,9 +134,7 @@ def fill(ctx: Context, action: Fill) -> None:
     else:  # banded by the last accepted price: the trusted one, or the last before reduce-only
         require(feed.price_wad > 0, "clearing: no price")
         band = ctx.params.protocol.max_fill_deviation_wad
-        require(
-            abs(action.price_wad - feed.price_wad) * WAD <= band * feed.price_wad, "clearing: price outside band"
-        )
+        require(abs(action.price_wad - feed.price_wad) * WAD <= band * feed.price_wad, "clearing: price outside band")
 
     notional = mul_div(abs(action.size_wad), action.price_wad, WAD, Rounding.DOWN)
     apply_trade(ctx, action.taker, action.market_id, action.size_wad, notional)

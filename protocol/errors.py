@@ -12,7 +12,11 @@ __all__ = [
     "NovationError",
     "OracleError",
     "ProtocolRevert",
+    "describe_cause",
 ]
+
+#: Longest text :func:`describe_cause` returns; longer messages are cut at a word boundary.
+_MAX_CAUSE_CHARS = 160
 
 
 class NovationError(Exception):
@@ -46,3 +50,38 @@ class ProtocolRevert(NovationError):
     def module(self) -> str:
         """The module prefix of the reason (the text before the first colon)."""
         return self.reason.split(":", 1)[0]
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception it wraps (``__cause__``, ``__context__``, ``reason``, exception
+    arguments), depth first, each once."""
+    found: list[BaseException] = []
+    stack = [exc]
+    while stack:
+        cur = stack.pop()
+        if any(cur is f for f in found):
+            continue
+        found.append(cur)
+        inner = [cur.__cause__, cur.__context__, getattr(cur, "reason", None), *cur.args]
+        stack.extend(reversed([e for e in inner if isinstance(e, BaseException)]))
+    return found
+
+
+def describe_cause(exc: BaseException) -> str:
+    """A short, whole-word description of why a low-level call failed, for one-sentence errors.
+
+    The operating system's own words are preferred (``"Connection refused"``, ``"Name or service
+    not known"``) over a library's wrapper text; a timeout says ``"timed out"``; otherwise the
+    first line of the message, cut at a word boundary.
+    """
+    causes = _causes(exc)
+    for cause in reversed(causes):
+        if isinstance(cause, TimeoutError) or "timeout" in type(cause).__name__.lower():
+            return "timed out"
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if len(first) <= _MAX_CAUSE_CHARS:
+        return first
+    return first[:_MAX_CAUSE_CHARS].rsplit(" ", 1)[0] + " ..."

@@ -9,11 +9,11 @@ A trusted price also goes untrusted by itself once it is older than the heartbea
 
 from __future__ import annotations
 
-from oracles import guards
 from protocol.actions import PushPrice
 from protocol.context import Context, require
 from protocol.events import PriceAccepted, PriceRejected
 from protocol.margin import account_feeds
+from protocol.oracle import guards
 from protocol.params import FeedParams, Params
 from protocol.state import Account, FeedState, ProtocolState
 
@@ -57,7 +57,7 @@ def require_account_prices(ctx: Context, acct: Account, module: str) -> dict[int
 def reading_failure(feed: FeedState, fp: FeedParams, price_wad: int, timestamp_s: int, now_s: int) -> str:
     """The first guard a reading fails, as a revert-style reason, or ``""`` if it passes.
 
-    The guards are those of :mod:`oracles.guards`, shared with the feed adapters.
+    The guards are those of :mod:`protocol.oracle.guards`, shared with the feed adapters.
     """
     if not guards.is_answer_positive(price_wad):
         return guards.REASON_NON_POSITIVE

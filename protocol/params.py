@@ -62,13 +62,23 @@ class SocializedLossMethod(Enum):
     ADL = "adl"
 
 
+def _wad_text(value: int) -> str:
+    """A WAD integer as the exact decimal a parameter file would hold (``500000000000000000`` -> ``0.5``)."""
+    text = format(Decimal(value).scaleb(-18), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _check_int(owner: str, name: str, value: object, lo: int, hi: int | None) -> None:
-    where = f"{owner}.{name}"
+    """Range check of one field. A ``*_wad`` field is named and shown as a parameter file writes
+    it (without the suffix, as a decimal), so the message names what the user typed."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidParameter(f"{where} must be an integer, got {value!r}")
+        raise InvalidParameter(f"{owner}.{name} must be an integer, got {value!r}")
     if value < lo or (hi is not None and value > hi):
-        upper = "inf" if hi is None else str(hi)
-        raise InvalidParameter(f"{where} = {value} is out of range [{lo}, {upper}]")
+        show = _wad_text if name.endswith("_wad") else str
+        upper = "no limit" if hi is None else show(hi)
+        raise InvalidParameter(
+            f"{owner}.{name.removesuffix('_wad')} = {show(value)} is out of range [{show(lo)}, {upper}]"
+        )
 
 
 def _check_str(owner: str, name: str, value: object) -> None:

@@ -2,7 +2,7 @@
 """
 @title oracle_adapter
 @notice Accepts guarded price readings and says which prices are trusted
-        (mirrors protocol/oracle_adapter.py and the guards of oracles/guards.py).
+        (mirrors protocol/oracle_adapter.py and the guards of protocol/oracle/guards.py).
 @dev A reading fails, and makes its feed untrusted, if p <= 0, t > now, now - t > heartbeat,
      t < last t, or (while trusted) |p - p_last| * WAD > max_move * p_last. A feed is trusted iff
      its last reading was accepted and now - t_last <= heartbeat.

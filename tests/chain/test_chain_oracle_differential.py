@@ -1,6 +1,6 @@
 """Differential test: hypothesis-generated round sequences through the Vyper OracleAdapter and the
-Python guards + state machine (oracles.guards / oracles.adapter, via
-oracles.chain_replay.ReferenceAdapter) give the same verdict masks, reasons, status, trusted
+Python guards + state machine (protocol.oracle.guards / protocol.oracle.machine, via
+contracts_py.oracle_replay.ReferenceAdapter) give the same verdict masks, reasons, status, trusted
 source, last good price, OSM state, released and pushed price at every poke (bit-exact).
 
 Four feeds share one adapter: Chainlink primary with a Pyth fallback; Pyth primary with a Chainlink
@@ -21,10 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts_py.chains import Chain, Contract, make_chain
-from contracts_py.oracle_deploy import FeedSpec, SourceKind, SourceSpec, oracle_artifacts
-from oracles.chain_replay import ChainFeedReplay
-from oracles.rounds import compose_round_id
+from contracts_py.oracle_deploy import feed_setup, oracle_artifacts
+from contracts_py.oracle_replay import ChainFeedReplay
 from protocol.constants import WAD
+from protocol.oracle.oracle_adapter import FeedSpec, SourceKind, SourceSpec
+from protocol.oracle.rounds import compose_round_id
 
 PYTH_ID = b"\x22" * 32
 BASE = 2_000 * 10**8
@@ -85,7 +86,7 @@ def _deploy(chain: Chain) -> tuple[Feeds, dict[int, FeedSpec]]:
     }
     adapter = chain.deploy(arts.adapter, sink.address)
     for feed_id, spec in specs.items():
-        chain.transact(adapter, "set_feed", feed_id, spec.to_tuple())
+        chain.transact(adapter, "set_feed", feed_id, feed_setup(spec))
     return Feeds(chain, adapter, sink, agg_p, agg_f, pyth, seq), specs
 
 

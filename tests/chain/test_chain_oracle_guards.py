@@ -1,6 +1,6 @@
 """OracleAdapter on chain: every guard at its boundary (one side passes, one unit more fails), on
 every backend, each poke also checked bit-exact against the Python reference
-(:class:`oracles.chain_replay.ReferenceAdapter`); plus sizes, NatSpec, reason strings and the push
+(:class:`contracts_py.oracle_replay.ReferenceAdapter`); plus sizes, NatSpec, reason strings and the push
 rule (trusted price pushed, untrusted -> zero pushed)."""
 
 from __future__ import annotations
@@ -12,14 +12,15 @@ from dataclasses import dataclass
 import pytest
 from chain_helpers import assert_code_size
 
-import oracles.guards as g
+import protocol.oracle.guards as g
 from contracts_py.build import CONTRACTS_DIR
 from contracts_py.chains import Chain, Contract
-from contracts_py.oracle_deploy import FeedSpec, OracleArtifacts, SourceKind, SourceSpec, oracle_artifacts
-from oracles.chain_replay import ChainFeedReplay, PokeRecord
-from oracles.rounds import compose_round_id
+from contracts_py.oracle_deploy import OracleArtifacts, feed_setup, oracle_artifacts
+from contracts_py.oracle_replay import ChainFeedReplay
 from protocol.constants import WAD
 from protocol.errors import ProtocolRevert
+from protocol.oracle.oracle_adapter import FeedSpec, PokeRecord, SourceKind, SourceSpec
+from protocol.oracle.rounds import compose_round_id
 
 PYTH_ID = b"\x11" * 32
 E8 = 10**8
@@ -91,7 +92,7 @@ def env(chain: Chain) -> Env:
     }
     adapter = chain.deploy(arts.adapter, sink.address)
     for feed_id, spec in specs.items():
-        chain.transact(adapter, "set_feed", feed_id, spec.to_tuple())
+        chain.transact(adapter, "set_feed", feed_id, feed_setup(spec))
     return Env(chain, arts, sink, adapter, agg, agg18, agg0, agg_l2, seq, pyth, specs)
 
 
@@ -243,7 +244,7 @@ def test_untrusted_pushes_zero_then_recovers(env: Env) -> None:
 
 def test_configuration_is_owner_only_and_validated(env: Env) -> None:
     other = env.chain.accounts[3]
-    spec = env.specs[1].to_tuple()
+    spec = feed_setup(env.specs[1])
     with pytest.raises(ProtocolRevert, match="oracle: caller is not the owner"):
         env.chain.transact(env.adapter, "set_feed", 9, spec, sender=other)
     bad = (True, (1, env.agg.address, b"\x00" * 32, (0, WAD // 5, 0, 0)), spec[2], *spec[3:])

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from contracts_py.chains import make_chain
-from contracts_py.simulation import ANVIL_ARGS, replay_path
 from protocol.errors import InvalidParameter
-from protocol.simulator.config import StudyConfig
+from simulator.config import StudyConfig
+from simulator.on_chain import ANVIL_ARGS, replay_path
 
 #: A 60 % fall of two cross-margined markets with WETH collateral, slow keepers and a tiny
 #: insurance fund: liquidations, collateral sales, bad debt, deleveraging with the ADL method.

@@ -9,11 +9,11 @@ from chain_helpers import Mocks
 
 from contracts_py.chains import AnvilChain, Chain, make_chain
 from contracts_py.chains.anvil_process import free_port
-from oracles.guards import REASON_STALE, FeedConfig
 from oracles.live import check_live_feed, read_feed, read_latest_round
-from oracles.rounds import RoundData
 from protocol.constants import WAD
 from protocol.errors import ChainError, InvalidParameter, OracleError
+from protocol.oracle.guards import REASON_STALE, FeedConfig
+from protocol.oracle.rounds import RoundData
 
 CONFIG = FeedConfig(decimals=8, heartbeat_s=3_600, max_move_wad=WAD // 10)
 

@@ -19,8 +19,8 @@ from protocol.clearing_house import ClearingHouse
 from protocol.events import BadDebtSettled, CollateralLiquidated, Liquidated
 from protocol.margin import account_health
 from protocol.margin_core import LiquidationWatch, MarginBook
-from protocol.simulator.config import StudyConfig
-from protocol.simulator.engine import build_book, simulate_path
+from simulator.config import StudyConfig
+from simulator.engine import build_book, simulate_path
 
 CASES = {
     # A 45 % crash through a thin market: liquidations, bad debt, a drained fund, socialized loss.

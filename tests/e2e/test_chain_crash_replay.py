@@ -21,13 +21,14 @@ import pytest
 from contracts_py.chain_house import ChainClearingHouse, mint_test_tokens
 from contracts_py.chains import make_chain
 from contracts_py.deploy import deploy_system
-from contracts_py.oracle_deploy import FeedSpec, SourceKind, SourceSpec, deploy_oracle_adapter, oracle_artifacts
-from oracles.chain_replay import ChainFeedReplay, ProtocolChainReplay, shift_rounds
+from contracts_py.oracle_deploy import deploy_oracle_adapter, oracle_artifacts
+from contracts_py.oracle_replay import ChainFeedReplay, ProtocolChainReplay, shift_rounds
 from oracles.history import load_klines
 from oracles.replay import push_rounds
 from protocol.actions import Deposit, Fill, SetRole
 from protocol.clearing_house import ClearingHouse
 from protocol.constants import WAD
+from protocol.oracle.oracle_adapter import FeedSpec, SourceKind, SourceSpec
 from protocol.scenarios import BTC_FEED, BTC_PERP, default_params
 
 SLICE = "2020-03-12_black_thursday/binance_usdm_perp_BTCUSDT_1m_2020-03-13T02.csv"

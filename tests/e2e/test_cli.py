@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from novation.cli import app
 from protocol.actions import AdvanceTime, Deposit, PushPrice, SetRole
-from protocol.cli import app
 from protocol.scenarios import ACTORS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "protocol" / "examples" / "default.toml"
@@ -34,7 +34,7 @@ def test_check_params_names_the_bad_field(tmp_path: Path) -> None:
     bad.write_text(EXAMPLE.read_text().replace('initial_margin_fraction = "0.1"', 'initial_margin_fraction = "2"', 1))
     result = runner.invoke(app, ["check-params", str(bad)])
     assert result.exit_code == 2
-    assert "initial_margin_fraction_wad" in result.output
+    assert "market[0].initial_margin_fraction = 2 is out of range [0.001, 1]" in result.output
     assert "Traceback" not in result.output
 
 

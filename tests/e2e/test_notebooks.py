@@ -24,7 +24,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
-from protocol.simulator.market_data import market_data_dir
+from simulator.market_data import market_data_dir
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -74,7 +74,10 @@ def execute(nb: NotebookNode, cwd: Path) -> NotebookNode:
 def stream_text(nb: NotebookNode) -> str:
     """Everything the code cells printed."""
     return "".join(
-        out.get("text", "") for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+        out.get("text", "")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
         if out.output_type == "stream"
     )
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from protocol.cli import app
-from protocol.simulator import market_data
+from novation.cli import app
+from simulator import market_data
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "protocol" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "simulator" / "examples"
 runner = CliRunner()
 
 TINY = """\

@@ -1,7 +1,7 @@
 # pragma version ~=0.4.3
 """
 @title oracle guards (module)
-@notice Pure guard predicates on one oracle reading, bit-exact with oracles/guards.py.
+@notice Pure guard predicates on one oracle reading, bit-exact with protocol/oracle/guards.py.
         Every ratio is a WAD fraction, every comparison exact integer cross-multiplication and
         every boundary inclusive on the passing side (a reading exactly `heartbeat_s` old
         passes, one second more fails).
@@ -73,7 +73,7 @@ struct Verdict:
 @pure
 def reason_of(guard: uint256) -> String[40]:
     """
-    @notice The revert reason of one guard (the REASON_* string of oracles/guards.py).
+    @notice The revert reason of one guard (the REASON_* string of protocol/oracle/guards.py).
     @param guard Guard index (0..11).
     @return The module-prefixed reason.
     """
@@ -233,7 +233,7 @@ def check_round(
     now: uint256,
 ) -> Verdict:
     """
-    @notice Every guard on one Chainlink round (oracles.guards.check_round).
+    @notice Every guard on one Chainlink round (protocol.oracle.guards.check_round).
     @param cfg Thresholds of this source.
     @param round_id Proxy round id (phase << 64 | aggregator round).
     @param answer Answer in feed units.
@@ -278,7 +278,7 @@ def check_pyth(
     now: uint256,
 ) -> Verdict:
     """
-    @notice Every guard on one Pyth price (oracles.guards.check_pyth); round guards skipped.
+    @notice Every guard on one Pyth price (protocol.oracle.guards.check_pyth); round guards skipped.
     @dev An exponent outside [-18, 18] cannot be normalised: the price counts as non-positive.
     @param cfg Thresholds of this source.
     @param price Price at `expo`.

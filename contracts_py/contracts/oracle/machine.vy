@@ -1,7 +1,7 @@
 # pragma version ~=0.4.3
 """
 @title oracle state machine (module)
-@notice Liquity v1 primary/fallback decision table, bit-exact with oracles.adapter.step.
+@notice Liquity v1 primary/fallback decision table, bit-exact with protocol.oracle.machine.step.
 @dev Status: 0 PRIMARY_WORKING, 1 USING_FALLBACK_PRIMARY_UNTRUSTED, 2 BOTH_UNTRUSTED,
      3 USING_FALLBACK_PRIMARY_FROZEN, 4 USING_PRIMARY_FALLBACK_UNTRUSTED.
      Health: 0 WORKING, 1 JUMPED, 2 FROZEN, 3 BROKEN. Source: 0 none, 1 primary, 2 fallback.

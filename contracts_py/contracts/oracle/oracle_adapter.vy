@@ -6,7 +6,7 @@
         runs every guard (oracle/guards.vy), moves the Liquity v1 state machine
         (oracle/machine.vy), keeps the last good price and an optional one-hop delayed price
         (OSM), and calls the clearing house's `push_price` as its authorised oracle.
-        Bit-exact with oracles.guards / oracles.adapter (reference: oracles.chain_replay).
+        Bit-exact with protocol.oracle.guards / protocol.oracle.machine (reference: contracts_py.oracle_replay).
 @dev When the state machine trusts a source, the released price (the trusted price, or the OSM's
      released value when a delay is set) is pushed with its observation time. When no source is
      trusted the adapter pushes a zero price, which the core rejects ("oracle: non-positive
@@ -139,7 +139,7 @@ def set_owner(_owner: address):
 @pure
 def _check_source(s: SourceSetup, required: bool):
     """
-    @notice Validate one source as oracles.guards.FeedConfig does.
+    @notice Validate one source as protocol.oracle.guards.FeedConfig does.
     @param s The source.
     @param required Whether the source must be set (primary).
     """

@@ -50,9 +50,10 @@ def test_refreshed_rows_equal_a_fresh_book() -> None:
     twin = live.copy()
     house.apply(Fill(MATCHER, MAKER, TRADERS[5], BTC_PERP, -WAD, 30_000 * WAD, 0, 0))
     live.refresh(house.state, (TRADERS[5],))
-    assert _rows(live.book(house.state, house.state.markets, 0), labels)[5] != _rows(
-        twin.book(house.state, house.state.markets, 0), labels
-    )[5]
+    assert (
+        _rows(live.book(house.state, house.state.markets, 0), labels)[5]
+        != _rows(twin.book(house.state, house.state.markets, 0), labels)[5]
+    )
 
 
 def test_live_book_rejects_unknown_labels() -> None:

@@ -24,9 +24,9 @@ from oracles.feed_models import (
     twap_wad,
     with_latency,
 )
-from oracles.rounds import RoundData, compose_round_id
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
+from protocol.oracle.rounds import RoundData, compose_round_id
 
 HEARTBEAT = 3_600
 DEVIATION = WAD // 200  # 0.5 %

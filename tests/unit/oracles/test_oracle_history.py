@@ -15,9 +15,9 @@ from oracles.history import (
     load_chainlink_rounds,
     load_klines,
 )
-from oracles.rounds import RoundData
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
+from protocol.oracle.rounds import RoundData
 
 USDC = "etherisc_chainlink_usdc_usd_all.csv"
 USDT = "etherisc_chainlink_usdt_usd_all.csv"

@@ -15,9 +15,9 @@ from oracles.history_report import (
     current_phase_view,
     heartbeat_gaps,
 )
-from oracles.rounds import RoundData, compose_round_id
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
+from protocol.oracle.rounds import RoundData, compose_round_id
 
 
 def ts(year: int, month: int, day: int, hour: int = 0) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from protocol.demo import DemoResult, run_demo
+from novation.demo import DemoResult, run_demo
 from protocol.events import BadDebtSettled, CollateralLiquidated, Event, Liquidated, LossSocialized, PositionChanged
 from protocol.invariants import STATE_INVARIANTS, TRANSITION_INVARIANTS, check_state
 

@@ -58,40 +58,58 @@ BAD_FIELDS: list[tuple[Any, str, str, object, str]] = [
     # ProtocolParams
     (ProtocolParams(), "protocol", "settlement_decimals", 19, " = 19 is out of range [0, 18]"),
     (ProtocolParams(), "protocol", "settlement_decimals", True, " must be an integer, got True"),
-    (ProtocolParams(), "protocol", "insurance_fee_share_wad", WAD + 1, f" = {WAD + 1} is out of range [0, {WAD}]"),
+    (
+        ProtocolParams(),
+        "protocol",
+        "insurance_fee_share_wad",
+        WAD + 1,
+        " = 1.000000000000000001 is out of range [0, 1]",
+    ),
     (
         ProtocolParams(),
         "protocol",
         "liquidation_penalty_wad",
         WAD // 10 + 1,
-        f" = {WAD // 10 + 1} is out of range [0, {WAD // 10}]",
+        " = 0.100000000000000001 is out of range [0, 0.1]",
     ),
-    (ProtocolParams(), "protocol", "keeper_penalty_share_wad", -1, " = -1 is out of range"),
-    (ProtocolParams(), "protocol", "liquidation_spread_wad", WAD // 2 + 1, f" = {WAD // 2 + 1} is out of range"),
-    (ProtocolParams(), "protocol", "max_liquidation_notional_per_block_wad", 0, " = 0 is out of range [1, inf]"),
-    (ProtocolParams(), "protocol", "dust_notional_wad", -1, " = -1 is out of range [0, inf]"),
-    (ProtocolParams(), "protocol", "max_fill_deviation_wad", 0, f" = 0 is out of range [1, {WAD}]"),
+    (ProtocolParams(), "protocol", "keeper_penalty_share_wad", -1, " = -0.000000000000000001 is out of range"),
+    (
+        ProtocolParams(),
+        "protocol",
+        "liquidation_spread_wad",
+        WAD // 2 + 1,
+        " = 0.500000000000000001 is out of range [0, 0.5]",
+    ),
+    (
+        ProtocolParams(),
+        "protocol",
+        "max_liquidation_notional_per_block_wad",
+        0,
+        " = 0 is out of range [0.000000000000000001, no limit]",
+    ),
+    (ProtocolParams(), "protocol", "dust_notional_wad", -1, " = -0.000000000000000001 is out of range [0, no limit]"),
+    (ProtocolParams(), "protocol", "max_fill_deviation_wad", 0, " = 0 is out of range [0.000000000000000001, 1]"),
     (
         ProtocolParams(),
         "protocol",
         "max_funding_rate_per_s_wad",
         WAD // 86_400 + 1,
-        f" = {WAD // 86_400 + 1} is out of range",
+        " = 0.000011574074074075 is out of range",
     ),
     (
         ProtocolParams(),
         "protocol",
         "collateral_liquidation_fee_wad",
         WAD // 10 + 1,
-        f" = {WAD // 10 + 1} is out of range [0, {WAD // 10}]",
+        " = 0.100000000000000001 is out of range [0, 0.1]",
     ),
     (ProtocolParams(), "protocol", "collateral_liquidation_fee_wad", 0.01, " must be an integer, got 0.01"),
     (ProtocolParams(), "protocol", "socialized_loss_method", "adl", " must be one of ['pro_rata', 'adl'], got 'adl'"),
     # FeedParams
     (FEED, "feed[0]", "heartbeat_s", 0, " = 0 is out of range [1, 604800]"),
     (FEED, "feed[0]", "heartbeat_s", 7 * 86_400 + 1, " = 604801 is out of range"),
-    (FEED, "feed[0]", "max_move_wad", 0, " = 0 is out of range"),
-    (FEED, "feed[0]", "max_move_wad", 10 * WAD + 1, f" = {10 * WAD + 1} is out of range"),
+    (FEED, "feed[0]", "max_move_wad", 0, " = 0 is out of range [0.000000000000000001, 10]"),
+    (FEED, "feed[0]", "max_move_wad", 10 * WAD + 1, " = 10.000000000000000001 is out of range"),
     (FEED, "feed[0]", "symbol", "  ", " must be a non-empty string, got '  '"),
     (FEED, "feed[-1]", "feed_id", -1, " = -1 is out of range"),
     # MarketParams
@@ -102,21 +120,27 @@ BAD_FIELDS: list[tuple[Any, str, str, object, str]] = [
         "market[0]",
         "initial_margin_fraction_wad",
         WAD // 1000 - 1,
-        f" = {WAD // 1000 - 1} is out of range [{WAD // 1000}, {WAD}]",
+        " = 0.000999999999999999 is out of range [0.001, 1]",
     ),
-    (MARKET, "market[0]", "initial_margin_fraction_wad", WAD + 1, f" = {WAD + 1} is out of range"),
-    (MARKET, "market[0]", "maintenance_share_wad", 0, f" = 0 is out of range [1, {WAD - 1}]"),
-    (MARKET, "market[0]", "maintenance_share_wad", WAD, f" = {WAD} is out of range"),
-    (MARKET, "market[0]", "oi_cap_lower_wad", -1, " = -1 is out of range [0, inf]"),
+    (MARKET, "market[0]", "initial_margin_fraction_wad", WAD + 1, " = 1.000000000000000001 is out of range"),
+    (
+        MARKET,
+        "market[0]",
+        "maintenance_share_wad",
+        0,
+        " = 0 is out of range [0.000000000000000001, 0.999999999999999999]",
+    ),
+    (MARKET, "market[0]", "maintenance_share_wad", WAD, " = 1 is out of range"),
+    (MARKET, "market[0]", "oi_cap_lower_wad", -1, " = -0.000000000000000001 is out of range [0, no limit]"),
     (MARKET, "market[0]", "oi_cap_upper_wad", "7", " must be an integer, got '7'"),
     # CollateralParams
     (COLLATERAL, "collateral[0]", "asset_id", 0, " = 0 is out of range [1, 8]"),
     (COLLATERAL, "collateral[9]", "asset_id", 9, " = 9 is out of range [1, 8]"),
     (COLLATERAL, "collateral[1]", "decimals", 19, " = 19 is out of range [0, 18]"),
-    (COLLATERAL, "collateral[1]", "haircut_wad", WAD, f" = {WAD} is out of range [0, {WAD - 1}]"),
-    (COLLATERAL, "collateral[1]", "liquidation_discount_wad", WAD, f" = {WAD} is out of range"),
-    (COLLATERAL, "collateral[1]", "deposit_cap", 0, " = 0 is out of range [1, inf]"),
-    (COLLATERAL, "collateral[1]", "value_cap_wad", 0, " = 0 is out of range [1, inf]"),
+    (COLLATERAL, "collateral[1]", "haircut_wad", WAD, " = 1 is out of range [0, 0.999999999999999999]"),
+    (COLLATERAL, "collateral[1]", "liquidation_discount_wad", WAD, " = 1 is out of range"),
+    (COLLATERAL, "collateral[1]", "deposit_cap", 0, " = 0 is out of range [1, no limit]"),
+    (COLLATERAL, "collateral[1]", "value_cap_wad", 0, " = 0 is out of range [0.000000000000000001, no limit]"),
     (COLLATERAL, "collateral[1]", "symbol", "", " must be a non-empty string, got ''"),
 ]
 
@@ -130,8 +154,9 @@ def test_bad_field_raises_naming_field_and_value(base: Any, owner: str, name: st
     with pytest.raises(InvalidParameter) as info:
         dataclasses.replace(base, **{name: value})
     message = str(info.value)
-    assert message.startswith(f"{owner}.{name}{tail}")
-    assert repr(value) in message or str(value) in message
+    # a WAD field out of range is named and shown as a parameter file writes it: no suffix, a decimal
+    shown = name.removesuffix("_wad") if "out of range" in tail else name
+    assert message.startswith(f"{owner}.{shown}{tail}")
 
 
 def _int_fields(obj: Any) -> list[str]:
@@ -156,8 +181,11 @@ def test_every_integer_field_rejects_negative_and_bool(base: Any, name: str, val
     with pytest.raises(InvalidParameter) as info:
         dataclasses.replace(base, **{name: value})
     message = str(info.value)
-    assert f".{name} " in message
-    assert repr(value) in message
+    if name.endswith("_wad") and "out of range" in message:  # shown as a parameter file writes it
+        assert f".{name.removesuffix('_wad')} = -0.000000000000000001 is out of range" in message
+    else:
+        assert f".{name} " in message
+        assert repr(value) in message
 
 
 @pytest.mark.parametrize(("lower", "upper"), [(5, 5), (6, 5), (5, 0)])
@@ -338,7 +366,7 @@ def test_market_naming_an_unknown_feed(tmp_path: Path) -> None:
 def test_out_of_range_value_in_toml_names_field(tmp_path: Path) -> None:
     path = _write(tmp_path, GOOD_TOML.replace('liquidation_penalty = "0.05"', 'liquidation_penalty = "0.2"'))
     with pytest.raises(
-        InvalidParameter, match=re.escape(f"protocol.liquidation_penalty_wad = {2 * 10**17} is out of range")
+        InvalidParameter, match=re.escape("protocol.liquidation_penalty = 0.2 is out of range [0, 0.1]")
     ):
         load_params(path)
 

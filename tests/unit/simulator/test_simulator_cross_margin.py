@@ -13,11 +13,11 @@ from protocol.errors import InvalidParameter
 from protocol.margin import account_health
 from protocol.oracle_adapter import trusted_prices
 from protocol.scenarios import BTC_PERP, ETH_PERP, WETH
-from protocol.simulator.agents import price_paths, trader_orders
-from protocol.simulator.config import FeedPath, StudyConfig, load_study
-from protocol.simulator.engine import build_book, simulate_path
-from protocol.simulator.paths import PathSet, correlated_follower, merton_jump_diffusion, scale_returns
-from protocol.simulator.report import config_toml
+from simulator.agents import price_paths, trader_orders
+from simulator.config import FeedPath, StudyConfig, load_study
+from simulator.engine import build_book, simulate_path
+from simulator.paths import PathSet, correlated_follower, merton_jump_diffusion, scale_returns
+from simulator.report import config_toml
 
 ETH = {"ETH/USD": {"spot": 3_000.0, "sigma": 1.0}}
 CROSS = {

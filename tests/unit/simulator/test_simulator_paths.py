@@ -8,7 +8,7 @@ import pytest
 from oracles.history import load_klines
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
-from protocol.simulator.paths import (
+from simulator.paths import (
     brownian_bridge,
     correlated_gbm,
     garch11,

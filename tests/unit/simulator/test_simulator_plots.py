@@ -10,7 +10,7 @@ import pytest
 from numpy.typing import NDArray
 
 from protocol.errors import InvalidParameter
-from protocol.simulator import plots
+from simulator import plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STEPS = 120

@@ -15,9 +15,9 @@ from numpy.typing import NDArray
 
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
-from protocol.simulator import market_data
-from protocol.simulator.config import StudyConfig
-from protocol.simulator.report import (
+from simulator import market_data
+from simulator.config import StudyConfig
+from simulator.report import (
     PLOT_FILES,
     REPORT_FILE,
     StudySection,
@@ -28,10 +28,10 @@ from protocol.simulator.report import (
     write_stress_report,
     write_sweep_report,
 )
-from protocol.simulator.results import METRICS, SERIES, PathResult
-from protocol.simulator.runner import run_study
-from protocol.simulator.store import PathRecord, ResultStore
-from protocol.simulator.sweep import run_sweep, search
+from simulator.results import METRICS, SERIES, PathResult
+from simulator.runner import run_study
+from simulator.store import PathRecord, ResultStore
+from simulator.sweep import run_sweep, search
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from protocol.errors import InvalidParameter
-from protocol.simulator.config import StudyConfig
-from protocol.simulator.results import METRICS, SERIES, MetricKind, PathResult
-from protocol.simulator.runner import SimulationError, StudyRun, run_study
-from protocol.simulator.store import ResultStore, lock_folder
+from simulator.config import StudyConfig
+from simulator.results import METRICS, SERIES, MetricKind, PathResult
+from simulator.runner import SimulationError, StudyRun, run_study
+from simulator.store import ResultStore, lock_folder
 
 CONFIG = StudyConfig.from_dict({"run": {"name": "runner-test", "paths": 24, "steps": 6}})
 
@@ -144,7 +144,10 @@ def test_a_failure_on_worker_processes_keeps_finished_chunks(tmp_path: Path, ref
 def test_overwrite_and_other_study_in_folder(tmp_path: Path) -> None:
     run_study(CONFIG, tmp_path, task=fake_task, workers=1, progress=False)
     other = CONFIG.override({"run.seed": 1})
-    with pytest.raises(InvalidParameter, match="pick another output folder or pass resume=False"):
+    with pytest.raises(
+        InvalidParameter,
+        match=r"pick another output folder or replace its results \(--overwrite on the command line, resume=False",
+    ):
         run_study(other, tmp_path, task=fake_task, workers=1, progress=False)
     task = Recorder()
     run = run_study(other, tmp_path, task=task, workers=1, resume=False, progress=False)

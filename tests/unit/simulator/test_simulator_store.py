@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from protocol.errors import InvalidParameter
-from protocol.simulator.config import StudyConfig
-from protocol.simulator.results import METRICS, SERIES, MetricKind
-from protocol.simulator.store import (
+from simulator.config import StudyConfig
+from simulator.results import METRICS, SERIES, MetricKind
+from simulator.store import (
     FORMAT,
     PathRecord,
     ResultStore,
@@ -153,7 +153,7 @@ def test_stale_temporaries_of_a_killed_writer_are_ignored_and_removed(tmp_path: 
 def test_other_study_in_folder_is_refused_unless_overwritten(tmp_path: Path) -> None:
     ResultStore(tmp_path, CONFIG).write([record(0), record(1)])
     other = CONFIG.override({"run.seed": 7})
-    with pytest.raises(InvalidParameter, match=r"different study .*pick another output folder or pass resume=False"):
+    with pytest.raises(InvalidParameter, match=r"different study .*pick another output folder or replace its results"):
         ResultStore(tmp_path, other)
     (tmp_path / "summary.json").write_text("{}")
     (tmp_path / "notes.txt").write_text("mine")

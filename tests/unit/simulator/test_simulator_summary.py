@@ -15,10 +15,10 @@ from rich.console import Console
 
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
-from protocol.simulator.config import StudyConfig
-from protocol.simulator.results import METRICS, SERIES, MetricKind
-from protocol.simulator.store import PathRecord, ResultStore
-from protocol.simulator.summary import (
+from simulator.config import StudyConfig
+from simulator.results import METRICS, SERIES, MetricKind
+from simulator.store import PathRecord, ResultStore
+from simulator.summary import (
     ALL_FIELDS,
     SUMMARY_FIELDS,
     Z95,

@@ -16,11 +16,11 @@ import pytest
 
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
-from protocol.simulator.config import StudyConfig
-from protocol.simulator.results import METRICS, SERIES, PathResult
-from protocol.simulator.runner import SimulationError
-from protocol.simulator.store import ResultStore
-from protocol.simulator.sweep import grid, run_sweep, search
+from simulator.config import StudyConfig
+from simulator.results import METRICS, SERIES, PathResult
+from simulator.runner import SimulationError
+from simulator.store import ResultStore
+from simulator.sweep import grid, run_sweep, search
 
 CONFIG = StudyConfig.from_dict({"run": {"name": "sweep-test", "paths": 20, "steps": 2}})
 IMF = "protocol.initial_margin_fraction"

@@ -52,7 +52,7 @@ SeriesByPath = Mapping[int, Mapping[str, NDArray[np.float64]]]
 
 def value_at_risk(values: Sequence[float] | NDArray[np.float64], q: float = 0.95) -> float:
     """The ``q`` quantile of ``values`` by nearest rank (the ``ceil(q * n)``-th smallest, so an
-    actual path's outcome), the definition :mod:`protocol.simulator.summary` uses."""
+    actual path's outcome), the definition :mod:`simulator.summary` uses."""
     arr = np.asarray(values, dtype=np.float64)
     if arr.size == 0:
         raise InvalidParameter("value_at_risk needs at least one value")

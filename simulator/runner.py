@@ -38,14 +38,22 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from protocol.errors import InvalidParameter, NovationError
-from protocol.simulator.config import StudyConfig
-from protocol.simulator.results import PathResult
-from protocol.simulator.store import PathRecord, ResultStore, lock_folder
+from simulator.config import StudyConfig
+from simulator.results import PathResult
+from simulator.store import PathRecord, ResultStore, lock_folder
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-__all__ = ["MAX_DEFAULT_CHUNK", "SimulationError", "StudyRun", "Task", "connect_scheduler", "run_study"]
+__all__ = [
+    "MAX_DEFAULT_CHUNK",
+    "SimulationError",
+    "StudyRun",
+    "Task",
+    "check_scheduler_address",
+    "connect_scheduler",
+    "run_study",
+]
 
 #: A path simulator: ``task(config, path_index)`` must be deterministic and seed the path with
 #: ``config.path_seed(path_index)``. It must be picklable (a module-level function) to run on
@@ -152,7 +160,7 @@ def _run_chunk(
     current = indices[0]
     try:
         if task is None:
-            from protocol.simulator import engine
+            from simulator import engine
 
             book = engine.build_book(config)
 
@@ -298,6 +306,31 @@ def _process_pool(
         executor.shutdown(wait=False, cancel_futures=True)
 
 
+#: Transports a Dask scheduler address may name.
+_DASK_SCHEMES = ("tcp", "tls", "inproc", "ucx", "ws", "wss")
+
+
+def check_scheduler_address(scheduler: object) -> str:
+    """``scheduler`` if it is a Dask scheduler address (``tcp://host:port``), else InvalidParameter at once
+    (before any connection attempt, so a typo does not cost a connect timeout)."""
+    from urllib.parse import urlsplit
+
+    ok = isinstance(scheduler, str) and scheduler.strip() == scheduler and bool(scheduler)
+    if ok:
+        parts = urlsplit(str(scheduler))
+        try:
+            port_ok = parts.scheme == "inproc" or parts.port is not None
+        except ValueError:
+            port_ok = False
+        ok = parts.scheme in _DASK_SCHEMES and bool(parts.hostname or parts.scheme == "inproc") and port_ok
+    if not ok:
+        raise InvalidParameter(
+            f"scheduler {scheduler!r} is not a Dask scheduler address; give one such as tcp://127.0.0.1:8786 "
+            f"(transports: {', '.join(_DASK_SCHEMES)})"
+        )
+    return str(scheduler)
+
+
 def connect_scheduler(scheduler: object, timeout_s: float = 10.0) -> tuple[Any, bool]:
     """A :class:`distributed.Client` for ``scheduler`` (an address, reached within ``timeout_s``
     seconds, or a client, returned as is) and whether the caller owns it (must close it)."""
@@ -305,11 +338,7 @@ def connect_scheduler(scheduler: object, timeout_s: float = 10.0) -> tuple[Any, 
 
     if isinstance(scheduler, distributed.Client):
         return scheduler, False
-    if not isinstance(scheduler, str) or not scheduler.strip():
-        raise InvalidParameter(
-            f"scheduler must be a Dask scheduler address such as 'tcp://127.0.0.1:8786' or a distributed.Client, "
-            f"got {scheduler!r}"
-        )
+    check_scheduler_address(scheduler)
     try:
         client = distributed.Client(scheduler, timeout=timeout_s, set_as_default=False)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError, ValueError) as exc:
@@ -378,7 +407,7 @@ def run_study(
     """Simulate every path of ``config`` not yet stored in ``out_dir`` and store it there.
 
     ``task(config, path_index) -> PathResult`` simulates one path (default: the engine's
-    :func:`~protocol.simulator.engine.simulate_path`, imported when a chunk runs and sharing one
+    :func:`~simulator.engine.simulate_path`, imported when a chunk runs and sharing one
     trader book per chunk). ``workers`` local processes (default: the CPUs this process may use;
     1 runs in this process) unless ``scheduler`` names a Dask scheduler (``"tcp://host:8786"``,
     reached within ``connect_timeout_s`` seconds) or is a :class:`distributed.Client`; the cluster
@@ -413,7 +442,9 @@ def run_study(
         raise InvalidParameter(f"connect_timeout_s must be a positive number of seconds, got {connect_timeout_s!r}")
     if scheduler is not None and workers is not None:
         raise InvalidParameter("workers applies to local processes; leave it unset when a Dask scheduler is given")
-    if scheduler is not None and not isinstance(scheduler, str):
+    if isinstance(scheduler, str):
+        check_scheduler_address(scheduler)
+    elif scheduler is not None:
         import distributed
 
         if not isinstance(scheduler, distributed.Client):

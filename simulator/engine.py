@@ -9,7 +9,7 @@ steps through the grid (one block of ``run.step_s`` seconds per step):
 
 1. each feed's outside price is its reference path (the lead's model, the others following it)
    times the decaying impact of liquidations unwound outside
-   (:class:`~protocol.simulator.agents.Impact`, one per feed);
+   (:class:`~simulator.agents.Impact`, one per feed);
 2. each feed's push model publishes on deviation or heartbeat unless it is down, and the
    protocol receives publications ``latency_steps`` later as ``PushPrice`` actions — its guards
    may reject them, and a market whose price is not trusted is reduce-only and cannot be
@@ -83,7 +83,9 @@ from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, adl_poo
 from protocol.oracle_adapter import is_trusted
 from protocol.params import MarketParams, Params, SocializedLossMethod
 from protocol.scenarios import ACTORS, actor
-from protocol.simulator.agents import (
+from protocol.state import ProtocolState
+from protocol.units import to_wad
+from simulator.agents import (
     Impact,
     PushFeed,
     outages,
@@ -92,11 +94,9 @@ from protocol.simulator.agents import (
     starting_prices,
     trader_orders,
 )
-from protocol.simulator.config import StudyConfig
-from protocol.simulator.paths import price_to_wad
-from protocol.simulator.results import PathResult
-from protocol.state import ProtocolState
-from protocol.units import to_wad
+from simulator.config import StudyConfig
+from simulator.paths import price_to_wad
+from simulator.results import PathResult
 
 __all__ = ["Book", "Screen", "build_book", "simulate_path", "simulate_paths"]
 

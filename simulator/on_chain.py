@@ -30,8 +30,8 @@ from contracts_py.deploy import deploy_system
 from protocol.actions import Action, AdvanceTime, Deposit, FundInsurance, PushPrice
 from protocol.clearing_house import ClearingHouse
 from protocol.errors import InvalidParameter, ProtocolRevert
-from protocol.simulator.config import StudyConfig
-from protocol.simulator.engine import (
+from simulator.config import StudyConfig
+from simulator.engine import (
     FUNDING_OPERATOR,
     GOVERNANCE,
     MATCHER,
@@ -39,7 +39,7 @@ from protocol.simulator.engine import (
     build_book,
     simulate_path,
 )
-from protocol.simulator.results import PathResult
+from simulator.results import PathResult
 
 __all__ = ["ANVIL_ARGS", "ChainPathReport", "replay_path"]
 
@@ -108,7 +108,7 @@ def replay_path(config: StudyConfig, path_index: int, chain: Chain) -> ChainPath
     if chain.name == "eth-tester" or (isinstance(chain, AnvilChain) and not chain.impersonate):
         raise InvalidParameter(
             f"{chain.name} cannot send from the simulator's role addresses (they have no keys): use "
-            "make_chain('anvil', impersonate=True, extra_args=contracts_py.simulation.ANVIL_ARGS) or make_chain('boa')"
+            "make_chain('anvil', impersonate=True, extra_args=simulator.on_chain.ANVIL_ARGS) or make_chain('boa')"
         )
     setup: list[Action] = []
     path: list[Action] = []

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oracles.rounds import (
+from protocol.errors import InvalidParameter
+from protocol.oracle.rounds import (
     MAX_PHASE_ID,
     PythPrice,
     RoundData,
@@ -15,7 +16,6 @@ from oracles.rounds import (
     feed_to_wad,
     phase_of,
 )
-from protocol.errors import InvalidParameter
 
 
 def test_real_round_id_unpacks_into_phase_and_aggregator_round() -> None:

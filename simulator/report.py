@@ -1,12 +1,12 @@
 """Markdown reports of a study folder, a sweep folder, and the combined stress study.
 
-:func:`write_report` reads what :func:`~protocol.simulator.runner.run_study` stored in a folder
+:func:`write_report` reads what :func:`~simulator.runner.run_study` stored in a folder
 (manifest, per-path metrics, kept series), computes the summary, draws the plots of
-:mod:`protocol.simulator.plots` next to it and writes ``report.md``: the configuration as TOML
+:mod:`simulator.plots` next to it and writes ``report.md``: the configuration as TOML
 (runnable as it stands), how every path is seeded, the summary table, the plots and the worst
 paths with their seeds. :func:`write_sweep_report` and :func:`write_search_report` do the same
-for the folders of :func:`~protocol.simulator.sweep.run_sweep` and
-:func:`~protocol.simulator.sweep.search` (heatmap, threshold plot, one row per point), and
+for the folders of :func:`~simulator.sweep.run_sweep` and
+:func:`~simulator.sweep.search` (heatmap, threshold plot, one row per point), and
 :func:`write_stress_report` joins several studies into one page.
 
 Money is USD (floats, formatted for reading; the exact WAD figures stay in the Parquet files),
@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 
 from protocol.errors import InvalidParameter
-from protocol.simulator import plots
-from protocol.simulator.config import StudyConfig
-from protocol.simulator.store import ResultStore, atomic_write
-from protocol.simulator.summary import PERCENTILE_METHOD, summary_rows, write_summary
+from simulator import plots
+from simulator.config import StudyConfig
+from simulator.store import ResultStore, atomic_write
+from simulator.summary import PERCENTILE_METHOD, summary_rows, write_summary
 
 __all__ = [
     "PLOT_FILES",
@@ -95,7 +95,7 @@ def _toml_value(value: object) -> str:
 
 
 def config_toml(config: StudyConfig) -> str:
-    """The study as a TOML file :func:`~protocol.simulator.config.load_study` reads back."""
+    """The study as a TOML file :func:`~simulator.config.load_study` reads back."""
     blocks = []
     for section, fields in config.to_dict().items():
         lines = [f"[{section}]"] + [f"{key} = {_toml_value(value)}" for key, value in fields.items()]
@@ -225,7 +225,7 @@ def _write_study_report(out_dir: Path | str) -> _Written:
         "",
         f"Root seed `run.seed = {run.seed}`. Every row of `metrics/*.parquet` carries its path's "
         "`seed_entropy` and `spawn_key`, so any path can be rerun on its own "
-        "(`protocol.simulator.engine.simulate_path(config, path_index)`) with identical results.",
+        "(`simulator.engine.simulate_path(config, path_index)`) with identical results.",
         "",
         "## Configuration",
         "",

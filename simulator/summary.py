@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from protocol.errors import InvalidParameter
-from protocol.simulator.results import METRICS, MetricKind
-from protocol.simulator.store import ResultStore, write_json_atomic
+from simulator.results import METRICS, MetricKind
+from simulator.store import ResultStore, write_json_atomic
 
 if TYPE_CHECKING:
     from rich.table import Table

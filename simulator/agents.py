@@ -22,8 +22,8 @@ from oracles.replay import kline_path
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
 from protocol.params import Params
-from protocol.simulator import paths
-from protocol.simulator.config import StudyConfig
+from simulator import paths
+from simulator.config import StudyConfig
 
 __all__ = [
     "Impact",
@@ -164,7 +164,7 @@ def price_paths(config: StudyConfig, params: Params, seed: np.random.SeedSequenc
     The lead follows :func:`lead_price_path`. Every other feed replays its own
     ``price.feeds.<symbol>.csv`` when the lead is historical and one is given (the two CSVs must
     start at the same bar); otherwise it is mean-reverting around its ``spot`` (``model =
-    "ou"``, floored at 1e-9 USD) or a :func:`~protocol.simulator.paths.correlated_follower` of
+    "ou"``, floored at 1e-9 USD) or a :func:`~simulator.paths.correlated_follower` of
     the lead with its ``spot``, ``sigma`` and ``price.correlation`` (seeds spawned from ``seed``).
     """
     lead_feed, *others = params.feeds

@@ -6,26 +6,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oracles.adapter import (
-    REASON_OSM_NOT_PASSED,
+from protocol.constants import WAD
+from protocol.errors import InvalidParameter, OracleError
+from protocol.oracle.guards import FeedConfig, Verdict, check_round
+from protocol.oracle.machine import (
     AdapterState,
     Health,
     LastGoodPriceUpdated,
-    OsmState,
-    OsmValue,
     Source,
     Status,
     StatusChanged,
     classify,
     initial_state,
-    osm_can_poke,
-    osm_poke,
     step,
 )
-from oracles.guards import FeedConfig, Verdict, check_round
-from oracles.rounds import RoundData, compose_round_id
-from protocol.constants import WAD
-from protocol.errors import InvalidParameter, OracleError
+from protocol.oracle.oracle_adapter import REASON_OSM_NOT_PASSED, OsmState, OsmValue, osm_can_poke, osm_poke
+from protocol.oracle.rounds import RoundData, compose_round_id
 
 NOW = 1_700_000_000
 HEARTBEAT = 3_600

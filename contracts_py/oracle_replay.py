@@ -1,21 +1,16 @@
 """Replay price rounds on chain through the OracleAdapter and mirror every poke in the model.
 
-* :class:`ReferenceAdapter` is the Python twin of ``OracleAdapter.poke`` built from
-  :mod:`oracles.guards` and :mod:`oracles.adapter` (guards -> Liquity state machine -> OSM ->
-  push decision). :meth:`ReferenceAdapter.poke` returns a :class:`PokeRecord`;
-  :func:`chain_poke_record` extracts the same record from the contract's events and storage,
-  so a differential test compares the two with ``==`` (bit-exact, reasons included).
 * :func:`read_source` reads what the adapter reads (``latestRoundData``/``decimals``/``phaseId``
-  or a Pyth price and EMA) through the :class:`~contracts_py.chains.Chain` interface.
+  or a Pyth price and EMA) through the :class:`~contracts_py.chains.Chain` interface;
+  :func:`chain_poke_record` extracts a poke's :class:`~protocol.oracle.oracle_adapter.PokeRecord`
+  from the contract's events and storage, so a differential test compares it with the reference
+  twin's (:class:`~protocol.oracle.oracle_adapter.ReferenceAdapter`) with ``==``.
 * :class:`ChainFeedReplay` pushes rounds (from :func:`oracles.replay.push_rounds` or
   :func:`oracles.history.load_chainlink_rounds`) into AggregatorV3 mocks with time travel
   (``set_next_timestamp``), pokes the adapter, applies the same readings to the reference and
   asserts both agree; the caller gets each poke's record (and its pushed price) to drive the
   protocol model.
-
-Push rule (as in the contract): a trusted step pushes the released price (the trusted price, or
-the OSM's released value when a delay is set) with its observation time; an untrusted step
-pushes a zero price at the block time, which the core rejects, making the market reduce-only.
+* :class:`ProtocolChainReplay` drives a deployed clearing house from those pokes and its model twin.
 """
 
 from __future__ import annotations
@@ -26,200 +21,33 @@ from typing import Any
 
 from contracts_py.chain_house import ChainClearingHouse
 from contracts_py.chains import Chain, Contract, TxResult
-from contracts_py.oracle_deploy import FeedSpec, SourceKind, SourceSpec
-from oracles.adapter import (
-    AdapterState,
-    Health,
-    OsmState,
-    Source,
-    Status,
-    StepResult,
-    classify,
-    initial_state,
-    osm_can_poke,
-    osm_poke,
-    step,
-)
-from oracles.guards import GuardStatus, Verdict, check_pyth, check_round
 from oracles.replay import ReplayReport
-from oracles.rounds import PythPrice, RoundData
 from protocol import events as ev
 from protocol.actions import Action, AdvanceTime, PushPrice
 from protocol.clearing_house import ClearingHouse
 from protocol.errors import InvalidParameter, NovationError, ProtocolRevert
 from protocol.invariants import check_state, check_transition
 from protocol.keeper import keeper_actions
+from protocol.oracle.oracle_adapter import (
+    FeedSpec,
+    PokeRecord,
+    ReferenceAdapter,
+    SourceKind,
+    SourceRead,
+    SourceRecord,
+    SourceSpec,
+)
+from protocol.oracle.rounds import PythPrice, RoundData
 
 __all__ = [
     "ChainFeedReplay",
-    "PokeRecord",
     "ProtocolChainReplay",
     "ProtocolReplayReport",
-    "ReferenceAdapter",
-    "SourceRead",
-    "SourceRecord",
     "chain_poke_record",
     "read_sequencer",
     "read_source",
     "shift_rounds",
-    "status_code",
-    "verdict_masks",
 ]
-
-STATUS_CODES: dict[Status, int] = {s: i for i, s in enumerate(Status)}
-HEALTH_CODES: dict[Health, int] = {h: i for i, h in enumerate(Health)}
-SOURCE_CODES: dict[Source | None, int] = {None: 0, Source.PRIMARY: 1, Source.FALLBACK: 2}
-N_GUARDS = 12
-
-
-def status_code(status: Status) -> int:
-    """The contract's status code (0 PRIMARY_WORKING ... 4 USING_PRIMARY_FALLBACK_UNTRUSTED)."""
-    return STATUS_CODES[status]
-
-
-def verdict_masks(verdict: Verdict) -> tuple[int, int]:
-    """``(failed, skipped)`` bit masks (bit i = guard i in contract order); a verdict without
-    results (an unset source) has every guard skipped, as on chain."""
-    if not verdict.results:
-        return 0, (1 << N_GUARDS) - 1
-    if len(verdict.results) != N_GUARDS:
-        raise InvalidParameter(f"a verdict has {N_GUARDS} guard results, got {len(verdict.results)}")
-    failed = skipped = 0
-    for i, r in enumerate(verdict.results):
-        failed |= (r.status is GuardStatus.FAILED) << i
-        skipped |= (r.status is GuardStatus.SKIPPED) << i
-    return failed, skipped
-
-
-@dataclass(frozen=True, slots=True)
-class SourceRecord:
-    """One source's verdict as the contract logs it (``SourceChecked``)."""
-
-    failed: int
-    skipped: int
-    price_wad: int
-    updated_at: int
-    reason: str
-
-    @classmethod
-    def of(cls, verdict: Verdict) -> SourceRecord:
-        """The record of a Python verdict."""
-        failed, skipped = verdict_masks(verdict)
-        return cls(failed, skipped, verdict.price_wad or 0, verdict.updated_at_s, verdict.failure or "")
-
-
-@dataclass(frozen=True, slots=True)
-class PokeRecord:
-    """Everything one poke decides, comparable between the contract and the reference."""
-
-    primary: SourceRecord
-    fallback: SourceRecord
-    status: int
-    source: int
-    last_good_price_wad: int
-    released_price_wad: int
-    released_at: int
-    pushed: bool
-    pushed_price_wad: int
-    osm: tuple[int, int, int, int, int, bool]
-
-
-@dataclass(frozen=True, slots=True)
-class SourceRead:
-    """What the adapter reads from one source: a Chainlink round with the feed's decimals and
-    current phase, a Pyth price, or nothing (unset source)."""
-
-    round: RoundData | None = None
-    decimals: int = 8
-    phase_id: int = 1
-    pyth: PythPrice | None = None
-
-
-def _osm_tuple(osm: OsmState) -> tuple[int, int, int, int, int, bool]:
-    cur, queued = osm.current, osm.queued
-    return (
-        cur.price_wad if cur else 0,
-        cur.observed_at_s if cur else 0,
-        queued.price_wad if queued else 0,
-        queued.observed_at_s if queued else 0,
-        osm.last_poke_s or 0,
-        osm.last_poke_s is not None,
-    )
-
-
-class ReferenceAdapter:
-    """Python twin of one feed of the OracleAdapter contract."""
-
-    def __init__(self, spec: FeedSpec) -> None:
-        self.spec = spec
-        self.state: AdapterState = initial_state(spec.max_price_difference_wad)
-        self.osm = OsmState(None, None, None)
-
-    def verdict(self, source: SourceSpec, read: SourceRead, sequencer: RoundData | None, now_s: int) -> Verdict:
-        """Guards of one source, against the current last good price."""
-        last = self.state.last_good_price_wad
-        grace = self.spec.grace_s
-        if source.kind is SourceKind.CHAINLINK:
-            if read.round is None:
-                raise InvalidParameter("a Chainlink source needs a round")
-            return check_round(
-                source.config(read.decimals, grace),
-                read.round,
-                now_s=now_s,
-                current_phase_id=read.phase_id,
-                last_good_price_wad=last,
-                sequencer=sequencer,
-            )
-        if source.kind is SourceKind.PYTH:
-            if read.pyth is None:
-                raise InvalidParameter("a Pyth source needs a price")
-            return check_pyth(
-                source.config(0, grace), read.pyth, now_s=now_s, last_good_price_wad=last, sequencer=sequencer
-            )
-        return Verdict((), None, 0)
-
-    def poke(self, primary: SourceRead, fallback: SourceRead, sequencer: RoundData | None, now_s: int) -> PokeRecord:
-        """One ``poke`` at ``now_s``: guards, state machine, OSM and the push decision."""
-        pv = self.verdict(self.spec.primary, primary, sequencer, now_s)
-        fv = self.verdict(self.spec.fallback, fallback, sequencer, now_s)
-        result: StepResult = step(self.state, pv, fv)
-        self.state = result.state
-        price = result.price_wad
-        at = 0
-        if result.source is Source.PRIMARY:
-            at = pv.updated_at_s
-        elif result.source is Source.FALLBACK:
-            at = fv.updated_at_s
-        released, released_at = price or 0, at
-        delay = self.spec.osm_delay_s
-        if delay:
-            if price is not None and osm_can_poke(self.osm, now_s, delay):
-                self.osm = osm_poke(self.osm, price, now_s, delay)
-            cur = self.osm.current
-            released, released_at = (cur.price_wad, cur.observed_at_s) if cur else (0, 0)
-        pushed, pushed_price = True, 0
-        if price is not None:
-            if released:
-                pushed_price = released
-            else:
-                pushed = False
-        return PokeRecord(
-            SourceRecord.of(pv),
-            SourceRecord.of(fv),
-            status_code(result.state.status),
-            SOURCE_CODES[result.source],
-            result.state.last_good_price_wad or 0,
-            released,
-            released_at,
-            pushed,
-            pushed_price,
-            _osm_tuple(self.osm),
-        )
-
-    @staticmethod
-    def health(verdict: Verdict) -> int:
-        """The contract's health code of a verdict."""
-        return HEALTH_CODES[classify(verdict).health]
 
 
 # --- reading and comparing the chain ----------------------------------------------------------

@@ -38,10 +38,10 @@ import pandas as pd
 import pyarrow as pa
 
 from protocol.errors import InvalidParameter
-from protocol.simulator.config import StudyConfig
-from protocol.simulator.runner import connect_scheduler, run_study
-from protocol.simulator.store import lock_folder, write_json_atomic, write_parquet_atomic
-from protocol.simulator.summary import ALL_FIELDS, write_summary
+from simulator.config import StudyConfig
+from simulator.runner import connect_scheduler, run_study
+from simulator.store import lock_folder, write_json_atomic, write_parquet_atomic
+from simulator.summary import ALL_FIELDS, write_summary
 
 __all__ = ["SearchResult", "grid", "run_sweep", "search"]
 
@@ -221,7 +221,7 @@ def run_sweep(
     ``run_kwargs`` go to every :func:`run_study` (``task``, ``workers``, ``scheduler``, ...;
     a scheduler address is connected once for the whole sweep). Returns the sweep table, also
     written to ``out_dir/sweep.parquet`` after every point: ``point``, one column per axis,
-    every :func:`~protocol.simulator.summary.summarize` field, and ``dir`` (the point's folder
+    every :func:`~simulator.summary.summarize` field, and ``dir`` (the point's folder
     relative to ``out_dir``). Every point is checked before anything runs. Resumable: run the
     same call again; ``resume=False`` replaces the sweep in ``out_dir``.
     """
@@ -340,6 +340,10 @@ def search(
         raise InvalidParameter(f"metric {metric!r} is not a summary field; allowed: {sorted(ALL_FIELDS)}")
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not math.isfinite(threshold):
         raise InvalidParameter(f"threshold must be a finite number, got {threshold!r}")
+    top = 1.0 if metric.startswith("p_") else math.inf
+    if not 0 <= threshold <= top:
+        allowed = "a probability in [0, 1]" if top == 1.0 else "non-negative (every summary metric is)"
+        raise InvalidParameter(f"threshold {threshold:g} for {metric} must be {allowed}")
     low, high = _exact("lo", lo), _exact("hi", hi)
     if not low < high:
         raise InvalidParameter(f"lo must be below hi, got lo={low}, hi={high}")

@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oracles.guards import (
+from protocol.constants import WAD
+from protocol.errors import InvalidParameter, OracleError
+from protocol.oracle.guards import (
     REASON_CONFIDENCE,
     REASON_EMA_DEVIATION,
     REASON_FUTURE,
@@ -33,9 +35,7 @@ from oracles.guards import (
     is_within_relative,
     require_price,
 )
-from oracles.rounds import PythPrice, RoundData, compose_round_id
-from protocol.constants import WAD
-from protocol.errors import InvalidParameter, OracleError
+from protocol.oracle.rounds import PythPrice, RoundData, compose_round_id
 
 NOW = 1_700_000_000
 HEARTBEAT = 3_600

@@ -65,6 +65,14 @@ def _number(where: str, value: object, lo: float, hi: float, *, integer: bool = 
         raise InvalidParameter(f"{where} = {value!r} is out of range [{lo:g}, {hi:g}]")
 
 
+def _check_csv(where: str, value: object) -> None:
+    """A kline CSV path: empty (none) or a file that exists now, so a study fails before it runs."""
+    if not isinstance(value, str):
+        raise InvalidParameter(f"{where} must be a path string, got {value!r}")
+    if value and not Path(value).is_file():
+        raise InvalidParameter(f"{where} = {value!r}: no such file; give the path of an existing kline CSV")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Size and seed of the study."""
@@ -100,10 +108,10 @@ class FeedPath:
     """A feed other than the lead's, starting at ``spot`` (USD per base unit).
 
     * ``model = "follow"``: its log returns follow the lead's with ``price.correlation`` at
-      annualised volatility ``sigma`` (:func:`protocol.simulator.paths.correlated_follower`);
+      annualised volatility ``sigma`` (:func:`simulator.paths.correlated_follower`);
     * ``model = "ou"``: an Ornstein-Uhlenbeck level around ``spot`` (a stablecoin), reverting at
       ``reversion_per_day`` with ``sigma`` in USD per square-root year
-      (:func:`protocol.simulator.paths.ornstein_uhlenbeck`);
+      (:func:`simulator.paths.ornstein_uhlenbeck`);
     * ``csv``: when ``price.model`` is ``historical``, that recorded kline series instead
       (``spot``, ``sigma`` then serve a synthetic fall-back of the same study).
     """
@@ -123,8 +131,7 @@ class FeedPath:
         object.__setattr__(self, "spot", float(self.spot))
         object.__setattr__(self, "sigma", float(self.sigma))
         object.__setattr__(self, "reversion_per_day", float(self.reversion_per_day))
-        if not isinstance(self.csv, str):
-            raise InvalidParameter(f"{where}.csv must be a path string, got {self.csv!r}")
+        _check_csv(f"{where}.csv", self.csv)
         if self.model not in FEED_MODELS:
             raise InvalidParameter(f"{where}.model = {self.model!r}; allowed: {list(FEED_MODELS)}")
 
@@ -212,8 +219,7 @@ class PriceConfig:
             raise InvalidParameter("price.garch_alpha + price.garch_beta must be below 1 (stationary variance)")
         _number("price.shock", self.shock, -10.0, 10.0)
         _number("price.vol_scale", self.vol_scale, 1e-6, 100.0)
-        if not isinstance(self.csv, str):
-            raise InvalidParameter(f"price.csv must be a path string, got {self.csv!r}")
+        _check_csv("price.csv", self.csv)
         if self.model == "historical" and not self.csv:
             raise InvalidParameter("price.csv must name a kline CSV file when price.model = 'historical'")
 

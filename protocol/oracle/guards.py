@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from oracles.rounds import MAX_PHASE_ID, PythPrice, RoundData, feed_to_wad, phase_of
 from protocol.constants import MAX_DECIMALS, WAD
 from protocol.errors import InvalidParameter, OracleError
+from protocol.oracle.rounds import MAX_PHASE_ID, PythPrice, RoundData, feed_to_wad, phase_of
 
 __all__ = [
     "MAX_GRACE_S",

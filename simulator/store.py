@@ -13,7 +13,7 @@ series are written before its part file, so a crash at any moment leaves either 
 nothing of it, and :meth:`ResultStore.completed` (which reads only the part files) is exactly the
 set of paths a resumed run may skip.
 
-Money: every ``*_wad`` metric (a USD WAD integer in :class:`~protocol.simulator.results.PathResult`)
+Money: every ``*_wad`` metric (a USD WAD integer in :class:`~simulator.results.PathResult`)
 is stored exactly as ``decimal128(38, 18)`` USD, so ``x`` WAD is the decimal ``x * 10**-18``
 and reads back to the same integer (:func:`usd_to_wad`). Counts and seconds are ``int64``, flags
 ``bool``. Each row also carries the path's seed (``seed_entropy`` as a decimal string, since it
@@ -45,8 +45,8 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from protocol.errors import InvalidParameter
-from protocol.simulator.config import StudyConfig
-from protocol.simulator.results import METRICS, SERIES, MetricKind, PathResult
+from simulator.config import StudyConfig
+from simulator.results import METRICS, SERIES, MetricKind, PathResult
 
 if sys.platform != "win32":
     import fcntl
@@ -258,7 +258,7 @@ class ResultStore:
     ``metrics/``, ``series/`` and ``summary.json``). ``extra`` is a JSON-able mapping recorded in a
     new manifest (sweeps store a point's overrides there). Paths with ``path_index < keep_series``
     keep their per-step series. Opening for writing removes temporary files a killed writer left;
-    writers hold :func:`lock_folder` (as :func:`~protocol.simulator.runner.run_study` does), so
+    writers hold :func:`lock_folder` (as :func:`~simulator.runner.run_study` does), so
     there is one at a time, while readers may open the folder at any moment.
     """
 
@@ -298,7 +298,7 @@ class ResultStore:
                 raise InvalidParameter(
                     f"{self.out_dir} holds a different study ({old.get('name')!r}, fingerprint "
                     f"{str(old.get('fingerprint'))[:12]}… vs {fingerprint[:12]}…); pick another output folder "
-                    "or pass resume=False (--overwrite) to replace its results"
+                    "or replace its results (--overwrite on the command line, resume=False in Python)"
                 )
             else:
                 self.manifest = old
@@ -451,7 +451,7 @@ class ResultStore:
         """Every stored path, one row each, sorted by ``path_index``.
 
         Columns: ``path_index`` (int64), ``seed_entropy`` (decimal string), ``spawn_key``
-        (``"1,7"``), then every metric of :data:`~protocol.simulator.results.METRICS`: ``*_wad``
+        (``"1,7"``), then every metric of :data:`~simulator.results.METRICS`: ``*_wad``
         columns hold the **exact USD amount** as :class:`~decimal.Decimal` (``usd_to_wad`` gives
         the WAD integer back), counts and seconds int64, flags bool. For plotting, each ``*_wad``
         metric also gets a float64 ``*_usd`` column (e.g. ``bad_debt_usd``).

@@ -1,6 +1,6 @@
 """Primary/fallback price adapter (Liquity v1 ``PriceFeed``) and a one-hop delayed price (OSM).
 
-Functional style: :func:`step` takes the adapter state, one guard :class:`~oracles.guards.Verdict`
+Functional style: :func:`step` takes the adapter state, one guard :class:`~protocol.oracle.guards.Verdict`
 per source and returns the new state, the trusted price (or None) and the events, so a run can be
 replayed and compared event by event with the contract.
 
@@ -26,18 +26,15 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from oracles.guards import REASON_MOVE, REASON_STALE, Verdict, is_within_relative
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter, OracleError
+from protocol.oracle.guards import REASON_MOVE, REASON_STALE, Verdict, is_within_relative
 
 __all__ = [
     "MAX_PRICE_DIFFERENCE_LIMIT_WAD",
-    "REASON_OSM_NOT_PASSED",
     "AdapterState",
     "Health",
     "LastGoodPriceUpdated",
-    "OsmState",
-    "OsmValue",
     "PriceEvent",
     "Source",
     "SourceReading",
@@ -46,14 +43,11 @@ __all__ = [
     "StepResult",
     "classify",
     "initial_state",
-    "osm_can_poke",
-    "osm_poke",
     "step",
 ]
 
 #: Upper bound of ``max_price_difference_wad`` (Liquity uses 5 %); 100 %.
 MAX_PRICE_DIFFERENCE_LIMIT_WAD: Final = WAD
-REASON_OSM_NOT_PASSED: Final = "oracle: osm delay not passed"
 
 
 class Status(Enum):
@@ -296,48 +290,3 @@ def step(state: AdapterState, primary: Verdict, fallback: Verdict) -> StepResult
     last_good = price_wad if price_wad is not None else state.last_good_price_wad
     new_state = AdapterState(new_status, last_good, state.max_price_difference_wad)
     return StepResult(new_state, price_wad, source, tuple(events))
-
-
-# --- OSM: one-hop delayed price --------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OsmValue:
-    """A price observed by the OSM: WAD price and the time (s) it was observed."""
-
-    price_wad: int
-    observed_at_s: int
-
-
-@dataclass(frozen=True, slots=True)
-class OsmState:
-    """MakerDAO OSM state: the released value, the queued value and the last poke time (s)."""
-
-    current: OsmValue | None
-    queued: OsmValue | None
-    last_poke_s: int | None
-
-
-def osm_can_poke(state: OsmState, now_s: int, delay_s: int) -> bool:
-    """True when ``delay_s`` seconds have passed since the last poke (or there was none)."""
-    return state.last_poke_s is None or state.last_poke_s + delay_s <= now_s
-
-
-def osm_poke(state: OsmState, price_wad: int | None, now_s: int, delay_s: int) -> OsmState:
-    """Release the queued value and queue ``price_wad`` observed now.
-
-    The released ``current`` value was therefore observed at the previous poke, at least
-    ``delay_s`` seconds ago. As in Maker's OSM, an untrusted reading (``price_wad`` None) leaves
-    the state unchanged. Unlike Maker, poke times are not aligned to hop boundaries. Raises
-    OracleError(``"oracle: osm delay not passed"``) when called earlier than ``delay_s`` after the
-    last poke.
-    """
-    if isinstance(delay_s, bool) or not isinstance(delay_s, int) or delay_s <= 0:
-        raise InvalidParameter(f"delay_s must be a positive integer, got {delay_s!r}")
-    if price_wad is not None and price_wad <= 0:
-        raise InvalidParameter(f"price_wad must be positive or None, got {price_wad}")
-    if not osm_can_poke(state, now_s, delay_s):
-        raise OracleError(REASON_OSM_NOT_PASSED)
-    if price_wad is None:
-        return state
-    return OsmState(state.queued, OsmValue(price_wad, now_s), now_s)

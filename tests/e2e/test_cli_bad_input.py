@@ -1,0 +1,152 @@
+"""Every ``novation`` subcommand answers bad input with one sentence, a non-zero exit code and no
+traceback, before it does any work (no network call, no simulation, no file left behind).
+
+A new subcommand must get a row in ``BAD_INPUT``: ``test_every_subcommand_has_a_bad_input_case``
+fails until it does.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner, Result
+
+from novation.cli import app
+from protocol.scenarios import ACTORS
+
+REPO = Path(__file__).resolve().parents[2]
+PARAMS = REPO / "protocol" / "examples" / "default.toml"
+STUDY = REPO / "simulator" / "examples" / "stress.toml"
+USDC_ROUNDS = "chainlink/etherisc_chainlink_usdc_usd_all.csv"
+GOV = ACTORS["governance"]
+FEED = "0x" + "11" * 20
+DEAD_RPC = "http://127.0.0.1:9"  # the discard port: nothing listens there
+runner = CliRunner()
+
+
+#: Subcommand -> [(arguments, a fragment of the one sentence it must answer)]. In the arguments,
+#: ``{tmp}`` is an empty folder of the test, ``{params}`` a parameter file with a bad field,
+#: ``{actions}`` a valid action log and ``{md}`` the shared market data folder.
+BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
+    "demo": [(["demo", "--rounds", "3"], "No such option: --rounds")],
+    "check-params": [
+        (["check-params", "{tmp}/missing.toml"], "cannot read parameter file"),
+        (["check-params", "{params}"], "protocol.liquidation_penalty = 0.5 is out of range [0, 0.1]"),
+    ],
+    "replay": [
+        (["replay", "{actions}", "--params", str(PARAMS), "--governance", GOV, "--out", "{tmp}"], "is a folder"),
+        (
+            ["replay", "{actions}", "--params", str(PARAMS), "--governance", GOV, "--out", "{tmp}/no/events.jsonl"],
+            "does not exist; create it first",
+        ),
+    ],
+    "oracle history": [
+        (["oracle", "history", "{md}/" + USDC_ROUNDS, "--gap-hours", "-1"], "--gap-hours -1 must be"),
+        (["oracle", "history", "{tmp}/none.csv"], "no such file"),
+    ],
+    "oracle check": [
+        (["oracle", "check", "--rpc", DEAD_RPC, "--feed", FEED, "--max-move", "-1"], "--max-move -1 must be"),
+        (["oracle", "check", "--rpc", DEAD_RPC, "--feed", FEED, "--heartbeat", "-5"], "'--heartbeat'"),
+        (["oracle", "check", "--rpc", DEAD_RPC, "--feed", FEED], "Connection refused; check that the node"),
+    ],
+    "simulate": [
+        (["simulate", "{tmp}/missing.toml", "--out", "{tmp}/s"], "cannot read study file"),
+        (["simulate", str(STUDY), "--out", "{tmp}/s", "--scheduler", "notaurl"], "not a Dask scheduler"),
+        (
+            ["simulate", str(STUDY), "--out", "{tmp}/s", "--set", "price.csv='/no/such.csv'"],
+            "price.csv = '/no/such.csv': no such file",
+        ),
+    ],
+    "simulate-on-chain": [
+        (["simulate-on-chain", str(STUDY), "--backend", "ganache"], "--backend must be anvil or boa")
+    ],
+    "sweep": [
+        (
+            [
+                "sweep",
+                str(STUDY),
+                "--out",
+                "{tmp}/w",
+                "--search",
+                "protocol.initial_margin_fraction=0.02:0.2",
+                "--threshold",
+                "-1",
+            ],
+            "threshold -1 for p_socialized_loss must be a probability in [0, 1]",
+        ),
+        (["sweep", str(STUDY), "--out", "{tmp}/w", "--grid", "run.seed=1,2", "--scheduler", "tcp://"], "not a Dask"),
+    ],
+    "stress": [(["stress", "--out", "{tmp}/x", "--scheduler", "localhost"], "not a Dask scheduler")],
+}
+
+
+def _bad_params(tmp: Path) -> Path:
+    path = tmp / "bad.toml"
+    path.write_text(PARAMS.read_text().replace('liquidation_penalty = "0.025"', 'liquidation_penalty = "0.5"'))
+    return path
+
+
+def _actions(tmp: Path) -> Path:
+    path = tmp / "actions.jsonl"
+    path.write_text('{"kind": "AdvanceTime", "seconds": 10, "blocks": 1}\n')
+    return path
+
+
+def _commands(group: Any, prefix: str = "") -> list[str]:
+    """Every leaf command of a (Typer's own) click group, as ``"group sub"``."""
+    names: list[str] = []
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            names += _commands(command, f"{prefix}{name} ")
+        else:
+            names.append(f"{prefix}{name}")
+    return names
+
+
+def _assert_one_sentence(result: Result, fragment: str) -> None:
+    output = result.output
+    assert result.exit_code != 0, output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in output
+    assert fragment in " ".join(output.replace("│", " ").split()), output
+    ours = [line for line in output.splitlines() if line.startswith("error: ")]
+    if ours:  # the command's own errors: exactly one line
+        assert len([line for line in output.splitlines() if line.strip()]) == 1, output
+
+
+def test_every_subcommand_has_a_bad_input_case() -> None:
+    assert sorted(_commands(typer.main.get_command(app))) == sorted(BAD_INPUT)
+
+
+CASES = [(name, args, fragment) for name, cases in BAD_INPUT.items() for args, fragment in cases]
+
+
+@pytest.mark.parametrize(("command", "args", "fragment"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_bad_input_gets_one_sentence_and_does_no_work(
+    command: str, args: list[str], fragment: str, tmp_path: Path, market_data: Path
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    files = {"tmp": str(work), "params": str(_bad_params(tmp_path)), "actions": str(_actions(tmp_path))}
+    argv = [a.format(md=market_data, **files) for a in args]
+    result = runner.invoke(app, argv, env={"COLUMNS": "200"})
+    _assert_one_sentence(result, fragment)
+    assert list(work.iterdir()) == []  # no output folder, no stray temp file
+
+
+def test_python_m_novation_and_version() -> None:
+    help_ = subprocess.run([sys.executable, "-m", "novation", "--help"], capture_output=True, text=True, check=False)
+    assert help_.returncode == 0, help_.stderr
+    assert "simulate" in help_.stdout
+    version = subprocess.run(
+        [sys.executable, "-m", "novation", "--version"], capture_output=True, text=True, check=False
+    )
+    assert version.returncode == 0
+    import novation
+
+    assert version.stdout.strip() == f"novation {novation.__version__}"
