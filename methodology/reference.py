@@ -14,9 +14,10 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from methodology.models import EWMA_LAMBDA, PARAMETRIC, parametric_tails, sample_tails
+from methodology.portfolio import PORTFOLIO_MODELS, portfolio_inputs
 from methodology.rolling import Inputs, RollingMargins, check_models, diffusion_variance
 
-__all__ = ["reference_margins"]
+__all__ = ["reference_margins", "reference_portfolio"]
 
 
 def _ewma_variance(inp: Inputs) -> pd.Series:
@@ -89,3 +90,27 @@ def reference_margins(
     main = {m: _model(inp, m, None) for m in check_models(models)}
     floor = {m: _model(inp, m, inp.floor) for m in check_models(floor_models)} if floor_models else {}
     return RollingMargins(inp, main, floor)
+
+
+def reference_portfolio(
+    inputs: tuple[Inputs, ...], weights: tuple[float, ...], models: tuple[str, ...] = PORTFOLIO_MODELS
+) -> dict[str, NDArray[np.float64]]:
+    """The same result as :func:`methodology.portfolio.portfolio_margins`, computed plainly."""
+    joint = portfolio_inputs(inputs, weights)
+    w = pd.Series(weights, dtype=np.float64)
+    w = w / w.abs().sum()
+    out = {m: _model(joint, m, None) for m in models if m != "fhs-ewma"}
+    if "fhs-ewma" in models:
+        scales = [_ewma_variance(inp) for inp in inputs]
+        sums = [_residual_sums(inp, var) for inp, var in zip(inputs, scales, strict=True)]
+        first = inputs[0]
+        rows = []
+        for t in first.dates:
+            lo, hi = int(t) - first.lookback + first.h, int(t) + 1
+            scenarios = sum(
+                w.iloc[a] * np.expm1(np.sqrt(scales[a].iloc[t]) * sums[a].iloc[lo:hi].to_numpy())
+                for a in range(len(inputs))
+            )
+            rows.append(sample_tails(np.asarray(scenarios), first.alpha))
+        out["fhs-ewma"] = np.array(rows)
+    return {m: out[m] for m in models}

@@ -34,7 +34,20 @@ from methodology.series import PriceSeries
 from protocol.errors import InvalidParameter
 from protocol.margin_core.jit import kernel
 
-__all__ = ["Inputs", "RollingMargins", "prepare", "rolling_margins"]
+__all__ = [
+    "Inputs",
+    "RollingMargins",
+    "check_models",
+    "check_sample",
+    "compute",
+    "diffusion_variance",
+    "emit_tails",
+    "ewma_variance",
+    "garch_variance",
+    "order_tails",
+    "prepare",
+    "rolling_margins",
+]
 
 #: A 10-year floor lookback of daily bars (EMIR RTS 153/2013 Art. 28(1)(c)).
 TEN_YEARS_DAYS = 3_650
@@ -193,7 +206,7 @@ class RollingMargins:
 
 
 @kernel(parallel=False)
-def _emit(s: NDArray[np.float64], n: int, alpha: float, scale: float, expm1: bool, out: NDArray[np.float64]) -> None:
+def emit_tails(s: NDArray[np.float64], n: int, alpha: float, scale: float, expm1: bool, out: NDArray[np.float64]) -> None:
     """VaR and ES of both sides from the ``n`` ascending base values ``s`` (outcomes, or
     residual sums turned into outcomes by ``expm1(scale * v)``)."""
     k, w = tail_rank(n, alpha)
@@ -210,6 +223,21 @@ def _emit(s: NDArray[np.float64], n: int, alpha: float, scale: float, expm1: boo
     out[1] = var_short
     out[2] = (total_long + w * var_long) / denom
     out[3] = (total + w * var_short) / denom
+
+
+@kernel(parallel=False)
+def order_tails(buf: NDArray[np.float64], n: int, alpha: float) -> NDArray[np.float64]:
+    """``buf[:n]`` with both tails that :func:`emit_tails` reads in ascending order (the middle
+    unordered): a partial selection, cheaper than a full sort."""
+    k, _ = tail_rank(n, alpha)
+    x = buf[:n]
+    if n - k + 1 >= k - 1:
+        x.sort()
+        return x
+    x = np.partition(x, (n - k, k - 1))
+    x[: n - k + 1].sort()
+    x[k - 1 :].sort()
+    return x
 
 
 @kernel(parallel=False)
@@ -250,7 +278,7 @@ def _sorted_windows(
             _remove(buf, n, values[lo])
             lo += 1
             n -= 1
-        _emit(buf, n, alpha, scales[d], expm1, out[d])
+        emit_tails(buf, n, alpha, scales[d], expm1, out[d])
 
 
 @kernel(parallel=False)
