@@ -42,7 +42,9 @@ TRAFFIC_WINDOW: Final = 250
 _ZONES: Final = ("green", "yellow", "red")
 
 
-def exceptions(margins: NDArray[np.float64], outcomes: NDArray[np.float64]) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+def exceptions(
+    margins: NDArray[np.float64], outcomes: NDArray[np.float64]
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """Long and short exceptions per bar (bars whose outcome is not known yet are never one)."""
     m = np.asarray(margins, dtype=np.float64)
     x = np.asarray(outcomes, dtype=np.float64)
@@ -130,7 +132,9 @@ class Backtest:
         return asdict(self)
 
 
-def backtest(margins: NDArray[np.float64], outcomes: NDArray[np.float64], *, alpha: float, h: int) -> tuple[Backtest, Backtest]:
+def backtest(
+    margins: NDArray[np.float64], outcomes: NDArray[np.float64], *, alpha: float, h: int
+) -> tuple[Backtest, Backtest]:
     """Long and short backtests of ``margins`` against ``outcomes`` (one per calibration bar)."""
     if not 0 < alpha < 1 or h < 1:
         raise InvalidParameter(f"need 0 < alpha < 1 and h >= 1, got {alpha}, {h}")
@@ -149,8 +153,20 @@ def backtest(margins: NDArray[np.float64], outcomes: NDArray[np.float64], *, alp
         share = {z: (zones.count(z) / len(zones) if zones else 0.0) for z in _ZONES}
         out.append(
             Backtest(
-                side, n, x, n * p, len(all_hits), int(all_hits.sum()), pof, pof_p, ind, ind_p, pof + ind,
-                float(stats.chi2.sf(pof + ind, 2)), zones[-1] if zones else "n/a", share,
+                side,
+                n,
+                x,
+                n * p,
+                len(all_hits),
+                int(all_hits.sum()),
+                pof,
+                pof_p,
+                ind,
+                ind_p,
+                pof + ind,
+                float(stats.chi2.sf(pof + ind, 2)),
+                zones[-1] if zones else "n/a",
+                share,
             )
         )
     return out[0], out[1]

@@ -43,9 +43,9 @@ from protocol.params import MarketParams, Params
 
 __all__ = [
     "Calibration",
-    "addon_table",
     "MarketCalibration",
     "Settings",
+    "addon_table",
     "calibrate",
     "fraction_to_wad",
     "params_toml",
@@ -157,8 +157,13 @@ def _chosen(rm: RollingMargins, settings: Settings) -> dict[str, NDArray[np.floa
 
 
 def _crash_coverage(
-    series: PriceSeries, inputs: Inputs, margins: NDArray[np.float64],
-    crashes: tuple[CrashWindow, ...], symbol: str, settings: Settings, mm_fraction: float,
+    series: PriceSeries,
+    inputs: Inputs,
+    margins: NDArray[np.float64],
+    crashes: tuple[CrashWindow, ...],
+    symbol: str,
+    settings: Settings,
+    mm_fraction: float,
 ) -> list[dict[str, Any]]:
     """Per crash: the daily exceptions in the window, and the hourly check — every 1-hour start
     whose MPOR move exceeded the margin in force (the last calibration before it), and the worst
@@ -197,13 +202,17 @@ def _crash_coverage(
     return out
 
 
-def _apc_measures(series: PriceSeries, inputs: Inputs, apc: dict[str, NDArray[np.float64]], crashes: tuple[CrashWindow, ...]) -> dict[str, dict[str, float]]:
+def _apc_measures(
+    series: PriceSeries, inputs: Inputs, apc: dict[str, NDArray[np.float64]], crashes: tuple[CrashWindow, ...]
+) -> dict[str, dict[str, float]]:
     times = series.times_s[inputs.dates]
     day = 86_400
     per_day = max(day // series.bar_s, 1)
     out: dict[str, dict[str, float]] = {}
     periods = [("whole backtest", times[0], times[-1])]
-    periods += [(c.name, c.first_day_s - CRASH_MARGIN_DAYS * day, c.last_day_s + CRASH_MARGIN_DAYS * day) for c in crashes]
+    periods += [
+        (c.name, c.first_day_s - CRASH_MARGIN_DAYS * day, c.last_day_s + CRASH_MARGIN_DAYS * day) for c in crashes
+    ]
     for label, start, end in periods:
         keep = (times >= start) & (times <= end)
         if keep.sum() < 2:
@@ -217,7 +226,11 @@ def _apc_measures(series: PriceSeries, inputs: Inputs, apc: dict[str, NDArray[np
 
 
 def _calibrate_market(
-    market: MarketParams, series: PriceSeries, settings: Settings, crashes: tuple[CrashWindow, ...], symbol: str,
+    market: MarketParams,
+    series: PriceSeries,
+    settings: Settings,
+    crashes: tuple[CrashWindow, ...],
+    symbol: str,
     seed: np.random.SeedSequence,
 ) -> MarketCalibration:
     bar_s = series.bar_s
@@ -225,8 +238,14 @@ def _calibrate_market(
     lookback = bars(settings.lookback_s, bar_s, "the lookback")
     floor = max(bars(settings.floor_lookback_s, bar_s, "the floor lookback"), lookback)
     inputs = prepare(
-        series, alpha=settings.alpha, h=h, lookback=lookback, floor=floor, refit=settings.refit_bars,
-        mc_paths=settings.mc_paths, seed=seed,
+        series,
+        alpha=settings.alpha,
+        h=h,
+        lookback=lookback,
+        floor=floor,
+        refit=settings.refit_bars,
+        mc_paths=settings.mc_paths,
+        seed=seed,
     )
     rm = rolling_margins(inputs, MODELS, floor_models=(settings.model,))
     apc = _chosen(rm, settings)
@@ -245,20 +264,42 @@ def _calibrate_market(
         bounds.append("maintenance share reaches 100 %; clamped below it")
         share_wad = WAD - 1
     depth = depth_usd(series, lookback)
-    upper = int(Decimal(repr(oi_cap_upper_usd(depth, imf))).to_integral_value(rounding=ROUND_FLOOR)) * WAD if imf < 1 else 0
+    upper = (
+        int(Decimal(repr(oi_cap_upper_usd(depth, imf))).to_integral_value(rounding=ROUND_FLOOR)) * WAD if imf < 1 else 0
+    )
     realized = inputs.realized
-    backtests = {f"model {m} (VaR)": bt.backtest(rm.margin(m, "var"), realized, alpha=settings.alpha, h=h) for m in MODELS}
+    backtests = {
+        f"model {m} (VaR)": bt.backtest(rm.margin(m, "var"), realized, alpha=settings.alpha, h=h) for m in MODELS
+    }
     for option, margins in apc.items():
         backtests[f"{settings.model} + APC {option}"] = bt.backtest(margins, realized, alpha=settings.alpha, h=h)
-    backtests["static recommended fraction"] = bt.backtest(np.full(len(realized), imf), realized, alpha=settings.alpha, h=h)
-    coverage = _crash_coverage(series, inputs, apc[settings.apc], crashes, symbol, settings, mm_wad / WAD) if crashes else []
+    backtests["static recommended fraction"] = bt.backtest(
+        np.full(len(realized), imf), realized, alpha=settings.alpha, h=h
+    )
+    coverage = (
+        _crash_coverage(series, inputs, apc[settings.apc], crashes, symbol, settings, mm_wad / WAD) if crashes else []
+    )
     return MarketCalibration(
-        market, series, rm, apc, current, mm_fraction, imf_wad, share_wad, upper, depth, bounds, backtests, coverage,
+        market,
+        series,
+        rm,
+        apc,
+        current,
+        mm_fraction,
+        imf_wad,
+        share_wad,
+        upper,
+        depth,
+        bounds,
+        backtests,
+        coverage,
         _apc_measures(series, inputs, apc, crashes),
     )
 
 
-def _portfolios(markets: list[MarketCalibration], settings: Settings, seed: np.random.SeedSequence) -> dict[str, dict[str, Any]]:
+def _portfolios(
+    markets: list[MarketCalibration], settings: Settings, seed: np.random.SeedSequence
+) -> dict[str, dict[str, Any]]:
     inputs = tuple(mc.inputs for mc in markets)
     out: dict[str, dict[str, Any]] = {}
     for (name, weights), child in zip(PORTFOLIOS.items(), seed.spawn(len(PORTFOLIOS)), strict=True):

@@ -123,8 +123,13 @@ def cover(book: Book, scenarios: Sequence[Scenario], depth_by_feed: Mapping[int,
         top = losses[:2]
         out.append(
             Cover(
-                sc.name, sc.kind, dict(sc.shocks), float(top[0][0]) if top else 0.0, float(sum(v for v, _ in top)),
-                [a for _, a in top], len(losses),
+                sc.name,
+                sc.kind,
+                dict(sc.shocks),
+                float(top[0][0]) if top else 0.0,
+                float(sum(v for v, _ in top)),
+                [a for _, a in top],
+                len(losses),
             )
         )
     return out

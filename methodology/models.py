@@ -146,7 +146,9 @@ def parametric_tails(
         t_a = stats.t.ppf(alpha, nu_f)
         unit = np.sqrt((nu_f - 2.0) / nu_f)
         q = np.where(fat, t_a * unit, z)
-        es = np.where(fat, stats.t.pdf(t_a, nu_f) / tail * (nu_f + t_a**2) / (nu_f - 1.0) * unit, stats.norm.pdf(z) / tail)
+        es = np.where(
+            fat, stats.t.pdf(t_a, nu_f) / tail * (nu_f + t_a**2) / (nu_f - 1.0) * unit, stats.norm.pdf(z) / tail
+        )
         q_long, q_short, es_long, es_short = q, q, es, es
     elif model == "cornish-fisher":
         phi = stats.norm.pdf(z)
@@ -250,9 +252,7 @@ class McPools:
     calm_sorted: NDArray[np.float64]
 
 
-def mc_pools(
-    seed: np.random.SeedSequence, jumps: JumpParams, *, n_paths: int, h: int, bar_s: int
-) -> McPools:
+def mc_pools(seed: np.random.SeedSequence, jumps: JumpParams, *, n_paths: int, h: int, bar_s: int) -> McPools:
     """Draw the diffusion and jump pools with the simulator's samplers (children 0 and 1 of ``seed``)."""
     diffusion_seed, jump_seed = seed.spawn(2)
     gbm = paths.correlated_gbm(diffusion_seed, n_paths=n_paths, n_steps=h, dt_s=bar_s, spot=1.0, sigma=1.0, mu=0.5)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +29,8 @@ def _write(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _days(times_s: NDArray[np.int64]) -> list[datetime]:
-    return [datetime.fromtimestamp(int(t), tz=UTC) for t in times_s]
+def _days(times_s: NDArray[np.int64]) -> NDArray[np.datetime64]:
+    return np.asarray(times_s, dtype=np.int64).astype("datetime64[s]")
 
 
 def plot_margin_vs_losses(
@@ -48,7 +47,7 @@ def plot_margin_vs_losses(
     long_hits, short_hits = exceptions(margins, outcomes)
     for hits, colour, label in ((long_hits, "#c62828", "long exception"), (short_hits, "#6a1b9a", "short exception")):
         idx = np.flatnonzero(hits)
-        ax.scatter([days[i] for i in idx], loss[idx], s=22, marker="x", color=colour, label=f"{label} ({len(idx)})")
+        ax.scatter(days[idx], loss[idx], s=22, marker="x", color=colour, label=f"{label} ({len(idx)})")
     ax.set_ylabel("fraction of notional")
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8)

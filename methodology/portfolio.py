@@ -78,8 +78,13 @@ def residual_sums(inp: Inputs) -> NDArray[np.float64]:
 
 @kernel(parallel=False)
 def _joint_fhs(
-    sums: NDArray[np.float64], scales: NDArray[np.float64], w: NDArray[np.float64], los: NDArray[np.int64],
-    his: NDArray[np.int64], alpha: float, out: NDArray[np.float64],
+    sums: NDArray[np.float64],
+    scales: NDArray[np.float64],
+    w: NDArray[np.float64],
+    los: NDArray[np.int64],
+    his: NDArray[np.int64],
+    alpha: float,
+    out: NDArray[np.float64],
 ) -> None:
     """Per bar ``d``: outcomes ``sum_a w_a expm1(scales[a, d] * sums[a, j])`` over its window, tails."""
     for d in range(len(los)):
@@ -121,10 +126,16 @@ def portfolio_monte_carlo(
     first = inputs[0]
     t = int(first.dates[-1])
     window = np.stack([inp.returns[t - inp.lookback : t] for inp in inputs])
-    corr = np.corrcoef(window)
+    corr: NDArray[np.float64] = np.atleast_2d(np.corrcoef(window))
     gbm = paths.correlated_gbm(
-        seed, n_paths=n_paths, n_steps=first.h, dt_s=first.series.bar_s, spot=np.ones(len(inputs)),
-        sigma=np.ones(len(inputs)), mu=np.full(len(inputs), 0.5), corr=corr,
+        seed,
+        n_paths=n_paths,
+        n_steps=first.h,
+        dt_s=first.series.bar_s,
+        spot=np.ones(len(inputs)),
+        sigma=np.ones(len(inputs)),
+        mu=np.full(len(inputs), 0.5),
+        corr=corr,
     )
     diffusion = np.log(gbm.prices[:, -1, :])
     jump_seeds = seed.spawn(len(inputs))
@@ -133,10 +144,23 @@ def portfolio_monte_carlo(
         jumps = inp.jumps[-1]
         var = diffusion_variance(jumps, np.array([np.var(window[a], ddof=1)]))[0]
         pool = paths.merton_jump_diffusion(
-            jump_seeds[a], n_paths=n_paths, n_steps=inp.h, dt_s=inp.series.bar_s, spot=1.0, sigma=0.0,
-            jumps_per_year=jumps.per_bar / inp.pools[-1].sqrt_dt**2, jump_mean=jumps.mean, jump_std=jumps.std,
+            jump_seeds[a],
+            n_paths=n_paths,
+            n_steps=inp.h,
+            dt_s=inp.series.bar_s,
+            spot=1.0,
+            sigma=0.0,
+            jumps_per_year=jumps.per_bar / inp.pools[-1].sqrt_dt ** 2,
+            jump_mean=jumps.mean,
+            jump_std=jumps.std,
         )
         log_returns = -var * inp.h / 2.0 + math.sqrt(var) / inp.pools[-1].sqrt_dt * diffusion[:, a]
         y += w[a] * np.expm1(log_returns + np.log(pool.prices[:, -1, 0]))
     tails = sample_tails(y, first.alpha)
-    return {"var_long": tails[0], "var_short": tails[1], "es_long": tails[2], "es_short": tails[3], "correlation": corr[0, 1]}
+    return {
+        "var_long": tails[0],
+        "var_short": tails[1],
+        "es_long": tails[2],
+        "es_short": tails[3],
+        "correlation": corr[0, 1],
+    }

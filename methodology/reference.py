@@ -60,7 +60,7 @@ def _model(inp: Inputs, model: str, length: int | None) -> NDArray[np.float64]:
         if model == "hs":
             rows.append(sample_tails(window.to_numpy(), inp.alpha))
         elif model == "hs-nonoverlap":
-            rows.append(sample_tails(x.iloc[t::-inp.h].iloc[: span // inp.h].to_numpy(), inp.alpha))
+            rows.append(sample_tails(x.iloc[t :: -inp.h].iloc[: span // inp.h].to_numpy(), inp.alpha))
         elif model == "fhs-ewma":
             scenarios = np.expm1(np.sqrt(ewma.iloc[t]) * sums.iloc[t - span + inp.h : t + 1])
             rows.append(sample_tails(scenarios.to_numpy(), inp.alpha))
@@ -83,9 +83,7 @@ def _model(inp: Inputs, model: str, length: int | None) -> NDArray[np.float64]:
     return table
 
 
-def reference_margins(
-    inp: Inputs, models: tuple[str, ...], *, floor_models: tuple[str, ...] = ()
-) -> RollingMargins:
+def reference_margins(inp: Inputs, models: tuple[str, ...], *, floor_models: tuple[str, ...] = ()) -> RollingMargins:
     """The same result as :func:`methodology.rolling.rolling_margins`, computed plainly."""
     main = {m: _model(inp, m, None) for m in check_models(models)}
     floor = {m: _model(inp, m, inp.floor) for m in check_models(floor_models)} if floor_models else {}

@@ -44,8 +44,15 @@ def _usd(x: float) -> str:
 
 def _bt_row(name: str, b: Backtest) -> list[str]:
     return [
-        name, b.side, str(b.observations), str(b.exceptions), f"{b.expected:.1f}", f"{b.kupiec_p:.3f}",
-        f"{b.independence_p:.3f}", f"{b.conditional_coverage_p:.3f}", b.traffic_light,
+        name,
+        b.side,
+        str(b.observations),
+        str(b.exceptions),
+        f"{b.expected:.1f}",
+        f"{b.kupiec_p:.3f}",
+        f"{b.independence_p:.3f}",
+        f"{b.conditional_coverage_p:.3f}",
+        b.traffic_light,
         f"{b.zone_share['green']:.0%}/{b.zone_share['yellow']:.0%}/{b.zone_share['red']:.0%}",
     ]
 
@@ -90,10 +97,14 @@ def _market_plots(out_dir: Path, mc: MarketCalibration, apc: str) -> list[tuple[
     files.append(
         (
             plots.plot_margin_vs_losses(
-                out_dir / f"margin_vs_losses_{name}.png", times, margins, realized,
+                out_dir / f"margin_vs_losses_{name}.png",
+                times,
+                margins,
+                realized,
                 f"{name}: margin ({apc} APC) vs realised MPOR losses",
             ).name,
-            f"{name}: the margin in force and each bar's realised MPOR loss of the losing side; crosses are exceptions.",
+            f"{name}: the margin in force and each bar's realised MPOR loss of the losing side; "
+            "crosses are exceptions.",
         )
     )
     known = np.isfinite(realized)
@@ -104,7 +115,9 @@ def _market_plots(out_dir: Path, mc: MarketCalibration, apc: str) -> list[tuple[
         t = times[known][:: mc.inputs.h]
         files.append(
             (
-                plots.plot_traffic_light(out_dir / f"traffic_light_{name}.png", t, hits, zones, f"{name}: Basel traffic light").name,
+                plots.plot_traffic_light(
+                    out_dir / f"traffic_light_{name}.png", t, hits, zones, f"{name}: Basel traffic light"
+                ).name,
                 f"{name}: exceptions (either side) in the last 250 MPOR periods, coloured by Basel zone.",
             )
         )
@@ -117,7 +130,9 @@ def _market_plots(out_dir: Path, mc: MarketCalibration, apc: str) -> list[tuple[
     return files
 
 
-def write_report(out_dir: Path, calibration: Calibration, fund: FundSizing | None, params_file: str, study_file: str) -> Path:
+def write_report(
+    out_dir: Path, calibration: Calibration, fund: FundSizing | None, params_file: str, study_file: str
+) -> Path:
     """Write ``report.md``, ``calibration.json`` and the plots into ``out_dir`` (atomically each)."""
     st = calibration.settings
     lines = [
@@ -125,9 +140,10 @@ def write_report(out_dir: Path, calibration: Calibration, fund: FundSizing | Non
         "",
         f"Model **{st.model}**, measure **{st.measure.upper()}** at alpha = {st.alpha:g} over an MPOR of "
         f"{format_duration(st.mpor_s)} (overlapping windows; `hs-nonoverlap` uses non-overlapping ones), lookback "
-        f"{format_duration(st.lookback_s)}, anti-procyclicality **{st.apc}**, maintenance from a liquidation horizon of "
-        f"{format_duration(st.liquidation_horizon_s)} (square root of time). Fractions are rounded up to {st.precision} "
-        f"decimals and written as exact WAD. Parameters: `{params_file}`; study with the recommended fund: `{study_file}`.",
+        f"{format_duration(st.lookback_s)}, anti-procyclicality **{st.apc}**, maintenance from a liquidation "
+        f"horizon of {format_duration(st.liquidation_horizon_s)} (square root of time). Fractions are rounded up "
+        f"to {st.precision} decimals and written as exact WAD. Parameters: `{params_file}`; study with the "
+        f"recommended fund: `{study_file or 'not written'}`.",
         "",
         "## Recommended parameters",
         "",
@@ -136,14 +152,28 @@ def write_report(out_dir: Path, calibration: Calibration, fund: FundSizing | Non
     for mc in calibration.markets:
         rows.append(
             [
-                mc.market.symbol, _pct(mc.initial_fraction), _pct(mc.imf_wad / 1e18), _pct(mc.maintenance_share_wad / 1e18),
-                _pct(mc.imf_wad / 1e18 * mc.maintenance_share_wad / 1e18), _usd(mc.depth_usd), _usd(mc.oi_cap_upper_wad / 1e18),
+                mc.market.symbol,
+                _pct(mc.initial_fraction),
+                _pct(mc.imf_wad / 1e18),
+                _pct(mc.maintenance_share_wad / 1e18),
+                _pct(mc.imf_wad / 1e18 * mc.maintenance_share_wad / 1e18),
+                _usd(mc.depth_usd),
+                _usd(mc.oi_cap_upper_wad / 1e18),
                 "; ".join(mc.bounds_hit) or "none",
             ]
         )
     lines.append(
         markdown_table(
-            ["market", "margin", "initial fraction", "maintenance share", "maintenance fraction", "depth D", "oi_cap_upper", "bounds hit"],
+            [
+                "market",
+                "margin",
+                "initial fraction",
+                "maintenance share",
+                "maintenance fraction",
+                "depth D",
+                "oi_cap_upper",
+                "bounds hit",
+            ],
             rows,
         )
     )
@@ -151,17 +181,41 @@ def write_report(out_dir: Path, calibration: Calibration, fund: FundSizing | Non
     for mc in calibration.markets:
         name = mc.market.symbol
         s = mc.rolling
-        lines += ["", f"## {name} ({mc.series.source}, {mc.dates()[0]} .. {mc.dates()[-1]})", "", "Margins at the last bar:", ""]
+        lines += [
+            "",
+            f"## {name} ({mc.series.source}, {mc.dates()[0]} .. {mc.dates()[-1]})",
+            "",
+            "Margins at the last bar:",
+            "",
+        ]
         lines.append(
             markdown_table(
                 ["model", "VaR", "ES", "VaR long", "VaR short", "ES long", "ES short"],
-                [[m, _pct(s.margin(m, "var")[-1]), _pct(s.margin(m, "es")[-1]), *(_pct(v) for v in s.main[m][-1])] for m in MODELS],
+                [
+                    [m, _pct(s.margin(m, "var")[-1]), _pct(s.margin(m, "es")[-1]), *(_pct(v) for v in s.main[m][-1])]
+                    for m in MODELS
+                ],
             )
         )
-        lines += ["", "Backtests (tests on non-overlapping MPOR periods; p-values; zones: share of time green/yellow/red):", ""]
+        lines += [
+            "",
+            "Backtests (tests on non-overlapping MPOR periods; p-values; zones: share of time green/yellow/red):",
+            "",
+        ]
         lines.append(
             markdown_table(
-                ["margin", "side", "n", "exceptions", "expected", "Kupiec p", "indep. p", "cond. cov. p", "zone now", "zones"],
+                [
+                    "margin",
+                    "side",
+                    "n",
+                    "exceptions",
+                    "expected",
+                    "Kupiec p",
+                    "indep. p",
+                    "cond. cov. p",
+                    "zone now",
+                    "zones",
+                ],
                 [_bt_row(k, b) for k, pair in mc.backtests.items() for b in pair],
             )
         )
@@ -169,12 +223,26 @@ def write_report(out_dir: Path, calibration: Calibration, fund: FundSizing | Non
             lines += ["", "Crash windows (daily bars, and every 1-hour start of the window):", ""]
             lines.append(
                 markdown_table(
-                    ["crash", "daily exc. long/short", "hourly exceptions", "worst MPOR move", "margin then", "coverage", "worst liq.-horizon move", "MM fraction"],
+                    [
+                        "crash",
+                        "daily exc. long/short",
+                        "hourly exceptions",
+                        "worst MPOR move",
+                        "margin then",
+                        "coverage",
+                        "worst liq.-horizon move",
+                        "MM fraction",
+                    ],
                     [
                         [
-                            c["crash"], f"{c['daily_exceptions_long']}/{c['daily_exceptions_short']} of {c['daily_bars']}",
-                            f"{c['hourly_exceptions']} of {c['hourly_starts']}", _pct(c["worst_mpor_move"]), _pct(c["margin_at_worst"]),
-                            f"{c['coverage_ratio']:.2f}", _pct(c["worst_liquidation_horizon_move"]), _pct(c["maintenance_fraction"]),
+                            c["crash"],
+                            f"{c['daily_exceptions_long']}/{c['daily_exceptions_short']} of {c['daily_bars']}",
+                            f"{c['hourly_exceptions']} of {c['hourly_starts']}",
+                            _pct(c["worst_mpor_move"]),
+                            _pct(c["margin_at_worst"]),
+                            f"{c['coverage_ratio']:.2f}",
+                            _pct(c["worst_liquidation_horizon_move"]),
+                            _pct(c["maintenance_fraction"]),
                         ]
                         for c in mc.crash_coverage
                     ],
@@ -185,7 +253,13 @@ def write_report(out_dir: Path, calibration: Calibration, fund: FundSizing | Non
             markdown_table(
                 ["period | option", "peak/trough", "1 d", "5 d", "30 d"],
                 [
-                    [k, f"{v['peak_to_trough']:.2f}", _pct(v["largest_1d_increase"]), _pct(v["largest_5d_increase"]), _pct(v["largest_30d_increase"])]
+                    [
+                        k,
+                        f"{v['peak_to_trough']:.2f}",
+                        _pct(v["largest_1d_increase"]),
+                        _pct(v["largest_5d_increase"]),
+                        _pct(v["largest_30d_increase"]),
+                    ]
                     for k, v in mc.apc_measures.items()
                 ],
             )
@@ -201,14 +275,24 @@ def write_report(out_dir: Path, calibration: Calibration, fund: FundSizing | Non
                 prow.append([name, m, _pct(v), _pct(p["additive_margin"][m]), f"{v / p['additive_margin'][m]:.2f}"])
         lines.append(markdown_table(["portfolio", "model", "portfolio margin", "additive (protocol)", "ratio"], prow))
         corr = next(iter(calibration.portfolios.values()))["correlation"]
-        lines += ["", f"Log-return correlation over the lookback: {corr:.3f}. Monte Carlo draws the assets' jumps independently."]
+        lines += [
+            "",
+            f"Log-return correlation over the lookback: {corr:.3f}. Monte Carlo draws the assets' jumps independently.",
+        ]
     if fund is not None:
         lines += ["", "## Insurance fund", ""]
         lines.append(
             markdown_table(
                 ["scenario", "kind", "shocks", "Cover-1", "Cover-2", "accounts short"],
                 [
-                    [c.scenario, c.kind, ", ".join(f"{k} {v:+.1%}" for k, v in c.shocks.items()), _usd(c.cover1_usd), _usd(c.cover2_usd), str(c.accounts_short)]
+                    [
+                        c.scenario,
+                        c.kind,
+                        ", ".join(f"{k} {v:+.1%}" for k, v in c.shocks.items()),
+                        _usd(c.cover1_usd),
+                        _usd(c.cover2_usd),
+                        str(c.accounts_short),
+                    ]
                     for c in fund.covers
                 ],
             )
@@ -216,7 +300,8 @@ def write_report(out_dir: Path, calibration: Calibration, fund: FundSizing | Non
         sim = fund.simulator
         lines += [
             "",
-            f"Simulator, same book, {int(sim['paths'])} Monte Carlo paths: bad debt 99 % {_usd(sim['bad_debt_p99_usd'])}, "
+            f"Simulator, same book, {int(sim['paths'])} Monte Carlo paths: bad debt 99 % "
+            f"{_usd(sim['bad_debt_p99_usd'])}, "
             f"fund drawdown 99 % {_usd(sim['fund_drawdown_p99_usd'])}, P(fund depleted) {sim['p_fund_depleted']:.3f}.",
             "",
             f"**Recommended insurance fund: {_usd(fund.recommended_usd)}** (the larger of the worst Cover-2 and the "
@@ -226,8 +311,14 @@ def write_report(out_dir: Path, calibration: Calibration, fund: FundSizing | Non
         plot_files.append(
             (
                 plots.plot_cover(
-                    out_dir / "cover2.png", [c.scenario for c in fund.covers], [c.cover2_usd for c in fund.covers],
-                    {"worst Cover-2": worst, "simulator bad debt 99 %": sim["bad_debt_p99_usd"], "recommended": fund.recommended_usd},
+                    out_dir / "cover2.png",
+                    [c.scenario for c in fund.covers],
+                    [c.cover2_usd for c in fund.covers],
+                    {
+                        "worst Cover-2": worst,
+                        "simulator bad debt 99 %": sim["bad_debt_p99_usd"],
+                        "recommended": fund.recommended_usd,
+                    },
                 ).name,
                 "Cover-2 per scenario beside the simulator's 99 % bad debt and the recommended fund.",
             )
@@ -240,7 +331,11 @@ def write_report(out_dir: Path, calibration: Calibration, fund: FundSizing | Non
         "portfolios": calibration.portfolios,
         "insurance_fund": None
         if fund is None
-        else {"covers": [c.to_dict() for c in fund.covers], "simulator": fund.simulator, "recommended_usd": fund.recommended_usd},
+        else {
+            "covers": [c.to_dict() for c in fund.covers],
+            "simulator": fund.simulator,
+            "recommended_usd": fund.recommended_usd,
+        },
         "files": {"params": params_file, "study": study_file, "plots": [n for n, _ in plot_files]},
     }
     write_json_atomic(out_dir / JSON_FILE, payload)

@@ -127,7 +127,9 @@ def prepare(
     if floor is not None:
         floor = _positive("floor lookback", floor)
         if floor < lookback:
-            raise InvalidParameter(f"the floor lookback ({floor} bars) must not be shorter than the lookback ({lookback})")
+            raise InvalidParameter(
+                f"the floor lookback ({floor} bars) must not be shorter than the lookback ({lookback})"
+            )
     seed = np.random.SeedSequence(20180101) if seed is None else seed
     if not isinstance(seed, np.random.SeedSequence):
         raise InvalidParameter(f"seed must be a numpy.random.SeedSequence, got {type(seed).__name__}")
@@ -206,7 +208,9 @@ class RollingMargins:
 
 
 @kernel(parallel=False)
-def emit_tails(s: NDArray[np.float64], n: int, alpha: float, scale: float, expm1: bool, out: NDArray[np.float64]) -> None:
+def emit_tails(
+    s: NDArray[np.float64], n: int, alpha: float, scale: float, expm1: bool, out: NDArray[np.float64]
+) -> None:
     """VaR and ES of both sides from the ``n`` ascending base values ``s`` (outcomes, or
     residual sums turned into outcomes by ``expm1(scale * v)``)."""
     k, w = tail_rank(n, alpha)
@@ -216,7 +220,7 @@ def emit_tails(s: NDArray[np.float64], n: int, alpha: float, scale: float, expm1
         total += math.expm1(scale * s[i]) if expm1 else s[i]
     var_short = math.expm1(scale * s[k - 1]) if expm1 else s[k - 1]
     total_long = 0.0
-    for i in range(0, n - k):
+    for i in range(n - k):
         total_long -= math.expm1(scale * s[i]) if expm1 else s[i]
     var_long = -(math.expm1(scale * s[n - k]) if expm1 else s[n - k])
     out[0] = var_long
@@ -282,7 +286,9 @@ def _sorted_windows(
 
 
 @kernel(parallel=False)
-def _moments(values: NDArray[np.float64], los: NDArray[np.int64], his: NDArray[np.int64], out: NDArray[np.float64]) -> None:
+def _moments(
+    values: NDArray[np.float64], los: NDArray[np.int64], his: NDArray[np.int64], out: NDArray[np.float64]
+) -> None:
     """Mean, standard deviation (ddof 1), skewness G1 and excess kurtosis G2 of each window
     (pandas' bias-adjusted estimators, two-pass)."""
     for d in range(len(los)):
@@ -301,11 +307,15 @@ def _moments(values: NDArray[np.float64], los: NDArray[np.int64], his: NDArray[n
         out[d, 0] = mean
         out[d, 1] = math.sqrt(m2 / (n - 1))
         out[d, 2] = (n * (n - 1) ** 0.5 / (n - 2)) * (m3 / m2**1.5)
-        out[d, 3] = (n * (n + 1) * (n - 1) * m4) / ((n - 2) * (n - 3) * m2**2) - 3.0 * (n - 1) ** 2 / ((n - 2) * (n - 3))
+        out[d, 3] = (n * (n + 1) * (n - 1) * m4) / ((n - 2) * (n - 3) * m2**2) - 3.0 * (n - 1) ** 2 / (
+            (n - 2) * (n - 3)
+        )
 
 
 @kernel(parallel=False)
-def _filter(returns: NDArray[np.float64], omega: float, a: float, b: float, h0: float, out: NDArray[np.float64]) -> None:
+def _filter(
+    returns: NDArray[np.float64], omega: float, a: float, b: float, h0: float, out: NDArray[np.float64]
+) -> None:
     """Conditional variances ``out[i+1] = omega + a r[i]^2 + b out[i]`` from ``out[0] = h0``."""
     out[0] = h0
     for i in range(len(out) - 1):
@@ -325,8 +335,14 @@ def _residual_sums(returns: NDArray[np.float64], var: NDArray[np.float64], h: in
 
 @kernel(parallel=False)
 def _mc_tails(
-    nojump: NDArray[np.float64], no_jump_value: float, diff_jump: NDArray[np.float64], jumps: NDArray[np.float64],
-    drift: NDArray[np.float64], scale: NDArray[np.float64], alpha: float, out: NDArray[np.float64],
+    nojump: NDArray[np.float64],
+    no_jump_value: float,
+    diff_jump: NDArray[np.float64],
+    jumps: NDArray[np.float64],
+    drift: NDArray[np.float64],
+    scale: NDArray[np.float64],
+    alpha: float,
+    out: NDArray[np.float64],
 ) -> None:
     """Monte Carlo tails per bar: outcomes ``expm1((drift + scale * D) + J)``; the no-jump
     scenarios (``nojump``: their ascending diffusion values) are ordered without evaluating
@@ -505,7 +521,9 @@ def check_models(models: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(models)
 
 
-def rolling_margins(inp: Inputs, models: tuple[str, ...] = MODELS, *, floor_models: tuple[str, ...] = ()) -> RollingMargins:
+def rolling_margins(
+    inp: Inputs, models: tuple[str, ...] = MODELS, *, floor_models: tuple[str, ...] = ()
+) -> RollingMargins:
     """Every model of ``models`` at every calibration bar; ``floor_models`` also on the floor lookback."""
     models = check_models(models)
     if floor_models:

@@ -76,7 +76,9 @@ def check_inputs(
     if markets:
         for symbol, path in markets.items():
             if symbol not in by_symbol:
-                raise InvalidParameter(f"--market {symbol}: not a perpetual of the parameters; known: {sorted(by_symbol)}")
+                raise InvalidParameter(
+                    f"--market {symbol}: not a perpetual of the parameters; known: {sorted(by_symbol)}"
+                )
             files[by_symbol[symbol]] = path
     else:
         if data_dir is None:
@@ -108,7 +110,8 @@ def check_inputs(
         missing = set(study.protocol.markets) - set(series)
         if missing:
             raise InvalidParameter(
-                f"the study trades markets {sorted(missing)} that are not calibrated; calibrate them too or pick a study"
+                f"the study trades markets {sorted(missing)} that are not calibrated; "
+                "calibrate them too or pick another study"
             )
     # the lengths and the confidence: refused here, before any fit
     from methodology.rolling import check_sample
@@ -159,7 +162,9 @@ def run(plan: Plan, *, progress: bool = False) -> tuple[Calibration, FundSizing 
         if plan.crashes and len(feeds) == len(cal.markets):
             scenarios += historical_scenarios(plan.crashes, list(plan.symbols.values()), feeds, plan.settings.mpor_s)
         if len(feeds) == 2:
-            scenarios += [Scenario(n, "hypothetical", dict(zip(feeds, s, strict=True))) for n, s in HYPOTHETICAL.items()]
+            scenarios += [
+                Scenario(n, "hypothetical", dict(zip(feeds, s, strict=True))) for n, s in HYPOTHETICAL.items()
+            ]
         covers = cover(book, scenarios, depth)
         sim = simulator_fund_var(config, plan.out_dir / "simulation", workers=plan.workers, progress=progress)
         fund = FundSizing(covers, sim, recommended_fund(covers, sim))

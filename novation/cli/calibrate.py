@@ -34,17 +34,33 @@ def calibrate(
     liquidation_horizon: Annotated[
         str, typer.Option("--liquidation-horizon", help="time to liquidate, for the maintenance fraction")
     ] = "1h",
-    model: Annotated[str, typer.Option("--model", help="hs, hs-nonoverlap, fhs-ewma, fhs-garch, normal, student-t, cornish-fisher, monte-carlo")] = "hs",
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", help="hs, hs-nonoverlap, fhs-ewma, fhs-garch, normal, student-t, cornish-fisher, monte-carlo"
+        ),
+    ] = "hs",
     measure: Annotated[str, typer.Option("--measure", help="es or var")] = "es",
     apc: Annotated[str, typer.Option("--apc", help="anti-procyclicality: none, buffer, stressed, floor")] = "floor",
     market: Annotated[
         list[str] | None,
-        typer.Option("--market", help="SYMBOL=CSV: a market's daily or kline CSV (repeatable; default the shared daily files)"),
+        typer.Option(
+            "--market", help="SYMBOL=CSV: a market's daily or kline CSV (repeatable; default the shared daily files)"
+        ),
     ] = None,
-    params: Annotated[Path | None, typer.Option("--params", help="base parameter file (default: the built-in one)")] = None,
-    data: Annotated[Path | None, typer.Option("--data", help="market data folder (default: NOVATION_MARKET_DATA or ../shared/market_data)")] = None,
-    study: Annotated[Path | None, typer.Option("--study", help="study whose book sizes the insurance fund (default: stress.toml)")] = None,
-    paths: Annotated[int, typer.Option("--paths", help="simulator paths for the insurance-fund VaR (0: skip the fund sizing)")] = 16,
+    params: Annotated[
+        Path | None, typer.Option("--params", help="base parameter file (default: the built-in one)")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="market data folder (default: NOVATION_MARKET_DATA or ../shared/market_data)"),
+    ] = None,
+    study: Annotated[
+        Path | None, typer.Option("--study", help="study whose book sizes the insurance fund (default: stress.toml)")
+    ] = None,
+    paths: Annotated[
+        int, typer.Option("--paths", help="simulator paths for the insurance-fund VaR (0: skip the fund sizing)")
+    ] = 16,
     workers: Annotated[int | None, typer.Option("--workers", help="simulator worker processes")] = None,
     seed: Annotated[int, typer.Option("--seed", help="root seed of the Monte Carlo model")] = 20180101,
 ) -> None:
@@ -90,7 +106,8 @@ def calibrate(
         fail(exc)
     for mc in calibration.markets:
         console.print(
-            f"{mc.market.symbol}: initial {mc.imf_wad / 1e18:.2%}, maintenance share {mc.maintenance_share_wad / 1e18:.2%}"
+            f"{mc.market.symbol}: initial {mc.imf_wad / 1e18:.2%}, "
+            f"maintenance share {mc.maintenance_share_wad / 1e18:.2%}"
             + (f" ([yellow]{'; '.join(mc.bounds_hit)}[/])" if mc.bounds_hit else ""),
             highlight=False,
         )
