@@ -123,7 +123,8 @@ def test_apc_buffer_is_a_hysteresis_band() -> None:
     m = np.array([1.0, 1.0, 1.2, 1.3, 1.6, 1.6, 1.2, 1.0])
     out = apply_apc("buffer", m)
     assert out.tolist() == pytest.approx([1.25, 1.25, 1.25, 1.3, 1.6, 1.6, 1.5, 1.25])
-    assert np.all(out >= m) and np.all(out <= 1.25 * m + 1e-15)
+    assert np.all(out >= m)
+    assert np.all(out <= 1.25 * m + 1e-15)
 
 
 def test_apc_stressed_and_floor() -> None:

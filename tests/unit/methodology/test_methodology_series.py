@@ -27,7 +27,7 @@ def test_shared_daily_history_loads(market_data: Path) -> None:
 
 def test_crash_windows_have_hourly_spot_bars(market_data: Path) -> None:
     windows = crash_windows(market_data, ("BTC", "ETH"))
-    assert [w.name for w in windows][0] == "2020-03-12_black_thursday"
+    assert windows[0].name == "2020-03-12_black_thursday"
     hourly = load_series(windows[0].hourly["BTC"])
     assert hourly.bar_s == 3_600
     assert hourly.dates()[0] == "2020-03-09 00:00"
@@ -61,7 +61,7 @@ def test_durations() -> None:
 
 def test_too_few_observations_for_alpha(market_data: Path) -> None:
     btc = load_series(daily_csv(market_data, "BTC"), "BTC")
-    with pytest.raises(InvalidParameter, match="fewer than the 1000 needed for one tail observation at alpha = 0.999"):
+    with pytest.raises(InvalidParameter, match=r"fewer than the 1000 needed for one tail observation at alpha = 0\.999"):
         prepare(btc, alpha=0.999, h=1, lookback=365)
     with pytest.raises(InvalidParameter, match="not more than the lookback"):
         prepare(btc, alpha=0.99, h=1, lookback=4_000)
