@@ -61,7 +61,8 @@ def test_durations() -> None:
 
 def test_too_few_observations_for_alpha(market_data: Path) -> None:
     btc = load_series(daily_csv(market_data, "BTC"), "BTC")
-    with pytest.raises(InvalidParameter, match=r"fewer than the 1000 needed for one tail observation at alpha = 0\.999"):
+    too_few = r"fewer than the 1000 needed for one tail observation at alpha = 0\.999"
+    with pytest.raises(InvalidParameter, match=too_few):
         prepare(btc, alpha=0.999, h=1, lookback=365)
     with pytest.raises(InvalidParameter, match="not more than the lookback"):
         prepare(btc, alpha=0.99, h=1, lookback=4_000)
