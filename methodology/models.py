@@ -34,9 +34,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
+from methodology.jit import jit
 from protocol.black_scholes import SECONDS_PER_YEAR
 from protocol.errors import InvalidParameter
-from protocol.margin_core.jit import kernel
 from simulator import paths
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "JumpParams",
     "McPools",
     "check_alpha",
+    "diffusion_pool",
     "estimate_jumps",
     "fit_garch",
     "mc_pools",
@@ -88,7 +89,7 @@ def check_alpha(alpha: object) -> float:
     return float(alpha)
 
 
-@kernel(parallel=False)
+@jit
 def tail_rank(n: int, alpha: float) -> tuple[int, float]:
     """``k = ceil(n alpha)`` (the VaR's rank among ``n`` ascending losses) and the weight
     ``k - n alpha`` of that loss in the ES; ``n alpha`` within 1e-9 of an integer counts as it."""
@@ -252,14 +253,22 @@ class McPools:
     calm_sorted: NDArray[np.float64]
 
 
-def mc_pools(seed: np.random.SeedSequence, jumps: JumpParams, *, n_paths: int, h: int, bar_s: int) -> McPools:
-    """Draw the diffusion and jump pools with the simulator's samplers (children 0 and 1 of ``seed``)."""
-    diffusion_seed, jump_seed = seed.spawn(2)
-    gbm = paths.correlated_gbm(diffusion_seed, n_paths=n_paths, n_steps=h, dt_s=bar_s, spot=1.0, sigma=1.0, mu=0.5)
+def diffusion_pool(seed: np.random.SeedSequence, *, n_paths: int, h: int, bar_s: int) -> NDArray[np.float64]:
+    """``h``-bar log returns of the simulator's GBM at unit annual volatility and zero log drift."""
+    gbm = paths.correlated_gbm(seed, n_paths=n_paths, n_steps=h, dt_s=bar_s, spot=1.0, sigma=1.0, mu=0.5)
+    out: NDArray[np.float64] = np.log(gbm.prices[:, -1, 0])
+    return out
+
+
+def mc_pools(
+    seed: np.random.SeedSequence, jumps: JumpParams, diffusion: NDArray[np.float64], *, h: int, bar_s: int
+) -> McPools:
+    """The jump pool of ``jumps`` drawn with the simulator's Merton sampler (no diffusion), beside
+    the shared ``diffusion`` pool (:func:`diffusion_pool`, same paths and MPOR)."""
     per_year = SECONDS_PER_YEAR / bar_s
     merton = paths.merton_jump_diffusion(
-        jump_seed,
-        n_paths=n_paths,
+        seed,
+        n_paths=len(diffusion),
         n_steps=h,
         dt_s=bar_s,
         spot=1.0,
@@ -269,7 +278,7 @@ def mc_pools(seed: np.random.SeedSequence, jumps: JumpParams, *, n_paths: int, h
         jump_std=jumps.std,
     )
     entropy = seed.entropy
-    diffusion, jump_pool = np.log(gbm.prices[:, -1, 0]), np.log(merton.prices[:, -1, 0])
+    jump_pool = np.log(merton.prices[:, -1, 0])
     values, counts = np.unique(jump_pool, return_counts=True)
     calm = float(values[np.argmax(counts)])
     jumped = jump_pool != calm

@@ -21,10 +21,10 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import NDArray
 
+from methodology.jit import jit
 from methodology.models import sample_tails
 from methodology.rolling import Inputs, compute, diffusion_variance, emit_tails, ewma_variance, order_tails
 from protocol.errors import InvalidParameter
-from protocol.margin_core.jit import kernel
 from simulator import paths
 
 __all__ = [
@@ -76,7 +76,7 @@ def residual_sums(inp: Inputs) -> NDArray[np.float64]:
     return out
 
 
-@kernel(parallel=False)
+@jit
 def _joint_fhs(
     sums: NDArray[np.float64],
     scales: NDArray[np.float64],

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from methodology.jit import jit
 from methodology.models import (
     EWMA_LAMBDA,
     MODELS,
     GarchParams,
     JumpParams,
     McPools,
+    diffusion_pool,
     estimate_jumps,
     fit_garch,
     mc_pools,
@@ -32,7 +34,6 @@ from methodology.models import (
 )
 from methodology.series import PriceSeries
 from protocol.errors import InvalidParameter
-from protocol.margin_core.jit import kernel
 
 __all__ = [
     "Inputs",
@@ -117,8 +118,8 @@ def prepare(
 ) -> Inputs:
     """Validate the set-up and compute the shared inputs (fits and pools at each refit bar).
 
-    ``seed`` (default ``SeedSequence(20180101)``): refit segment ``k`` draws its Monte Carlo
-    pools from ``seed.spawn``'s ``k``-th child. Raises :class:`InvalidParameter` when the data
+    ``seed`` (default ``SeedSequence(20180101)``): the Monte Carlo diffusion pool comes from
+    its first child, refit segment ``k``'s jump pool from child ``k + 1``. Raises :class:`InvalidParameter` when the data
     are too short for the lookback or the lookback too short for ``alpha``.
     """
     h, lookback, refit, mc_paths = (
@@ -155,13 +156,14 @@ def prepare(
     garch: list[GarchParams] = []
     jumps: list[JumpParams] = []
     pools: list[McPools] = []
-    children = seed.spawn(len(segments))
+    diffusion_seed, *children = seed.spawn(len(segments) + 1)
+    diffusion = diffusion_pool(diffusion_seed, n_paths=mc_paths, h=h, bar_s=series.bar_s)
     for (first, _), child in zip(segments, children, strict=True):
         t = int(dates[first])
         window = returns[t - lookback : t]
         garch.append(fit_garch(window, garch[-1] if garch else None))
         jumps.append(estimate_jumps(window))
-        pools.append(mc_pools(child, jumps[-1], n_paths=mc_paths, h=h, bar_s=series.bar_s))
+        pools.append(mc_pools(child, jumps[-1], diffusion, h=h, bar_s=series.bar_s))
     entropy = seed.entropy
     return Inputs(
         series,
@@ -207,7 +209,7 @@ class RollingMargins:
 # kernels
 
 
-@kernel(parallel=False)
+@jit
 def emit_tails(
     s: NDArray[np.float64], n: int, alpha: float, scale: float, expm1: bool, out: NDArray[np.float64]
 ) -> None:
@@ -229,7 +231,7 @@ def emit_tails(
     out[3] = (total + w * var_short) / denom
 
 
-@kernel(parallel=False)
+@jit
 def order_tails(buf: NDArray[np.float64], n: int, alpha: float) -> NDArray[np.float64]:
     """``buf[:n]`` with both tails that :func:`emit_tails` reads in ascending order (the middle
     unordered): a partial selection, cheaper than a full sort."""
@@ -244,7 +246,7 @@ def order_tails(buf: NDArray[np.float64], n: int, alpha: float) -> NDArray[np.fl
     return x
 
 
-@kernel(parallel=False)
+@jit
 def _insert(buf: NDArray[np.float64], n: int, v: float) -> None:
     pos = np.searchsorted(buf[:n], v)
     for i in range(n, pos, -1):
@@ -252,14 +254,14 @@ def _insert(buf: NDArray[np.float64], n: int, v: float) -> None:
     buf[pos] = v
 
 
-@kernel(parallel=False)
+@jit
 def _remove(buf: NDArray[np.float64], n: int, v: float) -> None:
     pos = np.searchsorted(buf[:n], v)
     for i in range(pos, n - 1):
         buf[i] = buf[i + 1]
 
 
-@kernel(parallel=False)
+@jit
 def _sorted_windows(
     values: NDArray[np.float64],
     los: NDArray[np.int64],
@@ -285,7 +287,7 @@ def _sorted_windows(
         emit_tails(buf, n, alpha, scales[d], expm1, out[d])
 
 
-@kernel(parallel=False)
+@jit
 def _moments(
     values: NDArray[np.float64], los: NDArray[np.int64], his: NDArray[np.int64], out: NDArray[np.float64]
 ) -> None:
@@ -312,7 +314,7 @@ def _moments(
         )
 
 
-@kernel(parallel=False)
+@jit
 def _filter(
     returns: NDArray[np.float64], omega: float, a: float, b: float, h0: float, out: NDArray[np.float64]
 ) -> None:
@@ -322,7 +324,7 @@ def _filter(
         out[i + 1] = omega + a * returns[i] * returns[i] + b * out[i]
 
 
-@kernel(parallel=False)
+@jit
 def _residual_sums(returns: NDArray[np.float64], var: NDArray[np.float64], h: int, out: NDArray[np.float64]) -> None:
     """``out[j] = sum of r[i] / sqrt(var[i])`` over the ``h`` returns ending at bar ``j`` (NaN for j < h)."""
     out[:h] = np.nan
@@ -333,7 +335,7 @@ def _residual_sums(returns: NDArray[np.float64], var: NDArray[np.float64], h: in
         out[j] = total
 
 
-@kernel(parallel=False)
+@jit
 def _mc_tails(
     nojump: NDArray[np.float64],
     no_jump_value: float,
