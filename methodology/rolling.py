@@ -119,7 +119,8 @@ def prepare(
     """Validate the set-up and compute the shared inputs (fits and pools at each refit bar).
 
     ``seed`` (default ``SeedSequence(20180101)``): the Monte Carlo diffusion pool comes from
-    its first child, refit segment ``k``'s jump pool from child ``k + 1``. Raises :class:`InvalidParameter` when the data
+    its first child, refit segment ``k``'s jump pool from child ``k + 1``. Raises
+    :class:`InvalidParameter` when the data
     are too short for the lookback or the lookback too short for ``alpha``.
     """
     h, lookback, refit, mc_paths = (
