@@ -120,8 +120,8 @@ def prepare(
 
     ``seed`` (default ``SeedSequence(20180101)``): the Monte Carlo diffusion pool comes from
     its first child, refit segment ``k``'s jump pool from child ``k + 1``. Raises
-    :class:`InvalidParameter` when the data
-    are too short for the lookback or the lookback too short for ``alpha``.
+    :class:`InvalidParameter` when the data are too short for the lookback or the lookback too
+    short for ``alpha``.
     """
     h, lookback, refit, mc_paths = (
         _positive(n, v) for n, v in (("mpor", h), ("lookback", lookback), ("refit", refit), ("mc_paths", mc_paths))
