@@ -113,4 +113,5 @@ def calibrate(
         )
     if fund is not None:
         console.print(f"recommended insurance fund: ${fund.recommended_usd:,}", highlight=False)
-    console.print(f"report: {report} (params.toml, study.toml, calibration.json and plots beside it)")
+    beside = "params.toml, study.toml" if fund is not None else "params.toml"
+    console.print(f"report: {report} ({beside}, calibration.json and plots beside it)")
