@@ -11,7 +11,7 @@ UV_VERSION := 0.13.9
 UV := tools/uv/bin/uv
 ANVIL_VERSION := 1.7.1
 ANVIL := tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
-PACKAGES := novation simulator contracts_py oracles protocol
+PACKAGES := novation methodology simulator contracts_py oracles protocol
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 

@@ -31,7 +31,8 @@ runner = CliRunner()
 
 #: Subcommand -> [(arguments, a fragment of the one sentence it must answer)]. In the arguments,
 #: ``{tmp}`` is an empty folder of the test, ``{params}`` a parameter file with a bad field,
-#: ``{actions}`` a valid action log and ``{md}`` the shared market data folder.
+#: ``{actions}`` a valid action log, ``{gap}`` a daily CSV with a missing day and ``{md}`` the
+#: shared market data folder.
 BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
     "demo": [(["demo", "--rounds", "3"], "No such option: --rounds")],
     "check-params": [
@@ -82,12 +83,31 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         (["sweep", str(STUDY), "--out", "{tmp}/w", "--grid", "run.seed=1,2", "--scheduler", "tcp://"], "not a Dask"),
     ],
     "stress": [(["stress", "--out", "{tmp}/x", "--scheduler", "localhost"], "not a Dask scheduler")],
+    "calibrate": [
+        (
+            ["calibrate", "--out", "{tmp}/c", "--alpha", "1.5"],
+            "alpha = 1.5 must be a confidence level strictly between",
+        ),
+        (["calibrate", "--out", "{tmp}/c", "--market", "BTC-PERP={gap}"], "1 bar(s) missing after 2020-01-02"),
+        (
+            ["calibrate", "--out", "{tmp}/c", "--data", "{md}", "--lookback", "60d"],
+            "fewer than the 100 needed for one tail observation at alpha = 0.99",
+        ),
+        (["calibrate", "--out", "{tmp}/c", "--mpor", "2 days"], "--mpor '2 days' must be a positive duration"),
+    ],
 }
 
 
 def _bad_params(tmp: Path) -> Path:
     path = tmp / "bad.toml"
     path.write_text(PARAMS.read_text().replace('liquidation_penalty = "0.025"', 'liquidation_penalty = "0.5"'))
+    return path
+
+
+def _gap_csv(tmp: Path) -> Path:
+    path = tmp / "gap.csv"
+    rows = ["2020-01-01", "2020-01-02", "2020-01-04"]
+    path.write_text("date_utc,open,high,low,close,volume,n_hours\n" + "".join(f"{d},1,1,1,1,1,24\n" for d in rows))
     return path
 
 
@@ -132,7 +152,12 @@ def test_bad_input_gets_one_sentence_and_does_no_work(
 ) -> None:
     work = tmp_path / "work"
     work.mkdir()
-    files = {"tmp": str(work), "params": str(_bad_params(tmp_path)), "actions": str(_actions(tmp_path))}
+    files = {
+        "tmp": str(work),
+        "params": str(_bad_params(tmp_path)),
+        "actions": str(_actions(tmp_path)),
+        "gap": str(_gap_csv(tmp_path)),
+    }
     argv = [a.format(md=market_data, **files) for a in args]
     result = runner.invoke(app, argv, env={"COLUMNS": "200"})
     _assert_one_sentence(result, fragment)
