@@ -112,7 +112,8 @@ class MarketParams:
     market_id: int
     symbol: str
     feed_id: int
-    #: Base initial margin fraction (WAD). Leverage cap = 1 / fraction.
+    #: Base initial margin fraction (WAD), in [0.1 %, 1000 %]. Leverage cap = 1 / fraction: below 1
+    #: for a fraction above 100 % of notional (very volatile markets; docs/SPEC.md §2, §4).
     initial_margin_fraction_wad: int
     #: Maintenance fraction as a share of the (effective) initial fraction (WAD, exclusive bounds).
     maintenance_share_wad: int
