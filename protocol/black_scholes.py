@@ -111,7 +111,7 @@ def price_unchecked(
     exp(-r t) - S exp(-q t), 0)``).
     """
     k_disc = strike * math.exp(-rate * t_years)
-    s_disc = spot * math.exp(-dividend_yield * t_years)
+    s_disc = spot if dividend_yield == 0.0 else spot * math.exp(-dividend_yield * t_years)  # no exp for q = 0
     if t_years == 0.0 or vol == 0.0:
         return max(s_disc - k_disc, 0.0) if is_call else max(k_disc - s_disc, 0.0)
     sig = vol * math.sqrt(t_years)
@@ -138,7 +138,7 @@ def greeks_unchecked(
     d1 = (math.log(spot / strike) + (rate - dividend_yield + 0.5 * vol * vol) * t_years) / sig
     d2 = d1 - sig
     k_disc = strike * math.exp(-rate * t_years)
-    q_disc = math.exp(-dividend_yield * t_years)
+    q_disc = 1.0 if dividend_yield == 0.0 else math.exp(-dividend_yield * t_years)  # exp(-0 t) = 1 exactly
     s_disc = spot * q_disc
     pdf = _INV_SQRT_2PI * math.exp(-0.5 * d1 * d1)
     gamma = q_disc * pdf / (spot * sig)
