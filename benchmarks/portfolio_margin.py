@@ -4,7 +4,8 @@ of the same requirement, timed in the same run on the same book.
     .venv/bin/python benchmarks/portfolio_margin.py [--accounts 100000] [--options 4] [--seed N]
 
 The book is a realistic listing: per underlying (BTC, ETH) 5 expiries x 5 strikes x call/put =
-50 listed series with a volatility smile; every account holds ``--options`` positions drawn
+50 listed series with a volatility smile, ETH's priced with a 3 % continuous (staking) yield and
+BTC's with none; every account holds ``--options`` positions drawn
 from the 100 series (random underlying, series, side and size). Each grid (the protocol's
 16-scenario SPAN grid and a 21x3 Deribit-style grid) is timed for:
 
@@ -58,6 +59,7 @@ from protocol.portfolio import (
 
 SPOTS = (60_000.0, 3_000.0)  # BTC, ETH (USD)
 ATM_VOL = (0.55, 0.70)  # annualised
+DIVIDEND_YIELD = (0.0, 0.03)  # continuous yield of the underlying: none for BTC, ETH staking
 EXPIRY_DAYS = (7.0, 14.0, 30.0, 60.0, 90.0)
 MONEYNESS = (0.8, 0.9, 1.0, 1.1, 1.2)  # strike / spot
 VEGA_REFERENCE_DAYS = 30.0
@@ -67,13 +69,13 @@ FloatArray = NDArray[np.float64]
 
 def make_listing(rng: np.random.Generator) -> dict[str, NDArray[np.generic]]:
     """The listed series: per underlying expiries x strikes x (call, put), smile-shaped vols."""
-    rows: list[tuple[int, int, float, float, float]] = []
+    rows: list[tuple[int, int, float, float, float, float]] = []
     for u, (spot, atm) in enumerate(zip(SPOTS, ATM_VOL, strict=True)):
         for days in EXPIRY_DAYS:
             for m in MONEYNESS:
                 vol = atm * (1.0 + 1.5 * np.log(m) ** 2) * (30.0 / days) ** 0.05 * rng.uniform(0.98, 1.02)
                 for kind in (Instrument.CALL, Instrument.PUT):
-                    rows.append((u, int(kind), spot * m, days / DAYS_PER_YEAR, float(vol)))
+                    rows.append((u, int(kind), spot * m, days / DAYS_PER_YEAR, float(vol), DIVIDEND_YIELD[u]))
     cols = list(zip(*rows, strict=True))
     return {
         "underlying": np.array(cols[0], dtype=np.int64),
@@ -81,6 +83,7 @@ def make_listing(rng: np.random.Generator) -> dict[str, NDArray[np.generic]]:
         "strike": np.array(cols[2]),
         "expiry_years": np.array(cols[3]),
         "implied_vol": np.array(cols[4]),
+        "dividend_yield": np.array(cols[5]),
     }
 
 
@@ -104,24 +107,27 @@ def unlisted_book(rng: np.random.Generator, accounts: int, options: int) -> Posi
         strike=spot * np.exp(rng.normal(0.0, 0.2, shape)),
         expiry_years=rng.uniform(1.0, 180.0, shape) / DAYS_PER_YEAR,
         implied_vol=rng.uniform(0.4, 1.0, shape),
+        dividend_yield=np.asarray(DIVIDEND_YIELD)[underlying],
     )
 
 
-def _bs(phi: FloatArray, spot: FloatArray, strike: FloatArray, t: FloatArray, vol: FloatArray, rate: float
-        ) -> FloatArray:  # fmt: skip
-    """Black-Scholes with ``phi = +1`` for calls and ``-1`` for puts (broadcasting)."""
+def _bs(phi: FloatArray, spot: FloatArray, strike: FloatArray, t: FloatArray, vol: FloatArray, rate: float,
+        q: FloatArray) -> FloatArray:  # fmt: skip
+    """Black-Scholes-Merton with the underlying's yield ``q``, ``phi = +1`` for calls and ``-1``
+    for puts (broadcasting)."""
     sig = vol * np.sqrt(t)
-    d1 = (np.log(spot / strike) + (rate + 0.5 * vol * vol) * t) / sig
+    d1 = (np.log(spot / strike) + (rate - q + 0.5 * vol * vol) * t) / sig
     d2 = d1 - sig
-    result: FloatArray = phi * (spot * norm.cdf(phi * d1) - strike * np.exp(-rate * t) * norm.cdf(phi * d2))
+    forward = spot * np.exp(-q * t) * norm.cdf(phi * d1) - strike * np.exp(-rate * t) * norm.cdf(phi * d2)
+    result: FloatArray = phi * forward
     return result
 
 
 def _unit_pnl(und: Underlyings, grid: ScenarioGrid, u: NDArray[np.int64], kind: NDArray[np.int64],
-              k: FloatArray, t: FloatArray, v: FloatArray) -> FloatArray:  # fmt: skip
+              k: FloatArray, t: FloatArray, v: FloatArray, q: FloatArray) -> FloatArray:  # fmt: skip
     """Per-unit scenario P&L ``(..., S)`` of options (inputs ``(...,)``), as the engine defines it."""
     price_units, vol_units, _ = grid.arrays()
-    k, t, v = k[..., None], t[..., None], v[..., None]
+    k, t, v, q = k[..., None], t[..., None], v[..., None], q[..., None]
     phi = np.where(kind == Instrument.CALL, 1.0, -1.0)[..., None]
     spot = und.spot[u][..., None]
     shocked_spot = spot * (1.0 + und.price_scan_range[u][..., None] * price_units)
@@ -133,7 +139,7 @@ def _unit_pnl(und: Underlyings, grid: ScenarioGrid, u: NDArray[np.int64], kind: 
     else:
         shocked = v + vol_units * span
     shocked_vol = np.where(vol_units == 0.0, v, np.maximum(shocked, grid.min_vol))
-    pnl: FloatArray = _bs(phi, shocked_spot, k, t, shocked_vol, und.rate) - _bs(phi, spot, k, t, v, und.rate)
+    pnl: FloatArray = _bs(phi, shocked_spot, k, t, shocked_vol, und.rate, q) - _bs(phi, spot, k, t, v, und.rate, q)
     return pnl
 
 
@@ -157,7 +163,10 @@ def numpy_per_position(book: PositionBook, und: Underlyings, grid: ScenarioGrid,
     for lo in range(0, book.shape[0], chunk):
         sl = slice(lo, lo + chunk)
         u, q = book.underlying[sl], book.size[sl]
-        unit = _unit_pnl(und, grid, u, book.kind[sl], book.strike[sl], book.expiry_years[sl], book.implied_vol[sl])
+        unit = _unit_pnl(
+            und, grid, u, book.kind[sl], book.strike[sl], book.expiry_years[sl], book.implied_vol[sl],
+            book.dividend_yield[sl],
+        )  # fmt: skip
         pnl = q[..., None] * unit
         margin[sl] = _requirement(
             und, grid, u, q, lambda mine, pnl=pnl: np.where(mine[..., None], pnl, 0.0).sum(axis=1)
@@ -169,7 +178,7 @@ def numpy_risk_array(book: PositionBook, und: Underlyings, grid: ScenarioGrid, c
     """(b) Each listed series revalued once per scenario, positions gathered from the risk
     array (options only, every option listed)."""
     s = book.listed
-    risk = _unit_pnl(und, grid, s.underlying, s.kind, s.strike, s.expiry_years, s.implied_vol)
+    risk = _unit_pnl(und, grid, s.underlying, s.kind, s.strike, s.expiry_years, s.implied_vol, s.dividend_yield)
     margin = np.empty(book.shape[0])
     for lo in range(0, book.shape[0], chunk):
         sl = slice(lo, lo + chunk)

@@ -18,7 +18,7 @@ INT256_MAX: Final = 2**255 - 1
 UINT256_MAX: Final = 2**256 - 1
 
 #: Hard limits governance cannot exceed when setting parameters (all WAD fractions).
-MAX_INITIAL_MARGIN_FRACTION: Final = WAD  # 100 %
+MAX_INITIAL_MARGIN_FRACTION: Final = 10 * WAD  # 1000 %, leverage at least 0.1x (docs/SPEC.md §2)
 MIN_INITIAL_MARGIN_FRACTION: Final = WAD // 1000  # 0.1 %, leverage at most 1000x
 MAX_FEE_RATE: Final = WAD // 100  # 1 % of notional per fill side
 MAX_LIQUIDATION_PENALTY: Final = WAD // 10  # 10 % of closed notional

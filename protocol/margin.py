@@ -8,7 +8,8 @@ Definitions (docs/SPEC.md §margin has the rounding table):
 * pending loss      = -(|size| * (loss_index_side - snapshot) / WAD)        charge rounded UP
 * collateral value  = min(amount * price / WAD * (1 - haircut), value_cap)  rounded DOWN
 * equity            = balance + collateral values + unrealized + pending funding + pending loss
-* initial fraction  = base, grown linearly to 100 % between the open-interest caps (UP)
+* initial fraction  = base, grown linearly to 100 % between the open-interest caps (UP); a base
+                      at or above 100 % is not scaled
 * maintenance frac. = initial fraction * maintenance share                   rounded UP
 * requirement       = notional * fraction                                   rounded UP
 
@@ -101,10 +102,12 @@ def collateral_value(cp: CollateralParams, amount_wad: int, price_wad: int) -> i
 
 
 def initial_fraction(mp: MarketParams, ms: MarketState, price_wad: int) -> int:
-    """Effective initial margin fraction, grown with open-interest notional (dYdX v4 style)."""
+    """Effective initial margin fraction, grown with open-interest notional (dYdX v4 style) from
+    the base toward 100 %; a base at or above 100 % (a market margined beyond its notional) is
+    already there and stays as it is."""
     base = mp.initial_margin_fraction_wad
     lo, hi = mp.oi_cap_lower_wad, mp.oi_cap_upper_wad
-    if hi == 0:
+    if hi == 0 or base >= WAD:
         return base
     oi = mul_div(ms.oi_long, price_wad, WAD, Rounding.UP)
     if oi <= lo:

@@ -11,9 +11,9 @@ Scenario ``i`` moves the price by ``m_i * scan`` and the volatility by ``v_i * v
 of this grid: the batch engine's default :func:`protocol.portfolio.span_grid` is built from
 :func:`span_scenarios`. In scenario ``i`` a perpetual's P&L is ``(size * price) * move_i``
 (USD) and an option's ``size * (BS(moved price, moved vol) - BS(price, vol))`` with
-:func:`protocol.black_scholes.price_unchecked`
-(zero interest, cash-settled, time to expiry ``max(expiry - now, 0)`` seconds on ACT/365,
-intrinsic value at 0). The requirement of the group:
+:func:`protocol.black_scholes.price_unchecked` (zero interest, the market's continuous yield
+``q = dividend_yield_wad / WAD`` of the underlying, cash-settled, time to expiry
+``max(expiry - now, 0)`` seconds on ACT/365, intrinsic value at 0). The requirement of the group:
 
     maintenance = ceil(max(worst weighted loss, short-option minimum) * WAD)   (USD WAD)
     initial     = ceil(maintenance * WAD / portfolio_maintenance_share)
@@ -123,8 +123,9 @@ def group_requirement(
             years = max(mp.expiry_s - now_s, 0) / SECONDS_PER_YEAR
             vol = mp.volatility_wad / WAD
             strike = mp.strike_wad / WAD
-            before = price_unchecked(is_call, spot, strike, years, vol)
-            after = price_unchecked(is_call, moved, strike, years, vol * vol_factor)
+            carry = mp.dividend_yield_wad / WAD
+            before = price_unchecked(is_call, spot, strike, years, vol, 0.0, carry)
+            after = price_unchecked(is_call, moved, strike, years, vol * vol_factor, 0.0, carry)
             change += size * (after - before)
         worst = max(worst, -change * sc.weight)
     short_units = sum(-pos.size for mp, pos in legs if mp.is_option and pos.size < 0) / WAD

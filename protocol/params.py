@@ -112,7 +112,8 @@ class MarketParams:
     market_id: int
     symbol: str
     feed_id: int
-    #: Base initial margin fraction (WAD). Leverage cap = 1 / fraction.
+    #: Base initial margin fraction (WAD), in [0.1 %, 1000 %]. Leverage cap = 1 / fraction: below 1
+    #: for a fraction above 100 % of notional (very volatile markets; docs/SPEC.md §2, §4).
     initial_margin_fraction_wad: int
     #: Maintenance fraction as a share of the (effective) initial fraction (WAD, exclusive bounds).
     maintenance_share_wad: int
@@ -126,6 +127,11 @@ class MarketParams:
     strike_wad: int = 0
     expiry_s: int = 0
     volatility_wad: int = 0
+    #: Options only: continuous yield ``q`` of the underlying the option is priced with
+    #: (:mod:`protocol.black_scholes`): a dividend, staking or lending yield, or a currency's
+    #: foreign rate; annualised, continuously compounded, signed WAD fraction (``0.04`` = 4 %
+    #: per year) in [-100 %, 100 %]. 0 prices an underlying that pays nothing.
+    dividend_yield_wad: int = 0
 
     @property
     def is_option(self) -> bool:
@@ -140,11 +146,13 @@ class MarketParams:
             "strike_wad": self.strike_wad,
             "expiry_s": self.expiry_s,
             "volatility_wad": self.volatility_wad,
+            "dividend_yield_wad": self.dividend_yield_wad,
         }
         if self.is_option:
             _check_int(o, "strike_wad", self.strike_wad, 1, 10**36)
             _check_int(o, "expiry_s", self.expiry_s, 1, 2**64 - 1)
             _check_int(o, "volatility_wad", self.volatility_wad, WAD // 1000, 10 * WAD)
+            _check_int(o, "dividend_yield_wad", self.dividend_yield_wad, -WAD, WAD)
         else:
             for name, value in option_fields.items():
                 if value != 0:

@@ -60,7 +60,8 @@ def trader_orders(
     Log-normal collateral (USD) and leverage; each trader opens in one market drawn uniformly
     and in each other market with ``traders.cross_market_probability``, its notional (collateral
     value after haircut x leverage) spread evenly, each side long with ``long_fraction``.
-    Leverage is capped at ``max_leverage_share`` of ``1 / (mean initial fraction of its markets)``.
+    Leverage is capped at ``max_leverage_share`` of ``1 / (mean initial fraction of its markets)``
+    (below 1 where the fractions exceed 100 % of notional).
     ``traders.collateral_asset_share`` of the collateral value is deposited as the book's
     collateral asset at its spot price.
     """

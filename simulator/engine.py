@@ -211,8 +211,12 @@ def build_book(config: StudyConfig, *, log: list[Action] | None = None) -> Book:
         for m, size in o.sizes:
             net[m] += size
     largest = max(sum(abs(size) * spots[feed_of[m]] for m, size in o.sizes) for o in orders) / WAD**2
-    mm_usd = config.traders.market_maker_capital * sum(abs(net[m]) * spots[feed_of[m]] for m in net) / WAD**2
-    mm_usd += 2 * largest  # room for the largest opening while the book fills
+    # Enough to carry the net exposure and the largest opening at the initial fractions, which a
+    # designer may set above 100 % of notional (below it these are the configured multiples).
+    imf = max(mp.initial_margin_fraction_wad for mp in params.markets) / WAD
+    capital = max(config.traders.market_maker_capital, imf)
+    mm_usd = capital * sum(abs(net[m]) * spots[feed_of[m]] for m in net) / WAD**2
+    mm_usd += max(2.0, 1.0 + imf) * largest  # room for the largest opening while the book fills
     apply(Deposit(MARKET_MAKER, SETTLEMENT_ASSET_ID, max(usd_units(mm_usd), 1)))
 
     # Open in an order that keeps the market maker's net exposure small: the side that reduces it.

@@ -105,14 +105,15 @@ def collateral_value(asset_id: uint256, amount_wad: uint256, price_wad: uint256)
 @view
 def initial_fraction(market_id: uint256, price_wad: uint256) -> uint256:
     """
-    @notice Effective initial margin fraction, grown with open-interest notional.
+    @notice Effective initial margin fraction, grown with open-interest notional toward 100 %; a
+            base at or above 100 % is not scaled.
     @param market_id Market id.
     @param price_wad Oracle price (WAD).
     @return Fraction (WAD).
     """
     mp: state.MarketParams = state.market_params[market_id]
     base: uint256 = mp.initial_margin_fraction_wad
-    if mp.oi_cap_upper_wad == 0:
+    if mp.oi_cap_upper_wad == 0 or base >= c.WAD:
         return base
     oi: uint256 = units.mul_div(state.markets[market_id].oi_long, price_wad, c.WAD, units.UP)
     if oi <= mp.oi_cap_lower_wad:

@@ -37,11 +37,14 @@ Error bound (``u = 2**-53``, ``g(k) = k u / (1 - k u)``; M markets, C collateral
    tolerance itself and ``g(k) <= 1.01 k u`` for every ``k`` used).
 6. Integer rounding of the model, in wei (the model always rounds against the user):
    equity ``E`` lies in ``(E* - (3M + 2C), E*]`` (per position: upnl FLOOR, funding CEIL,
-   loss UP; per collateral: two DOWN), each requirement ``R`` in ``[R*, R* + 2M)`` (notional UP
-   then requirement UP, with ``f <= W``).
+   loss UP; per collateral: two DOWN), each requirement ``R`` in ``[R*, R* + kM)``: the notional
+   rounded UP exceeds ``|s| p / W`` by less than 1 wei, which the fraction scales by ``f / W``,
+   and the requirement rounded UP adds less than 1, so ``k = 1 + F / W`` with ``F =
+   MAX_INITIAL_MARGIN_FRACTION`` (every effective fraction is at most ``max(base, W) <= F``, and
+   a maintenance fraction is a share < 1 of it): ``k = 11`` at ``F = 1000 %``.
 
 Decision rule. With ``tol_E = rel_tol A^ + (3M + 2C + 1) 1e-18`` and, for ``R`` the maintenance
-(or initial) requirement, ``tol_R = rel_tol (A^ + R^) + (5M + 2C + 2) 1e-18``: if
+(or initial) requirement, ``tol_R = rel_tol (A^ + R^) + ((3 + k) M + 2C + 2) 1e-18``: if
 ``|E^| > tol_E`` then ``sign(E) = sign(E^) != 0``; if ``|E^ - R^| > tol_R`` then
 ``sign(E - R) = sign(E^ - R^) != 0``. If ``A^ = IM^ = 0`` every input of the account is exactly
 zero (a nonzero WAD integer never rounds to 0.0, and ``|s| im_rate > 0`` for ``s != 0``), so the
@@ -60,12 +63,15 @@ import numpy as np
 from numba import prange
 from numpy.typing import NDArray
 
+from protocol.constants import MAX_INITIAL_MARGIN_FRACTION, WAD
 from protocol.margin_core.jit import kernel
 
 __all__ = ["PARALLEL_MIN_ROWS", "Tolerances", "prepare", "prepare_rows", "screen"]
 
 UNIT_ROUNDOFF = 2.0**-53
 WEI = 1e-18
+#: ``k`` of the module docstring: a requirement's integer rounding per position is below this many wei.
+REQUIREMENT_ROUNDING_WEI = 1 + -(-MAX_INITIAL_MARGIN_FRACTION // WAD)
 
 
 class Tolerances:
@@ -80,7 +86,7 @@ class Tolerances:
         #: Absolute slack for equity alone: the model's integer rounding, in USD units.
         self.equity_slack = (3 * n_markets + 2 * n_collaterals + 1) * WEI
         #: Absolute slack for equity minus a requirement, in USD units.
-        self.requirement_slack = (5 * n_markets + 2 * n_collaterals + 2) * WEI
+        self.requirement_slack = ((3 + REQUIREMENT_ROUNDING_WEI) * n_markets + 2 * n_collaterals + 2) * WEI
 
 
 #: Below this many rows a kernel runs on the calling thread: waking numba's thread pool costs

@@ -8,9 +8,9 @@ price is fixed (their payout is known: no risk). Feeds without such an option ar
 exactly per position and are not part of these inputs (the batch margin core's job).
 
 :meth:`ModelPortfolios.from_model` converts those groups, once, from WAD integers to the
-engine's floats (one division by ``WAD`` per field, time to expiry
-``max(expiry_s - now_s, 0) / SECONDS_PER_YEAR``), with the model's scan ranges and its SPAN
-grid (:func:`protocol.portfolio.span_grid` with its defaults). Slots keep the order of the
+engine's floats (one division by ``WAD`` per field, the market's ``dividend_yield_wad``
+included; time to expiry ``max(expiry_s - now_s, 0) / SECONDS_PER_YEAR``), with the model's
+scan ranges and its SPAN grid (:func:`protocol.portfolio.span_grid` with its defaults). Slots keep the order of the
 account's positions, which is the order the model sums them in.
 """
 
@@ -27,7 +27,7 @@ from protocol.constants import WAD
 from protocol.errors import InvalidParameter
 from protocol.option_margin import needs_portfolio_margin, requirements_wad
 from protocol.params import MarketKind, Params, ProtocolParams
-from protocol.portfolio.book import Instrument, PositionBook
+from protocol.portfolio.book import OPTION_FIELDS, Instrument, PositionBook
 from protocol.portfolio.engine import MarginResult
 from protocol.portfolio.market import Underlyings
 from protocol.portfolio.scenarios import ScenarioGrid, span_grid
@@ -97,7 +97,7 @@ class ModelPortfolios:
         market_ids = np.full(shape, -1, dtype=np.int64)
         underlying = np.zeros(shape, dtype=np.int64)
         kind = np.zeros(shape, dtype=np.int64)
-        fields = {name: np.zeros(shape) for name in ("size", "strike", "expiry_years", "implied_vol")}
+        fields = {name: np.zeros(shape) for name in ("size", *OPTION_FIELDS)}
         index = {feed: u for u, feed in enumerate(feeds)}
         for a, (address, legs) in enumerate(groups.items()):
             positions = state.accounts[address].positions
@@ -111,6 +111,7 @@ class ModelPortfolios:
                     fields["strike"][a, p] = mp.strike_wad / WAD
                     fields["expiry_years"][a, p] = max(mp.expiry_s - now_s, 0) / SECONDS_PER_YEAR
                     fields["implied_vol"][a, p] = mp.volatility_wad / WAD
+                    fields["dividend_yield"][a, p] = mp.dividend_yield_wad / WAD
         pp = params.protocol
         n = len(feeds)
         underlyings = Underlyings(

@@ -1,8 +1,9 @@
-"""Black-Scholes prices and Greeks of many European options at once (numba kernels).
+"""Black-Scholes-Merton prices and Greeks of many European options at once (numba kernels).
 
-The formulas are those of the pure-Python module :mod:`protocol.black_scholes` (units, expiry
-and tail conventions are documented there): :data:`bs_price_nb` and :data:`bs_greeks_nb` are
-numba compilations of its :func:`~protocol.black_scholes.price_unchecked` and
+The formulas are those of the pure-Python module :mod:`protocol.black_scholes` (units, the
+continuous yield ``q`` of the underlying, expiry and tail conventions are documented there):
+:data:`bs_price_nb` and :data:`bs_greeks_nb` are numba compilations of its
+:func:`~protocol.black_scholes.price_unchecked` and
 :func:`~protocol.black_scholes.greeks_unchecked`, so the batch kernels, the scenario engine and
 the reference model evaluate the same expressions. The scalar API (:func:`bs_price`,
 :func:`bs_greeks`, :class:`Greeks`) is re-exported from there.
@@ -19,6 +20,7 @@ from protocol.black_scholes import DAYS_PER_YEAR, Greeks, bs_greeks, bs_price, g
 from protocol.errors import InvalidParameter
 from protocol.portfolio._numba import kernel
 from protocol.portfolio._validate import (
+    check_finite,
     check_positive,
     check_scalar,
     float_array,
@@ -50,12 +52,13 @@ def _price_kernel(
     strike: NDArray[np.float64],
     t_years: NDArray[np.float64],
     vol: NDArray[np.float64],
+    dividend_yield: NDArray[np.float64],
     is_call: NDArray[np.bool_],
     rate: float,
     out: NDArray[np.float64],
 ) -> None:
     for i in range(spot.size):
-        out[i] = bs_price_nb(is_call[i], spot[i], strike[i], t_years[i], vol[i], rate)
+        out[i] = bs_price_nb(is_call[i], spot[i], strike[i], t_years[i], vol[i], rate, dividend_yield[i])
 
 
 @kernel
@@ -64,6 +67,7 @@ def _greeks_kernel(
     strike: NDArray[np.float64],
     t_years: NDArray[np.float64],
     vol: NDArray[np.float64],
+    dividend_yield: NDArray[np.float64],
     is_call: NDArray[np.bool_],
     rate: float,
     price: NDArray[np.float64],
@@ -71,11 +75,16 @@ def _greeks_kernel(
     gamma: NDArray[np.float64],
     vega: NDArray[np.float64],
     theta: NDArray[np.float64],
+    rho: NDArray[np.float64],
 ) -> None:
     for i in range(spot.size):
-        price[i], delta[i], gamma[i], vega[i], theta[i] = bs_greeks_nb(
-            is_call[i], spot[i], strike[i], t_years[i], vol[i], rate
+        price[i], delta[i], gamma[i], vega[i], theta[i], rho[i] = bs_greeks_nb(
+            is_call[i], spot[i], strike[i], t_years[i], vol[i], rate, dividend_yield[i]
         )
+
+
+#: The fields of :class:`GreeksArrays`, in the order the kernels write them.
+_GREEKS = ("price", "delta", "gamma", "vega", "theta", "rho")
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,15 +96,22 @@ class GreeksArrays:
     gamma: NDArray[np.float64]
     vega: NDArray[np.float64]
     theta: NDArray[np.float64]
+    rho: NDArray[np.float64]
 
     @classmethod
     def empty(cls, shape: tuple[int, ...]) -> GreeksArrays:
         """Uninitialised outputs of ``shape`` to pass as ``out``."""
-        return cls(*(np.empty(shape, dtype=np.float64) for _ in range(5)))
+        return cls(*(np.empty(shape, dtype=np.float64) for _ in _GREEKS))
 
 
 def _batch_inputs(
-    spot: ArrayLike, strike: ArrayLike, t_years: ArrayLike, vol: ArrayLike, is_call: ArrayLike, rate: float
+    spot: ArrayLike,
+    strike: ArrayLike,
+    t_years: ArrayLike,
+    vol: ArrayLike,
+    is_call: ArrayLike,
+    rate: float,
+    dividend_yield: ArrayLike,
 ) -> tuple[tuple[NDArray[np.float64], ...], NDArray[np.bool_], float, tuple[int, ...]]:
     arrays = {
         "spot": float_array("spot", spot),
@@ -111,6 +127,13 @@ def _batch_inputs(
     check_positive("strike", arrays["strike"])
     check_positive("t_years", arrays["t_years"], allow_zero=True)
     check_positive("vol", arrays["vol"])
+    yields = float_array("dividend_yield", dividend_yield)
+    if np.ndim(dividend_yield) == 0:  # one yield for every option
+        yields = np.full(shape, yields.item())
+    else:
+        same_shape({"spot": arrays["spot"], "dividend_yield": yields})
+    check_finite("dividend_yield", yields)
+    arrays["dividend_yield"] = yields
     r = check_scalar("rate", rate)
     flat = tuple(a.reshape(-1) for a in arrays.values())
     return flat, np.ascontiguousarray(calls).reshape(-1), r, shape
@@ -124,17 +147,19 @@ def bs_price_batch(
     is_call: ArrayLike,
     *,
     rate: float = 0.0,
+    dividend_yield: ArrayLike = 0.0,
     out: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
-    """Prices of many European options (arrays of one shape; ``rate`` shared).
+    """Prices of many European options (arrays of one shape; ``rate`` shared, ``dividend_yield``
+    one number for all or an array of the input shape).
 
     ``out``, when given, is a C-contiguous float64 array of the input shape and is returned.
     Raises :class:`~protocol.errors.InvalidParameter` for mismatched shapes, non-real dtypes,
     NaN or infinite values, ``spot``/``strike``/``vol`` <= 0 or ``t_years`` < 0.
     """
-    (s, k, t, v), calls, r, shape = _batch_inputs(spot, strike, t_years, vol, is_call, rate)
+    (s, k, t, v, q), calls, r, shape = _batch_inputs(spot, strike, t_years, vol, is_call, rate, dividend_yield)
     result = out_array("out", out, shape, np.float64)
-    _price_kernel(s, k, t, v, calls, r, result.reshape(-1))
+    _price_kernel(s, k, t, v, q, calls, r, result.reshape(-1))
     return result
 
 
@@ -146,15 +171,13 @@ def bs_greeks_batch(
     is_call: ArrayLike,
     *,
     rate: float = 0.0,
+    dividend_yield: ArrayLike = 0.0,
     out: GreeksArrays | None = None,
 ) -> GreeksArrays:
-    """Prices and Greeks of many European options; validation as :func:`bs_price_batch`."""
-    (s, k, t, v), calls, r, shape = _batch_inputs(spot, strike, t_years, vol, is_call, rate)
+    """Prices and Greeks of many European options; inputs and validation as :func:`bs_price_batch`."""
+    (s, k, t, v, q), calls, r, shape = _batch_inputs(spot, strike, t_years, vol, is_call, rate, dividend_yield)
     if out is None:
         out = GreeksArrays.empty(shape)
-    fields = [
-        out_array(f"out.{name}", getattr(out, name), shape, np.float64)
-        for name in ("price", "delta", "gamma", "vega", "theta")
-    ]
-    _greeks_kernel(s, k, t, v, calls, r, *(f.reshape(-1) for f in fields))
+    fields = [out_array(f"out.{name}", getattr(out, name), shape, np.float64) for name in _GREEKS]
+    _greeks_kernel(s, k, t, v, q, calls, r, *(f.reshape(-1) for f in fields))
     return out

@@ -3,11 +3,13 @@
 Account ``a`` holds up to ``P`` positions in slots ``(a, 0..P-1)``; a slot with ``size == 0``
 is empty and its other fields are ignored. Units: ``size`` in units of the underlying (signed,
 short < 0); ``strike`` USD per unit; ``expiry_years`` time to expiry in years (ACT/365);
-``implied_vol`` annualised decimal. ``strike``, ``expiry_years`` and ``implied_vol`` are
-ignored for perpetuals (write 0).
+``implied_vol`` annualised decimal; ``dividend_yield`` the continuous yield ``q`` of the
+underlying the option is priced with, annualised decimal (:mod:`protocol.black_scholes`; may be
+negative). ``strike``, ``expiry_years``, ``implied_vol`` and ``dividend_yield`` are ignored for
+perpetuals (write 0).
 
 On construction the book groups its option slots into *series*: slots with the same
-underlying, kind, strike, expiry and implied volatility hold the same listed instrument, whose
+underlying, kind, strike, expiry, implied volatility and yield hold the same listed instrument, whose
 scenario P&L per unit the engine computes once (SPAN's risk array). :attr:`PositionBook.series`
 maps each slot to its row of :attr:`PositionBook.listed` (series held by at least two slots);
 other slots (perpetuals, empty slots and options held once) map to -1 and are revalued on
@@ -29,7 +31,10 @@ from protocol.portfolio._validate import check_finite, check_positive, float_arr
 
 T = TypeVar("T", bound=np.generic)
 
-__all__ = ["Instrument", "Position", "PositionBook", "SeriesTable"]
+__all__ = ["OPTION_FIELDS", "Instrument", "Position", "PositionBook", "SeriesTable"]
+
+#: The float fields of an option slot besides its size (units: module docstring).
+OPTION_FIELDS = ("strike", "expiry_years", "implied_vol", "dividend_yield")
 
 
 class Instrument(IntEnum):
@@ -53,6 +58,7 @@ class Position:
     strike: float = 0.0
     expiry_years: float = 0.0
     implied_vol: float = 0.0
+    dividend_yield: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +70,7 @@ class SeriesTable:
     strike: NDArray[np.float64]
     expiry_years: NDArray[np.float64]
     implied_vol: NDArray[np.float64]
+    dividend_yield: NDArray[np.float64]
 
     @property
     def count(self) -> int:
@@ -83,11 +90,13 @@ def _group_series(
     strike: NDArray[np.float64],
     expiry: NDArray[np.float64],
     vol: NDArray[np.float64],
+    dividend_yield: NDArray[np.float64],
 ) -> tuple[SeriesTable, NDArray[np.int64]]:
     """The series held by at least two option slots and each slot's series index (-1: none)."""
     series = np.full(size.shape, -1, dtype=np.int64)
     slots = np.flatnonzero((kind != Instrument.PERP) & (size != 0.0))
     keys = (
+        dividend_yield.reshape(-1)[slots],
         vol.reshape(-1)[slots],
         expiry.reshape(-1)[slots],
         strike.reshape(-1)[slots],
@@ -114,6 +123,7 @@ def _group_series(
         strike=_read_only(strike.reshape(-1)[at]),
         expiry_years=_read_only(expiry.reshape(-1)[at]),
         implied_vol=_read_only(vol.reshape(-1)[at]),
+        dividend_yield=_read_only(dividend_yield.reshape(-1)[at]),
     )
     return table, _read_only(series)
 
@@ -128,6 +138,7 @@ class PositionBook:
     strike: NDArray[np.float64]
     expiry_years: NDArray[np.float64]
     implied_vol: NDArray[np.float64]
+    dividend_yield: NDArray[np.float64]
     #: ``(A, P)`` row of :attr:`listed` holding the slot's series, or -1 (derived, not an argument).
     series: NDArray[np.int64] = field(init=False, repr=False)
     #: The option series held by at least two slots (derived, not an argument).
@@ -135,10 +146,7 @@ class PositionBook:
 
     def __post_init__(self) -> None:
         ints = {"underlying": int_array("book.underlying", self.underlying), "kind": int_array("book.kind", self.kind)}
-        floats = {
-            name: float_array(f"book.{name}", getattr(self, name))
-            for name in ("size", "strike", "expiry_years", "implied_vol")
-        }
+        floats = {name: float_array(f"book.{name}", getattr(self, name)) for name in ("size", *OPTION_FIELDS)}
         shape = same_shape({f"book.{k}": v for k, v in {**ints, **floats}.items()})
         if len(shape) != 2:
             raise InvalidParameter(f"book arrays must be 2-D (accounts, slots), got shape {shape}")
@@ -152,12 +160,13 @@ class PositionBook:
         check_positive("book.strike", floats["strike"], mask=option)
         check_positive("book.expiry_years", floats["expiry_years"], allow_zero=True, mask=option)
         check_positive("book.implied_vol", floats["implied_vol"], mask=option)
+        check_finite("book.dividend_yield", floats["dividend_yield"], mask=option)
         for name, arr in {**ints, **floats}.items():
             if arr is getattr(self, name):
                 arr = arr.copy()
             object.__setattr__(self, name, _read_only(arr))
         listed, series = _group_series(
-            self.underlying, self.kind, self.size, self.strike, self.expiry_years, self.implied_vol
+            self.underlying, self.kind, self.size, self.strike, self.expiry_years, self.implied_vol, self.dividend_yield
         )
         object.__setattr__(self, "series", series)
         object.__setattr__(self, "listed", listed)
@@ -171,7 +180,7 @@ class PositionBook:
         shape = (len(accounts), width)
         underlying = np.zeros(shape, dtype=np.int64)
         kind = np.zeros(shape, dtype=np.int64)
-        fields = {name: np.zeros(shape) for name in ("size", "strike", "expiry_years", "implied_vol")}
+        fields = {name: np.zeros(shape) for name in ("size", *OPTION_FIELDS)}
         for a, acct in enumerate(accounts):
             for p, pos in enumerate(acct):
                 if not isinstance(pos, Position):

@@ -9,8 +9,8 @@ on another:
   price_units[s]``, computed in that order, so one perpetual's scenario loss is its notional
   times the move bit for bit;
 * an option's P&L is ``size * (BS(shocked spot, shocked vol) - BS(spot, vol))`` with the
-  strike, expiry and rate unchanged (the scenarios are instantaneous: no time decay), BS being
-  :func:`protocol.black_scholes.price_unchecked` compiled by numba;
+  strike, expiry, rate and the underlying's yield unchanged (the scenarios are instantaneous:
+  no time decay), BS being :func:`protocol.black_scholes.price_unchecked` compiled by numba;
 
 ``loss[a, u, s] = -weights[s] * pnl[a, u, s]`` (USD, positive = the account loses). Per
 underlying, ``scan_risk = max(0, max_s loss)`` and ``short_option_floor =
@@ -124,6 +124,7 @@ def _option_pnl_row(
     t_years: float,
     vol: float,
     rate: float,
+    dividend_yield: float,
     vol_units: NDArray[np.float64],
     vol_up: float,
     vol_down: float,
@@ -143,7 +144,7 @@ def _option_pnl_row(
         days = max(t_years * DAYS_PER_YEAR, dte_floor_days)
         power = power_short if days < VEGA_REFERENCE_DAYS else power_long
         factor = (VEGA_REFERENCE_DAYS / days) ** power
-    base = bs_price_nb(is_call, spot, strike, t_years, vol, rate)
+    base = bs_price_nb(is_call, spot, strike, t_years, vol, rate, dividend_yield)
     for s in range(vol_units.size):
         units = vol_units[s]
         shocked_vol = vol
@@ -151,7 +152,7 @@ def _option_pnl_row(
             span = vol_up if units > 0.0 else vol_down
             shocked_vol = vol * (1.0 + units * span * factor) if relative else vol + units * span
             shocked_vol = max(shocked_vol, min_vol)
-        out[row, s] = bs_price_nb(is_call, shocked_spot[s], strike, t_years, shocked_vol, rate) - base
+        out[row, s] = bs_price_nb(is_call, shocked_spot[s], strike, t_years, shocked_vol, rate, dividend_yield) - base
 
 
 @parallel_kernel
@@ -161,6 +162,7 @@ def _risk_array_kernel(
     strike: NDArray[np.float64],
     expiry: NDArray[np.float64],
     ivol: NDArray[np.float64],
+    dividend_yield: NDArray[np.float64],
     spot: NDArray[np.float64],
     vol_up: NDArray[np.float64],
     vol_down: NDArray[np.float64],
@@ -178,7 +180,7 @@ def _risk_array_kernel(
     for n in prange(strike.size):
         u = und[n]
         _option_pnl_row(
-            kind[n] == 1, spot[u], shocked_spot[u], strike[n], expiry[n], ivol[n], rate, vol_units,
+            kind[n] == 1, spot[u], shocked_spot[u], strike[n], expiry[n], ivol[n], rate, dividend_yield[n], vol_units,
             vol_up[u], vol_down[u], relative, power_short, power_long, dte_floor_days, min_vol, risk, n,
         )  # fmt: skip
 
@@ -192,6 +194,7 @@ def _portfolio_kernel(
     strike: NDArray[np.float64],
     expiry: NDArray[np.float64],
     ivol: NDArray[np.float64],
+    dividend_yield: NDArray[np.float64],
     series: NDArray[np.int64],
     risk: NDArray[np.float64],
     spot: NDArray[np.float64],
@@ -258,8 +261,8 @@ def _portfolio_kernel(
                     continue
                 _option_pnl_row(
                     kind[a, p] == 1, spot[u], shocked_spot[u], strike[a, p], expiry[a, p], ivol[a, p], rate,
-                    vol_units, vol_up[u], vol_down[u], relative, power_short, power_long, dte_floor_days, min_vol,
-                    row, 0,
+                    dividend_yield[a, p], vol_units, vol_up[u], vol_down[u], relative, power_short, power_long,
+                    dte_floor_days, min_vol, row, 0,
                 )  # fmt: skip
                 for s in range(n_scen):
                     pnl[u, s] += q * row[0, s]
@@ -308,13 +311,13 @@ def _run(
     risk = np.empty((listed.count, grid.size))
     _risk_array_kernel(
         listed.underlying, listed.kind, listed.strike, listed.expiry_years, listed.implied_vol,
-        und.spot, und.vol_scan_up, und.vol_scan_down, und.rate, prep.shocked_spot, prep.vol_units,
-        relative, grid.vega_power_short, grid.vega_power_long, grid.dte_floor_days, grid.min_vol, risk,
+        listed.dividend_yield, und.spot, und.vol_scan_up, und.vol_scan_down, und.rate, prep.shocked_spot,
+        prep.vol_units, relative, grid.vega_power_short, grid.vega_power_long, grid.dte_floor_days, grid.min_vol, risk,
     )  # fmt: skip
     _portfolio_kernel(
         chunk_count(n_acc),
         book.underlying, book.kind, book.size, book.strike, book.expiry_years, book.implied_vol,
-        book.series, risk, und.spot, und.vol_scan_up, und.vol_scan_down, und.rate,
+        book.dividend_yield, book.series, risk, und.spot, und.vol_scan_up, und.vol_scan_down, und.rate,
         prep.move, prep.shocked_spot, prep.vol_units,
         relative, grid.vega_power_short, grid.vega_power_long, grid.dte_floor_days,
         grid.min_vol, prep.weights, und.short_option_minimum,

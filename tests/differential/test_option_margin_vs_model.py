@@ -3,7 +3,8 @@
 States are built through the :class:`~protocol.clearing_house.ClearingHouse` (option markets of
 :func:`protocol.scenarios.option_params`): fills of calls, puts and perpetuals at random sizes
 and premiums, prices moved, time advanced (past expiry in some examples, with and without a
-settlement price). For every account:
+settlement price), with the options' yields ``q`` (``MarketParams.dividend_yield_wad``) zero or
+not. For every account:
 
 * the group composition of :class:`~protocol.portfolio.ModelPortfolios` equals the model's rule
   (SPEC §9: every unsettled position on a feed with an unsettled option, perpetuals included),
@@ -16,8 +17,10 @@ settlement price). For every account:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -51,9 +54,24 @@ START_PRICES = {BTC_FEED: 60_000 * WAD, ETH_FEED: 3_000 * WAD}
 REL_TOL = 1e-9
 
 
-def new_house() -> ClearingHouse:
+#: Yields of the call and the put (WAD): none; a staking-like yield on both; a negative carry on one.
+YIELDS = ((0, 0), (35 * WAD // 1_000, 35 * WAD // 1_000), (WAD // 20, -(WAD // 50)))
+
+
+def params_with_yields(call_yield_wad: int, put_yield_wad: int) -> Params:
+    """:func:`option_params` with the call's and the put's ``dividend_yield_wad``."""
+    params = option_params(EXPIRY)
+    yields = {BTC_CALL: call_yield_wad, BTC_PUT: put_yield_wad}
+    markets = tuple(
+        dataclasses.replace(m, dividend_yield_wad=yields[m.market_id]) if m.market_id in yields else m
+        for m in params.markets
+    )
+    return dataclasses.replace(params, markets=markets)
+
+
+def new_house(yields: tuple[int, int] = (0, 0)) -> ClearingHouse:
     house = ClearingHouse(
-        option_params(EXPIRY),
+        params_with_yields(*yields),
         governance=ACTORS["governance"],
         matchers=[ACTORS["matcher"]],
         oracles=[ACTORS["oracle"]],
@@ -189,18 +207,22 @@ def check_against_model(house: ClearingHouse) -> int:
     return len(engine)
 
 
-@given(st.lists(steps, min_size=1, max_size=25))
-def test_engine_matches_model_on_random_states(trace: list[Step]) -> None:
-    house = new_house()
+yields = st.tuples(*(st.one_of(st.just(0), st.integers(-WAD // 10, WAD // 4)) for _ in range(2)))
+
+
+@given(st.lists(steps, min_size=1, max_size=25), yields)
+def test_engine_matches_model_on_random_states(trace: list[Step], call_and_put_yields: tuple[int, int]) -> None:
+    house = new_house(call_and_put_yields)
     for step in trace:
         apply_step(house, step)
     check_against_model(house)
 
 
-def test_engine_matches_model_on_a_scripted_book() -> None:
+@pytest.mark.parametrize("call_and_put_yields", YIELDS)
+def test_engine_matches_model_on_a_scripted_book(call_and_put_yields: tuple[int, int]) -> None:
     """A covered call writer hedged with BTC perps and trading ETH perps, a put buyer, a
     strangle seller, then expiry passes without and with a settlement price."""
-    house = new_house()
+    house = new_house(call_and_put_yields)
     buyer, market_maker, hedger, strangle, writer = range(len(TRADERS))  # ascending deposits
     script = [
         FillStep(BTC_CALL, buyer, writer, 3 * WAD + 17, 0.03),

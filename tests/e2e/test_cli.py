@@ -31,10 +31,10 @@ def test_check_params_accepts_the_example() -> None:
 
 def test_check_params_names_the_bad_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text(EXAMPLE.read_text().replace('initial_margin_fraction = "0.1"', 'initial_margin_fraction = "2"', 1))
+    bad.write_text(EXAMPLE.read_text().replace('initial_margin_fraction = "0.1"', 'initial_margin_fraction = "11"', 1))
     result = runner.invoke(app, ["check-params", str(bad)])
     assert result.exit_code == 2
-    assert "market[0].initial_margin_fraction = 2 is out of range [0.001, 1]" in result.output
+    assert "market[0].initial_margin_fraction = 11 is out of range [0.001, 10]" in result.output
     assert "Traceback" not in result.output
 
 

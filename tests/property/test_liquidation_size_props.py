@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocol import liquidation
-from protocol.constants import MAX_LIQUIDATION_PENALTY, MIN_INITIAL_MARGIN_FRACTION, WAD
+from protocol.constants import MAX_INITIAL_MARGIN_FRACTION, MAX_LIQUIDATION_PENALTY, MIN_INITIAL_MARGIN_FRACTION, WAD
 from protocol.context import Context
 from protocol.funding import settle_account
 from protocol.margin import Health, account_health
@@ -31,6 +31,12 @@ from protocol.state import Account, FeedState, MarketState, Position, ProtocolSt
 TRADER = "0x" + "ab" * 20
 NOW_S = 1_000_000
 PERP, OTHER_PERP, CALL = 0, 1, 2
+
+
+#: Initial fractions up to 100 % and beyond it, up to the bound (SPEC §2).
+initial_fractions = st.one_of(
+    st.integers(MIN_INITIAL_MARGIN_FRACTION, WAD), st.integers(WAD, MAX_INITIAL_MARGIN_FRACTION)
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +62,7 @@ def liquidatable_cases(draw: st.DrawFn, *, max_size_exp: int = 24) -> Case:
         PERP,
         "PERP",
         0,
-        initial_margin_fraction_wad=draw(st.integers(MIN_INITIAL_MARGIN_FRACTION, WAD)),
+        initial_margin_fraction_wad=draw(initial_fractions),
         maintenance_share_wad=draw(st.integers(1, WAD - 1)),
         oi_cap_lower_wad=lo,
         oi_cap_upper_wad=lo + draw(st.integers(1, 10**27)) if scaling else 0,

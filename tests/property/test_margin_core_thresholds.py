@@ -15,13 +15,19 @@ import dataclasses
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.constants import MIN_INITIAL_MARGIN_FRACTION, WAD
+from protocol.constants import MAX_INITIAL_MARGIN_FRACTION, MIN_INITIAL_MARGIN_FRACTION, WAD
 from protocol.margin import Health, account_health
 from protocol.margin_core import MarginBatch, MarginBook, WadLimbs, evaluate
 from protocol.params import CollateralParams, FeedParams, MarketParams, Params, ProtocolParams
 from protocol.state import Account, MarketState, Position, ProtocolState, Roles
 
 LIMB_RANGE = 2**63 * WAD
+
+
+#: Initial fractions up to 100 % and beyond it, up to the bound (SPEC §2).
+initial_fractions = st.one_of(
+    st.integers(MIN_INITIAL_MARGIN_FRACTION, WAD), st.integers(WAD, MAX_INITIAL_MARGIN_FRACTION)
+)
 
 
 def magnitudes(max_exp: int) -> st.SearchStrategy[int]:
@@ -44,7 +50,7 @@ def market_params(draw: st.DrawFn, market_id: int) -> MarketParams:
         market_id,
         f"M{market_id}",
         market_id,
-        initial_margin_fraction_wad=draw(st.integers(MIN_INITIAL_MARGIN_FRACTION, WAD)),
+        initial_margin_fraction_wad=draw(initial_fractions),
         maintenance_share_wad=draw(st.integers(1, WAD - 1)),
         oi_cap_lower_wad=lo,
         oi_cap_upper_wad=hi,

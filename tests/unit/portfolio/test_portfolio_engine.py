@@ -239,10 +239,19 @@ def test_engine_validation() -> None:
         ({"strike": 0.0}, r"book.strike\[0, 0\] = 0.0 must be > 0"),
         ({"expiry_years": -1.0}, r"book.expiry_years\[0, 0\] = -1.0 must be >= 0"),
         ({"implied_vol": np.inf}, r"book.implied_vol\[0, 0\] = inf must be finite"),
+        ({"dividend_yield": np.nan}, r"book.dividend_yield\[0, 0\] = nan must be finite"),
     ],
 )
 def test_book_validation(changes: dict[str, float], message: str) -> None:
-    fields = {"underlying": 0, "kind": 1, "size": -1.0, "strike": 100.0, "expiry_years": 0.1, "implied_vol": 0.5}
+    fields = {
+        "underlying": 0,
+        "kind": 1,
+        "size": -1.0,
+        "strike": 100.0,
+        "expiry_years": 0.1,
+        "implied_vol": 0.5,
+        "dividend_yield": 0.03,
+    }
     fields.update(changes)
     with pytest.raises(InvalidParameter, match=message):
         PositionBook(**{k: np.full((1, 1), v) for k, v in fields.items()})  # type: ignore[arg-type]
@@ -253,11 +262,9 @@ def test_book_shapes_and_perp_fields_ignored() -> None:
     assert perp.shape == (1, 1)
     assert not perp.size.flags.writeable
     with pytest.raises(InvalidParameter, match="book arrays must be 2-D"):
-        PositionBook(*(np.zeros(3) for _ in range(6)))
+        PositionBook(*(np.zeros(3) for _ in range(7)))
     with pytest.raises(InvalidParameter, match=r"book.size has shape \(1, 2\) but book.underlying has shape \(1, 1\)"):
-        PositionBook(
-            np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 2)), np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 1))
-        )
+        PositionBook(np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 2)), *(np.zeros((1, 1)) for _ in range(4)))
     with pytest.raises(InvalidParameter, match="more than slots = 1 positions"):
         PositionBook.from_accounts([[Position(BTC, Instrument.PERP, 1.0)] * 2], slots=1)
 

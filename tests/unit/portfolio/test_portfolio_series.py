@@ -3,6 +3,7 @@ Black-Scholes implementation shared with the model, and the model's import graph
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from typing import Any, cast
@@ -33,7 +34,7 @@ def markets() -> Underlyings:
 
 
 def sized(pos: Position, size: float) -> Position:
-    return Position(pos.underlying, pos.kind, size, pos.strike, pos.expiry_years, pos.implied_vol)
+    return dataclasses.replace(pos, size=size)
 
 
 def test_slots_of_one_series_share_a_risk_array_row() -> None:
@@ -56,6 +57,15 @@ def test_slots_of_one_series_share_a_risk_array_row() -> None:
     assert not book.series.flags.writeable
 
 
+def test_the_yield_is_part_of_the_series() -> None:
+    staked = dataclasses.replace(CALL, dividend_yield=0.035)
+    book = PositionBook.from_accounts([[CALL, staked], [sized(CALL, -1.0), sized(staked, 2.0)]])
+    assert book.listed.count == 2
+    assert book.series[0].tolist() == book.series[1].tolist()
+    assert sorted(book.listed.dividend_yield.tolist()) == [0.0, 0.035]
+    assert not book.listed.dividend_yield.flags.writeable
+
+
 def test_a_book_without_options_lists_nothing() -> None:
     book = PositionBook.from_accounts([[Position(BTC, Instrument.PERP, 1.0)], []])
     assert book.listed.count == 0
@@ -66,6 +76,7 @@ def test_risk_array_and_per_position_paths_give_the_same_bits() -> None:
     und = markets()
     grid = span_grid()
     account = [sized(CALL, -2.5), sized(PUT, 4.0), Position(BTC, Instrument.PERP, 0.7)]
+    account.append(dataclasses.replace(CALL, size=1.2, dividend_yield=0.04))  # options on a yielding asset
     shared = PositionBook.from_accounts([account, [sized(CALL, 1.0), sized(PUT, -1.0)]])
     alone = PositionBook.from_accounts([account])
     assert shared.listed.count == 2
@@ -89,8 +100,10 @@ def test_model_and_engine_share_one_black_scholes() -> None:
     assert option_margin.price_unchecked is black_scholes.price_unchecked  # the model calls it
     assert cast(Any, bs_price_nb).py_func is black_scholes.price_unchecked  # numba's original function
     assert cast(Any, bs_greeks_nb).py_func is black_scholes.greeks_unchecked
-    args = (True, 61_000.0, 65_000.0, 7 / 365, 0.6, 0.0)
-    assert bs_price_nb(*args) == black_scholes.price_unchecked(*args)
+    for q in (0.0, 0.035, -0.01):
+        args = (True, 61_000.0, 65_000.0, 7 / 365, 0.6, 0.0, q)
+        assert bs_price_nb(*args) == black_scholes.price_unchecked(*args)
+        assert bs_greeks_nb(*args) == black_scholes.greeks_unchecked(*args)
 
 
 def test_the_model_imports_neither_numpy_nor_numba() -> None:

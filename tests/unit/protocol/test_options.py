@@ -3,6 +3,7 @@ settlement at the first price at or after expiry, and the portfolio requirement.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import TYPE_CHECKING
 
@@ -113,6 +114,22 @@ def test_a_perpetual_hedge_offsets_the_option_risk(odesk: Desk) -> None:
     assert together < alone
 
 
+def test_the_underlyings_yield_moves_the_writers_requirement() -> None:
+    """A yield q lowers the forward: calls lose value and delta, puts gain them, so a call
+    writer needs less margin and a put writer more; a negative carry does the opposite."""
+    params = option_params(EXPIRY)
+
+    def maintenance(market_id: int, yield_wad: int) -> int:
+        mp = dataclasses.replace(params.market(market_id), dividend_yield_wad=yield_wad)
+        return group_requirement([(mp, Position(size=-WAD))], 60_000 * WAD, T0, params.protocol)[1]
+
+    for market_id, direction in ((BTC_CALL, -1), (BTC_PUT, 1)):
+        base = maintenance(market_id, 0)
+        for q in (WAD // 20, WAD):
+            assert (maintenance(market_id, q) - base) * direction > 0
+        assert (maintenance(market_id, -(WAD // 20)) - base) * direction < 0
+
+
 def test_the_span_grid_has_sixteen_scenarios_with_partial_extremes() -> None:
     assert len(SPAN_SCENARIOS) == 16
     assert [s.weight for s in SPAN_SCENARIOS].count(0.35) == 2
@@ -134,6 +151,22 @@ def test_option_parameters_are_validated() -> None:
         MarketParams(9, "X", 0, WAD // 10, WAD // 2, kind=MarketKind.CALL, strike_wad=0, expiry_s=1, volatility_wad=WAD)
     with pytest.raises(InvalidParameter, match="applies to options only"):
         MarketParams(9, "X", 0, WAD // 10, WAD // 2, strike_wad=WAD)
+    with pytest.raises(InvalidParameter, match=r"market\[9\]\.dividend_yield_wad = 50000000000000000 applies to"):
+        MarketParams(9, "X", 0, WAD // 10, WAD // 2, dividend_yield_wad=WAD // 20)
+
+    def call(yield_wad: int) -> MarketParams:
+        return MarketParams(
+            9, "X", 0, WAD // 10, WAD // 2, kind=MarketKind.CALL, strike_wad=WAD, expiry_s=1, volatility_wad=WAD,
+            dividend_yield_wad=yield_wad,
+        )  # fmt: skip
+
+    assert [call(bound).dividend_yield_wad for bound in (-WAD, 0, WAD)] == [-WAD, 0, WAD]
+    with pytest.raises(
+        InvalidParameter, match=r"market\[9\]\.dividend_yield = -1.000000000000000001 is out of range \[-1, 1\]"
+    ):
+        call(-WAD - 1)
+    with pytest.raises(InvalidParameter, match=r"market\[9\]\.dividend_yield = 1.000000000000000001 is out of range"):
+        call(WAD + 1)
 
 
 def test_scan_range_keeps_the_extreme_scenario_price_positive() -> None:

@@ -120,9 +120,9 @@ BAD_FIELDS: list[tuple[Any, str, str, object, str]] = [
         "market[0]",
         "initial_margin_fraction_wad",
         WAD // 1000 - 1,
-        " = 0.000999999999999999 is out of range [0.001, 1]",
+        " = 0.000999999999999999 is out of range [0.001, 10]",
     ),
-    (MARKET, "market[0]", "initial_margin_fraction_wad", WAD + 1, " = 1.000000000000000001 is out of range"),
+    (MARKET, "market[0]", "initial_margin_fraction_wad", 10 * WAD + 1, " = 10.000000000000000001 is out of range"),
     (
         MARKET,
         "market[0]",
@@ -284,6 +284,26 @@ def test_load_params_converts_decimal_strings_to_exact_wad(tmp_path: Path) -> No
     assert m.oi_cap_upper_wad == 2000 * WAD + 1  # the 18th decimal place is one wei
     c = p.collateral(2)
     assert (c.decimals, c.deposit_cap, c.haircut_wad, c.value_cap_wad) == (8, 10**8, 10**17, 10**6 * WAD)
+
+
+def test_load_params_reads_an_options_signed_yield(tmp_path: Path) -> None:
+    option = """
+[[market]]
+market_id = 4
+symbol = "BTC-70000-C"
+feed_id = 0
+kind = "call"
+initial_margin_fraction = "1.5"
+maintenance_share = "0.5"
+strike = "70000"
+expiry_s = 1800000000
+volatility = "0.6"
+dividend_yield = "-0.025"
+"""
+    m = load_params(_write(tmp_path, GOOD_TOML + option)).market(4)
+    assert (m.dividend_yield_wad, m.initial_margin_fraction_wad) == (-25 * 10**15, 3 * WAD // 2)
+    with pytest.raises(InvalidParameter, match=r"market\[4\]\.dividend_yield = 1.5 is out of range \[-1, 1\]"):
+        load_params(_write(tmp_path, GOOD_TOML + option.replace('"-0.025"', '"1.5"')))
 
 
 def test_params_from_dict_matches_load_params(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from protocol.actions import (
     SetRole,
     Withdraw,
 )
-from protocol.constants import WAD
+from protocol.constants import MAX_INITIAL_MARGIN_FRACTION, WAD
 from protocol.errors import ProtocolRevert
 from protocol.events import MarginParamsSet, PausedSet, RoleSet
 from protocol.margin import Health
@@ -142,7 +142,7 @@ def test_set_market_margin_changes_requirements(desk: Desk) -> None:
     ("imf", "share"),
     [
         (WAD // 1_000 - 1, WAD // 2),  # below the 0.1 % floor
-        (WAD + 1, WAD // 2),  # above 100 %
+        (MAX_INITIAL_MARGIN_FRACTION + 1, WAD // 2),  # above 1000 %
         (WAD // 10, 0),  # maintenance share must be > 0
         (WAD // 10, WAD),  # ... and < 100 %
     ],
@@ -155,7 +155,7 @@ def test_set_market_margin_out_of_bounds(desk: Desk, imf: int, share: int) -> No
     assert desk.house.params == params
 
 
-@pytest.mark.parametrize(("imf", "share"), [(WAD // 1_000, 1), (WAD, WAD - 1)])
+@pytest.mark.parametrize(("imf", "share"), [(WAD // 1_000, 1), (WAD, WAD - 1), (MAX_INITIAL_MARGIN_FRACTION, WAD // 2)])
 def test_set_market_margin_at_the_bounds(desk: Desk, imf: int, share: int) -> None:
     desk.apply(SetMarketMargin(GOV, BTC_PERP, imf, share))
     assert desk.house.params.market(BTC_PERP).initial_margin_fraction_wad == imf
