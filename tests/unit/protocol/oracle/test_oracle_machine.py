@@ -16,6 +16,7 @@ from protocol.oracle.machine import (
     Source,
     Status,
     StatusChanged,
+    Track,
     classify,
     initial_state,
     step,
@@ -26,6 +27,7 @@ from protocol.oracle.rounds import RoundData, compose_round_id
 NOW = 1_700_000_000
 HEARTBEAT = 3_600
 CFG = FeedConfig(decimals=18, heartbeat_s=HEARTBEAT, max_move_wad=WAD // 10)  # 10 % move
+MOVES = (CFG.max_move_wad, CFG.max_move_wad)  # each source's own move threshold
 MAX_DIFF = WAD // 20  # 5 % between sources
 LAST = 1_000 * WAD
 RID = compose_round_id(1, 7)
@@ -204,7 +206,7 @@ CASES = [
 def test_transition(
     start: Status, ph: Health, pp: int, fh: Health, fp: int, end: Status, source: Source | None
 ) -> None:
-    result = step(state(start), verdict(ph, pp * WAD), verdict(fh, fp * WAD))
+    result = step(state(start), verdict(ph, pp * WAD), verdict(fh, fp * WAD), MOVES)
     assert result.state.status is end
     assert result.source is source
     expected_price = {Source.PRIMARY: pp * WAD, Source.FALLBACK: fp * WAD, None: None}[source]
@@ -213,28 +215,29 @@ def test_transition(
 
 
 def test_events_record_status_change_and_stored_price() -> None:
-    result = step(state(S.PRIMARY_WORKING), verdict(B, LAST), verdict(W, 990 * WAD))
+    result = step(state(S.PRIMARY_WORKING), verdict(B, LAST), verdict(W, 990 * WAD), MOVES)
     assert result.events == (
         StatusChanged(S.PRIMARY_WORKING, S.USING_FALLBACK_PRIMARY_UNTRUSTED),
         LastGoodPriceUpdated(990 * WAD, Source.FALLBACK),
     )
-    quiet = step(result.state, verdict(F, LAST), verdict(F, LAST))
-    assert (quiet.events, quiet.price_wad, quiet.state) == ((), None, result.state)
+    quiet = step(result.state, verdict(F, LAST), verdict(F, LAST), MOVES)
+    assert (quiet.events, quiet.price_wad, quiet.state.status) == ((), None, result.state.status)
+    assert quiet.state.fallback == Track(990 * WAD, NOW, 0)  # stale: the count restarts
 
 
 def test_first_reading_has_no_move_reference() -> None:
     s0 = initial_state(MAX_DIFF)
-    result = step(s0, verdict(W, 30_000 * WAD, None), verdict(W, 1 * WAD, None))
+    result = step(s0, verdict(W, 30_000 * WAD, None), verdict(W, 1 * WAD, None), MOVES)
     assert (result.price_wad, result.state.status) == (30_000 * WAD, S.PRIMARY_WORKING)
-    untrusted = step(s0, verdict(B, LAST, None), verdict(B, LAST, None))
+    untrusted = step(s0, verdict(B, LAST, None), verdict(B, LAST, None), MOVES)
     assert (untrusted.price_wad, untrusted.state.last_good_price_wad) == (None, None)
 
 
 def test_similarity_boundary_is_exact_cross_multiplication() -> None:
     # 1050 vs 1000 is exactly 5 %: similar; 1050 + 1 wei is not.
-    back = step(state(S.BOTH_UNTRUSTED), verdict(W, 1_050 * WAD), verdict(W, 1_000 * WAD))
+    back = step(state(S.BOTH_UNTRUSTED), verdict(W, 1_050 * WAD), verdict(W, 1_000 * WAD), MOVES)
     assert back.state.status is S.PRIMARY_WORKING
-    stay = step(state(S.BOTH_UNTRUSTED), verdict(W, 1_050 * WAD + 1), verdict(W, 1_000 * WAD))
+    stay = step(state(S.BOTH_UNTRUSTED), verdict(W, 1_050 * WAD + 1), verdict(W, 1_000 * WAD), MOVES)
     assert stay.state.status is S.BOTH_UNTRUSTED
 
 
@@ -256,8 +259,8 @@ def test_replay_only_ever_uses_guarded_or_confirmed_prices(
     for p_kind, p_usd, f_kind, f_usd in steps:
         last = s.last_good_price_wad
         pv, fv = make(p_kind, p_usd * WAD, last), make(f_kind, f_usd * WAD, last)
-        result = step(s, pv, fv)
-        assert result == step(s, pv, fv)  # deterministic
+        result = step(s, pv, fv, MOVES)
+        assert result == step(s, pv, fv, MOVES)  # deterministic
         assert (result.price_wad is None) == (result.source is None)
         p, f = classify(pv).health, classify(fv).health
         if result.source is Source.FALLBACK:
@@ -278,25 +281,25 @@ HOP = 3_600
 
 def test_osm_releases_the_value_observed_one_hop_earlier() -> None:
     s = OsmState(None, None, None)
-    s = osm_poke(s, 100 * WAD, 0, HOP)
+    s = osm_poke(s, OsmValue(100 * WAD, 0), 0, HOP)
     assert (s.current, s.queued) == (None, OsmValue(100 * WAD, 0))
-    s = osm_poke(s, 110 * WAD, HOP, HOP)
+    s = osm_poke(s, OsmValue(110 * WAD, HOP), HOP, HOP)
     assert (s.current, s.queued) == (OsmValue(100 * WAD, 0), OsmValue(110 * WAD, HOP))
-    s = osm_poke(s, 90 * WAD, 2 * HOP + 5, HOP)
+    s = osm_poke(s, OsmValue(90 * WAD, 2 * HOP + 5), 2 * HOP + 5, HOP)
     assert s.current == OsmValue(110 * WAD, HOP)
     assert s.last_poke_s == 2 * HOP + 5
 
 
 def test_osm_poke_exactly_one_hop_later_passes_one_second_earlier_fails() -> None:
-    s = osm_poke(OsmState(None, None, None), WAD, 1_000, HOP)
+    s = osm_poke(OsmState(None, None, None), OsmValue(WAD, 1_000), 1_000, HOP)
     assert osm_can_poke(s, 1_000 + HOP, HOP) is True
     assert osm_can_poke(s, 999 + HOP, HOP) is False
     with pytest.raises(OracleError, match=f"^{REASON_OSM_NOT_PASSED}$"):
-        osm_poke(s, 2 * WAD, 999 + HOP, HOP)
+        osm_poke(s, OsmValue(2 * WAD, 999 + HOP), 999 + HOP, HOP)
 
 
 def test_osm_ignores_untrusted_reading() -> None:
-    s = osm_poke(OsmState(None, None, None), WAD, 0, HOP)
+    s = osm_poke(OsmState(None, None, None), OsmValue(WAD, 0), 0, HOP)
     assert osm_poke(s, None, HOP, HOP) == s
 
 
@@ -307,6 +310,6 @@ def test_osm_released_value_is_always_at_least_one_hop_old(pokes: list[tuple[int
         now += wait
         if not osm_can_poke(s, now, HOP):
             continue
-        s = osm_poke(s, price, now, HOP)
+        s = osm_poke(s, OsmValue(price, now), now, HOP)
         if s.current is not None:
             assert now - s.current.observed_at_s >= HOP
