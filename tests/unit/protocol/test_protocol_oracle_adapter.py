@@ -7,12 +7,19 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from protocol.actions import PushPrice, SetPaused
+from protocol.actions import Deposit, PushPrice, SetPaused
 from protocol.constants import WAD
 from protocol.errors import ProtocolRevert
 from protocol.events import Event, PriceAccepted, PriceRejected
-from protocol.oracle_adapter import is_trusted, is_within_move_bound, move_reference, reading_failure, trusted_prices
-from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, ETH_FEED, default_params
+from protocol.oracle_adapter import (
+    earliest_acceptance,
+    is_trusted,
+    is_within_move_bound,
+    move_reference,
+    reading_failure,
+    trusted_prices,
+)
+from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, ETH_FEED, WETH, default_params
 from protocol.state import FeedState
 
 if TYPE_CHECKING:
@@ -203,3 +210,34 @@ def test_no_feed_is_trusted_before_its_first_reading(make_desk: DeskFactory) -> 
     # the first reading has no last good price to compare with: any positive fresh price is accepted
     assert desk.push(BTC_FEED, 1) == [PriceAccepted(BTC_FEED, 1, desk.now)]
     assert desk.state.markets[BTC_PERP].funding_index == 0
+
+
+def test_earliest_acceptance_waits_for_order_and_move_bound(desk: Desk) -> None:
+    fp = desk.house.params.feed(BTC_FEED)
+    feed = desk.state.feeds[BTC_FEED]  # 60,000 accepted and stamped at T0 = now
+    now = desk.now
+    assert earliest_acceptance(feed, fp, P0, now) == now + 1  # the next second: newer timestamp
+    assert earliest_acceptance(feed, fp, P0 + P0 // 120, now) == now + 1  # 50 % / 60 per second
+    assert earliest_acceptance(feed, fp, P0 + P0 // 120 + 1, now) == now + 2
+    assert earliest_acceptance(feed, fp, P0 * 3 // 2, now) == now + WINDOW
+    assert earliest_acceptance(feed, fp, P0 * 3 // 2 + 1, now) is None  # beyond max_move
+    desk.advance(30)
+    assert earliest_acceptance(feed, fp, P0 // 2, desk.now) == desk.now + WINDOW - 30
+
+
+def test_liquidation_values_untrusted_collateral_at_zero(desk: Desk) -> None:
+    """F-09: positions need their trusted price, collateral on an untrusted feed counts zero."""
+    desk.deposit_usdc(TRADER, 10_000)
+    desk.deposit_usdc(MAKER, 100_000)
+    desk.apply(Deposit(TRADER, WETH, 2 * WAD))
+    desk.fill(TRADER, MAKER, WAD // 10, P0)
+    assert desk.house.liquidation_health(TRADER) == desk.health(TRADER)  # everything trusted
+    desk.push(ETH_FEED, 0)  # ETH untrusted
+    with pytest.raises(ProtocolRevert, match=r"^margin: price not trusted$"):
+        desk.health(TRADER)
+    h = desk.house.liquidation_health(TRADER)
+    assert h.equity == 10_000 * WAD  # the 2 WETH count nothing
+    assert h.maintenance == 300 * WAD
+    desk.push(BTC_FEED, 0)
+    with pytest.raises(ProtocolRevert, match=r"^liquidation: price not trusted$"):
+        desk.house.liquidation_health(TRADER)

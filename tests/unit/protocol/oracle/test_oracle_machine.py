@@ -20,6 +20,7 @@ from protocol.oracle.machine import (
     classify,
     initial_state,
     step,
+    track,
 )
 from protocol.oracle.oracle_adapter import REASON_OSM_NOT_PASSED, OsmState, OsmValue, osm_can_poke, osm_poke
 from protocol.oracle.rounds import RoundData, compose_round_id
@@ -313,3 +314,59 @@ def test_osm_released_value_is_always_at_least_one_hop_old(pokes: list[tuple[int
         s = osm_poke(s, OsmValue(price, now), now, HOP)
         if s.current is not None:
             assert now - s.current.observed_at_s >= HOP
+
+
+# --- F-02: the sources' own consecutive agreement ------------------------------------------
+
+
+def reading(price_usd: int, at: int, *, kind: Health = W) -> Verdict:
+    """A reading of ``price_usd`` observed at ``at`` (stale for F, zero answer for B), read at NOW."""
+    rid = compose_round_id(1, 1 + at % 1_000)
+    updated = at if kind is not F else NOW - HEARTBEAT - 1
+    answer = 0 if kind is B else price_usd * WAD
+    return check_round(CFG, RoundData(rid, answer, updated, updated, rid), now_s=NOW, current_phase_id=1)
+
+
+def test_track_counts_new_readings_that_agree_with_the_one_before() -> None:
+    t = track(Track(), reading(1_000, NOW - 50), WAD // 10)
+    assert t == Track(1_000 * WAD, NOW - 50, 1)  # the first reading has nothing to disagree with
+    t = track(t, reading(1_100, NOW - 40), WAD // 10)  # +10 % exactly: agrees
+    assert t == Track(1_100 * WAD, NOW - 40, 2)
+    assert track(t, reading(1_100, NOW - 40), WAD // 10) == t  # the same reading again: nothing new
+    assert track(t, reading(1_200, NOW - 45), WAD // 10) == t  # an older one: nothing new
+    jumped = track(t, reading(1_211, NOW - 30), WAD // 10)  # +10 % and 1 USD: the count restarts
+    assert jumped == Track(1_211 * WAD, NOW - 30, 0)
+    assert track(jumped, reading(1_211, NOW - 20, kind=B), WAD // 10) == Track(1_211 * WAD, NOW - 30, 0)
+    assert track(t, reading(1_100, 0, kind=F), WAD // 10) == Track(1_100 * WAD, NOW - 40, 0)  # stale resets
+
+
+def untrusted(primary: Track, fallback: Track, n: int = 3) -> AdapterState:
+    return AdapterState(S.BOTH_UNTRUSTED, LAST, MAX_DIFF, n, primary, fallback)
+
+
+@pytest.mark.parametrize(
+    ("p_count", "p_usd", "f_count", "f_usd", "end", "source"),
+    [
+        # Liquity's rule against the previous reading: both agree with themselves and each other
+        (0, 600, 0, 610, S.PRIMARY_WORKING, Source.PRIMARY),
+        (0, 600, 0, 631, S.BOTH_UNTRUSTED, None),  # 5.2 % apart: not similar
+        # a source with recovery_readings (3) agreeing readings leads out alone
+        (1, 600, 0, 631, S.BOTH_UNTRUSTED, None),
+        (2, 600, 5, 631, S.USING_PRIMARY_FALLBACK_UNTRUSTED, Source.PRIMARY),  # the primary wins
+        (None, 600, 2, 631, S.USING_FALLBACK_PRIMARY_UNTRUSTED, Source.FALLBACK),
+        (0, 600, 2, 631, S.BOTH_UNTRUSTED, None),  # the primary is recovering: wait for it
+    ],
+)
+def test_both_untrusted_is_left_on_the_sources_own_agreement(
+    p_count: int | None, p_usd: int, f_count: int, f_usd: int, end: Status, source: Source | None
+) -> None:
+    """The last good price (1,000) is far from both sources (600): it plays no part (F-02)."""
+    p_track = Track(600 * WAD, NOW - 100, p_count or 0)
+    pv = reading(p_usd, NOW - 10) if p_count is not None else reading(p_usd, NOW - 10, kind=B)
+    result = step(untrusted(p_track, Track(f_usd * WAD, NOW - 100, f_count)), pv, reading(f_usd, NOW - 10), MOVES)
+    assert (result.state.status, result.source) == (end, source)
+
+
+def test_recovery_readings_is_validated() -> None:
+    with pytest.raises(InvalidParameter, match=r"recovery_readings must be an integer in \[1, 100\], got 0"):
+        initial_state(MAX_DIFF, 0)
