@@ -68,6 +68,14 @@ class Desk:
         run.apply(SetRole(a["governance"], "oracle", self.adapter.address, True))
         return run
 
+    def start_trading(self, *, trader_usdc: int, size_wad: int = WAD) -> ProtocolChainReplay:
+        """:meth:`start`, then BTC published and pushed at 60,000 and :meth:`open_book` there."""
+        run = self.start()
+        self.publish(run, 60_000)
+        assert run.poke().pushed_price_wad == 60_000 * WAD
+        self.open_book(run, 60_000, trader_usdc=trader_usdc, size_wad=size_wad)
+        return run
+
     def publish(self, run: ProtocolChainReplay, usd: int, *, fallback_usd: int | None = None) -> None:
         """A new round on the primary (and on the fallback, at ``fallback_usd`` or the same price)
         at the next second, as a live feed publishes it."""

@@ -47,11 +47,8 @@ def test_a_move_both_sources_agree_on_no_longer_locks_the_feed(two_sources: Desk
     recovers at the next agreeing round instead of staying locked through 24 h of them, and the
     bankrupt 9x long is liquidated."""
     desk = two_sources
-    run = desk.start()
+    run = desk.start_trading(trader_usdc=7_000)
     a = desk.actors
-    desk.publish(run, 60_000)
-    assert run.poke().pushed_price_wad == 60_000 * WAD
-    desk.open_book(run, 60_000, trader_usdc=7_000, size_wad=WAD)
 
     desk.publish(run, 36_000)  # -40 %: both sources jumped, the fallback counts as broken
     assert run.poke().status == BOTH_UNTRUSTED
@@ -77,11 +74,8 @@ def test_one_broken_reading_no_longer_locks_a_feed_without_fallback(one_source: 
     """The single source publishes one zero answer and an attacker pokes at that moment; the feed
     comes back after ``recovery_readings`` (3) good rounds instead of never."""
     desk = one_source
-    run = desk.start()
+    run = desk.start_trading(trader_usdc=7_000)
     a = desk.actors
-    desk.publish(run, 60_000)
-    assert run.poke().pushed_price_wad == 60_000 * WAD
-    desk.open_book(run, 60_000, trader_usdc=7_000, size_wad=WAD)
 
     run.external(desk.primary, "publish", 0)  # one broken round
     assert run.poke().status == BOTH_UNTRUSTED  # poked by anyone, at that moment

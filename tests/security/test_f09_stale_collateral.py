@@ -43,12 +43,9 @@ def crash_with_stale_collateral(desk: Desk, holders: tuple[str, ...]) -> Protoco
     """BTC 60,000 and ETH 3,000; a 9x long; ``holders`` deposit 1 wei of WETH; then ETH is not
     updated for more than its heartbeat while BTC falls 8 % every ten minutes to 35,000: the
     long is bankrupt, its market's price trusted, the 1 wei of WETH on a stale feed."""
-    run = desk.start()
+    run = desk.start_trading(trader_usdc=7_000)
     a = desk.actors
-    desk.publish(run, 60_000)
-    run.poke()
     run.apply(PushPrice(a["oracle"], ETH_FEED, 3_000 * WAD, run.now_s + 1))
-    desk.open_book(run, 60_000, trader_usdc=7_000, size_wad=WAD)
     for who in holders:
         run.apply(Deposit(a[who], WETH, 1))
     price = 60_000

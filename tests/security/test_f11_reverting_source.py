@@ -42,11 +42,8 @@ def test_a_reverting_fallback_no_longer_stops_the_primary(desk: Desk) -> None:
     """The fallback aggregator reverts for two hours of a falling market; the primary's rounds
     keep reaching the core and the keeper liquidates the 9x long that goes under."""
     assert desk.fallback is not None
-    run = desk.start()
+    run = desk.start_trading(trader_usdc=7_000)
     a = desk.actors
-    desk.publish(run, 60_000)
-    run.poke()
-    desk.open_book(run, 60_000, trader_usdc=7_000, size_wad=WAD)
     run.external(desk.fallback, "set_reverting", True)
     price = 60_000
     for _ in range(12):  # -5 % every ten minutes
