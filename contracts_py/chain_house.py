@@ -416,9 +416,11 @@ class ChainClearingHouse:
         return self.market(market_id).funding_index
 
     def feed(self, feed_id: int) -> FeedState:
-        """Last accepted price, its timestamp and validity of ``feed_id``."""
+        """Last accepted price, its timestamp, validity, acceptance time and move reference of
+        ``feed_id``."""
         price, updated, valid = self._view("feeds", feed_id)
-        return FeedState(int(price), int(updated), bool(valid))
+        accepted, ref_price, ref_accepted = self._view("feed_moves", feed_id)
+        return FeedState(int(price), int(updated), bool(valid), int(accepted), int(ref_price), int(ref_accepted))
 
     def insurance_fund(self) -> int:
         """Insurance fund balance (USD WAD)."""

@@ -120,7 +120,7 @@ def deployment_plan(
         raise InvalidParameter(f"protocol.settlement_decimals must be <= {MAX_DECIMALS}")
     calls: list[ConfigCall] = []
     for f in params.feeds:
-        calls.append(ConfigCall("list_feed", (f.feed_id, f.heartbeat_s, f.max_move_wad)))
+        calls.append(ConfigCall("list_feed", (f.feed_id, f.heartbeat_s, f.max_move_wad, f.move_window_s)))
     for m in params.markets:
         calls.append(
             ConfigCall(

@@ -2,7 +2,8 @@
 :class:`~contracts_py.chains.Chain` backend.
 
 A feed is described by a :class:`FeedSpec` (primary and optional fallback :class:`SourceSpec`,
-optional L2 sequencer uptime feed, Liquity's maximum price difference and an optional OSM delay);
+optional L2 sequencer uptime feed, Liquity's maximum price difference, an optional OSM delay and
+the consecutive agreeing readings that lead out of BOTH_UNTRUSTED);
 :meth:`FeedSpec.to_tuple` is the contract's ``FeedSetup`` struct and :meth:`SourceSpec.config`
 the :class:`protocol.oracle.guards.FeedConfig` the reference model runs for the same source.
 
@@ -52,6 +53,7 @@ def feed_setup(spec: FeedSpec) -> tuple[Any, ...]:
         spec.sequencer_grace_s if spec.sequencer else 0,
         spec.max_price_difference_wad,
         spec.osm_delay_s,
+        spec.recovery_readings,
     )
 
 

@@ -1,7 +1,8 @@
 """Replay price rounds on chain through the OracleAdapter and mirror every poke in the model.
 
 * :func:`read_source` reads what the adapter reads (``latestRoundData``/``decimals``/``phaseId``
-  or a Pyth price and EMA) through the :class:`~contracts_py.chains.Chain` interface;
+  or a Pyth price and EMA) through the :class:`~contracts_py.chains.Chain` interface; a call that
+  reverts or returns data the ABI type cannot hold is a failed read, as on chain (F-11);
   :func:`chain_poke_record` extracts a poke's :class:`~protocol.oracle.oracle_adapter.PokeRecord`
   from the contract's events and storage, so a differential test compares it with the reference
   twin's (:class:`~protocol.oracle.oracle_adapter.ReferenceAdapter`) with ``==``.
@@ -25,7 +26,8 @@ from oracles.replay import ReplayReport
 from protocol import events as ev
 from protocol.actions import Action, AdvanceTime, PushPrice
 from protocol.clearing_house import ClearingHouse
-from protocol.errors import InvalidParameter, NovationError, ProtocolRevert
+from protocol.constants import MAX_DECIMALS
+from protocol.errors import ChainError, InvalidParameter, NovationError, ProtocolRevert
 from protocol.invariants import check_state, check_transition
 from protocol.keeper import keeper_actions
 from protocol.oracle.oracle_adapter import (
@@ -40,6 +42,7 @@ from protocol.oracle.oracle_adapter import (
 from protocol.oracle.rounds import PythPrice, RoundData
 
 __all__ = [
+    "UNREADABLE_SEQUENCER",
     "ChainFeedReplay",
     "ProtocolChainReplay",
     "ProtocolReplayReport",
@@ -54,26 +57,38 @@ __all__ = [
 
 
 def read_source(chain: Chain, contract: Contract | None, source: SourceSpec) -> SourceRead:
-    """What the adapter will read from ``source`` (``contract`` is its feed handle)."""
+    """What the adapter will read from ``source`` (``contract`` is its feed handle); a call that
+    reverts or returns malformed data (or decimals above 18) gives a failed read."""
     if source.kind is SourceKind.NONE or contract is None:
         return SourceRead()
-    if source.kind is SourceKind.CHAINLINK:
-        rid, answer, started, updated, air = chain.call(contract, "latestRoundData")
-        return SourceRead(
-            round=RoundData(rid, answer, started, updated, air),
-            decimals=chain.call(contract, "decimals"),
-            phase_id=chain.call(contract, "phaseId"),
-        )
-    price, conf, expo, publish = chain.call(contract, "getPriceUnsafe", source.pyth_id)
-    ema, ema_conf, _, _ = chain.call(contract, "getEmaPriceUnsafe", source.pyth_id)
+    try:
+        if source.kind is SourceKind.CHAINLINK:
+            rid, answer, started, updated, air = chain.call(contract, "latestRoundData")
+            decimals = chain.call(contract, "decimals")
+            phase_id = chain.call(contract, "phaseId")
+            if decimals > MAX_DECIMALS:
+                return SourceRead(failed=True)
+            return SourceRead(round=RoundData(rid, answer, started, updated, air), decimals=decimals, phase_id=phase_id)
+        price, conf, expo, publish = chain.call(contract, "getPriceUnsafe", source.pyth_id)
+        ema, ema_conf, _, _ = chain.call(contract, "getEmaPriceUnsafe", source.pyth_id)
+    except (ProtocolRevert, ChainError):
+        return SourceRead(failed=True)
     return SourceRead(pyth=PythPrice(price, conf, expo, publish, ema, ema_conf))
 
 
+#: What the adapter makes of an uptime feed it cannot read: an invalid status (no source trusted).
+UNREADABLE_SEQUENCER = RoundData(0, -1, 0, 0, 0)
+
+
 def read_sequencer(chain: Chain, contract: Contract | None) -> RoundData | None:
-    """The uptime feed's latest round (None without a sequencer feed)."""
+    """The uptime feed's latest round (None without a sequencer feed; :data:`UNREADABLE_SEQUENCER`
+    when its call reverts or returns malformed data)."""
     if contract is None:
         return None
-    rid, answer, started, updated, air = chain.call(contract, "latestRoundData")
+    try:
+        rid, answer, started, updated, air = chain.call(contract, "latestRoundData")
+    except (ProtocolRevert, ChainError):
+        return UNREADABLE_SEQUENCER
     return RoundData(rid, answer, started, updated, air)
 
 
@@ -90,6 +105,7 @@ def chain_poke_record(chain: Chain, adapter: Contract, feed_id: int, result: TxR
     recs = [SourceRecord(e["failed"], e["skipped"], e["price_wad"], e["updated_at"], e["reason"]) for e in checked]
     st = _struct(chain.call(adapter, "states", feed_id))
     p = poked[0]
+    primary, fallback = (tuple(int(v) for v in _struct(t)) for t in (st[8], st[9]))
     return PokeRecord(
         recs[0],
         recs[1],
@@ -100,7 +116,10 @@ def chain_poke_record(chain: Chain, adapter: Contract, feed_id: int, result: TxR
         p["released_at"],
         p["pushed"],
         p["pushed_price_wad"],
+        p["pushed_at"],
         (st[2], st[3], st[4], st[5], st[6], st[7]),
+        ((primary[0], primary[1], primary[2]), (fallback[0], fallback[1], fallback[2])),
+        (st[10], st[11]),
     )
 
 
@@ -272,8 +291,7 @@ class ProtocolChainReplay:
         self.report.pokes += 1
         self.report.untrusted_pokes += got.source == 0
         if got.pushed:
-            ts = got.released_at if got.pushed_price_wad else self.now_s
-            model_events = self._model(PushPrice(f.adapter.address, f.feed_id, got.pushed_price_wad, ts))
+            model_events = self._model(PushPrice(f.adapter.address, f.feed_id, got.pushed_price_wad, got.pushed_at))
             self._same_events("poke", model_events, core_events)
             accepted = any(isinstance(e, ev.PriceAccepted) for e in model_events)
             self.report.accepted += accepted

@@ -183,11 +183,24 @@ class ClearingHouse:
 
         Raises ProtocolRevert("margin: price not trusted") if a needed price is untrusted.
         """
+        return self._health(address, oracle_adapter.require_account_prices, "margin")
+
+    def liquidation_health(self, address: str) -> Health:
+        """Equity and requirements of ``address`` as liquidation and deleveraging value it:
+        positions at trusted prices, collateral on an untrusted feed at zero.
+
+        Raises ProtocolRevert("liquidation: price not trusted") if a position's price is untrusted.
+        """
+        return self._health(address, oracle_adapter.liquidation_prices, "liquidation")
+
+    def _health(
+        self, address: str, prices_of: Callable[[Context, Account, str], dict[int, int]], module: str
+    ) -> Health:
         ctx = Context(self._state.fork(), self._params)
         addr = normalize_address(address)
         funding.settle_account(ctx, addr)
         acct = ctx.state.account(addr)
-        prices = oracle_adapter.require_account_prices(ctx, acct, "margin")
+        prices = prices_of(ctx, acct, module)
         return account_health(acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s)
 
     def settled_account(self, address: str) -> Account:

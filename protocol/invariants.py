@@ -23,7 +23,7 @@ from protocol.events import (
 from protocol.funding import accrued_state
 from protocol.margin import Health, account_health, pending_funding, pending_loss
 from protocol.options import payoff
-from protocol.oracle_adapter import trusted_prices
+from protocol.oracle_adapter import trusted_prices, untrusted_collateral_at_zero
 from protocol.params import Params
 from protocol.state import ProtocolState
 from protocol.units import Rounding, smul_div, to_wad
@@ -154,7 +154,7 @@ def _health(state: ProtocolState, params: Params, address: str) -> Health | None
     acct = state.accounts.get(address)
     if acct is None:
         return None
-    prices = trusted_prices(state, params)
+    prices = untrusted_collateral_at_zero(acct, params, trusted_prices(state, params))
     try:
         return account_health(acct, params, state.markets, prices, now_s=state.now_s)
     except KeyError:

@@ -62,7 +62,7 @@ def keeper_actions(house: ClearingHouse, keeper: str, liquidator: str) -> list[A
                 continue  # an untrusted price: nothing may be liquidated
             if not size:
                 continue
-            health = house.health(address)
+            health = house.liquidation_health(address)
             adl = house.params.protocol.socialized_loss_method is SocializedLossMethod.ADL
             if adl and -health.equity > house.state.insurance_fund:
                 ranked = adl_counterparties(house, address, market_id)
@@ -108,7 +108,7 @@ def adl_counterparties(
             continue
         upnl = unrealized_pnl(pos, price)
         try:
-            health = house.health(other)
+            health = house.liquidation_health(other)
         except ProtocolRevert:
             continue
         if upnl > 0:

@@ -34,7 +34,7 @@ from protocol.context import Context, require
 from protocol.events import CollateralLiquidated, Liquidated
 from protocol.funding import settle_account
 from protocol.margin import Health, account_health, initial_fraction, maintenance_fraction, margined_alone, notional
-from protocol.oracle_adapter import require_account_prices, trusted_price
+from protocol.oracle_adapter import liquidation_prices, trusted_price
 from protocol.params import ProtocolParams, SocializedLossMethod
 from protocol.state import Account
 from protocol.units import Rounding, mul_div, to_wad
@@ -119,7 +119,7 @@ def max_liquidation_size(ctx: Context, address: str, market_id: int) -> int:
     acct = ctx.state.account(address)
     if market_id not in acct.positions:
         return 0
-    prices = require_account_prices(ctx, acct, "liquidation")
+    prices = liquidation_prices(ctx, acct, "liquidation")
     health = account_health(acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s)
     if not health.liquidatable:
         return 0
@@ -239,7 +239,7 @@ def liquidate(ctx: Context, action: Liquidate) -> None:
     settle_account(ctx, action.keeper)
     acct = ctx.state.account(action.account)
     require(action.market_id in acct.positions, "liquidation: no position")
-    prices = require_account_prices(ctx, acct, "liquidation")
+    prices = liquidation_prices(ctx, acct, "liquidation")
     health = account_health(acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s)
     require(health.liquidatable, "liquidation: account healthy")
     size = acct.positions[action.market_id].size

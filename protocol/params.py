@@ -96,6 +96,9 @@ class FeedParams:
     heartbeat_s: int
     #: Largest accepted move against the last good price, as a WAD fraction (1e18 = 100 %).
     max_move_wad: int
+    #: Seconds over which the allowed move grows linearly from 0 to ``max_move_wad`` (the move
+    #: bound per unit of time, docs/SPEC.md §3).
+    move_window_s: int = 60
 
     def __post_init__(self) -> None:
         o = f"feed[{self.feed_id}]"
@@ -103,6 +106,7 @@ class FeedParams:
         _check_str(o, "symbol", self.symbol)
         _check_int(o, "heartbeat_s", self.heartbeat_s, 1, 7 * 86_400)
         _check_int(o, "max_move_wad", self.max_move_wad, 1, 10 * WAD)
+        _check_int(o, "move_window_s", self.move_window_s, 1, 7 * 86_400)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from protocol.errors import ProtocolRevert
 from protocol.events import BadDebtSettled, Deleveraged, LossSocialized
 from protocol.funding import settle_account
 from protocol.margin import account_health, notional, unrealized_pnl
-from protocol.oracle_adapter import require_account_prices
+from protocol.oracle_adapter import liquidation_prices
 from protocol.params import SocializedLossMethod
 from protocol.units import Rounding, mul_div, smul_div
 
@@ -97,7 +97,7 @@ def auto_deleverage(ctx: Context, action: AutoDeleverage) -> None:
     settle_account(ctx, action.account)
     acct = ctx.state.account(action.account)
     require(action.market_id in acct.positions, "socialized_loss: no position")
-    prices = require_account_prices(ctx, acct, "socialized_loss")
+    prices = liquidation_prices(ctx, acct, "socialized_loss")
     health = account_health(acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s)
     require(health.equity < 0, "socialized_loss: account not bankrupt")
     require(-health.equity > ctx.state.insurance_fund, "socialized_loss: insurance fund covers shortfall")
@@ -112,7 +112,7 @@ def auto_deleverage(ctx: Context, action: AutoDeleverage) -> None:
         pos = cp_acct.positions.get(action.market_id)
         if pos is None or _sign(pos.size) != -_sign(size):
             raise ProtocolRevert("socialized_loss: counterparty not opposite")
-        cp_prices = require_account_prices(ctx, cp_acct, "socialized_loss")
+        cp_prices = liquidation_prices(ctx, cp_acct, "socialized_loss")
         upnl = unrealized_pnl(pos, price)
         require(upnl > 0, "socialized_loss: counterparty not in profit")
         cp_health = account_health(cp_acct, ctx.params, ctx.state.markets, cp_prices, now_s=ctx.state.now_s)

@@ -133,6 +133,12 @@ class FeedState:
     updated_at_s: int = 0
     #: False after a reading failed a guard, until the next accepted reading.
     valid: bool = False
+    #: Block time (s) at which ``price_wad`` was accepted.
+    accepted_at_s: int = 0
+    #: The move guard's reference once a price was accepted in the current second: the last price
+    #: accepted before it (USD WAD, 0 = none) and its acceptance time (s).
+    ref_price_wad: int = 0
+    ref_accepted_at_s: int = 0
 
 
 @dataclass

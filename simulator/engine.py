@@ -427,7 +427,7 @@ class _PathRun:
             # when it matters: deleveraging (ADL) or a whole close the block cap would clip
             room = self.block_room(price)
             full = q == abs(size)
-            health = self.house.health(address) if full and (self.adl or room < q) else None
+            health = self.house.liquidation_health(address) if full and (self.adl or room < q) else None
         except ProtocolRevert:  # a price the account needs is not trusted now
             return _Wait.ACCOUNT
         side = 1 if size > 0 else -1

@@ -97,6 +97,7 @@ exports: (
     state.last_closed_side,
     state.markets,
     state.feeds,
+    state.feed_moves,
     state.vault_tokens,
     state.insurance_fund,
     state.fee_pool,
@@ -137,16 +138,19 @@ def _configuring():
 
 
 @external
-def list_feed(feed_id: uint256, heartbeat_s: uint256, max_move_wad: uint256):
+def list_feed(feed_id: uint256, heartbeat_s: uint256, max_move_wad: uint256, move_window_s: uint256):
     """
     @notice Deployment only: list a price feed.
     @param feed_id Feed id.
     @param heartbeat_s Largest age of a trusted price (s).
-    @param max_move_wad Largest accepted move against the last good price (WAD).
+    @param max_move_wad Largest accepted move against the move reference (WAD).
+    @param move_window_s Seconds over which the allowed move grows to max_move_wad.
     """
     self._configuring()
     assert not state.feed_params[feed_id].listed, "roles: feed listed"
-    state.feed_params[feed_id] = state.FeedParams(listed=True, heartbeat_s=heartbeat_s, max_move_wad=max_move_wad)
+    state.feed_params[feed_id] = state.FeedParams(
+        listed=True, heartbeat_s=heartbeat_s, max_move_wad=max_move_wad, move_window_s=move_window_s
+    )
 
 
 @external

@@ -118,8 +118,8 @@ def liquidate(keeper: address, account: address, market_id: uint256, size_wad: u
     funding.settle_account(account)
     funding.settle_account(keeper)
     assert state.position_mask[account] & (1 << market_id) != 0, "liquidation: no position"
-    oracle_adapter.require_account_prices(account, "liquidation: price not trusted")
-    health: margin.Health = margin.account_health(account)
+    untrusted: uint256 = oracle_adapter.require_position_prices(account, "liquidation: price not trusted")
+    health: margin.Health = margin.account_health_at(account, untrusted)
     assert health.equity < units.to_int(health.maintenance), "liquidation: account healthy"
     size: int256 = state.positions[account][market_id].size
     price: uint256 = margin.price_of_market(market_id)

@@ -5,7 +5,9 @@
 @dev notional = ceil(|s| p), upnl = floor(s p) - O, pending funding = -ceil(s (F - F_snap)),
      pending loss = -ceil(|s| (L - L_snap)), collateral value = min(floor(floor(a p) (1 - h)), cap);
      requirements ceil(notional * fraction). Prices are read from the oracle adapter's storage:
-     callers first require them trusted (oracle_adapter.require_account_prices).
+     callers first require them trusted (oracle_adapter.require_account_prices), or, for
+     liquidation and deleveraging, the positions' prices trusted and untrusted collateral at
+     zero (oracle_adapter.require_position_prices, account_health_at).
 """
 
 from . import constants as c
@@ -161,10 +163,23 @@ def account_health(account: address) -> Health:
     @param account The account.
     @return Health(equity, initial, maintenance).
     """
+    return self.account_health_at(account, 0)
+
+
+@internal
+@view
+def account_health_at(account: address, zero_collateral: uint256) -> Health:
+    """
+    @notice Equity and requirements of `account` at the stored prices, collateral whose asset
+            bit is set in `zero_collateral` counting zero (an untrusted feed, for liquidation).
+    @param account The account.
+    @param zero_collateral Bit mask of collateral asset ids valued at zero.
+    @return Health(equity, initial, maintenance).
+    """
     equity: int256 = state.balances[account]
     for asset_id: uint256 in state.collateral_list:
         amount: uint256 = state.collateral[account][asset_id]
-        if amount != 0:
+        if amount != 0 and zero_collateral & (1 << asset_id) == 0:
             feed_id: uint256 = state.collateral_params[asset_id].feed_id
             equity += units.to_int(self.collateral_value(asset_id, amount, state.feeds[feed_id].price_wad))
     initial: uint256 = 0

@@ -4,8 +4,11 @@
 @notice Accepts guarded price readings and says which prices are trusted
         (mirrors protocol/oracle_adapter.py and the guards of protocol/oracle/guards.py).
 @dev A reading fails, and makes its feed untrusted, if p <= 0, t > now, now - t > heartbeat,
-     t < last t, or (while trusted) |p - p_last| * WAD > max_move * p_last. A feed is trusted iff
-     its last reading was accepted and now - t_last <= heartbeat.
+     t <= last t, or it moves beyond the bound of its reference (the last price accepted before
+     this second, accepted e seconds ago): |p - p_ref| * WAD * window > max_move * min(e, window)
+     * p_ref, unless e > heartbeat. The bound holds while untrusted too. A feed is trusted iff its
+     last reading was accepted and now - t_last <= heartbeat. Liquidation and deleveraging need
+     trusted prices for positions only; collateral on an untrusted feed counts zero there.
 """
 
 from . import constants as c
@@ -43,6 +46,27 @@ def trusted_price(feed_id: uint256, reason: String[40]) -> uint256:
 
 @internal
 @view
+def require_position_prices(account: address, reason: String[40]) -> uint256:
+    """
+    @notice Revert with `reason` unless the feed of every position of `account` is trusted.
+    @param account The account.
+    @param reason The module-prefixed revert reason ("<module>: price not trusted").
+    @return Bit mask of the account's collateral assets (bit = asset id) whose feed is untrusted:
+            liquidation and deleveraging value them at zero (margin.account_health_at).
+    """
+    mask: uint256 = state.position_mask[account]
+    for market_id: uint256 in range(c.MAX_MARKETS):
+        if mask & (1 << market_id) != 0:
+            assert self.is_trusted(state.market_params[market_id].feed_id), reason
+    untrusted: uint256 = 0
+    for asset_id: uint256 in state.collateral_list:
+        if state.collateral[account][asset_id] != 0 and not self.is_trusted(state.collateral_params[asset_id].feed_id):
+            untrusted |= 1 << asset_id
+    return untrusted
+
+
+@internal
+@view
 def require_account_prices(account: address, reason: String[40]) -> bool:
     """
     @notice Revert with `reason` unless every feed `account` depends on is trusted.
@@ -50,13 +74,7 @@ def require_account_prices(account: address, reason: String[40]) -> bool:
     @param reason The module-prefixed revert reason ("<module>: price not trusted").
     @return True.
     """
-    mask: uint256 = state.position_mask[account]
-    for market_id: uint256 in range(c.MAX_MARKETS):
-        if mask & (1 << market_id) != 0:
-            assert self.is_trusted(state.market_params[market_id].feed_id), reason
-    for asset_id: uint256 in state.collateral_list:
-        if state.collateral[account][asset_id] != 0:
-            assert self.is_trusted(state.collateral_params[asset_id].feed_id), reason
+    assert self.require_position_prices(account, reason) == 0, reason
     return True
 
 
@@ -78,16 +96,19 @@ def reading_failure(feed_id: uint256, price_wad: int256, timestamp_s: uint256) -
     if block.timestamp > timestamp_s + fp.heartbeat_s:
         return "oracle: stale"
     feed: state.FeedState = state.feeds[feed_id]
-    if timestamp_s < feed.updated_at_s:
+    if feed.price_wad != 0 and timestamp_s <= feed.updated_at_s:
         return "oracle: out of order"
-    if self.is_trusted(feed_id):
-        p: uint256 = convert(price_wad, uint256)
-        move: uint256 = 0
-        if p > feed.price_wad:
-            move = p - feed.price_wad
-        else:
-            move = feed.price_wad - p
-        if move * c.WAD > fp.max_move_wad * feed.price_wad:
+    # the move reference: the last price accepted before this second
+    m: state.FeedMove = state.feed_moves[feed_id]
+    ref: uint256 = feed.price_wad
+    ref_at: uint256 = m.accepted_at_s
+    if ref_at == block.timestamp and m.ref_price_wad != 0:
+        ref = m.ref_price_wad
+        ref_at = m.ref_accepted_at_s
+    elapsed: uint256 = block.timestamp - ref_at
+    if ref != 0 and elapsed <= fp.heartbeat_s:
+        move: uint256 = units.abs_u(price_wad - convert(ref, int256))
+        if move * c.WAD * fp.move_window_s > fp.max_move_wad * min(elapsed, fp.move_window_s) * ref:
             return "oracle: move too large"
     return ""
 
@@ -107,8 +128,11 @@ def push_price(feed_id: uint256, price_wad: int256, timestamp_s: uint256) -> boo
         state.feeds[feed_id].valid = False
         log events.PriceRejected(feed_id=feed_id, price_wad=price_wad, timestamp_s=timestamp_s, reason=reason)
         return False
-    state.feeds[feed_id] = state.FeedState(
-        price_wad=convert(price_wad, uint256), updated_at_s=timestamp_s, valid=True
-    )
+    m: state.FeedMove = state.feed_moves[feed_id]
+    if m.accepted_at_s < block.timestamp:
+        state.feed_moves[feed_id] = state.FeedMove(
+            accepted_at_s=block.timestamp, ref_price_wad=state.feeds[feed_id].price_wad, ref_accepted_at_s=m.accepted_at_s
+        )
+    state.feeds[feed_id] = state.FeedState(price_wad=convert(price_wad, uint256), updated_at_s=timestamp_s, valid=True)
     log events.PriceAccepted(feed_id=feed_id, price_wad=convert(price_wad, uint256), timestamp_s=timestamp_s)
     return True

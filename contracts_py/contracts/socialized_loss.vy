@@ -113,8 +113,8 @@ def auto_deleverage(account: address, market_id: uint256, counterparties: DynArr
             assert counterparties[i] != counterparties[j], "socialized_loss: repeated counterparty"
     funding.settle_account(account)
     assert state.position_mask[account] & (1 << market_id) != 0, "socialized_loss: no position"
-    oracle_adapter.require_account_prices(account, "socialized_loss: price not trusted")
-    health: margin.Health = margin.account_health(account)
+    untrusted: uint256 = oracle_adapter.require_position_prices(account, "socialized_loss: price not trusted")
+    health: margin.Health = margin.account_health_at(account, untrusted)
     assert health.equity < 0, "socialized_loss: account not bankrupt"
     assert units.abs_u(health.equity) > state.insurance_fund, "socialized_loss: insurance fund covers shortfall"
     size: int256 = state.positions[account][market_id].size
@@ -128,10 +128,10 @@ def auto_deleverage(account: address, market_id: uint256, counterparties: DynArr
         funding.settle_account(cp)
         pos: state.Position = state.positions[cp][market_id]
         assert units.sign(pos.size) == -s, "socialized_loss: counterparty not opposite"
-        oracle_adapter.require_account_prices(cp, "socialized_loss: price not trusted")
+        cp_untrusted: uint256 = oracle_adapter.require_position_prices(cp, "socialized_loss: price not trusted")
         upnl: int256 = margin.unrealized_pnl(pos, price)
         assert upnl > 0, "socialized_loss: counterparty not in profit"
-        cp_health: margin.Health = margin.account_health(cp)
+        cp_health: margin.Health = margin.account_health_at(cp, cp_untrusted)
         score: uint256 = self.adl_score(upnl, pos.open_notional, margin.notional(pos.size, price), cp_health.equity)
         assert score <= previous, "socialized_loss: ranking violated"
         previous = score

@@ -40,6 +40,13 @@ struct FeedState:
     valid: bool
 
 
+# the core's move reference of a feed (oracle_adapter.reading_failure)
+struct FeedMove:
+    accepted_at_s: uint256
+    ref_price_wad: uint256
+    ref_accepted_at_s: uint256
+
+
 struct MarketParams:
     listed: bool
     feed_id: uint256
@@ -53,6 +60,7 @@ struct FeedParams:
     listed: bool
     heartbeat_s: uint256
     max_move_wad: uint256
+    move_window_s: uint256
 
 
 struct CollateralParams:
@@ -115,6 +123,7 @@ last_closed_side: public(HashMap[address, int256])
 # ----------------------------------------------------------------- markets and feeds
 markets: public(HashMap[uint256, MarketState])
 feeds: public(HashMap[uint256, FeedState])
+feed_moves: public(HashMap[uint256, FeedMove])
 
 # ----------------------------------------------------------------- protocol buckets
 # token units of each asset the vault holds (asset 0 = settlement token)

@@ -7,8 +7,10 @@ is inclusive on the passing side (a reading exactly ``heartbeat_s`` old passes, 
 fails; a move exactly ``max_move_wad`` passes, one wei more fails).
 
 :func:`check_round` (Chainlink) and :func:`check_pyth` (Pyth) run every guard in contract order
-and return a :class:`Verdict` listing each guard's outcome; :func:`require_price` turns a verdict
-into a WAD price or raises :class:`~protocol.errors.OracleError` with the first failure reason.
+and return a :class:`Verdict` listing each guard's outcome; :func:`check_failed_call` is the
+verdict of a source whose call reverted or returned malformed data (F-11: a broken source, not a
+reverted poke); :func:`require_price` turns a verdict into a WAD price or raises
+:class:`~protocol.errors.OracleError` with the first failure reason.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
     "MAX_GRACE_S",
     "MAX_HEARTBEAT_S",
     "MAX_RATIO_WAD",
+    "REASON_CALL_FAILED",
     "REASON_CONFIDENCE",
     "REASON_EMA_DEVIATION",
     "REASON_FUTURE",
@@ -43,6 +46,7 @@ __all__ = [
     "GuardResult",
     "GuardStatus",
     "Verdict",
+    "check_failed_call",
     "check_pyth",
     "check_round",
     "is_answer_positive",
@@ -78,6 +82,7 @@ REASON_STALE_ROUND: Final = "oracle: stale round"
 REASON_CONFIDENCE: Final = "oracle: confidence too wide"
 REASON_EMA_DEVIATION: Final = "oracle: deviates from ema"
 REASON_MOVE: Final = "oracle: move too large"
+REASON_CALL_FAILED: Final = "oracle: source call failed"
 
 #: Sequencer uptime feed answers (Chainlink L2 sequencer feeds).
 SEQUENCER_UP: Final = 0
@@ -341,6 +346,7 @@ def check_round(
         _result("confidence", None, REASON_CONFIDENCE),
     ]
     results += _price_results(config, price_wad, ema_price_wad, last_good_price_wad)
+    results.append(_result("source_call", True, REASON_CALL_FAILED))
     return Verdict(tuple(results), price_wad, rd.updated_at)
 
 
@@ -376,4 +382,29 @@ def check_pyth(
         _result("confidence", conf_ok, REASON_CONFIDENCE),
     ]
     results += _price_results(config, price_wad, px.to_wad(px.ema_price), last_good_price_wad)
+    results.append(_result("source_call", True, REASON_CALL_FAILED))
     return Verdict(tuple(results), price_wad, px.publish_time)
+
+
+_SOURCE_GUARDS: Final = (
+    ("round_id", REASON_ROUND_ID_ZERO),
+    ("phase", REASON_OLD_PHASE),
+    ("answer_positive", REASON_NON_POSITIVE),
+    ("not_future", REASON_FUTURE),
+    ("heartbeat", REASON_STALE),
+    ("answered_in_round", REASON_STALE_ROUND),
+    ("confidence", REASON_CONFIDENCE),
+    ("ema_deviation", REASON_EMA_DEVIATION),
+    ("move", REASON_MOVE),
+)
+
+
+def check_failed_call(config: FeedConfig, *, now_s: int, sequencer: RoundData | None = None) -> Verdict:
+    """The verdict of a source whose call reverted or returned data that does not decode as its
+    ABI type (F-11): the sequencer guards run as usual, every guard on the reading is skipped and
+    ``source_call`` fails, so the source counts as broken instead of reverting the poke."""
+    _check_context("now_s", now_s, 0, optional=False)
+    results = _sequencer_results(config, sequencer, now_s)
+    results += [_result(guard, None, reason) for guard, reason in _SOURCE_GUARDS]
+    results.append(_result("source_call", False, REASON_CALL_FAILED))
+    return Verdict(tuple(results), None, 0)

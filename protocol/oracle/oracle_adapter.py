@@ -8,9 +8,15 @@ state machine (:mod:`protocol.oracle.machine`) -> OSM -> push decision; :meth:`R
 returns a :class:`PokeRecord` that a differential test compares with the one read from the
 contract's events and storage, with ``==`` (bit-exact, reasons included).
 
-Push rule (as in the contract): a trusted step pushes the released price (the trusted price, or
-the OSM's released value when a delay is set) with its observation time; an untrusted step
-pushes a zero price at the block time, which the core rejects, making the market reduce-only.
+Push rule (as in the contract, docs/SPEC.md §3): a trusted step pushes the released price (the
+trusted price, or the OSM's released value when a delay is set) with its observation time, but
+only what the core has not got yet: timestamps pushed strictly increase, so a reading observed no
+later than the last pushed one (the same round again, or a fallback observed before the
+primary's last pushed round, F-12) is not pushed. After a zero push the released price is pushed
+again, stamped one second after the last pushed timestamp if it is not newer (never later than
+now), so trust returns at once. An untrusted step pushes a zero price at the block time, which
+the core rejects, making the market reduce-only. A source whose call reverts or returns
+malformed data is a broken source (F-11).
 """
 
 from __future__ import annotations
@@ -27,10 +33,22 @@ from protocol.oracle.guards import (
     FeedConfig,
     GuardStatus,
     Verdict,
+    check_failed_call,
     check_pyth,
     check_round,
 )
-from protocol.oracle.machine import AdapterState, Health, Source, Status, StepResult, classify, initial_state, step
+from protocol.oracle.machine import (
+    MAX_RECOVERY_READINGS,
+    AdapterState,
+    Health,
+    Source,
+    Status,
+    StepResult,
+    Track,
+    classify,
+    initial_state,
+    step,
+)
 from protocol.oracle.rounds import PythPrice, RoundData
 
 __all__ = [
@@ -102,7 +120,8 @@ NO_SOURCE: Final = SourceSpec(SourceKind.NONE)
 
 @dataclass(frozen=True, slots=True)
 class FeedSpec:
-    """A feed of the adapter: sources, sequencer, similarity threshold and OSM delay (0 = off)."""
+    """A feed of the adapter: sources, sequencer, similarity threshold, OSM delay (0 = off) and
+    the consecutive agreeing readings a source needs to lead the feed out of BOTH_UNTRUSTED."""
 
     primary: SourceSpec
     fallback: SourceSpec = field(default=NO_SOURCE)
@@ -110,6 +129,7 @@ class FeedSpec:
     sequencer_grace_s: int = 3_600
     max_price_difference_wad: int = 5 * WAD // 100
     osm_delay_s: int = 0
+    recovery_readings: int = 3
 
     def __post_init__(self) -> None:
         if self.primary.kind is SourceKind.NONE:
@@ -120,6 +140,8 @@ class FeedSpec:
             raise InvalidParameter(f"max_price_difference_wad must be in [0, {WAD}]")
         if not 0 <= self.osm_delay_s <= MAX_HEARTBEAT_S:
             raise InvalidParameter(f"osm_delay_s must be in [0, {MAX_HEARTBEAT_S}]")
+        if not 1 <= self.recovery_readings <= MAX_RECOVERY_READINGS:
+            raise InvalidParameter(f"recovery_readings must be in [1, {MAX_RECOVERY_READINGS}]")
 
     @property
     def grace_s(self) -> int | None:
@@ -152,24 +174,25 @@ def osm_can_poke(state: OsmState, now_s: int, delay_s: int) -> bool:
     return state.last_poke_s is None or state.last_poke_s + delay_s <= now_s
 
 
-def osm_poke(state: OsmState, price_wad: int | None, now_s: int, delay_s: int) -> OsmState:
-    """Release the queued value and queue ``price_wad`` observed now.
+def osm_poke(state: OsmState, value: OsmValue | None, now_s: int, delay_s: int) -> OsmState:
+    """Release the queued value and queue ``value`` (a trusted price and its observation time).
 
-    The released ``current`` value was therefore observed at the previous poke, at least
-    ``delay_s`` seconds ago. As in Maker's OSM, an untrusted reading (``price_wad`` None) leaves
-    the state unchanged. Unlike Maker, poke times are not aligned to hop boundaries. Raises
-    OracleError(``"oracle: osm delay not passed"``) when called earlier than ``delay_s`` after the
-    last poke.
+    The released ``current`` value was therefore queued at the previous poke, at least
+    ``delay_s`` seconds ago, and keeps its own observation time (F-14: the core's heartbeat
+    judges the age of the price itself, not of its queueing). As in Maker's OSM, an untrusted
+    reading (``value`` None) leaves the state unchanged. Unlike Maker, poke times are not
+    aligned to hop boundaries. Raises OracleError(``"oracle: osm delay not passed"``) when called
+    earlier than ``delay_s`` after the last poke.
     """
     if isinstance(delay_s, bool) or not isinstance(delay_s, int) or delay_s <= 0:
         raise InvalidParameter(f"delay_s must be a positive integer, got {delay_s!r}")
-    if price_wad is not None and price_wad <= 0:
-        raise InvalidParameter(f"price_wad must be positive or None, got {price_wad}")
+    if value is not None and (value.price_wad <= 0 or not 0 <= value.observed_at_s <= now_s):
+        raise InvalidParameter(f"value must have a positive price observed by now_s={now_s}, got {value}")
     if not osm_can_poke(state, now_s, delay_s):
         raise OracleError(REASON_OSM_NOT_PASSED)
-    if price_wad is None:
+    if value is None:
         return state
-    return OsmState(state.queued, OsmValue(price_wad, now_s), now_s)
+    return OsmState(state.queued, value, now_s)
 
 
 # --- the reference twin of poke ------------------------------------------------------------
@@ -178,7 +201,7 @@ def osm_poke(state: OsmState, price_wad: int | None, now_s: int, delay_s: int) -
 STATUS_CODES: dict[Status, int] = {s: i for i, s in enumerate(Status)}
 HEALTH_CODES: dict[Health, int] = {h: i for i, h in enumerate(Health)}
 SOURCE_CODES: dict[Source | None, int] = {None: 0, Source.PRIMARY: 1, Source.FALLBACK: 2}
-N_GUARDS = 12
+N_GUARDS = 13
 
 
 def status_code(status: Status) -> int:
@@ -219,7 +242,12 @@ class SourceRecord:
 
 @dataclass(frozen=True, slots=True)
 class PokeRecord:
-    """Everything one poke decides, comparable between the contract and the reference."""
+    """Everything one poke decides, comparable between the contract and the reference.
+
+    ``pushed_at`` is the timestamp sent with the push (0 when nothing was pushed); ``tracks`` the
+    stored primary and fallback :class:`~protocol.oracle.machine.Track` as ``(price, at,
+    agreeing)``; ``push_state`` the stored ``(last pushed timestamp, zero pushed since)``.
+    """
 
     primary: SourceRecord
     fallback: SourceRecord
@@ -230,18 +258,23 @@ class PokeRecord:
     released_at: int
     pushed: bool
     pushed_price_wad: int
+    pushed_at: int
     osm: tuple[int, int, int, int, int, bool]
+    tracks: tuple[tuple[int, int, int], tuple[int, int, int]]
+    push_state: tuple[int, bool]
 
 
 @dataclass(frozen=True, slots=True)
 class SourceRead:
     """What the adapter reads from one source: a Chainlink round with the feed's decimals and
-    current phase, a Pyth price, or nothing (unset source)."""
+    current phase, a Pyth price, or nothing (unset source). ``failed``: a call reverted or
+    returned data that does not decode as its ABI type (the source is broken, F-11)."""
 
     round: RoundData | None = None
     decimals: int = 8
     phase_id: int = 1
     pyth: PythPrice | None = None
+    failed: bool = False
 
 
 def _osm_tuple(osm: OsmState) -> tuple[int, int, int, int, int, bool]:
@@ -256,18 +289,27 @@ def _osm_tuple(osm: OsmState) -> tuple[int, int, int, int, int, bool]:
     )
 
 
+def _track_tuple(t: Track) -> tuple[int, int, int]:
+    return t.price_wad, t.at_s, t.agreeing
+
+
 class ReferenceAdapter:
     """Python twin of one feed of the OracleAdapter contract."""
 
     def __init__(self, spec: FeedSpec) -> None:
         self.spec = spec
-        self.state: AdapterState = initial_state(spec.max_price_difference_wad)
+        self.state: AdapterState = initial_state(spec.max_price_difference_wad, spec.recovery_readings)
         self.osm = OsmState(None, None, None)
+        #: Timestamp of the last price pushed (0: none yet) and whether a zero was pushed since.
+        self.pushed_at = 0
+        self.zero_pushed = False
 
     def verdict(self, source: SourceSpec, read: SourceRead, sequencer: RoundData | None, now_s: int) -> Verdict:
         """Guards of one source, against the current last good price."""
         last = self.state.last_good_price_wad
         grace = self.spec.grace_s
+        if source.kind is not SourceKind.NONE and read.failed:
+            return check_failed_call(source.config(0, grace), now_s=now_s, sequencer=sequencer)
         if source.kind is SourceKind.CHAINLINK:
             if read.round is None:
                 raise InvalidParameter("a Chainlink source needs a round")
@@ -289,9 +331,10 @@ class ReferenceAdapter:
 
     def poke(self, primary: SourceRead, fallback: SourceRead, sequencer: RoundData | None, now_s: int) -> PokeRecord:
         """One ``poke`` at ``now_s``: guards, state machine, OSM and the push decision."""
-        pv = self.verdict(self.spec.primary, primary, sequencer, now_s)
-        fv = self.verdict(self.spec.fallback, fallback, sequencer, now_s)
-        result: StepResult = step(self.state, pv, fv)
+        spec = self.spec
+        pv = self.verdict(spec.primary, primary, sequencer, now_s)
+        fv = self.verdict(spec.fallback, fallback, sequencer, now_s)
+        result: StepResult = step(self.state, pv, fv, (spec.primary.max_move_wad, spec.fallback.max_move_wad))
         self.state = result.state
         price = result.price_wad
         at = 0
@@ -300,18 +343,13 @@ class ReferenceAdapter:
         elif result.source is Source.FALLBACK:
             at = fv.updated_at_s
         released, released_at = price or 0, at
-        delay = self.spec.osm_delay_s
+        delay = spec.osm_delay_s
         if delay:
             if price is not None and osm_can_poke(self.osm, now_s, delay):
-                self.osm = osm_poke(self.osm, price, now_s, delay)
+                self.osm = osm_poke(self.osm, OsmValue(price, at), now_s, delay)
             cur = self.osm.current
             released, released_at = (cur.price_wad, cur.observed_at_s) if cur else (0, 0)
-        pushed, pushed_price = True, 0
-        if price is not None:
-            if released:
-                pushed_price = released
-            else:
-                pushed = False
+        pushed, pushed_price, pushed_at = self._push(price is not None, released, released_at, now_s)
         return PokeRecord(
             SourceRecord.of(pv),
             SourceRecord.of(fv),
@@ -322,8 +360,22 @@ class ReferenceAdapter:
             released_at,
             pushed,
             pushed_price,
+            pushed_at,
             _osm_tuple(self.osm),
+            (_track_tuple(self.state.primary), _track_tuple(self.state.fallback)),
+            (self.pushed_at, self.zero_pushed),
         )
+
+    def _push(self, trusted: bool, released: int, released_at: int, now_s: int) -> tuple[bool, int, int]:
+        """The push rule: ``(pushed, price, timestamp)`` sent to the core (``(False, 0, 0)``: none)."""
+        if not trusted:
+            self.zero_pushed = True
+            return True, 0, now_s
+        stamp = max(released_at, self.pushed_at + 1)
+        if not released or not (released_at > self.pushed_at or self.zero_pushed) or stamp > now_s:
+            return False, 0, 0
+        self.pushed_at, self.zero_pushed = stamp, False
+        return True, released, stamp
 
     @staticmethod
     def health(verdict: Verdict) -> int:

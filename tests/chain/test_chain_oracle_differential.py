@@ -8,7 +8,8 @@ fallback, an L2 sequencer feed and a one-hop OSM delay; two Chainlink sources wi
 heartbeat; a Chainlink primary without fallback. Every step moves the clock, rewrites some
 sources (moves around every threshold, zero/negative answers, round id zero, other phases, stale
 answered-in-round, future and stale timestamps, wide confidence, EMA deviations, sequencer
-outages) and pokes every feed. Long run on titanoboa, short run on eth-tester.
+outages, sources whose calls revert) and pokes every feed. Long run on titanoboa, short run on
+eth-tester.
 """
 
 from __future__ import annotations
@@ -182,12 +183,21 @@ def _sequencer(data: st.DataObject, f: Feeds, now: int) -> None:
     _tx(f, f.seq, "set_round", 1, status, started, started, 1)
 
 
+def _reverting(data: st.DataObject, f: Feeds) -> None:
+    """Now and then a source starts or stops reverting (F-11: a broken source, not a failed poke)."""
+    for name, source in (("p", f.agg_p), ("f", f.agg_f), ("pyth", f.pyth)):
+        switch = data.draw(st.sampled_from([None, None, None, None, None, True, False]), label=f"{name} reverts")
+        if switch is not None:
+            _tx(f, source, "set_reverting", switch)
+
+
 def _run(f: Feeds, specs: dict[int, FeedSpec], snapshot: int, data: st.DataObject, steps: int) -> None:
     f.chain.revert(snapshot)
     _fresh(f, specs)
     # the sequencer has been up for a day
     t0 = f.chain.timestamp() + 10
     _tx(f, f.seq, "set_round", 1, 0, t0 - 86_400, t0 - 86_400, 1)
+    priced: dict[int, int] = {}
     for _ in range(data.draw(st.integers(1, steps), label="steps")):
         dt = data.draw(st.sampled_from([1, 2, 30, 299, 300, 301, 600, 601, 3_600, 3_601, 7_200]), label="dt")
         now = f.chain.timestamp() + 10 + dt
@@ -195,12 +205,18 @@ def _run(f: Feeds, specs: dict[int, FeedSpec], snapshot: int, data: st.DataObjec
         _chainlink(data, f, "f", now)
         _pyth(data, f, now)
         _sequencer(data, f, now)
+        _reverting(data, f)
         for k, (feed_id, replay) in enumerate(sorted(f.replays.items())):
             record, _ = replay.poke(now + k)  # asserts chain == reference, bit-exact
             if record.pushed:
                 assert f.chain.call(f.sink, "last_price_wad", feed_id) == record.pushed_price_wad
-                expected_at = record.released_at if record.pushed_price_wad else now + k
-                assert f.chain.call(f.sink, "last_timestamp_s", feed_id) == expected_at
+                assert f.chain.call(f.sink, "last_timestamp_s", feed_id) == record.pushed_at
+                if record.pushed_price_wad:  # prices go out with strictly increasing timestamps
+                    assert record.released_at <= record.pushed_at <= now + k
+                    assert record.pushed_at > priced.get(feed_id, 0)
+                    priced[feed_id] = record.pushed_at
+                else:  # an untrusted step pushes zero at the block time
+                    assert record.pushed_at == now + k
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -83,7 +83,7 @@ def test_deploy_rejects_option_markets():
 
 def test_configuration_is_closed_after_deploy(deployment):
     with boa.reverts("roles: configuration closed"):
-        deployment.core.list_feed(9, 60, WAD)
+        deployment.core.list_feed(9, 60, WAD, 60)
 
 
 def test_roles_and_governance_transfer(diff):

@@ -26,7 +26,7 @@ from contracts_py.chain_house import ChainClearingHouse, mint_test_tokens
 from contracts_py.chains import NO_REASON, Chain
 from contracts_py.deploy import BoaSystem, System, deploy_boa, deploy_system
 from protocol import events as ev
-from protocol.actions import Action, Deposit, FundInsurance, PushPrice
+from protocol.actions import Action, AdvanceTime, Deposit, FundInsurance, PushPrice
 from protocol.constants import WAD
 from protocol.errors import ProtocolRevert
 from protocol.params import Params
@@ -251,8 +251,12 @@ BTC, ETH = 0, 1
 
 
 def prices(diff: Differential, btc: int, eth: int) -> list[Action]:
-    """PushPrice actions for both feeds at the current chain time (whole-dollar prices)."""
-    return [PushPrice(ORACLE, 0, btc * WAD, diff.now), PushPrice(ORACLE, 1, eth * WAD, diff.now)]
+    """PushPrice actions for both feeds (whole-dollar prices) after a clock step of one move
+    window: observation times strictly increase and any move within ``max_move`` is accepted
+    (docs/SPEC.md §3)."""
+    wait = max(f.move_window_s for f in diff.model.params.feeds)
+    t = diff.now + wait
+    return [AdvanceTime(wait, 1), PushPrice(ORACLE, 0, btc * WAD, t), PushPrice(ORACLE, 1, eth * WAD, t)]
 
 
 def _reset(d: Differential) -> Differential:

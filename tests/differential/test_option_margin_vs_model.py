@@ -30,6 +30,7 @@ from protocol.constants import WAD
 from protocol.errors import ProtocolRevert
 from protocol.margin import position_requirement
 from protocol.option_margin import group_requirement, needs_portfolio_margin
+from protocol.oracle_adapter import earliest_acceptance
 from protocol.params import Params
 from protocol.portfolio import ModelPortfolios, portfolio_margin
 from protocol.scenarios import (
@@ -121,7 +122,13 @@ steps = st.one_of(
 
 
 def push(house: ClearingHouse, feed_id: int, price_wad: int) -> None:
-    house.apply(PushPrice(ACTORS["oracle"], feed_id, price_wad, house.state.now_s))
+    """The oracle pushes ``price_wad`` stamped at the earliest second the core accepts it (a move
+    beyond max_move is pushed one second after the last reading and rejected)."""
+    feed = house.state.feeds[feed_id]
+    at = earliest_acceptance(feed, house.params.feed(feed_id), price_wad, house.state.now_s)
+    at = max(house.state.now_s, feed.updated_at_s + 1) if at is None else at
+    house.apply(AdvanceTime(at - house.state.now_s, 0))
+    house.apply(PushPrice(ACTORS["oracle"], feed_id, price_wad, at))
 
 
 def apply_step(house: ClearingHouse, step: Step) -> None:

@@ -8,7 +8,9 @@
 @dev A verdict is two bit masks over the guards, in contract order (bit i = guard i):
      0 sequencer_status, 1 sequencer_up, 2 sequencer_grace, 3 round_id, 4 phase,
      5 answer_positive, 6 not_future, 7 heartbeat, 8 answered_in_round, 9 confidence,
-     10 ema_deviation, 11 move. A guard is FAILED (bit in `failed`), SKIPPED (bit in
+     10 ema_deviation, 11 move, 12 source_call (the source's call returned well-formed
+     data; when it did not, every guard on the reading is skipped: `failed_call`).
+     A guard is FAILED (bit in `failed`), SKIPPED (bit in
      `skipped`: not configured, no reference yet, or its input already failed) or PASSED.
      The revert reason of guard i is `reason_of(i)`, identical to the REASON_* strings.
 """
@@ -31,8 +33,11 @@ G_ANSWERED_IN_ROUND: constant(uint256) = 8
 G_CONFIDENCE: constant(uint256) = 9
 G_EMA_DEVIATION: constant(uint256) = 10
 G_MOVE: constant(uint256) = 11
-N_GUARDS: constant(uint256) = 12
-ALL_GUARDS: constant(uint256) = 2**12 - 1
+G_SOURCE_CALL: constant(uint256) = 12
+N_GUARDS: constant(uint256) = 13
+ALL_GUARDS: constant(uint256) = 2**13 - 1
+# the guards on a reading: all but the sequencer's and source_call
+READING_GUARDS: constant(uint256) = 2**12 - 8
 
 REASON_SEQUENCER_INVALID: constant(String[40]) = "oracle: sequencer status invalid"
 REASON_SEQUENCER_DOWN: constant(String[40]) = "oracle: sequencer down"
@@ -46,6 +51,7 @@ REASON_STALE_ROUND: constant(String[40]) = "oracle: stale round"
 REASON_CONFIDENCE: constant(String[40]) = "oracle: confidence too wide"
 REASON_EMA_DEVIATION: constant(String[40]) = "oracle: deviates from ema"
 REASON_MOVE: constant(String[40]) = "oracle: move too large"
+REASON_CALL_FAILED: constant(String[40]) = "oracle: source call failed"
 
 
 struct GuardConfig:
@@ -74,7 +80,7 @@ struct Verdict:
 def reason_of(guard: uint256) -> String[40]:
     """
     @notice The revert reason of one guard (the REASON_* string of protocol/oracle/guards.py).
-    @param guard Guard index (0..11).
+    @param guard Guard index (0..12).
     @return The module-prefixed reason.
     """
     if guard == G_SEQUENCER_STATUS:
@@ -99,7 +105,9 @@ def reason_of(guard: uint256) -> String[40]:
         return REASON_CONFIDENCE
     if guard == G_EMA_DEVIATION:
         return REASON_EMA_DEVIATION
-    return REASON_MOVE
+    if guard == G_MOVE:
+        return REASON_MOVE
+    return REASON_CALL_FAILED
 
 
 @internal
@@ -316,3 +324,20 @@ def check_pyth(
     failed, skipped = self._flag(failed, skipped, G_CONFIDENCE, conf_ran, conf_ok)
     failed, skipped = self._price_guards(failed, skipped, cfg, price_wad, True, ema_wad, last_good_wad)
     return Verdict(failed=failed, skipped=skipped, price_wad=price_wad, updated_at=publish_time)
+
+
+@internal
+@pure
+def failed_call(seq: Sequencer, now: uint256) -> Verdict:
+    """
+    @notice The verdict of a source whose call reverted or returned malformed data
+            (protocol.oracle.guards.check_failed_call): the sequencer guards run, every guard on
+            the reading is skipped and source_call fails, so the source counts as broken.
+    @param seq Sequencer status.
+    @param now Current time.
+    @return The verdict (no price).
+    """
+    failed: uint256 = 0
+    skipped: uint256 = 0
+    failed, skipped = self._sequencer(seq, now)
+    return Verdict(failed=failed | (1 << G_SOURCE_CALL), skipped=skipped | READING_GUARDS, price_wad=0, updated_at=0)

@@ -13,6 +13,17 @@ struct PythPrice:
 
 prices: HashMap[bytes32, PythPrice]
 emas: HashMap[bytes32, PythPrice]
+# while set, both getters revert (as Pyth does for an unknown price id)
+reverting: public(bool)
+
+
+@external
+def set_reverting(_reverting: bool):
+    """
+    @notice Make the getters revert (true) or answer again (false).
+    @param _reverting Whether reads revert.
+    """
+    self.reverting = _reverting
 
 
 @external
@@ -39,6 +50,7 @@ def getPriceUnsafe(id: bytes32) -> PythPrice:
     @param id Price id.
     @return The price record.
     """
+    assert not self.reverting, "mock_pyth: reverting"
     return self.prices[id]
 
 
@@ -50,4 +62,5 @@ def getEmaPriceUnsafe(id: bytes32) -> PythPrice:
     @param id Price id.
     @return The EMA record.
     """
+    assert not self.reverting, "mock_pyth: reverting"
     return self.emas[id]

@@ -34,6 +34,8 @@ AGGREGATOR_ROUND_MASK: constant(uint256) = 2**64 - 1
 
 decimals: public(uint8)
 description: public(String[64])
+# while set, latestRoundData reverts (a broken or paused aggregator)
+reverting: public(bool)
 version: public(uint256)
 phaseId: public(uint16)
 latest_round_id: public(uint80)
@@ -173,17 +175,28 @@ def getRoundData(_roundId: uint80) -> (uint80, int256, uint256, uint256, uint80)
     return _roundId, r.answer, r.started_at, r.updated_at, r.answered_in_round
 
 
+@external
+def set_reverting(_reverting: bool):
+    """
+    @notice Make latestRoundData revert (true) or answer again (false).
+    @param _reverting Whether reads revert.
+    """
+    self.reverting = _reverting
+
+
 @view
 @external
 def latestRoundData() -> (uint80, int256, uint256, uint256, uint80):
     """
     @notice The latest round; all zeros before the first round is set.
+    @dev Reverts "aggregator_v3: reverting" while `reverting` is set.
     @return roundId, proxy round id.
     @return answer in feed units.
     @return startedAt, Unix seconds.
     @return updatedAt, Unix seconds.
     @return answeredInRound.
     """
+    assert not self.reverting, "aggregator_v3: reverting"
     rid: uint80 = self.latest_round_id
     r: Round = self.rounds[rid]
     return rid, r.answer, r.started_at, r.updated_at, r.answered_in_round

@@ -20,6 +20,7 @@ from protocol.clearing_house import ClearingHouse
 from protocol.constants import WAD
 from protocol.events import Event
 from protocol.margin import Health
+from protocol.oracle_adapter import earliest_acceptance
 from protocol.params import Params
 from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, ETH_FEED, USDC, WETH, default_params
 from protocol.state import Account, ProtocolState
@@ -77,9 +78,20 @@ class Desk:
         )
 
     def push(self, feed_id: int, price_wad: int, timestamp_s: int | None = None) -> list[Event]:
-        """The oracle pushes ``price_wad`` for ``feed_id`` stamped ``timestamp_s`` (default: now)."""
-        ts = self.now if timestamp_s is None else timestamp_s
-        return self.apply(PushPrice(ACTORS["oracle"], feed_id, price_wad, ts))
+        """The oracle pushes ``price_wad`` for ``feed_id`` stamped ``timestamp_s``.
+
+        Without a timestamp the reading is stamped now, after the clock has moved (seconds only,
+        same block) as far as the core's order and move bound need (docs/SPEC.md §3): past the
+        feed's last reading, and until a move within ``max_move`` is allowed.
+        """
+        if timestamp_s is None:
+            feed, fp = self.state.feeds[feed_id], self.house.params.feed(feed_id)
+            at = earliest_acceptance(feed, fp, price_wad, self.now) if price_wad > 0 else self.now
+            if at is None:  # beyond max_move, meant to be rejected: only a newer timestamp
+                at = max(self.now, feed.updated_at_s + 1)
+            self.advance(at - self.now)
+            timestamp_s = self.now
+        return self.apply(PushPrice(ACTORS["oracle"], feed_id, price_wad, timestamp_s))
 
     def push_btc(self, price_wad: int) -> list[Event]:
         return self.push(BTC_FEED, price_wad)

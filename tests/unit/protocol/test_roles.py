@@ -73,8 +73,8 @@ def test_grant_and_revoke_oracle_and_funding(desk: Desk) -> None:
     with pytest.raises(ProtocolRevert, match=r"^oracle: caller is not an oracle$"):
         desk.push(BTC_FEED, 60_000 * WAD)
     desk.apply(SetRole(GOV, "oracle", KEEPER, True))
-    desk.apply(PushPrice(KEEPER, BTC_FEED, 61_000 * WAD, desk.now))
-    assert desk.state.feeds[BTC_FEED].price_wad == 61_000 * WAD
+    desk.apply(PushPrice(KEEPER, BTC_FEED, 60_100 * WAD, desk.now))
+    assert desk.state.feeds[BTC_FEED].price_wad == 60_100 * WAD
 
     desk.apply(SetRole(GOV, "funding", FUNDING, False))
     with pytest.raises(ProtocolRevert, match=r"^funding: caller is not a funding operator$"):

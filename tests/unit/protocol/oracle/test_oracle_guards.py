@@ -242,6 +242,7 @@ def test_verdict_lists_every_guard_in_contract_order() -> None:
         "confidence",
         "ema_deviation",
         "move",
+        "source_call",
     ]
     assert all(r.reason.startswith("oracle: ") for r in v.results)
     assert (v.price_wad, v.updated_at_s) == (WAD, NOW)
