@@ -110,15 +110,14 @@ def replay_path(config: StudyConfig, path_index: int, chain: Chain) -> ChainPath
             f"{chain.name} cannot send from the simulator's role addresses (they have no keys): use "
             "make_chain('anvil', impersonate=True, extra_args=simulator.on_chain.ANVIL_ARGS) or make_chain('boa')"
         )
-    setup: list[Action] = []
-    path: list[Action] = []
-    book = build_book(config, log=setup)
-    result = simulate_path(config, path_index, book=book, log=path)
-
     matchers, oracles, operators = [MATCHER], [ORACLE], [FUNDING_OPERATOR]
     system = deploy_system(
-        chain, book.params, GOVERNANCE, matchers=matchers, oracles=oracles, funding_operators=operators
+        chain, config.book_params(), GOVERNANCE, matchers=matchers, oracles=oracles, funding_operators=operators
     )
+    setup: list[Action] = []
+    path: list[Action] = []
+    book = build_book(config, log=setup, order_domain=system.order_domain)  # orders signed for this deployment
+    result = simulate_path(config, path_index, book=book, log=path)
     log = setup + path
     depositors = {a.account for a in log if isinstance(a, Deposit)} | {
         a.sender for a in log if isinstance(a, FundInsurance)
