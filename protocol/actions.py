@@ -173,9 +173,11 @@ class SignedOrder(_Record):
 
     order: Order
     signature: bytes
-    #: Recovered signer per domain separator, kept by :func:`protocol.orders.order_signer`
-    #: (recovery runs once per order and domain); a memo, no part of the record.
-    signers: dict[bytes, str] = dataclasses.field(init=False, default_factory=dict, compare=False, repr=False)
+    #: Digest and recovered signer per domain separator, kept by :mod:`protocol.orders` (hashing
+    #: and recovery run once per order and domain); a memo, no part of the record.
+    memo: dict[bytes, tuple[bytes, str | None]] = dataclasses.field(
+        init=False, default_factory=dict, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.order, Order):

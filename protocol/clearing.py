@@ -28,7 +28,7 @@ from protocol.events import FillSettled, OrderCancelled, OrderFilled, PositionCh
 from protocol.funding import accrue_market, settle_account
 from protocol.margin import Health, account_feeds, account_health, side_loss_index
 from protocol.oracle_adapter import is_trusted, require_account_prices
-from protocol.orders import order_digest, order_signer
+from protocol.orders import order_digest, order_signer, signed_digest
 from protocol.params import MarketKind
 from protocol.state import Position
 from protocol.units import Rounding, mul_div, smul_div
@@ -162,7 +162,7 @@ def take_order(ctx: Context, signed: SignedOrder, delta: int, price_wad: int, fe
     require(signer != _ZERO_ADDRESS, "ecdsa: invalid signature")
     require(signer == order.account, "clearing: order not signed by its account")
     require(ctx.state.now_s <= order.expiry_s, "clearing: order expired")
-    digest = order_digest(order, ctx.state.order_domain)
+    digest = signed_digest(signed, ctx.state.order_domain)
     filled = ctx.state.order_filled.get(digest, 0)
     require(filled != CANCELLED, "clearing: order cancelled")
     require((order.size_wad > 0) == (delta > 0), "clearing: order side")

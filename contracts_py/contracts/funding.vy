@@ -93,13 +93,11 @@ def set_funding_rate(sender: address, market_id: uint256, rate_per_s_wad: int256
     assert state.funding_operators[sender], "funding: caller is not a funding operator"
     assert state.market_params[market_id].listed, "funding: unknown market"
     self.accrue_market(market_id)
-    pp: state.ProtocolParams = state.protocol_params
-    ms: state.MarketState = state.markets[market_id]
-    cap: int256 = units.to_int(pp.max_funding_rate_per_s_wad)
-    step: int256 = units.to_int(
-        units.mul_div(pp.max_funding_rate_per_s_wad, block.timestamp - ms.funding_rate_set_s, pp.funding_rate_ramp_s, units.DOWN)
-    )
-    old: int256 = ms.funding_rate_per_s_wad
+    max_rate: uint256 = state.protocol_params.max_funding_rate_per_s_wad
+    elapsed: uint256 = block.timestamp - state.markets[market_id].funding_rate_set_s
+    cap: int256 = units.to_int(max_rate)
+    step: int256 = units.to_int(units.mul_div(max_rate, elapsed, state.protocol_params.funding_rate_ramp_s, units.DOWN))
+    old: int256 = state.markets[market_id].funding_rate_per_s_wad
     applied: int256 = max(old - step, min(old + step, max(-cap, min(cap, rate_per_s_wad))))
     state.markets[market_id].funding_rate_per_s_wad = applied
     state.markets[market_id].funding_rate_set_s = block.timestamp

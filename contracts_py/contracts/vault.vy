@@ -116,10 +116,10 @@ def deposit(account: address, asset_id: uint256, amount: uint256):
     held: uint256 = state.vault_tokens[asset_id]
     amount_wad: uint256 = units.to_wad(amount, decimals)
     if asset_id != c.SETTLEMENT_ASSET_ID:
-        cp: state.CollateralParams = state.collateral_params[asset_id]
-        assert held + amount <= cp.deposit_cap, "vault: deposit cap"
+        assert held + amount <= state.collateral_params[asset_id].deposit_cap, "vault: deposit cap"
         holding: uint256 = state.collateral[account][asset_id] + amount_wad
-        assert holding <= units.to_wad(cp.account_deposit_cap, decimals), "vault: account deposit cap"
+        cap_wad: uint256 = units.to_wad(state.collateral_params[asset_id].account_deposit_cap, decimals)
+        assert holding <= cap_wad, "vault: account deposit cap"
     state.vault_tokens[asset_id] = held + amount
     if asset_id == c.SETTLEMENT_ASSET_ID:
         state.balances[account] += units.to_int(amount_wad)
