@@ -72,6 +72,8 @@ class _Record:
     _addresses: ClassVar[tuple[str, ...]] = ()
     #: Integer fields: name -> (min, max).
     _ints: ClassVar[dict[str, tuple[int, int]]] = {}
+    #: Fields of another type: name -> the type (a bool, a nested record).
+    _types: ClassVar[dict[str, type]] = {}
 
     def __post_init__(self) -> None:
         kind = type(self).__name__
@@ -79,6 +81,9 @@ class _Record:
             object.__setattr__(self, name, normalize_address(getattr(self, name), f"{kind}.{name}"))
         for name, (lo, hi) in self._ints.items():
             _int(f"{kind}.{name}", getattr(self, name), lo, hi)
+        for name, cls in self._types.items():
+            if not isinstance(getattr(self, name), cls):
+                raise InvalidParameter(f"{kind}.{name} must be a {cls.__name__}, got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (nested records as dicts, bytes as 0x-hex, tuples as lists)."""
@@ -179,9 +184,10 @@ class SignedOrder(_Record):
         init=False, default_factory=dict, compare=False, repr=False
     )
 
+    _types = {"order": Order}
+
     def __post_init__(self) -> None:
-        if not isinstance(self.order, Order):
-            raise InvalidParameter(f"SignedOrder.order must be an Order, got {type(self.order).__name__}")
+        super().__post_init__()
         sig = self.signature
         if isinstance(sig, str):
             try:
@@ -247,11 +253,10 @@ class Fill(Action):
         "taker_fee_wad": (0, 10**18),
     }
 
+    _types = {"maker_order": SignedOrder, "taker_order": SignedOrder}
+
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("maker_order", "taker_order"):
-            if not isinstance(getattr(self, name), SignedOrder):
-                raise InvalidParameter(f"Fill.{name} must be a SignedOrder, got {type(getattr(self, name)).__name__}")
         if self.size_wad == 0:
             raise InvalidParameter("Fill.size_wad must be non-zero")
 
@@ -278,11 +283,7 @@ class CancelOrder(Action):
     sender: str
     order: Order
     _addresses = ("sender",)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not isinstance(self.order, Order):
-            raise InvalidParameter(f"CancelOrder.order must be an Order, got {type(self.order).__name__}")
+    _types = {"order": Order}
 
 
 @dataclass(frozen=True)
@@ -405,11 +406,7 @@ class SetPaused(Action):
     sender: str
     paused: bool
     _addresses = ("sender",)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not isinstance(self.paused, bool):
-            raise InvalidParameter(f"SetPaused.paused must be a bool, got {self.paused!r}")
+    _types = {"paused": bool}
 
 
 @dataclass(frozen=True)
@@ -422,13 +419,12 @@ class SetRole(Action):
     account: str
     enabled: bool
     _addresses = ("sender", "account")
+    _types = {"enabled": bool}
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.role not in ROLE_NAMES:
             raise InvalidParameter(f"SetRole.role = {self.role!r}; allowed: {list(ROLE_NAMES)}")
-        if not isinstance(self.enabled, bool):
-            raise InvalidParameter(f"SetRole.enabled must be a bool, got {self.enabled!r}")
 
 
 @dataclass(frozen=True)

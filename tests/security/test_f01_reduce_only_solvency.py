@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures imported from the harness)
 """F-01 (high): a fill's reducing side had no solvency check.
 
 The attack: an account below maintenance closes at the adverse edge of the fill band into an
@@ -15,7 +16,20 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from security_harness import ATTACKER, COLLUDER, GOV, KEEPER, MAKER, MATCHER, ORACLE, USDC, Differential, prices
+from security_harness import (  # noqa: F401  (fixtures)
+    ATTACKER,
+    COLLUDER,
+    GOV,
+    KEEPER,
+    MAKER,
+    MATCHER,
+    ORACLE,
+    USDC,
+    Differential,
+    deployment,
+    diff,
+    prices,
+)
 
 from protocol.actions import AdvanceTime, Deposit, FundInsurance, Liquidate, PushPrice, Withdraw
 from protocol.constants import WAD
@@ -23,17 +37,6 @@ from protocol.scenarios import BTC_PERP, default_params
 
 REFUSED = "clearing: fill worsens margin ratio"
 BTC = BTC_PERP
-
-
-@pytest.fixture(scope="module")
-def default_deployment() -> Differential:
-    return Differential()
-
-
-@pytest.fixture
-def diff(default_deployment: Differential) -> Differential:
-    default_deployment.reset()
-    return default_deployment
 
 
 @pytest.fixture(scope="module")

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures imported from the harness)
 """F-07 (medium): fills carried no authorization by the account.
 
 The attack: a matcher (or whoever holds the role) trades any depositor at the edge of the fill
@@ -18,7 +19,19 @@ import pytest
 from eth_account import Account
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from security_harness import COLLUDER, GOV, MAKER, MATCHER, ORACLE, USDC, VICTIM, Differential, prices
+from security_harness import (  # noqa: F401  (fixtures)
+    COLLUDER,
+    GOV,
+    MAKER,
+    MATCHER,
+    ORACLE,
+    USDC,
+    VICTIM,
+    Differential,
+    deployment,
+    diff,
+    prices,
+)
 
 from contracts_py.chain_house import ChainClearingHouse, Outcome, mint_test_tokens
 from contracts_py.chains import AnvilChain, make_chain
@@ -33,15 +46,9 @@ from protocol.scenarios import BTC_PERP, ETH_PERP, actor_key, actor_signer, defa
 BTC = BTC_PERP
 
 
-@pytest.fixture(scope="module")
-def deployment() -> Differential:
-    return Differential()
-
-
 @pytest.fixture
-def diff(deployment: Differential) -> Differential:
-    deployment.reset()
-    diff = deployment
+def funded(diff: Differential) -> Differential:
+    """Prices pushed; the market maker, the victim and the colluder have deposited."""
     diff.apply_all(
         [
             *prices(diff, 60_000, 3_000),
@@ -66,62 +73,62 @@ def forged(signed: SignedOrder, key_of: str) -> SignedOrder:
     return SignedOrder(signed.order, wrong.signature)
 
 
-def test_matcher_cannot_trade_a_victim_at_the_band_edge(diff: Differential) -> None:
+def test_matcher_cannot_trade_a_victim_at_the_band_edge(funded: Differential) -> None:
     """Before: the matcher had the victim buy 1 BTC at +5 % with a 1 % fee from its colluder:
     the victim lost 3,630 (3,000 against the oracle and a 630 fee), 2,370 of it to the colluder."""
     band_edge = 63_000 * WAD
-    unsigned = diff.signer.fill(MATCHER, COLLUDER, VICTIM, BTC, WAD, band_edge, MAX_FEE_RATE, MAX_FEE_RATE)
+    unsigned = funded.signer.fill(MATCHER, COLLUDER, VICTIM, BTC, WAD, band_edge, MAX_FEE_RATE, MAX_FEE_RATE)
     # the matcher cannot produce the victim's signature: it signs with its own key
     attack = dataclasses.replace(unsigned, taker_order=forged(unsigned.taker_order, "matcher"))
-    assert diff.apply(attack) == "clearing: order not signed by its account"
-    assert diff.model.state.accounts[VICTIM].balance == 50_000 * WAD
-    assert diff.model.state.accounts[VICTIM].positions == {}
+    assert funded.apply(attack) == "clearing: order not signed by its account"
+    assert funded.model.state.accounts[VICTIM].balance == 50_000 * WAD
+    assert funded.model.state.accounts[VICTIM].positions == {}
 
 
-def test_a_fill_respects_every_term_of_the_order(diff: Differential) -> None:
-    victim = diff.signer.order(VICTIM, BTC, WAD, 60_000 * WAD, max_fee_wad=WAD // 2_000, expiry_s=diff.now + 60)
-    colluder = diff.signer.order(COLLUDER, BTC, -WAD, 0, max_fee_wad=MAX_FEE_RATE)
+def test_a_fill_respects_every_term_of_the_order(funded: Differential) -> None:
+    victim = funded.signer.order(VICTIM, BTC, WAD, 60_000 * WAD, max_fee_wad=WAD // 2_000, expiry_s=funded.now + 60)
+    colluder = funded.signer.order(COLLUDER, BTC, -WAD, 0, max_fee_wad=MAX_FEE_RATE)
 
     def fill(size: int, price: int, taker_fee: int, taker: SignedOrder = victim) -> Fill:
         return Fill(MATCHER, colluder, taker, size, price, 0, taker_fee)
 
-    assert diff.apply(fill(WAD // 2, 60_001 * WAD, 0)) == "clearing: price beyond order limit"
-    assert diff.apply(fill(WAD // 2, 60_000 * WAD, WAD // 1_000)) == "clearing: fee above order maximum"
-    assert diff.apply(fill(-WAD // 2, 60_000 * WAD, 0)) == "clearing: order side"
-    other_market = diff.signer.order(VICTIM, ETH_PERP, WAD, 60_000 * WAD)
-    assert diff.apply(fill(WAD // 2, 60_000 * WAD, 0, other_market)) == "clearing: orders of different markets"
+    assert funded.apply(fill(WAD // 2, 60_001 * WAD, 0)) == "clearing: price beyond order limit"
+    assert funded.apply(fill(WAD // 2, 60_000 * WAD, WAD // 1_000)) == "clearing: fee above order maximum"
+    assert funded.apply(fill(-WAD // 2, 60_000 * WAD, 0)) == "clearing: order side"
+    other_market = funded.signer.order(VICTIM, ETH_PERP, WAD, 60_000 * WAD)
+    assert funded.apply(fill(WAD // 2, 60_000 * WAD, 0, other_market)) == "clearing: orders of different markets"
     # partial fills up to the order's size, then no more: an order cannot be replayed
-    events = diff.apply(fill(2 * WAD // 5, 59_900 * WAD, WAD // 2_000))
+    events = funded.apply(fill(2 * WAD // 5, 59_900 * WAD, WAD // 2_000))
     assert isinstance(events, list)
-    assert events[1] == OrderFilled(order_digest(victim.order, diff.house.order_domain), VICTIM, 2 * WAD // 5)
-    diff.apply(fill(3 * WAD // 5, 60_000 * WAD, 0))
-    assert diff.model.state.accounts[VICTIM].positions[BTC].size == WAD
-    assert diff.apply(fill(1, 60_000 * WAD, 0)) == "clearing: order overfilled"
-    fresh = diff.signer.order(VICTIM, BTC, WAD, 60_000 * WAD, expiry_s=diff.now + 60)
-    colluder = diff.signer.order(COLLUDER, BTC, -WAD, 0)
-    diff.apply(AdvanceTime(60, 1))
-    diff.apply_all(prices(diff, 60_000, 3_000))
-    diff.apply(fill(WAD // 10, 60_000 * WAD, 0, fresh))  # the last second it may fill
-    diff.apply(AdvanceTime(1, 1))
-    assert diff.apply(fill(WAD // 10, 60_000 * WAD, 0, fresh)) == "clearing: order expired"
+    assert events[1] == OrderFilled(order_digest(victim.order, funded.house.order_domain), VICTIM, 2 * WAD // 5)
+    funded.apply(fill(3 * WAD // 5, 60_000 * WAD, 0))
+    assert funded.model.state.accounts[VICTIM].positions[BTC].size == WAD
+    assert funded.apply(fill(1, 60_000 * WAD, 0)) == "clearing: order overfilled"
+    fresh = funded.signer.order(VICTIM, BTC, WAD, 60_000 * WAD, expiry_s=funded.now + 60)
+    colluder = funded.signer.order(COLLUDER, BTC, -WAD, 0)
+    funded.apply(AdvanceTime(60, 1))
+    funded.apply_all(prices(funded, 60_000, 3_000))
+    funded.apply(fill(WAD // 10, 60_000 * WAD, 0, fresh))  # the last second it may fill
+    funded.apply(AdvanceTime(1, 1))
+    assert funded.apply(fill(WAD // 10, 60_000 * WAD, 0, fresh)) == "clearing: order expired"
 
 
-def test_the_account_cancels_the_rest_of_its_order(diff: Differential) -> None:
-    victim = diff.signer.order(VICTIM, BTC, WAD, 60_000 * WAD)
-    colluder = diff.signer.order(COLLUDER, BTC, -2 * WAD, 60_000 * WAD)
-    diff.apply(Fill(MATCHER, colluder, victim, WAD // 4, 60_000 * WAD, 0, 0))
-    assert diff.apply(CancelOrder(MATCHER, victim.order)) == "clearing: caller is not the order's account"
-    digest = order_digest(victim.order, diff.house.order_domain)
-    assert diff.apply(CancelOrder(VICTIM, victim.order)) == [OrderCancelled(digest, VICTIM)]
-    assert diff.apply(Fill(MATCHER, colluder, victim, WAD // 4, 60_000 * WAD, 0, 0)) == "clearing: order cancelled"
-    assert diff.house.order_filled(digest) == 2**256 - 1
+def test_the_account_cancels_the_rest_of_its_order(funded: Differential) -> None:
+    victim = funded.signer.order(VICTIM, BTC, WAD, 60_000 * WAD)
+    colluder = funded.signer.order(COLLUDER, BTC, -2 * WAD, 60_000 * WAD)
+    funded.apply(Fill(MATCHER, colluder, victim, WAD // 4, 60_000 * WAD, 0, 0))
+    assert funded.apply(CancelOrder(MATCHER, victim.order)) == "clearing: caller is not the order's account"
+    digest = order_digest(victim.order, funded.house.order_domain)
+    assert funded.apply(CancelOrder(VICTIM, victim.order)) == [OrderCancelled(digest, VICTIM)]
+    assert funded.apply(Fill(MATCHER, colluder, victim, WAD // 4, 60_000 * WAD, 0, 0)) == "clearing: order cancelled"
+    assert funded.house.order_filled(digest) == 2**256 - 1
 
 
-def test_an_order_signed_for_another_domain_does_not_fill(diff: Differential) -> None:
+def test_an_order_signed_for_another_domain_does_not_fill(funded: Differential) -> None:
     """An order signed for the model (chain id 0) or for another deployment recovers to another
     address on this one: replaying it across deployments fails."""
     elsewhere = actor_signer(MODEL_DOMAIN).fill(MATCHER, COLLUDER, VICTIM, BTC, WAD, 60_000 * WAD)
-    assert diff.apply(elsewhere) == "clearing: order not signed by its account"
+    assert funded.apply(elsewhere) == "clearing: order not signed by its account"
 
 
 @pytest.mark.parametrize(
@@ -133,11 +140,11 @@ def test_an_order_signed_for_another_domain_does_not_fill(diff: Differential) ->
     ],
     ids=["high s (EIP-2)", "v not 27 or 28", "r zero"],
 )
-def test_malformed_signatures_are_refused_alike(diff: Differential, tamper, reason: str) -> None:  # type: ignore[no-untyped-def]
-    good = diff.signer.fill(MATCHER, COLLUDER, VICTIM, BTC, WAD, 60_000 * WAD)
+def test_malformed_signatures_are_refused_alike(funded: Differential, tamper, reason: str) -> None:  # type: ignore[no-untyped-def]
+    good = funded.signer.fill(MATCHER, COLLUDER, VICTIM, BTC, WAD, 60_000 * WAD)
     bad = dataclasses.replace(good, taker_order=SignedOrder(good.taker_order.order, tamper(good.taker_order.signature)))
     expected = "ecdsa: invalid signature `s` value" if reason == "s" else "ecdsa: invalid signature"
-    assert diff.apply(bad) == expected
+    assert funded.apply(bad) == expected
 
 
 @settings(max_examples=25)
@@ -152,17 +159,17 @@ def test_any_signature_bytes_get_the_same_verdict(deployment: Differential, sign
     assert isinstance(outcome, str)  # never the victim's consent
 
 
-def test_eth_account_typed_data_signatures_fill(diff: Differential) -> None:
+def test_eth_account_typed_data_signatures_fill(funded: Differential) -> None:
     """A wallet's or eth-account's ``sign_typed_data`` of :func:`typed_data` is the signature
     the protocol verifies (byte for byte what :class:`OrderSigner` produces)."""
-    domain = diff.house.order_domain
-    template = diff.signer.order(VICTIM, BTC, WAD, 60_000 * WAD, max_fee_wad=WAD // 2_000)
+    domain = funded.house.order_domain
+    template = funded.signer.order(VICTIM, BTC, WAD, 60_000 * WAD, max_fee_wad=WAD // 2_000)
     signed = Account.sign_typed_data(actor_key("trader_conservative"), full_message=typed_data(template.order, domain))
     assert signed.signature == template.signature
     wallet = SignedOrder(template.order, bytes(signed.signature))
-    colluder = diff.signer.order(COLLUDER, BTC, -WAD, 60_000 * WAD)
-    diff.apply(Fill(MATCHER, colluder, wallet, WAD, 60_000 * WAD, 0, WAD // 2_000))
-    assert diff.model.state.accounts[VICTIM].positions[BTC].size == WAD
+    colluder = funded.signer.order(COLLUDER, BTC, -WAD, 60_000 * WAD)
+    funded.apply(Fill(MATCHER, colluder, wallet, WAD, 60_000 * WAD, 0, WAD // 2_000))
+    assert funded.model.state.accounts[VICTIM].positions[BTC].size == WAD
 
 
 def test_signed_fills_on_anvils_batched_fast_path() -> None:

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures imported from the harness)
 """F-08 (medium): open-interest scaling raised the maintenance requirement of existing positions.
 
 The attack: a self-matched pair inflates ETH-PERP's open interest past the lower cap; the
@@ -11,8 +12,19 @@ side by side.
 
 from __future__ import annotations
 
-import pytest
-from security_harness import ATTACKER, COLLUDER, KEEPER, MAKER, MATCHER, USDC, VICTIM, Differential, prices
+from security_harness import (  # noqa: F401  (fixtures)
+    ATTACKER,
+    COLLUDER,
+    KEEPER,
+    MAKER,
+    MATCHER,
+    USDC,
+    VICTIM,
+    Differential,
+    deployment,
+    diff,
+    prices,
+)
 
 from protocol.actions import Deposit, Liquidate
 from protocol.constants import WAD
@@ -20,17 +32,6 @@ from protocol.margin import Health
 from protocol.scenarios import ETH_PERP, default_params
 
 ETH = ETH_PERP
-
-
-@pytest.fixture(scope="module")
-def deployment() -> Differential:
-    return Differential()
-
-
-@pytest.fixture
-def diff(deployment: Differential) -> Differential:
-    deployment.reset()
-    return deployment
 
 
 def test_inflated_open_interest_makes_nobody_liquidatable(diff: Differential) -> None:

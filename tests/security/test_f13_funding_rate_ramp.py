@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures imported from the harness)
 """F-13 (low): the funding operator could jump to the largest rate at any time.
 
 The attack: a compromised (or careless) funding operator moves a market's rate from zero to
@@ -13,8 +14,7 @@ from __future__ import annotations
 
 import itertools
 
-import pytest
-from security_harness import GOV, MAKER, MATCHER, USDC, VICTIM, Differential, prices
+from security_harness import GOV, MAKER, MATCHER, USDC, VICTIM, Differential, deployment, diff, prices  # noqa: F401  (fixtures)
 
 from protocol.actions import AdvanceTime, Deposit, SetFundingRate
 from protocol.constants import WAD
@@ -24,17 +24,6 @@ from protocol.scenarios import ACTORS, BTC_PERP, default_params
 FUNDING = ACTORS["funding_operator"]
 CAP = default_params().protocol.max_funding_rate_per_s_wad
 RAMP = default_params().protocol.funding_rate_ramp_s
-
-
-@pytest.fixture(scope="module")
-def deployment() -> Differential:
-    return Differential()
-
-
-@pytest.fixture
-def diff(deployment: Differential) -> Differential:
-    deployment.reset()
-    return deployment
 
 
 def test_a_jump_to_the_maximum_is_spread_over_the_ramp(diff: Differential) -> None:

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures imported from the harness)
 """F-16 (low): governance moved in one step, to any address (zero included).
 
 The attack surface: one mistyped or zero address in ``set_role("governance", ...)`` handed the
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import boa
 import pytest
-from security_harness import ATTACKER, GOV, Differential
+from security_harness import ATTACKER, GOV, Differential, deployment, diff  # noqa: F401  (fixtures)
 
 from protocol.actions import AcceptGovernance, SetPaused, SetRole
 from protocol.errors import InvalidParameter
@@ -20,17 +21,6 @@ from protocol.scenarios import ACTORS
 
 SUCCESSOR = ACTORS["trader_short"]
 TYPO = "0x" + "de" * 20  # nobody holds its key
-
-
-@pytest.fixture(scope="module")
-def deployment() -> Differential:
-    return Differential()
-
-
-@pytest.fixture
-def diff(deployment: Differential) -> Differential:
-    deployment.reset()
-    return deployment
 
 
 def test_a_mistyped_successor_never_takes_over(diff: Differential) -> None:

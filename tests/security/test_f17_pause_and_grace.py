@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures imported from the harness)
 """F-17 (low): the pause did not cover fee withdrawal, and liquidations resumed the instant the
 protocol was unpaused.
 
@@ -12,25 +13,13 @@ Model and contracts (titanoboa) side by side.
 
 from __future__ import annotations
 
-import pytest
-from security_harness import GOV, KEEPER, MAKER, MATCHER, USDC, VICTIM, Differential, prices
+from security_harness import GOV, KEEPER, MAKER, MATCHER, USDC, VICTIM, Differential, deployment, diff, prices  # noqa: F401  (fixtures)
 
 from protocol.actions import AdvanceTime, Deposit, Liquidate, LiquidateCollateral, SetPaused, WithdrawFees
 from protocol.constants import WAD
 from protocol.scenarios import BTC_PERP, WETH, default_params
 
 GRACE = default_params().protocol.liquidation_grace_s
-
-
-@pytest.fixture(scope="module")
-def deployment() -> Differential:
-    return Differential()
-
-
-@pytest.fixture
-def diff(deployment: Differential) -> Differential:
-    deployment.reset()
-    return deployment
 
 
 def test_fees_cannot_leave_while_paused(diff: Differential) -> None:

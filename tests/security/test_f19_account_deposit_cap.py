@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures imported from the harness)
 """F-19 (low): the collateral deposit cap was global, so one account could fill it and block
 every other account's top-ups (a margin call nobody could answer with that collateral).
 
@@ -9,24 +10,12 @@ side.
 
 from __future__ import annotations
 
-import pytest
-from security_harness import ATTACKER, VICTIM, Differential
+from security_harness import ATTACKER, VICTIM, Differential, deployment, diff  # noqa: F401  (fixtures)
 
 from protocol.actions import Deposit
 from protocol.scenarios import WETH, default_params
 
 CP = default_params().collateral(WETH)
-
-
-@pytest.fixture(scope="module")
-def deployment() -> Differential:
-    return Differential()
-
-
-@pytest.fixture
-def diff(deployment: Differential) -> Differential:
-    deployment.reset()
-    return deployment
 
 
 def test_one_account_cannot_fill_the_global_cap(diff: Differential) -> None:
