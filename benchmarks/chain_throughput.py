@@ -77,7 +77,7 @@ from protocol.clearing_house import ClearingHouse  # noqa: E402
 from protocol.constants import WAD  # noqa: E402
 from protocol.errors import ProtocolRevert  # noqa: E402
 from protocol.keeper import keeper_actions  # noqa: E402
-from protocol.orders import MODEL_DOMAIN, OrderDomain, OrderSigner  # noqa: E402
+from protocol.orders import OrderSigner  # noqa: E402
 from protocol.params import Params  # noqa: E402
 from protocol.scenarios import default_params  # noqa: E402
 from protocol.state import Account, ProtocolState  # noqa: E402
@@ -122,7 +122,8 @@ ACT: Final = Actors()
 BACKENDS: Final = ("eth-tester", "boa", "anvil", "anvil-batch", "anvil-batch-impersonated")
 
 
-def new_model(params: Params, domain: OrderDomain) -> ClearingHouse:
+def new_model(params: Params) -> ClearingHouse:
+    """The model on its own (its own order domain), at ``T0``."""
     return ClearingHouse(
         params,
         ACT.governance,
@@ -130,7 +131,6 @@ def new_model(params: Params, domain: OrderDomain) -> ClearingHouse:
         oracles=[ACT.oracle],
         funding_operators=[ACT.oracle],
         start_time_s=T0,
-        order_domain=domain,
     )
 
 
@@ -163,14 +163,19 @@ class ActionSequence:
         return out
 
 
-def generate(
-    params: Params, n_actions: int, seed: np.random.SeedSequence, per_block: int, domain: OrderDomain
-) -> ActionSequence:
-    """``n_actions`` actions that all succeed on the model, ``per_block`` per block (each block
-    after an ``AdvanceTime(1, 1)``), fills signed for ``domain``."""
+def twin(house: ChainClearingHouse, params: Params) -> ClearingHouse:
+    """A fresh model in the deployment's state (its order domain, its markets' listing clocks)."""
+    return house.reference_model(
+        params, ACT.governance, matchers=[ACT.matcher], oracles=[ACT.oracle], funding_operators=[ACT.oracle]
+    )
+
+
+def generate(model: ClearingHouse, n_actions: int, seed: np.random.SeedSequence, per_block: int) -> ActionSequence:
+    """``n_actions`` actions that all succeed on ``model`` (a fresh one, which they leave
+    applied), ``per_block`` per block (each block after an ``AdvanceTime(1, 1)``), fills signed
+    for its order domain."""
     rng = np.random.default_rng(seed)
-    model = new_model(params, domain)
-    signer = OrderSigner(domain, [_key(i) for i in range(1, 11)])
+    signer = OrderSigner(model.state.order_domain, [_key(i) for i in range(1, 11)])
     price = {BTC: 60_000 * WAD, ETH: 3_000 * WAD}
     actions: list[Action] = []
     events: list[list[ev.Event]] = []
@@ -351,7 +356,8 @@ def run_backend(
 ) -> Run:
     with open_chain(backend, impersonate=impersonate) as chain:
         house = deploy(chain, params)
-        seq = generate(params, len(seq.actions), seq.seed, seq.per_block, house.order_domain)
+        seq = generate(twin(house, params), len(seq.actions), seq.seed, seq.per_block)
+        model = twin(house, params)
         full = seq.with_steps(n)
         gc.collect()  # leftovers of earlier runs are not this run's cost
         t = time.perf_counter()
@@ -364,7 +370,6 @@ def run_backend(
                 detail.append(f"action {i} {seq.actions[i]!r}: chain {o!r} != model {want!r}")
                 break
         events_ok = not detail
-        model = new_model(params, house.order_domain)
         for a in full:
             model.apply(a)
         diffs = state_diffs(house, model)
@@ -457,7 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"seed: SeedSequence entropy {seed.entropy}  (repeat with --seed {seed.entropy})")
     params = default_params()
     t = time.perf_counter()
-    seq = generate(params, args.actions, seed, args.per_block, MODEL_DOMAIN)
+    seq = generate(new_model(params), args.actions, seed, args.per_block)
     gen_s = time.perf_counter() - t
     mix = ", ".join(f"{k} {v}" for k, v in sorted(seq.kinds.items(), key=lambda kv: -kv[1]))
     print(f"sequence: {len(seq.actions)} protocol actions, all valid on the model ({mix});")
@@ -466,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"generated in {gen_s:.1f} s"
     )
 
-    model = new_model(params, MODEL_DOMAIN)
+    model = new_model(params)
     full = seq.with_steps()
     t = time.perf_counter()
     for a in full:
