@@ -12,7 +12,9 @@ its actions share the block's number and timestamp, on the model and on every ch
 model's per-block liquidation cap included). ``--per-block 1`` gives every action its own block.
 
 The same records (same addresses: eth-tester's keys 1..10 on every backend, same start time
-``T0``) are then run on
+``T0``; fills carry orders signed with those keys for each deployment's EIP-712 domain, so the
+sequence is generated again from the same seed for each backend's chain id and address: the same
+actions, each backend's own signatures and order hashes) are then run on
 
 * eth-tester, one transaction at a time (``ChainClearingHouse.apply``: each transaction executes
   into the pending block, which an ``AdvanceTime`` seals; ``--eth-tester-actions`` times only the
@@ -27,8 +29,8 @@ The same records (same addresses: eth-tester's keys 1..10 on every backend, same
   transactions without ECDSA signing in Python and signature recovery in the node).
 
 The anvil nodes run the repository's default hardfork (Prague) with default settings. Only
-sending and processing is timed (events decoded, reverts mapped), not deployment, minting or the
-final read-back; the garbage collector runs before each timed run. Printed: actions/s per
+sending and processing is timed (events decoded, reverts mapped), not deployment, minting, the
+sequence's generation or the final read-back; the garbage collector runs before each timed run. Printed: actions/s per
 backend, the ratio to eth-tester, and whether the events of every action and the final
 :class:`~protocol.state.ProtocolState` equal the model's (OK / MISMATCH; the script exits
 non-zero on a mismatch). The gas table of ``tests/chain/gas_snapshot.json`` and the gas measured
@@ -66,7 +68,6 @@ from protocol.actions import (  # noqa: E402
     Action,
     AdvanceTime,
     Deposit,
-    Fill,
     FundInsurance,
     PushPrice,
     SetFundingRate,
@@ -76,6 +77,7 @@ from protocol.clearing_house import ClearingHouse  # noqa: E402
 from protocol.constants import WAD  # noqa: E402
 from protocol.errors import ProtocolRevert  # noqa: E402
 from protocol.keeper import keeper_actions  # noqa: E402
+from protocol.orders import OrderSigner  # noqa: E402
 from protocol.params import Params  # noqa: E402
 from protocol.scenarios import default_params  # noqa: E402
 from protocol.state import Account, ProtocolState  # noqa: E402
@@ -121,6 +123,7 @@ BACKENDS: Final = ("eth-tester", "boa", "anvil", "anvil-batch", "anvil-batch-imp
 
 
 def new_model(params: Params) -> ClearingHouse:
+    """The model on its own (its own order domain), at ``T0``."""
     return ClearingHouse(
         params,
         ACT.governance,
@@ -141,6 +144,7 @@ class ActionSequence:
 
     actions: list[Action]
     events: list[list[ev.Event]]
+    seed: np.random.SeedSequence
     kinds: dict[str, int] = field(default_factory=dict)
     per_block: int = 1
 
@@ -159,11 +163,19 @@ class ActionSequence:
         return out
 
 
-def generate(params: Params, n_actions: int, seed: np.random.SeedSequence, per_block: int = 1) -> ActionSequence:
-    """``n_actions`` actions that all succeed on the model, ``per_block`` per block (each block
-    after an ``AdvanceTime(1, 1)``)."""
+def twin(house: ChainClearingHouse, params: Params) -> ClearingHouse:
+    """A fresh model in the deployment's state (its order domain, its markets' listing clocks)."""
+    return house.reference_model(
+        params, ACT.governance, matchers=[ACT.matcher], oracles=[ACT.oracle], funding_operators=[ACT.oracle]
+    )
+
+
+def generate(model: ClearingHouse, n_actions: int, seed: np.random.SeedSequence, per_block: int) -> ActionSequence:
+    """``n_actions`` actions that all succeed on ``model`` (a fresh one, which they leave
+    applied), ``per_block`` per block (each block after an ``AdvanceTime(1, 1)``), fills signed
+    for its order domain."""
     rng = np.random.default_rng(seed)
-    model = new_model(params)
+    signer = OrderSigner(model.state.order_domain, [_key(i) for i in range(1, 11)])
     price = {BTC: 60_000 * WAD, ETH: 3_000 * WAD}
     actions: list[Action] = []
     events: list[list[ev.Event]] = []
@@ -193,7 +205,7 @@ def generate(params: Params, n_actions: int, seed: np.random.SeedSequence, per_b
             size = max(int(notional_usd * WAD * WAD // px), 10**9) * (1 if rng.random() < 0.5 else -1)
             fill_px = px * int(rng.integers(995_000, 1_005_001)) // 1_000_000
             fee = int(rng.choice([0, WAD // 10_000, WAD // 2_000]))
-            return Fill(ACT.matcher, maker, taker, market, size, fill_px, fee, fee)
+            return signer.fill(ACT.matcher, maker, taker, market, size, fill_px, fee, fee)
         if r < 0.68:  # price push: random walk, a 6-12 % shock now and then
             feed = int(rng.integers(0, 2))
             move = rng.normal(0, 0.004)
@@ -240,7 +252,7 @@ def generate(params: Params, n_actions: int, seed: np.random.SeedSequence, per_b
             break
         else:
             raise RuntimeError("no valid action found in 1,000 draws")
-    return ActionSequence(actions, events, dict(kinds), per_block)
+    return ActionSequence(actions, events, seed, dict(kinds), per_block)
 
 
 # --------------------------------------------------------------------------- backends
@@ -263,7 +275,7 @@ def expected_state(model: ClearingHouse, addresses: set[str]) -> ProtocolState:
 def state_diffs(house: ChainClearingHouse, model: ClearingHouse) -> list[str]:
     """Differences between the contract's state (and its token balances) and the model's."""
     addrs = set(ACT.all)
-    got, want = house.state(addrs), expected_state(model, addrs)
+    got, want = house.state(addrs, model.state.order_filled), expected_state(model, addrs)
     diffs = [
         f"{name}: chain {getattr(got, name)!r} != model {getattr(want, name)!r}"
         for name in ProtocolState.__dataclass_fields__
@@ -344,6 +356,8 @@ def run_backend(
 ) -> Run:
     with open_chain(backend, impersonate=impersonate) as chain:
         house = deploy(chain, params)
+        seq = generate(twin(house, params), len(seq.actions), seq.seed, seq.per_block)
+        model = twin(house, params)
         full = seq.with_steps(n)
         gc.collect()  # leftovers of earlier runs are not this run's cost
         t = time.perf_counter()
@@ -356,7 +370,6 @@ def run_backend(
                 detail.append(f"action {i} {seq.actions[i]!r}: chain {o!r} != model {want!r}")
                 break
         events_ok = not detail
-        model = new_model(params)
         for a in full:
             model.apply(a)
         diffs = state_diffs(house, model)
@@ -449,7 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"seed: SeedSequence entropy {seed.entropy}  (repeat with --seed {seed.entropy})")
     params = default_params()
     t = time.perf_counter()
-    seq = generate(params, args.actions, seed, args.per_block)
+    seq = generate(new_model(params), args.actions, seed, args.per_block)
     gen_s = time.perf_counter() - t
     mix = ", ".join(f"{k} {v}" for k, v in sorted(seq.kinds.items(), key=lambda kv: -kv[1]))
     print(f"sequence: {len(seq.actions)} protocol actions, all valid on the model ({mix});")

@@ -67,6 +67,7 @@ def synthetic_params() -> Params:
             liquidation_discount_wad=WAD // 20,
             deposit_cap=10**30,
             value_cap_wad=10**6 * WAD,
+            account_deposit_cap=10**30,
         )
         for k in range(N_COLLATERALS)
     )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -36,6 +37,7 @@ __all__ = [
     "CONTRACTS_DIR",
     "EIP170_MAX_RUNTIME_BYTES",
     "EIP3860_MAX_INITCODE_BYTES",
+    "VYPER_LIBRARIES",
     "Artifact",
     "Builder",
     "build",
@@ -43,10 +45,14 @@ __all__ = [
     "default_cache_dir",
     "deployable_sources",
     "export_artifacts",
+    "library_roots",
 ]
 
 #: Root of the Vyper sources; also the import search path (``from interfaces import ...``).
 CONTRACTS_DIR: Final = Path(__file__).resolve().parent / "contracts"
+#: Vyper libraries the sources import (``from snekmate.utils import ecdsa``), found among the
+#: installed Python packages.
+VYPER_LIBRARIES: Final = ("snekmate",)
 #: EIP-170: largest runtime code a deployment may leave behind, in bytes.
 EIP170_MAX_RUNTIME_BYTES: Final = 24_576
 #: EIP-3860: largest init code a creation transaction may carry, in bytes.
@@ -143,10 +149,22 @@ def _atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def library_roots() -> list[Path]:
+    """Import roots of :data:`VYPER_LIBRARIES` (the folders holding the installed packages)."""
+    roots: list[Path] = []
+    for name in VYPER_LIBRARIES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise ChainError(f"the Vyper library {name!r} is not installed: run `make install`")
+        roots += [Path(p).parent for p in spec.submodule_search_locations]
+    return roots
+
+
 class Builder:
     """Compile Vyper sources with an on-disk artifact cache.
 
-    ``search_paths`` are the import roots (default: :data:`CONTRACTS_DIR`); the directory of the
+    ``search_paths`` are the import roots (default: :data:`CONTRACTS_DIR` and the roots of
+    :data:`VYPER_LIBRARIES`); the directory of the
     compiled file is always searched too. ``settings`` are keyword arguments of
     ``vyper.compiler.settings.Settings`` (``optimize`` as a string: ``"gas"``, ``"codesize"``,
     ``"none"``); empty means the compiler defaults plus the sources' pragmas. ``hits`` and
@@ -161,7 +179,7 @@ class Builder:
         settings: dict[str, Any] | None = None,
     ) -> None:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        roots = [CONTRACTS_DIR] if search_paths is None else [Path(p) for p in search_paths]
+        roots = [CONTRACTS_DIR, *library_roots()] if search_paths is None else [Path(p) for p in search_paths]
         self.search_paths: tuple[Path, ...] = tuple(p.resolve() for p in roots)
         self.settings: dict[str, Any] = dict(settings or {})
         self.hits = 0

@@ -38,14 +38,17 @@ from contracts_py.chains.anvil_chain import AnvilChain
 from contracts_py.deploy import System
 from protocol import events as ev
 from protocol.actions import (
+    AcceptGovernance,
     Action,
     AdvanceTime,
     AutoDeleverage,
+    CancelOrder,
     Deposit,
     Fill,
     FundInsurance,
     Liquidate,
     LiquidateCollateral,
+    Order,
     PushPrice,
     SetFundingRate,
     SetMarketMargin,
@@ -58,6 +61,7 @@ from protocol.actions import (
 from protocol.clearing_house import ClearingHouse
 from protocol.constants import SETTLEMENT_ASSET_ID
 from protocol.errors import ChainError, InvalidParameter, ProtocolRevert
+from protocol.orders import OrderDomain
 from protocol.params import Params
 from protocol.state import Account, FeedState, MarketState, Position, ProtocolState, Roles
 
@@ -137,6 +141,19 @@ def sender_of(action: Action) -> str:
     return _call(action)[0]
 
 
+def _order(order: Order) -> tuple[Any, ...]:
+    """The ``orders.Order`` struct of the contracts, field by field."""
+    return (
+        order.account,
+        order.market_id,
+        order.size_wad,
+        order.limit_price_wad,
+        order.max_fee_wad,
+        order.expiry_s,
+        order.nonce,
+    )
+
+
 def _call(action: Action) -> tuple[str, str, tuple[Any, ...]]:
     """(sender, function, arguments) of the transaction that carries ``action``."""
     a = action
@@ -148,8 +165,21 @@ def _call(action: Action) -> tuple[str, str, tuple[Any, ...]]:
         return (
             a.sender,
             "fill",
-            (a.maker, a.taker, a.market_id, a.size_wad, a.price_wad, a.maker_fee_wad, a.taker_fee_wad),
+            (
+                _order(a.maker_order.order),
+                a.maker_order.signature,
+                _order(a.taker_order.order),
+                a.taker_order.signature,
+                a.size_wad,
+                a.price_wad,
+                a.maker_fee_wad,
+                a.taker_fee_wad,
+            ),
         )
+    if isinstance(a, CancelOrder):
+        return a.sender, "cancel_order", (_order(a.order),)
+    if isinstance(a, AcceptGovernance):
+        return a.sender, "accept_governance", ()
     if isinstance(a, PushPrice):
         return a.sender, "push_price", (a.feed_id, a.price_wad, a.timestamp_s)
     if isinstance(a, SetFundingRate):
@@ -426,6 +456,16 @@ class ChainClearingHouse:
         """Insurance fund balance (USD WAD)."""
         return int(self._view("insurance_fund"))
 
+    @property
+    def order_domain(self) -> OrderDomain:
+        """The EIP-712 domain orders must be signed for on this deployment."""
+        return self.system.order_domain
+
+    def order_filled(self, order_hash: bytes) -> int:
+        """Filled size of the order with EIP-712 digest ``order_hash`` (magnitude, base units
+        WAD; ``protocol.clearing.CANCELLED`` once cancelled)."""
+        return int(self._view("order_filled", order_hash))
+
     def reference_model(
         self,
         params: Params,
@@ -436,8 +476,9 @@ class ChainClearingHouse:
         funding_operators: Iterable[str] = (),
     ) -> ClearingHouse:
         """A fresh reference model in the deployment's state, to run the same records beside this
-        house: ``params`` and roles as deployed, the chain's clock, and each market's accrual clock
-        where its listing left it (a node lists the markets in successive blocks)."""
+        house: ``params`` and roles as deployed, the deployment's order domain, the chain's
+        clock, and each market's accrual and funding-rate clocks where its listing left them (a
+        node lists the markets in successive blocks)."""
         model = ClearingHouse(
             params,
             governance,
@@ -445,9 +486,11 @@ class ChainClearingHouse:
             oracles=oracles,
             funding_operators=funding_operators,
             start_time_s=self.now_s,
+            order_domain=self.order_domain,
         )
         for m, market in model.state.markets.items():
-            market.last_accrual_s = self.market(m).last_accrual_s
+            listed = self.market(m)
+            market.last_accrual_s, market.funding_rate_set_s = listed.last_accrual_s, listed.funding_rate_set_s
         return model
 
     def differences(
@@ -455,8 +498,8 @@ class ChainClearingHouse:
     ) -> list[str]:
         """What differs between the contract and a model state (empty when equal): every stored
         quantity of the accounts of ``addresses`` (balance, realized PnL, collateral, positions,
-        liquidation memo), the markets ``market_ids`` (default: all), every feed, the insurance
-        fund and the pools.
+        liquidation memo), the markets ``market_ids`` (default: all), every feed, the filled size
+        of every order the model has seen fill, the insurance fund and the pools.
 
         On automining backends a market no action touched keeps its listing time as
         ``last_accrual_s`` on chain while the model starts it at its own start time; compare the
@@ -482,27 +525,36 @@ class ChainClearingHouse:
         for f in self.feed_ids:
             if self.feed(f) != model.feeds[f]:
                 diffs.append(f"feed {f}: chain {self.feed(f)} != model {model.feeds[f]}")
+        for order_hash, model_filled in model.order_filled.items():
+            if self.order_filled(order_hash) != model_filled:
+                diffs.append(
+                    f"order 0x{order_hash.hex()}: chain {self.order_filled(order_hash)} != model {model_filled}"
+                )
         for name in ("insurance_fund", "fee_pool", "funding_pool", "loss_pool", "uncovered_loss"):
             chain_value, model_value = int(self._view(name)), getattr(model, name)
             if chain_value != model_value:
                 diffs.append(f"{name}: chain {chain_value} != model {model_value}")
         return diffs
 
-    def state(self, addresses: Iterable[str]) -> ProtocolState:
-        """The contract's state as the model's :class:`ProtocolState`, for ``addresses`` only.
+    def state(self, addresses: Iterable[str], order_hashes: Iterable[bytes] = ()) -> ProtocolState:
+        """The contract's state as the model's :class:`ProtocolState`, for ``addresses`` and the
+        orders ``order_hashes`` only.
 
-        Accounts with nothing stored are omitted; role sets list the given holders only;
-        ``settlement_pool`` (options) is always 0.
+        Accounts with nothing stored and orders with nothing filled are omitted; role sets list
+        the given holders only; ``settlement_pool`` (options) is always 0.
         """
         addrs = sorted({normalize_address(a) for a in addresses})
         accounts = {a: acct for a in addrs if (acct := self.account(a)) != Account()}
         liquidated_at = int(self._view("block_liquidated_at"))
+        pending = str(self._view("pending_governance")).lower()
+        filled = {h: f for h in order_hashes if (f := self.order_filled(h))}
         return ProtocolState(
             roles=Roles(
                 governance=str(self._view("governance")).lower(),
                 matchers={a for a in addrs if self._view("matchers", a)},
                 oracles={a for a in addrs if self._view("oracles", a)},
                 funding_operators={a for a in addrs if self._view("funding_operators", a)},
+                pending_governance=None if int(pending, 16) == 0 else pending,
             ),
             now_s=self.now_s,
             block=self.block,
@@ -518,4 +570,7 @@ class ChainClearingHouse:
             uncovered_loss=int(self._view("uncovered_loss")),
             block_liquidated_wad=int(self._view("block_liquidated_wad")),
             block_liquidated_at=liquidated_at - self.block_base if liquidated_at else 0,
+            liquidations_resume_at_s=int(self._view("liquidations_resume_at_s")),
+            order_domain=self.order_domain,
+            order_filled=filled,
         )

@@ -1,7 +1,7 @@
 """Render the Vyper constants module from :mod:`protocol.constants`.
 
 The model and the contracts share one source of numbers: ``protocol/constants.py``. This module
-turns every public integer constant there into a Vyper ``constant(...)`` declaration in
+turns every public integer and string constant there into a Vyper ``constant(...)`` declaration in
 ``contracts_py/contracts/constants.vy`` so that no number is typed twice. The contract build and
 the tests call :func:`ensure_current`; ``python -m contracts_py.constants_gen`` rewrites the file.
 """
@@ -26,27 +26,27 @@ _HEADER = '''# pragma version ~=0.4.3
 '''
 
 
-def values() -> dict[str, int]:
-    """Every public integer constant of :mod:`protocol.constants`, in declaration order."""
-    out: dict[str, int] = {}
+def values() -> dict[str, int | str]:
+    """Every public integer and string constant of :mod:`protocol.constants`, in declaration order."""
+    out: dict[str, int | str] = {}
     for name, value in vars(_constants).items():
-        if name.isupper() and not name.startswith("_") and isinstance(value, int) and not isinstance(value, bool):
+        if name.isupper() and not name.startswith("_") and isinstance(value, int | str) and not isinstance(value, bool):
             out[name] = value
     return out
 
 
-def _vyper_type(name: str, value: int) -> str:
-    if value < 0 or name.startswith("INT256"):
-        return "int256"
-    return "uint256"
+def _declaration(name: str, value: int | str) -> str:
+    if isinstance(value, str):
+        if not value.isascii() or '"' in value or "\\" in value:
+            raise ValueError(f"constant {name} = {value!r}: only plain ASCII strings are rendered")
+        return f'{name}: constant(String[{len(value)}]) = "{value}"'
+    kind = "int256" if value < 0 or name.startswith("INT256") else "uint256"
+    return f"{name}: constant({kind}) = {value}"
 
 
 def render() -> str:
     """The full text of ``constants.vy``."""
-    lines = [_HEADER]
-    for name, value in values().items():
-        lines.append(f"{name}: constant({_vyper_type(name, value)}) = {value}")
-    return "\n".join(lines) + "\n"
+    return "\n".join([_HEADER, *(_declaration(name, value) for name, value in values().items())]) + "\n"
 
 
 def ensure_current(path: Path = CONSTANTS_PATH) -> bool:

@@ -1,6 +1,6 @@
 """Deploy and configure the whole protocol from the model's validated parameter objects.
 
-One call, :func:`deploy_system`, deploys the liquidation engine and the clearing house on any
+One call, :func:`deploy_system`, deploys the two engines and the clearing house on any
 :class:`~contracts_py.chains.Chain` backend (from :class:`~contracts_py.build.Builder`
 artifacts), lists every feed, market and collateral asset of a :class:`protocol.params.Params`,
 grants the initial roles and closes configuration, exactly as
@@ -11,7 +11,7 @@ global environment and hands back titanoboa contract objects (for tests written 
 The backend-neutral part is :func:`deployment_plan`: the constructor arguments and the ordered
 configuration calls, as plain Python values, so any chain backend can replay them.
 Option markets are refused (:class:`~protocol.errors.InvalidParameter`): the contracts support
-perpetual markets only.
+perpetual markets only. The deployment's EIP-712 order domain is :attr:`System.order_domain`.
 """
 
 from __future__ import annotations
@@ -24,13 +24,18 @@ from typing import TYPE_CHECKING, Any, Final
 
 from contracts_py.build import Artifact, Builder
 from protocol.actions import normalize_address
-from protocol.constants import MAX_COLLATERALS, MAX_DECIMALS, SETTLEMENT_ASSET_ID
+from protocol.constants import MAX_COLLATERALS, MAX_DECIMALS, SETTLEMENT_ASSET_ID, UINT256_MAX
 from protocol.errors import InvalidParameter
+from protocol.orders import OrderDomain
 from protocol.params import MarketKind, Params, ProtocolParams, SocializedLossMethod
+from protocol.units import to_wad
 
 __all__ = [
+    "COLLATERAL_STRUCT",
     "CONTRACTS_DIR",
     "DEPLOYED_CONTRACTS",
+    "MARKET_STRUCT",
+    "PROTOCOL_STRUCT",
     "BoaSystem",
     "ConfigCall",
     "DeploymentPlan",
@@ -48,7 +53,7 @@ if TYPE_CHECKING:
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 #: Sources (relative to CONTRACTS_DIR) of every contract :func:`deploy_system` deploys; the test
 #: ERC20 is deployed only for tokens not passed in.
-DEPLOYED_CONTRACTS: Final = ("liquidation_engine", "clearing_house", "testing/erc20")
+DEPLOYED_CONTRACTS: Final = ("liquidation_engine", "trading_engine", "clearing_house", "testing/erc20")
 #: Largest number of initial holders of one role (the constructor's array bound).
 MAX_INITIAL_ROLE_HOLDERS = 16
 
@@ -71,21 +76,52 @@ class DeploymentPlan:
     collateral_tokens: dict[int, tuple[str, int]] = field(default_factory=dict)
 
 
+#: Fields of the contracts' parameter structs (``state.vy``) in order, named as the model's
+#: parameter objects name them (``listed`` and ``token`` are the contracts' own).
+PROTOCOL_STRUCT: Final = (
+    "settlement_decimals",
+    "insurance_fee_share_wad",
+    "liquidation_penalty_wad",
+    "keeper_penalty_share_wad",
+    "liquidation_spread_wad",
+    "max_liquidation_notional_per_block_wad",
+    "dust_notional_wad",
+    "max_fill_deviation_wad",
+    "max_funding_rate_per_s_wad",
+    "collateral_liquidation_fee_wad",
+    "socialized_loss_method",  # a bool on chain: True for ADL
+    "funding_rate_ramp_s",
+    "liquidation_grace_s",
+)
+MARKET_STRUCT: Final = (
+    "listed",
+    "feed_id",
+    "initial_margin_fraction_wad",
+    "maintenance_share_wad",
+    "oi_cap_lower_wad",
+    "oi_cap_upper_wad",
+)
+COLLATERAL_STRUCT: Final = (
+    "listed",
+    "token",
+    "decimals",
+    "feed_id",
+    "haircut_wad",
+    "liquidation_discount_wad",
+    "deposit_cap",
+    "value_cap_wad",
+    "account_deposit_cap",
+)
+
+
+def _struct(obj: object, fields: tuple[str, ...], **own: Any) -> tuple[Any, ...]:
+    """``obj``'s values of ``fields`` in order, the contracts' own fields taken from ``own``."""
+    return tuple(own[f] if f in own else getattr(obj, f) for f in fields)
+
+
 def protocol_params_tuple(pp: ProtocolParams) -> tuple[Any, ...]:
-    """The ``state.ProtocolParams`` struct of the contracts, field by field."""
-    return (
-        pp.settlement_decimals,
-        pp.insurance_fee_share_wad,
-        pp.liquidation_penalty_wad,
-        pp.keeper_penalty_share_wad,
-        pp.liquidation_spread_wad,
-        pp.max_liquidation_notional_per_block_wad,
-        pp.dust_notional_wad,
-        pp.max_fill_deviation_wad,
-        pp.max_funding_rate_per_s_wad,
-        pp.collateral_liquidation_fee_wad,
-        pp.socialized_loss_method is SocializedLossMethod.ADL,
-    )
+    """The ``state.ProtocolParams`` struct of the contracts, field by field (:data:`PROTOCOL_STRUCT`)."""
+    return _struct(pp, PROTOCOL_STRUCT, socialized_loss_method=pp.socialized_loss_method is SocializedLossMethod.ADL)
 
 
 def _roles(name: str, addresses: Iterable[str]) -> list[str]:
@@ -122,47 +158,22 @@ def deployment_plan(
     for f in params.feeds:
         calls.append(ConfigCall("list_feed", (f.feed_id, f.heartbeat_s, f.max_move_wad, f.move_window_s)))
     for m in params.markets:
-        calls.append(
-            ConfigCall(
-                "list_market",
-                (
-                    m.market_id,
-                    (
-                        False,
-                        m.feed_id,
-                        m.initial_margin_fraction_wad,
-                        m.maintenance_share_wad,
-                        m.oi_cap_lower_wad,
-                        m.oi_cap_upper_wad,
-                    ),
-                ),
-            )
-        )
+        calls.append(ConfigCall("list_market", (m.market_id, _struct(m, MARKET_STRUCT, listed=False))))
     tokens: dict[int, tuple[str, int]] = {}
     for cp in params.collaterals:
         if not SETTLEMENT_ASSET_ID < cp.asset_id <= MAX_COLLATERALS:
             raise InvalidParameter(f"collateral[{cp.asset_id}].asset_id must be in [1, {MAX_COLLATERALS}]")
+        if to_wad(cp.account_deposit_cap, cp.decimals) > UINT256_MAX:
+            raise InvalidParameter(
+                f"collateral[{cp.asset_id}].account_deposit_cap = {cp.account_deposit_cap} does not fit the contracts "
+                "(its WAD value exceeds uint256): lower it"
+            )
         token = (collateral_token_addresses or {}).get(cp.asset_id, "")
         if collateral_token_addresses is not None and not token:
             raise InvalidParameter(f"collateral_token_addresses has no token for collateral[{cp.asset_id}]")
         tokens[cp.asset_id] = (cp.symbol, cp.decimals)
         calls.append(
-            ConfigCall(
-                "list_collateral",
-                (
-                    cp.asset_id,
-                    (
-                        False,
-                        token,
-                        cp.decimals,
-                        cp.feed_id,
-                        cp.haircut_wad,
-                        cp.liquidation_discount_wad,
-                        cp.deposit_cap,
-                        cp.value_cap_wad,
-                    ),
-                ),
-            )
+            ConfigCall("list_collateral", (cp.asset_id, _struct(cp, COLLATERAL_STRUCT, listed=False, token=token)))
         )
     calls.append(
         ConfigCall(
@@ -192,10 +203,18 @@ class System:
 
     chain: Chain
     core: Contract
+    #: The liquidation engine and the trading engine (fills and cancellations): the core runs
+    #: them by DELEGATECALL.
     engine: Contract
+    trading_engine: Contract
     tokens: dict[int, Contract]
     plan: DeploymentPlan
     deployment: tuple[tuple[str, TxResult], ...] = ()
+
+    @property
+    def order_domain(self) -> OrderDomain:
+        """The EIP-712 domain orders must be signed for: the chain id and the clearing house."""
+        return OrderDomain(self.chain.chain_id, self.core.address)
 
     def token(self, asset_id: int) -> Contract:
         """The ERC20 of ``asset_id`` (0 = settlement token)."""
@@ -257,10 +276,13 @@ def deploy_system(
         collateral_token_addresses={a: t.address for a, t in all_tokens.items() if a != SETTLEMENT_ASSET_ID},
     )
     engine = deploy("liquidation_engine")
-    core = deploy("clearing_house", engine.address, all_tokens[SETTLEMENT_ASSET_ID].address, plan.protocol_params)
+    trading = deploy("trading_engine")
+    core = deploy(
+        "clearing_house", engine.address, trading.address, all_tokens[SETTLEMENT_ASSET_ID].address, plan.protocol_params
+    )
     for call in plan.calls:
         log.append((call.function, chain.transact(core, call.function, *call.args, sender=sender)))
-    return System(chain, core, engine, all_tokens, plan, tuple(log))
+    return System(chain, core, engine, trading, all_tokens, plan, tuple(log))
 
 
 # --------------------------------------------------------------------------- titanoboa
@@ -291,6 +313,7 @@ class BoaSystem:
 
     core: Any
     engine: Any
+    trading_engine: Any
     settlement_token: Any
     collateral_tokens: dict[int, Any]
     plan: DeploymentPlan
@@ -354,6 +377,7 @@ def deploy_boa(
     return BoaSystem(
         boa_deployer("clearing_house").at(system.core.address),
         boa_deployer("liquidation_engine").at(system.engine.address),
+        boa_deployer("trading_engine").at(system.trading_engine.address),
         handles[SETTLEMENT_ASSET_ID],
         {a: t for a, t in handles.items() if a != SETTLEMENT_ASSET_ID},
         system.plan,
@@ -362,9 +386,13 @@ def deploy_boa(
 
 
 def system_abi(builder: Builder | None = None) -> list[dict[str, Any]]:
-    """ABI of the clearing house plus the events the engine emits from the core's address."""
+    """ABI of the clearing house plus the events the engines emit from the core's address."""
     b = builder or Builder()
     abi = list(b.build("clearing_house").abi)
     names = {e["name"] for e in abi if e["type"] == "event"}
-    abi += [e for e in b.build("liquidation_engine").abi if e["type"] == "event" and e["name"] not in names]
+    for engine in ("liquidation_engine", "trading_engine"):
+        for e in b.build(engine).abi:
+            if e["type"] == "event" and e["name"] not in names:
+                abi.append(e)
+                names.add(e["name"])
     return abi

@@ -5,23 +5,49 @@ A fill between a maker and a taker becomes two trades with the protocol at the s
 holds one net position per market with a signed cost basis; reducing realizes
 ``proceeds - closed cost``, the closed cost being ``open_notional * closed / |size|`` rounded
 CEIL (the realized PnL is rounded against the trader).
+
+Consent (F-07): each side of a fill is one of its account's signed orders
+(:mod:`protocol.orders`); the fill must respect the order's side, limit price, largest fee rate,
+expiry and remaining size, and counts against it.
+
+Solvency (F-01): a side that adds risk must meet initial margin afterwards. A side that only
+reduces must meet initial margin afterwards or else leave its margin ratio no worse (dYdX v4's
+rule for undercollateralized accounts), at the last accepted prices, fees included:
+``MM' <= MM`` and ``E' * MM >= E * MM'`` (``E' >= E`` when the fill closes everything). An
+account can then never be filled beyond its bankruptcy price, nor hand its loss to the
+insurance fund through a fill.
 """
 
 from __future__ import annotations
 
 from protocol import insurance_fund
-from protocol.actions import Fill
-from protocol.constants import MAX_FEE_RATE, WAD
+from protocol.actions import CancelOrder, Fill, SignedOrder
+from protocol.constants import MAX_FEE_RATE, UINT256_MAX, WAD
 from protocol.context import Context, require
-from protocol.events import FillSettled, PositionChanged
+from protocol.events import FillSettled, OrderCancelled, OrderFilled, PositionChanged
 from protocol.funding import accrue_market, settle_account
-from protocol.margin import account_health, side_loss_index
+from protocol.margin import Health, account_feeds, account_health, side_loss_index
 from protocol.oracle_adapter import is_trusted, require_account_prices
+from protocol.orders import order_digest, order_signer, signed_digest
 from protocol.params import MarketKind
 from protocol.state import Position
 from protocol.units import Rounding, mul_div, smul_div
 
-__all__ = ["apply_trade", "close_value", "fill", "reduces_risk", "require_initial"]
+__all__ = [
+    "CANCELLED",
+    "apply_trade",
+    "cancel_order",
+    "close_value",
+    "fill",
+    "reduces_risk",
+    "reference_health",
+    "require_initial",
+    "take_order",
+]
+
+#: Filled size recorded for a cancelled order: nothing more of it can fill.
+CANCELLED = UINT256_MAX
+_ZERO_ADDRESS = "0x" + "00" * 20
 
 
 def _sign(x: int) -> int:
@@ -101,21 +127,82 @@ def require_initial(ctx: Context, address: str, module: str) -> None:
     require(health.meets_initial, "margin: below initial")
 
 
-def fill(ctx: Context, action: Fill) -> None:
-    """Novate a matched fill: both sides now face the protocol.
+def reference_health(ctx: Context, address: str) -> Health:
+    """Health of ``address`` at the last accepted price of every feed it depends on, trusted or
+    not: the prices a fill is banded by, so a fill in reduce-only mode is judged too."""
+    acct = ctx.state.account(address)
+    prices = {f: ctx.state.feeds[f].price_wad for f in account_feeds(acct, ctx.params)}
+    return account_health(acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s)
 
-    Checks: matcher role, not paused, listed market, distinct sides, fee caps; a side that adds
-    risk needs a trusted price, a fill price within ``max_fill_deviation_wad`` of the oracle and
-    initial margin afterwards. A fill that only reduces both sides is allowed in reduce-only mode.
+
+def _keeps_solvency(before: Health, after: Health) -> bool:
+    """The rule for a side that only reduces: initial margin afterwards, or a margin ratio no
+    worse (requirement not raised, ``E' / MM' >= E / MM``; ``E' >= E`` once nothing is left)."""
+    if after.meets_initial:
+        return True
+    if after.maintenance > before.maintenance:
+        return False
+    if after.maintenance == 0:
+        return after.equity >= before.equity
+    return after.equity * before.maintenance >= before.equity * after.maintenance
+
+
+def take_order(ctx: Context, signed: SignedOrder, delta: int, price_wad: int, fee_wad: int) -> None:
+    """Check that ``signed`` consents to trading ``delta`` (> 0 buys) at ``price_wad`` with fee
+    rate ``fee_wad``, and count ``|delta|`` against it (emits ``OrderFilled``).
+
+    Reverts, in this order: a high-``s`` or unrecoverable signature (snekmate's ``"ecdsa: ..."``
+    reasons), a signer other than the order's account, an expired or cancelled order, the wrong
+    side, a price beyond the limit, a fee above the order's largest, more than the order's
+    remaining size.
+    """
+    order = signed.order
+    signer = order_signer(signed, ctx.state.order_domain)
+    require(signer != "", "ecdsa: invalid signature `s` value")
+    require(signer != _ZERO_ADDRESS, "ecdsa: invalid signature")
+    require(signer == order.account, "clearing: order not signed by its account")
+    require(ctx.state.now_s <= order.expiry_s, "clearing: order expired")
+    digest = signed_digest(signed, ctx.state.order_domain)
+    filled = ctx.state.order_filled.get(digest, 0)
+    require(filled != CANCELLED, "clearing: order cancelled")
+    require((order.size_wad > 0) == (delta > 0), "clearing: order side")
+    within = price_wad <= order.limit_price_wad if delta > 0 else price_wad >= order.limit_price_wad
+    require(within, "clearing: price beyond order limit")
+    require(fee_wad <= order.max_fee_wad, "clearing: fee above order maximum")
+    filled += abs(delta)
+    require(filled <= abs(order.size_wad), "clearing: order overfilled")
+    ctx.state.order_filled[digest] = filled
+    ctx.emit(OrderFilled(digest, order.account, filled))
+
+
+def cancel_order(ctx: Context, action: CancelOrder) -> None:
+    """The order's account cancels the rest of it (works while paused)."""
+    require(action.sender == action.order.account, "clearing: caller is not the order's account")
+    digest = order_digest(action.order, ctx.state.order_domain)
+    ctx.state.order_filled[digest] = CANCELLED
+    ctx.emit(OrderCancelled(digest, action.order.account))
+
+
+def fill(ctx: Context, action: Fill) -> None:
+    """Novate a matched fill of two signed orders: both sides now face the protocol.
+
+    Checks: matcher role, not paused, listed market (both orders'), distinct sides, fee caps,
+    each side's signed order (:func:`take_order`); a side that adds risk needs a trusted price, a
+    fill price within ``max_fill_deviation_wad`` of the last accepted price and initial margin
+    afterwards; a side that only reduces keeps solvency (:func:`_keeps_solvency`). A fill that
+    only reduces both sides is allowed in reduce-only mode.
     """
     require(action.sender in ctx.state.roles.matchers, "clearing: caller is not a matcher")
     ctx.require_not_paused("clearing")
     mp, _ = ctx.market(action.market_id, "clearing")
+    require(action.maker_order.order.market_id == action.market_id, "clearing: orders of different markets")
     require(action.maker != action.taker, "clearing: self trade")
     require(
         action.maker_fee_wad <= MAX_FEE_RATE and action.taker_fee_wad <= MAX_FEE_RATE,
         "clearing: fee too high",
     )
+    take_order(ctx, action.maker_order, -action.size_wad, action.price_wad, action.maker_fee_wad)
+    take_order(ctx, action.taker_order, action.size_wad, action.price_wad, action.taker_fee_wad)
     settle_account(ctx, action.maker)
     settle_account(ctx, action.taker)
     maker, taker = ctx.state.account(action.maker), ctx.state.account(action.taker)
@@ -136,6 +223,8 @@ def fill(ctx: Context, action: Fill) -> None:
         band = ctx.params.protocol.max_fill_deviation_wad
         require(abs(action.price_wad - feed.price_wad) * WAD <= band * feed.price_wad, "clearing: price outside band")
 
+    taker_before = None if taker_adds else reference_health(ctx, action.taker)
+    maker_before = None if maker_adds else reference_health(ctx, action.maker)
     notional = mul_div(abs(action.size_wad), action.price_wad, WAD, Rounding.DOWN)
     apply_trade(ctx, action.taker, action.market_id, action.size_wad, notional)
     apply_trade(ctx, action.maker, action.market_id, -action.size_wad, notional)
@@ -160,7 +249,8 @@ def fill(ctx: Context, action: Fill) -> None:
             taker_fee,
         )
     )
-    if taker_adds:
-        require_initial(ctx, action.taker, "clearing")
-    if maker_adds:
-        require_initial(ctx, action.maker, "clearing")
+    for address, before in ((action.taker, taker_before), (action.maker, maker_before)):
+        if before is None:
+            require_initial(ctx, address, "clearing")
+        else:
+            require(_keeps_solvency(before, reference_health(ctx, address)), "clearing: fill worsens margin ratio")

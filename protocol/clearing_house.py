@@ -15,9 +15,11 @@ from typing import Any
 
 from protocol import funding, insurance_fund, liquidation, options, oracle_adapter, roles, vault
 from protocol.actions import (
+    AcceptGovernance,
     Action,
     AdvanceTime,
     AutoDeleverage,
+    CancelOrder,
     Deposit,
     Fill,
     FundInsurance,
@@ -33,12 +35,13 @@ from protocol.actions import (
     WithdrawFees,
     normalize_address,
 )
-from protocol.clearing import fill
+from protocol.clearing import cancel_order, fill
 from protocol.constants import SETTLEMENT_ASSET_ID
 from protocol.context import Context, require
 from protocol.errors import InvalidParameter
 from protocol.events import Event, TimeAdvanced
 from protocol.margin import Health, account_health
+from protocol.orders import MODEL_DOMAIN, OrderDomain
 from protocol.params import Params
 from protocol.socialized_loss import auto_deleverage, settle_bad_debt
 from protocol.state import Account, FeedState, MarketState, ProtocolState, Roles
@@ -62,21 +65,37 @@ def _advance_time(ctx: Context, action: AdvanceTime) -> None:
     ctx.emit(TimeAdvanced(ctx.state.now_s, ctx.state.block))
 
 
-_HANDLERS: dict[type[Action], Callable[[Context, Any], None]] = {
+Handler = Callable[[Context, Any], None]
+
+
+def _after_grace(handler: Handler) -> Handler:
+    """``handler`` preceded by the liquidation grace check (the contracts check it in the core
+    before delegating to the liquidation engine, so it comes first)."""
+
+    def guarded(ctx: Context, action: Any) -> None:
+        roles.require_liquidations_resumed(ctx)
+        handler(ctx, action)
+
+    return guarded
+
+
+_HANDLERS: dict[type[Action], Handler] = {
     Deposit: vault.deposit,
     Withdraw: vault.withdraw,
     WithdrawFees: vault.withdraw_fees,
     Fill: fill,
+    CancelOrder: cancel_order,
     PushPrice: _push_price,
     SetFundingRate: funding.set_funding_rate,
     AdvanceTime: _advance_time,
-    Liquidate: liquidation.liquidate,
-    LiquidateCollateral: liquidation.liquidate_collateral,
-    AutoDeleverage: auto_deleverage,
+    Liquidate: _after_grace(liquidation.liquidate),
+    LiquidateCollateral: _after_grace(liquidation.liquidate_collateral),
+    AutoDeleverage: _after_grace(auto_deleverage),
     SettleExpired: options.settle_expired_action,
     FundInsurance: insurance_fund.fund_insurance,
     SetPaused: roles.set_paused,
     SetRole: roles.set_role,
+    AcceptGovernance: roles.accept_governance,
     SetMarketMargin: roles.set_market_margin,
 }
 
@@ -114,11 +133,17 @@ class ClearingHouse:
         oracles: Iterable[str] = (),
         funding_operators: Iterable[str] = (),
         start_time_s: int = 0,
+        order_domain: OrderDomain = MODEL_DOMAIN,
     ) -> None:
+        """``order_domain`` is the EIP-712 domain orders must be signed for: the model's own by
+        default, a deployment's (:attr:`ChainClearingHouse.order_domain
+        <contracts_py.chain_house.ChainClearingHouse.order_domain>`) to run beside it."""
         if not isinstance(params, Params):
             raise InvalidParameter(f"params must be a Params, got {type(params).__name__}")
         if isinstance(start_time_s, bool) or not isinstance(start_time_s, int) or start_time_s < 0:
             raise InvalidParameter(f"start_time_s must be a non-negative integer, got {start_time_s!r}")
+        if not isinstance(order_domain, OrderDomain):
+            raise InvalidParameter(f"order_domain must be an OrderDomain, got {type(order_domain).__name__}")
         role_set = Roles(
             governance=normalize_address(governance, "governance"),
             matchers={normalize_address(a, "matchers") for a in matchers},
@@ -129,9 +154,13 @@ class ClearingHouse:
         self._state = ProtocolState(
             roles=role_set,
             now_s=start_time_s,
-            markets={m.market_id: MarketState(last_accrual_s=start_time_s) for m in params.markets},
+            markets={
+                m.market_id: MarketState(last_accrual_s=start_time_s, funding_rate_set_s=start_time_s)
+                for m in params.markets
+            },
             feeds={f.feed_id: FeedState() for f in params.feeds},
             vault_tokens={SETTLEMENT_ASSET_ID: 0, **{c.asset_id: 0 for c in params.collaterals}},
+            order_domain=order_domain,
         )
 
     @classmethod

@@ -17,15 +17,38 @@ INT256_MIN: Final = -(2**255)
 INT256_MAX: Final = 2**255 - 1
 UINT256_MAX: Final = 2**256 - 1
 
-#: Hard limits governance cannot exceed when setting parameters (all WAD fractions).
+#: Hard limits governance cannot exceed when setting parameters. ``protocol.params`` validates
+#: against these names and the contracts check the same names on chain (F-20): WAD fractions
+#: unless the name ends in ``_S`` (seconds).
 MAX_INITIAL_MARGIN_FRACTION: Final = 10 * WAD  # 1000 %, leverage at least 0.1x (docs/SPEC.md §2)
 MIN_INITIAL_MARGIN_FRACTION: Final = WAD // 1000  # 0.1 %, leverage at most 1000x
 MAX_FEE_RATE: Final = WAD // 100  # 1 % of notional per fill side
 MAX_LIQUIDATION_PENALTY: Final = WAD // 10  # 10 % of closed notional
+MAX_LIQUIDATION_SPREAD: Final = WAD // 2  # halfway from the oracle to the bankruptcy price
+MAX_COLLATERAL_LIQUIDATION_FEE: Final = WAD // 10  # 10 % of the proceeds
+MAX_FILL_DEVIATION: Final = WAD  # 100 % of the oracle price
 MAX_FUNDING_RATE_PER_S: Final = WAD // 86_400  # 100 % per day, as a fraction per second
+MIN_FUNDING_RATE_RAMP_S: Final = 1
+MAX_FUNDING_RATE_RAMP_S: Final = 30 * 86_400
+MAX_LIQUIDATION_GRACE_S: Final = 86_400
+MIN_HEARTBEAT_S: Final = 1
+MAX_HEARTBEAT_S: Final = 7 * 86_400
+MAX_PRICE_MOVE: Final = 10 * WAD  # 1000 % against the last good price
+MIN_MOVE_WINDOW_S: Final = 1
+MAX_MOVE_WINDOW_S: Final = 7 * 86_400  # the allowed move grows to max_move over at most a week
 MAX_MARKETS: Final = 16
 MAX_COLLATERALS: Final = 8
 MAX_ADL_COUNTERPARTIES: Final = 16
+
+#: EIP-712 domain name and version every order is signed for (with the chain id and the
+#: clearing house's address).
+ORDER_DOMAIN_NAME: Final = "Novation"
+ORDER_DOMAIN_VERSION: Final = "1"
+#: The EIP-712 type of a signed order (protocol.orders, contracts/orders.vy).
+ORDER_TYPE: Final = (
+    "Order(address account,uint256 market_id,int256 size_wad,uint256 limit_price_wad,"
+    "uint256 max_fee_wad,uint256 expiry_s,uint256 nonce)"
+)
 
 #: Asset id of the settlement token (USDC-like, 6 decimals) in deposit and withdraw actions.
 SETTLEMENT_ASSET_ID: Final = 0

@@ -21,12 +21,15 @@ __all__ = [
     "FundingAccrued",
     "FundingRateSet",
     "FundingSettled",
+    "GovernanceProposed",
     "InsuranceFundChanged",
     "Liquidated",
     "LossCharged",
     "LossSocialized",
     "MarginParamsSet",
     "OptionSettled",
+    "OrderCancelled",
+    "OrderFilled",
     "PausedSet",
     "PositionChanged",
     "PriceAccepted",
@@ -73,6 +76,24 @@ class FillSettled(Event):
     notional_wad: int
     maker_fee_wad: int
     taker_fee_wad: int
+
+
+@dataclass(frozen=True)
+class OrderFilled(Event):
+    """One side of a fill counted against its signed order: ``filled_wad`` is the order's filled
+    size so far (magnitude, base units WAD); ``order_hash`` its EIP-712 digest."""
+
+    order_hash: bytes
+    account: str
+    filled_wad: int
+
+
+@dataclass(frozen=True)
+class OrderCancelled(Event):
+    """An account cancelled the rest of its order."""
+
+    order_hash: bytes
+    account: str
 
 
 @dataclass(frozen=True)
@@ -223,6 +244,13 @@ class RoleSet(Event):
     role: str
     account: str
     enabled: bool
+
+
+@dataclass(frozen=True)
+class GovernanceProposed(Event):
+    """Governance proposed ``account`` as its successor; the role moves when it accepts."""
+
+    account: str
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from protocol.events import FundingAccrued, FundingRateSet, FundingSettled, Loss
 from protocol.margin import pending_funding, pending_loss, side_loss_index
 from protocol.params import Params
 from protocol.state import MarketState, ProtocolState
-from protocol.units import Rounding, smul_div
+from protocol.units import Rounding, mul_div, smul_div
 
 __all__ = ["accrue_market", "accrued_markets", "accrued_state", "set_funding_rate", "settle_account", "settle_position"]
 
@@ -108,12 +108,18 @@ def settle_account(ctx: Context, address: str) -> None:
 
 
 def set_funding_rate(ctx: Context, action: SetFundingRate) -> None:
-    """Accrue at the old rate, then set the new rate clamped to ``max_funding_rate_per_s_wad``."""
+    """Accrue at the old rate, then set the new rate clamped to ``max_funding_rate_per_s_wad``
+    and to the rate-of-change limit: the rate moves at most
+    ``floor(max * (now - last update) / funding_rate_ramp_s)`` from the current one (F-13)."""
     require(action.sender in ctx.state.roles.funding_operators, "funding: caller is not a funding operator")
     mp, ms = ctx.market(action.market_id, "funding")
     require(not mp.is_option, "funding: not a perpetual")
     accrue_market(ctx, action.market_id)
-    cap = ctx.params.protocol.max_funding_rate_per_s_wad
-    applied = max(-cap, min(cap, action.rate_per_s_wad))
+    pp = ctx.params.protocol
+    cap = pp.max_funding_rate_per_s_wad
+    step = mul_div(cap, ctx.state.now_s - ms.funding_rate_set_s, pp.funding_rate_ramp_s, Rounding.DOWN)
+    old = ms.funding_rate_per_s_wad
+    applied = max(old - step, min(old + step, max(-cap, min(cap, action.rate_per_s_wad))))
     ms.funding_rate_per_s_wad = applied
+    ms.funding_rate_set_s = ctx.state.now_s
     ctx.emit(FundingRateSet(action.market_id, action.rate_per_s_wad, applied))

@@ -161,7 +161,7 @@ def _step_bounds(ctx: Context, market_id: int, price_wad: int) -> tuple[int, int
     mp, ms = ctx.params.market(market_id), ctx.state.markets[market_id]
     lo, hi = price_wad // WAD, -(-price_wad // WAD)
     a = lo * initial_fraction(mp, ms, price_wad) // WAD
-    m = mul_div(hi, maintenance_fraction(mp, ms, price_wad), WAD, Rounding.UP)
+    m = mul_div(hi, maintenance_fraction(mp), WAD, Rounding.UP)
     f = mul_div(hi, ctx.params.protocol.liquidation_penalty_wad, WAD, Rounding.UP)
     return a, m, f
 
@@ -202,7 +202,7 @@ def _guessed_size(ctx: Context, acct: Account, prices: Mapping[int, int], health
     price = prices[mp.feed_id]
     size = abs(acct.positions[market_id].size)
     e, mm, im = health.equity, health.maintenance, health.initial
-    imf, mmf = initial_fraction(mp, ms, price), maintenance_fraction(mp, ms, price)
+    imf, mmf = initial_fraction(mp, ms, price), maintenance_fraction(mp)
     # Slope of D per wei of r, times W**3 * MM / p (an integer); <= 0: closing never restores.
     consumed = min(e * mmf * pp.liquidation_spread_wad + pp.liquidation_penalty_wad * WAD * mm, e * mmf * WAD)
     slope = imf * WAD * mm - consumed

@@ -10,7 +10,8 @@ Definitions (docs/SPEC.md §margin has the rounding table):
 * equity            = balance + collateral values + unrealized + pending funding + pending loss
 * initial fraction  = base, grown linearly to 100 % between the open-interest caps (UP); a base
                       at or above 100 % is not scaled
-* maintenance frac. = initial fraction * maintenance share                   rounded UP
+* maintenance frac. = base initial fraction * maintenance share              rounded UP
+                      (open interest never raises maintenance: dYdX v4's rule, F-08)
 * requirement       = notional * fraction                                   rounded UP
 
 Functions take prices as a mapping ``feed_id -> price_wad`` so that the margin core and the
@@ -104,7 +105,11 @@ def collateral_value(cp: CollateralParams, amount_wad: int, price_wad: int) -> i
 def initial_fraction(mp: MarketParams, ms: MarketState, price_wad: int) -> int:
     """Effective initial margin fraction, grown with open-interest notional (dYdX v4 style) from
     the base toward 100 %; a base at or above 100 % (a market margined beyond its notional) is
-    already there and stays as it is."""
+    already there and stays as it is.
+
+    Only the initial requirement scales: it is what risk-increasing fills and withdrawals must
+    meet, so crowding a market limits new leverage without making open positions liquidatable.
+    """
     base = mp.initial_margin_fraction_wad
     lo, hi = mp.oi_cap_lower_wad, mp.oi_cap_upper_wad
     if hi == 0 or base >= WAD:
@@ -117,23 +122,23 @@ def initial_fraction(mp: MarketParams, ms: MarketState, price_wad: int) -> int:
     return base + mul_div(WAD - base, oi - lo, hi - lo, Rounding.UP)
 
 
-def _maintenance_share(mp: MarketParams, initial_fraction_wad: int) -> int:
-    return mul_div(initial_fraction_wad, mp.maintenance_share_wad, WAD, Rounding.UP)
-
-
-def maintenance_fraction(mp: MarketParams, ms: MarketState, price_wad: int) -> int:
-    """Effective maintenance fraction: a fixed share of the effective initial fraction (UP)."""
-    return _maintenance_share(mp, initial_fraction(mp, ms, price_wad))
+def maintenance_fraction(mp: MarketParams) -> int:
+    """Maintenance fraction: a fixed share of the *base* initial fraction (UP), independent of
+    open interest."""
+    return mul_div(mp.initial_margin_fraction_wad, mp.maintenance_share_wad, WAD, Rounding.UP)
 
 
 def position_requirements(mp: MarketParams, ms: MarketState, size: int, price_wad: int) -> tuple[int, int]:
     """``(initial, maintenance)`` requirements of a position of ``size`` at ``price_wad``: the
-    notional (UP) times the effective fraction, rounded UP (USD WAD)."""
+    notional (UP) times the effective initial fraction and the maintenance fraction, each rounded
+    UP (USD WAD)."""
     if size == 0:
         return 0, 0
     n = notional(size, price_wad)
-    imf = initial_fraction(mp, ms, price_wad)
-    return mul_div(n, imf, WAD, Rounding.UP), mul_div(n, _maintenance_share(mp, imf), WAD, Rounding.UP)
+    return (
+        mul_div(n, initial_fraction(mp, ms, price_wad), WAD, Rounding.UP),
+        mul_div(n, maintenance_fraction(mp), WAD, Rounding.UP),
+    )
 
 
 def position_requirement(mp: MarketParams, ms: MarketState, size: int, price_wad: int, *, maintenance: bool) -> int:

@@ -17,13 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from protocol.constants import (
+    MAX_COLLATERAL_LIQUIDATION_FEE,
     MAX_COLLATERALS,
     MAX_DECIMALS,
+    MAX_FILL_DEVIATION,
     MAX_FUNDING_RATE_PER_S,
+    MAX_FUNDING_RATE_RAMP_S,
+    MAX_HEARTBEAT_S,
     MAX_INITIAL_MARGIN_FRACTION,
+    MAX_LIQUIDATION_GRACE_S,
     MAX_LIQUIDATION_PENALTY,
+    MAX_LIQUIDATION_SPREAD,
     MAX_MARKETS,
+    MAX_MOVE_WINDOW_S,
+    MAX_PRICE_MOVE,
+    MIN_FUNDING_RATE_RAMP_S,
+    MIN_HEARTBEAT_S,
     MIN_INITIAL_MARGIN_FRACTION,
+    MIN_MOVE_WINDOW_S,
     SETTLEMENT_ASSET_ID,
     WAD,
 )
@@ -104,9 +115,9 @@ class FeedParams:
         o = f"feed[{self.feed_id}]"
         _check_int(o, "feed_id", self.feed_id, 0, 2**32 - 1)
         _check_str(o, "symbol", self.symbol)
-        _check_int(o, "heartbeat_s", self.heartbeat_s, 1, 7 * 86_400)
-        _check_int(o, "max_move_wad", self.max_move_wad, 1, 10 * WAD)
-        _check_int(o, "move_window_s", self.move_window_s, 1, 7 * 86_400)
+        _check_int(o, "heartbeat_s", self.heartbeat_s, MIN_HEARTBEAT_S, MAX_HEARTBEAT_S)
+        _check_int(o, "max_move_wad", self.max_move_wad, 1, MAX_PRICE_MOVE)
+        _check_int(o, "move_window_s", self.move_window_s, MIN_MOVE_WINDOW_S, MAX_MOVE_WINDOW_S)
 
 
 @dataclass(frozen=True)
@@ -198,6 +209,9 @@ class CollateralParams:
     deposit_cap: int
     #: Largest value (USD WAD) of this asset counted in one account's equity.
     value_cap_wad: int
+    #: Largest holding of one account, in token units (at most ``deposit_cap``): no single
+    #: account can fill the global cap and block the others' top-ups.
+    account_deposit_cap: int
 
     def __post_init__(self) -> None:
         o = f"collateral[{self.asset_id}]"
@@ -209,6 +223,7 @@ class CollateralParams:
         _check_int(o, "liquidation_discount_wad", self.liquidation_discount_wad, 0, WAD - 1)
         _check_int(o, "deposit_cap", self.deposit_cap, 1, None)
         _check_int(o, "value_cap_wad", self.value_cap_wad, 1, None)
+        _check_int(o, "account_deposit_cap", self.account_deposit_cap, 1, self.deposit_cap)
 
 
 @dataclass(frozen=True)
@@ -232,6 +247,11 @@ class ProtocolParams:
     max_fill_deviation_wad: int = WAD // 20
     #: Largest funding rate magnitude, fraction of the price per second (WAD).
     max_funding_rate_per_s_wad: int = WAD // 86_400 // 100
+    #: Rate-of-change limit of the funding rate: seconds a move across ``max_funding_rate_per_s``
+    #: takes at the fastest (the rate moves at most ``max * elapsed / ramp`` per update).
+    funding_rate_ramp_s: int = 3_600
+    #: Seconds after an unpause before liquidations resume (traders may restore their margin).
+    liquidation_grace_s: int = 900
     #: Share of collateral-liquidation proceeds paid to the insurance fund.
     collateral_liquidation_fee_wad: int = WAD // 100
     socialized_loss_method: SocializedLossMethod = SocializedLossMethod.PRO_RATA
@@ -250,7 +270,7 @@ class ProtocolParams:
         _check_int(o, "insurance_fee_share_wad", self.insurance_fee_share_wad, 0, WAD)
         _check_int(o, "liquidation_penalty_wad", self.liquidation_penalty_wad, 0, MAX_LIQUIDATION_PENALTY)
         _check_int(o, "keeper_penalty_share_wad", self.keeper_penalty_share_wad, 0, WAD)
-        _check_int(o, "liquidation_spread_wad", self.liquidation_spread_wad, 0, WAD // 2)
+        _check_int(o, "liquidation_spread_wad", self.liquidation_spread_wad, 0, MAX_LIQUIDATION_SPREAD)
         _check_int(
             o,
             "max_liquidation_notional_per_block_wad",
@@ -259,9 +279,13 @@ class ProtocolParams:
             None,
         )
         _check_int(o, "dust_notional_wad", self.dust_notional_wad, 0, None)
-        _check_int(o, "max_fill_deviation_wad", self.max_fill_deviation_wad, 1, WAD)
+        _check_int(o, "max_fill_deviation_wad", self.max_fill_deviation_wad, 1, MAX_FILL_DEVIATION)
         _check_int(o, "max_funding_rate_per_s_wad", self.max_funding_rate_per_s_wad, 0, MAX_FUNDING_RATE_PER_S)
-        _check_int(o, "collateral_liquidation_fee_wad", self.collateral_liquidation_fee_wad, 0, WAD // 10)
+        _check_int(o, "funding_rate_ramp_s", self.funding_rate_ramp_s, MIN_FUNDING_RATE_RAMP_S, MAX_FUNDING_RATE_RAMP_S)
+        _check_int(o, "liquidation_grace_s", self.liquidation_grace_s, 0, MAX_LIQUIDATION_GRACE_S)
+        _check_int(
+            o, "collateral_liquidation_fee_wad", self.collateral_liquidation_fee_wad, 0, MAX_COLLATERAL_LIQUIDATION_FEE
+        )
         # The extreme SPAN scenarios move the price by 3x the scan range: it must stay positive.
         _check_int(o, "option_price_scan_range_wad", self.option_price_scan_range_wad, 1, (WAD - 1) // 3)
         _check_int(o, "option_vol_scan_range_wad", self.option_vol_scan_range_wad, 0, WAD - 1)

@@ -1,12 +1,14 @@
 """Ready-made parameters, named actors and the scripted crash scenario of the demo.
 
-Actors are named by role. Addresses are derived from the role name so that scenarios are
-reproducible and readable in event logs.
+Actors are named by role. Each role has a deterministic private key derived from its name
+(:func:`actor_key`: public, for tests and demos only), and its address is that key's, so
+scenarios are reproducible and every actor can sign orders (:func:`actor_signer`).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from protocol.actions import (
@@ -20,9 +22,19 @@ from protocol.actions import (
     Withdraw,
 )
 from protocol.constants import WAD
+from protocol.orders import MODEL_DOMAIN, OrderDomain, OrderSigner, address_of
 from protocol.params import CollateralParams, FeedParams, MarketKind, MarketParams, Params, ProtocolParams
 
-__all__ = ["ACTORS", "ScriptStep", "actor", "crash_scenario", "default_params", "option_params"]
+__all__ = [
+    "ACTORS",
+    "ScriptStep",
+    "actor",
+    "actor_key",
+    "actor_signer",
+    "crash_scenario",
+    "default_params",
+    "option_params",
+]
 
 BTC_FEED, ETH_FEED = 0, 1
 BTC_PERP, ETH_PERP, BTC_CALL, BTC_PUT = 0, 1, 2, 3
@@ -30,9 +42,17 @@ WETH = 1
 USDC = 10**6  # one settlement token in token units
 
 
+def actor_key(role: str) -> bytes:
+    """The deterministic private key of a role name: SHA-256 of ``"novation actor " + role``.
+
+    Anyone can derive it: for tests, demos and simulations, never for value.
+    """
+    return hashlib.sha256(f"novation actor {role}".encode()).digest()
+
+
 def actor(role: str) -> str:
-    """A deterministic address for a role name (first 20 bytes of its SHA-256)."""
-    return "0x" + hashlib.sha256(role.encode()).hexdigest()[:40]
+    """The address of a role name's key (:func:`actor_key`)."""
+    return address_of(actor_key(role))
 
 
 ACTORS = {
@@ -51,6 +71,12 @@ ACTORS = {
         "trader_short",
     )
 }
+
+
+def actor_signer(domain: OrderDomain = MODEL_DOMAIN, roles: Iterable[str] = ()) -> OrderSigner:
+    """An order signer for ``domain`` holding the keys of every role of :data:`ACTORS` and of
+    ``roles`` (e.g. ``[f"trader-{i}" for i in range(n)]``)."""
+    return OrderSigner(domain, [actor_key(r) for r in (*ACTORS, *roles)])
 
 
 def default_params(**protocol_overrides: object) -> Params:
@@ -85,6 +111,7 @@ def default_params(**protocol_overrides: object) -> Params:
                 liquidation_discount_wad=WAD // 20,
                 deposit_cap=10**6 * WAD,
                 value_cap_wad=10**8 * WAD,
+                account_deposit_cap=10**5 * WAD,
             ),
         ),
     )
@@ -124,13 +151,16 @@ class ScriptStep:
     actions: tuple[Action, ...]
 
 
-def crash_scenario() -> list[ScriptStep]:
+def crash_scenario(signer: OrderSigner | None = None) -> list[ScriptStep]:
     """BTC falls 60,000 -> 54,000 -> 42,000 (a gap): partial and full liquidations, an
     insurance-fund payout, a socialized loss and a collateral liquidation.
 
-    Liquidations are not scripted: a keeper (:mod:`protocol.keeper`) reacts after each step.
+    Fills carry orders signed by ``signer`` (default: :func:`actor_signer` for the model's
+    domain). Liquidations are not scripted: a keeper (:mod:`protocol.keeper`) reacts after each
+    step.
     """
     a = ACTORS
+    orders = signer or actor_signer()
     mm, cons, lev, coll, short = (
         a["market_maker"],
         a["trader_conservative"],
@@ -143,7 +173,7 @@ def crash_scenario() -> list[ScriptStep]:
         return (PushPrice(a["oracle"], BTC_FEED, btc * WAD, t), PushPrice(a["oracle"], ETH_FEED, eth * WAD, t))
 
     def buy(taker: str, maker: str, btc_wad: int, px: int) -> Fill:
-        return Fill(a["matcher"], maker, taker, BTC_PERP, btc_wad, px * WAD, WAD // 10_000, WAD // 2_000)
+        return orders.fill(a["matcher"], maker, taker, BTC_PERP, btc_wad, px * WAD, WAD // 10_000, WAD // 2_000)
 
     t0 = 1_000
     return [
@@ -196,6 +226,6 @@ def crash_scenario() -> list[ScriptStep]:
         ),
         ScriptStep(
             "the collateral trader closes at a loss: its USDC balance goes negative",
-            (Fill(a["matcher"], short, coll, BTC_PERP, -(WAD // 10), 42_000 * WAD, 0, WAD // 2_000),),
+            (orders.fill(a["matcher"], short, coll, BTC_PERP, -(WAD // 10), 42_000 * WAD, 0, WAD // 2_000),),
         ),
     ]

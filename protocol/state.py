@@ -8,8 +8,11 @@ when first touched, so an action costs the same with ten accounts or a million).
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field, replace
+
+from protocol.orders import MODEL_DOMAIN, OrderDomain
 
 __all__ = ["Account", "AccountsOverlay", "FeedState", "MarketState", "Position", "ProtocolState", "Roles"]
 
@@ -119,6 +122,8 @@ class MarketState:
     #: Open interest in base units (WAD) on each side; equal at all times.
     oi_long: int = 0
     oi_short: int = 0
+    #: Time of the last funding-rate update (s): the rate's change is limited per second since.
+    funding_rate_set_s: int = 0
     #: Options: the oracle price accepted at or after expiry (USD WAD); 0 until then.
     settlement_price_wad: int = 0
 
@@ -149,6 +154,8 @@ class Roles:
     matchers: set[str] = field(default_factory=set)
     oracles: set[str] = field(default_factory=set)
     funding_operators: set[str] = field(default_factory=set)
+    #: Governance proposed by the current one, until it accepts (two-step transfer).
+    pending_governance: str | None = None
 
 
 @dataclass
@@ -177,6 +184,13 @@ class ProtocolState:
     #: Notional liquidated in the current block (USD WAD) and that block's number.
     block_liquidated_wad: int = 0
     block_liquidated_at: int = 0
+    #: Liquidations resume at this time (s): an unpause starts a grace period.
+    liquidations_resume_at_s: int = 0
+    #: The EIP-712 domain orders are signed for (the deployment's chain id and address).
+    order_domain: OrderDomain = MODEL_DOMAIN
+    #: Filled size (base units WAD, magnitude) of every order that has filled, by its digest;
+    #: :data:`protocol.clearing.CANCELLED` for a cancelled order.
+    order_filled: MutableMapping[bytes, int] = field(default_factory=dict)
 
     def account(self, address: str) -> Account:
         """The account at ``address``, created empty on first use."""
@@ -196,15 +210,21 @@ class ProtocolState:
                 set(self.roles.matchers),
                 set(self.roles.oracles),
                 set(self.roles.funding_operators),
+                self.roles.pending_governance,
             ),
             accounts=AccountsOverlay(self.accounts),  # type: ignore[arg-type]
             markets={m: replace(ms) for m, ms in self.markets.items()},
             feeds={f: replace(fs) for f, fs in self.feeds.items()},
             vault_tokens=dict(self.vault_tokens),
+            order_filled=ChainMap({}, self.order_filled),  # writes stay in the fork until commit
         )
 
     def commit(self) -> ProtocolState:
-        """This (forked) state with its accounts merged back into a plain dict."""
+        """This (forked) state with its accounts and order fills merged back into plain dicts."""
         if isinstance(self.accounts, AccountsOverlay):
             self.accounts = self.accounts.merged()
+        if isinstance(self.order_filled, ChainMap):
+            written, base = self.order_filled.maps
+            base.update(written)
+            self.order_filled = base
         return self

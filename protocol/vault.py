@@ -3,6 +3,11 @@
 Token amounts cross the boundary in token units and are converted once: up-scaling to WAD is
 exact, so deposits and withdrawals move whole token units and the WAD dust below one unit stays
 in the protocol. A withdrawal must leave equity at or above initial margin.
+
+A deposit credits what arrives (F-06): the contracts measure their token balance around the
+transfer and refuse a token that delivers anything but the amount (fee-on-transfer) or whose
+holdings have fallen below the books (a negative rebase); the model's tokens are ideal, so
+there the amount is what arrives. Collateral is capped in total and per account (F-19).
 """
 
 from __future__ import annotations
@@ -27,16 +32,19 @@ def asset_decimals(ctx: Context, asset_id: int) -> int:
 
 
 def deposit(ctx: Context, action: Deposit) -> None:
-    """Credit ``amount`` token units of an asset to the account (collateral within its cap)."""
+    """Credit ``amount`` token units of an asset to the account (collateral within the global
+    and the per-account cap)."""
     ctx.require_not_paused("vault")
     decimals = asset_decimals(ctx, action.asset_id)
     held = ctx.state.vault_tokens.get(action.asset_id, 0)
-    if action.asset_id != SETTLEMENT_ASSET_ID:
-        cap = ctx.params.collateral(action.asset_id).deposit_cap
-        require(held + action.amount <= cap, "vault: deposit cap")
-    ctx.state.vault_tokens[action.asset_id] = held + action.amount
     amount_wad = to_wad(action.amount, decimals)
     acct = ctx.state.account(action.account)
+    if action.asset_id != SETTLEMENT_ASSET_ID:
+        cp = ctx.params.collateral(action.asset_id)
+        require(held + action.amount <= cp.deposit_cap, "vault: deposit cap")
+        holding = acct.collateral.get(action.asset_id, 0) + amount_wad
+        require(holding <= to_wad(cp.account_deposit_cap, decimals), "vault: account deposit cap")
+    ctx.state.vault_tokens[action.asset_id] = held + action.amount
     if action.asset_id == SETTLEMENT_ASSET_ID:
         acct.balance += amount_wad
     else:
@@ -71,8 +79,9 @@ def withdraw(ctx: Context, action: Withdraw) -> None:
 
 
 def withdraw_fees(ctx: Context, action: WithdrawFees) -> None:
-    """Governance pays ``amount`` settlement-token units out of the fee pool."""
+    """Governance pays ``amount`` settlement-token units out of the fee pool (not while paused)."""
     require(action.sender == ctx.state.roles.governance, "vault: caller is not governance")
+    ctx.require_not_paused("vault")
     amount_wad = to_wad(action.amount, ctx.params.protocol.settlement_decimals)
     require(ctx.state.fee_pool >= amount_wad, "vault: insufficient fees")
     require(ctx.state.vault_tokens[SETTLEMENT_ASSET_ID] >= action.amount, "vault: insufficient tokens")

@@ -62,6 +62,7 @@ from protocol.actions import (
     LiquidateCollateral,
     PushPrice,
     SetFundingRate,
+    SignedOrder,
 )
 from protocol.clearing_house import ClearingHouse
 from protocol.constants import MAX_ADL_COUNTERPARTIES, SETTLEMENT_ASSET_ID, WAD
@@ -81,8 +82,9 @@ from protocol.keeper import adl_counterparties, collateral_to_sell
 from protocol.margin import notional
 from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, adl_pool, evaluate
 from protocol.oracle_adapter import is_trusted
+from protocol.orders import MODEL_DOMAIN, OrderDomain, OrderSigner
 from protocol.params import MarketParams, Params, SocializedLossMethod
-from protocol.scenarios import ACTORS, actor
+from protocol.scenarios import ACTORS, actor_key
 from protocol.state import ProtocolState
 from protocol.units import to_wad
 from simulator.agents import (
@@ -161,20 +163,33 @@ def _check_log(log: object) -> None:
         raise InvalidParameter(f"log must be a list the actions are appended to, or None; got {type(log).__name__}")
 
 
-def build_book(config: StudyConfig, *, log: list[Action] | None = None) -> Book:
+def build_book(
+    config: StudyConfig, *, log: list[Action] | None = None, order_domain: OrderDomain = MODEL_DOMAIN
+) -> Book:
     """Set up the book of ``config`` on the reference model (deterministic: ``config.book_seed()``).
 
     Every set-up action applied is appended to ``log`` when given (all in model block 0 at time
-    0, as the paths assume), so the book can be rebuilt on a fresh model or on a chain.
+    0, as the paths assume), so the book can be rebuilt on a fresh model or on a chain. The
+    openings are fills of orders signed with the actors' keys
+    (:func:`protocol.scenarios.actor_key`) for ``order_domain``: a deployment's domain to send the
+    log to it. Each trader signs one order per position (a refused opening is retried with half
+    the size of the same order) and the market maker one standing order per market and side.
     """
     if not isinstance(config, StudyConfig):
         raise InvalidParameter(f"config must be a StudyConfig, got {type(config).__name__}")
     _check_log(log)
+    if not isinstance(order_domain, OrderDomain):
+        raise InvalidParameter(f"order_domain must be an OrderDomain, got {type(order_domain).__name__}")
     params = config.book_params()
     decimals = params.protocol.settlement_decimals
     spots = {f: price_to_wad(p) for f, p in starting_prices(config, params).items()}
     house = ClearingHouse(
-        params, GOVERNANCE, matchers=[MATCHER], oracles=[ORACLE], funding_operators=[FUNDING_OPERATOR]
+        params,
+        GOVERNANCE,
+        matchers=[MATCHER],
+        oracles=[ORACLE],
+        funding_operators=[FUNDING_OPERATOR],
+        order_domain=order_domain,
     )
     applied = 0
 
@@ -204,12 +219,23 @@ def build_book(config: StudyConfig, *, log: list[Action] | None = None) -> Book:
 
     rng = np.random.default_rng(config.book_seed())
     orders = trader_orders(config, params, spots, rng)
-    traders = tuple(actor(f"trader-{i}") for i in range(len(orders)))
+    signer = OrderSigner(order_domain, [actor_key("market_maker")])
+    traders = tuple(signer.add_key(actor_key(f"trader-{i}")) for i in range(len(orders)))
     feed_of = {mp.market_id: mp.feed_id for mp in params.markets}
     net = {mp.market_id: 0 for mp in params.markets}
+    # the market maker takes the other side of every opening: one standing order per market and side
+    bought = {mp.market_id: 0 for mp in params.markets}
     for o in orders:
         for m, size in o.sizes:
             net[m] += size
+            bought[m] += max(-size, 0)
+    maker_orders: dict[tuple[int, bool], SignedOrder] = {}
+    for m, total in net.items():
+        spot = spots[feed_of[m]]
+        if bought[m]:
+            maker_orders[m, True] = signer.order(MARKET_MAKER, m, bought[m], spot)
+        if total + bought[m]:
+            maker_orders[m, False] = signer.order(MARKET_MAKER, m, -(total + bought[m]), spot)
     largest = max(sum(abs(size) * spots[feed_of[m]] for m, size in o.sizes) for o in orders) / WAD**2
     # Enough to carry the net exposure and the largest opening at the initial fractions, which a
     # designer may set above 100 % of notional (below it these are the configured multiples).
@@ -240,10 +266,12 @@ def build_book(config: StudyConfig, *, log: list[Action] | None = None) -> Book:
                 ) from None
         for market_id, size in orders[i].sizes:
             opened = 0
+            price = spots[feed_of[market_id]]
+            trader_order = signer.order(traders[i], market_id, size, price)
+            maker_order = maker_orders[market_id, size < 0]
             for _ in range(_SETUP_RETRIES):
-                price = spots[feed_of[market_id]]
                 try:
-                    apply(Fill(MATCHER, MARKET_MAKER, traders[i], market_id, size, price, 0, 0))
+                    apply(Fill(MATCHER, maker_order, trader_order, size, price, 0, 0))
                 except ProtocolRevert:
                     size = size // 2 if size > 0 else -((-size) // 2)
                     if size == 0:

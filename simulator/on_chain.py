@@ -1,8 +1,9 @@
 """The simulator's on-chain mode: a simulated path's exact action log run on the contracts.
 
-:func:`replay_path` builds a study's book and runs one of its paths on the reference model,
-recording every action (the set-up and the path), deploys the protocol with the book's
-parameters on a chain, mints every depositor's test tokens, and sends the whole log through
+:func:`replay_path` deploys the protocol with the book's parameters on a chain, builds the
+study's book with its openings signed for that deployment's order domain and runs one of its paths
+on the reference model, recording every action (the set-up and the path), mints every depositor's
+test tokens, and sends the whole log through
 :meth:`ChainClearingHouse.apply_batch <contracts_py.chain_house.ChainClearingHouse.apply_batch>`
 — on anvil the fast path: each model block's transactions in one pipelined JSON-RPC batch and
 one ``evm_mine`` — while a fresh model applies the same records. Every action's events (or
@@ -12,8 +13,9 @@ does) and how fast the chain took it.
 
 Clock: the log starts one second and one block after the deployment (the set-up is model block
 0 at time 0 in the simulator; only ``PushPrice`` carries an absolute time, so it is shifted) and
-the model twin starts at the chain's time. Senders are the simulator's role addresses, not keys:
-the chain must accept transactions from any sender — ``AnvilChain(impersonate=True)`` (give it
+the model twin starts at the chain's time. Senders are the simulator's role addresses (their
+orders are signed with the actors' test keys, the transactions are not): the chain must accept
+transactions from any sender — ``AnvilChain(impersonate=True)`` (give it
 ``--disable-block-gas-limit``: the whole set-up is one block) or titanoboa.
 """
 
@@ -110,15 +112,14 @@ def replay_path(config: StudyConfig, path_index: int, chain: Chain) -> ChainPath
             f"{chain.name} cannot send from the simulator's role addresses (they have no keys): use "
             "make_chain('anvil', impersonate=True, extra_args=simulator.on_chain.ANVIL_ARGS) or make_chain('boa')"
         )
-    setup: list[Action] = []
-    path: list[Action] = []
-    book = build_book(config, log=setup)
-    result = simulate_path(config, path_index, book=book, log=path)
-
     matchers, oracles, operators = [MATCHER], [ORACLE], [FUNDING_OPERATOR]
     system = deploy_system(
-        chain, book.params, GOVERNANCE, matchers=matchers, oracles=oracles, funding_operators=operators
+        chain, config.book_params(), GOVERNANCE, matchers=matchers, oracles=oracles, funding_operators=operators
     )
+    setup: list[Action] = []
+    path: list[Action] = []
+    book = build_book(config, log=setup, order_domain=system.order_domain)  # orders signed for this deployment
+    result = simulate_path(config, path_index, book=book, log=path)
     log = setup + path
     depositors = {a.account for a in log if isinstance(a, Deposit)} | {
         a.sender for a in log if isinstance(a, FundInsurance)

@@ -105,7 +105,6 @@ class AnvilChain(Web3Chain):
         try:
             w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 120}))
             super().__init__(w3, gas_limit=gas_limit, deploy_gas_limit=deploy_gas_limit)
-            self.chain_id = int(self._rpc("eth_chainId"), 16)
         except BaseException:
             self.close()
             raise
@@ -175,12 +174,22 @@ class AnvilChain(Web3Chain):
 
     # --- batch fast path ------------------------------------------------------------------------
 
+    def _known_keys(self) -> dict[str, bytes]:
+        keys = _dev_keys() if self.process is not None else {}
+        for k in self._explicit_keys:
+            keys[normalize_address(Account.from_key(k).address)] = k
+        return keys
+
+    def account_keys(self) -> dict[str, bytes]:
+        """anvil's development keys (for a node started here) and the ``private_keys`` given."""
+        keys = self._known_keys()
+        if not keys:
+            raise ChainError("anvil: no keys known for an attached node; pass private_keys=")
+        return keys
+
     def _signer(self, sender: str) -> Signer:
         if self._signers is None:
-            keys = _dev_keys() if self.process is not None else {}
-            for k in self._explicit_keys:
-                keys[normalize_address(Account.from_key(k).address)] = k
-            self._signers = {address: Signer(k) for address, k in keys.items()}
+            self._signers = {address: Signer(k) for address, k in self._known_keys().items()}
         signer = self._signers.get(sender)
         if signer is None:
             raise ChainError(

@@ -145,6 +145,18 @@ class Chain(ABC):
     def accounts(self) -> tuple[str, ...]:
         """Funded accounts, lower-case hex."""
 
+    @property
+    @abstractmethod
+    def chain_id(self) -> int:
+        """The EIP-155 chain id (``chain.id`` in the contracts; part of the order domain)."""
+
+    def account_keys(self) -> dict[str, bytes]:
+        """Private keys of the funded development accounts this chain knows, by address: public
+        test keys, for signing orders (:class:`protocol.orders.OrderSigner`) as those accounts.
+
+        Raises ChainError when the backend knows none (a node attached without keys)."""
+        raise ChainError(f"{self.name} knows no keys of its accounts")
+
     @abstractmethod
     def _deploy(self, initcode: bytes, sender: str, value: int) -> tuple[TxResult, list[RawLog]]:
         """Create a contract; raise ProtocolRevert on revert (state unchanged)."""

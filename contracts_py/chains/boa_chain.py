@@ -27,8 +27,13 @@ ACCOUNT_BALANCE_WEI: Final = 10**24
 _N_ACCOUNTS: Final = 10
 
 
+def _key(i: int) -> bytes:
+    """eth-tester's i-th development key (the integer i, 1..10)."""
+    return i.to_bytes(32, "big")
+
+
 def _account(i: int) -> str:
-    return normalize_address(PrivateKey(i.to_bytes(32, "big")).public_key.to_canonical_address())
+    return normalize_address(PrivateKey(_key(i)).public_key.to_canonical_address())
 
 
 class BoaChain(Chain):
@@ -47,6 +52,14 @@ class BoaChain(Chain):
     @property
     def accounts(self) -> tuple[str, ...]:
         return self._accounts
+
+    @property
+    def chain_id(self) -> int:
+        return int(self.env.evm.patch.chain_id)
+
+    def account_keys(self) -> dict[str, bytes]:
+        """eth-tester's development keys 1..10 (the same accounts)."""
+        return {_account(i): _key(i) for i in range(1, _N_ACCOUNTS + 1)}
 
     # --- execution -----------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from eth_tester.constants import ZERO_ADDRESS_HEX
 from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
 
+from contracts_py.chains.abi import normalize_address
 from contracts_py.chains.base import DEFAULT_DEPLOY_GAS, DEFAULT_TX_GAS, RawLog, TxResult
 from contracts_py.chains.web3_chain import Web3Chain
 from protocol.errors import ChainError, InvalidParameter
@@ -64,6 +65,12 @@ class EthTesterChain(Web3Chain):
         super().__init__(
             Web3(EthereumTesterProvider(self.tester)), gas_limit=gas_limit, deploy_gas_limit=deploy_gas_limit
         )
+
+    def account_keys(self) -> dict[str, bytes]:
+        """eth-tester's development keys (1..10)."""
+        return {
+            normalize_address(k.public_key.to_canonical_address()): k.to_bytes() for k in self._backend.account_keys
+        }
 
     def _pending_transactions(self) -> int:
         return len(self._backend.chain.get_block().transactions)

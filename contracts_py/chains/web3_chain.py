@@ -73,10 +73,18 @@ class Web3Chain(Chain):
             raise self._infra_error("list the accounts", exc) from None
         if not self._accounts:
             raise ChainError(f"{self.name} has no unlocked accounts; start the node with dev accounts")
+        try:
+            self._chain_id = int(w3.eth.chain_id)
+        except Exception as exc:
+            raise self._infra_error("read the chain id", exc) from None
 
     @property
     def accounts(self) -> tuple[str, ...]:
         return self._accounts
+
+    @property
+    def chain_id(self) -> int:
+        return self._chain_id
 
     # --- errors --------------------------------------------------------------------------------
 

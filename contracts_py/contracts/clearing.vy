@@ -5,6 +5,7 @@
         (mirrors protocol/clearing.py).
 @dev A fill is two trades with the protocol at n = floor(|size| p); increasing: s += d, O -= f;
      reducing by c: realized = f_c - ceil(O c / |s|) with f_c = f or floor(f c / |d|).
+     The trading engine runs a fill as `check_fill`, orders.take_order for each side, `novate`.
 """
 
 from . import constants as c
@@ -131,8 +132,57 @@ def require_initial(account: address, price_reason: String[40]):
 
 
 @internal
-def fill(
+def check_fill(
     sender: address,
+    maker: address,
+    taker: address,
+    market_id: uint256,
+    maker_market_id: uint256,
+    maker_fee_wad: uint256,
+    taker_fee_wad: uint256,
+    size_wad: int256,
+):
+    """
+    @notice The checks of a fill that come before its orders (protocol/clearing.py `fill`).
+    @param sender Caller (must be a matcher).
+    @param maker Maker account (its order's signer).
+    @param taker Taker account (its order's signer).
+    @param market_id Market of the taker's order.
+    @param maker_market_id Market of the maker's order (must be the same).
+    @param maker_fee_wad Maker fee rate (WAD fraction of notional).
+    @param taker_fee_wad Taker fee rate (WAD fraction of notional).
+    @param size_wad Signed size (non-zero; the model's records refuse zero).
+    """
+    assert state.matchers[sender], "clearing: caller is not a matcher"
+    assert not state.paused, "clearing: paused"
+    assert state.market_params[market_id].listed, "clearing: unknown market"
+    assert maker_market_id == market_id, "clearing: orders of different markets"
+    assert maker != taker, "clearing: self trade"
+    assert maker_fee_wad <= c.MAX_FEE_RATE and taker_fee_wad <= c.MAX_FEE_RATE, "clearing: fee too high"
+    assert size_wad != 0, "clearing: zero size"
+
+
+@internal
+@view
+def keeps_solvency(before: margin.Health, after: margin.Health) -> bool:
+    """
+    @notice The rule for a fill side that only reduces (F-01): initial margin afterwards, or a
+            margin ratio no worse: MM' <= MM and E' MM >= E MM' (E' >= E once nothing is left).
+    @param before Health before the fill, at the last accepted prices.
+    @param after Health after the fill and its fee, at the same prices.
+    @return Whether the side may fill.
+    """
+    if after.equity >= units.to_int(after.initial):
+        return True
+    if after.maintenance > before.maintenance:
+        return False
+    if after.maintenance == 0:
+        return after.equity >= before.equity
+    return after.equity * units.to_int(before.maintenance) >= before.equity * units.to_int(after.maintenance)
+
+
+@internal
+def novate(
     maker: address,
     taker: address,
     market_id: uint256,
@@ -142,8 +192,9 @@ def fill(
     taker_fee_wad: uint256,
 ):
     """
-    @notice Novate a matched fill: both sides now face the protocol.
-    @param sender Caller (must be a matcher).
+    @notice Novate a checked fill whose orders consented: both sides now face the protocol.
+    @dev A side that adds risk needs a trusted price and initial margin afterwards; a side that
+         only reduces keeps solvency (`keeps_solvency`) at the last accepted prices.
     @param maker Maker account.
     @param taker Taker account (buys when size_wad > 0).
     @param market_id Market id.
@@ -152,12 +203,6 @@ def fill(
     @param maker_fee_wad Maker fee rate (WAD fraction of notional).
     @param taker_fee_wad Taker fee rate (WAD fraction of notional).
     """
-    assert state.matchers[sender], "clearing: caller is not a matcher"
-    assert not state.paused, "clearing: paused"
-    assert state.market_params[market_id].listed, "clearing: unknown market"
-    assert maker != taker, "clearing: self trade"
-    assert maker_fee_wad <= c.MAX_FEE_RATE and taker_fee_wad <= c.MAX_FEE_RATE, "clearing: fee too high"
-    assert size_wad != 0, "clearing: zero size"
     funding.settle_account(maker)
     funding.settle_account(taker)
     taker_adds: bool = not self.reduces_risk(state.positions[taker][market_id].size, size_wad)
@@ -175,6 +220,13 @@ def fill(
         dev = oracle - price_wad
     assert dev * c.WAD <= state.protocol_params.max_fill_deviation_wad * oracle, "clearing: price outside band"
 
+    # health of a reducing side before the fill, at the last accepted prices (margin reads them)
+    taker_before: margin.Health = empty(margin.Health)
+    maker_before: margin.Health = empty(margin.Health)
+    if not taker_adds:
+        taker_before = margin.account_health(taker)
+    if not maker_adds:
+        maker_before = margin.account_health(maker)
     n: uint256 = units.mul_div(units.abs_u(size_wad), price_wad, c.WAD, units.DOWN)
     self.apply_trade(taker, market_id, size_wad, n)
     self.apply_trade(maker, market_id, -size_wad, n)
@@ -199,5 +251,9 @@ def fill(
     )
     if taker_adds:
         self.require_initial(taker, "clearing: price not trusted")
+    else:
+        assert self.keeps_solvency(taker_before, margin.account_health(taker)), "clearing: fill worsens margin ratio"
     if maker_adds:
         self.require_initial(maker, "clearing: price not trusted")
+    else:
+        assert self.keeps_solvency(maker_before, margin.account_health(maker)), "clearing: fill worsens margin ratio"

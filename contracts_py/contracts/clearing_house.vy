@@ -25,17 +25,20 @@
     Time: the chain's clock replaces the model's AdvanceTime; `block.timestamp` is `now_s` and
     `block.number` is `block`.
 
-    Contract split (EIP-170, 24,576 bytes of runtime code per contract): the protocol is two
+    Contract split (EIP-170, 24,576 bytes of runtime code per contract): the protocol is three
     deployed contracts along module lines.
-      * clearing_house (this contract): vault, clearing, funding, oracle adapter, insurance
-        fund, roles; holds every token and all storage.
+      * clearing_house (this contract): vault, funding, oracle adapter, insurance fund, roles,
+        configuration; holds every token and all storage.
+      * trading_engine: fills of signed orders (clearing, orders) and order cancellation.
       * liquidation_engine: liquidation (positions and collateral) and auto-deleveraging
-        (socialized_loss). This contract forwards `liquidate`, `liquidate_collateral` and
-        `auto_deleverage` to it by DELEGATECALL, so it runs on this contract's storage, emits
-        its events from this address and sees the original `msg.sender`. Both contracts
-        `initializes: state` first and declare no other storage, so their storage layouts are
-        identical (tests/chain/test_protocol_deploy.py compares them); the engine refuses to be
-        called directly. The engine address is an immutable of this contract.
+        (socialized_loss).
+      This contract forwards `fill` and `cancel_order` to the trading engine and `liquidate`,
+      `liquidate_collateral` and `auto_deleverage` to the liquidation engine by DELEGATECALL,
+      so they run on this contract's storage, emit their events from this address and see the
+      original `msg.sender`. All three contracts `initializes: state` first and declare no
+      other storage, so their storage layouts are identical (tests/chain compares them); the
+      engines refuse to be called directly. The engine addresses are immutables of this
+      contract. Orders are signed for this contract's EIP-712 domain (`eip712Domain`).
     Reentrancy: every state-changing entry point is `@nonreentrant` (one lock, transient
     storage); the engine runs inside that lock.
 """
@@ -52,6 +55,8 @@ from . import clearing
 from . import vault
 from . import roles
 from . import socialized_loss
+from . import orders
+from snekmate.utils import eip712_domain_separator as eip712
 
 initializes: state
 initializes: margin[state := state]
@@ -75,18 +80,22 @@ initializes: socialized_loss[
     funding := funding,
     clearing := clearing,
 ]
+initializes: eip712
 
 exports: (
+    eip712.eip712Domain,
     state.protocol_params,
     state.market_params,
     state.feed_params,
     state.collateral_params,
     state.settlement_token,
     state.governance,
+    state.pending_governance,
     state.matchers,
     state.oracles,
     state.funding_operators,
     state.paused,
+    state.liquidations_resume_at_s,
     state.configured,
     state.balances,
     state.collateral,
@@ -106,23 +115,31 @@ exports: (
     state.uncovered_loss,
     state.block_liquidated_wad,
     state.block_liquidated_at,
+    state.order_filled,
 )
 
 # the liquidation engine this contract delegates liquidation and ADL to
 ENGINE: public(immutable(address))
+# the trading engine this contract delegates fills and order cancellation to
+TRADING_ENGINE: public(immutable(address))
 
 
 @deploy
-def __init__(engine: address, settlement_token: address, protocol_params: state.ProtocolParams):
+def __init__(engine: address, trading_engine: address, settlement_token: address, protocol_params: state.ProtocolParams):
     """
     @notice Deploy the core; the deployer configures feeds, markets and collateral, then
             hands over to governance with `finish_configuration`.
     @param engine The liquidation engine (delegate target).
+    @param trading_engine The trading engine (delegate target).
     @param settlement_token The settlement ERC20 (asset 0).
-    @param protocol_params Protocol-wide parameters (validated off chain by protocol.params).
+    @param protocol_params Protocol-wide parameters, within protocol.params' bounds.
     """
-    assert engine.is_contract, "roles: engine has no code"
+    assert engine.is_contract and trading_engine.is_contract, "roles: engine has no code"
+    assert settlement_token.is_contract, "roles: token has no code"
+    assert roles.protocol_in_bounds(protocol_params), "roles: protocol parameters out of bounds"
     ENGINE = engine
+    TRADING_ENGINE = trading_engine
+    eip712.__init__(c.ORDER_DOMAIN_NAME, c.ORDER_DOMAIN_VERSION)
     state.settlement_token = settlement_token
     state.protocol_params = protocol_params
     state.configurator = msg.sender
@@ -148,6 +165,7 @@ def list_feed(feed_id: uint256, heartbeat_s: uint256, max_move_wad: uint256, mov
     """
     self._configuring()
     assert not state.feed_params[feed_id].listed, "roles: feed listed"
+    assert roles.feed_in_bounds(heartbeat_s, max_move_wad, move_window_s), "roles: feed parameters out of bounds"
     state.feed_params[feed_id] = state.FeedParams(
         listed=True, heartbeat_s=heartbeat_s, max_move_wad=max_move_wad, move_window_s=move_window_s
     )
@@ -163,12 +181,13 @@ def list_market(market_id: uint256, params: state.MarketParams):
     self._configuring()
     assert market_id < c.MAX_MARKETS and not state.market_params[market_id].listed, "roles: bad market"
     assert state.feed_params[params.feed_id].listed, "roles: unknown feed"
-    assert roles.margin_in_bounds(params.initial_margin_fraction_wad, params.maintenance_share_wad), "roles: margin parameters out of bounds"
+    assert roles.market_in_bounds(params), "roles: market parameters out of bounds"
     p: state.MarketParams = params
     p.listed = True
     state.market_params[market_id] = p
     state.market_list.append(market_id)
     state.markets[market_id].last_accrual_s = block.timestamp
+    state.markets[market_id].funding_rate_set_s = block.timestamp
 
 
 @external
@@ -181,7 +200,8 @@ def list_collateral(asset_id: uint256, params: state.CollateralParams):
     self._configuring()
     assert asset_id >= 1 and asset_id <= c.MAX_COLLATERALS and not state.collateral_params[asset_id].listed, "roles: bad asset"
     assert state.feed_params[params.feed_id].listed, "roles: unknown feed"
-    assert params.decimals <= c.MAX_DECIMALS and params.haircut_wad < c.WAD and params.liquidation_discount_wad < c.WAD, "roles: collateral parameters out of bounds"
+    assert roles.collateral_in_bounds(params), "roles: collateral parameters out of bounds"
+    assert params.token.is_contract, "roles: token has no code"
     p: state.CollateralParams = params
     p.listed = True
     state.collateral_params[asset_id] = p
@@ -242,27 +262,40 @@ def withdraw(asset_id: uint256, amount: uint256):
 @external
 @nonreentrant
 def fill(
-    maker: address,
-    taker: address,
-    market_id: uint256,
+    maker_order: orders.Order,
+    maker_signature: Bytes[65],
+    taker_order: orders.Order,
+    taker_signature: Bytes[65],
     size_wad: int256,
     price_wad: uint256,
     maker_fee_wad: uint256,
     taker_fee_wad: uint256,
 ):
     """
-    @notice Fill action (matcher only): novate a matched trade; the taker buys `size_wad` > 0.
-    @param maker Maker account.
-    @param taker Taker account.
-    @param market_id Market id.
+    @notice Fill action (matcher only): novate a matched trade of two signed orders; the taker
+            buys `size_wad` > 0.
+    @dev Runs trading_engine.fill by DELEGATECALL.
+    @param maker_order The maker's order (its account signs it for this contract's domain).
+    @param maker_signature Its signature r || s || v.
+    @param taker_order The taker's order.
+    @param taker_signature Its signature.
     @param size_wad Signed size (WAD).
     @param price_wad Fill price (WAD).
     @param maker_fee_wad Maker fee rate (WAD).
     @param taker_fee_wad Taker fee rate (WAD).
     """
-    clearing.fill(msg.sender, maker, taker, market_id, size_wad, price_wad, maker_fee_wad, taker_fee_wad)
-    socialized_loss.settle_bad_debt(maker)
-    socialized_loss.settle_bad_debt(taker)
+    raw_call(TRADING_ENGINE, msg.data, is_delegate_call=True)
+
+
+@external
+@nonreentrant
+def cancel_order(order: orders.Order):
+    """
+    @notice CancelOrder action: the order's account cancels the rest of it (also while paused).
+    @dev Runs trading_engine.cancel_order by DELEGATECALL.
+    @param order The order.
+    """
+    raw_call(TRADING_ENGINE, msg.data, is_delegate_call=True)
 
 
 @external
@@ -299,11 +332,12 @@ def set_funding_rate(market_id: uint256, rate_per_s_wad: int256):
 def liquidate(account: address, market_id: uint256, size_wad: uint256):
     """
     @notice Liquidate action: the caller (keeper) takes over `size_wad` of a position.
-    @dev Runs liquidation_engine.liquidate by DELEGATECALL.
+    @dev Runs liquidation_engine.liquidate by DELEGATECALL after the grace period.
     @param account The account below maintenance.
     @param market_id Market id.
     @param size_wad Size (magnitude).
     """
+    roles.require_liquidations_resumed()
     raw_call(ENGINE, msg.data, is_delegate_call=True)
 
 
@@ -312,11 +346,12 @@ def liquidate(account: address, market_id: uint256, size_wad: uint256):
 def liquidate_collateral(account: address, asset_id: uint256, amount: uint256):
     """
     @notice LiquidateCollateral action: the caller buys collateral of an account in debt.
-    @dev Runs liquidation_engine.liquidate_collateral by DELEGATECALL.
+    @dev Runs liquidation_engine.liquidate_collateral by DELEGATECALL after the grace period.
     @param account The account with a negative balance.
     @param asset_id Collateral asset id.
     @param amount Token units.
     """
+    roles.require_liquidations_resumed()
     raw_call(ENGINE, msg.data, is_delegate_call=True)
 
 
@@ -325,11 +360,12 @@ def liquidate_collateral(account: address, asset_id: uint256, amount: uint256):
 def auto_deleverage(account: address, market_id: uint256, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]):
     """
     @notice AutoDeleverage action: close a bankrupt position against ranked counterparties.
-    @dev Runs liquidation_engine.auto_deleverage by DELEGATECALL.
+    @dev Runs liquidation_engine.auto_deleverage by DELEGATECALL after the grace period.
     @param account The bankrupt account.
     @param market_id Market id.
     @param counterparties Ranked opposite accounts in profit.
     """
+    roles.require_liquidations_resumed()
     raw_call(ENGINE, msg.data, is_delegate_call=True)
 
 
@@ -370,12 +406,21 @@ def set_paused(paused: bool):
 @nonreentrant
 def set_role(role: String[16], account: address, enabled: bool):
     """
-    @notice SetRole action (governance only).
+    @notice SetRole action (governance only); granting "governance" proposes a successor.
     @param role "governance", "matcher", "oracle" or "funding".
     @param account The account.
     @param enabled Grant or revoke.
     """
     roles.set_role(msg.sender, role, account, enabled)
+
+
+@external
+@nonreentrant
+def accept_governance():
+    """
+    @notice AcceptGovernance action: the proposed governance takes over.
+    """
+    roles.accept_governance(msg.sender)
 
 
 @external

@@ -27,6 +27,15 @@ event FillSettled:
     maker_fee_wad: uint256
     taker_fee_wad: uint256
 
+event OrderFilled:
+    order_hash: indexed(bytes32)
+    account: indexed(address)
+    filled_wad: uint256
+
+event OrderCancelled:
+    order_hash: indexed(bytes32)
+    account: indexed(address)
+
 event PositionChanged:
     account: indexed(address)
     market_id: uint256
@@ -118,6 +127,9 @@ event RoleSet:
     role: String[16]
     account: indexed(address)
     enabled: bool
+
+event GovernanceProposed:
+    account: indexed(address)
 
 event MarginParamsSet:
     market_id: uint256

@@ -83,7 +83,9 @@ def settle_account(account: address):
 @internal
 def set_funding_rate(sender: address, market_id: uint256, rate_per_s_wad: int256):
     """
-    @notice Accrue at the old rate, then set the new rate clamped to +-max_funding_rate_per_s.
+    @notice Accrue at the old rate, then set the new rate clamped to +-max_funding_rate_per_s
+            and to the rate-of-change limit: it moves at most
+            floor(max * (now - last update) / funding_rate_ramp_s) from the current rate.
     @param sender Caller (must be a funding operator).
     @param market_id Market id.
     @param rate_per_s_wad Requested signed rate (WAD fraction of the price per second).
@@ -91,7 +93,12 @@ def set_funding_rate(sender: address, market_id: uint256, rate_per_s_wad: int256
     assert state.funding_operators[sender], "funding: caller is not a funding operator"
     assert state.market_params[market_id].listed, "funding: unknown market"
     self.accrue_market(market_id)
-    cap: int256 = units.to_int(state.protocol_params.max_funding_rate_per_s_wad)
-    applied: int256 = max(-cap, min(cap, rate_per_s_wad))
+    max_rate: uint256 = state.protocol_params.max_funding_rate_per_s_wad
+    elapsed: uint256 = block.timestamp - state.markets[market_id].funding_rate_set_s
+    cap: int256 = units.to_int(max_rate)
+    step: int256 = units.to_int(units.mul_div(max_rate, elapsed, state.protocol_params.funding_rate_ramp_s, units.DOWN))
+    old: int256 = state.markets[market_id].funding_rate_per_s_wad
+    applied: int256 = max(old - step, min(old + step, max(-cap, min(cap, rate_per_s_wad))))
     state.markets[market_id].funding_rate_per_s_wad = applied
+    state.markets[market_id].funding_rate_set_s = block.timestamp
     log events.FundingRateSet(market_id=market_id, requested_per_s_wad=rate_per_s_wad, applied_per_s_wad=applied)

@@ -4,10 +4,11 @@
 @notice Cross-margin: equity, initial and maintenance requirements (mirrors protocol/margin.py).
 @dev notional = ceil(|s| p), upnl = floor(s p) - O, pending funding = -ceil(s (F - F_snap)),
      pending loss = -ceil(|s| (L - L_snap)), collateral value = min(floor(floor(a p) (1 - h)), cap);
-     requirements ceil(notional * fraction). Prices are read from the oracle adapter's storage:
-     callers first require them trusted (oracle_adapter.require_account_prices), or, for
-     liquidation and deleveraging, the positions' prices trusted and untrusted collateral at
-     zero (oracle_adapter.require_position_prices, account_health_at).
+     requirements ceil(notional * fraction); only the initial fraction grows with open interest.
+     Prices are read from the oracle adapter's storage: callers first require them trusted
+     (oracle_adapter.require_account_prices), or, for liquidation and deleveraging, the
+     positions' prices trusted and untrusted collateral at zero
+     (oracle_adapter.require_position_prices, account_health_at).
 """
 
 from . import constants as c
@@ -108,7 +109,7 @@ def collateral_value(asset_id: uint256, amount_wad: uint256, price_wad: uint256)
 def initial_fraction(market_id: uint256, price_wad: uint256) -> uint256:
     """
     @notice Effective initial margin fraction, grown with open-interest notional toward 100 %; a
-            base at or above 100 % is not scaled.
+            base at or above 100 % is not scaled (maintenance never is: `position_requirement`).
     @param market_id Market id.
     @param price_wad Oracle price (WAD).
     @return Fraction (WAD).
@@ -131,16 +132,20 @@ def initial_fraction(market_id: uint256, price_wad: uint256) -> uint256:
 @view
 def position_requirement(market_id: uint256, size: int256, price_wad: uint256, maintenance: bool) -> uint256:
     """
-    @notice Initial (or maintenance) requirement of a position of `size`, rounded UP.
+    @notice Initial (or maintenance) requirement of a position of `size`, rounded UP; the
+            maintenance fraction is ceil(base initial fraction * share), open interest aside.
     @param market_id Market id.
     @param size Signed size (WAD).
     @param price_wad Oracle price (WAD).
     @param maintenance True for maintenance, False for initial.
     @return Requirement (WAD).
     """
-    frac: uint256 = self.initial_fraction(market_id, price_wad)
+    frac: uint256 = 0
     if maintenance:
-        frac = units.mul_div(frac, state.market_params[market_id].maintenance_share_wad, c.WAD, units.UP)
+        mp: state.MarketParams = state.market_params[market_id]
+        frac = units.mul_div(mp.initial_margin_fraction_wad, mp.maintenance_share_wad, c.WAD, units.UP)
+    else:
+        frac = self.initial_fraction(market_id, price_wad)
     return units.mul_div(self.notional(size, price_wad), frac, c.WAD, units.UP)
 
 

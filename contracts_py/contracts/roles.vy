@@ -2,7 +2,10 @@
 """
 @title roles
 @notice Governance: roles, the pause switch and market margins within validated bounds
-        (mirrors protocol/roles.py).
+        (mirrors protocol/roles.py), and the bounds of every parameter checked on chain
+        (protocol/params.py's, read from constants.vy).
+@dev Governance moves in two steps: `set_role("governance", a, True)` proposes `a`, which
+     takes over with `accept_governance`. Unpausing starts the liquidation grace period.
 """
 
 from . import constants as c
@@ -25,17 +28,21 @@ def require_governance(sender: address):
 @internal
 def set_role(sender: address, role: String[16], account: address, enabled: bool):
     """
-    @notice Grant or revoke a role; "governance" is transferred (granting replaces the holder).
+    @notice Grant or revoke a role; granting "governance" proposes a successor, who takes over
+            with `accept_governance`.
     @param sender The caller (governance).
     @param role One of "governance", "matcher", "oracle", "funding".
     @param account The account.
     @param enabled Grant (True) or revoke (False).
     """
     self.require_governance(sender)
+    assert account != empty(address), "roles: zero address"
     h: bytes32 = keccak256(role)
     if h == keccak256("governance"):
         assert enabled, "roles: governance cannot be revoked, only transferred"
-        state.governance = account
+        state.pending_governance = account
+        log events.GovernanceProposed(account=account)
+        return
     elif h == keccak256("matcher"):
         state.matchers[account] = enabled
     elif h == keccak256("oracle"):
@@ -48,15 +55,119 @@ def set_role(sender: address, role: String[16], account: address, enabled: bool)
 
 
 @internal
+def accept_governance(sender: address):
+    """
+    @notice The proposed successor takes over governance.
+    @param sender The caller (must be the proposed governance).
+    """
+    assert sender == state.pending_governance, "roles: caller is not the proposed governance"
+    state.governance = sender
+    state.pending_governance = empty(address)
+    log events.RoleSet(role="governance", account=sender, enabled=True)
+
+
+@internal
 def set_paused(sender: address, paused: bool):
     """
-    @notice Pause or unpause every user action (prices, funding and governance keep working).
+    @notice Pause or unpause every user action (prices, funding, cancellations and governance
+            keep working); unpausing starts the liquidation grace period.
     @param sender The caller (governance).
     @param paused The new switch position.
     """
     self.require_governance(sender)
+    if state.paused and not paused:
+        state.liquidations_resume_at_s = block.timestamp + state.protocol_params.liquidation_grace_s
     state.paused = paused
     log events.PausedSet(paused=paused)
+
+
+@internal
+@view
+def require_liquidations_resumed():
+    """
+    @notice Revert "roles: liquidation grace period" until the grace period after the last
+            unpause is over.
+    """
+    assert block.timestamp >= state.liquidations_resume_at_s, "roles: liquidation grace period"
+
+
+@internal
+@pure
+def protocol_in_bounds(pp: state.ProtocolParams) -> bool:
+    """
+    @notice The bounds protocol.params.ProtocolParams validates (those the contracts use).
+    @param pp Protocol parameters.
+    @return Whether every field is within bounds.
+    """
+    return (
+        pp.settlement_decimals <= c.MAX_DECIMALS
+        and pp.insurance_fee_share_wad <= c.WAD
+        and pp.liquidation_penalty_wad <= c.MAX_LIQUIDATION_PENALTY
+        and pp.keeper_penalty_share_wad <= c.WAD
+        and pp.liquidation_spread_wad <= c.MAX_LIQUIDATION_SPREAD
+        and pp.max_liquidation_notional_per_block_wad >= 1
+        and pp.max_fill_deviation_wad >= 1
+        and pp.max_fill_deviation_wad <= c.MAX_FILL_DEVIATION
+        and pp.max_funding_rate_per_s_wad <= c.MAX_FUNDING_RATE_PER_S
+        and pp.funding_rate_ramp_s >= c.MIN_FUNDING_RATE_RAMP_S
+        and pp.funding_rate_ramp_s <= c.MAX_FUNDING_RATE_RAMP_S
+        and pp.liquidation_grace_s <= c.MAX_LIQUIDATION_GRACE_S
+        and pp.collateral_liquidation_fee_wad <= c.MAX_COLLATERAL_LIQUIDATION_FEE
+    )
+
+
+@internal
+@pure
+def feed_in_bounds(heartbeat_s: uint256, max_move_wad: uint256, move_window_s: uint256) -> bool:
+    """
+    @notice The bounds protocol.params.FeedParams validates.
+    @param heartbeat_s Largest age of a trusted price (s).
+    @param max_move_wad Largest accepted move (WAD).
+    @param move_window_s Seconds over which the allowed move grows to max_move_wad.
+    @return Whether all three are within bounds.
+    """
+    return (
+        heartbeat_s >= c.MIN_HEARTBEAT_S
+        and heartbeat_s <= c.MAX_HEARTBEAT_S
+        and max_move_wad >= 1
+        and max_move_wad <= c.MAX_PRICE_MOVE
+        and move_window_s >= c.MIN_MOVE_WINDOW_S
+        and move_window_s <= c.MAX_MOVE_WINDOW_S
+    )
+
+
+@internal
+@pure
+def market_in_bounds(mp: state.MarketParams) -> bool:
+    """
+    @notice The bounds protocol.params.MarketParams validates: margins, and open-interest caps
+            either both zero or ordered.
+    @param mp Market parameters.
+    @return Whether they are within bounds.
+    """
+    scaling: bool = mp.oi_cap_lower_wad != 0 or mp.oi_cap_upper_wad != 0
+    return self.margin_in_bounds(mp.initial_margin_fraction_wad, mp.maintenance_share_wad) and (
+        not scaling or mp.oi_cap_upper_wad > mp.oi_cap_lower_wad
+    )
+
+
+@internal
+@pure
+def collateral_in_bounds(cp: state.CollateralParams) -> bool:
+    """
+    @notice The bounds protocol.params.CollateralParams validates.
+    @param cp Collateral parameters.
+    @return Whether they are within bounds.
+    """
+    return (
+        cp.decimals <= c.MAX_DECIMALS
+        and cp.haircut_wad <= c.WAD - 1
+        and cp.liquidation_discount_wad <= c.WAD - 1
+        and cp.deposit_cap >= 1
+        and cp.value_cap_wad >= 1
+        and cp.account_deposit_cap >= 1
+        and cp.account_deposit_cap <= cp.deposit_cap
+    )
 
 
 @internal

@@ -32,6 +32,8 @@ struct MarketState:
     last_accrual_s: uint256
     oi_long: uint256
     oi_short: uint256
+    # time of the last funding-rate update: the rate's change is limited per second since
+    funding_rate_set_s: uint256
 
 
 struct FeedState:
@@ -72,6 +74,8 @@ struct CollateralParams:
     liquidation_discount_wad: uint256
     deposit_cap: uint256
     value_cap_wad: uint256
+    # largest holding of one account, token units
+    account_deposit_cap: uint256
 
 
 struct ProtocolParams:
@@ -87,6 +91,10 @@ struct ProtocolParams:
     collateral_liquidation_fee_wad: uint256
     # False: pro_rata, True: adl
     socialized_loss_adl: bool
+    # seconds a funding-rate move across the whole +-max range takes at the fastest
+    funding_rate_ramp_s: uint256
+    # seconds after an unpause before liquidations resume
+    liquidation_grace_s: uint256
 
 
 # ----------------------------------------------------------------- parameters
@@ -101,10 +109,14 @@ settlement_token: public(address)
 
 # ----------------------------------------------------------------- roles
 governance: public(address)
+# governance proposed by the current one, until it accepts (two-step transfer)
+pending_governance: public(address)
 matchers: public(HashMap[address, bool])
 oracles: public(HashMap[address, bool])
 funding_operators: public(HashMap[address, bool])
 paused: public(bool)
+# liquidations resume at this time: an unpause starts a grace period
+liquidations_resume_at_s: public(uint256)
 # deployer allowed to list markets/feeds/collateral until `configured`
 configurator: public(address)
 configured: public(bool)
@@ -135,3 +147,7 @@ loss_pool: public(int256)
 uncovered_loss: public(uint256)
 block_liquidated_wad: public(uint256)
 block_liquidated_at: public(uint256)
+
+# ----------------------------------------------------------------- signed orders
+# filled size (magnitude, WAD) of every order by its EIP-712 hash; max_value(uint256) = cancelled
+order_filled: public(HashMap[bytes32, uint256])

@@ -6,8 +6,12 @@
 @dev Token units are converted to WAD once (exact). ERC20 calls go through `_safe_call`, which
      accepts tokens that return nothing and rejects a `false` return or a call to an address
      without code. State is updated before tokens move (checks-effects-interactions); the core
-     contract's entry points are also `@nonreentrant`.
+     contract's entry points are also `@nonreentrant`. Incoming transfers are measured: the
+     vault's balance must grow by exactly the amount credited (a fee-on-transfer token is
+     refused) and cover its books afterwards (a token rebased below them is refused).
 """
+
+from ethereum.ercs import IERC20
 
 from . import constants as c
 from . import units
@@ -67,15 +71,21 @@ def _safe_call(token: address, data: Bytes[100]):
 @internal
 def pull_tokens(asset_id: uint256, payer: address, amount: uint256):
     """
-    @notice Move `amount` token units of an asset from `payer` into the vault.
+    @notice Move `amount` token units of an asset from `payer` into the vault, already booked
+            in `vault_tokens`: exactly `amount` must arrive and the holdings must cover the books.
     @param asset_id Asset id.
     @param payer Token owner (must have approved the vault).
     @param amount Token units.
     """
+    token: address = self.asset_token(asset_id)
+    assert token.is_contract, "vault: token has no code"
+    before: uint256 = staticcall IERC20(token).balanceOf(self)
     self._safe_call(
-        self.asset_token(asset_id),
-        abi_encode(payer, self, amount, method_id=method_id("transferFrom(address,address,uint256)")),
+        token, abi_encode(payer, self, amount, method_id=method_id("transferFrom(address,address,uint256)"))
     )
+    after: uint256 = staticcall IERC20(token).balanceOf(self)
+    assert after == before + amount, "vault: received amount differs"
+    assert after >= state.vault_tokens[asset_id], "vault: holdings below books"
 
 
 @internal
@@ -94,7 +104,8 @@ def push_tokens(asset_id: uint256, to: address, amount: uint256):
 @internal
 def deposit(account: address, asset_id: uint256, amount: uint256):
     """
-    @notice Credit `amount` token units of an asset to `account` (collateral within its cap).
+    @notice Credit `amount` token units of an asset to `account` (collateral within the global
+            and the per-account cap); exactly `amount` must arrive.
     @param account Depositor (the caller; pays the tokens).
     @param asset_id Asset id.
     @param amount Token units (> 0).
@@ -103,10 +114,13 @@ def deposit(account: address, asset_id: uint256, amount: uint256):
     decimals: uint256 = self.asset_decimals(asset_id)
     assert amount != 0, "vault: zero amount"
     held: uint256 = state.vault_tokens[asset_id]
+    amount_wad: uint256 = units.to_wad(amount, decimals)
     if asset_id != c.SETTLEMENT_ASSET_ID:
         assert held + amount <= state.collateral_params[asset_id].deposit_cap, "vault: deposit cap"
+        holding: uint256 = state.collateral[account][asset_id] + amount_wad
+        cap_wad: uint256 = units.to_wad(state.collateral_params[asset_id].account_deposit_cap, decimals)
+        assert holding <= cap_wad, "vault: account deposit cap"
     state.vault_tokens[asset_id] = held + amount
-    amount_wad: uint256 = units.to_wad(amount, decimals)
     if asset_id == c.SETTLEMENT_ASSET_ID:
         state.balances[account] += units.to_int(amount_wad)
     else:
@@ -147,12 +161,14 @@ def withdraw(account: address, asset_id: uint256, amount: uint256):
 @internal
 def withdraw_fees(sender: address, to: address, amount: uint256):
     """
-    @notice Governance pays `amount` settlement-token units out of the fee pool to `to`.
+    @notice Governance pays `amount` settlement-token units out of the fee pool to `to` (not
+            while paused).
     @param sender Caller (must be governance).
     @param to Recipient.
     @param amount Token units.
     """
     assert sender == state.governance, "vault: caller is not governance"
+    assert not state.paused, "vault: paused"
     amount_wad: uint256 = units.to_wad(amount, state.protocol_params.settlement_decimals)
     assert state.fee_pool >= amount_wad, "vault: insufficient fees"
     state.fee_pool -= amount_wad

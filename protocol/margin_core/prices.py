@@ -113,7 +113,7 @@ def price_scalars(
         ms = markets[mp.market_id]
         p = prices[mp.feed_id]
         imf = initial_fraction(mp, ms, p)
-        mmf = maintenance_fraction(mp, ms, p)
+        mmf = maintenance_fraction(mp)
         fractions[mp.market_id] = (imf, mmf)
         q_long[j] = (p - ms.funding_index - ms.loss_index_long) / WAD
         q_short[j] = (p - ms.funding_index + ms.loss_index_short) / WAD

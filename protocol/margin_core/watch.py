@@ -64,7 +64,7 @@ def _levels(book: MarginBook, prices: Mapping[int, int]) -> tuple[list[tuple[int
     for mp in book.perpetuals:
         ms, p = book.markets[mp.market_id], prices[mp.feed_id]
         base = p - ms.funding_index
-        markets.append((base - ms.loss_index_long, base + ms.loss_index_short, p * maintenance_fraction(mp, ms, p)))
+        markets.append((base - ms.loss_index_long, base + ms.loss_index_short, p * maintenance_fraction(mp)))
     assets = [prices[cp.feed_id] * (WAD - cp.haircut_wad) for cp in book.collaterals]
     return markets, assets
 

@@ -12,7 +12,7 @@ from contracts_py.build import Artifact, export_artifacts
 from contracts_py.chain_house import ChainClearingHouse
 from contracts_py.chains import make_chain
 from contracts_py.deploy import DEPLOYED_CONTRACTS
-from protocol.actions import AdvanceTime, Deposit, Fill, Liquidate, PushPrice, SettleExpired, Withdraw
+from protocol.actions import AdvanceTime, Deposit, Liquidate, PushPrice, SettleExpired, Withdraw
 from protocol.constants import WAD
 from protocol.errors import ChainError, InvalidParameter, ProtocolRevert
 from protocol.events import TimeAdvanced
@@ -44,7 +44,7 @@ def book(d: Differential) -> list:
         Deposit(a.keeper, 0, 200_000 * USDC),
         Deposit(long, 0, 7_000 * USDC),
         Withdraw(long, 0, 10**9 * USDC),  # reverts: insufficient balance
-        Fill(a.matcher, maker, long, 0, WAD, 60_000 * WAD, 0, 0),
+        d.signer.fill(a.matcher, maker, long, 0, WAD, 60_000 * WAD, 0, 0),
         AdvanceTime(60, 5),
         PushPrice(a.oracle, 0, 54_500 * WAD, t + 60),
         Liquidate(a.keeper, long, 0, WAD // 25),
@@ -150,10 +150,15 @@ def test_differences_name_what_differs_and_refuse_bad_arguments(node):
 
 def test_exported_artifacts_load(tmp_path):
     paths = export_artifacts(tmp_path, [f"{n}.vy" for n in DEPLOYED_CONTRACTS])
-    assert sorted(p.name for p in paths) == ["clearing_house.json", "erc20.json", "liquidation_engine.json"]
+    assert sorted(p.name for p in paths) == [
+        "clearing_house.json",
+        "erc20.json",
+        "liquidation_engine.json",
+        "trading_engine.json",
+    ]
     for p in paths:
         data = json.loads(p.read_text())
         artifact = Artifact.from_json({**data, "sourcePath": ""})
         assert artifact.bytecode
         assert artifact.runtime_bytecode
-        assert any(f.get("name") == "fill" for f in artifact.abi) == (p.stem == "clearing_house")
+        assert any(f.get("name") == "fill" for f in artifact.abi) == (p.stem in ("clearing_house", "trading_engine"))

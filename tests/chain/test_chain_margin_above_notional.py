@@ -14,7 +14,7 @@ import dataclasses
 import pytest
 from test_protocol_harness import BTC, ETH, GOV, MATCHER, ORACLE, USDC, Differential
 
-from protocol.actions import AdvanceTime, Deposit, Fill, Liquidate, PushPrice, SetMarketMargin
+from protocol.actions import AdvanceTime, Deposit, Liquidate, PushPrice, SetMarketMargin
 from protocol.constants import MAX_INITIAL_MARGIN_FRACTION, WAD
 from protocol.events import Liquidated
 from protocol.params import Params
@@ -66,9 +66,9 @@ def test_a_150_percent_short_opens_on_its_notional_and_a_half_and_is_liquidated_
     diff.apply(Deposit(MAKER, 0, 10_000_000 * USDC))
     diff.apply(Deposit(KEEPER, 0, 1_000_000 * USDC))
     diff.apply(Deposit(SHORT, 0, 90_000 * USDC - 1))
-    assert diff.apply(Fill(MATCHER, MAKER, SHORT, BTC, -WAD, 60_000 * WAD, 0, 0)) == "margin: below initial"
+    assert diff.apply(diff.signer.fill(MATCHER, MAKER, SHORT, BTC, -WAD, 60_000 * WAD)) == "margin: below initial"
     diff.apply(Deposit(SHORT, 0, 1))
-    diff.apply(Fill(MATCHER, MAKER, SHORT, BTC, -WAD, 60_000 * WAD, 0, 0))
+    diff.apply(diff.signer.fill(MATCHER, MAKER, SHORT, BTC, -WAD, 60_000 * WAD))
     push_btc(diff, P_STAR - 1)
     assert diff.apply(Liquidate(KEEPER, SHORT, BTC, WAD // 10)) == "liquidation: account healthy"
     push_btc(diff, P_STAR)
@@ -87,9 +87,11 @@ def test_open_interest_never_scales_a_fraction_above_100_percent(diff: Different
     diff.apply(PushPrice(ORACLE, 1, 3_000 * WAD, diff.now))
     diff.apply(Deposit(MAKER, 0, 10_000_000 * USDC))
     diff.apply(Deposit(ETH_LONG, 0, 2_880_000 * USDC - 1))
-    assert diff.apply(Fill(MATCHER, MAKER, ETH_LONG, ETH, 800 * WAD, 3_000 * WAD, 0, 0)) == "margin: below initial"
+    assert (
+        diff.apply(diff.signer.fill(MATCHER, MAKER, ETH_LONG, ETH, 800 * WAD, 3_000 * WAD)) == "margin: below initial"
+    )
     diff.apply(Deposit(ETH_LONG, 0, 1))
-    diff.apply(Fill(MATCHER, MAKER, ETH_LONG, ETH, 800 * WAD, 3_000 * WAD, 0, 0))
+    diff.apply(diff.signer.fill(MATCHER, MAKER, ETH_LONG, ETH, 800 * WAD, 3_000 * WAD))
     assert diff.model.health(ETH_LONG).initial == 2_880_000 * WAD
 
 

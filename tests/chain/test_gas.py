@@ -2,7 +2,8 @@
 
 One deterministic scenario on eth-tester (real transactions, receipts' ``gasUsed``, intrinsic
 gas included) calls every state-changing external function of the clearing house once
-successfully (the liquidation engine's three run inside it by DELEGATECALL), after the
+successfully (the liquidation engine's three and the trading engine's two run inside it by
+DELEGATECALL), after the
 deployment's constructors and configuration calls. The table is printed (``pytest -s``) and must
 equal ``gas_snapshot.json`` exactly; after an intended change regenerate it with
 ``NOVATION_UPDATE_GAS=1 .venv/bin/python -m pytest tests/chain/test_gas.py``.
@@ -20,11 +21,12 @@ from test_protocol_harness import USDC, Differential
 from contracts_py.build import Builder
 from contracts_py.chains import make_chain
 from protocol.actions import (
+    AcceptGovernance,
     Action,
     AdvanceTime,
     AutoDeleverage,
+    CancelOrder,
     Deposit,
-    Fill,
     FundInsurance,
     Liquidate,
     LiquidateCollateral,
@@ -62,8 +64,9 @@ def scenario(d: Differential) -> list[Action]:
         Deposit(long_, 0, 6_500 * USDC),
         Deposit(short, 0, 50_000 * USDC),
         Deposit(coll, 1, WAD // 2),
-        Fill(a.matcher, maker, long_, BTC, WAD, 60_000 * WAD, WAD // 1_000, WAD // 1_000),
-        Fill(a.matcher, maker, coll, BTC, WAD // 10, 60_000 * WAD, 0, 0),
+        d.signer.fill(a.matcher, maker, long_, BTC, WAD, 60_000 * WAD, WAD // 1_000, WAD // 1_000),
+        d.signer.fill(a.matcher, maker, coll, BTC, WAD // 10, 60_000 * WAD, 0, 0),
+        CancelOrder(maker, d.signer.order(maker, BTC, -WAD, 61_000 * WAD).order),
         SetFundingRate(a.funding, BTC, 10**9),
         Withdraw(a.keeper, 0, USDC),
         WithdrawFees(a.governance, a.governance, USDC),
@@ -84,6 +87,8 @@ def crash(d: Differential) -> list[Action]:
         Liquidate(a.keeper, coll, BTC, WAD // 10),
         LiquidateCollateral(a.liquidator, coll, 1, WAD // 10),
         SetPaused(a.governance, True),
+        SetRole(a.governance, "governance", a.keeper, True),
+        AcceptGovernance(a.keeper),
     ]
 
 

@@ -30,7 +30,6 @@ from protocol.actions import (
     AdvanceTime,
     AutoDeleverage,
     Deposit,
-    Fill,
     FundInsurance,
     Liquidate,
     LiquidateCollateral,
@@ -99,7 +98,9 @@ def draw_action(data: st.DataObject, d: Differential):
         size = data.draw(st.integers(10**12, 3 * WAD)) * data.draw(st.sampled_from([1, -1]))
         price = oracle * data.draw(st.integers(950_000, 1_050_000)) // 1_000_000 + data.draw(st.integers(0, 999))
         fees = data.draw(st.sampled_from([0, WAD // 10_000, MAX_FEE_RATE]))
-        return Fill(MATCHER, maker, taker, market, size, max(price, 1), fees, data.draw(st.sampled_from([0, fees])))
+        return d.signer.fill(
+            MATCHER, maker, taker, market, size, max(price, 1), fees, data.draw(st.sampled_from([0, fees]))
+        )
     if kind == "price":
         feed = data.draw(st.sampled_from([0, 1]))
         p = _price(d, feed) * data.draw(st.integers(600_000, 1_400_000)) // 1_000_000

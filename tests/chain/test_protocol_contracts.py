@@ -26,7 +26,16 @@ from test_protocol_harness import (  # noqa: F401  (fixtures)
 
 from contracts_py import constants_gen
 from contracts_py.deploy import CONTRACTS_DIR, deploy_boa, deployment_plan
-from protocol.actions import Deposit, Fill, FundInsurance, Liquidate, SetMarketMargin, SetPaused, SetRole, Withdraw
+from protocol.actions import (
+    AcceptGovernance,
+    Deposit,
+    FundInsurance,
+    Liquidate,
+    SetMarketMargin,
+    SetPaused,
+    SetRole,
+    Withdraw,
+)
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
 from protocol.params import MarketKind, MarketParams, Params
@@ -43,9 +52,13 @@ def test_constants_module_is_generated_from_the_model():
         assert str(value) in constants_gen.render()
 
 
-@pytest.mark.parametrize("name", ["clearing_house", "liquidation_engine"])
+@pytest.mark.parametrize("name", ["clearing_house", "liquidation_engine", "trading_engine"])
 def test_runtime_code_fits_eip170(deployment, name):
-    contract = deployment.core if name == "clearing_house" else deployment.system.engine
+    contract = {
+        "clearing_house": deployment.core,
+        "liquidation_engine": deployment.system.engine,
+        "trading_engine": deployment.system.trading_engine,
+    }[name]
     size = len(boa.env.get_code(contract.address))
     assert 0 < size <= EIP170, f"{name}: {size} bytes"
 
@@ -60,15 +73,18 @@ def _layout(name: str) -> dict:
     return json.loads(out.stdout)["storage_layout"]
 
 
-def test_core_and_engine_share_one_storage_layout():
-    core, engine = _layout("clearing_house"), _layout("liquidation_engine")
+def test_core_and_engines_share_one_storage_layout():
+    core = _layout("clearing_house")
     assert list(core) == ["state"]
-    assert core == engine
+    assert core == _layout("liquidation_engine") == _layout("trading_engine")
 
 
-def test_engine_refuses_direct_calls(deployment):
+def test_engines_refuse_direct_calls(deployment):
     with boa.reverts("liquidation: delegatecall only"):
         deployment.system.engine.liquidate(TRADER, BTC, 1)
+    order = (TRADER, BTC, WAD, WAD, 0, 1, 0)
+    with boa.reverts("clearing: delegatecall only"):
+        deployment.boa.trading_engine.cancel_order(order)
 
 
 def test_deploy_rejects_option_markets():
@@ -97,9 +113,12 @@ def test_roles_and_governance_transfer(diff):
         diff.apply(SetRole(GOV, "governance", new_gov, False))
         == "roles: governance cannot be revoked, only transferred"
     )
-    diff.apply(SetRole(GOV, "governance", new_gov, True))
-    assert diff.apply(SetPaused(GOV, True)) == "roles: caller is not governance"
-    diff.apply(SetPaused(new_gov, True))
+    diff.apply(SetRole(GOV, "governance", new_gov, True))  # proposed: GOV still governs
+    assert diff.apply(AcceptGovernance(TRADER)) == "roles: caller is not the proposed governance"
+    diff.apply(SetPaused(GOV, True))
+    diff.apply(AcceptGovernance(new_gov))
+    assert diff.apply(SetPaused(GOV, False)) == "roles: caller is not governance"
+    diff.apply(SetPaused(new_gov, False))
 
 
 def test_set_market_margin_within_bounds(diff):
@@ -117,12 +136,12 @@ def test_pause_blocks_user_actions_but_not_prices(diff):
     diff.apply(SetPaused(GOV, True))
     assert diff.apply(Deposit(TRADER, 0, USDC)) == "vault: paused"
     assert diff.apply(Withdraw(TRADER, 0, USDC)) == "vault: paused"
-    assert diff.apply(Fill(MATCHER, MAKER, TRADER, BTC, WAD, 60_000 * WAD, 0, 0)) == "clearing: paused"
+    assert diff.apply(diff.signer.fill(MATCHER, MAKER, TRADER, BTC, WAD, 60_000 * WAD, 0, 0)) == "clearing: paused"
     assert diff.apply(Liquidate(KEEPER, TRADER, BTC, WAD)) == "liquidation: paused"
     diff.apply_all(prices(diff, 60_100, 3_000))
     diff.apply(FundInsurance(KEEPER, USDC))
     diff.apply(SetPaused(GOV, False))
-    diff.apply(Fill(MATCHER, MAKER, TRADER, BTC, WAD, 60_000 * WAD, 0, 0))
+    diff.apply(diff.signer.fill(MATCHER, MAKER, TRADER, BTC, WAD, 60_000 * WAD, 0, 0))
 
 
 def test_token_without_return_value_is_handled():

@@ -29,8 +29,9 @@ from protocol import events as ev
 from protocol.actions import Action, AdvanceTime, Deposit, FundInsurance, PushPrice
 from protocol.constants import WAD
 from protocol.errors import ProtocolRevert
+from protocol.orders import OrderSigner
 from protocol.params import Params
-from protocol.scenarios import ACTORS, default_params
+from protocol.scenarios import ACTORS, actor_signer, default_params
 from protocol.state import ProtocolState
 
 GOV, MATCHER, ORACLE, FUNDING = ACTORS["governance"], ACTORS["matcher"], ACTORS["oracle"], ACTORS["funding_operator"]
@@ -120,6 +121,12 @@ class Differential:
     def _start(self, system: System) -> None:
         self.chain_system = system
         self.snapshot_id = system.chain.snapshot()
+        #: Signs the actors' orders for this deployment's domain.
+        self.signer = (
+            actor_signer(system.order_domain)
+            if self.boa is not None
+            else OrderSigner(system.order_domain, system.chain.account_keys().values())
+        )
 
     def reset(self) -> None:
         """Back to the deployment: chain (titanoboa: the plugin's anchor does it), house and model."""
@@ -212,7 +219,7 @@ class Differential:
 
     def compare_state(self) -> None:
         """Every stored quantity of the model equals the contract's, to the wei."""
-        got, want = self.house.state(self.addresses), self.expected_state()
+        got, want = self.house.state(self.addresses, self.model.state.order_filled), self.expected_state()
         diffs: list[str] = []
         for name in (
             "roles",
@@ -230,6 +237,9 @@ class Differential:
             "uncovered_loss",
             "block_liquidated_wad",
             "block_liquidated_at",
+            "liquidations_resume_at_s",
+            "order_domain",
+            "order_filled",
         ):
             if getattr(got, name) != getattr(want, name):
                 diffs.append(f"{name}: chain {getattr(got, name)!r} != model {getattr(want, name)!r}")

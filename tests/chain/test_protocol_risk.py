@@ -23,7 +23,6 @@ from protocol.actions import (
     AdvanceTime,
     AutoDeleverage,
     Deposit,
-    Fill,
     FundInsurance,
     Liquidate,
     LiquidateCollateral,
@@ -45,7 +44,7 @@ def leveraged_long(diff, btc_size=WAD, margin_usdc=7_000):
             Deposit(MAKER, 0, 1_000_000 * USDC),
             Deposit(KEEPER, 0, 200_000 * USDC),
             Deposit(LONG, 0, margin_usdc * USDC),
-            Fill(MATCHER, MAKER, LONG, BTC, btc_size, 60_000 * WAD, 0, 0),
+            diff.signer.fill(MATCHER, MAKER, LONG, BTC, btc_size, 60_000 * WAD, 0, 0),
         ]
     )
 
@@ -65,7 +64,7 @@ def test_funding_accrues_and_settles(diff):
     diff.apply(Withdraw(LONG, 0, 10 * USDC))  # settles the long's funding
     diff.apply(SetFundingRate(FUNDING, BTC, -987_654_321))
     move(diff, 59_900, seconds=1_234)
-    diff.apply(Fill(MATCHER, MAKER, LONG, BTC, -(WAD // 3), 59_900 * WAD, 0, 0))
+    diff.apply(diff.signer.fill(MATCHER, MAKER, LONG, BTC, -(WAD // 3), 59_900 * WAD, 0, 0))
     assert diff.core.markets(BTC)[1] != 0
 
 
@@ -87,7 +86,7 @@ def test_partial_liquidation_and_minimality(diff):
 def test_underwater_liquidation_settles_bad_debt_pro_rata(diff):
     leveraged_long(diff)
     diff.apply(Deposit(SHORT, 0, 50_000 * USDC))
-    diff.apply(Fill(MATCHER, SHORT, MAKER, BTC, WAD // 2, 60_000 * WAD, 0, 0))  # SHORT is short 0.5
+    diff.apply(diff.signer.fill(MATCHER, SHORT, MAKER, BTC, WAD // 2, 60_000 * WAD, 0, 0))  # SHORT is short 0.5
     move(diff, 52_000)  # long equity 7,000 - 8,000 < 0
     events = diff.apply(Liquidate(KEEPER, LONG, BTC, WAD))
     assert any(isinstance(e, BadDebtSettled) for e in events)
@@ -120,11 +119,11 @@ def test_collateral_liquidation(diff):
             Deposit(MAKER, 0, 1_000_000 * USDC),
             Deposit(LIQ, 0, 100_000 * USDC),
             Deposit(COLL, 1, 5 * WAD),  # 15,000 at 20 % haircut = 12,000
-            Fill(MATCHER, MAKER, COLL, BTC, WAD // 10, 60_000 * WAD, 0, 0),
+            diff.signer.fill(MATCHER, MAKER, COLL, BTC, WAD // 10, 60_000 * WAD, 0, 0),
         ]
     )
     move(diff, 50_000)
-    diff.apply(Fill(MATCHER, MAKER, COLL, BTC, -(WAD // 10), 50_000 * WAD, 0, 0))  # realizes -1,000
+    diff.apply(diff.signer.fill(MATCHER, MAKER, COLL, BTC, -(WAD // 10), 50_000 * WAD, 0, 0))  # realizes -1,000
     assert diff.core.balances(COLL) < 0
     assert diff.apply(LiquidateCollateral(COLL, COLL, 1, WAD)) == "liquidation: self liquidation"
     assert diff.apply(LiquidateCollateral(LIQ, COLL, 3, WAD)) == "liquidation: unknown asset"
@@ -143,7 +142,7 @@ def test_collateral_liquidation_until_bad_debt(diff):
             Deposit(LIQ, 0, 100_000 * USDC),
             Deposit(KEEPER, 0, 100_000 * USDC),
             Deposit(COLL, 1, WAD // 2),
-            Fill(MATCHER, MAKER, COLL, BTC, WAD // 10, 60_000 * WAD, 0, 0),
+            diff.signer.fill(MATCHER, MAKER, COLL, BTC, WAD // 10, 60_000 * WAD, 0, 0),
         ]
     )
     move(diff, 50_000, eth=2_000)
@@ -157,7 +156,7 @@ def test_adl_closes_against_ranked_counterparties(diff_adl):
     diff = diff_adl
     leveraged_long(diff, btc_size=WAD, margin_usdc=6_500)
     diff.apply(Deposit(SHORT, 0, 50_000 * USDC))
-    diff.apply(Fill(MATCHER, MAKER, SHORT, BTC, -(WAD // 2), 60_000 * WAD, 0, 0))  # SHORT short 0.5
+    diff.apply(diff.signer.fill(MATCHER, MAKER, SHORT, BTC, -(WAD // 2), 60_000 * WAD, 0, 0))  # SHORT short 0.5
     move(diff, 50_000)
     assert diff.apply(Liquidate(KEEPER, LONG, BTC, WAD)) == "liquidation: shortfall exceeds insurance fund"
     assert diff.apply(AutoDeleverage(KEEPER, LONG, BTC, (LONG,))) == "socialized_loss: account is its own counterparty"

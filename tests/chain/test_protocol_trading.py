@@ -15,7 +15,7 @@ from test_protocol_harness import (  # noqa: F401  (fixtures)
     prices,
 )
 
-from protocol.actions import AdvanceTime, Deposit, Fill, FundInsurance, PushPrice, Withdraw, WithdrawFees
+from protocol.actions import AdvanceTime, Deposit, FundInsurance, PushPrice, Withdraw, WithdrawFees
 from protocol.constants import WAD
 from protocol.scenarios import ACTORS
 
@@ -50,7 +50,7 @@ def test_deposit_collateral_and_cap(diff):
 
 def test_fill_opens_positions_and_charges_fees(diff):
     setup_book(diff)
-    events = diff.apply(Fill(MATCHER, MAKER, TAKER, BTC, WAD, 60_000 * WAD, WAD // 10_000, WAD // 2_000))
+    events = diff.apply(diff.signer.fill(MATCHER, MAKER, TAKER, BTC, WAD, 60_000 * WAD, WAD // 10_000, WAD // 2_000))
     assert any(type(e).__name__ == "FillSettled" for e in events)
     assert diff.core.positions(TAKER, BTC)[0] == WAD
     assert diff.core.positions(MAKER, BTC)[0] == -WAD
@@ -60,43 +60,57 @@ def test_fill_opens_positions_and_charges_fees(diff):
 
 def test_fill_reduces_flips_and_realizes(diff):
     setup_book(diff)
-    diff.apply(Fill(MATCHER, MAKER, TAKER, BTC, WAD // 3, 60_000 * WAD, 0, 0))
+    diff.apply(diff.signer.fill(MATCHER, MAKER, TAKER, BTC, WAD // 3, 60_000 * WAD, 0, 0))
     diff.apply_all(prices(diff, 60_500, 3_000))
-    diff.apply(Fill(MATCHER, MAKER, TAKER, BTC, -(WAD // 7), 60_501 * WAD + 7, 0, 0))
-    diff.apply(Fill(MATCHER, MAKER, TAKER, BTC, -(WAD // 2), 60_499 * WAD + 3, 0, WAD // 1_000))
-    diff.apply(Fill(MATCHER, MAKER, TAKER, BTC, WAD // 2 - WAD // 3 + WAD // 7, 60_400 * WAD, 0, 0))
+    diff.apply(diff.signer.fill(MATCHER, MAKER, TAKER, BTC, -(WAD // 7), 60_501 * WAD + 7, 0, 0))
+    diff.apply(diff.signer.fill(MATCHER, MAKER, TAKER, BTC, -(WAD // 2), 60_499 * WAD + 3, 0, WAD // 1_000))
+    diff.apply(diff.signer.fill(MATCHER, MAKER, TAKER, BTC, WAD // 2 - WAD // 3 + WAD // 7, 60_400 * WAD, 0, 0))
     assert diff.core.position_mask(TAKER) == 0
 
 
 def test_fill_below_initial_margin_reverts(diff):
     setup_book(diff)
     # 10,000 USDC at 10 % initial margin carries at most 100,000 of notional
-    assert diff.apply(Fill(MATCHER, MAKER, TAKER, BTC, 2 * WAD, 60_000 * WAD, 0, 0)) == "margin: below initial"
-    diff.apply(Fill(MATCHER, MAKER, TAKER, BTC, WAD, 60_000 * WAD, 0, 0))
+    assert (
+        diff.apply(diff.signer.fill(MATCHER, MAKER, TAKER, BTC, 2 * WAD, 60_000 * WAD, 0, 0)) == "margin: below initial"
+    )
+    diff.apply(diff.signer.fill(MATCHER, MAKER, TAKER, BTC, WAD, 60_000 * WAD, 0, 0))
 
 
 def test_fill_rules(diff):
     setup_book(diff)
-    assert diff.apply(Fill(GOV, MAKER, TAKER, BTC, WAD, 60_000 * WAD, 0, 0)) == "clearing: caller is not a matcher"
-    assert diff.apply(Fill(MATCHER, MAKER, TAKER, 9, WAD, 60_000 * WAD, 0, 0)) == "clearing: unknown market"
-    assert diff.apply(Fill(MATCHER, MAKER, MAKER, BTC, WAD, 60_000 * WAD, 0, 0)) == "clearing: self trade"
-    assert diff.apply(Fill(MATCHER, MAKER, TAKER, BTC, WAD, 60_000 * WAD, WAD // 50, 0)) == "clearing: fee too high"
-    assert diff.apply(Fill(MATCHER, MAKER, TAKER, BTC, WAD // 10, 70_000 * WAD, 0, 0)) == "clearing: price outside band"
+    assert (
+        diff.apply(diff.signer.fill(GOV, MAKER, TAKER, BTC, WAD, 60_000 * WAD, 0, 0))
+        == "clearing: caller is not a matcher"
+    )
+    assert diff.apply(diff.signer.fill(MATCHER, MAKER, TAKER, 9, WAD, 60_000 * WAD, 0, 0)) == "clearing: unknown market"
+    assert diff.apply(diff.signer.fill(MATCHER, MAKER, MAKER, BTC, WAD, 60_000 * WAD, 0, 0)) == "clearing: self trade"
+    assert (
+        diff.apply(diff.signer.fill(MATCHER, MAKER, TAKER, BTC, WAD, 60_000 * WAD, WAD // 50, 0))
+        == "clearing: fee too high"
+    )
+    assert (
+        diff.apply(diff.signer.fill(MATCHER, MAKER, TAKER, BTC, WAD // 10, 70_000 * WAD, 0, 0))
+        == "clearing: price outside band"
+    )
 
 
 def test_reduce_only_when_price_untrusted(diff):
     setup_book(diff)
-    diff.apply(Fill(MATCHER, MAKER, TAKER, BTC, WAD // 2, 60_000 * WAD, 0, 0))
+    diff.apply(diff.signer.fill(MATCHER, MAKER, TAKER, BTC, WAD // 2, 60_000 * WAD, 0, 0))
     diff.apply(AdvanceTime(3_601, 300))  # the BTC price is now stale
-    assert diff.apply(Fill(MATCHER, MAKER, TAKER, BTC, WAD // 10, 60_000 * WAD, 0, 0)) == "clearing: market reduce-only"
+    assert (
+        diff.apply(diff.signer.fill(MATCHER, MAKER, TAKER, BTC, WAD // 10, 60_000 * WAD, 0, 0))
+        == "clearing: market reduce-only"
+    )
     # reducing both sides is allowed at any price
-    diff.apply(Fill(MATCHER, MAKER, TAKER, BTC, -(WAD // 10), 50_000 * WAD, 0, 0))
+    diff.apply(diff.signer.fill(MATCHER, MAKER, TAKER, BTC, -(WAD // 10), 50_000 * WAD, 0, 0))
     assert diff.apply(Withdraw(TAKER, 0, USDC)) == "vault: price not trusted"
 
 
 def test_withdraw_keeps_initial_margin(diff):
     setup_book(diff)
-    diff.apply(Fill(MATCHER, MAKER, TAKER, BTC, WAD, 60_000 * WAD, 0, 0))
+    diff.apply(diff.signer.fill(MATCHER, MAKER, TAKER, BTC, WAD, 60_000 * WAD, 0, 0))
     assert diff.apply(Withdraw(TAKER, 0, 5_000 * USDC)) == "margin: below initial"
     diff.apply(Withdraw(TAKER, 0, 3_000 * USDC))
 
@@ -105,13 +119,15 @@ def test_collateral_counts_toward_margin(diff):
     diff.apply_all(prices(diff, 60_000, 3_000))
     diff.apply(Deposit(MAKER, 0, 1_000_000 * USDC))
     diff.apply(Deposit(COLL, 1, 10 * WAD))  # 30,000 at 20 % haircut = 24,000
-    diff.apply(Fill(MATCHER, MAKER, COLL, ETH, 70 * WAD, 3_000 * WAD, 0, 0))
-    assert diff.apply(Fill(MATCHER, MAKER, COLL, ETH, 20 * WAD, 3_000 * WAD, 0, 0)) == "margin: below initial"
+    diff.apply(diff.signer.fill(MATCHER, MAKER, COLL, ETH, 70 * WAD, 3_000 * WAD, 0, 0))
+    assert (
+        diff.apply(diff.signer.fill(MATCHER, MAKER, COLL, ETH, 20 * WAD, 3_000 * WAD, 0, 0)) == "margin: below initial"
+    )
 
 
 def test_fees_and_insurance_top_up(diff):
     setup_book(diff)
-    diff.apply(Fill(MATCHER, MAKER, TAKER, BTC, WAD, 60_000 * WAD, WAD // 1_000, WAD // 1_000))
+    diff.apply(diff.signer.fill(MATCHER, MAKER, TAKER, BTC, WAD, 60_000 * WAD, WAD // 1_000, WAD // 1_000))
     diff.apply(FundInsurance(ACTORS["keeper"], 777 * USDC))
     assert diff.apply(WithdrawFees(MATCHER, GOV, USDC)) == "vault: caller is not governance"
     assert diff.apply(WithdrawFees(GOV, GOV, 10**9 * USDC)) == "vault: insufficient fees"

@@ -15,7 +15,7 @@ import random
 
 import pytest
 
-from protocol.actions import Action, AdvanceTime, Deposit, Fill, PushPrice, SetFundingRate, Withdraw
+from protocol.actions import Action, AdvanceTime, Deposit, PushPrice, SetFundingRate, Withdraw
 from protocol.clearing_house import ClearingHouse
 from protocol.constants import WAD
 from protocol.errors import ProtocolRevert
@@ -24,12 +24,13 @@ from protocol.margin import account_health
 from protocol.margin_core import MarginBatch, MarginBook, WadLimbs, evaluate, liquidation_candidates
 from protocol.margin_core.screen import Tolerances
 from protocol.oracle_adapter import trusted_prices
-from protocol.scenarios import ACTORS, actor, default_params
+from protocol.scenarios import ACTORS, actor, actor_signer, default_params
 
 USDC = 10**6
 GOV, MATCHER, ORACLE, FUNDING = (ACTORS[r] for r in ("governance", "matcher", "oracle", "funding_operator"))
 KEEPER, LIQUIDATOR, MARKET_MAKER = ACTORS["keeper"], ACTORS["liquidator"], ACTORS["market_maker"]
 TRADERS = [actor(f"trader_{k}") for k in range(40)]
+ORDERS = actor_signer(roles=[f"trader_{k}" for k in range(40)])
 
 
 def try_apply(house: ClearingHouse, action: Action) -> None:
@@ -65,7 +66,7 @@ def active_house(seed: int) -> ClearingHouse:
             size = rng.choice([-1, 1]) * rng.randint(1, 2_000) * unit + rng.randint(0, 999)
             price = prices[market] * rng.randint(990, 1_010) // 1_000 + rng.randint(0, WAD)
             if maker != taker:
-                try_apply(house, Fill(MATCHER, maker, taker, market, size, price, WAD // 10_000, WAD // 2_000))
+                try_apply(house, ORDERS.fill(MATCHER, maker, taker, market, size, price, WAD // 10_000, WAD // 2_000))
         elif roll < 0.75:
             for feed in prices:
                 prices[feed] = prices[feed] * rng.randint(930, 1_060) // 1_000 + rng.randint(0, 10**6)

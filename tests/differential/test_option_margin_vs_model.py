@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.actions import AdvanceTime, Deposit, Fill, PushPrice
+from protocol.actions import AdvanceTime, Deposit, PushPrice
 from protocol.clearing_house import ClearingHouse
 from protocol.constants import WAD
 from protocol.errors import ProtocolRevert
@@ -43,6 +43,7 @@ from protocol.scenarios import (
     ETH_PERP,
     USDC,
     actor,
+    actor_signer,
     option_params,
 )
 from protocol.state import Position
@@ -51,6 +52,7 @@ T0 = 1_700_000_000
 EXPIRY = T0 + 10 * 86_400
 HEARTBEAT_S = 3_600
 TRADERS = tuple(actor(f"option trader {i}") for i in range(5))
+ORDERS = actor_signer(roles=[f"option trader {i}" for i in range(5)])
 START_PRICES = {BTC_FEED: 60_000 * WAD, ETH_FEED: 3_000 * WAD}
 REL_TOL = 1e-9
 
@@ -140,7 +142,7 @@ def apply_step(house: ClearingHouse, step: Step) -> None:
             spot = state.feeds[mp.feed_id].price_wad
             price = max(1, int(spot * step.premium_fraction)) if mp.is_option else spot
             maker, taker = TRADERS[step.maker], TRADERS[step.taker]
-            house.apply(Fill(ACTORS["matcher"], maker, taker, mp.market_id, step.size_wad, price, 0, 0))
+            house.apply(ORDERS.fill(ACTORS["matcher"], maker, taker, mp.market_id, step.size_wad, price, 0, 0))
         elif isinstance(step, PriceStep):
             push(house, step.feed_id, int(state.feeds[step.feed_id].price_wad * (1.0 + step.move)))
         else:

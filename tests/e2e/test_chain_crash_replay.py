@@ -25,10 +25,10 @@ from contracts_py.oracle_deploy import deploy_oracle_adapter, oracle_artifacts
 from contracts_py.oracle_replay import ChainFeedReplay, ProtocolChainReplay, shift_rounds
 from oracles.history import load_klines
 from oracles.replay import push_rounds
-from protocol.actions import Deposit, Fill, SetRole
-from protocol.clearing_house import ClearingHouse
+from protocol.actions import Deposit, SetRole
 from protocol.constants import WAD
 from protocol.oracle.oracle_adapter import FeedSpec, SourceKind, SourceSpec
+from protocol.orders import OrderSigner
 from protocol.scenarios import BTC_FEED, BTC_PERP, default_params
 
 SLICE = "2020-03-12_black_thursday/binance_usdm_perp_BTCUSDT_1m_2020-03-13T02.csv"
@@ -83,7 +83,8 @@ def test_black_thursday_on_chain_through_the_adapter(  # type: ignore[no-untyped
         assert arts.adapter.runtime_size < 24_576
 
         house = ChainClearingHouse(chain, system)
-        model = ClearingHouse(params, gov, matchers=[matcher], start_time_s=house.now_s)
+        model = house.reference_model(params, gov, matchers=[matcher])
+        orders = OrderSigner(house.order_domain, chain.account_keys().values())
         feed = ChainFeedReplay(chain, adapter, BTC_FEED, spec, primary, fallback, keeper=keeper)
         run = ProtocolChainReplay(house, model, feed)
         run.apply(SetRole(gov, "oracle", adapter.address, True))
@@ -107,7 +108,7 @@ def test_black_thursday_on_chain_through_the_adapter(  # type: ignore[no-untyped
             ("trader_conservative", 2 * WAD),
             ("trader_short", -2 * WAD),
         ):
-            run.apply(Fill(matcher, a["market_maker"], a[trader], BTC_PERP, size, open_price, 0, 0))
+            run.apply(orders.fill(matcher, a["market_maker"], a[trader], BTC_PERP, size, open_price, 0, 0))
         assert run.differences(users, [BTC_PERP]) == []
 
         rest = shifted[1:]

@@ -9,10 +9,10 @@ import pytest
 
 from oracles.history import load_klines
 from oracles.replay import push_rounds, replay_on_model
-from protocol.actions import AdvanceTime, Deposit, Fill, PushPrice
+from protocol.actions import AdvanceTime, Deposit, PushPrice
 from protocol.clearing_house import ClearingHouse
 from protocol.constants import WAD
-from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, default_params
+from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, actor_signer, default_params
 
 SLICE = "2020-03-12_black_thursday/binance_usdm_perp_BTCUSDT_1m_2020-03-13T02.csv"
 USDC = 10**6
@@ -44,8 +44,9 @@ def test_black_thursday_replay_liquidates_with_every_invariant_holding(rounds) -
     ):
         house.apply(Deposit(a[who], 0, usdc * USDC))
     # 9x and 3x longs, and a 3x short, all at the open.
+    orders = actor_signer()
     for trader, size in (("trader_leveraged", 2 * WAD), ("trader_conservative", 2 * WAD), ("trader_short", -2 * WAD)):
-        house.apply(Fill(a["matcher"], a["market_maker"], a[trader], BTC_PERP, size, open_price, 0, 0))
+        house.apply(orders.fill(a["matcher"], a["market_maker"], a[trader], BTC_PERP, size, open_price, 0, 0))
     house.apply(AdvanceTime(0, 1))
 
     report = replay_on_model(

@@ -172,12 +172,10 @@ def test_the_monotonicity_proof_holds_on_every_size(case: Case) -> None:
 
 
 def test_a_missed_guess_falls_back_to_the_bisection() -> None:
-    """Found by hypothesis: a 100 % initial fraction (open interest past the cap), a maintenance
-    fraction of 2 wei and an equity of 1 wei put the rounding of the requirements, not the linear
-    model, in charge of the last wei; the guess is refused and the bisection decides."""
-    perp = MarketParams(
-        PERP, "PERP", 0, initial_margin_fraction_wad=WAD // 1000, maintenance_share_wad=2, oi_cap_upper_wad=1
-    )
+    """Found by hypothesis: a 100 % initial fraction, a maintenance fraction of 2 wei and an
+    equity of 1 wei put the rounding of the requirements, not the linear model, in charge of the
+    last wei; the guess is refused and the bisection decides."""
+    perp = MarketParams(PERP, "PERP", 0, initial_margin_fraction_wad=WAD, maintenance_share_wad=2)
     params = Params(
         ProtocolParams(liquidation_penalty_wad=0, liquidation_spread_wad=WAD // 2),
         (FeedParams(0, "F0", 3_600, WAD),),

@@ -68,6 +68,7 @@ def collateral_params(draw: st.DrawFn, asset_id: int, feed_id: int) -> Collatera
         liquidation_discount_wad=0,
         deposit_cap=10**60,
         value_cap_wad=draw(st.integers(1, 10**40)),
+        account_deposit_cap=10**60,
     )
 
 

@@ -17,7 +17,6 @@ from protocol.actions import (
     AdvanceTime,
     AutoDeleverage,
     Deposit,
-    Fill,
     Liquidate,
     LiquidateCollateral,
     PushPrice,
@@ -33,7 +32,7 @@ from protocol.errors import ProtocolRevert
 from protocol.invariants import check_state, check_transition
 from protocol.keeper import adl_counterparties, keeper_actions
 from protocol.params import SocializedLossMethod
-from protocol.scenarios import ACTORS, default_params, option_params
+from protocol.scenarios import ACTORS, actor_signer, default_params, option_params
 
 TRADERS = [ACTORS[n] for n in ("trader_conservative", "trader_leveraged", "trader_collateral", "trader_short")]
 KEEPER, LIQUIDATOR, MARKET_MAKER = ACTORS["keeper"], ACTORS["liquidator"], ACTORS["market_maker"]
@@ -68,6 +67,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             max_liquidation_notional_per_block_wad=400_000 * WAD,
         )
         self.house = ClearingHouse(params, GOV, matchers=[MATCHER], oracles=[ORACLE], funding_operators=[FUNDING])
+        self.orders = actor_signer()
         self.reverts = {}
         self.prices = {0: 60_000 * WAD, 1: 3_000 * WAD}
         self._apply(AdvanceTime(1_000, 1))
@@ -129,7 +129,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         price = self.prices[market] * (10_000 + offset_bps) // 10_000
         size = milli_size * WAD // 1_000 // (20 if market == 0 else 1)
         self._apply(
-            Fill(MATCHER, maker, taker, market, size, max(price, 1), fee_bps * WAD // 10_000, fee_bps * WAD // 10_000)
+            self.orders.fill(
+                MATCHER, maker, taker, market, size, max(price, 1), fee_bps * WAD // 10_000, fee_bps * WAD // 10_000
+            )
         )
 
     @rule(taker=traders, market=markets, long=st.booleans(), use_pct=st.integers(50, 99))
@@ -143,7 +145,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         size = free * use_pct // 100 * WAD // self.prices[market] * WAD // imf
         if size > 0:
             price = self.prices[market]
-            self._apply(Fill(MATCHER, MARKET_MAKER, taker, market, size if long else -size, price, 0, 0))
+            self._apply(self.orders.fill(MATCHER, MARKET_MAKER, taker, market, size if long else -size, price, 0, 0))
 
     @rule(
         maker=traders,
@@ -157,7 +159,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         if market not in self.house.state.markets:
             return
         premium = max(self.prices[0] * premium_bps // 10_000, 1)
-        self._apply(Fill(MATCHER, maker, taker, market, milli_size * WAD // 1_000, premium, 0, 0))
+        self._apply(self.orders.fill(MATCHER, maker, taker, market, milli_size * WAD // 1_000, premium, 0, 0))
 
     @precondition(lambda self: 2 in self.house.state.markets and self.house.state.now_s < OPTION_EXPIRY_S)
     @rule()

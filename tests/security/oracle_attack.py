@@ -21,9 +21,10 @@ from contracts_py.chains import Chain, Contract
 from contracts_py.deploy import System, deploy_system
 from contracts_py.oracle_deploy import deploy_oracle_adapter, oracle_artifacts
 from contracts_py.oracle_replay import ChainFeedReplay, ProtocolChainReplay
-from protocol.actions import Deposit, Fill, SetRole
+from protocol.actions import Deposit, SetRole
 from protocol.constants import WAD
 from protocol.oracle.oracle_adapter import FeedSpec, SourceKind, SourceSpec
+from protocol.orders import OrderSigner
 from protocol.params import Params
 from protocol.scenarios import BTC_FEED, BTC_PERP, default_params
 
@@ -53,6 +54,8 @@ class Desk:
     primary: Contract
     fallback: Contract | None
     snapshot: int
+    #: Signs the orders of fills as the chain's development accounts (the actors).
+    signer: OrderSigner
 
     def start(self) -> ProtocolChainReplay:
         """Back to the deployment: the core and a fresh model twin, the adapter holding the oracle
@@ -89,7 +92,7 @@ class Desk:
         a = self.actors
         for who, usdc in (("market_maker", 5_000_000), ("keeper", 2_000_000), ("trader", trader_usdc)):
             run.apply(Deposit(a[who], 0, usdc * USDC))
-        run.apply(Fill(a["matcher"], a["market_maker"], a["trader"], BTC_PERP, size_wad, price_usd * WAD, 0, 0))
+        run.apply(self.signer.fill(a["matcher"], a["market_maker"], a["trader"], BTC_PERP, size_wad, price_usd * WAD))
 
 
 def deploy_desk(chain: Chain, *, fallback: bool, params: Params | None = None, osm_delay_s: int = 0) -> Desk:
@@ -108,4 +111,5 @@ def deploy_desk(chain: Chain, *, fallback: bool, params: Params | None = None, o
         osm_delay_s=osm_delay_s,
     )
     adapter = deploy_oracle_adapter(chain, system.core.address, {BTC_FEED: spec}, artifacts=arts)
-    return Desk(chain, p, system, a, adapter, spec, primary, second, chain.snapshot())
+    signer = OrderSigner(system.order_domain, chain.account_keys().values())
+    return Desk(chain, p, system, a, adapter, spec, primary, second, chain.snapshot(), signer)

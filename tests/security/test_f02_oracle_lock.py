@@ -19,7 +19,7 @@ from oracle_attack import Desk, deploy_desk
 
 from contracts_py.chains import make_chain
 from protocol import events as ev
-from protocol.actions import Fill, Liquidate
+from protocol.actions import Liquidate
 from protocol.constants import WAD
 from protocol.oracle.machine import Status
 from protocol.oracle.oracle_adapter import status_code
@@ -91,6 +91,8 @@ def test_one_broken_reading_no_longer_locks_a_feed_without_fallback(one_source: 
     assert model.feeds[BTC_FEED].price_wad == 60_005 * WAD
 
     # the market is no longer reduce-only: the trader adds to the position
-    events = run.apply(Fill(a["matcher"], a["market_maker"], a["trader"], BTC_PERP, WAD // 100, 60_005 * WAD, 0, 0))
+    events = run.apply(
+        desk.signer.fill(a["matcher"], a["market_maker"], a["trader"], BTC_PERP, WAD // 100, 60_005 * WAD)
+    )
     assert any(isinstance(e, ev.FillSettled) for e in events)
     assert run.differences([a["trader"], a["market_maker"]], [BTC_PERP]) == []

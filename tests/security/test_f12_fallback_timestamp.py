@@ -20,7 +20,6 @@ from oracle_attack import E8, Desk, deploy_desk
 
 from contracts_py.chains import make_chain
 from protocol import events as ev
-from protocol.actions import Fill
 from protocol.constants import WAD
 from protocol.oracle.machine import Source, Status
 from protocol.oracle.oracle_adapter import SOURCE_CODES, status_code
@@ -53,7 +52,7 @@ def test_a_switch_to_an_older_fallback_keeps_the_market_trusted(desk: Desk) -> N
     model = run.model.state
     assert is_trusted(model.feeds[BTC_FEED], desk.params.feed(BTC_FEED), model.now_s)
     # not reduce-only: the trader may add to the position
-    add = Fill(a["matcher"], a["market_maker"], a["trader"], BTC_PERP, WAD // 10, 60_010 * WAD, 0, 0)
+    add = desk.signer.fill(a["matcher"], a["market_maker"], a["trader"], BTC_PERP, WAD // 10, 60_010 * WAD)
     assert any(isinstance(e, ev.FillSettled) for e in run.apply(add))
 
     run.advance(60)

@@ -28,7 +28,7 @@ def two_market_params() -> Params:
                 oi_cap_upper_wad=10**7 * WAD,
             ),
         ),
-        collaterals=(CollateralParams(1, "WETH", 18, 1, WAD // 5, WAD // 20, 10**30, 10**5 * WAD),),
+        collaterals=(CollateralParams(1, "WETH", 18, 1, WAD // 5, WAD // 20, 10**30, 10**5 * WAD, 10**29),),
     )
 
 

@@ -6,16 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from protocol.actions import AdvanceTime, Deposit, Fill, PushPrice
+from protocol.actions import AdvanceTime, Deposit, PushPrice
 from protocol.clearing_house import ClearingHouse
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
 from protocol.funding import accrued_markets
 from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, evaluate
-from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, ETH_FEED, actor, default_params
+from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, ETH_FEED, actor, actor_signer, default_params
 
 MATCHER, ORACLE, MAKER = ACTORS["matcher"], ACTORS["oracle"], ACTORS["market_maker"]
 TRADERS = tuple(actor(f"live-{i}") for i in range(40))
+ORDERS = actor_signer(roles=[f"live-{i}" for i in range(40)])
 
 
 def _house() -> ClearingHouse:
@@ -25,7 +26,7 @@ def _house() -> ClearingHouse:
     for i, trader in enumerate(TRADERS):
         house.apply(Deposit(trader, 0, (2_200 + 37 * i) * 10**6))
         size = (1 + i % 7) * WAD // 10 * (1 if i % 3 else -1)
-        house.apply(Fill(MATCHER, MAKER, trader, BTC_PERP, size, 30_000 * WAD, 0, 0))
+        house.apply(ORDERS.fill(MATCHER, MAKER, trader, BTC_PERP, size, 30_000 * WAD, 0, 0))
     return house
 
 
@@ -41,14 +42,14 @@ def test_refreshed_rows_equal_a_fresh_book() -> None:
     live = LiveBook(house.state, house.params, labels)
     view = live.book(house.state, house.state.markets, house.state.now_s)
     assert _rows(view, labels) == _rows(MarginBook.from_state(house.state, house.params), labels)
-    house.apply(Fill(MATCHER, MAKER, TRADERS[3], BTC_PERP, WAD, 30_100 * WAD, WAD // 1000, WAD // 500))
+    house.apply(ORDERS.fill(MATCHER, MAKER, TRADERS[3], BTC_PERP, WAD, 30_100 * WAD, WAD // 1000, WAD // 500))
     live.refresh(house.state, (TRADERS[3], MAKER, "0x" + "77" * 20))  # an unknown address is ignored
     assert live.take_changed() == [3, len(TRADERS)]
     assert live.take_changed() == []
     view = live.book(house.state, house.state.markets, house.state.now_s)
     assert _rows(view, labels) == _rows(MarginBook.from_state(house.state, house.params), labels)
     twin = live.copy()
-    house.apply(Fill(MATCHER, MAKER, TRADERS[5], BTC_PERP, -WAD, 30_000 * WAD, 0, 0))
+    house.apply(ORDERS.fill(MATCHER, MAKER, TRADERS[5], BTC_PERP, -WAD, 30_000 * WAD, 0, 0))
     live.refresh(house.state, (TRADERS[5],))
     assert (
         _rows(live.book(house.state, house.state.markets, 0), labels)[5]
@@ -135,7 +136,7 @@ def test_a_changed_account_left_without_a_position_is_decided_once() -> None:
 
     step()  # the baseline
     size = house.state.accounts[TRADERS[4]].positions[BTC_PERP].size
-    house.apply(Fill(MATCHER, MAKER, TRADERS[4], BTC_PERP, -size, 29_000 * WAD, 0, 0))  # closed at a loss
+    house.apply(ORDERS.fill(MATCHER, MAKER, TRADERS[4], BTC_PERP, -size, 29_000 * WAD, 0, 0))  # closed at a loss
     live.refresh(house.state, (TRADERS[4], MAKER))
     assert step() == 2  # the two changed rows, screened exactly
     assert step() == 1  # the market maker still holds a position; the trader holds nothing the market moves

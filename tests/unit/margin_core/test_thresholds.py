@@ -134,7 +134,7 @@ def test_effective_fractions_are_the_models(params: Params) -> None:
     batch = evaluate(MarginBook.from_state(state_of({}), params), PRICES)
     for mp in params.markets:
         ms, price = market_states()[mp.market_id], PRICES[mp.feed_id]
-        assert batch.fractions[mp.market_id] == (initial_fraction(mp, ms, price), maintenance_fraction(mp, ms, price))
+        assert batch.fractions[mp.market_id] == (initial_fraction(mp, ms, price), maintenance_fraction(mp))
     # ETH open interest (1,000 ETH at ~3,000 USD) sits inside the 1e6..1e7 USD scaling band.
     assert batch.fractions[1][0] > params.markets[1].initial_margin_fraction_wad
     assert batch.equity.shape == (0,)

@@ -11,18 +11,19 @@ Fill helpers charge no fees unless asked, so hand arithmetic stays short.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
-from protocol.actions import Action, AdvanceTime, Deposit, Fill, PushPrice
+from protocol.actions import Action, AdvanceTime, Deposit, PushPrice
 from protocol.clearing_house import ClearingHouse
 from protocol.constants import WAD
 from protocol.events import Event
 from protocol.margin import Health
 from protocol.oracle_adapter import earliest_acceptance
+from protocol.orders import OrderSigner
 from protocol.params import Params
-from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, ETH_FEED, USDC, WETH, default_params
+from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, ETH_FEED, USDC, WETH, actor_signer, default_params
 from protocol.state import Account, ProtocolState
 
 #: Start time of every desk (s) and the prices pushed at it.
@@ -33,9 +34,11 @@ ETH_PRICE = 3_000 * WAD
 
 @dataclass
 class Desk:
-    """A clearing house with the actors of ``ACTORS`` and short helpers for the common actions."""
+    """A clearing house with the actors of ``ACTORS`` and short helpers for the common actions;
+    ``signer`` signs the actors' orders for the house's domain."""
 
     house: ClearingHouse
+    signer: OrderSigner = field(default_factory=actor_signer)
 
     @property
     def state(self) -> ProtocolState:
@@ -74,7 +77,9 @@ class Desk:
     ) -> list[Event]:
         """The taker buys ``size_wad`` (sells if negative) from the maker at ``price_wad``."""
         return self.apply(
-            Fill(ACTORS["matcher"], maker, taker, market_id, size_wad, price_wad, maker_fee_wad, taker_fee_wad)
+            self.signer.fill(
+                ACTORS["matcher"], maker, taker, market_id, size_wad, price_wad, maker_fee_wad, taker_fee_wad
+            )
         )
 
     def push(self, feed_id: int, price_wad: int, timestamp_s: int | None = None) -> list[Event]:

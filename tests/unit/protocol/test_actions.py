@@ -9,9 +9,11 @@ import pytest
 
 from protocol.actions import (
     ACTION_TYPES,
+    AcceptGovernance,
     Action,
     AdvanceTime,
     AutoDeleverage,
+    CancelOrder,
     Deposit,
     Fill,
     FundInsurance,
@@ -30,7 +32,7 @@ from protocol.actions import (
 )
 from protocol.constants import INT256_MAX, MAX_ADL_COUNTERPARTIES, UINT256_MAX, WAD
 from protocol.errors import InvalidParameter
-from protocol.scenarios import ACTORS
+from protocol.scenarios import ACTORS, actor_signer
 
 GOV, MATCHER, ORACLE, FUNDING = ACTORS["governance"], ACTORS["matcher"], ACTORS["oracle"], ACTORS["funding_operator"]
 TRADER, MAKER, KEEPER, LIQUIDATOR = (
@@ -40,11 +42,14 @@ TRADER, MAKER, KEEPER, LIQUIDATOR = (
     ACTORS["liquidator"],
 )
 SHORT = ACTORS["trader_short"]
+ORDERS = actor_signer()
 
 SAMPLES: dict[str, Action] = {
     "Deposit": Deposit(TRADER, 0, 1_000 * 10**6),
     "Withdraw": Withdraw(TRADER, 1, 3 * WAD),
-    "Fill": Fill(MATCHER, MAKER, TRADER, 0, -WAD // 3, 60_000 * WAD, WAD // 10_000, WAD // 2_000),
+    "Fill": ORDERS.fill(MATCHER, MAKER, TRADER, 0, -WAD // 3, 60_000 * WAD, WAD // 10_000, WAD // 2_000),
+    "CancelOrder": CancelOrder(TRADER, ORDERS.order(TRADER, 1, -WAD, 3_000 * WAD, expiry_s=7, nonce=3).order),
+    "AcceptGovernance": AcceptGovernance(KEEPER),
     "PushPrice": PushPrice(ORACLE, 1, -5, 1_700_000_000),
     "SetFundingRate": SetFundingRate(FUNDING, 0, -123),
     "AdvanceTime": AdvanceTime(60, 5),
@@ -159,7 +164,9 @@ def test_extra_field_is_named() -> None:
         ("Fill", "size_wad", -INT256_MAX - 1, "Fill.size_wad = "),
         ("Fill", "price_wad", 0, "Fill.price_wad = 0 is out of range [1, "),
         ("Fill", "taker_fee_wad", WAD + 1, f"Fill.taker_fee_wad = {WAD + 1} is out of range [0, {WAD}]"),
-        ("Fill", "maker", "0x123", "Fill.maker must be a 0x-prefixed 20-byte hex address"),
+        ("Fill", "maker_order", [], "Fill.maker_order must be a mapping of SignedOrder fields, got list"),
+        ("Fill", "taker_order", {"order": {}}, "Fill.taker_order: missing fields ['signature'], unknown fields []"),
+        ("CancelOrder", "order", {"account": "0x123"}, "CancelOrder.order: missing fields ['market_id', "),
         ("AdvanceTime", "seconds", -1, "AdvanceTime.seconds = -1 is out of range"),
         ("AdvanceTime", "blocks", True, "AdvanceTime.blocks must be an integer, got True"),
         ("Liquidate", "size_wad", 0, "Liquidate.size_wad = 0 is out of range [1, "),
@@ -200,3 +207,41 @@ def test_actions_are_frozen() -> None:
     act = SAMPLES["Deposit"]
     with pytest.raises(AttributeError):
         act.amount = 5  # type: ignore[attr-defined]
+
+
+# ----------------------------------------------------------------------------- orders
+
+
+def _signed_fill(**order_fields: object) -> dict[str, object]:
+    raw = SAMPLES["Fill"].to_dict()
+    raw["taker_order"]["order"] |= order_fields  # type: ignore[index]
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"size_wad": 0}, "Order.size_wad must be non-zero (positive buys, negative sells)"),
+        ({"account": "0x" + "0" * 40}, "Order.account must not be the zero address"),
+        ({"nonce": -1}, "Order.nonce = -1 is out of range [0, "),
+        ({"expiry_s": "soon"}, "Order.expiry_s must be an integer, got 'soon'"),
+    ],
+)
+def test_malformed_order_raises_invalid_parameter(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidParameter, match=re.escape(message)):
+        action_from_dict(_signed_fill(**fields))
+
+
+@pytest.mark.parametrize("signature", ["0x12", "0x" + "zz" * 65, b"\x01" * 64, 7])
+def test_signature_must_be_65_bytes(signature: object) -> None:
+    raw = SAMPLES["Fill"].to_dict()
+    raw["maker_order"]["signature"] = signature
+    with pytest.raises(InvalidParameter, match=re.escape("SignedOrder.signature ")):
+        action_from_dict(raw)
+
+
+def test_fill_names_its_sides_after_the_orders() -> None:
+    fill = SAMPLES["Fill"]
+    assert isinstance(fill, Fill)
+    assert (fill.maker, fill.taker, fill.market_id) == (MAKER, TRADER, 0)
+    assert (fill.maker_order.order.size_wad, fill.taker_order.order.size_wad) == (WAD // 3 + 1, -WAD // 3)

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from protocol.actions import Fill, FundInsurance, SetPaused
+from protocol.actions import FundInsurance, SetPaused
 from protocol.constants import WAD
 from protocol.errors import ProtocolRevert
-from protocol.events import FillSettled, InsuranceFundChanged, PositionChanged
+from protocol.events import FillSettled, InsuranceFundChanged, OrderFilled, PositionChanged
 from protocol.invariants import check_state
 from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, USDC
 
@@ -64,7 +64,8 @@ def test_novation_notional_fees_and_split_are_exact(make_desk: DeskFactory) -> N
 
 def test_position_changed_events_for_both_sides(funded: Desk) -> None:
     events = funded.fill(TRADER, MAKER, -WAD // 2, 59_000 * WAD)  # the taker sells 0.5 BTC
-    assert events[:2] == [
+    assert [type(e) for e in events[:2]] == [OrderFilled, OrderFilled]  # each side's order counts first
+    assert events[2:4] == [
         PositionChanged(TRADER, BTC_PERP, -WAD // 2, -29_500 * WAD, 0),
         PositionChanged(MAKER, BTC_PERP, WAD // 2, 29_500 * WAD, 0),
     ]
@@ -90,7 +91,7 @@ def test_closed_cost_is_rounded_ceil_against_the_trader(funded: Desk) -> None:
     funded.fill(TRADER, MAKER, WAD, 60_000 * WAD + 1)  # notional 60000e18 + 1
     funded.fill(TRADER, MAKER, 2 * WAD, 60_000 * WAD)  # notional 120000e18
     assert funded.account(TRADER).positions[BTC_PERP].open_notional == 180_000 * WAD + 1
-    events = funded.fill(TRADER, MAKER, -WAD, 60_000 * WAD)
+    events = funded.fill(TRADER, MAKER, -WAD, 60_000 * WAD)[2:]  # after the two OrderFilled
     # long: closed cost = ceil((180000e18 + 1) * 1e18 / 3e18) = 60000e18 + 1 -> realized = 60000e18 - that = -1
     assert events[0] == PositionChanged(TRADER, BTC_PERP, 2 * WAD, 120_000 * WAD, -1)
     # short: closed cost = ceil(-(180000e18 + 1) / 3) = -60000e18 -> realized = -60000e18 + 60000e18 = 0
@@ -102,7 +103,7 @@ def test_closed_cost_is_rounded_ceil_against_the_trader(funded: Desk) -> None:
 def test_flip_realizes_the_closed_part_and_opens_the_rest(funded: Desk) -> None:
     funded.fill(TRADER, MAKER, WAD, 60_000 * WAD)  # long 1 at 60,000
     size, price = -(2 * WAD + 1), 61_000 * WAD + 1
-    events = funded.fill(TRADER, MAKER, size, price)
+    events = funded.fill(TRADER, MAKER, size, price)[2:]  # after the two OrderFilled
     n = 122_000_000_000_000_000_061_002  # floor((2e18 + 1) * (61000e18 + 1) / 1e18)
     assert n == -size * price // WAD
     # taker sells: closed part of the flow = floor(n * 1e18 / (2e18 + 1)) = floor(61000e18 + 0.99999...) = 61000e18
@@ -129,7 +130,7 @@ def test_closing_to_zero_removes_the_position(funded: Desk) -> None:
 def test_fee_split_gives_the_odd_wei_to_the_fee_pool(funded: Desk) -> None:
     # notional of 1 wei of BTC at 60,000e18 = 60000 wei; a 1e-18 fee rate: ceil(60000 * 1 / 1e18) = 1 wei
     events = funded.fill(TRADER, MAKER, 1, 60_000 * WAD, maker_fee_wad=0, taker_fee_wad=1)
-    assert events[2] == FillSettled(MAKER, TRADER, BTC_PERP, 1, 60_000 * WAD, 60_000, 0, 1)
+    assert events[4] == FillSettled(MAKER, TRADER, BTC_PERP, 1, 60_000 * WAD, 60_000, 0, 1)
     assert (funded.state.insurance_fund, funded.state.fee_pool) == (0, 1)  # floor(1 * 0.5) = 0 to the fund
 
 
@@ -140,7 +141,7 @@ def test_self_trade(funded: Desk) -> None:
 
 def test_only_a_matcher_submits_fills(funded: Desk) -> None:
     with pytest.raises(ProtocolRevert, match=r"^clearing: caller is not a matcher$"):
-        funded.apply(Fill(TRADER, MAKER, TRADER, BTC_PERP, WAD, 60_000 * WAD, 0, 0))
+        funded.apply(funded.signer.fill(TRADER, MAKER, TRADER, BTC_PERP, WAD, 60_000 * WAD, 0, 0))
 
 
 def test_fee_cap_and_unknown_market(funded: Desk) -> None:

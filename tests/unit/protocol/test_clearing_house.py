@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from protocol.actions import (
+    AcceptGovernance,
     Action,
     AdvanceTime,
     AutoDeleverage,
     Deposit,
-    Fill,
     FundInsurance,
     Liquidate,
     LiquidateCollateral,
@@ -30,7 +30,7 @@ from protocol.constants import WAD
 from protocol.errors import InvalidParameter, NovationError, ProtocolRevert
 from protocol.events import TimeAdvanced
 from protocol.margin import Health
-from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, ETH_PERP, USDC, WETH, default_params
+from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, ETH_PERP, USDC, WETH, actor_signer, default_params
 
 if TYPE_CHECKING:
     from conftest import Desk
@@ -58,14 +58,17 @@ def busy(desk: Desk) -> Desk:
     return desk
 
 
+#: Signs the actors' orders for the model's domain (one signer: its nonces keep the orders distinct).
+ORDERS = actor_signer()
+
 REVERTING: list[tuple[Action, str]] = [
     (Withdraw(TRADER, 0, 10**12), "vault: insufficient balance"),
     (Withdraw(TRADER, 0, 7_000 * USDC), "margin: below initial"),
     (Deposit(TRADER, 9, 1), "vault: unknown asset"),
     (WithdrawFees(GOV, GOV, 10**9), "vault: insufficient fees"),
-    (Fill(MATCHER, MAKER, TRADER, BTC_PERP, 10 * WAD, 56_000 * WAD, 0, 0), "margin: below initial"),
-    (Fill(MATCHER, MAKER, TRADER, BTC_PERP, WAD, 60_000 * WAD, 0, 0), "clearing: price outside band"),
-    (Fill(STRANGER, MAKER, TRADER, BTC_PERP, WAD, 56_000 * WAD, 0, 0), "clearing: caller is not a matcher"),
+    (ORDERS.fill(MATCHER, MAKER, TRADER, BTC_PERP, 10 * WAD, 56_000 * WAD), "margin: below initial"),
+    (ORDERS.fill(MATCHER, MAKER, TRADER, BTC_PERP, WAD, 60_000 * WAD), "clearing: price outside band"),
+    (ORDERS.fill(STRANGER, MAKER, TRADER, BTC_PERP, WAD, 56_000 * WAD), "clearing: caller is not a matcher"),
     (PushPrice(STRANGER, BTC_FEED, WAD, 0), "oracle: caller is not an oracle"),
     (SetFundingRate(FUNDING, 9, 1), "funding: unknown market"),
     (Liquidate(KEEPER, TRADER, BTC_PERP, WAD), "liquidation: account healthy"),
@@ -74,6 +77,7 @@ REVERTING: list[tuple[Action, str]] = [
     (AutoDeleverage(KEEPER, TRADER, BTC_PERP, (MAKER,)), "socialized_loss: method is pro-rata"),
     (SetPaused(STRANGER, True), "roles: caller is not governance"),
     (SetRole(GOV, "governance", GOV, False), "roles: governance cannot be revoked, only transferred"),
+    (AcceptGovernance(STRANGER), "roles: caller is not the proposed governance"),
     (SetMarketMargin(GOV, BTC_PERP, 0, WAD // 2), "roles: margin parameters out of bounds"),
 ]
 

@@ -155,6 +155,9 @@ def test_reference_keeper_sells_what_the_settled_balance_needs(desk: Desk) -> No
     balance (``ClearingHouse.settled_account``), so the protocol accepts it as the minimal one."""
     negative_balance(desk, 3 * WAD)
     desk.fill(COLL, MAKER, WAD // 10, 42_000 * WAD)  # long again: it pays funding
+    desk.advance(3_600)  # a whole funding ramp: the rate may move from 0 to the maximum
+    desk.push(BTC_FEED, 42_000 * WAD)
+    desk.push(ETH_FEED, 3_000 * WAD)
     desk.apply(SetFundingRate(ACTORS["funding_operator"], BTC_PERP, 10**11))
     desk.advance(3_600)
     desk.push(BTC_FEED, 42_000 * WAD)

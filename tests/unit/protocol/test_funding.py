@@ -1,4 +1,5 @@
-"""funding: index accrual, clamping, lazy settlement with CEIL charges, no accrual when untrusted."""
+"""funding: index accrual, clamping, the rate-of-change limit, lazy settlement with CEIL charges,
+no accrual when untrusted."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from protocol.constants import WAD
 from protocol.errors import ProtocolRevert
 from protocol.events import Event, FundingAccrued, FundingRateSet, FundingSettled
 from protocol.invariants import check_state
-from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, ETH_PERP
+from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, ETH_FEED, ETH_PERP
 
 if TYPE_CHECKING:
-    from conftest import Desk
+    from conftest import Desk, DeskFactory
 
 TRADER, MAKER = ACTORS["trader_leveraged"], ACTORS["market_maker"]
 FUNDING, GOV = ACTORS["funding_operator"], ACTORS["governance"]
@@ -23,6 +24,18 @@ CAP = WAD // 86_400 // 100  # default max_funding_rate_per_s_wad = 115740740740
 
 def set_rate(desk: Desk, rate: int, market_id: int = BTC_PERP) -> list[Event]:
     return desk.apply(SetFundingRate(FUNDING, market_id, rate))
+
+
+@pytest.fixture
+def desk(make_desk: DeskFactory) -> Desk:
+    """Default parameters but a one-second funding ramp, two seconds after the markets were
+    listed (prices pushed then): every rate is reachable at once, so these tests see accrual and
+    clamping alone (the ramp's own tests use the default ramp)."""
+    desk = make_desk(prices=False, funding_rate_ramp_s=1)
+    desk.advance(2)
+    desk.push(BTC_FEED, 60_000 * WAD)
+    desk.push(ETH_FEED, 3_000 * WAD)
+    return desk
 
 
 @pytest.mark.parametrize(
@@ -151,3 +164,29 @@ def test_a_new_position_pays_no_funding_for_time_before_it_was_opened(desk: Desk
     events = desk.apply(Withdraw(TRADER, 0, 1))  # same second: the position is 0 s old
     assert not [e for e in events if isinstance(e, FundingSettled)]
     assert desk.account(TRADER).balance == 100_000 * WAD - 10**12
+
+
+# ----------------------------------------------------------------------------- rate-of-change limit
+
+
+def test_the_rate_moves_at_most_max_times_elapsed_over_the_ramp(make_desk: DeskFactory) -> None:
+    desk = make_desk()  # default ramp: 3,600 s from 0 to the maximum
+    assert set_rate(desk, CAP) == [FundingRateSet(BTC_PERP, CAP, 0)]  # listed this second: no move yet
+    desk.advance(900)
+    # a quarter of the ramp: floor(CAP * 900 / 3,600) = floor(28935185185) = 28935185185
+    assert set_rate(desk, CAP)[-1] == FundingRateSet(BTC_PERP, CAP, CAP * 900 // 3_600)
+    desk.advance(1)
+    step = CAP // 3_600  # 32150205: one second's move, counted from the last update
+    assert set_rate(desk, -CAP)[-1] == FundingRateSet(BTC_PERP, -CAP, CAP * 900 // 3_600 - step)
+    desk.advance(2 * 3_600)  # two ramps: from anywhere to anywhere within the cap
+    desk.push(BTC_FEED, 60_000 * WAD)
+    assert set_rate(desk, -WAD)[-1] == FundingRateSet(BTC_PERP, -WAD, -CAP)
+
+
+def test_updates_split_over_time_move_no_faster_than_one(make_desk: DeskFactory) -> None:
+    desk = make_desk()
+    for _ in range(10):
+        desk.advance(36)
+        set_rate(desk, CAP)
+    # ten updates of floor(CAP * 36 / 3,600) each: at most what one update after 360 s allows
+    assert desk.state.markets[BTC_PERP].funding_rate_per_s_wad == 10 * (CAP * 36 // 3_600) <= CAP * 360 // 3_600

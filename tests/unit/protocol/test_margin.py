@@ -111,9 +111,16 @@ def test_initial_fraction_exactly_at_the_caps() -> None:
 
 
 def test_maintenance_fraction_rounds_up() -> None:
-    assert maintenance_fraction(BTC_MARKET, MarketState(), 60_000 * WAD) == WAD // 20  # 0.1 * 0.5
+    assert maintenance_fraction(BTC_MARKET) == WAD // 20  # 0.1 * 0.5
     # 0.12e18 + 1 times 0.5 = 0.06e18 + 0.5 -> 0.06e18 + 1
-    assert maintenance_fraction(ETH_MARKET, ms_with_oi(2_000 * WAD + 1), 3_000 * WAD) == 6 * WAD // 100 + 1
+    odd = dataclasses.replace(BTC_MARKET, initial_margin_fraction_wad=12 * WAD // 100 + 1)
+    assert maintenance_fraction(odd) == 6 * WAD // 100 + 1
+
+
+def test_open_interest_raises_initial_but_never_maintenance() -> None:
+    crowded = ms_with_oi(2_000 * WAD + 1)  # initial fraction 0.12e18 + 1 (above)
+    assert position_requirement(ETH_MARKET, crowded, WAD, 3_000 * WAD, maintenance=False) == 360 * WAD + 3_000
+    assert position_requirement(ETH_MARKET, crowded, WAD, 3_000 * WAD, maintenance=True) == 150 * WAD  # 5 %
 
 
 def test_position_requirement_rounds_up() -> None:
@@ -180,8 +187,8 @@ def test_open_interest_scales_initial_margin_in_the_house(desk: Desk) -> None:
     desk.deposit_usdc(MAKER, 1_000_000)
     desk.fill(TRADER, MAKER, 2_000 * WAD, 3_000 * WAD, market_id=ETH_PERP)  # OI 6M USD
     h = desk.health(TRADER)
-    # fraction 0.12: IM = 6,000,000 * 0.12 = 720,000; MM fraction 0.06: 360,000
-    assert (h.initial, h.maintenance) == (720_000 * WAD, 360_000 * WAD)
+    # initial fraction 0.12: IM = 6,000,000 * 0.12 = 720,000; maintenance stays 0.1 * 0.5: 300,000
+    assert (h.initial, h.maintenance) == (720_000 * WAD, 300_000 * WAD)
 
 
 def test_maintenance_threshold_to_the_wei(long_btc: Desk) -> None:

@@ -136,7 +136,7 @@ def test_a_long_with_maintenance_above_100_percent_is_liquidated_on_a_rally(make
     """Share 80 %: mmf = 120 % > 100 %. E - MM = 30,000 + p - ceil(1.2 p) falls as p rises: the
     liquidation price of the long, p (mmf - W) > (B - O) W, is 150,000, above its entry (SPEC §4)."""
     desk = opened(make_desk, WAD, share=4 * WAD // 5)
-    assert maintenance_fraction(desk.house.params.market(BTC_PERP), MarketState(), 0) == 6 * WAD // 5
+    assert maintenance_fraction(desk.house.params.market(BTC_PERP)) == 6 * WAD // 5
     for p in (90_000, 135_000, 150_000):
         desk.push(BTC_FEED, p * WAD)
     h = desk.health(TRADER)

@@ -35,6 +35,7 @@ COLLATERAL = CollateralParams(
     liquidation_discount_wad=WAD // 20,
     deposit_cap=10**24,
     value_cap_wad=10**26,
+    account_deposit_cap=10**23,
 )
 
 
@@ -104,6 +105,8 @@ BAD_FIELDS: list[tuple[Any, str, str, object, str]] = [
         " = 0.100000000000000001 is out of range [0, 0.1]",
     ),
     (ProtocolParams(), "protocol", "collateral_liquidation_fee_wad", 0.01, " must be an integer, got 0.01"),
+    (ProtocolParams(), "protocol", "funding_rate_ramp_s", 0, " = 0 is out of range [1, 2592000]"),
+    (ProtocolParams(), "protocol", "liquidation_grace_s", 86_401, " = 86401 is out of range [0, 86400]"),
     (ProtocolParams(), "protocol", "socialized_loss_method", "adl", " must be one of ['pro_rata', 'adl'], got 'adl'"),
     # FeedParams
     (FEED, "feed[0]", "heartbeat_s", 0, " = 0 is out of range [1, 604800]"),
@@ -141,6 +144,8 @@ BAD_FIELDS: list[tuple[Any, str, str, object, str]] = [
     (COLLATERAL, "collateral[1]", "liquidation_discount_wad", WAD, " = 1 is out of range"),
     (COLLATERAL, "collateral[1]", "deposit_cap", 0, " = 0 is out of range [1, no limit]"),
     (COLLATERAL, "collateral[1]", "value_cap_wad", 0, " = 0 is out of range [0.000000000000000001, no limit]"),
+    (COLLATERAL, "collateral[1]", "account_deposit_cap", 0, f" = 0 is out of range [1, {10**24}]"),
+    (COLLATERAL, "collateral[1]", "account_deposit_cap", 10**24 + 1, f" = {10**24 + 1} is out of range [1, {10**24}]"),
     (COLLATERAL, "collateral[1]", "symbol", "", " must be a non-empty string, got ''"),
 ]
 
@@ -256,6 +261,7 @@ haircut = "0.1"
 liquidation_discount = "0.05"
 deposit_cap = 100000000
 value_cap = "1e6"
+account_deposit_cap = 1000000
 """
 
 
@@ -284,6 +290,7 @@ def test_load_params_converts_decimal_strings_to_exact_wad(tmp_path: Path) -> No
     assert m.oi_cap_upper_wad == 2000 * WAD + 1  # the 18th decimal place is one wei
     c = p.collateral(2)
     assert (c.decimals, c.deposit_cap, c.haircut_wad, c.value_cap_wad) == (8, 10**8, 10**17, 10**6 * WAD)
+    assert c.account_deposit_cap == 10**6
 
 
 def test_load_params_reads_an_options_signed_yield(tmp_path: Path) -> None:

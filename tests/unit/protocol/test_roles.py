@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from protocol.actions import (
+    AcceptGovernance,
     Action,
     AdvanceTime,
     Deposit,
@@ -19,10 +20,11 @@ from protocol.actions import (
     SetPaused,
     SetRole,
     Withdraw,
+    WithdrawFees,
 )
 from protocol.constants import MAX_INITIAL_MARGIN_FRACTION, WAD
 from protocol.errors import ProtocolRevert
-from protocol.events import MarginParamsSet, PausedSet, RoleSet
+from protocol.events import GovernanceProposed, MarginParamsSet, PausedSet, RoleSet
 from protocol.margin import Health
 from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, ETH_PERP
 
@@ -54,16 +56,19 @@ def test_only_governance(desk: Desk, action: Action) -> None:
 def test_grant_and_revoke_matcher(desk: Desk) -> None:
     desk.deposit_usdc(TRADER, 100_000)
     desk.deposit_usdc(MAKER, 100_000)
-    by_keeper = Fill(KEEPER, MAKER, TRADER, BTC_PERP, WAD, 60_000 * WAD, 0, 0)
+
+    def by_keeper() -> Fill:
+        return desk.signer.fill(KEEPER, MAKER, TRADER, BTC_PERP, WAD, 60_000 * WAD)
+
     with pytest.raises(ProtocolRevert, match=r"^clearing: caller is not a matcher$"):
-        desk.apply(by_keeper)
+        desk.apply(by_keeper())
     assert desk.apply(SetRole(GOV, "matcher", KEEPER, True)) == [RoleSet("matcher", KEEPER, True)]
     assert desk.state.roles.matchers == {MATCHER, KEEPER}
-    desk.apply(by_keeper)
+    desk.apply(by_keeper())
     desk.apply(SetRole(GOV, "matcher", KEEPER, False))
     assert desk.state.roles.matchers == {MATCHER}
     with pytest.raises(ProtocolRevert, match=r"^clearing: caller is not a matcher$"):
-        desk.apply(by_keeper)
+        desk.apply(by_keeper())
     desk.apply(SetRole(GOV, "matcher", KEEPER, False))  # revoking an absent role is a no-op
     assert desk.state.roles.matchers == {MATCHER}
 
@@ -84,12 +89,19 @@ def test_grant_and_revoke_oracle_and_funding(desk: Desk) -> None:
     assert desk.state.roles.funding_operators == {KEEPER}
 
 
-def test_governance_transfer(desk: Desk) -> None:
-    assert desk.apply(SetRole(GOV, "governance", NEW_GOV, True)) == [RoleSet("governance", NEW_GOV, True)]
-    assert desk.state.roles.governance == NEW_GOV
+def test_governance_transfer_is_proposed_then_accepted(desk: Desk) -> None:
+    assert desk.apply(SetRole(GOV, "governance", NEW_GOV, True)) == [GovernanceProposed(NEW_GOV)]
+    assert (desk.state.roles.governance, desk.state.roles.pending_governance) == (GOV, NEW_GOV)
+    desk.apply(SetPaused(GOV, True))  # the holder governs until the successor accepts
+    with pytest.raises(ProtocolRevert, match=r"^roles: caller is not the proposed governance$"):
+        desk.apply(AcceptGovernance(GOV))
+    assert desk.apply(AcceptGovernance(NEW_GOV)) == [RoleSet("governance", NEW_GOV, True)]
+    assert (desk.state.roles.governance, desk.state.roles.pending_governance) == (NEW_GOV, None)
     with pytest.raises(ProtocolRevert, match=r"^roles: caller is not governance$"):
-        desk.apply(SetPaused(GOV, True))
-    assert desk.apply(SetPaused(NEW_GOV, True)) == [PausedSet(True)]
+        desk.apply(SetPaused(GOV, False))
+    assert desk.apply(SetPaused(NEW_GOV, False)) == [PausedSet(False)]
+    with pytest.raises(ProtocolRevert, match=r"^roles: caller is not the proposed governance$"):
+        desk.apply(AcceptGovernance(NEW_GOV))  # accepted once
 
 
 def test_governance_cannot_be_revoked(desk: Desk) -> None:
@@ -105,14 +117,15 @@ def test_pause_blocks_user_actions_but_not_prices_funding_time_or_governance(des
     for action, reason in (
         (Deposit(TRADER, 0, 1), "vault: paused"),
         (Withdraw(TRADER, 0, 1), "vault: paused"),
-        (Fill(MATCHER, MAKER, TRADER, BTC_PERP, WAD, 60_000 * WAD, 0, 0), "clearing: paused"),
+        (WithdrawFees(GOV, GOV, 1), "vault: paused"),
+        (desk.signer.fill(MATCHER, MAKER, TRADER, BTC_PERP, WAD, 60_000 * WAD), "clearing: paused"),
     ):
         with pytest.raises(ProtocolRevert) as info:
             desk.apply(action)
         assert info.value.reason == reason
+    desk.apply(AdvanceTime(10, 1))  # the funding ramp lets the rate move after listing
     desk.push(BTC_FEED, 61_000 * WAD)
     desk.apply(SetFundingRate(FUNDING, BTC_PERP, 7))
-    desk.apply(AdvanceTime(10, 1))
     desk.apply(SetRole(GOV, "matcher", KEEPER, True))
     desk.apply(SetMarketMargin(GOV, BTC_PERP, WAD // 5, WAD // 2))
     desk.apply(FundInsurance(GOV, 1))

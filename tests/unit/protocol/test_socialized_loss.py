@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from protocol.actions import Action, AutoDeleverage, Fill, FundInsurance, Liquidate, SetPaused, Withdraw
+from protocol.actions import Action, AutoDeleverage, FundInsurance, Liquidate, SetPaused, Withdraw
 from protocol.constants import UINT256_MAX, WAD
 from protocol.errors import InvalidParameter, ProtocolRevert
 from protocol.events import BadDebtSettled, Deleveraged, Event, LossCharged, LossSocialized
@@ -109,7 +109,7 @@ def test_uncovered_loss_when_nobody_holds_the_opposite_side(desk: Desk) -> None:
     desk.fill(TRADER, MAKER, WAD, 60_000 * WAD)
     desk.push(BTC_FEED, 47_000 * WAD)
     # the bankrupt long sells to its only counterparty: both close, no open interest is left
-    events = apply_checked(desk, Fill(ACTORS["matcher"], MAKER, TRADER, BTC_PERP, -WAD, 47_000 * WAD, 0, 0))
+    events = apply_checked(desk, desk.signer.fill(ACTORS["matcher"], MAKER, TRADER, BTC_PERP, -WAD, 47_000 * WAD))
     assert BadDebtSettled(TRADER, 500 * WAD, 0, 500 * WAD) in events
     assert not [e for e in events if isinstance(e, LossSocialized)]
     assert desk.state.uncovered_loss == 500 * WAD

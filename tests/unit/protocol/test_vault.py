@@ -45,15 +45,31 @@ def test_collateral_deposit_and_withdraw_in_its_own_decimals(desk: Desk) -> None
 
 
 def test_collateral_deposit_cap_counts_every_account(desk: Desk) -> None:
-    cap = desk.house.params.collateral(WETH).deposit_cap  # 1e6 WETH in token units
-    assert cap == 10**6 * WAD
-    desk.apply(Deposit(COLL, WETH, cap - 1))
+    cp = desk.house.params.collateral(WETH)
+    cap, per_account = cp.deposit_cap, cp.account_deposit_cap  # 1e6 and 1e5 WETH in token units
+    assert (cap, per_account) == (10**6 * WAD, 10**5 * WAD)
+    holders = [ACTORS[r] for r in ("trader_collateral", "trader_short", "trader_conservative", "keeper")]
+    holders += [ACTORS[r] for r in ("liquidator", "market_maker", "oracle", "matcher", "governance")]
+    for who in holders:  # nine accounts at their own cap
+        desk.apply(Deposit(who, WETH, per_account))
+    desk.apply(Deposit(TRADER, WETH, per_account - 1))
     before = desk.house.snapshot()
     with pytest.raises(ProtocolRevert, match=r"^vault: deposit cap$"):
-        desk.apply(Deposit(TRADER, WETH, 2))
+        desk.apply(Deposit(ACTORS["funding_operator"], WETH, 2))
     assert desk.house.snapshot() == before
-    desk.apply(Deposit(TRADER, WETH, 1))  # exactly at the cap
+    desk.apply(Deposit(ACTORS["funding_operator"], WETH, 1))  # exactly at the cap
     assert desk.state.vault_tokens[WETH] == cap
+
+
+def test_one_account_holds_at_most_its_own_cap(desk: Desk) -> None:
+    per_account = desk.house.params.collateral(WETH).account_deposit_cap
+    desk.apply(Deposit(COLL, WETH, per_account - 1))
+    with pytest.raises(ProtocolRevert, match=r"^vault: account deposit cap$"):
+        desk.apply(Deposit(COLL, WETH, 2))
+    desk.apply(Deposit(COLL, WETH, 1))  # exactly at the cap
+    desk.apply(Withdraw(COLL, WETH, 5))
+    desk.apply(Deposit(COLL, WETH, 5))  # what was withdrawn may come back
+    assert desk.account(COLL).collateral[WETH] == per_account
 
 
 def test_settlement_deposits_have_no_cap(desk: Desk) -> None:

@@ -158,6 +158,7 @@ haircut = "0.02"
 liquidation_discount = "0.01"
 deposit_cap = 100000000000000
 value_cap = "100000000"
+account_deposit_cap = 10000000000000
 """
 
 

@@ -269,7 +269,10 @@ def test_replay_only_ever_uses_guarded_or_confirmed_prices(
         if result.source is Source.PRIMARY:
             assert result.price_wad == p_usd * WAD
             confirmed = f is W and abs(p_usd - f_usd) * 20 <= min(p_usd, f_usd)
-            assert p is W or (p is J and confirmed)
+            # F-02: out of BOTH_UNTRUSTED on the sources' own agreement, a move of the primary
+            # against the frozen last good price is trusted once its own track agrees
+            recovered = s.status is S.BOTH_UNTRUSTED and result.state.primary.agreeing > 0
+            assert p is W or (p is J and (confirmed or recovered))
         if result.price_wad is None:
             assert result.state.last_good_price_wad == last
         s = result.state
