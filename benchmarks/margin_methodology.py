@@ -33,10 +33,6 @@ _STARTED_CPU = time.process_time()
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-# the repository's packages before this folder (benchmarks/simulator.py would shadow `simulator`)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 

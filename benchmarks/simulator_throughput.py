@@ -21,7 +21,7 @@ path's time goes; its wrappers add a little time, so it is not one of the measur
 starts after a ``gc.collect()``: a full collection walks the 100,000-account book (~0.1 s) and
 would otherwise land in whichever run happens to trigger it.
 
-Run: ``.venv/bin/python benchmarks/simulator.py`` (about a minute, most of it building the
+Run: ``.venv/bin/python benchmarks/simulator_throughput.py`` (about a minute, most of it building the
 100,000-account book through the reference model).
 """
 
