@@ -16,9 +16,11 @@ Positions (trigger: equity < maintenance, strict). A keeper takes over ``q`` of 
 * at most ``max_liquidation_notional_per_block`` of solvent accounts is liquidated per block
   (a bankrupt account is closed whole even beyond it, and uses up the block's room).
 
-Collateral: while the settlement balance is negative anyone may buy the account's collateral
-at ``oracle * (1 - discount)``, no more than needed to bring the balance back to zero; a fee
-share of the proceeds goes to the insurance fund.
+Collateral: while the settlement balance is negative and the account is below its maintenance
+requirement (F-05: ``E < MM`` at liquidation prices; with no position, ``E < 0``) anyone may buy
+the account's collateral at ``oracle * (1 - discount)``, no more than needed to bring the balance
+back to zero; a fee share of the proceeds goes to the insurance fund. A healthy account's
+negative balance is left to its owner (it counts against its equity like any debt).
 """
 
 from __future__ import annotations
@@ -284,7 +286,8 @@ def liquidate(ctx: Context, action: Liquidate) -> None:
 
 
 def liquidate_collateral(ctx: Context, action: LiquidateCollateral) -> None:
-    """Sell an account's collateral to ``liquidator`` at a discount while its balance is negative."""
+    """Sell an account's collateral to ``liquidator`` at a discount while its balance is negative
+    and it is below its maintenance requirement."""
     ctx.require_not_paused("liquidation")
     require(action.liquidator != action.account, "liquidation: self liquidation")
     require(action.asset_id in {c.asset_id for c in ctx.params.collaterals}, "liquidation: unknown asset")
@@ -293,6 +296,12 @@ def liquidate_collateral(ctx: Context, action: LiquidateCollateral) -> None:
     settle_account(ctx, action.liquidator)
     acct = ctx.state.account(action.account)
     require(acct.balance < 0, "liquidation: balance not negative")
+    # F-05: only an account below its requirement sells at a discount (a healthy one's debt is
+    # left to its owner), valued as liquidation values it.
+    health = account_health(
+        acct, ctx.params, ctx.state.markets, liquidation_prices(ctx, acct, "liquidation"), now_s=ctx.state.now_s
+    )
+    require(health.liquidatable, "liquidation: account healthy")
     price = trusted_price(ctx, cp.feed_id, "liquidation")
     amount_wad = to_wad(action.amount, cp.decimals)
     held = acct.collateral.get(action.asset_id, 0)

@@ -78,7 +78,7 @@ from protocol.events import (
     PriceRejected,
 )
 from protocol.funding import accrued_markets
-from protocol.keeper import adl_counterparties, collateral_to_sell
+from protocol.keeper import adl_counterparties, collateral_for_sale, collateral_to_sell
 from protocol.margin import notional
 from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, adl_pool, evaluate
 from protocol.oracle_adapter import is_trusted
@@ -442,7 +442,9 @@ class _PathRun:
         dropped), or why it waits for a later block."""
         kc = self.config.keepers
         acct = self.house.state.accounts[address]
-        if not acct.positions:
+        if not acct.positions:  # below its requirement on its collateral alone: a sale is due
+            if _needs_sale(self.house, address):
+                self.sales.append(address)
             return 0
         market_id = self._largest_position(address)
         size = acct.positions[market_id].size
@@ -558,11 +560,11 @@ class _PathRun:
 
 
 def _needs_sale(house: ClearingHouse, address: str) -> bool:
-    """The account's settlement balance (funding settled) is negative while it holds collateral."""
+    """The account holds collateral, its settlement balance (funding settled) is negative and it
+    is below its requirement (F-05: a healthy account's debt is left to its owner)."""
     if not house.state.accounts[address].has_collateral():  # settling funding moves no collateral
         return False
-    acct = house.settled_account(address)
-    return acct.balance < 0
+    return collateral_for_sale(house, address)
 
 
 def _series(steps: int) -> dict[str, NDArray[np.float64]]:

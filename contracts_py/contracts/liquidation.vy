@@ -171,7 +171,8 @@ def liquidate(keeper: address, account: address, market_id: uint256, size_wad: u
 @internal
 def liquidate_collateral(liquidator: address, account: address, asset_id: uint256, amount: uint256):
     """
-    @notice Sell an account's collateral to `liquidator` at a discount while its balance is negative.
+    @notice Sell an account's collateral to `liquidator` at a discount while its balance is
+            negative and the account is below maintenance (F-05).
     @param liquidator The buyer (caller).
     @param account The account whose collateral is sold.
     @param asset_id Collateral asset id.
@@ -185,6 +186,11 @@ def liquidate_collateral(liquidator: address, account: address, asset_id: uint25
     funding.settle_account(account)
     funding.settle_account(liquidator)
     assert state.balances[account] < 0, "liquidation: balance not negative"
+    # F-05: only an account below its requirement sells at a discount
+    health: margin.Health = margin.account_health_at(
+        account, oracle_adapter.require_position_prices(account, "liquidation: price not trusted")
+    )
+    assert health.equity < units.to_int(health.maintenance), "liquidation: account healthy"
     price: uint256 = oracle_adapter.trusted_price(cp.feed_id, "liquidation: price not trusted")
     amount_wad: uint256 = units.to_wad(amount, cp.decimals)
     held: uint256 = state.collateral[account][asset_id]

@@ -127,9 +127,13 @@ def test_collateral_liquidation(diff):
     assert diff.core.balances(COLL) < 0
     assert diff.apply(LiquidateCollateral(COLL, COLL, 1, WAD)) == "liquidation: self liquidation"
     assert diff.apply(LiquidateCollateral(LIQ, COLL, 3, WAD)) == "liquidation: unknown asset"
+    # F-05: equity -1,000 + 12,000 with no position is healthy: its debt is left to its owner
+    assert diff.apply(LiquidateCollateral(LIQ, COLL, 1, WAD)) == "liquidation: account healthy"
+    for eth in (1_500, 750, 375, 240):  # 5 WETH x 240 x 0.8 = 960 < 1,000: below its requirement
+        move(diff, 50_000, eth)
     assert diff.apply(LiquidateCollateral(LIQ, COLL, 1, 6 * WAD)) == "liquidation: amount exceeds collateral"
-    assert diff.apply(LiquidateCollateral(LIQ, COLL, 1, WAD)) == "liquidation: sells more than needed"
-    for a in (10**17, 35 * 10**16, 4 * 10**17):
+    assert diff.apply(LiquidateCollateral(LIQ, COLL, 1, 5 * WAD)) == "liquidation: sells more than needed"
+    for a in (WAD, 15 * 10**17, 14 * 10**17):
         diff.apply(LiquidateCollateral(LIQ, COLL, 1, a))
     assert diff.apply(LiquidateCollateral(LIQ, MAKER, 1, 1)) == "liquidation: balance not negative"
 
