@@ -76,6 +76,7 @@ from protocol.events import (
     LossSocialized,
     PriceAccepted,
     PriceRejected,
+    ShortfallSettled,
 )
 from protocol.funding import accrued_markets
 from protocol.keeper import adl_counterparties, collateral_for_sale, collateral_to_sell
@@ -393,7 +394,7 @@ class _PathRun:
                 self.liquidated.add(e.account)
             elif isinstance(e, CollateralLiquidated):
                 t.collateral_liquidations += 1
-            elif isinstance(e, BadDebtSettled):
+            elif isinstance(e, BadDebtSettled | ShortfallSettled):
                 t.bad_debt += e.debt_wad
                 # what the fund could not pay is socialized (LossSocialized) or left uncovered
                 if e.socialized_wad or (e.covered_by_fund_wad and self.house.state.insurance_fund == 0):

@@ -30,7 +30,7 @@ from protocol.actions import (
     Withdraw,
 )
 from protocol.constants import WAD
-from protocol.events import BadDebtSettled, Deleveraged, Liquidated, LossSocialized
+from protocol.events import BadDebtSettled, Deleveraged, Liquidated, LossSocialized, ShortfallSettled
 from protocol.scenarios import ACTORS
 
 MAKER, LONG, KEEPER = ACTORS["market_maker"], ACTORS["trader_leveraged"], ACTORS["keeper"]
@@ -89,7 +89,7 @@ def test_underwater_liquidation_settles_bad_debt_pro_rata(diff):
     diff.apply(diff.signer.fill(MATCHER, SHORT, MAKER, BTC, WAD // 2, 60_000 * WAD, 0, 0))  # SHORT is short 0.5
     move(diff, 52_000)  # long equity 7,000 - 8,000 < 0
     events = diff.apply(Liquidate(KEEPER, LONG, BTC, WAD))
-    assert any(isinstance(e, BadDebtSettled) for e in events)
+    assert any(isinstance(e, ShortfallSettled) for e in events)
     diff.apply(FundInsurance(GOV, 10 * USDC))
     # the loss is charged to the shorts when they are next touched
     diff.apply(Withdraw(SHORT, 0, USDC))
