@@ -64,7 +64,8 @@ def test_an_eth_loss_is_not_charged_to_btc_longs(diff: Differential) -> None:
     state = diff.model.state
     assert state.markets[BTC_PERP].loss_index_long == 0  # before the fix: 2,000 / 0.1 BTC = 20,000 per BTC
     assert diff.model.liquidation_health(VICTIM) == victim_before
-    assert state.accounts[ATTACKER].balance == 0 and not state.accounts[ATTACKER].positions
+    assert state.accounts[ATTACKER].balance == 0
+    assert not state.accounts[ATTACKER].positions
     assert state.uncovered_loss == 0
 
 
