@@ -141,6 +141,9 @@ def test_vectorised_screen_equals_model_loop(case: str) -> None:
         assert totals["oracle_rejections"] > 0
     else:
         assert totals["bad_debt_wad"] > 0
+    # In "cross" every account holds WETH: its bankrupt closes settle no share (F-15, SPEC §8),
+    # what the collateral sale leaves is bad debt, paid by the fund or left uncovered.
+    if case in ("crash", "adl"):
         assert totals["socialized_loss_wad"] > 0
     if case in ("cross", "adl"):
         assert totals["collateral_liquidations"] > 0
