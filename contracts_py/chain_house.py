@@ -63,7 +63,7 @@ from protocol.constants import SETTLEMENT_ASSET_ID
 from protocol.errors import ChainError, InvalidParameter, ProtocolRevert
 from protocol.orders import OrderDomain
 from protocol.params import Params
-from protocol.state import Account, FeedState, MarketState, Position, ProtocolState, Roles
+from protocol.state import Account, AdlProposal, FeedState, MarketState, Position, ProtocolState, Roles
 
 __all__ = ["EVENT_TYPES", "ChainClearingHouse", "Outcome", "mint_test_tokens", "sender_of", "to_event"]
 
@@ -83,7 +83,12 @@ def to_event(decoded: dict[str, Any]) -> ev.Event:
     cls = EVENT_TYPES.get(str(decoded.get("event")))
     if cls is None:
         raise ChainError(f"the clearing house emitted an event the model does not know: {decoded!r}")
-    fields = {k: v for k, v in decoded.items() if k != "event"}
+    # an array (AdlProposed's counterparties) is the model's tuple, of lower-case addresses
+    fields = {
+        k: tuple(str(x).lower() for x in v) if isinstance(v, list | tuple) else v
+        for k, v in decoded.items()
+        if k != "event"
+    }
     try:
         return cls(**fields)
     except TypeError as exc:
@@ -434,6 +439,13 @@ class ChainClearingHouse:
             realized_pnl=int(self._view("realized_pnl", a)),
         )
 
+    def adl_proposal(self, address: str, market_id: int) -> AdlProposal | None:
+        """The pending ADL proposal for ``address``'s position in ``market_id`` (None if none)."""
+        counterparties, deadline_s = self._view("adl_proposals", normalize_address(address), market_id)
+        if not int(deadline_s):
+            return None
+        return AdlProposal(tuple(str(c).lower() for c in counterparties), int(deadline_s))
+
     def market(self, market_id: int) -> MarketState:
         """Funding rate and index, loss indexes, last accrual and open interest of ``market_id``."""
         return MarketState(*(int(v) for v in self._view("markets", market_id)))
@@ -570,4 +582,7 @@ class ChainClearingHouse:
             liquidations_resume_at_s=int(self._view("liquidations_resume_at_s")),
             order_domain=self.order_domain,
             order_filled=filled,
+            adl_proposals={
+                (a, m): p for a in addrs for m in self.market_ids if (p := self.adl_proposal(a, m)) is not None
+            },
         )

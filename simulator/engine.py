@@ -79,7 +79,7 @@ from protocol.events import (
     ShortfallSettled,
 )
 from protocol.funding import accrued_markets
-from protocol.keeper import adl_counterparties, collateral_for_sale, collateral_to_sell
+from protocol.keeper import adl_action, adl_counterparties, collateral_for_sale, collateral_to_sell
 from protocol.margin import notional
 from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, adl_pool, evaluate
 from protocol.oracle_adapter import is_trusted
@@ -466,14 +466,15 @@ class _PathRun:
         if self.adl and health is not None and health.equity < 0 and -health.equity > self.house.state.insurance_fund:
             if gas < kc.gas_per_deleverage:
                 return _Wait.BLOCK
-            counterparties = self._counterparties(address, market_id)
-            if not counterparties:  # nobody on the other side is in profit: try again later
+            # the ADL queue: propose, challenge a lower-ranked list, execute after the deadline,
+            # or close bankrupt when an empty proposal went unchallenged (F-04, F-10)
+            step = adl_action(self.house, KEEPER, address, market_id, self._counterparties(address, market_id))
+            if step is None:  # the stored list stands: wait for its deadline
                 return _Wait.ACCOUNT
-            action, cost, touched = (
-                AutoDeleverage(KEEPER, address, market_id, counterparties),
-                kc.gas_per_deleverage,
-                (address, *counterparties),
-            )
+            if isinstance(step, AutoDeleverage):
+                action, cost, touched = step, kc.gas_per_deleverage, (address, *step.counterparties)
+            else:
+                action, cost, touched = step, kc.gas_per_liquidation, (address, KEEPER)
         else:
             if gas < kc.gas_per_liquidation:
                 return _Wait.BLOCK
