@@ -42,6 +42,7 @@ __all__ = [
     "VYPER_LIBRARIES",
     "Artifact",
     "Builder",
+    "atomic_write_text",
     "build",
     "check_code_size",
     "default_cache_dir",
@@ -142,7 +143,8 @@ def check_code_size(artifact: Artifact) -> None:
         )
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in its folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -285,7 +287,7 @@ class Builder:
             compiler_version=vyper.__version__,
         )
         try:
-            _atomic_write_text(entry, json.dumps(artifact.to_json(), sort_keys=True))
+            atomic_write_text(entry, json.dumps(artifact.to_json(), sort_keys=True))
         except OSError as exc:
             raise ChainError(
                 f"cannot write the artifact cache at {self.cache_dir}: {exc}; set NOVATION_CACHE_DIR"
@@ -368,6 +370,6 @@ def export_artifacts(
         data.pop("sourcePath")  # machine-specific
         if artifact.name == HOUSE:
             data["abi"] = house_abi(b)
-        _atomic_write_text(target, json.dumps(data, indent=2, sort_keys=True) + "\n")
+        atomic_write_text(target, json.dumps(data, indent=2, sort_keys=True) + "\n")
         paths.append(target)
     return paths
