@@ -20,9 +20,19 @@ def _prices(d: Differential, btc: int, eth: int) -> list[Action]:
 def run_scenario(d: Differential) -> list[str]:
     """Run the scenario on ``d`` (compared to the wei at every step); returns the traders used.
 
-    The last block is sealed, so the chain's latest block holds the model's state and time.
+    The last block is sealed, so the chain's latest block holds the model's state and time. On
+    anvil (a block per transaction) every action gets its own block one second later.
     """
     a = d.actors
+    own_blocks = d.chain_system.chain.name == "anvil"
+    plain_apply = d.apply
+
+    def apply(action: Action) -> object:
+        if own_blocks and not isinstance(action, AdvanceTime):
+            plain_apply(AdvanceTime(1, 1))
+        return plain_apply(action)
+
+    d.apply = apply  # type: ignore[method-assign]
     maker, leveraged, conservative, holder = a.traders[0], a.traders[1], a.traders[2], a.traders[3]
     steps: list[Action] = [
         *_prices(d, 60_000, 3_000),
@@ -45,4 +55,5 @@ def run_scenario(d: Differential) -> list[str]:
     d.apply(Liquidate(a.keeper, leveraged, BTC, q))
     d.apply_all(_prices(d, 54_000, 2_800))
     d.chain_system.chain.set_automine(True)  # seal the model's last block
+    d.apply = plain_apply  # type: ignore[method-assign]
     return [maker, leveraged, conservative, holder, a.keeper]
