@@ -29,6 +29,7 @@ import copy
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from contracts_py.build import Builder, house_abi
@@ -233,7 +234,7 @@ class NovationClient:
 
     @classmethod
     def from_manifest(
-        cls, rpc: str | Rpc | Any, manifest: Manifest | str, *, timeout_s: float = DEFAULT_TIMEOUT_S
+        cls, rpc: str | Rpc | Any, manifest: Manifest | str | Path, *, timeout_s: float = DEFAULT_TIMEOUT_S
     ) -> NovationClient:
         """Attach to the deployment a manifest (or a manifest file's path) describes; its chain id
         must be the node's."""
@@ -528,9 +529,7 @@ class NovationClient:
         if isinstance(from_block, bool) or not isinstance(from_block, int) or from_block < 0:
             raise InvalidParameter(f"from_block must be a non-negative integer, got {from_block!r}")
         if last > head or from_block > head:
-            raise InvalidParameter(
-                f"block range {from_block}..{last} is past the head {head} of chain {self.chain_id}"
-            )
+            raise InvalidParameter(f"block range {from_block}..{last} is past the head {head} of chain {self.chain_id}")
         if last < from_block:
             raise InvalidParameter(f"block range {from_block}..{last} is empty: to_block is before from_block")
         if isinstance(page, bool) or not isinstance(page, int) or page < 1:

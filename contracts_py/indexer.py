@@ -130,9 +130,7 @@ class Indexer:
         self.db.executescript(_SCHEMA)
         row = self.db.execute("SELECT house, chain_id FROM cursor").fetchone()
         if row is None:
-            self.db.execute(
-                "INSERT INTO cursor VALUES (0, ?, ?, ?)", (client.house, client.chain_id, start_block - 1)
-            )
+            self.db.execute("INSERT INTO cursor VALUES (0, ?, ?, ?)", (client.house, client.chain_id, start_block - 1))
         elif (row[0], row[1]) != (client.house, client.chain_id):
             raise InvalidParameter(
                 f"{path} indexes house {row[0]} on chain {row[1]}, not {client.house} on chain {client.chain_id}: "
@@ -191,7 +189,7 @@ class Indexer:
             )
         with self._transaction() as db:
             for table in ("events", "blocks", "snapshots"):
-                db.execute(f"DELETE FROM {table} WHERE block > ?", (fork,))  # noqa: S608  (fixed table names)
+                db.execute(f"DELETE FROM {table} WHERE block > ?", (fork,))
             db.execute("DELETE FROM accounts WHERE first_block > ?", (fork,))
             db.execute("UPDATE cursor SET block = ?", (fork,))
         return 1
@@ -220,9 +218,7 @@ class Indexer:
         for e in events:
             if hashes[e.block] != e.block_hash:  # the chain moved between the two reads: read again
                 raise ChainError(f"indexer: block {e.block} changed while it was read; run again")
-        snapshot_blocks = [
-            b for b in range(start, end + 1) if self.snapshot_every and b % self.snapshot_every == 0
-        ]
+        snapshot_blocks = [b for b in range(start, end + 1) if self.snapshot_every and b % self.snapshot_every == 0]
         with self._transaction() as db:
             for e in events:
                 fields = {k: _json_value(v) for k, v in e.fields().items()}
@@ -284,7 +280,7 @@ def export_parquet(db: Path | str, out_dir: Path | str) -> list[Path]:
     paths = []
     with contextlib.closing(sqlite3.connect(db)) as conn:
         for table in TABLES:
-            frame = pd.read_sql_query(f"SELECT * FROM {table}", conn)  # noqa: S608  (fixed table names)
+            frame = pd.read_sql_query(f"SELECT * FROM {table}", conn)
             target = out / f"{table}.parquet"
             fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{table}.", suffix=".tmp")
             os.close(fd)

@@ -12,7 +12,6 @@ the node answers (a revert of ``eth_call`` is a :class:`~protocol.errors.Protoco
 
 from __future__ import annotations
 
-import socket
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, Final
@@ -60,7 +59,7 @@ class Rpc(ABC):
         """The results of several calls, in order (one round trip where the transport can)."""
         return [self.request(m, p) for m, p in calls]
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (a transport without a connection has nothing to release)
         """Release the connection (nothing by default)."""
 
 
@@ -79,7 +78,7 @@ class HttpRpc(Rpc):
     def _send(self, payload: Any) -> Any:
         try:
             return self._client.request(payload)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise ChainError(f"the JSON-RPC endpoint {self.name} timed out; is the node overloaded?") from None
 
     def request(self, method: str, params: Sequence[Any]) -> Any:

@@ -181,7 +181,7 @@ def state(
         acct = st.accounts.get(a)
         console.print(
             f"account {a}: balance {_usd(acct.balance if acct else 0)} USD, "
-            f"positions {({m: p.size / WAD for m, p in acct.positions.items()} if acct else {})}, "
+            f"positions { ({m: p.size / WAD for m, p in acct.positions.items()} if acct else {}) }, "
             f"equity {_usd(h.equity)}, initial {_usd(h.initial)}, maintenance {_usd(h.maintenance)}, "
             f"liquidatable: {h.liquidatable}, meets initial: {h.meets_initial}"
         )

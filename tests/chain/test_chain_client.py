@@ -92,7 +92,8 @@ def test_events_typed_in_chain_order(scenario: tuple[Differential, list[str]]) -
     client = _client(d)
     found = client.events(0)
     keys = [(e.block, e.tx_index, e.log_index) for e in found]
-    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    assert keys == sorted(keys)
+    assert len(set(keys)) == len(keys)
     kinds = {e.kind for e in found}
     assert {"Deposited", "FillSettled", "OrderFilled", "Liquidated", "PriceAccepted", "FundingRateSet"} <= kinds
     assert all(isinstance(e.event, ev.Event) for e in found)
@@ -100,7 +101,8 @@ def test_events_typed_in_chain_order(scenario: tuple[Differential, list[str]]) -
     assert [e.kind for e in liquidated] == ["Liquidated"]
     assert set(client.event_kinds) >= {"Liquidated", "CollateralLiquidated", "Deleveraged"}
     frame = found.to_dataframe()
-    assert len(frame) == len(found) and list(frame.columns[:5]) == ["block", "tx_index", "log_index", "tx_hash", "kind"]
+    assert len(frame) == len(found)
+    assert list(frame.columns[:5]) == ["block", "tx_index", "log_index", "tx_hash", "kind"]
     head = client.block_number()
     with pytest.raises(InvalidParameter, match="past the head"):
         client.events(0, head + 5)
@@ -119,7 +121,8 @@ def test_exported_abi_decodes_every_event_with_plain_web3(
     w3: Web3 = d.chain_system.chain.w3  # type: ignore[attr-defined]
     house = w3.eth.contract(address=Web3.to_checksum_address(d.core.address), abi=abi)
     liquidated = house.events.Liquidated().get_logs(from_block=0)
-    assert len(liquidated) == 1 and liquidated[0]["args"]["keeper"].lower() == d.actors.keeper
+    assert len(liquidated) == 1
+    assert liquidated[0]["args"]["keeper"].lower() == d.actors.keeper
     seen = set()
     for entry in abi:
         if entry["type"] == "event":
@@ -134,7 +137,8 @@ def test_manifest_round_trip_and_attach(scenario: tuple[Differential, list[str]]
     path = manifest.write(tmp_path / "deployment.json")
     back = load_manifest(path)
     assert back == manifest
-    assert back.house == d.core.address and back.params == d.params
+    assert back.house == d.core.address
+    assert back.params == d.params
     assert back.contracts["clearing_house"].block is not None
     client = NovationClient.from_manifest(d.chain_system.chain.w3, path)  # type: ignore[attr-defined]
     assert client.lens == manifest.lens

@@ -101,7 +101,9 @@ def _events(client: NovationClient) -> list[tuple[int, int, int, str]]:
 
 def _indexed(db: Path) -> list[tuple[int, int, int, str]]:
     with sqlite3.connect(db) as conn:
-        return [tuple(r) for r in conn.execute("SELECT block, tx_index, log_index, tx_hash FROM events ORDER BY 1, 2, 3")]
+        return [
+            tuple(r) for r in conn.execute("SELECT block, tx_index, log_index, tx_hash FROM events ORDER BY 1, 2, 3")
+        ]
 
 
 def _more_events(d: Differential, n: int) -> None:
@@ -130,11 +132,14 @@ def test_indexer_reorg_is_rolled_back(scenario: tuple[Differential, list[str]], 
     stats = indexer.sync()
     assert stats.reorgs == 1
     after = _indexed(db)
-    assert after == _events(client) and after != before
+    assert after == _events(client)
+    assert after != before
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] > 0
     paths = export_parquet(db, tmp_path)
-    assert sorted(p.name for p in paths) == sorted(f"{t}.parquet" for t in ("events", "blocks", "accounts", "snapshots", "cursor"))
+    assert sorted(p.name for p in paths) == sorted(
+        f"{t}.parquet" for t in ("events", "blocks", "accounts", "snapshots", "cursor")
+    )
     # a reorganisation deeper than the confirmation depth is refused
     shallow = Indexer(client, tmp_path / "shallow.sqlite", confirmations=0)
     shallow.sync()

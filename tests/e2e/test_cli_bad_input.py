@@ -36,7 +36,10 @@ runner = CliRunner()
 HOUSE = "0x" + "22" * 20
 BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
     "deploy": [
-        (["deploy", "--rpc", DEAD_RPC, "--params", "{tmp}/missing.toml", "--out", "{tmp}/d.json"], "cannot read parameter"),
+        (
+            ["deploy", "--rpc", DEAD_RPC, "--params", "{tmp}/missing.toml", "--out", "{tmp}/d.json"],
+            "cannot read parameter",
+        ),
         (["deploy", "--rpc", DEAD_RPC, "--params", str(PARAMS), "--out", "{tmp}"], "is a folder"),
     ],
     "state": [
@@ -54,7 +57,10 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
     ],
     "index": [
         (["index", "--rpc", DEAD_RPC, "--house", HOUSE, "--db", "{tmp}"], "cannot reach the JSON-RPC endpoint"),
-        (["index", "--rpc", DEAD_RPC, "--house", HOUSE, "--db", "{tmp}/i.sqlite", "--parquet", "{tmp}/no"], "--parquet"),
+        (
+            ["index", "--rpc", DEAD_RPC, "--house", HOUSE, "--db", "{tmp}/i.sqlite", "--parquet", "{tmp}/no"],
+            "--parquet",
+        ),
     ],
     "demo": [(["demo", "--rounds", "3"], "No such option: --rounds")],
     "check-params": [
