@@ -33,7 +33,35 @@ runner = CliRunner()
 #: ``{tmp}`` is an empty folder of the test, ``{params}`` a parameter file with a bad field,
 #: ``{actions}`` a valid action log, ``{gap}`` a daily CSV with a missing day and ``{md}`` the
 #: shared market data folder.
+HOUSE = "0x" + "22" * 20
 BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
+    "deploy": [
+        (
+            ["deploy", "--rpc", DEAD_RPC, "--params", "{tmp}/missing.toml", "--out", "{tmp}/d.json"],
+            "cannot read parameter",
+        ),
+        (["deploy", "--rpc", DEAD_RPC, "--params", str(PARAMS), "--out", "{tmp}"], "is a folder"),
+    ],
+    "state": [
+        (["state", "--rpc", DEAD_RPC, "--house", HOUSE], "cannot reach the JSON-RPC endpoint"),
+        (["state", "--rpc", DEAD_RPC, "--house", "0x12"], "house address"),
+        (["state", "--rpc", DEAD_RPC], "--house ADDRESS or as --manifest FILE"),
+    ],
+    "events": [
+        (["events", "--rpc", DEAD_RPC, "--house", HOUSE, "--from-block", "-3"], "'--from-block'"),
+        (["events", "--rpc", "notaurl", "--house", HOUSE], "must be an http(s) URL"),
+    ],
+    "at-risk": [
+        (["at-risk", "--rpc", DEAD_RPC, "--house", HOUSE, "--top", "0"], "'--top'"),
+        (["at-risk", "--rpc", DEAD_RPC, "--manifest", "{tmp}/none.json"], "cannot read manifest"),
+    ],
+    "index": [
+        (["index", "--rpc", DEAD_RPC, "--house", HOUSE, "--db", "{tmp}"], "cannot reach the JSON-RPC endpoint"),
+        (
+            ["index", "--rpc", DEAD_RPC, "--house", HOUSE, "--db", "{tmp}/i.sqlite", "--parquet", "{tmp}/no"],
+            "--parquet",
+        ),
+    ],
     "demo": [(["demo", "--rounds", "3"], "No such option: --rounds")],
     "check-params": [
         (["check-params", "{tmp}/missing.toml"], "cannot read parameter file"),
