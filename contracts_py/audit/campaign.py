@@ -50,12 +50,14 @@ from protocol.state import Account, ProtocolState
 
 __all__ = [
     "CHAINS",
+    "PLANTED",
     "T0",
     "CampaignStats",
     "Target",
     "Violation",
     "generate_sequence",
     "open_target",
+    "planted",
     "replay_sequence",
 ]
 
@@ -176,6 +178,30 @@ def state_differences(chain: ProtocolState, model: ProtocolState, addresses: Seq
     return diffs
 
 
+def _one_market_per_account(state: ProtocolState, params: Params) -> list[str]:
+    """Planted (false: cross-margin allows it): no account holds positions in two markets."""
+    return [
+        f"account {a} holds positions in markets {sorted(acct.positions)}"
+        for a, acct in state.accounts.items()
+        if len(acct.positions) > 1
+    ]
+
+
+#: Test hook: deliberately wrong invariants a test plants (``plant=`` of :func:`generate_sequence`
+#: and :func:`~contracts_py.audit.reproducer.replay_log`, ``novation audit --plant``) to check that a
+#: campaign finds a violation, shrinks it and replays the reproducer. Never part of a real campaign.
+PLANTED: Final[dict[str, StateCheck]] = {"one_market_per_account": _one_market_per_account}
+
+
+def planted(name: str | None) -> dict[str, StateCheck]:
+    """The planted invariant ``name`` as an extra-invariant table (empty for None)."""
+    if name is None:
+        return {}
+    if name not in PLANTED:
+        raise InvalidParameter(f"--plant {name!r} is unknown; planted invariants: {', '.join(PLANTED)}")
+    return {f"planted:{name}": PLANTED[name]}
+
+
 # ----------------------------------------------------------------------------- targets
 
 
@@ -247,7 +273,7 @@ def open_target(name: str, params: Params) -> Iterator[Target]:
         raise InvalidParameter(f"--chain {name!r} is unknown; choose one of {', '.join(CHAINS)}")
     chain: Chain | None = None
     if name == "anvil":
-        anvil = make_chain("anvil", private_keys=list(KEYS), impersonate=True)
+        anvil = make_chain("anvil", extra_args=["--auto-impersonate"], private_keys=list(KEYS), impersonate=True)
         assert isinstance(anvil, AnvilChain)
         anvil.set_balances(list(ACTORS.all), 10**24)
         chain = anvil
@@ -268,6 +294,13 @@ class _Block:
     start: int  # index in the log of the block's AdvanceTime
     end: int  # one past its last action
     model_state: ProtocolState  # the model's state after the block (persistent: later actions copy)
+
+
+def _kept(state: ProtocolState) -> ProtocolState:
+    """``state`` as it is now, kept from the model's next actions at the cost of a shallow copy:
+    an action replaces the markets, feeds, roles and vault dicts and copies every account it
+    touches, but writes the copies back into the accounts dict it started from."""
+    return replace(state, accounts=dict(state.accounts))
 
 
 class _Execution:
@@ -300,7 +333,7 @@ class _Execution:
             return
         if self._open is None:  # actions before any AdvanceTime: a block of their own
             self._open = len(self.log)
-        before = self.model.state
+        before = _kept(self.model.state)
         self.log.append(action)
         self.stats.actions += 1
         self.stats.kinds[kind or type(action).__name__] += 1
@@ -337,7 +370,7 @@ class _Execution:
         if found is not None:
             raise _Found(found)
         if self.target.house is not None:
-            self._pending.append(_Block(self._open, len(self.log), self.model.state))
+            self._pending.append(_Block(self._open, len(self.log), _kept(self.model.state)))
             if not isinstance(self.target.chain, AnvilChain) or len(self._pending) >= ANVIL_BLOCKS_PER_BATCH:
                 self.flush()
         self._open = None
