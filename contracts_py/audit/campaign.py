@@ -309,7 +309,6 @@ class _Execution:
     def __init__(self, target: Target, extra_invariants: Mapping[str, StateCheck]) -> None:
         self.target = target
         self.model = target.fresh()
-        self.params = self.model.params
         self.extra = dict(extra_invariants)
         self.log: list[Action] = []
         self.outcomes: list[Outcome] = []
@@ -345,16 +344,16 @@ class _Execution:
             return
         self.outcomes.append([e for e in events if not isinstance(e, ev.TimeAdvanced)])
         self.stats.checks += len(TRANSITION_INVARIANTS)
-        violated = check_transition(before, self.model.state, events, self.params)
+        violated = check_transition(before, self.model.state, events, self.model.params)
         if violated:
             name, detail = next(iter(violated.items()))
             raise _Found(Violation(name, "model", len(self.log) - 1, "; ".join(detail)))
 
     def _state_violation(self, state: ProtocolState, where: str, index: int) -> Violation | None:
         self.stats.checks += len(STATE_INVARIANTS) + len(self.extra)
-        violated = check_state(state, self.params)
+        violated = check_state(state, self.model.params)
         for name, fn in self.extra.items():
-            found = fn(state, self.params)
+            found = fn(state, self.model.params)
             if found:
                 violated[name] = found
         if violated:
