@@ -53,6 +53,7 @@ __all__ = [
     "World",
     "draw_block_start",
     "opening_actions",
+    "resign",
 ]
 
 #: Token units of one settlement token (USDC, 6 decimals).
@@ -333,11 +334,6 @@ def opening_actions(w: World) -> list[Action]:
     out += [Deposit(ACTORS.keeper, 0, 1_000_000 * USDC), Deposit(ACTORS.liquidator, 0, 1_000_000 * USDC)]
     out += [FundInsurance(ACTORS.governance, 20_000 * USDC), Deposit(ACTORS.traders[0], WETH, 10 * WAD)]
     return out
-
-
-def kind_names() -> tuple[str, ...]:
-    """Names of :data:`ACTION_KINDS`, in order."""
-    return tuple(k.name for k in ACTION_KINDS)
 
 
 def resign(action: Action, signer: OrderSigner) -> Action:

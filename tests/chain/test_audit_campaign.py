@@ -46,18 +46,21 @@ def test_campaign_holds_every_invariant(chain: str, actions: int, seed: int) -> 
 
 def test_planted_invariant_is_found_shrunk_and_replayed(tmp_path: Path) -> None:
     result = run_campaign(CampaignConfig(actions=5_000, sequence_length=100, chain="model", seed=7, plant=PLANT))
-    assert result.violation is not None and result.violation.check == f"planted:{PLANT}"
+    assert result.violation is not None
+    assert result.violation.check == f"planted:{PLANT}"
     with open_target("model", CampaignConfig().params()) as target:
         small = shrink(
             result.violation_log, failing_check(target, result.violation.check, PLANT), time_s=600
         )  # a cap: ddmin converges in seconds
         _, violation = replay_log(target, small, PLANT)
-    assert violation is not None and violation.check == result.violation.check
+    assert violation is not None
+    assert violation.check == result.violation.check
     assert len(small) <= 12, small  # two prices, deposits, two fills and the clock
     assert sum(not isinstance(a, AdvanceTime) for a in small) >= 4
     log, test = write_reproducer(tmp_path, small, violation, {"plant": PLANT, "chain": "model"})
     header, actions = read_log(log)
-    assert header["plant"] == PLANT and actions == small
+    assert header["plant"] == PLANT
+    assert actions == small
     # the written pytest file fails while the bug is there, on the model and on titanoboa
     module = runpy.run_path(str(test))
     for chain in ("model", "boa"):
@@ -75,7 +78,9 @@ def test_cli_audit_writes_summary_and_reproducer(tmp_path: Path) -> None:
         app, ["audit", "--actions", "2000", "--seed", "3", "--plant", PLANT, "--out", str(out), "--shrink-time", "30"]
     )
     assert answer.exit_code == 1, answer.output
-    assert "actions/s" in answer.output and "reverts" in answer.output
+    assert "actions/s" in answer.output
+    assert "reverts" in answer.output
     assert {p.name for p in out.iterdir()} == {"summary.json", "repro.jsonl", "test_repro.py"}
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["seed_entropy"] == 3 and summary["violation"]["check"] == f"planted:{PLANT}"
+    assert summary["seed_entropy"] == 3
+    assert summary["violation"]["check"] == f"planted:{PLANT}"

@@ -4,8 +4,9 @@ every step (events, reverts and reasons, and the whole state to the wei).
 
 titanoboa runs the profile's number of sequences (``max_examples``: dev 30, ci 200, deep 5,000)
 pro-rata and two thirds of it with ADL, of 25 actions; eth-tester and anvil a third of it, of 10
-actions. Shrinking is on (a failure is reduced before it is reported). Those two mine blocks: a block has one timestamp, so drawn time steps advance at least
-as many seconds as blocks. On anvil (``apply`` seals a block per transaction) every drawn action
+actions. Shrinking is on (a failure is reduced before it is reported). eth-tester and anvil
+mine blocks: a block has one timestamp, so drawn time steps advance at least as many seconds as
+blocks. On anvil (``apply`` seals a block per transaction) every drawn action
 comes after an ``AdvanceTime(1, 1)``; on eth-tester a drawn action starts a new block or joins the
 open one, so blocks of several transactions (and the per-block liquidation cap across them) are
 compared too.
