@@ -73,6 +73,13 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
             ["replay", "{actions}", "--params", str(PARAMS), "--governance", GOV, "--out", "{tmp}/no/events.jsonl"],
             "does not exist; create it first",
         ),
+        (["replay", "{actions}"], "replay needs --params and --governance"),
+        (["replay", "{actions}", "--chain", "ganache"], "--chain 'ganache' is unknown"),
+    ],
+    "audit": [
+        (["audit", "--chain", "ganache"], "--chain 'ganache' is unknown"),
+        (["audit", "--actions", "0"], "--actions must be a positive integer"),
+        (["audit", "--out", "{actions}"], "is a file; give a folder"),
     ],
     "oracle history": [
         (["oracle", "history", "{md}/" + USDC_ROUNDS, "--gap-hours", "-1"], "--gap-hours -1 must be"),
