@@ -13,9 +13,9 @@ acts thousands of times per path, so :class:`KeeperBlock` does the same work onc
 * an action runs the model's own handler (``liquidation.liquidate``,
   ``liquidation.liquidate_collateral``, ``socialized_loss.auto_deleverage``, then
   ``socialized_loss.settle_bad_debt`` for every account it traded for, exactly as
-  :meth:`ClearingHouse.apply` does) on the live state; a revert restores the before-images of
-  what it can touch (the accounts it names, every market, the state's scalars: keeper actions
-  write nothing else), so a refused action changes nothing;
+  :meth:`ClearingHouse.apply` does) on the live state; a revert restores the
+  :class:`~protocol.journal.Journal` of what it can touch (the accounts it names, every market,
+  the state's scalars: keeper actions write nothing else), so a refused action changes nothing;
 * any other action, or one naming an account the state does not hold yet, goes to
   :meth:`ClearingHouse.apply` unchanged.
 
@@ -28,7 +28,6 @@ pending settlement is always undone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -37,10 +36,11 @@ from protocol.actions import Action, AutoDeleverage, Liquidate, LiquidateCollate
 from protocol.context import Context
 from protocol.events import Event
 from protocol.funding import settle_account
+from protocol.journal import Journal
 from protocol.margin import Health, account_health
 from protocol.oracle_adapter import liquidation_prices
 from protocol.socialized_loss import settle_bad_debt
-from protocol.state import Account, MarketState, ProtocolState
+from protocol.state import Account
 
 if TYPE_CHECKING:
     from protocol.clearing_house import ClearingHouse
@@ -49,42 +49,6 @@ __all__ = ["KeeperBlock"]
 
 #: Actions a block applies in place; they write accounts they name, markets and scalars only.
 KEEPER_ACTIONS: tuple[type[Action], ...] = (Liquidate, LiquidateCollateral, AutoDeleverage)
-
-
-def _market_copy(ms: MarketState) -> MarketState:
-    """A field-for-field copy of ``ms`` (all its fields are integers)."""
-    out = MarketState.__new__(MarketState)
-    out.__dict__.update(ms.__dict__)
-    return out
-
-
-class _Undo:
-    """Before-images of what a keeper action can write: named accounts, markets, scalars."""
-
-    __slots__ = ("accounts", "markets", "scalars", "state")
-
-    def __init__(self, state: ProtocolState, addresses: Iterable[str]) -> None:
-        self.state = state
-        self.scalars = dict(state.__dict__)
-        self.markets = {m: _market_copy(ms) for m, ms in state.markets.items()}
-        self.accounts: dict[str, Account] = {}
-        self.add(addresses)
-
-    def add(self, addresses: Iterable[str]) -> None:
-        """Journal the accounts of ``addresses`` not journaled yet (they must exist)."""
-        accounts = self.state.accounts
-        for a in addresses:
-            if a not in self.accounts:
-                self.accounts[a] = accounts[a].clone()
-
-    def restore(self) -> None:
-        """Put every before-image back."""
-        st = self.state
-        st.__dict__.update(self.scalars)
-        for m, ms in self.markets.items():
-            st.markets[m] = ms
-        for a, acct in self.accounts.items():
-            st.accounts[a] = acct
 
 
 class KeeperBlock:
@@ -101,7 +65,7 @@ class KeeperBlock:
         self._house = house
         #: The account settled by the last question, the journal from before its settlement and
         #: the settlement's events: what its next action starts from.
-        self._pending: tuple[str, _Undo, list[Event]] | None = None
+        self._pending: tuple[str, Journal, list[Event]] | None = None
 
     def __enter__(self) -> KeeperBlock:
         return self
@@ -124,7 +88,7 @@ class KeeperBlock:
             return Context(self._house.state, self._house.params)
         self.close()
         state = self._house.state
-        undo = _Undo(state, (address,))
+        undo = Journal(state, (address,))
         ctx = Context(state, self._house.params)
         try:
             settle_account(ctx, address)
@@ -160,7 +124,7 @@ class KeeperBlock:
 
     def apply(self, action: Action) -> list[Event]:
         """Apply ``action`` as :meth:`ClearingHouse.apply` does; keeper actions in place."""
-        from protocol.clearing_house import _HANDLERS, _at_risk  # noqa: PLC0415 (the house imports this module)
+        from protocol.clearing_house import _HANDLERS, _at_risk  # the house imports this module
 
         state = self._house.state
         touched = _at_risk(action) if isinstance(action, KEEPER_ACTIONS) else ()
@@ -175,7 +139,7 @@ class KeeperBlock:
             undo.add(touched)
         else:
             self.close()
-            undo, events = _Undo(state, touched), []
+            undo, events = Journal(state, touched), []
         ctx = Context(state, self._house.params, events)
         try:
             _HANDLERS[type(action)](ctx, action)

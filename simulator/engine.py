@@ -193,10 +193,11 @@ def build_book(
         order_domain=order_domain,
     )
     applied = 0
+    setup = house.book_setup(signatures_verified=True)  # every order below is signed here
 
     def apply(action: Action) -> list[Event]:
         nonlocal applied
-        events = house.apply(action)
+        events = setup.apply(action)
         applied += 1
         if log is not None:
             log.append(action)

@@ -21,46 +21,17 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from state_views import outcome, state_view
 
 from protocol.actions import Action, AdvanceTime, AutoDeleverage, Liquidate, LiquidateCollateral, SetFundingRate
 from protocol.clearing_house import ClearingHouse
-from protocol.errors import ProtocolRevert
 from protocol.events import Event
 from protocol.keeper_block import KEEPER_ACTIONS, KeeperBlock
-from protocol.state import Account, ProtocolState
 from simulator import market_data
 from simulator.config import StudyConfig, load_study
 from simulator.engine import FUNDING_OPERATOR, Book, build_book, simulate_path
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "simulator" / "examples"
-_CONTAINERS = ("roles", "accounts", "markets", "feeds", "vault_tokens", "order_filled")
-
-
-def account_view(acct: Account) -> tuple[Any, ...]:
-    """Every field of an account as plain values."""
-    positions = {m: vars(p).copy() for m, p in acct.positions.items()}
-    return acct.balance, dict(acct.collateral), positions, acct.realized_pnl, acct.last_closed
-
-
-def state_view(state: ProtocolState) -> dict[str, Any]:
-    """Every field of a state as plain values (overlays and forks compare like dicts)."""
-    out: dict[str, Any] = {k: v for k, v in vars(state).items() if k not in _CONTAINERS}
-    out["roles"] = vars(state.roles).copy()
-    out["accounts"] = {a: account_view(state.accounts[a]) for a in sorted(state.accounts)}
-    out["markets"] = {m: vars(ms).copy() for m, ms in state.markets.items()}
-    out["feeds"] = {f: vars(fs).copy() for f, fs in state.feeds.items()}
-    out["vault_tokens"] = dict(state.vault_tokens)
-    out["order_filled"] = dict(state.order_filled)
-    return out
-
-
-def outcome(call: Callable[[], Any]) -> Any:
-    """What ``call`` returns, or the revert reason it raises."""
-    try:
-        result = call()
-    except ProtocolRevert as exc:
-        return ("revert", exc.reason)
-    return account_view(result) if isinstance(result, Account) else result
 
 
 def refused_twin(house: ClearingHouse, action: Action) -> Action | None:
@@ -75,7 +46,11 @@ def refused_twin(house: ClearingHouse, action: Action) -> Action | None:
 
 
 def keeper_step(
-    house: ClearingHouse, questions: ClearingHouse | KeeperBlock, act: Callable[[Action], list[Event]], action: Action, k: int
+    house: ClearingHouse,
+    questions: ClearingHouse | KeeperBlock,
+    act: Callable[[Action], list[Event]],
+    action: Action,
+    k: int,
 ) -> list[Any]:
     """The keeper's questions about ``action``'s account, a refused twin (every other action),
     then ``action`` itself: every answer and outcome, in order."""
