@@ -344,6 +344,9 @@ class _PathRun:
         self.impacts: dict[int, Impact] = {fp.feed_id: Impact.from_config(config) for fp in self.params.feeds}
         #: The keepers' block while they act (:meth:`keep`): questions and actions without forks.
         self.block: KeeperBlock | None = None
+        #: Accounts the block changed whose margin-core rows are re-read when it ends (at once
+        #: with ADL: the counterparty pool reads the rows).
+        self.stale: set[str] = set()
 
     def apply(self, action: Action) -> list[Event]:
         events = self.house.apply(action) if self.block is None else self.block.apply(action)
@@ -494,7 +497,7 @@ class _PathRun:
         for e in events:
             if isinstance(e, Liquidated):
                 self._unwind(market_id, -side * e.size_wad, price)
-        self.live.refresh(self.house.state, touched)
+        self._changed(touched)
         if _needs_sale(block, self.house.state, address):
             self.sales.append(address)
         return cost
@@ -525,7 +528,7 @@ class _PathRun:
             self._count(events)
             sold = sum(e.amount_wad for e in events if isinstance(e, CollateralLiquidated))
             self.impacts[cp.feed_id].trade(-sold * price / WAD**2)  # the liquidator sells it outside
-            self.live.refresh(self.house.state, (address,))
+            self._changed((address,))
             return self.config.keepers.gas_per_collateral_liquidation
         return 0
 
@@ -540,6 +543,15 @@ class _PathRun:
         with self.house.keeper_block() as self.block:
             self._keep_block()
         self.block = None
+        self.live.refresh(self.house.state, self.stale)
+        self.stale.clear()
+
+    def _changed(self, addresses: Sequence[str]) -> None:
+        """Actions changed ``addresses``: their rows are re-read (at the end of the block)."""
+        if self.adl:
+            self.live.refresh(self.house.state, addresses)
+        else:
+            self.stale.update(addresses)
 
     def _keep_block(self) -> None:
         """The body of :meth:`keep`, inside the keepers' block."""
