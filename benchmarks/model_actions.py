@@ -5,7 +5,8 @@ default study's Brownian bridge to ``--shock``, a thin outside market); the same
 applied, on the same book, twice:
 
 * **model, one by one** (the specification, what the engine did before the batched paths):
-  :meth:`ClearingHouse.apply` for every action on a fork of the state, signatures recovered, and
+  :meth:`ClearingHouse.apply` for every action on a fork of the state, every signature recovered
+  (the orders' digests are known, as :meth:`OrderSigner.sign` hands them out), and
   for every keeper action the question the keeper asks first
   (:meth:`ClearingHouse.max_liquidation_size` / ``settled_account``), on a fork too;
 * **batched**: the set-up through :meth:`ClearingHouse.book_setup` (trusted set-up entry: the
@@ -42,13 +43,14 @@ Timing = tuple[defaultdict[str, float], Counter[str]]
 
 
 def unverified(log: Sequence[Action]) -> list[Action]:
-    """``log`` with fresh signed-order records (one per order, shared by its fills as in the
-    set-up): nothing recovered or trusted yet."""
+    """``log`` with its signed orders as :meth:`OrderSigner.sign` hands them out (the digest
+    known, the signature never recovered), one fresh record per order shared by its fills."""
     fresh: dict[int, SignedOrder] = {}
 
     def copy(signed: SignedOrder) -> SignedOrder:
         if id(signed) not in fresh:
-            fresh[id(signed)] = SignedOrder(signed.order, signed.signature)
+            record = fresh[id(signed)] = SignedOrder(signed.order, signed.signature)
+            record.memo.update({sep: (digest, None) for sep, (digest, _) in signed.memo.items()})
         return fresh[id(signed)]
 
     return [
@@ -131,13 +133,14 @@ def path_both_ways(book: Book, log: Sequence[Action]) -> tuple[Timing, Timing, l
 
 
 def recovery_seconds(book: Book, log: Sequence[Action]) -> tuple[float, int]:
-    """Seconds to recover every signature the set-up's fills carry (fresh records), and how many."""
-    orders = {id(o): o for a in log if isinstance(a, Fill) for o in (a.maker_order, a.taker_order)}
-    fresh = [SignedOrder(o.order, o.signature) for o in orders.values()]
+    """Seconds to recover every signature the set-up's fills carry (records that never recovered
+    one), and how many."""
+    fills = [a for a in unverified(log) if isinstance(a, Fill)]
+    orders = {id(o): o for a in fills for o in (a.maker_order, a.taker_order)}
     t = time.perf_counter()
-    for s in fresh:
+    for s in orders.values():
         order_signer(s, book.setup_state.order_domain)
-    return time.perf_counter() - t, len(fresh)
+    return time.perf_counter() - t, len(orders)
 
 
 def table(title: str, slow: Timing, fast: Timing) -> tuple[float, float]:

@@ -58,7 +58,10 @@ class Account:
         return Account(
             self.balance,
             dict(self.collateral),
-            {m: replace(p) for m, p in self.positions.items()},
+            {
+                m: Position(p.size, p.open_notional, p.funding_snapshot, p.loss_snapshot)
+                for m, p in self.positions.items()
+            },
             self.realized_pnl,
             self.last_closed,
         )
