@@ -18,7 +18,7 @@ from protocol.actions import AdvanceTime, Deposit, Liquidate, SetFundingRate
 from protocol.clearing_house import ClearingHouse
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter, ProtocolRevert
-from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP
+from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, WETH
 
 if TYPE_CHECKING:
     from conftest import Desk
@@ -104,3 +104,14 @@ def test_book_setup_without_the_trusted_entry_recovers_signatures(desk: Desk) ->
     model = twin(desk)
     assert desk.house.book_setup(signatures_verified=True).apply(fill) == model.apply(fill)
     assert desk.state == model.state
+
+
+def test_refused_deposit_of_a_new_account_leaves_no_account(desk: Desk) -> None:
+    """On a forked state too (a simulated path's): the journal removes the account it created."""
+    house = ClearingHouse.from_state(desk.house.params, desk.state.fork())
+    cap = house.params.collateral(WETH).account_deposit_cap
+    with pytest.raises(ProtocolRevert, match="vault: account deposit cap"):
+        house.book_setup().apply(Deposit(BROKE, WETH, cap + 1))
+    assert BROKE not in house.state.accounts
+    with pytest.raises(TypeError, match="accounts are never deleted"):
+        del house.state.accounts[TRADER]
