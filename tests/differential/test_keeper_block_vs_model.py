@@ -8,17 +8,18 @@ sides answer the keeper's questions (largest liquidation size, liquidation healt
 account) and every other action is preceded by one the protocol refuses after settling the
 account (a size beyond the position, a sale beyond the collateral), so the undo journal runs as
 often as the pending settlement is consumed. Answers, events (or revert reasons) are compared per
-action and the whole state after every block. The paths are the stress studies'
-(``simulator/examples/stress.toml`` and the 2020-03-12 replay ``crash_2020.toml``) and, as a
-hypothesis property, random books under random shocks.
+action and the whole state after every block. The paths are every path of the stress studies
+(``simulator/examples/stress.toml`` and the 2020-03-12 replay ``crash_2020.toml``), an ADL
+variant and, as a hypothesis property, random books under random shocks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from state_views import outcome, state_view
@@ -103,7 +104,7 @@ def replay_both_ways(book: Book, log: Sequence[Action]) -> int:
     return replayed
 
 
-def run_and_replay(config: StudyConfig, paths: Sequence[int]) -> dict[str, int]:
+def run_and_replay(config: StudyConfig, paths: Iterable[int]) -> dict[str, int]:
     """Simulate ``paths`` of ``config`` (the engine uses the keeper block) and replay each log
     both ways; counts of what was replayed."""
     book = build_book(config)
@@ -119,14 +120,18 @@ def run_and_replay(config: StudyConfig, paths: Sequence[int]) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.slow
 def test_stress_study_keeper_blocks_equal_model() -> None:
+    """Every path of the Monte Carlo stress study (64): every keeper action it takes."""
     config = load_study(EXAMPLES / "stress.toml")
-    counts = run_and_replay(config, [0, 1, 2, 3])
+    counts = run_and_replay(config, range(config.run.paths))
     assert counts["Liquidate"] > 0
     assert counts["LiquidateCollateral"] > 0
 
 
+@pytest.mark.slow
 def test_crash_2020_replay_keeper_blocks_equal_model() -> None:
+    """Every path of the 2020-03-12 replay (8: outages, keeper delays and funding differ)."""
     data = market_data.black_thursday_2020()
     assert data is not None, "the shared market data (../shared/market_data) is needed"
     config = load_study(EXAMPLES / "crash_2020.toml", {"price.csv": str(data.hourly_csv)})
@@ -134,7 +139,7 @@ def test_crash_2020_replay_keeper_blocks_equal_model() -> None:
     config = config.override(
         {"price.feeds": {eth.symbol: {"spot": eth.spot, "sigma": eth.sigma, "csv": str(data.eth_hourly_csv)}}}
     )
-    counts = run_and_replay(config, [0, 1])
+    counts = run_and_replay(config, range(config.run.paths))
     assert counts["Liquidate"] > 0
 
 
