@@ -79,6 +79,7 @@ from protocol.events import (
 )
 from protocol.funding import accrued_markets
 from protocol.keeper import adl_counterparties, collateral_to_sell
+from protocol.keeper_block import KeeperBlock
 from protocol.margin import notional
 from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, adl_pool, evaluate
 from protocol.oracle_adapter import is_trusted
@@ -192,10 +193,11 @@ def build_book(
         order_domain=order_domain,
     )
     applied = 0
+    setup = house.book_setup(signatures_verified=True)  # every order below is signed here
 
     def apply(action: Action) -> list[Event]:
         nonlocal applied
-        events = house.apply(action)
+        events = setup.apply(action)
         applied += 1
         if log is not None:
             log.append(action)
@@ -340,9 +342,14 @@ class _PathRun:
         self.sales: deque[str] = deque()
         self.keeper_row = self.live.row(KEEPER)
         self.impacts: dict[int, Impact] = {fp.feed_id: Impact.from_config(config) for fp in self.params.feeds}
+        #: The keepers' block while they act (:meth:`keep`): questions and actions without forks.
+        self.block: KeeperBlock | None = None
+        #: Accounts the block changed whose margin-core rows are re-read when it ends (at once
+        #: with ADL: the counterparty pool reads the rows).
+        self.stale: set[str] = set()
 
     def apply(self, action: Action) -> list[Event]:
-        events = self.house.apply(action)
+        events = self.house.apply(action) if self.block is None else self.block.apply(action)
         if self.log is not None:
             self.log.append(action)
         return events
@@ -440,7 +447,8 @@ class _PathRun:
     def _close(self, address: str, gas: int) -> int | _Wait:
         """Send the keeper's next action on a due account: gas used (0: the account is healthy and
         dropped), or why it waits for a later block."""
-        kc = self.config.keepers
+        kc, block = self.config.keepers, self.block
+        assert block is not None, "keepers act inside a block"
         acct = self.house.state.accounts[address]
         if not acct.positions:
             return 0
@@ -448,14 +456,14 @@ class _PathRun:
         size = acct.positions[market_id].size
         price = self.house.state.feeds[self.feed_of[market_id]].price_wad
         try:
-            q = self.house.max_liquidation_size(address, market_id)
+            q = block.max_liquidation_size(address, market_id)
             if q == 0:
                 return 0
             # a partial size means a solvent account; the exact health decides the rest only
             # when it matters: deleveraging (ADL) or a whole close the block cap would clip
             room = self.block_room(price)
             full = q == abs(size)
-            health = self.house.liquidation_health(address) if full and (self.adl or room < q) else None
+            health = block.liquidation_health(address) if full and (self.adl or room < q) else None
         except ProtocolRevert:  # a price the account needs is not trusted now
             return _Wait.ACCOUNT
         side = 1 if size > 0 else -1
@@ -489,15 +497,16 @@ class _PathRun:
         for e in events:
             if isinstance(e, Liquidated):
                 self._unwind(market_id, -side * e.size_wad, price)
-        self.live.refresh(self.house.state, touched)
-        if _needs_sale(self.house, address):
+        self._changed(touched)
+        if _needs_sale(block, self.house.state, address):
             self.sales.append(address)
         return cost
 
     def _sell_collateral(self, address: str, gas: int) -> int | _Wait:
         """The liquidator buys collateral of an account with a negative balance: gas used (0:
         nothing is left to buy), or why it waits for a later block."""
-        if not _needs_sale(self.house, address):
+        assert self.block is not None, "the liquidator acts inside a block"
+        if not _needs_sale(self.block, self.house.state, address):
             return 0
         if gas < self.config.keepers.gas_per_collateral_liquidation:
             return _Wait.BLOCK
@@ -519,7 +528,7 @@ class _PathRun:
             self._count(events)
             sold = sum(e.amount_wad for e in events if isinstance(e, CollateralLiquidated))
             self.impacts[cp.feed_id].trade(-sold * price / WAD**2)  # the liquidator sells it outside
-            self.live.refresh(self.house.state, (address,))
+            self._changed((address,))
             return self.config.keepers.gas_per_collateral_liquidation
         return 0
 
@@ -529,6 +538,23 @@ class _PathRun:
         the next block (counted as deferred)."""
         while self.waiting and self.waiting[0][0] <= step:
             self.due.append(heapq.heappop(self.waiting)[1])
+        if not self.due and not self.sales:
+            return
+        with self.house.keeper_block() as self.block:
+            self._keep_block()
+        self.block = None
+        self.live.refresh(self.house.state, self.stale)
+        self.stale.clear()
+
+    def _changed(self, addresses: Sequence[str]) -> None:
+        """Actions changed ``addresses``: their rows are re-read (at the end of the block)."""
+        if self.adl:
+            self.live.refresh(self.house.state, addresses)
+        else:
+            self.stale.update(addresses)
+
+    def _keep_block(self) -> None:
+        """The body of :meth:`keep`, inside the keepers' block."""
         gas = self.config.keepers.gas_budget_per_block
         later: list[int] = []  # accounts that cannot be served now; first in line next block
         while self.due:
@@ -557,12 +583,11 @@ class _PathRun:
         self.tally.deferred += len(self.due) + len(self.sales)
 
 
-def _needs_sale(house: ClearingHouse, address: str) -> bool:
+def _needs_sale(block: KeeperBlock, state: ProtocolState, address: str) -> bool:
     """The account's settlement balance (funding settled) is negative while it holds collateral."""
-    if not house.state.accounts[address].has_collateral():  # settling funding moves no collateral
+    if not state.accounts[address].has_collateral():  # settling funding moves no collateral
         return False
-    acct = house.settled_account(address)
-    return acct.balance < 0
+    return block.settled_account(address).balance < 0
 
 
 def _series(steps: int) -> dict[str, NDArray[np.float64]]:
