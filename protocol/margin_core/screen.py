@@ -66,7 +66,7 @@ from numpy.typing import NDArray
 from protocol.constants import MAX_INITIAL_MARGIN_FRACTION, WAD
 from protocol.margin_core.jit import kernel
 
-__all__ = ["BLOCK_ROWS", "PARALLEL_MIN_ROWS", "Tolerances", "prepare", "prepare_rows", "screen"]
+__all__ = ["BLOCK_ROWS", "PARALLEL_MIN_ROWS", "STRIPE_ROWS", "Tolerances", "prepare", "prepare_rows", "screen"]
 
 UNIT_ROUNDOFF = 2.0**-53
 WEI = 1e-18
@@ -94,10 +94,14 @@ class Tolerances:
 #: variant runs the same per-account operations, so their outputs are bit for bit identical.
 PARALLEL_MIN_ROWS = 8_192
 
-#: Accounts per block of the column-major screen: a block's four accumulators (equity, the two
-#: requirements, the magnitude) take 4 x 16 KiB, which stays in a core's L2 cache while the
-#: block's columns stream through once; the parallel pass hands blocks to threads.
-BLOCK_ROWS = 2_048
+#: Accounts per block of the column-major screen: a block's five scratch rows (four
+#: accumulators and a zero column, 5 x 4 KiB) stay in L1 while its columns stream through once.
+BLOCK_ROWS = 512
+#: Accounts per task of the parallel pass (blocks in a row; one scratch allocation per task).
+STRIPE_ROWS = 64 * BLOCK_ROWS
+#: Scratch rows are padded by this many doubles so that they do not sit a multiple of 4 KiB
+#: apart (loads and stores to such addresses falsely depend on each other).
+_STAGGER = 8
 
 
 @kernel(parallel=False, inline=True)
@@ -209,7 +213,7 @@ def _screen_block(
     rel_tol: float,
     equity_slack: float,
     requirement_slack: float,
-    mag: NDArray[np.float64],
+    scratch: NDArray[np.float64],
     equity: NDArray[np.float64],
     initial: NDArray[np.float64],
     maintenance: NDArray[np.float64],
@@ -217,18 +221,19 @@ def _screen_block(
     meets_initial: NDArray[np.bool_],
     uncertain: NDArray[np.bool_],
 ) -> None:
-    """Screen book rows ``lo:hi`` into output slots ``dst:dst + (hi - lo)``; ``mag`` is scratch.
+    """Screen book rows ``lo:hi`` (at most :data:`BLOCK_ROWS`) into output slots ``dst:dst + (hi - lo)``.
 
-    Column by column: each loop runs over the block's accounts, reading one contiguous column
-    slice (column-major arrays) and updating per-account accumulators that stay in cache, so it
-    compiles to SIMD over accounts. Every account still takes the operations of the module
-    docstring in their order (balance, collateral ``k`` ascending, market ``j`` ascending), so
-    the result does not depend on the block size or the block an account falls in.
+    ``scratch`` is a (5, >= BLOCK_ROWS) work array: four per-account accumulators (equity,
+    magnitude, initial, maintenance) and a column of zeros. Each loop runs over the block's
+    accounts, reading contiguous column slices of the column-major arrays and updating the
+    accumulators, which stay in L1: it compiles to SIMD over accounts. Markets go two per pass
+    (half the accumulator traffic); an odd last market is paired with the zero column, whose terms
+    are exactly ``+0.0`` (adding them changes no value, at most the sign of a zero). Every
+    account takes the operations of the module docstring in their order (balance, collateral
+    ``k`` ascending, market ``j`` ascending), so the result does not depend on the block.
     """
     n = hi - lo
-    e = equity[dst : dst + n]
-    im = initial[dst : dst + n]
-    mm = maintenance[dst : dst + n]
+    e, mag, im, mm, zero = scratch[0, :n], scratch[1, :n], scratch[2, :n], scratch[3, :n], scratch[4, :n]
     b = balance[lo:hi]
     m0 = magnitude[lo:hi]
     for r in range(n):
@@ -236,6 +241,7 @@ def _screen_block(
         mag[r] = m0[r]
         im[r] = 0.0
         mm[r] = 0.0
+        zero[r] = 0.0
     for k in range(collateral.shape[1]):
         amount = collateral[lo:hi, k]
         rate = value_rate[k]
@@ -244,36 +250,46 @@ def _screen_block(
             v = amount[r] * rate
             mag[r] += v
             e[r] += min(v, cap)
-    for j in range(size.shape[1]):
-        s_col = size[lo:hi, j]
-        k_col = carry[lo:hi, j]
-        ql = q_long[j]
-        qs = q_short[j]
-        ir = im_rate[j]
-        mr = mm_rate[j]
+    m = size.shape[1]
+    for j in range(0, m, 2):
+        paired = j + 1 < m
+        s0, k0 = size[lo:hi, j], carry[lo:hi, j]
+        s1, k1 = (size[lo:hi, j + 1], carry[lo:hi, j + 1]) if paired else (zero, zero)
+        ql0, qs0, ir0, mr0 = q_long[j], q_short[j], im_rate[j], mm_rate[j]
+        j1 = j + 1 if paired else j  # the zero column's terms are +0.0 at any rate
+        ql1, qs1, ir1, mr1 = q_long[j1], q_short[j1], im_rate[j1], mm_rate[j1]
         for r in range(n):
-            s = s_col[r]
-            t = s * (ql if s > 0.0 else qs)  # a select: the sign of a size is not predictable
-            e[r] += t + k_col[r]
-            mag[r] += abs(t)
-            a = abs(s)
-            im[r] += a * ir
-            mm[r] += a * mr
-    liq = liquidatable[dst : dst + n]
-    meets = meets_initial[dst : dst + n]
-    unsure = uncertain[dst : dst + n]
+            x0 = s0[r]
+            x1 = s1[r]
+            t0 = x0 * (ql0 if x0 > 0.0 else qs0)  # a select: the sign of a size is not predictable
+            t1 = x1 * (ql1 if x1 > 0.0 else qs1)
+            e[r] = (e[r] + (t0 + k0[r])) + (t1 + k1[r])
+            mag[r] = (mag[r] + abs(t0)) + abs(t1)
+            a0 = abs(x0)
+            a1 = abs(x1)
+            im[r] = (im[r] + a0 * ir0) + a1 * ir1
+            mm[r] = (mm[r] + a0 * mr0) + a1 * mr1
+    equity_out = equity[dst : dst + n]
+    initial_out = initial[dst : dst + n]
+    maintenance_out = maintenance[dst : dst + n]
+    liquidatable_out = liquidatable[dst : dst + n]
+    meets_out = meets_initial[dst : dst + n]
+    uncertain_out = uncertain[dst : dst + n]
     for r in range(n):
-        er, mg, ir_, mr_ = e[r], mag[r], im[r], mm[r]
-        dm = er - mr_
-        di = er - ir_
-        liq[r] = dm < 0.0
-        meets[r] = di >= 0.0
+        er, mg, ir, mr = e[r], mag[r], im[r], mm[r]
+        equity_out[r] = er
+        initial_out[r] = ir
+        maintenance_out[r] = mr
+        dm = er - mr
+        di = er - ir
+        liquidatable_out[r] = dm < 0.0
+        meets_out[r] = di >= 0.0
         # Every input of an account with mag = im = 0 is exactly 0: so is every model value.
         # Bitwise operators, not and/or: no branch per account.
-        unsure[r] = ((mg != 0.0) | (ir_ != 0.0)) & (
+        uncertain_out[r] = ((mg != 0.0) | (ir != 0.0)) & (
             (abs(er) <= rel_tol * mg + equity_slack)
-            | (abs(dm) <= rel_tol * (mg + mr_) + requirement_slack)
-            | (abs(di) <= rel_tol * (mg + ir_) + requirement_slack)
+            | (abs(dm) <= rel_tol * (mg + mr) + requirement_slack)
+            | (abs(di) <= rel_tol * (mg + ir) + requirement_slack)
         )
 
 
@@ -301,15 +317,15 @@ def _screen_parallel(
     uncertain: NDArray[np.bool_],
 ) -> None:
     n = balance.shape[0]
-    for block in prange((n + BLOCK_ROWS - 1) // BLOCK_ROWS):
-        lo = block * BLOCK_ROWS
-        hi = min(n, lo + BLOCK_ROWS)
-        mag = np.empty(hi - lo)
-        _screen_block(
-            lo, hi, lo, balance, magnitude, size, carry, collateral, q_long, q_short, im_rate, mm_rate,
-            value_rate, value_cap, rel_tol, equity_slack, requirement_slack, mag, equity, initial,
-            maintenance, liquidatable, meets_initial, uncertain,
-        )  # fmt: skip
+    for stripe in prange((n + STRIPE_ROWS - 1) // STRIPE_ROWS):
+        scratch = np.empty((5, BLOCK_ROWS + _STAGGER))
+        end = min(n, (stripe + 1) * STRIPE_ROWS)
+        for lo in range(stripe * STRIPE_ROWS, end, BLOCK_ROWS):
+            _screen_block(
+                lo, min(end, lo + BLOCK_ROWS), lo, balance, magnitude, size, carry, collateral, q_long,
+                q_short, im_rate, mm_rate, value_rate, value_cap, rel_tol, equity_slack, requirement_slack,
+                scratch, equity, initial, maintenance, liquidatable, meets_initial, uncertain,
+            )  # fmt: skip
 
 
 @kernel(parallel=False)
@@ -336,12 +352,13 @@ def _screen_rows(
     meets_initial: NDArray[np.bool_],
     uncertain: NDArray[np.bool_],
 ) -> None:
-    """Gather ``rows`` a block at a time into column-major scratch and screen it with the same
+    """Gather ``rows`` a block at a time into column-major copies and screen them with the same
     block code as the whole-book pass."""
     m, c = size.shape[1], collateral.shape[1]
     width = min(rows.shape[0], BLOCK_ROWS)
-    b, m0, mag = np.empty(width), np.empty(width), np.empty(width)
+    b, m0 = np.empty(width), np.empty(width)
     s, k, a = np.empty((m, width)).T, np.empty((m, width)).T, np.empty((c, width)).T  # column-major
+    scratch = np.empty((5, BLOCK_ROWS + _STAGGER))
     for lo in range(0, rows.shape[0], BLOCK_ROWS):
         hi = min(rows.shape[0], lo + BLOCK_ROWS)
         for r in range(hi - lo):
@@ -355,7 +372,7 @@ def _screen_rows(
                 a[r, q] = collateral[i, q]
         _screen_block(
             0, hi - lo, lo, b, m0, s, k, a, q_long, q_short, im_rate, mm_rate, value_rate, value_cap,
-            rel_tol, equity_slack, requirement_slack, mag, equity, initial, maintenance, liquidatable,
+            rel_tol, equity_slack, requirement_slack, scratch, equity, initial, maintenance, liquidatable,
             meets_initial, uncertain,
         )  # fmt: skip
 
