@@ -64,9 +64,7 @@ class ScreenArrays:
         for name in ("size", "carry", "collateral"):
             a = getattr(self, name)
             if not isinstance(a, np.ndarray) or a.dtype != np.float64 or a.ndim != 2 or not a.flags.f_contiguous:
-                raise InvalidParameter(
-                    f"ScreenArrays.{name} must be a column-major (Fortran-order) 2-D float64 array"
-                )
+                raise InvalidParameter(f"ScreenArrays.{name} must be a column-major (Fortran-order) 2-D float64 array")
 
     def as_tuple(
         self,

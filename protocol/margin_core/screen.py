@@ -14,6 +14,14 @@ price-dependent part and a *carry* fixed at construction::
 so the kernel reads two floats per position (``s``, ``K``). Requirements are
 ``|s| * p * f / W**2`` with the model's exact effective fractions ``f``.
 
+Layout and kernel. The (N, M) and (N, C) arrays are column-major. The screen walks the book in
+blocks of :data:`BLOCK_ROWS` accounts (threads take stripes of blocks); inside a block each loop
+runs over the accounts of one or two columns, so every read is a contiguous slice, every byte is
+read once, and the per-account accumulators stay in L1: the loops compile to SIMD over
+accounts with no branch per account. The order of the floating-point operations *within* an
+account is the one the bound below analyses, whatever the block, so the whole-book pass and the
+chosen-rows pass (which gathers its rows into a block first) agree bit for bit.
+
 Error bound (``u = 2**-53``, ``g(k) = k u / (1 - k u)``; M markets, C collateral assets,
 ``n = 1 + C + 2M`` additions into the equity accumulator):
 

@@ -38,7 +38,11 @@ def random_book(n: int, m: int, c: int, seed: int) -> tuple[Arrays, tuple[np.nda
 
 
 def reference_row(
-    i: int, arrays: Arrays, market_rates: tuple[np.ndarray, ...], collateral_rates: tuple[np.ndarray, ...], tol: Tolerances
+    i: int,
+    arrays: Arrays,
+    market_rates: tuple[np.ndarray, ...],
+    collateral_rates: tuple[np.ndarray, ...],
+    tol: Tolerances,
 ) -> tuple[float, float, float, bool, bool, bool]:
     """One account, operation by operation as the screen's specification orders them (Python floats)."""
     balance, magnitude, size, carry, collateral = arrays
@@ -90,7 +94,9 @@ def test_every_account_follows_the_specified_order_in_every_block_and_path(m: in
     rng = np.random.default_rng(np.random.SeedSequence(7 + m + c))
     chosen = rng.permutation(n)[: 3 * BLOCK_ROWS + 5].astype(np.int64)  # several gathered blocks
     picked = run(arrays, market_rates, collateral_rates, tol, chosen)
-    for name, full, part in zip(("equity", "initial", "maintenance", "liq", "meets", "unsure"), whole, picked):
+    for name, full, part in zip(
+        ("equity", "initial", "maintenance", "liq", "meets", "unsure"), whole, picked, strict=True
+    ):
         np.testing.assert_array_equal(part, full[chosen], err_msg=name)
     edges = [0, BLOCK_ROWS - 1, BLOCK_ROWS, STRIPE_ROWS - 1, STRIPE_ROWS, n - 1]
     for i in [*edges, *rng.integers(0, n, size=300).tolist()]:
