@@ -10,7 +10,8 @@ zero equity so that the exact re-evaluation path runs. Printed, all measured in 
   (numba parallel sums of every screen array: flat in memory order, and striped by accounts as
   the screen walks them), all best of ``--repeats`` rounds that alternate them, and the ratio
   (target <= 1.5x); the median of the per-round ratios, bytes read per second
-  and a single-threaded numpy sum are printed beside it, with the machine's load average;
+  and a single-threaded numpy sum are printed beside it, with the machine's load average, and the
+  same ratio with numba limited to one thread;
 * the speed-up over :func:`protocol.margin.account_health`, timed on ``--sample`` random
   accounts and extrapolated, with a check that every sampled and planted decision agrees;
 * peak extra memory of one call that allocates its outputs (tracemalloc) against the input size;
@@ -294,6 +295,17 @@ def main() -> None:
         f"read+write); {n / roof.core / 1e6:.1f} M accounts/s; single-threaded numpy sum "
         f"{numpy_t * 1e3:.1f} ms -> ratio {roof.core / numpy_t:.2f}x"
     )
+    threads = numba.get_num_threads()
+    if threads > 1:  # one thread: no worker waits at a barrier for a descheduled peer (a busy machine)
+        numba.set_num_threads(1)
+        try:
+            one = roofline(book, prices, out, args.repeats)
+        finally:
+            numba.set_num_threads(threads)
+        print(
+            f"at 1 thread: evaluate {one.core * 1e3:.2f} ms, streaming pass ({one.stream_name}) "
+            f"{one.stream * 1e3:.2f} ms -> ratio {one.ratio:.2f}x; median per-round ratio {one.paired_ratio:.2f}x"
+        )
     cands = liquidation_candidates(batch)
     print(
         f"decisions: {int(batch.liquidatable.sum()):,} liquidatable, {int((~batch.meets_initial).sum()):,} below "
