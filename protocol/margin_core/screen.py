@@ -231,6 +231,9 @@ def _screen_block(
 ) -> None:
     """Screen book rows ``lo:hi`` (at most :data:`BLOCK_ROWS`) into output slots ``dst:dst + (hi - lo)``.
 
+    ``size``, ``carry`` (M, N) and ``collateral`` (C, N) are row-major tables, one row per market
+    or asset (the transposes of the book's column-major arrays).
+
     ``scratch`` is a (5, >= BLOCK_ROWS) work array: four per-account accumulators (equity,
     magnitude, initial, maintenance) and a column of zeros. Each loop runs over the block's
     accounts, reading contiguous column slices of the column-major arrays and updating the
@@ -250,19 +253,19 @@ def _screen_block(
         im[r] = 0.0
         mm[r] = 0.0
         zero[r] = 0.0
-    for k in range(collateral.shape[1]):
-        amount = collateral[lo:hi, k]
+    for k in range(collateral.shape[0]):
+        amount = collateral[k, lo:hi]
         rate = value_rate[k]
         cap = value_cap[k]
         for r in range(n):
             v = amount[r] * rate
             mag[r] += v
             e[r] += min(v, cap)
-    m = size.shape[1]
+    m = size.shape[0]
     for j in range(0, m, 2):
         paired = j + 1 < m
-        s0, k0 = size[lo:hi, j], carry[lo:hi, j]
-        s1, k1 = (size[lo:hi, j + 1], carry[lo:hi, j + 1]) if paired else (zero, zero)
+        s0, k0 = size[j, lo:hi], carry[j, lo:hi]
+        s1, k1 = (size[j + 1, lo:hi], carry[j + 1, lo:hi]) if paired else (zero, zero)
         ql0, qs0, ir0, mr0 = q_long[j], q_short[j], im_rate[j], mm_rate[j]
         j1 = j + 1 if paired else j  # the zero column's terms are +0.0 at any rate
         ql1, qs1, ir1, mr1 = q_long[j1], q_short[j1], im_rate[j1], mm_rate[j1]
@@ -362,10 +365,10 @@ def _screen_rows(
 ) -> None:
     """Gather ``rows`` a block at a time into column-major copies and screen them with the same
     block code as the whole-book pass."""
-    m, c = size.shape[1], collateral.shape[1]
+    m, c = size.shape[0], collateral.shape[0]
     width = min(rows.shape[0], BLOCK_ROWS)
     b, m0 = np.empty(width), np.empty(width)
-    s, k, a = np.empty((m, width)).T, np.empty((m, width)).T, np.empty((c, width)).T  # column-major
+    s, k, a = np.empty((m, width)), np.empty((m, width)), np.empty((c, width))
     scratch = np.empty((5, BLOCK_ROWS + _STAGGER))
     for lo in range(0, rows.shape[0], BLOCK_ROWS):
         hi = min(rows.shape[0], lo + BLOCK_ROWS)
@@ -374,10 +377,10 @@ def _screen_rows(
             b[r] = balance[i]
             m0[r] = magnitude[i]
             for j in range(m):
-                s[r, j] = size[i, j]
-                k[r, j] = carry[i, j]
+                s[j, r] = size[j, i]
+                k[j, r] = carry[j, i]
             for q in range(c):
-                a[r, q] = collateral[i, q]
+                a[q, r] = collateral[q, i]
         _screen_block(
             0, hi - lo, lo, b, m0, s, k, a, q_long, q_short, im_rate, mm_rate, value_rate, value_cap,
             rel_tol, equity_slack, requirement_slack, scratch, equity, initial, maintenance, liquidatable,
@@ -404,28 +407,16 @@ def screen(
     im_rate, mm_rate) and ``collateral_rates`` = (value_rate, value_cap) from
     :mod:`protocol.margin_core.prices`. With ``rows`` (valid int64 row indices) only those rows
     are screened, output ``k`` holding row ``rows[k]``; otherwise every row, output ``i`` row
-    ``i``. Callers have validated every shape and dtype.
+    ``i``. Callers have validated every shape and dtype; the (N, M) and (N, C) arrays are
+    column-major, and the kernels take their transposes, (M, N) and (C, N) row-major tables whose
+    row ``j`` is column ``j`` (numba types those as contiguous whatever the shape, so the block
+    loops always read contiguous slices).
     """
-    if rows is None and book_arrays[0].shape[0] >= PARALLEL_MIN_ROWS:
-        _screen_parallel(
-            *book_arrays,
-            *market_rates,
-            *collateral_rates,
-            tolerances.rel_tol,
-            tolerances.equity_slack,
-            tolerances.requirement_slack,
-            *values_out,
-            *flags_out,
-        )
+    balance, magnitude, size, carry, collateral = book_arrays
+    tables = (balance, magnitude, size.T, carry.T, collateral.T)
+    scalars = (*market_rates, *collateral_rates, tolerances.rel_tol, tolerances.equity_slack)
+    if rows is None and balance.shape[0] >= PARALLEL_MIN_ROWS:
+        _screen_parallel(*tables, *scalars, tolerances.requirement_slack, *values_out, *flags_out)
         return
-    _screen_rows(
-        np.arange(book_arrays[0].shape[0], dtype=np.int64) if rows is None else rows,
-        *book_arrays,
-        *market_rates,
-        *collateral_rates,
-        tolerances.rel_tol,
-        tolerances.equity_slack,
-        tolerances.requirement_slack,
-        *values_out,
-        *flags_out,
-    )
+    every = np.arange(balance.shape[0], dtype=np.int64) if rows is None else rows
+    _screen_rows(every, *tables, *scalars, tolerances.requirement_slack, *values_out, *flags_out)
