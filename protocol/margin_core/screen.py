@@ -413,10 +413,21 @@ def screen(
     loops always read contiguous slices).
     """
     balance, magnitude, size, carry, collateral = book_arrays
-    tables = (balance, magnitude, size.T, carry.T, collateral.T)
-    scalars = (*market_rates, *collateral_rates, tolerances.rel_tol, tolerances.equity_slack)
+    q_long, q_short, im_rate, mm_rate = market_rates
+    value_rate, value_cap = collateral_rates
+    equity, initial, maintenance = values_out
+    liquidatable, meets_initial, uncertain = flags_out
+    rel_tol, equity_slack, requirement_slack = tolerances.rel_tol, tolerances.equity_slack, tolerances.requirement_slack
     if rows is None and balance.shape[0] >= PARALLEL_MIN_ROWS:
-        _screen_parallel(*tables, *scalars, tolerances.requirement_slack, *values_out, *flags_out)
+        _screen_parallel(
+            balance, magnitude, size.T, carry.T, collateral.T, q_long, q_short, im_rate, mm_rate, value_rate,
+            value_cap, rel_tol, equity_slack, requirement_slack, equity, initial, maintenance, liquidatable,
+            meets_initial, uncertain,
+        )  # fmt: skip
         return
-    every = np.arange(balance.shape[0], dtype=np.int64) if rows is None else rows
-    _screen_rows(every, *tables, *scalars, tolerances.requirement_slack, *values_out, *flags_out)
+    _screen_rows(
+        np.arange(balance.shape[0], dtype=np.int64) if rows is None else rows,
+        balance, magnitude, size.T, carry.T, collateral.T, q_long, q_short, im_rate, mm_rate, value_rate,
+        value_cap, rel_tol, equity_slack, requirement_slack, equity, initial, maintenance, liquidatable,
+        meets_initial, uncertain,
+    )  # fmt: skip
