@@ -32,7 +32,14 @@ from protocol.errors import InvalidParameter
 from simulator import plots
 from simulator.config import StudyConfig
 from simulator.store import ResultStore, atomic_write
-from simulator.summary import PERCENTILE_METHOD, summary_rows, write_summary
+from simulator.summary import (
+    INTERVAL_METHOD,
+    PERCENTILE_METHOD,
+    resolution_notes,
+    summary_headers,
+    summary_rows,
+    write_summary,
+)
 
 __all__ = [
     "PLOT_FILES",
@@ -104,7 +111,9 @@ def config_toml(config: StudyConfig) -> str:
 
 
 def _summary_markdown(summary: Mapping[str, float | int]) -> str:
-    return markdown_table(("quantity", "value", "95 % interval"), summary_rows(summary), align="lrr")
+    table = markdown_table(summary_headers(summary), summary_rows(summary), align="lrrr")
+    notes = resolution_notes(summary)
+    return table + ("\n\n" + "\n".join(f"- **note**: {note}" for note in notes) if notes else "")
 
 
 def _worst_paths(metrics: pd.DataFrame) -> str:
@@ -411,7 +420,7 @@ def write_stress_report(out_dir: Path | str, sections: Sequence[StudySection]) -
     if not sections:
         raise InvalidParameter("a stress report needs at least one study")
     written = [(section, _write_study_report(section.out_dir)) for section in sections]
-    by_study = [{meaning: (value, ci) for meaning, value, ci in summary_rows(w.summary)} for _, w in written]
+    by_study = [{meaning: (value, ci) for meaning, value, ci, _ in summary_rows(w.summary)} for _, w in written]
     quantities = list(dict.fromkeys(q for rows in by_study for q in rows))
     table = [[q, *(" ".join(x for x in rows.get(q, ("n/a", "")) if x) for rows in by_study)] for q in quantities]
     lines = ["# Stress study", "", f"Written {datetime.now(UTC).isoformat(timespec='seconds')}.", ""]
