@@ -551,8 +551,12 @@ class StudyConfig:
         return out
 
     def fingerprint(self) -> str:
-        """SHA-256 of the canonical JSON of :meth:`to_dict` (identifies a study for resuming)."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """SHA-256 of the canonical JSON of :meth:`to_dict` without ``run.paths`` (identifies a
+        study for resuming and extending: path ``i`` is seeded by ``SeedSequence(run.seed,
+        spawn_key=(1, i))`` whatever the total, so 16 paths are the first 16 of 1,000)."""
+        raw = self.to_dict()
+        raw["run"] = {k: v for k, v in raw["run"].items() if k != "paths"}
+        canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def override(self, changes: Mapping[str, object]) -> StudyConfig:

@@ -33,7 +33,6 @@ from simulator import plots
 from simulator.config import StudyConfig
 from simulator.store import ResultStore, atomic_write
 from simulator.summary import (
-    INTERVAL_METHOD,
     PERCENTILE_METHOD,
     resolution_notes,
     summary_headers,

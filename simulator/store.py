@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 #: Format tag written in the manifest; bumped when the layout changes.
-FORMAT = "novation-study/1"
+FORMAT = "novation-study/2"
 #: How the per-path seeds derive from ``run.seed`` (recorded in the manifest).
 SEED_SCHEME = (
     "numpy SeedSequence: path i uses SeedSequence(run.seed, spawn_key=(1, i)), the shared trader book "
@@ -253,7 +253,9 @@ class ResultStore:
 
     ``ResultStore(out_dir)`` opens an existing study for reading. ``ResultStore(out_dir, config)``
     opens it for writing, creating the folder and its manifest when there is none yet; an existing
-    study must have the same :meth:`StudyConfig.fingerprint` (it is resumed) unless
+    study must have the same :meth:`StudyConfig.fingerprint` (it is resumed; the fingerprint leaves
+    out ``run.paths``, so a larger path count **extends** the study and only the new paths run,
+    a smaller one reads the first paths and keeps the rest stored) unless
     ``resume=False``, which deletes its results first (only the store's own files: the manifest,
     ``metrics/``, ``series/`` and ``summary.json``). ``extra`` is a JSON-able mapping recorded in a
     new manifest (sweeps store a point's overrides there). Paths with ``path_index < keep_series``
@@ -302,6 +304,14 @@ class ResultStore:
                 )
             else:
                 self.manifest = old
+                if old.get("n_paths") != config.run.paths:  # extended (or cut back: extra paths stay stored)
+                    self.manifest = {
+                        **old,
+                        "n_paths": config.run.paths,
+                        "config": config.to_dict(),
+                        "path_counts": [*old.get("path_counts", [old.get("n_paths")]), config.run.paths],
+                    }
+                    write_json_atomic(self.manifest_path, self.manifest)
                 self._clean_temporaries()
                 return
         else:
@@ -321,6 +331,7 @@ class ResultStore:
             "fingerprint": fingerprint,
             "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
             "n_paths": config.run.paths,
+            "path_counts": [config.run.paths],
             "root_seed": config.run.seed,
             "seed_scheme": SEED_SCHEME,
             "keep_series": keep_series,
@@ -437,10 +448,12 @@ class ResultStore:
         return table
 
     def completed(self) -> set[int]:
-        """Indices of the paths already stored (read from the part files only)."""
+        """Indices below :attr:`n_paths` of the paths already stored (read from the part files only)."""
         done: set[int] = set()
         for _, p in self._parts():
-            done.update(self._read_part(p, ["path_index"]).column("path_index").to_pylist())
+            done.update(
+                i for i in self._read_part(p, ["path_index"]).column("path_index").to_pylist() if i < self.n_paths
+            )
         return done
 
     def is_complete(self) -> bool:
@@ -448,7 +461,7 @@ class ResultStore:
         return len(self.completed()) >= self.n_paths
 
     def read_metrics(self) -> pd.DataFrame:
-        """Every stored path, one row each, sorted by ``path_index``.
+        """Every stored path below :attr:`n_paths`, one row each, sorted by ``path_index``.
 
         Columns: ``path_index`` (int64), ``seed_entropy`` (decimal string), ``spawn_key``
         (``"1,7"``), then every metric of :data:`~simulator.results.METRICS`: ``*_wad``
@@ -464,6 +477,7 @@ class ResultStore:
             df = df.astype({name: object for name, (k, _) in METRICS.items() if k is MetricKind.WAD})
         # two part files can hold the same path only if two runs wrote at once; paths are
         # deterministic, so the copies are equal and one is kept
+        df = df[df["path_index"] < self.n_paths]  # paths of a longer run of the same study stay stored
         df = df.sort_values("path_index", kind="stable").drop_duplicates("path_index").reset_index(drop=True)
         for name, (kind, _) in METRICS.items():
             if kind is MetricKind.WAD:
