@@ -341,11 +341,35 @@ def plot_sweep_heatmap(
     return _write_png(fig, out)
 
 
+def _error_bars(table: pd.DataFrame, metric: str, order: NDArray[np.intp]) -> NDArray[np.float64] | None:
+    """``[below, above]`` distances to the two-sided interval of ``metric`` (None without one);
+    an unresolved (infinite) side is drawn to the top of the data."""
+    low, high = f"{metric}_ci_low", f"{metric}_ci_high"
+    if low not in table.columns or high not in table.columns:
+        return None
+    y = np.asarray([float(v) for v in table[metric]], dtype=np.float64)[order]
+    lo = np.asarray([float(v) for v in table[low]], dtype=np.float64)[order]
+    hi = np.asarray([float(v) for v in table[high]], dtype=np.float64)[order]
+    finite = np.concatenate([y[np.isfinite(y)], hi[np.isfinite(hi)]])
+    top = float(finite.max()) if finite.size else 1.0
+    hi = np.where(np.isinf(hi), top, hi)
+    return np.vstack([np.nan_to_num(y - lo), np.nan_to_num(hi - y)]).clip(min=0)
+
+
 def plot_search(
-    points: pd.DataFrame, out: Path | str, *, key: str, metric: str, threshold: float, answer: object = None
+    points: pd.DataFrame,
+    out: Path | str,
+    *,
+    key: str,
+    metric: str,
+    threshold: float,
+    answer: object = None,
+    level: str = "95 %",
 ) -> Path:
-    """``metric`` at every value of ``key`` a threshold search evaluated, with the target
-    ``threshold`` as a horizontal line and the answer (the smallest value meeting it) marked."""
+    """``metric`` at every value of ``key`` a threshold search (or a one-axis sweep) evaluated,
+    with its two-sided interval as error bars and its one-sided upper bound (column ``upper``
+    or ``<metric>_upper``) as a marker when the table has them, the target ``threshold`` as a
+    horizontal line and the answer (the smallest value meeting it) marked."""
     if not isinstance(points, pd.DataFrame):
         raise InvalidParameter(f"search points must be a pandas DataFrame, got {type(points).__name__}")
     for column in (key, metric):
@@ -363,7 +387,13 @@ def plot_search(
     order = np.argsort(xs, kind="stable")
     fig = Figure(figsize=(7.0, 4.0), layout="constrained")
     ax = fig.add_subplot()
-    ax.plot(xs[order], ys[order], marker="o", color=_MARKET, lw=1.2, label=metric)
+    bars = _error_bars(points, metric, order)
+    ax.errorbar(xs[order], ys[order], yerr=bars, marker="o", color=_MARKET, lw=1.2, capsize=3, label=metric)
+    upper_column = "upper" if "upper" in points.columns else f"{metric}_upper"
+    if upper_column in points.columns:
+        upper = np.asarray([float(v) for v in points[upper_column]], dtype=np.float64)[order]
+        shown = np.isfinite(upper)
+        ax.scatter(xs[order][shown], upper[shown], marker="v", color=_ORACLE, zorder=3, label=f"{level} upper bound")
     ax.axhline(threshold, color=_ORACLE, ls="--", lw=1.2, label=f"target {format_metric(metric, threshold)}")
     if answer is not None:
         x = float(answer)  # type: ignore[arg-type]
@@ -373,5 +403,5 @@ def plot_search(
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9)
-    ax.set_title(f"Search: smallest {key} with {metric} <= {format_metric(metric, threshold)}", fontsize=11)
+    ax.set_title(f"{metric} against {key}: target {format_metric(metric, threshold)}", fontsize=11)
     return _write_png(fig, out)

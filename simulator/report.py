@@ -33,6 +33,7 @@ from simulator import plots
 from simulator.config import StudyConfig
 from simulator.store import ResultStore, atomic_write
 from simulator.summary import (
+    INTERVAL_METHOD,
     PERCENTILE_METHOD,
     resolution_notes,
     summary_headers,
@@ -289,10 +290,10 @@ def _read_table(folder: Path, name: str) -> pd.DataFrame:
 
 
 def _metric_cell(table: pd.DataFrame, row: Mapping[str, Any], column: str) -> str:
-    """A summary value; probabilities with their Wilson 95 % interval when the table has it."""
+    """A summary value with its two-sided interval when the table has one."""
     text = plots.format_metric(column, row[column])
     low, high = f"{column}_ci_low", f"{column}_ci_high"
-    if column.startswith("p_") and low in table.columns and high in table.columns:
+    if low in table.columns and high in table.columns:
         text += f" [{plots.format_metric(column, row[low])}, {plots.format_metric(column, row[high])}]"
     return text
 
@@ -314,7 +315,7 @@ def _points_table(table: pd.DataFrame, axes: Sequence[str], metric: str, extra: 
                 record.get("point", ""),
                 *(record[a] for a in axes),
                 *(_metric_cell(table, record, m) for m in metrics),
-                *(_plain(record.get(e, "")) for e in extra),
+                *(plots.format_metric(metric, record[e]) if e == "upper" else _plain(record.get(e, "")) for e in extra),
                 f"[{folder}]({folder}/)" if folder else "",
             ]
         )
@@ -374,19 +375,37 @@ def write_search_report(out_dir: Path | str) -> Path:
     table = table.assign(_x=[float(v) for v in table[key]]).sort_values("_x", kind="stable")
     passing = table[table["satisfies"].astype(bool)] if "satisfies" in table.columns else table.iloc[:0]
     answer = passing.iloc[0][key] if len(passing) else None
-    plots.plot_search(table, folder / "search.png", key=key, metric=metric, threshold=float(threshold), answer=answer)
+    confidence = float(manifest.get("confidence", 0.95))
+    level = f"{confidence:.0%}"
+    plots.plot_search(
+        table, folder / "search.png", key=key, metric=metric, threshold=float(threshold), answer=answer, level=level
+    )
     target = f"`{metric}` <= {plots.format_metric(metric, threshold)}"
+    paths = int(table["n_paths"].iloc[-1]) if "n_paths" in table.columns else 0
     if answer is None:
-        verdict = f"No evaluated value of `{key}` meets {target} yet."
-    elif float(answer) <= float(str(manifest.get("lo", "-inf"))):
-        verdict = (
-            f"The target {target} already holds at the lower bound `{key} = {answer}`: the smallest value may "
-            "lie below the searched range."
-        )
+        verdict = f"No evaluated value of `{key}` meets {target} at its {level} upper bound yet."
     else:
-        verdict = (
-            f"Smallest `{key}` meeting {target}: **{answer}** (the true threshold lies within one tolerance, "
-            f"{manifest.get('tolerance')}, below it)."
+        row = passing.iloc[0]
+        upper = float(row["upper"]) if "upper" in row else float(row[metric])
+        margin = (
+            f"{plots.format_metric(metric, row[metric])}, {level} upper bound {plots.format_metric(metric, upper)}: "
+            f"a margin of safety of {plots.format_metric(metric, float(threshold) - upper)} below the target"
+        )
+        if float(answer) <= float(str(manifest.get("lo", "-inf"))):
+            verdict = (
+                f"The target {target} already holds, at its {level} upper bound, at the lower bound `{key} = {answer}` "
+                f"({margin}): the smallest value may lie below the searched range."
+            )
+        else:
+            verdict = (
+                f"Smallest `{key}` meeting {target} at its {level} upper bound: **{answer}** ({margin}; the true "
+                f"threshold lies within one tolerance, {manifest.get('tolerance')}, below it)."
+            )
+    estimate_only = table[(table[metric] <= float(threshold)) & ~table["satisfies"].astype(bool)]
+    if "satisfies" in table.columns and len(estimate_only):
+        verdict += (
+            f" At {', '.join(f'`{v}`' for v in estimate_only[key])} the point estimate meets the target but its "
+            f"upper bound does not: {paths:,} paths cannot support it there."
         )
     values = [float(v) for v in table[metric]]
     monotone = all(a >= b for a, b in itertools.pairwise(values))
@@ -394,6 +413,9 @@ def write_search_report(out_dir: Path | str) -> Path:
         f"# Search: smallest `{key}` with {target}",
         "",
         verdict,
+        "",
+        f"Decision rule: {manifest.get('decision', 'the point estimate is at most the threshold')} "
+        f"({paths:,} paths per point; {INTERVAL_METHOD}).",
         "",
         f"Range [{manifest.get('lo')}, {manifest.get('hi')}], tolerance {manifest.get('tolerance')}; "
         f"assumption: {manifest.get('assumption', f'{metric} is non-increasing in {key}')}"
@@ -403,7 +425,7 @@ def write_search_report(out_dir: Path | str) -> Path:
         "",
         "## Evaluated points",
         "",
-        _points_table(table, [key], metric, extra=["satisfies"] if "satisfies" in table.columns else []),
+        _points_table(table, [key], metric, extra=[c for c in ("upper", "satisfies") if c in table.columns]),
         "",
     ]
     return _write_text(folder / REPORT_FILE, "\n".join(lines))

@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from protocol.errors import InvalidParameter
 from simulator.results import METRICS, MetricKind
@@ -188,7 +187,7 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     ``binomtest(successes, n).proportion_ci(method="wilson")``, 0 and 1 exact at the ends."""
     if isinstance(z, bool) or not isinstance(z, int | float) or not z > 0:
         raise InvalidParameter(f"z must be positive, got {z!r}")
-    return proportion_interval(successes, n, 2 * float(stats.norm.cdf(z)) - 1, method="wilson")
+    return proportion_interval(successes, n, math.erf(z / math.sqrt(2)), method="wilson")  # 2 Phi(z) - 1
 
 
 # --------------------------------------------------------------------------------------------

@@ -37,7 +37,6 @@ from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
 
 from protocol.errors import InvalidParameter
 
@@ -63,6 +62,13 @@ DEFAULT_CONFIDENCE: Final = 0.95
 BOOTSTRAP_SEED: Final = 20_260_415
 #: Bootstrap resamples per interval.
 BOOTSTRAP_RESAMPLES: Final = 2_000
+
+
+def _stats() -> Any:
+    """:mod:`scipy.stats`, imported when first needed (the command line stays quick to start)."""
+    from scipy import stats
+
+    return stats
 
 
 def check_confidence(confidence: object, name: str = "confidence") -> float:
@@ -91,7 +97,7 @@ def proportion_interval(
     level = check_confidence(confidence)
     if method not in ("wilson", "exact"):
         raise InvalidParameter(f"method must be 'wilson' or 'exact', got {method!r}")
-    ci = stats.binomtest(k, total).proportion_ci(confidence_level=level, method=method)
+    ci = _stats().binomtest(k, total).proportion_ci(confidence_level=level, method=method)
     low = 0.0 if k == 0 else max(0.0, float(ci.low))
     high = 1.0 if k == total else min(1.0, float(ci.high))
     return low, high
@@ -104,7 +110,7 @@ def proportion_upper(successes: int, n: int, confidence: float = DEFAULT_CONFIDE
     level = check_confidence(confidence)
     if k == total:
         return 1.0
-    return float(stats.binomtest(k, total).proportion_ci(confidence_level=2 * level - 1, method="exact").high)
+    return float(_stats().binomtest(k, total).proportion_ci(confidence_level=2 * level - 1, method="exact").high)
 
 
 def paths_for_proportion(threshold: float, confidence: float = DEFAULT_CONFIDENCE) -> int | None:
@@ -162,7 +168,7 @@ def quantile_bounds(
         raise InvalidParameter(f"n must be a positive integer, got {n!r}")
     level = check_confidence(confidence)
     p = float(_check_level(q))
-    cdf = stats.binom.cdf(np.arange(n + 1), n, p)  # cdf[j] = P(Binomial(n, q) <= j)
+    cdf = _stats().binom.cdf(np.arange(n + 1), n, p)  # cdf[j] = P(Binomial(n, q) <= j)
     above = np.flatnonzero(cdf[:n] >= level)  # rank r = j + 1 with P(B <= r - 1) >= level
     below = np.flatnonzero(cdf[:n] <= 1 - level)  # rank l = j + 1 with P(B >= l) >= level
     high = int(above[0]) + 1 if above.size else None
@@ -234,7 +240,7 @@ def bootstrap_interval(
         return point, point, point
     rng = np.random.default_rng(np.random.SeedSequence(BOOTSTRAP_SEED))
     common: dict[str, Any] = {"vectorized": True, "confidence_level": level, "method": "percentile"}
-    both = stats.bootstrap((arr,), fn, n_resamples=BOOTSTRAP_RESAMPLES, rng=rng, **common)
-    one = stats.bootstrap((arr,), fn, n_resamples=0, bootstrap_result=both, alternative="less", **common)
+    both = _stats().bootstrap((arr,), fn, n_resamples=BOOTSTRAP_RESAMPLES, rng=rng, **common)
+    one = _stats().bootstrap((arr,), fn, n_resamples=0, bootstrap_result=both, alternative="less", **common)
     low, high = both.confidence_interval
     return float(low), float(high), float(one.confidence_interval.high)

@@ -13,6 +13,7 @@ from rich.console import Console
 from novation.cli._common import app, fail
 from protocol.errors import InvalidParameter, NovationError
 from simulator import EXAMPLES_DIR
+from simulator.uncertainty import DEFAULT_CONFIDENCE
 
 if TYPE_CHECKING:
     from simulator.config import StudyConfig
@@ -116,6 +117,10 @@ _Set = Annotated[
         help="override a study field: section.field=value (repeatable; TOML values), e.g. price.sigma=1.5, "
         "protocol.markets=[0,1]",
     ),
+]
+_Confidence = Annotated[
+    float,
+    typer.Option("--confidence", help="level of every interval and upper bound, in (0.5, 1)"),
 ]
 _StudyFile = Annotated[Path, typer.Argument(help="study TOML file, e.g. simulator/examples/stress.toml")]
 
@@ -223,10 +228,9 @@ def _search_range(text: str) -> tuple[str, str, str]:
 
 
 def _summary_metrics() -> list[str]:
-    from simulator.summary import SUMMARY_FIELDS
+    from simulator.summary import ALL_FIELDS, SUMMARY_FIELDS
 
-    probabilities = [k for k in SUMMARY_FIELDS if k.startswith("p_")]
-    return [*SUMMARY_FIELDS, *(f"{p}_{s}" for p in probabilities for s in ("se", "ci_low", "ci_high"))]
+    return [*SUMMARY_FIELDS, *sorted(ALL_FIELDS - set(SUMMARY_FIELDS) - {"confidence"})][1:]  # not n_paths
 
 
 @app.command()
@@ -251,6 +255,13 @@ def sweep(
             "--tolerance", help="search resolution, in the field's unit (default: 1/100 of the range's magnitude)"
         ),
     ] = None,
+    confidence: _Confidence = DEFAULT_CONFIDENCE,
+    extend: Annotated[
+        bool,
+        typer.Option(
+            "--extend", help="search: raise the paths per point to what the target needs (stored paths are kept)"
+        ),
+    ] = False,
     paths: _Paths = None,
     workers: _Workers = None,
     scheduler: _Scheduler = None,
@@ -262,7 +273,9 @@ def sweep(
 
     Every point uses the same path seeds, so differences between points come from the
     parameters. Grid: a heatmap of --metric when there are exactly two axes, and a table.
-    Search: bisects assuming --metric falls as the field grows (more margin, fewer losses).
+    Search: bisects assuming --metric falls as the field grows (more margin, fewer losses), and
+    a value meets the target only when the metric's one-sided --confidence upper bound does;
+    a target the path count cannot resolve is refused with the count it needs (or --extend).
     """
     from simulator.report import write_search_report, write_sweep_report
     from simulator.sweep import run_sweep, search
@@ -283,7 +296,9 @@ def sweep(
         config = _study(study, overrides)
         if search_range is None:
             axes = _grid_axes(grid)
-            table = run_sweep(config, axes, out, **options)
+            if extend:
+                raise InvalidParameter("--extend applies to --search; for a grid raise --paths (stored paths are kept)")
+            table = run_sweep(config, axes, out, confidence=confidence, **options)
             if not quiet:
                 console.print(_sweep_table(table, list(axes), metric))
             report = write_sweep_report(out, metric=metric)
@@ -297,17 +312,26 @@ def sweep(
                 metric=metric,
                 threshold=threshold,
                 tolerance=tolerance,
+                confidence=confidence,
+                extend=extend,
                 out_dir=out,
                 **options,
             )
             report = write_search_report(out)
-            console.print(
-                f"smallest {key} with {metric} <= {threshold:g}: [bold]{found.value}[/] "
-                f"({metric} = {found.metric_value:.4g}; the threshold lies in ({found.value - found.tolerance}, "
-                f"{found.value}]; {len(found.points)} points evaluated)"
+            level = f"{found.confidence:.0%}"
+            where = (
+                f"the target already holds at the lower bound {lo}: the smallest value may lie below it; "
+                "try a lower --search bound"
+                if found.at_lower_bound
+                else f"the smallest value lies in ({found.value - found.tolerance}, {found.value}]"
             )
-            if found.at_lower_bound:
-                console.print(f"[yellow]note[/]: the target already holds at {key} = {lo}; try a lower --search bound")
+            console.print(
+                f"smallest {key} with {metric} <= {threshold:g} at its {level} upper bound: [bold]{found.value}[/] "
+                f"({metric} = {found.metric_value:.4g}, {level} upper bound {found.metric_upper:.4g}, margin of "
+                f"safety {found.margin:.4g}; {found.paths:,} paths per point, {len(found.points)} points "
+                f"evaluated); {where}",
+                highlight=False,
+            )
             if not found.monotone:
                 console.print(f"[yellow]note[/]: {metric} was not monotone in {key} over the points; add --paths")
     except NovationError as exc:

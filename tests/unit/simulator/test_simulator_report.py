@@ -157,7 +157,7 @@ def test_search_report_names_the_answer(tmp_path: Path) -> None:
         "protocol.initial_margin_fraction",
         "0.05",
         "0.2",
-        metric="p_socialized_loss",
+        metric="socialized_loss_mean_usd",
         threshold=0.0,
         tolerance="0.01",
         out_dir=tmp_path,
@@ -167,6 +167,7 @@ def test_search_report_names_the_answer(tmp_path: Path) -> None:
     )
     assert result.value == Decimal("0.1")
     text = write_search_report(tmp_path).read_text()
+    assert "upper bound" in text and "margin of safety" in text
     assert "**0.1" in text
     assert "![search](search.png)" in text
     _assert_png(tmp_path / "search.png")
