@@ -44,7 +44,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 
@@ -98,7 +98,7 @@ from simulator.agents import (
 )
 from simulator.config import StudyConfig
 from simulator.paths import price_to_wad
-from simulator.results import PathResult
+from simulator.results import SERIES, PathResult, feed_series
 
 __all__ = ["Book", "Screen", "build_book", "simulate_path", "simulate_paths"]
 
@@ -289,14 +289,28 @@ def build_book(
 
 
 class _Wait(Enum):
-    """Why a keeper action waits for a later block."""
+    """Why a keeper action waits for a later block (the value names the cause in the metrics)."""
 
-    #: The block's gas budget or liquidation cap is spent, or the keeper's own margin or prices
-    #: stop it: nothing more is sent this block.
-    BLOCK = "block"
-    #: This account cannot be served now (a price it needs is not trusted, nobody to deleverage
-    #: against); the keeper goes on with the next one.
-    ACCOUNT = "account"
+    #: The block's gas budget is spent: nothing more is sent this block.
+    GAS = "gas"
+    #: The block's liquidation cap is spent: nothing more is sent this block.
+    CAP = "block_cap"
+    #: The keeper's or liquidator's own margin, balance or prices stop it this block.
+    KEEPER = "keeper"
+    #: This account cannot be served now: a price it needs is not trusted; the keeper goes on
+    #: with the next one.
+    UNTRUSTED = "untrusted"
+    #: This account cannot be served now: nobody on the other side to deleverage against.
+    COUNTERPARTY = "counterparty"
+
+    @property
+    def stops_block(self) -> bool:
+        """Nothing more is sent this block (else only this account waits)."""
+        return self in (_Wait.GAS, _Wait.CAP, _Wait.KEEPER)
+
+
+#: Why a protocol revert defers a keeper action.
+_REVERT_CAUSE = {"liquidation: block cap reached": _Wait.CAP, "liquidation: price not trusted": _Wait.UNTRUSTED}
 
 
 @dataclass
@@ -312,6 +326,16 @@ class _Tally:
     liquidated_notional: int = 0
     keeper_rewards: int = 0
     deferred: int = 0
+    #: Deferred keeper actions by cause (:class:`_Wait` values), summing to ``deferred``.
+    deferred_by: dict[str, int] = field(default_factory=lambda: {w.value: 0 for w in _Wait})
+    #: Account-blocks spent waiting for a keeper to land (latency and jitter).
+    keeper_waits: int = 0
+    keeper_gas: int = 0
+    backlog_peak: int = 0
+    backlog_run_s: int = 0
+    backlog_clear_s: int = 0
+    liquidations_block_peak: int = 0
+    impact_max_bps: int = 0
     reduce_only_s: int = 0
     oracle_updates: int = 0
     oracle_rejections: int = 0
@@ -457,15 +481,15 @@ class _PathRun:
             full = q == abs(size)
             health = self.house.liquidation_health(address) if full and (self.adl or room < q) else None
         except ProtocolRevert:  # a price the account needs is not trusted now
-            return _Wait.ACCOUNT
+            return _Wait.UNTRUSTED
         side = 1 if size > 0 else -1
         action: Action
         if self.adl and health is not None and health.equity < 0 and -health.equity > self.house.state.insurance_fund:
             if gas < kc.gas_per_deleverage:
-                return _Wait.BLOCK
+                return _Wait.GAS
             counterparties = self._counterparties(address, market_id)
             if not counterparties:  # nobody on the other side is in profit: try again later
-                return _Wait.ACCOUNT
+                return _Wait.COUNTERPARTY
             action, cost, touched = (
                 AutoDeleverage(KEEPER, address, market_id, counterparties),
                 kc.gas_per_deleverage,
@@ -473,18 +497,18 @@ class _PathRun:
             )
         else:
             if gas < kc.gas_per_liquidation:
-                return _Wait.BLOCK
+                return _Wait.GAS
             if health is None or health.equity > 0:  # solvent: within the block's cap
                 q = min(q, room)
                 if q == 0:  # the block cap is spent
-                    return _Wait.BLOCK
+                    return _Wait.CAP
             action, cost, touched = Liquidate(KEEPER, address, market_id, q), kc.gas_per_liquidation, (address, KEEPER)
         try:
             events = self.apply(action)
         except ProtocolRevert as exc:
             if exc.reason not in _DEFERRABLE:
                 raise
-            return _Wait.BLOCK
+            return _REVERT_CAUSE.get(exc.reason, _Wait.KEEPER)
         self._count(events)
         for e in events:
             if isinstance(e, Liquidated):
@@ -500,14 +524,14 @@ class _PathRun:
         if not _needs_sale(self.house, address):
             return 0
         if gas < self.config.keepers.gas_per_collateral_liquidation:
-            return _Wait.BLOCK
+            return _Wait.GAS
         acct = self.house.state.accounts[address]
         trusted = self.trusted()
         for cp in self.params.collaterals:
             if acct.collateral.get(cp.asset_id, 0) < to_wad(1, cp.decimals):
                 continue
             if cp.feed_id not in trusted:
-                return _Wait.ACCOUNT
+                return _Wait.UNTRUSTED
             price = self.house.state.feeds[cp.feed_id].price_wad
             units = collateral_to_sell(self.house, address, cp.asset_id, price)
             try:
@@ -515,7 +539,7 @@ class _PathRun:
             except ProtocolRevert as exc:
                 if exc.reason not in _DEFERRABLE:
                     raise
-                return _Wait.BLOCK
+                return _REVERT_CAUSE.get(exc.reason, _Wait.KEEPER)
             self._count(events)
             sold = sum(e.amount_wad for e in events if isinstance(e, CollateralLiquidated))
             self.impacts[cp.feed_id].trade(-sold * price / WAD**2)  # the liquidator sells it outside
@@ -526,35 +550,60 @@ class _PathRun:
     def keep(self, step: int) -> None:
         """Keepers send what is due now within the block's gas budget: liquidations and
         deleveragings first landed first served, then collateral purchases; the rest waits for
-        the next block (counted as deferred)."""
+        the next block (counted as deferred, by cause)."""
         while self.waiting and self.waiting[0][0] <= step:
             self.due.append(heapq.heappop(self.waiting)[1])
-        gas = self.config.keepers.gas_budget_per_block
+        budget = gas = self.config.keepers.gas_budget_per_block
+        t = self.tally
         later: list[int] = []  # accounts that cannot be served now; first in line next block
+        stop: _Wait | None = None
         while self.due:
             r = self.due[0]
             used = self._close(self.book.accounts[r], gas)
-            if used is _Wait.BLOCK:
+            if isinstance(used, _Wait) and used.stops_block:
+                stop = used
                 break
             self.due.popleft()
-            if used is _Wait.ACCOUNT:
+            if isinstance(used, _Wait):
                 later.append(r)
+                t.deferred_by[used.value] += 1
                 continue
             self.chased[r] = False  # the watch flags it again if it is still below maintenance
             gas -= used
+        if stop is not None:
+            t.deferred_by[stop.value] += len(self.due)
         self.due.extendleft(reversed(later))
         waiting_sales: list[str] = []
+        stop = None
         while self.sales:
             sold = self._sell_collateral(self.sales[0], gas)
-            if sold is _Wait.BLOCK:
+            if isinstance(sold, _Wait) and sold.stops_block:
+                stop = sold
                 break
             address = self.sales.popleft()
-            if sold is _Wait.ACCOUNT:
+            if isinstance(sold, _Wait):
                 waiting_sales.append(address)
+                t.deferred_by[sold.value] += 1
                 continue
             gas -= sold
+        if stop is not None:
+            t.deferred_by[stop.value] += len(self.sales)
         self.sales.extendleft(reversed(waiting_sales))
-        self.tally.deferred += len(self.due) + len(self.sales)
+        t.deferred += len(self.due) + len(self.sales)
+        t.keeper_gas += budget - gas
+
+    def cascade(self, step_s: int, liquidations_before: int) -> int:
+        """Record the block's cascade: accounts waiting for a keeper to land, the backlog
+        (flagged but not yet served: waiting, due, or owing a collateral sale), its peak and the
+        longest time it took to clear, liquidations in the block. Returns the backlog."""
+        t = self.tally
+        t.keeper_waits += len(self.waiting)
+        backlog = len(self.waiting) + len(self.due) + len(self.sales)
+        t.backlog_peak = max(t.backlog_peak, backlog)
+        t.backlog_run_s = t.backlog_run_s + step_s if backlog else 0
+        t.backlog_clear_s = max(t.backlog_clear_s, t.backlog_run_s)
+        t.liquidations_block_peak = max(t.liquidations_block_peak, t.liquidations - liquidations_before)
+        return backlog
 
 
 def _needs_sale(house: ClearingHouse, address: str) -> bool:
@@ -565,11 +614,9 @@ def _needs_sale(house: ClearingHouse, address: str) -> bool:
     return acct.balance < 0
 
 
-def _series(steps: int) -> dict[str, NDArray[np.float64]]:
-    return {
-        name: np.zeros(steps + 1)
-        for name in ("market_price", "oracle_price", "insurance_fund", "bad_debt", "liquidated_notional", "trusted")
-    }
+def _series(steps: int, feeds: Sequence[int]) -> dict[str, NDArray[np.float64]]:
+    names = [*SERIES, *(feed_series(f) for f in feeds)]
+    return {name: np.zeros(steps + 1) for name in names}
 
 
 def simulate_path(
@@ -617,7 +664,7 @@ def simulate_path(
     # a historical path starts at its first close, a follower at its spot: scale to the book's
     scale = {f: book.spot_wad(f) / WAD / reference[f][0] for f in reference}
     lead_feed, traded_feeds = book.lead.feed_id, {mp.feed_id for mp in markets}
-    series = _series(run.steps)
+    series = _series(run.steps, [fp.feed_id for fp in feeds])
     start_fund = fund_min = fund_peak = p.house.state.insurance_fund
     start_uncovered = p.house.state.uncovered_loss
     drawdown = 0
@@ -625,10 +672,14 @@ def simulate_path(
         if k:
             p.apply(AdvanceTime(run.step_s, 1))
         st = p.house.state
-        outside = {}
+        outside: dict[int, int] = {}
+        impact_bps: dict[int, float] = {}
+        liquidations_before = p.tally.liquidations
         for fp in feeds:
             f = fp.feed_id
             impact = p.impacts[f].step()
+            impact_bps[f] = (impact - 1) * 1e4
+            p.tally.impact_max_bps = max(p.tally.impact_max_bps, round(abs(impact - 1) * 1e4))
             outside[f] = price_to_wad(float(reference[f][k] * scale[f] * impact)) if k else book.spot_wad(f)
             push[f].observe(k, st.now_s, outside[f], down=bool(down[f][k]))
             for price, t_s in push[f].arrivals(k):
@@ -645,6 +696,7 @@ def simulate_path(
             p.keep(k)
         if k and not traded_feeds <= trusted:
             p.tally.reduce_only_s += run.step_s
+        series["backlog"][k] = p.cascade(run.step_s, liquidations_before)
         st = p.house.state
         fund = st.insurance_fund
         fund_min, fund_peak = min(fund_min, fund), max(fund_peak, fund)
@@ -655,6 +707,10 @@ def simulate_path(
         series["bad_debt"][k] = p.tally.bad_debt / WAD
         series["liquidated_notional"][k] = p.tally.liquidated_notional / WAD
         series["trusted"][k] = float(lead_feed in trusted)
+        series["liquidations"][k] = p.tally.liquidations
+        series["impact_bps"][k] = impact_bps[lead_feed]
+        for f, price in outside.items():
+            series[feed_series(f)][k] = price / WAD
 
     t, st = p.tally, p.house.state
     metrics = {
@@ -674,6 +730,13 @@ def simulate_path(
         "liquidated_notional_wad": t.liquidated_notional,
         "keeper_rewards_wad": t.keeper_rewards,
         "deferred_liquidations": t.deferred,
+        **{f"deferred_{cause}": count for cause, count in t.deferred_by.items()},
+        "keeper_waits": t.keeper_waits,
+        "keeper_gas": t.keeper_gas,
+        "backlog_peak": t.backlog_peak,
+        "backlog_clear_s": t.backlog_clear_s,
+        "liquidations_block_peak": t.liquidations_block_peak,
+        "liquidation_impact_max_bps": t.impact_max_bps,
         "reduce_only_s": t.reduce_only_s,
         "oracle_updates": t.oracle_updates,
         "oracle_rejections": t.oracle_rejections,

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from protocol.errors import InvalidParameter
 
-__all__ = ["METRICS", "SERIES", "MetricKind", "PathResult"]
+__all__ = ["FEED_SERIES_PREFIX", "METRICS", "SERIES", "MetricKind", "PathResult", "feed_series"]
 
 
 class MetricKind(Enum):
@@ -52,6 +52,20 @@ METRICS: dict[str, tuple[MetricKind, str]] = {
         MetricKind.COUNT,
         "keeper actions postponed (summed over blocks) by the gas budget, the block cap or an untrusted price",
     ),
+    "deferred_gas": (MetricKind.COUNT, "deferred keeper actions: the block's gas budget was spent"),
+    "deferred_block_cap": (MetricKind.COUNT, "deferred keeper actions: the block's liquidation cap was spent"),
+    "deferred_keeper": (
+        MetricKind.COUNT,
+        "deferred keeper actions: the keeper's or liquidator's own margin",
+    ),
+    "deferred_untrusted": (MetricKind.COUNT, "deferred keeper actions: a price the account needs was not trusted"),
+    "deferred_counterparty": (MetricKind.COUNT, "deferred deleveragings: nobody in profit on the other side"),
+    "keeper_waits": (MetricKind.COUNT, "account-blocks between an account's flagging and its keeper landing (latency)"),
+    "keeper_gas": (MetricKind.COUNT, "gas the keepers and the collateral liquidator spent"),
+    "backlog_peak": (MetricKind.COUNT, "most accounts flagged but not yet served at the end of one block"),
+    "backlog_clear_s": (MetricKind.SECONDS, "longest time the backlog stayed non-empty"),
+    "liquidations_block_peak": (MetricKind.COUNT, "most liquidation transactions in one block"),
+    "liquidation_impact_max_bps": (MetricKind.COUNT, "largest price impact of liquidation sales on any feed (bps)"),
     "reduce_only_s": (MetricKind.SECONDS, "time some traded market's price was not trusted (reduce-only)"),
     "oracle_updates": (MetricKind.COUNT, "price readings accepted by the protocol"),
     "oracle_rejections": (MetricKind.COUNT, "price readings rejected by the guards"),
@@ -65,7 +79,21 @@ SERIES: dict[str, str] = {
     "bad_debt": "cumulative bad debt (USD)",
     "liquidated_notional": "cumulative liquidated notional (USD)",
     "trusted": "1 while the lead market's price is trusted, else 0",
+    "liquidations": "cumulative liquidation transactions",
+    "backlog": "accounts flagged but not yet served by a keeper at the end of the block",
+    "impact_bps": "price impact of liquidation sales on the lead market (bps, negative: pushed down)",
 }
+#: Prefix of the per-feed series: ``feed_price_<feed_id>``, every feed's outside price (USD).
+FEED_SERIES_PREFIX = "feed_price_"
+
+
+def feed_series(feed_id: int) -> str:
+    """Name of feed ``feed_id``'s outside-price series."""
+    return f"{FEED_SERIES_PREFIX}{feed_id}"
+
+
+def _is_feed_series(name: str) -> bool:
+    return name.startswith(FEED_SERIES_PREFIX) and name.removeprefix(FEED_SERIES_PREFIX).isdigit()
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,8 +115,12 @@ class PathResult:
         for name, value in self.metrics.items():
             if isinstance(value, bool) or not isinstance(value, int):
                 raise InvalidParameter(f"metric {name} must be an integer, got {value!r}")
-        if set(self.series) != set(SERIES):
-            raise InvalidParameter(f"path series must be exactly {sorted(SERIES)}, got {sorted(self.series)}")
+        extra = {n for n in set(self.series) - set(SERIES) if not _is_feed_series(n)}
+        if not set(SERIES) <= set(self.series) or extra:
+            raise InvalidParameter(
+                f"path series must be {sorted(SERIES)} plus {FEED_SERIES_PREFIX}<feed id> ones, "
+                f"got {sorted(self.series)}"
+            )
 
     def seed(self) -> np.random.SeedSequence:
         """The path's seed sequence."""

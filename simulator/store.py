@@ -5,7 +5,8 @@ Layout of ``out_dir``::
     manifest.json                 the study (config, fingerprint, seed scheme, versions)
     metrics/part-00000.parquet    one file per finished chunk of paths
     metrics/part-00001.parquet    ...
-    series/path-000000.npz        per-step series of the first ``keep_series`` paths
+    series/path-000000.npz        per-step series of the first ``keep_series`` paths (default: every
+                                  path, so a report draws the worst ones and fans over all)
 
 Every file is written atomically: a temporary file in the same folder, flushed to disk, then
 :func:`os.replace` over the final name. A part file is the commit mark of its paths: a chunk's
@@ -45,8 +46,8 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from protocol.errors import InvalidParameter
-from simulator.config import StudyConfig
-from simulator.results import METRICS, SERIES, MetricKind, PathResult
+from simulator.config import MAX_PATHS, StudyConfig
+from simulator.results import METRICS, MetricKind, PathResult
 
 if sys.platform != "win32":
     import fcntl
@@ -270,7 +271,7 @@ class ResultStore:
         config: StudyConfig | None = None,
         *,
         resume: bool = True,
-        keep_series: int = 8,
+        keep_series: int = MAX_PATHS,
         extra: Mapping[str, object] | None = None,
     ) -> None:
         if isinstance(keep_series, bool) or not isinstance(keep_series, int) or keep_series < 0:
@@ -427,9 +428,9 @@ class ResultStore:
 
     def _write_series(self, record: PathRecord) -> None:
         assert record.series is not None
-        arrays = {name: np.asarray(record.series[name], dtype=np.float64) for name in SERIES}
+        arrays = {name: np.asarray(values, dtype=np.float64) for name, values in record.series.items()}
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)  # type: ignore[arg-type]
+        np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
         with atomic_write(self.series_dir / f"path-{record.path_index:06d}.npz") as fh:
             fh.write(buffer.getvalue())
 

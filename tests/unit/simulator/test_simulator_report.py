@@ -28,7 +28,7 @@ from simulator.report import (
     write_stress_report,
     write_sweep_report,
 )
-from simulator.results import METRICS, SERIES, PathResult
+from simulator.results import METRICS, SERIES, PathResult, feed_series
 from simulator.runner import run_study
 from simulator.store import PathRecord, ResultStore
 from simulator.sweep import run_sweep, search
@@ -69,8 +69,13 @@ def synthetic_path(config: StudyConfig, path_index: int) -> PathResult:
         "bad_debt": np.linspace(0.0, bad / WAD, steps + 1),
         "liquidated_notional": np.linspace(0.0, 1e6, steps + 1),
         "trusted": trusted,
+        "liquidations": np.linspace(0.0, 3 + path_index, steps + 1).round(),
+        "backlog": np.where(np.arange(steps + 1) % 7 < 2, 1.0 + path_index % 3, 0.0),
+        "impact_bps": -np.linspace(0.0, 5.0 * path_index, steps + 1),
+        feed_series(0): price,
+        feed_series(1): price / 15,
     }
-    assert set(series) == set(SERIES)
+    assert set(SERIES) <= set(series)
     return PathResult(path_index, int(seed.entropy), tuple(seed.spawn_key), metrics, series)
 
 

@@ -92,7 +92,7 @@ def test_every_backend_stores_the_same_table(tmp_path: Path, reference: pd.DataF
     assert [r.workers for r in runs] == [1, 2, 2, 2]
     assert runs[3].scheduler == cluster.scheduler_address
     kept = runs[0].store().read_series()
-    assert sorted(kept) == list(range(8))
+    assert sorted(kept) == list(range(24))  # every path keeps its series by default
     for run in runs:
         assert (run.n_paths, run.n_run_now, run.n_resumed) == (24, 24, 0)
         assert_same(run.metrics(), reference)
