@@ -31,15 +31,19 @@ import pandas as pd
 from protocol.errors import InvalidParameter
 from simulator import plots
 from simulator.config import StudyConfig
+from simulator.results import METRICS
 from simulator.store import ResultStore, atomic_write
 from simulator.summary import (
+    CONVERGENCE_METRICS,
     INTERVAL_METHOD,
     PERCENTILE_METHOD,
+    convergence,
     resolution_notes,
     summary_headers,
     summary_rows,
     write_summary,
 )
+from simulator.uncertainty import DEFAULT_CONFIDENCE
 
 __all__ = [
     "PLOT_FILES",
@@ -57,13 +61,21 @@ __all__ = [
 REPORT_FILE = "report.md"
 #: Plots of a study folder: file name -> caption.
 PLOT_FILES: dict[str, str] = {
-    "price_paths.png": "Market price vs the oracle price the protocol accepted, for the kept paths "
+    "price_paths.png": "Lead market price vs the oracle price the protocol accepted, for the worst paths "
     "(shaded: reduce-only, the price was not trusted and nothing could be liquidated).",
-    "insurance_fund.png": "Insurance-fund balance over time for the kept paths.",
+    "market_prices.png": "Every feed's outside price (including the impact of liquidation sales) on the worst paths.",
+    "insurance_fund.png": "Insurance fund across every path: median, 25-75 % and 5-95 % bands, the lowest path, "
+    "and the starting level.",
+    "cascade.png": "Liquidation cascade on the worst paths: liquidations per block, the backlog of flagged "
+    "accounts not yet served, and the price impact of liquidation sales.",
     "bad_debt.png": "Bad debt per path across all paths, with the 95th percentile (value-at-risk).",
+    "convergence.png": "Each headline metric and its interval over the first n paths: where the bands stop "
+    "narrowing, more paths change little.",
 }
 #: Heatmap of a two-axis sweep.
 HEATMAP_FILE = "heatmap.png"
+#: Line plot (with error bars) of a one-axis sweep.
+LINE_FILE = "sweep.png"
 #: Paths listed in a report's "worst paths" table.
 WORST_PATHS = 5
 
@@ -116,24 +128,43 @@ def _summary_markdown(summary: Mapping[str, float | int]) -> str:
     return table + ("\n\n" + "\n".join(f"- **note**: {note}" for note in notes) if notes else "")
 
 
-def _worst_paths(metrics: pd.DataFrame) -> str:
-    if metrics.empty or "bad_debt_usd" not in metrics.columns:
+#: Per-path metric the worst paths are chosen by, unless the caller names another.
+WORST_BY = "bad_debt_wad"
+
+
+def worst_paths(metrics: pd.DataFrame, by: str = WORST_BY, count: int = plots.MAX_PATHS) -> list[int]:
+    """Indices of the ``count`` worst paths by the per-path metric ``by`` (largest first; ties by
+    fund drawdown, then liquidated notional, then path index)."""
+    if by not in METRICS:
+        raise InvalidParameter(f"worst paths by {by!r}: not a per-path metric; allowed: {sorted(METRICS)}")
+    if metrics.empty:
+        return []
+    keys = [by, "insurance_fund_drawdown_wad", "liquidated_notional_wad"]
+    order = metrics.sort_values([*keys, "path_index"], ascending=[False, False, False, True], kind="stable")
+    return [int(i) for i in order["path_index"].head(count)]
+
+
+def _worst_table(metrics: pd.DataFrame, by: str) -> str:
+    if metrics.empty:
         return "No paths stored."
-    worst = metrics[metrics["bad_debt_usd"] > 0].sort_values("bad_debt_usd", ascending=False).head(WORST_PATHS)
-    if worst.empty:
-        return "No path ended with bad debt."
+    chosen = worst_paths(metrics, by, WORST_PATHS)
+    worst = metrics.set_index("path_index").loc[chosen]
+    if not (worst[by] != 0).any():
+        return f"No path has a non-zero `{by}`; the table lists none."
     rows = [
         (
-            int(r.path_index),
+            int(i),
             plots.format_usd(float(r.bad_debt_usd)),
             plots.format_usd(float(r.socialized_loss_usd)),
             plots.format_usd(float(r.insurance_fund_min_usd)),
             int(r.liquidations),
             int(r.accounts_liquidated),
+            int(r.deferred_liquidations),
             plots.format_metric("reduce_only_s", int(r.reduce_only_s)),
             f"`SeedSequence({r.seed_entropy}, spawn_key=({r.spawn_key}))`",
         )
-        for r in worst.itertuples()
+        for i, r in zip(chosen, worst.itertuples(), strict=True)
+        if r._asdict()[by] != 0
     ]
     header = (
         "path",
@@ -142,22 +173,37 @@ def _worst_paths(metrics: pd.DataFrame) -> str:
         "lowest fund",
         "liquidations",
         "accounts liquidated",
+        "deferred",
         "reduce-only",
         "seed",
     )
-    return markdown_table(header, rows, align="rrrrrrrl")
+    return markdown_table(header, rows, align="rrrrrrrrl")
 
 
-def _study_plots(out_dir: Path, metrics: pd.DataFrame, series: Mapping[int, Any], step_s: int) -> list[str]:
+def _study_plots(
+    out_dir: Path, config: StudyConfig, metrics: pd.DataFrame, store: ResultStore, worst: Sequence[int]
+) -> list[str]:
     """Draw the study's plots into ``out_dir``; the file names drawn (none without data)."""
+    step_s = config.run.step_s
     drawn = []
-    if series:
-        plots.plot_price_paths(series, out_dir / "price_paths.png", step_s=step_s)
-        plots.plot_insurance_fund(series, out_dir / "insurance_fund.png", step_s=step_s)
-        drawn += ["price_paths.png", "insurance_fund.png"]
+    everything = store.read_series()
+    kept = {i: everything[i] for i in worst if i in everything}
+    if kept:
+        symbols = {fp.feed_id: fp.symbol for fp in config.book_params().feeds}
+        plots.plot_price_paths(kept, out_dir / "price_paths.png", step_s=step_s)
+        plots.plot_feed_prices(kept, out_dir / "market_prices.png", symbols=symbols, step_s=step_s)
+        plots.plot_cascade(kept, out_dir / "cascade.png", step_s=step_s)
+        drawn += ["price_paths.png", "market_prices.png", "cascade.png"]
+    if everything:
+        start = float(metrics["insurance_fund_start_usd"].iloc[0])
+        plots.plot_fund_fan(everything, out_dir / "insurance_fund.png", step_s=step_s, start_usd=start)
+        drawn.append("insurance_fund.png")
     if not metrics.empty:
         plots.plot_bad_debt(metrics, out_dir / "bad_debt.png")
         drawn.append("bad_debt.png")
+        table = convergence(metrics)
+        plots.plot_convergence(table, out_dir / "convergence.png", metrics=CONVERGENCE_METRICS)
+        drawn.append("convergence.png")
     return drawn
 
 
@@ -182,7 +228,9 @@ class _Written:
     plots: tuple[str, ...]
 
 
-def _write_study_report(out_dir: Path | str) -> _Written:
+def _write_study_report(
+    out_dir: Path | str, *, confidence: float = DEFAULT_CONFIDENCE, worst_by: str = WORST_BY
+) -> _Written:
     folder = Path(out_dir)
     if not folder.is_dir():
         raise InvalidParameter(f"study folder {folder} does not exist; run the study first")
@@ -191,8 +239,9 @@ def _write_study_report(out_dir: Path | str) -> _Written:
     metrics = store.read_metrics()
     if metrics.empty:
         raise InvalidParameter(f"{folder} holds no finished paths yet; run the study (it resumes) first")
-    summary = write_summary(folder)  # also summary.json beside the report
-    drawn = _study_plots(folder, metrics, store.read_series(), config.run.step_s)
+    summary = write_summary(folder, confidence)  # also summary.json beside the report
+    worst = worst_paths(metrics, worst_by)
+    drawn = _study_plots(folder, config, metrics, store, worst)
     manifest = store.manifest
     n_done, n_all = len(metrics), store.n_paths
     run = config.run
@@ -210,8 +259,9 @@ def _write_study_report(out_dir: Path | str) -> _Written:
         "",
         "## Summary",
         "",
-        f"Money in USD; probabilities are shares of paths with Wilson 95 % intervals; percentiles by "
-        f"{PERCENTILE_METHOD}. Machine-readable: `summary.json`; per path: `metrics/*.parquet`.",
+        f"Money in USD. Every statistic has a two-sided interval and a one-sided upper bound at "
+        f"{confidence:.0%} (intervals: {INTERVAL_METHOD}); percentiles by {PERCENTILE_METHOD}; a percentile "
+        "that is just the worst path says so. Machine-readable: `summary.json`; per path: `metrics/*.parquet`.",
         "",
         _summary_markdown(summary),
         "",
@@ -226,7 +276,9 @@ def _write_study_report(out_dir: Path | str) -> _Written:
     lines += [
         "## Worst paths",
         "",
-        _worst_paths(metrics),
+        f"By `{worst_by}` (the plots above draw these paths, worst first).",
+        "",
+        _worst_table(metrics, worst_by),
         "",
         "## Seeds",
         "",
@@ -247,15 +299,18 @@ def _write_study_report(out_dir: Path | str) -> _Written:
     return _Written(path, store, config, metrics, summary, tuple(drawn))
 
 
-def write_report(out_dir: Path | str) -> Path:
+def write_report(out_dir: Path | str, *, confidence: float = DEFAULT_CONFIDENCE, worst_by: str = WORST_BY) -> Path:
     """Write ``report.md``, ``summary.json`` and the plots of the study stored in ``out_dir``;
     returns the report's path.
 
-    The report holds the configuration (as TOML), the seed scheme, the summary table, the plots
-    and the worst paths with their seeds. It works on an unfinished study too (it says how many
-    paths it covers). Raises :class:`InvalidParameter` when the folder holds no study results.
+    The report holds the configuration (as TOML), the seed scheme, the summary table (intervals
+    and upper bounds at ``confidence``, with the resolution notes), the plots (the worst paths by
+    the per-path metric ``worst_by``, a fan of the insurance fund over every path, the cascade,
+    the convergence as paths accumulate) and the worst paths with their seeds. It works on an
+    unfinished study too (it says how many paths it covers). Raises :class:`InvalidParameter`
+    when the folder holds no study results.
     """
-    return _write_study_report(out_dir).path
+    return _write_study_report(out_dir, confidence=confidence, worst_by=worst_by).path
 
 
 #: Summary columns a sweep or search report lists (besides the chosen metric), when present.
@@ -324,10 +379,11 @@ def _points_table(table: pd.DataFrame, axes: Sequence[str], metric: str, extra: 
 
 def write_sweep_report(out_dir: Path | str, *, metric: str = "p_socialized_loss") -> Path:
     """Write ``report.md`` of the sweep stored in ``out_dir`` (``sweep.json``, ``sweep.parquet``):
-    a heatmap of ``metric`` (``heatmap.png``) when the sweep has exactly two axes, and a table of
+    a heatmap of ``metric`` (``heatmap.png``) when the sweep has exactly two axes, a line with
+    error bars (``sweep.png``) when it has one, and a table of
     every finished grid point in any case; returns the report's path.
 
-    Money in USD; probabilities are shares of paths with their Wilson 95 % intervals.
+    Money in USD; every value with its two-sided interval (``<metric>_ci_low`` / ``_ci_high``).
     """
     folder = Path(out_dir)
     manifest = _read_json(folder / "sweep.json")
@@ -345,12 +401,15 @@ def write_sweep_report(out_dir: Path | str, *, metric: str = "p_socialized_loss"
         f"{len(table):,} of {n_all:,} grid points finished"
         + ("" if len(table) >= n_all else " (**unfinished**: run the sweep again to resume)")
         + "; every point runs the same path seeds (common random numbers). Money in USD; "
-        "probabilities are shares of paths with Wilson 95 % intervals.",
+        "every value with its two-sided interval (see each point's report).",
         "",
     ]
     if len(axes) == 2:
         plots.plot_sweep_heatmap(table, folder / HEATMAP_FILE, axes=axes, metric=metric)
-        lines += [f"![heatmap]({HEATMAP_FILE})", "", f"`{metric}` over the grid.", ""]
+        lines += [f"![heatmap]({HEATMAP_FILE})", "", f"`{metric}` over the grid, each cell with its interval.", ""]
+    elif len(axes) == 1:
+        plots.plot_search(table, folder / LINE_FILE, key=axes[0], metric=metric, threshold=None)
+        lines += [f"![sweep]({LINE_FILE})", "", f"`{metric}` at every point, with its interval as error bars.", ""]
     lines += ["## Grid points", "", _points_table(table, axes, metric), ""]
     base = manifest.get("base_config")
     if isinstance(base, Mapping):
@@ -457,7 +516,8 @@ def write_stress_report(out_dir: Path | str, sections: Sequence[StudySection]) -
         "",
         "## Summary",
         "",
-        f"Money in USD; probabilities with Wilson 95 % intervals; percentiles by {PERCENTILE_METHOD}.",
+        f"Money in USD; each value with its {DEFAULT_CONFIDENCE:.0%} interval ({INTERVAL_METHOD}); percentiles "
+        f"by {PERCENTILE_METHOD}.",
         "",
         markdown_table(header, table, align="l" + "r" * len(written)),
         "",
@@ -467,7 +527,7 @@ def write_stress_report(out_dir: Path | str, sections: Sequence[StudySection]) -
         lines += [f"## {section.title}", "", f"Full report: [{sub}/{REPORT_FILE}]({sub}/{REPORT_FILE}).", ""]
         for name in w.plots:
             lines += [f"![{section.title}: {name.removesuffix('.png')}]({sub}/{name})", "", PLOT_FILES[name], ""]
-        lines += ["### Worst paths", "", _worst_paths(w.metrics), ""]
+        lines += ["### Worst paths", "", _worst_table(w.metrics, WORST_BY), ""]
     return _write_text(folder / REPORT_FILE, "\n".join(lines))
 
 

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALL_FIELDS",
+    "CONVERGENCE_METRICS",
     "ES_FIELDS",
     "INTERVAL_FIELDS",
     "INTERVAL_METHOD",
@@ -71,6 +72,8 @@ __all__ = [
     "PROBABILITY_FIELDS",
     "SUMMARY_FIELDS",
     "Z95",
+    "checkpoints",
+    "convergence",
     "jsonable",
     "nearest_rank",
     "resolution_notes",
@@ -130,8 +133,20 @@ SUMMARY_FIELDS: dict[str, str] = {
     "collateral_liquidations_mean": "collateral purchases per path, mean",
     "deleveragings_mean": "auto-deleveragings per path, mean",
     "accounts_liquidated_mean": "accounts liquidated per path, mean",
-    "deferred_liquidations_mean": "keeper actions deferred to a later block (budget, cap, untrusted price), mean",
+    "deferred_liquidations_mean": "keeper actions deferred to a later block (summed over blocks), mean",
+    "deferred_gas_mean": "... deferred by the block's gas budget, mean",
+    "deferred_block_cap_mean": "... deferred by the block's liquidation cap, mean",
+    "deferred_untrusted_mean": "... deferred by an untrusted price (oracle outage, reduce-only), mean",
+    "deferred_keeper_mean": "... deferred by the keeper's or liquidator's own margin, mean",
+    "deferred_counterparty_mean": "... deferred for want of a deleveraging counterparty, mean",
+    "keeper_waits_mean": "account-blocks waiting for a keeper to land (latency), mean",
+    "liquidations_block_peak_mean": "most liquidations in one block, mean over paths",
+    "backlog_peak_mean": "largest backlog (flagged, not yet served accounts), mean over paths",
+    "backlog_clear_mean_s": "longest time to clear the backlog, mean over paths (s)",
+    "liquidation_impact_max_bps_mean": "largest price impact of liquidation sales (bps), mean over paths",
     "keeper_rewards_mean_usd": "keeper revenue (penalty shares) per path, mean (USD)",
+    "keeper_gas_mean": "gas the keepers and the collateral liquidator spent per path, mean",
+    "keeper_revenue_per_mgas_usd": "keeper revenue per million gas spent (USD; compare with the gas price)",
     "oracle_rejections_mean": "price readings rejected by the oracle guards per path, mean",
     "reduce_only_mean_s": "time some market was reduce-only (price not trusted) per path, mean (s)",
 }
@@ -359,10 +374,55 @@ def summarize(df: pd.DataFrame, confidence: float = DEFAULT_CONFIDENCE) -> dict[
     for name in ("liquidations", "collateral_liquidations", "deleveragings", "accounts_liquidated"):
         s.mean(f"{name}_mean", ints[name])
     s.mean("deferred_liquidations_mean", ints["deferred_liquidations"])
+    for cause in ("gas", "block_cap", "untrusted", "keeper", "counterparty"):
+        s.mean(f"deferred_{cause}_mean", ints[f"deferred_{cause}"])
+    s.mean("keeper_waits_mean", ints["keeper_waits"])
+    s.mean("liquidations_block_peak_mean", ints["liquidations_block_peak"])
+    s.mean("backlog_peak_mean", ints["backlog_peak"])
+    s.mean("backlog_clear_mean_s", ints["backlog_clear_s"])
+    s.mean("liquidation_impact_max_bps_mean", ints["liquidation_impact_max_bps"])
     s.mean("keeper_rewards_mean_usd", wad["keeper_rewards_wad"])
+    s.mean("keeper_gas_mean", ints["keeper_gas"])
+    gas = sum(ints["keeper_gas"])
+    s.out["keeper_revenue_per_mgas_usd"] = (
+        float(sum(wad["keeper_rewards_wad"], zero) * 10**6 / gas) if gas else math.nan
+    )
     s.mean("oracle_rejections_mean", ints["oracle_rejections"])
     s.mean("reduce_only_mean_s", ints["reduce_only_s"])
     return s.out
+
+
+#: Headline metrics of the convergence table and plot.
+CONVERGENCE_METRICS = (
+    "p_bad_debt",
+    "p_socialized_loss",
+    "bad_debt_mean_usd",
+    "bad_debt_p95_usd",
+    "bad_debt_es975_usd",
+    "fund_drawdown_p99_usd",
+)
+
+
+def checkpoints(n: int, count: int = 12) -> list[int]:
+    """About ``count`` path counts from 1 to ``n``, evenly spaced on a log scale, ``n`` last."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InvalidParameter(f"n must be a positive integer, got {n!r}")
+    return sorted({max(1, round(n ** (k / (count - 1)))) for k in range(count)} | {n})
+
+
+def convergence(df: pd.DataFrame, confidence: float = DEFAULT_CONFIDENCE) -> pd.DataFrame:
+    """The summary of the first ``n`` paths (by path index) at each of :func:`checkpoints`:
+    one row per ``n`` with :data:`CONVERGENCE_METRICS` and their intervals. Path ``i`` is the
+    same whatever the study's size, so each row is what a study of ``n`` paths would report."""
+    if not isinstance(df, pd.DataFrame) or "path_index" not in df.columns or df.empty:
+        raise InvalidParameter("convergence needs the metrics DataFrame of at least one path")
+    ordered = df.sort_values("path_index", kind="stable")
+    columns = ["n_paths", *(f"{m}{x}" for m in CONVERGENCE_METRICS for x in ("", "_ci_low", "_ci_high", "_upper"))]
+    rows = []
+    for n in checkpoints(len(ordered)):
+        summary = summarize(ordered.iloc[:n], confidence)
+        rows.append({c: summary[c] for c in columns})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def upper_bound(summary: Mapping[str, float | int], metric: str) -> float:
