@@ -553,10 +553,18 @@ def plot_convergence(table: pd.DataFrame, out: Path | str, *, metrics: Sequence[
             finite = hi[np.isfinite(hi)]
             top = float(max(finite.max() if finite.size else 0.0, np.nanmax(y) if np.isfinite(y).any() else 0.0))
             ax.fill_between(n, lo, np.where(np.isfinite(hi), hi, top), color=_MARKET, alpha=0.2, lw=0)
+            open_ended = ~np.isfinite(hi)
+            if open_ended.any():  # no order statistic bounds it yet: say so rather than draw a band
+                last = int(n[open_ended].max())
+                unresolved = f"upper bound unresolved to n={last}"
+                ax.axvspan(n[0], last, color=_REDUCE_ONLY, alpha=0.15, lw=0, label=unresolved)
+                ax.legend(fontsize=7, loc="upper right")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos, m=metric: format_metric(m, v)))
+        ax.set_ylim(bottom=0)  # every headline metric is non-negative
         ax.set_title(metric + (" (zero on every path so far)" if not np.nan_to_num(y).any() else ""), fontsize=9)
         ax.grid(alpha=0.3)
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
     axes[-1][0].set_xlabel("paths summarized (the first n paths of the study)")
     fig.suptitle(title or "Convergence: each metric and its interval as paths accumulate", x=0.02, ha="left")
     return _write_png(fig, out)

@@ -134,11 +134,11 @@ SUMMARY_FIELDS: dict[str, str] = {
     "deleveragings_mean": "auto-deleveragings per path, mean",
     "accounts_liquidated_mean": "accounts liquidated per path, mean",
     "deferred_liquidations_mean": "keeper actions deferred to a later block (summed over blocks), mean",
-    "deferred_gas_mean": "... deferred by the block's gas budget, mean",
-    "deferred_block_cap_mean": "... deferred by the block's liquidation cap, mean",
-    "deferred_untrusted_mean": "... deferred by an untrusted price (oracle outage, reduce-only), mean",
-    "deferred_keeper_mean": "... deferred by the keeper's or liquidator's own margin, mean",
-    "deferred_counterparty_mean": "... deferred for want of a deleveraging counterparty, mean",
+    "deferred_gas_mean": "keeper actions deferred by the block's gas budget, mean",
+    "deferred_block_cap_mean": "keeper actions deferred by the block's liquidation cap, mean",
+    "deferred_untrusted_mean": "keeper actions deferred by an untrusted price (oracle outage), mean",
+    "deferred_keeper_mean": "keeper actions deferred by the keeper's own margin, mean",
+    "deferred_counterparty_mean": "deleveragings deferred for want of a counterparty, mean",
     "keeper_waits_mean": "account-blocks waiting for a keeper to land (latency), mean",
     "liquidations_block_peak_mean": "most liquidations in one block, mean over paths",
     "backlog_peak_mean": "largest backlog (flagged, not yet served accounts), mean over paths",
@@ -433,8 +433,8 @@ def upper_bound(summary: Mapping[str, float | int], metric: str) -> float:
 
 
 def resolution_notes(summary: Mapping[str, float | int]) -> list[str]:
-    """Warnings a reader must see: percentiles that are just the worst path, and percentile
-    upper bounds the path count cannot resolve (with the paths they need)."""
+    """Warnings a reader must see: percentiles and expected shortfalls that are just the worst
+    path, and percentile upper bounds the path count cannot resolve (with the paths they need)."""
     n = int(summary["n_paths"])
     confidence = float(summary.get("confidence", DEFAULT_CONFIDENCE))
     notes = []
@@ -442,17 +442,25 @@ def resolution_notes(summary: Mapping[str, float | int]) -> list[str]:
         if name not in summary or name.startswith("socialized_loss_given"):
             continue
         pct = f"{float(q) * 100:g}th percentile"
-        if is_worst_path(n, q):
-            notes.append(f"`{name}`: with {n:,} paths the {pct} is just the worst path")
+        worst = is_worst_path(n, q)
         needed = paths_for_quantile(q, confidence)
-        if n < needed:
-            notes.append(
-                f"`{name}`: {n:,} paths cannot bound the {pct} from above at {confidence:.0%}; "
-                f"it needs {needed:,} paths"
-            )
-    for name, level in ES_FIELDS.items():
-        if name in summary and n * (1 - level) <= 1:
-            notes.append(f"`{name}`: with {n:,} paths the expected shortfall {float(level):.1%} is just the worst path")
+        if worst or n < needed:
+            what = "is just the worst path" if worst else "is a path outcome"
+            bound = f", and has no {confidence:.0%} upper bound before {needed:,} paths" if n < needed else ""
+            notes.append(f"`{name}`: with {n:,} paths the {pct} {what}{bound}")
+    zeros = [
+        name
+        for name in SUMMARY_FIELDS
+        if ("_mean" in name or name in ES_FIELDS) and summary.get(name) == 0 and summary.get(f"{name}_upper") == 0
+    ]
+    if zeros:
+        notes.append(
+            f"zero on every path: {', '.join(f'`{z}`' for z in zeros)} (a bootstrap cannot bound what no path "
+            "showed; the probabilities' upper bounds say how likely a first event still is)"
+        )
+    worst_es = [name for name, level in ES_FIELDS.items() if name in summary and n * (1 - level) <= 1]
+    if worst_es:
+        notes.append(f"{', '.join(f'`{e}`' for e in worst_es)}: with {n:,} paths each is just the worst path")
     return notes
 
 
