@@ -490,16 +490,19 @@ def write_search_report(out_dir: Path | str) -> Path:
     return _write_text(folder / REPORT_FILE, "\n".join(lines))
 
 
-def write_stress_report(out_dir: Path | str, sections: Sequence[StudySection]) -> Path:
+def write_stress_report(
+    out_dir: Path | str, sections: Sequence[StudySection], *, confidence: float = DEFAULT_CONFIDENCE
+) -> Path:
     """Write one ``report.md`` in ``out_dir`` over several studies (usually in its sub-folders):
-    their summaries side by side, then each study's plots. Each study also gets its own full
-    report (:func:`write_report`). Returns the combined report's path."""
+    their summaries side by side (intervals at ``confidence``) with each study's resolution
+    notes, then each study's plots. Each study also gets its own full report
+    (:func:`write_report`). Returns the combined report's path."""
     folder = Path(out_dir)
     if not folder.is_dir():
         raise InvalidParameter(f"report folder {folder} does not exist")
     if not sections:
         raise InvalidParameter("a stress report needs at least one study")
-    written = [(section, _write_study_report(section.out_dir)) for section in sections]
+    written = [(section, _write_study_report(section.out_dir, confidence=confidence)) for section in sections]
     by_study = [{meaning: (value, ci) for meaning, value, ci, _ in summary_rows(w.summary)} for _, w in written]
     quantities = list(dict.fromkeys(q for rows in by_study for q in rows))
     table = [[q, *(" ".join(x for x in rows.get(q, ("n/a", "")) if x) for rows in by_study)] for q in quantities]
@@ -516,7 +519,7 @@ def write_stress_report(out_dir: Path | str, sections: Sequence[StudySection]) -
         "",
         "## Summary",
         "",
-        f"Money in USD; each value with its {DEFAULT_CONFIDENCE:.0%} interval ({INTERVAL_METHOD}); percentiles "
+        f"Money in USD; each value with its {confidence:.0%} interval ({INTERVAL_METHOD}); percentiles "
         f"by {PERCENTILE_METHOD}.",
         "",
         markdown_table(header, table, align="l" + "r" * len(written)),
@@ -527,6 +530,9 @@ def write_stress_report(out_dir: Path | str, sections: Sequence[StudySection]) -
         lines += [f"## {section.title}", "", f"Full report: [{sub}/{REPORT_FILE}]({sub}/{REPORT_FILE}).", ""]
         for name in w.plots:
             lines += [f"![{section.title}: {name.removesuffix('.png')}]({sub}/{name})", "", PLOT_FILES[name], ""]
+        notes = resolution_notes(w.summary)
+        if notes:
+            lines += ["### Notes", "", *(f"- {note}" for note in notes), ""]
         lines += ["### Worst paths", "", _worst_table(w.metrics, WORST_BY), ""]
     return _write_text(folder / REPORT_FILE, "\n".join(lines))
 
