@@ -172,7 +172,8 @@ def test_search_report_names_the_answer(tmp_path: Path) -> None:
     )
     assert result.value == Decimal("0.1")
     text = write_search_report(tmp_path).read_text()
-    assert "upper bound" in text and "margin of safety" in text
+    assert "upper bound" in text
+    assert "margin of safety" in text
     assert "**0.1" in text
     assert "![search](search.png)" in text
     _assert_png(tmp_path / "search.png")
