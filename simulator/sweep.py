@@ -403,6 +403,17 @@ def search(
     if not 0 <= threshold <= top:
         allowed = "a probability in [0, 1]" if top == 1.0 else "non-negative (every summary metric is)"
         raise InvalidParameter(f"threshold {threshold:g} for {metric} must be {allowed}")
+    low, high = _exact("lo", lo), _exact("hi", hi)
+    if not low < high:
+        raise InvalidParameter(f"lo must be below hi, got lo={low}, hi={high}")
+    if tolerance is None:
+        step = Decimal(1) if kind is int else Decimal(f"1e{(high - low).adjusted() - 2}")
+    else:
+        step = _exact("tolerance", tolerance)
+        if not step > 0:
+            raise InvalidParameter(f"tolerance must be positive, got {tolerance!r}")
+    if kind is int and any(v != v.to_integral_value() for v in (low, high, step)):
+        raise InvalidParameter(f"{key} is an integer field: lo, hi and tolerance must be integers")
     needed = paths_needed(metric, threshold, level)
     if needed is None:
         raise InvalidParameter(
@@ -416,17 +427,6 @@ def search(
                 f"{needed:,} paths; rerun with --paths {needed} or --extend (stored paths are kept)"
             )
         config = config.override({"run.paths": needed})
-    low, high = _exact("lo", lo), _exact("hi", hi)
-    if not low < high:
-        raise InvalidParameter(f"lo must be below hi, got lo={low}, hi={high}")
-    if tolerance is None:
-        step = Decimal(1) if kind is int else Decimal(f"1e{(high - low).adjusted() - 2}")
-    else:
-        step = _exact("tolerance", tolerance)
-        if not step > 0:
-            raise InvalidParameter(f"tolerance must be positive, got {tolerance!r}")
-    if kind is int and any(v != v.to_integral_value() for v in (low, high, step)):
-        raise InvalidParameter(f"{key} is an integer field: lo, hi and tolerance must be integers")
     with localcontext() as ctx:
         ctx.prec = 100
         n_steps = int(((high - low) / step).to_integral_value(rounding="ROUND_CEILING"))
