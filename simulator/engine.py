@@ -98,7 +98,7 @@ from simulator.agents import (
 )
 from simulator.config import StudyConfig
 from simulator.paths import price_to_wad
-from simulator.results import SERIES, PathResult, feed_series
+from simulator.results import BAD_DEBT_CAUSES, SERIES, PathResult, collateral_series, feed_series, market_series
 
 __all__ = ["Book", "Screen", "build_book", "simulate_path", "simulate_paths"]
 
@@ -314,6 +314,18 @@ _REVERT_CAUSE = {"liquidation: block cap reached": _Wait.CAP, "liquidation: pric
 
 
 @dataclass
+class _Pending:
+    """An account a keeper is after: its equity when first flagged (None when a price it needs
+    was not trusted) and the blocks it has waited since, by cause."""
+
+    equity_at_flag: int | None
+    blocks: dict[str, int] = field(default_factory=dict)
+
+    def wait(self, cause: str, blocks: int = 1) -> None:
+        self.blocks[cause] = self.blocks.get(cause, 0) + blocks
+
+
+@dataclass
 class _Tally:
     """Running totals of one path (USD WAD unless stated)."""
 
@@ -336,6 +348,11 @@ class _Tally:
     backlog_clear_s: int = 0
     liquidations_block_peak: int = 0
     impact_max_bps: int = 0
+    #: Liquidated notional (USD WAD) by market id, collateral proceeds (USD WAD) by asset id.
+    notional_by_market: dict[int, int] = field(default_factory=dict)
+    proceeds_by_asset: dict[int, int] = field(default_factory=dict)
+    #: Bad debt (USD WAD) by cause (:data:`BAD_DEBT_CAUSES`), summing to ``bad_debt``.
+    bad_debt_by: dict[str, int] = field(default_factory=lambda: dict.fromkeys(BAD_DEBT_CAUSES, 0))
     reduce_only_s: int = 0
     oracle_updates: int = 0
     oracle_rejections: int = 0
@@ -363,6 +380,8 @@ class _PathRun:
         #: Accounts with a negative settlement balance whose collateral the liquidator buys.
         self.sales: deque[str] = deque()
         self.keeper_row = self.live.row(KEEPER)
+        #: Accounts flagged since their last service, for the attribution of their bad debt.
+        self.pending: dict[str, _Pending] = {}
         self.impacts: dict[int, Impact] = {fp.feed_id: Impact.from_config(config) for fp in self.params.feeds}
 
     def apply(self, action: Action) -> list[Event]:
@@ -399,6 +418,12 @@ class _PathRun:
             self.chased[new] = True
             for r, d in zip(new.tolist(), delay.tolist(), strict=True):
                 heapq.heappush(self.waiting, (step + d, r))
+                address = self.book.accounts[r]
+                try:
+                    equity: int | None = self.house.liquidation_health(address).equity
+                except ProtocolRevert:  # a price it needs is not trusted: its gap is unknown
+                    equity = None
+                self.pending[address] = _Pending(equity)
 
     def _count(self, events: Sequence[Event]) -> None:
         t, prices = self.tally, self.prices()
@@ -406,7 +431,9 @@ class _PathRun:
         for e in events:
             if isinstance(e, Liquidated):
                 t.liquidations += 1
-                t.liquidated_notional += notional(e.size_wad, prices[self.feed_of[e.market_id]])
+                closed = notional(e.size_wad, prices[self.feed_of[e.market_id]])
+                t.liquidated_notional += closed
+                t.notional_by_market[e.market_id] = t.notional_by_market.get(e.market_id, 0) + closed
                 t.keeper_rewards += e.keeper_reward_wad
                 self.liquidated.add(e.account)
             elif isinstance(e, Deleveraged):
@@ -417,8 +444,10 @@ class _PathRun:
                 self.liquidated.add(e.account)
             elif isinstance(e, CollateralLiquidated):
                 t.collateral_liquidations += 1
+                t.proceeds_by_asset[e.asset_id] = t.proceeds_by_asset.get(e.asset_id, 0) + e.proceeds_wad
             elif isinstance(e, BadDebtSettled):
                 t.bad_debt += e.debt_wad
+                self.attribute(e.account, e.debt_wad)
                 # what the fund could not pay is socialized (LossSocialized) or left uncovered
                 if e.socialized_wad or (e.covered_by_fund_wad and self.house.state.insurance_fund == 0):
                     t.fund_depleted = True
@@ -428,6 +457,32 @@ class _PathRun:
         if deleveraged:
             t.deleveragings += 1
             t.socialized_events += 1
+
+    def attribute(self, address: str, debt_wad: int) -> None:
+        """Split an account's bad debt by cause. The **gap** is the shortfall it already had when
+        first flagged (the price moved past its bankruptcy price between two accepted oracle
+        prices, or while it was not trusted); the rest built up while it waited, and is split over
+        the blocks it waited by what held it: keeper **latency**, the **block cap**, the **gas**
+        budget, an **untrusted** price, or **other** (the keeper's own margin, no deleveraging
+        counterparty, an account never flagged). Integer shares; the remainder goes to the cause
+        with the most blocks, so the parts sum to the debt exactly."""
+        by = self.tally.bad_debt_by
+        record = self.pending.get(address)
+        if record is None:
+            by["other"] += debt_wad
+            return
+        gap = min(debt_wad, max(0, -record.equity_at_flag)) if record.equity_at_flag is not None else 0
+        by["gap"] += gap
+        rest = debt_wad - gap
+        waited = sum(record.blocks.values())
+        if not waited:
+            by["gap"] += rest  # served in the block it landed: the loss came with the price move
+            return
+        shares = {cause: rest * blocks // waited for cause, blocks in record.blocks.items()}
+        top = max(record.blocks, key=lambda c: (record.blocks[c], c))
+        shares[top] += rest - sum(shares.values())
+        for cause, amount in shares.items():
+            by[cause if cause in by else "other"] += amount
 
     def block_room(self, price_wad: int) -> int:
         """Largest size whose notional still fits this block's liquidation cap."""
@@ -567,11 +622,14 @@ class _PathRun:
             if isinstance(used, _Wait):
                 later.append(r)
                 t.deferred_by[used.value] += 1
+                self._waited(self.book.accounts[r], used)
                 continue
             self.chased[r] = False  # the watch flags it again if it is still below maintenance
             gas -= used
         if stop is not None:
             t.deferred_by[stop.value] += len(self.due)
+            for r in self.due:
+                self._waited(self.book.accounts[r], stop)
         self.due.extendleft(reversed(later))
         waiting_sales: list[str] = []
         stop = None
@@ -584,20 +642,38 @@ class _PathRun:
             if isinstance(sold, _Wait):
                 waiting_sales.append(address)
                 t.deferred_by[sold.value] += 1
+                self._waited(address, sold)
                 continue
             gas -= sold
         if stop is not None:
             t.deferred_by[stop.value] += len(self.sales)
+            for address in self.sales:
+                self._waited(address, stop)
         self.sales.extendleft(reversed(waiting_sales))
         t.deferred += len(self.due) + len(self.sales)
         t.keeper_gas += budget - gas
 
-    def cascade(self, step_s: int, liquidations_before: int) -> int:
+    def _waited(self, address: str, why: _Wait) -> None:
+        self._pending_wait(address, why.value if why.value in BAD_DEBT_CAUSES else "other")
+
+    def _pending_wait(self, address: str, cause: str) -> None:
+        record = self.pending.get(address)
+        if record is not None:
+            record.wait(cause)
+
+    def cascade(self, step_s: int, liquidations_before: int, kept: bool) -> int:
         """Record the block's cascade: accounts waiting for a keeper to land, the backlog
         (flagged but not yet served: waiting, due, or owing a collateral sale), its peak and the
         longest time it took to clear, liquidations in the block. Returns the backlog."""
         t = self.tally
         t.keeper_waits += len(self.waiting)
+        for _, r in self.waiting:
+            self._pending_wait(self.book.accounts[r], "latency")
+        if not kept:  # no traded price trusted: nothing was sent this block
+            for r in self.due:
+                self._pending_wait(self.book.accounts[r], "untrusted")
+            for address in self.sales:
+                self._pending_wait(address, "untrusted")
         backlog = len(self.waiting) + len(self.due) + len(self.sales)
         t.backlog_peak = max(t.backlog_peak, backlog)
         t.backlog_run_s = t.backlog_run_s + step_s if backlog else 0
@@ -614,8 +690,13 @@ def _needs_sale(house: ClearingHouse, address: str) -> bool:
     return acct.balance < 0
 
 
-def _series(steps: int, feeds: Sequence[int]) -> dict[str, NDArray[np.float64]]:
-    names = [*SERIES, *(feed_series(f) for f in feeds)]
+def _series(steps: int, params: Params) -> dict[str, NDArray[np.float64]]:
+    names = [
+        *SERIES,
+        *(feed_series(fp.feed_id) for fp in params.feeds),
+        *(market_series(mp.market_id) for mp in params.markets),
+        *(collateral_series(cp.asset_id) for cp in params.collaterals),
+    ]
     return {name: np.zeros(steps + 1) for name in names}
 
 
@@ -664,7 +745,7 @@ def simulate_path(
     # a historical path starts at its first close, a follower at its spot: scale to the book's
     scale = {f: book.spot_wad(f) / WAD / reference[f][0] for f in reference}
     lead_feed, traded_feeds = book.lead.feed_id, {mp.feed_id for mp in markets}
-    series = _series(run.steps, [fp.feed_id for fp in feeds])
+    series = _series(run.steps, params)
     start_fund = fund_min = fund_peak = p.house.state.insurance_fund
     start_uncovered = p.house.state.uncovered_loss
     drawdown = 0
@@ -691,12 +772,13 @@ def simulate_path(
                 rate = int(premium[mp.market_id][k] * WAD) // config.funding.premium_period_s
                 p.apply(SetFundingRate(FUNDING_OPERATOR, mp.market_id, rate))
         trusted = p.trusted()
-        if trusted & traded_feeds:
+        kept = bool(trusted & traded_feeds)
+        if kept:
             p.flag(k, keeper_rng)
             p.keep(k)
         if k and not traded_feeds <= trusted:
             p.tally.reduce_only_s += run.step_s
-        series["backlog"][k] = p.cascade(run.step_s, liquidations_before)
+        series["backlog"][k] = p.cascade(run.step_s, liquidations_before, kept)
         st = p.house.state
         fund = st.insurance_fund
         fund_min, fund_peak = min(fund_min, fund), max(fund_peak, fund)
@@ -711,6 +793,10 @@ def simulate_path(
         series["impact_bps"][k] = impact_bps[lead_feed]
         for f, price in outside.items():
             series[feed_series(f)][k] = price / WAD
+        for mp in markets:
+            series[market_series(mp.market_id)][k] = p.tally.notional_by_market.get(mp.market_id, 0) / WAD
+        for cp in params.collaterals:
+            series[collateral_series(cp.asset_id)][k] = p.tally.proceeds_by_asset.get(cp.asset_id, 0) / WAD
 
     t, st = p.tally, p.house.state
     metrics = {
@@ -737,6 +823,7 @@ def simulate_path(
         "backlog_clear_s": t.backlog_clear_s,
         "liquidations_block_peak": t.liquidations_block_peak,
         "liquidation_impact_max_bps": t.impact_max_bps,
+        **{f"bad_debt_{cause}_wad": amount for cause, amount in t.bad_debt_by.items()},
         "reduce_only_s": t.reduce_only_s,
         "oracle_updates": t.oracle_updates,
         "oracle_rejections": t.oracle_rejections,

@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from protocol.errors import InvalidParameter
 from simulator import plots
 from simulator.config import StudyConfig
-from simulator.results import METRICS
+from simulator.results import METRICS, collateral_series, market_series
 from simulator.store import ResultStore, atomic_write
 from simulator.summary import (
     CONVERGENCE_METRICS,
@@ -181,12 +182,11 @@ def _worst_table(metrics: pd.DataFrame, by: str) -> str:
 
 
 def _study_plots(
-    out_dir: Path, config: StudyConfig, metrics: pd.DataFrame, store: ResultStore, worst: Sequence[int]
+    out_dir: Path, config: StudyConfig, metrics: pd.DataFrame, everything: Mapping[int, Any], worst: Sequence[int]
 ) -> list[str]:
     """Draw the study's plots into ``out_dir``; the file names drawn (none without data)."""
     step_s = config.run.step_s
     drawn = []
-    everything = store.read_series()
     kept = {i: everything[i] for i in worst if i in everything}
     if kept:
         symbols = {fp.feed_id: fp.symbol for fp in config.book_params().feeds}
@@ -205,6 +205,67 @@ def _study_plots(
         plots.plot_convergence(table, out_dir / "convergence.png", metrics=CONVERGENCE_METRICS)
         drawn.append("convergence.png")
     return drawn
+
+
+#: How bad debt is attributed (the report states it beside the numbers).
+ATTRIBUTION_METHOD = (
+    "Each account's bad debt is split when it is settled. The **price gap** is the shortfall the account already "
+    "had when a keeper first saw it below maintenance (its bankruptcy price was crossed between two accepted oracle "
+    "prices, or while the price was not trusted): no keeper could have prevented it. The rest built up while the "
+    "account waited, and is split over the blocks it waited by what held it: keeper **latency** (the keeper had not "
+    "landed yet), the block's liquidation **cap**, the block's **gas** budget, an **untrusted** price (oracle outage, "
+    "reduce-only), or **other** (the keeper's own margin, no deleveraging counterparty). Shares are of all paths' "
+    "bad debt; a fall in collateral prices is not separated from the market's own move (both act through the "
+    "account's equity)."
+)
+_CAUSE_TITLES = {
+    "gap": "price gap",
+    "latency": "keeper latency",
+    "block_cap": "block cap",
+    "gas": "gas budget",
+    "untrusted": "untrusted price",
+    "other": "other",
+}
+
+
+def _attribution(metrics: pd.DataFrame) -> str:
+    total = float(metrics["bad_debt_usd"].sum())
+    if total == 0:
+        return "No path had bad debt: nothing to attribute."
+    rows = []
+    for cause, title in _CAUSE_TITLES.items():
+        column = metrics[f"bad_debt_{cause}_usd"]
+        rows.append((title, f"{float(column.sum()) / total:.1%}", plots.format_usd(float(column.mean()))))
+    table = markdown_table(("cause", "share of all bad debt", "mean per path"), rows, align="lrr")
+    return f"{ATTRIBUTION_METHOD}\n\n{table}"
+
+
+def _breakdown(config: StudyConfig, series: Mapping[int, Mapping[str, Any]]) -> str:
+    """Liquidated notional per market and collateral proceeds per asset, from every kept path."""
+    if not series:
+        return "No per-path series were kept: no breakdown."
+    params = config.book_params()
+    n = len(series)
+
+    def finals(name: str) -> NDArray[np.float64]:
+        return np.asarray([float(s[name][-1]) if name in s else 0.0 for s in series.values()])
+
+    rows = []
+    for what, items in (
+        ("market", [(mp.symbol, market_series(mp.market_id)) for mp in params.markets]),
+        ("collateral", [(cp.symbol, collateral_series(cp.asset_id)) for cp in params.collaterals]),
+    ):
+        values = {symbol: finals(name) for symbol, name in items}
+        total = sum(float(v.sum()) for v in values.values())
+        for symbol, v in values.items():
+            share = f"{float(v.sum()) / total:.1%}" if total else "—"
+            rows.append((what, symbol, plots.format_usd(float(v.mean())), plots.format_usd(float(v.max())), share))
+    header = ("kind", "market or asset", "mean per path", "worst path", "share of its kind")
+    caption = (
+        f"Over {n:,} paths: liquidated notional at the oracle price per market, and the proceeds of collateral the "
+        "liquidator bought per asset (USD)."
+    )
+    return caption + "\n\n" + markdown_table(header, rows, align="llrrr")
 
 
 @dataclass(frozen=True)
@@ -241,7 +302,8 @@ def _write_study_report(
         raise InvalidParameter(f"{folder} holds no finished paths yet; run the study (it resumes) first")
     summary = write_summary(folder, confidence)  # also summary.json beside the report
     worst = worst_paths(metrics, worst_by)
-    drawn = _study_plots(folder, config, metrics, store, worst)
+    everything = store.read_series()
+    drawn = _study_plots(folder, config, metrics, everything, worst)
     manifest = store.manifest
     n_done, n_all = len(metrics), store.n_paths
     run = config.run
@@ -274,6 +336,14 @@ def _write_study_report(
         else:
             lines += [f"`{name}`: not drawn (no per-path series were kept; run with keep_series > 0).", ""]
     lines += [
+        "## Bad-debt attribution",
+        "",
+        _attribution(metrics),
+        "",
+        "## Breakdown by market and collateral asset",
+        "",
+        _breakdown(config, everything),
+        "",
         "## Worst paths",
         "",
         f"By `{worst_by}` (the plots above draw these paths, worst first).",

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from protocol.errors import InvalidParameter
-from simulator.results import METRICS, MetricKind
+from simulator.results import BAD_DEBT_CAUSES, METRICS, MetricKind
 from simulator.store import ResultStore, write_json_atomic
 from simulator.uncertainty import (
     BOOTSTRAP_RESAMPLES,
@@ -110,6 +110,12 @@ SUMMARY_FIELDS: dict[str, str] = {
     "bad_debt_es975_usd": "bad debt, expected shortfall 97.5 % (USD)",
     "bad_debt_es99_usd": "bad debt, expected shortfall 99 % (USD)",
     "bad_debt_max_usd": "bad debt, worst path (USD)",
+    "bad_debt_gap_share": "bad debt attributed to the price gap (already bankrupt when first flagged), share",
+    "bad_debt_latency_share": "bad debt attributed to keeper latency, share",
+    "bad_debt_block_cap_share": "bad debt attributed to the block's liquidation cap, share",
+    "bad_debt_gas_share": "bad debt attributed to the block's gas budget, share",
+    "bad_debt_untrusted_share": "bad debt attributed to untrusted prices (oracle outage, reduce-only), share",
+    "bad_debt_other_share": "bad debt attributed to the keeper's margin or deleveraging, share",
     "p_bad_debt": "P(bad debt > 0)",
     "p_fund_depleted": "P(insurance fund depleted)",
     "fund_start_usd": "insurance fund at the start (USD)",
@@ -345,6 +351,10 @@ def summarize(df: pd.DataFrame, confidence: float = DEFAULT_CONFIDENCE) -> dict[
     s.shortfall("bad_debt_es975_usd", bad)
     s.shortfall("bad_debt_es99_usd", bad)
     s.out["bad_debt_max_usd"] = float(max(bad))
+    total = sum(bad, zero)
+    for cause in BAD_DEBT_CAUSES:  # shares of all paths' bad debt (the method: simulator.engine)
+        part = sum(wad[f"bad_debt_{cause}_wad"], zero)
+        s.out[f"bad_debt_{cause}_share"] = float(part / total) if total else math.nan
     s.probability("p_bad_debt", [v > zero for v in bad])
     s.probability("p_fund_depleted", flag["insurance_fund_depleted"])
     s.out["fund_start_usd"] = _exact_mean(start)
