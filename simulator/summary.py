@@ -556,7 +556,7 @@ def summary_table(summary: Mapping[str, float | int], title: str = "Stress study
     return table
 
 
-def jsonable(summary: Mapping[str, float | int]) -> dict[str, Any]:
+def jsonable(summary: Mapping[str, Any]) -> dict[str, Any]:
     """``summary`` with NaN and infinite values as None (strict JSON)."""
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in summary.items()}
 

@@ -205,7 +205,7 @@ def expected_shortfall_floats(values: NDArray[np.float64], alpha: float, axis: i
     n = arr.shape[axis]
     tail = n * (1 - level)
     if tail <= 1:
-        return np.take(arr, 0, axis=axis)
+        return np.asarray(np.take(arr, 0, axis=axis), dtype=np.float64)
     whole = math.floor(tail)
     weights = np.zeros(n)
     weights[:whole] = 1.0
