@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 from numpy.typing import NDArray
 
 from protocol.errors import InvalidParameter
@@ -564,7 +564,8 @@ def plot_convergence(table: pd.DataFrame, out: Path | str, *, metrics: Sequence[
         ax.set_title(metric + (" (zero on every path so far)" if not np.nan_to_num(y).any() else ""), fontsize=9)
         ax.grid(alpha=0.3)
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+        ax.set_xticks(n, [f"{int(v):,}" for v in n])  # the checkpoints, in whole paths
+        ax.xaxis.set_minor_formatter(NullFormatter())
     axes[-1][0].set_xlabel("paths summarized (the first n paths of the study)")
     fig.suptitle(title or "Convergence: each metric and its interval as paths accumulate", x=0.02, ha="left")
     return _write_png(fig, out)
