@@ -121,7 +121,6 @@ def _account_key(acct: Account) -> tuple[Any, ...]:
         acct.realized_pnl,
         {k: v for k, v in acct.collateral.items() if v},
         dict(acct.positions),
-        acct.last_closed,
     )
 
 
@@ -420,7 +419,7 @@ class ChainClearingHouse:
         return self.chain.call(self.system.core, fn, *args)
 
     def account(self, address: str) -> Account:
-        """Balance, collateral (listed assets, zeros omitted), open positions and liquidation memo."""
+        """Balance, collateral (listed assets, zeros omitted), open positions and realized PnL."""
         a = normalize_address(address)
         mask = int(self._view("position_mask", a))
         positions = {}
@@ -428,13 +427,11 @@ class ChainClearingHouse:
             if mask >> m & 1:
                 positions[m] = Position(*(int(v) for v in self._view("positions", a, m)))
         collateral = {i: int(self._view("collateral", a, i)) for i in self.asset_ids[1:]}
-        side = int(self._view("last_closed_side", a))
         return Account(
             balance=int(self._view("balances", a)),
             collateral={i: v for i, v in collateral.items() if v},
             positions=positions,
             realized_pnl=int(self._view("realized_pnl", a)),
-            last_closed=None if side == 0 else (int(self._view("last_closed_market", a)), side),
         )
 
     def market(self, market_id: int) -> MarketState:
@@ -564,7 +561,7 @@ class ChainClearingHouse:
             "block_liquidated_wad",
             "liquidations_resume_at_s",
         )
-        per_account = ("position_mask", "balances", "realized_pnl", "last_closed_side", "last_closed_market")
+        per_account = ("position_mask", "balances", "realized_pnl")
         role_sets = ("matchers", "oracles", "funding_operators")
         calls = [BatchCall(core, fn) for fn in scalars]
         for a in addrs:
@@ -581,7 +578,7 @@ class ChainClearingHouse:
         accounts: dict[str, Account] = {}
         holders: dict[str, set[str]] = {r: set() for r in role_sets}
         for a in addrs:
-            mask, balance, realized, side, closed_market = (int(next(values)) for _ in per_account)
+            mask, balance, realized = (int(next(values)) for _ in per_account)
             for r in role_sets:
                 if next(values):
                     holders[r].add(a)
@@ -592,7 +589,6 @@ class ChainClearingHouse:
                 collateral=collateral,
                 positions={m: p for m, p in stored.items() if mask >> m & 1},
                 realized_pnl=realized,
-                last_closed=None if side == 0 else (closed_market, side),
             )
             if acct != Account():
                 accounts[a] = acct

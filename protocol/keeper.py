@@ -8,6 +8,7 @@ each action it is handed. Sizes are the largest the protocol accepts (see
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from protocol.actions import Action, AutoDeleverage, Liquidate, LiquidateCollateral, normalize_address
 from protocol.clearing_house import ClearingHouse
@@ -20,7 +21,23 @@ from protocol.params import SocializedLossMethod
 from protocol.socialized_loss import adl_score
 from protocol.units import to_wad
 
-__all__ = ["adl_counterparties", "collateral_to_sell", "keeper_actions"]
+if TYPE_CHECKING:
+    from protocol.keeper_block import KeeperBlock
+
+__all__ = ["adl_counterparties", "collateral_for_sale", "collateral_to_sell", "keeper_actions"]
+
+
+def collateral_for_sale(house: ClearingHouse | KeeperBlock, address: str) -> bool:
+    """True if ``address``'s collateral may be sold now (F-05): its settled balance is negative
+    and it is below its maintenance requirement as liquidation values it; False when a price its
+    positions need is untrusted. ``house`` may be a keepers' block (the same questions, asked
+    without a fork)."""
+    if house.settled_account(address).balance >= 0:
+        return False
+    try:
+        return house.liquidation_health(address).liquidatable
+    except ProtocolRevert:
+        return False
 
 
 def collateral_to_sell(house: ClearingHouse, address: str, asset_id: int, price_wad: int) -> int:
@@ -70,7 +87,7 @@ def keeper_actions(house: ClearingHouse, keeper: str, liquidator: str) -> list[A
                     actions.append(AutoDeleverage(keeper, address, market_id, ranked))
             else:
                 actions.append(Liquidate(keeper, address, market_id, size))
-        if acct.balance < 0:
+        if acct.balance < 0 and collateral_for_sale(house, address):
             for asset_id, amount_wad in sorted(acct.collateral.items()):
                 cp = house.params.collateral(asset_id)
                 if amount_wad >= to_wad(1, cp.decimals) and cp.feed_id in prices:

@@ -42,8 +42,6 @@ class Account:
     positions: dict[int, Position] = field(default_factory=dict)
     #: Cumulative realized trading PnL (USD WAD), for the zero-sum invariant and integrators.
     realized_pnl: int = 0
-    #: (market_id, side) of the last position closed by liquidation; side is +1 long, -1 short.
-    last_closed: tuple[int, int] | None = None
 
     def has_positions(self) -> bool:
         """True while any position is open."""
@@ -63,7 +61,6 @@ class Account:
                 for m, p in self.positions.items()
             },
             self.realized_pnl,
-            self.last_closed,
         )
 
 

@@ -76,9 +76,10 @@ from protocol.events import (
     LossSocialized,
     PriceAccepted,
     PriceRejected,
+    ShortfallSettled,
 )
 from protocol.funding import accrued_markets
-from protocol.keeper import adl_counterparties, collateral_to_sell
+from protocol.keeper import adl_counterparties, collateral_for_sale, collateral_to_sell
 from protocol.keeper_block import KeeperBlock
 from protocol.margin import notional
 from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, adl_pool, evaluate
@@ -452,7 +453,7 @@ class _PathRun:
             elif isinstance(e, CollateralLiquidated):
                 t.collateral_liquidations += 1
                 t.proceeds_by_asset[e.asset_id] = t.proceeds_by_asset.get(e.asset_id, 0) + e.proceeds_wad
-            elif isinstance(e, BadDebtSettled):
+            elif isinstance(e, BadDebtSettled | ShortfallSettled):
                 t.bad_debt += e.debt_wad
                 self.attribute(e.account, e.debt_wad)
                 # what the fund could not pay is socialized (LossSocialized) or left uncovered
@@ -529,7 +530,9 @@ class _PathRun:
         kc, block = self.config.keepers, self.block
         assert block is not None, "keepers act inside a block"
         acct = self.house.state.accounts[address]
-        if not acct.positions:
+        if not acct.positions:  # below its requirement on its collateral alone: a sale is due
+            if _needs_sale(block, self.house.state, address):
+                self.sales.append(address)
             return 0
         market_id = self._largest_position(address)
         size = acct.positions[market_id].size
@@ -709,10 +712,11 @@ class _PathRun:
 
 
 def _needs_sale(block: KeeperBlock, state: ProtocolState, address: str) -> bool:
-    """The account's settlement balance (funding settled) is negative while it holds collateral."""
+    """The account holds collateral, its settlement balance (funding settled) is negative and it
+    is below its requirement (F-05: a healthy account's debt is left to its owner)."""
     if not state.accounts[address].has_collateral():  # settling funding moves no collateral
         return False
-    return block.settled_account(address).balance < 0
+    return collateral_for_sale(block, address)
 
 
 def _series(steps: int, params: Params) -> dict[str, NDArray[np.float64]]:

@@ -14,7 +14,7 @@ _CONTAINERS = ("roles", "accounts", "markets", "feeds", "vault_tokens", "order_f
 def account_view(acct: Account) -> tuple[Any, ...]:
     """Every field of an account as plain values."""
     positions = {m: vars(p).copy() for m, p in acct.positions.items()}
-    return acct.balance, dict(acct.collateral), positions, acct.realized_pnl, acct.last_closed
+    return acct.balance, dict(acct.collateral), positions, acct.realized_pnl
 
 
 def state_view(state: ProtocolState) -> dict[str, Any]:
