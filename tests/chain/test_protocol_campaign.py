@@ -14,7 +14,7 @@ compared too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,6 +29,7 @@ from test_protocol_harness import (  # noqa: F401  (fixtures)
 
 from contracts_py.chains import make_chain
 from protocol.actions import (
+    Action,
     AdvanceTime,
     AutoDeleverage,
     Deposit,
@@ -141,7 +142,11 @@ def draw_action(data: st.DataObject, d: Differential):
     return SetMarketMargin(GOV, market, data.draw(st.sampled_from([WAD // 20, WAD // 10, WAD // 5])), WAD // 2)
 
 
-def _campaign(d: Differential, data: st.DataObject, steps: int) -> None:
+def _campaign(
+    d: Differential, data: st.DataObject, steps: int, opening: Callable[[Differential], list[Action]] | None = None
+) -> None:
+    """``steps`` drawn actions after the opening: prices, deposits of a trader, the keeper and the
+    liquidator, then ``opening(d)``'s actions (made once the deposits are in)."""
     d = _reset(d)
     act = d.actors
     chain = d.chain_system.chain.name
@@ -159,6 +164,8 @@ def _campaign(d: Differential, data: st.DataObject, steps: int) -> None:
         step(lambda feed=feed, price=price: PushPrice(act.oracle, feed, price, d.now))
     for a in (act.traders[0], act.keeper, act.liquidator):
         step(lambda a=a: Deposit(a, 0, 100_000 * USDC))
+    for action in opening(d) if opening is not None else ():
+        step(lambda action=action: action)
     for _ in range(steps):
         step(lambda: draw_action(data, d))
 

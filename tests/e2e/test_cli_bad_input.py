@@ -54,6 +54,9 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
     "at-risk": [
         (["at-risk", "--rpc", DEAD_RPC, "--house", HOUSE, "--top", "0"], "'--top'"),
         (["at-risk", "--rpc", DEAD_RPC, "--manifest", "{tmp}/none.json"], "cannot read manifest"),
+        (["at-risk", "--rpc", DEAD_RPC, "--house", HOUSE, "--db", "{tmp}/none.sqlite"], "does not exist; build it"),
+        (["at-risk", "--rpc", DEAD_RPC, "--house", HOUSE, "--db", "{tmp}"], "is a folder; give the index file"),
+        (["at-risk", "--rpc", DEAD_RPC, "--house", HOUSE, "--db", "{params}"], "is not an index written by"),
     ],
     "index": [
         (["index", "--rpc", DEAD_RPC, "--house", HOUSE, "--db", "{tmp}"], "cannot reach the JSON-RPC endpoint"),
