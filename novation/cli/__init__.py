@@ -4,7 +4,8 @@
 * :mod:`novation.cli.oracle` — ``oracle history``, ``oracle check`` (price feeds);
 * :mod:`novation.cli.simulate` — ``simulate``, ``simulate-on-chain``, ``sweep``, ``stress``;
 * :mod:`novation.cli.calibrate` — ``calibrate`` (margin methodology);
-* :mod:`novation.cli.chain` — ``deploy``, ``state``, ``events``, ``at-risk``, ``index`` (a live deployment).
+* :mod:`novation.cli.chain` — ``deploy``, ``state``, ``events``, ``at-risk``, ``index`` (a live deployment);
+* :mod:`novation.cli.operate` — ``keeper``, ``monitor`` (operate a deployment).
 
 Every command validates its input before it works and answers bad input with one sentence on
 stderr and exit code 2, never a traceback.
@@ -17,12 +18,12 @@ from typing import Annotated
 import typer
 
 from novation import __version__
-from novation.cli import calibrate, chain, oracle, protocol, simulate
+from novation.cli import calibrate, chain, operate, oracle, protocol, simulate
 from novation.cli._common import app
 
 __all__ = ["app", "main"]
 
-_COMMAND_MODULES = (calibrate, chain, oracle, protocol, simulate)  # imported for their commands
+_COMMAND_MODULES = (calibrate, chain, operate, oracle, protocol, simulate)  # imported for their commands
 
 
 def _print_version(value: bool) -> None:
