@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from novation.cli._common import app, fail
-from novation.cli.chain import House, Rpc
+from novation.cli.chain import Rpc
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter, NovationError
 
@@ -104,3 +104,21 @@ def keeper(
         bot.run(stop, max_blocks=max_blocks)
     except NovationError as exc:
         fail(exc)
+
+
+@app.command()
+def monitor(
+    db: Annotated[Path, typer.Option("--db", help="the indexer's SQLite database (novation index --db)")],
+    port: Annotated[int, typer.Option("--port", help="port on 127.0.0.1 (0: a free one)", min=0, max=65535)] = 8050,
+    refresh: Annotated[int, typer.Option("--refresh", help="seconds between page reloads", min=1)] = 5,
+) -> None:
+    """Serve the read-only risk page of an indexer's database on 127.0.0.1."""
+    from novation.monitor import create_app
+
+    try:
+        application = create_app(db, refresh_s=refresh)
+    except NovationError as exc:
+        fail(exc)
+    import uvicorn
+
+    uvicorn.run(application, host="127.0.0.1", port=port, log_level="warning")

@@ -152,7 +152,7 @@ class Run:
 
 def drive(book: Book, keepers: list[KeeperProc], *, on_round: Any = None) -> Run:
     """Replay the slice block by block (see the module docstring)."""
-    chain, rpc = book.chain, book.chain._rpc  # noqa: SLF001  (the test's own node)
+    chain, rpc = book.chain, book.chain._rpc
     chain.set_automine(False)
     run = Run(first_block=chain.block_number() + 1)
     core = book.system.core
