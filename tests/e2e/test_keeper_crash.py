@@ -116,3 +116,21 @@ def test_keeper_killed_and_restarted(fresh: Book, tmp_path: Path) -> None:
     starts = [ln for ln in keeper.lines() if ln.get("event") == "start"]
     assert len(starts) == 2
     assert figures.txs_reverted == 0  # type: ignore[attr-defined]  # nothing sent twice
+
+
+def test_keeper_refuses_a_wrong_chain_and_a_missing_role(book: Book, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from novation.cli import app
+
+    base = ["keeper", "--rpc", book.chain.url, "--house", book.system.core.address,
+            "--impersonate", book.keepers[0], "--journal", str(tmp_path / "j.json")]  # fmt: skip
+    for extra, fragment in [
+        (["--chain-id", "1"], f"serves chain {book.chain.chain_id}, but the deployment is on chain 1"),
+        (["--poke-funding-every", "5"], "lacks the funding role on house"),
+    ]:
+        result = CliRunner().invoke(app, [*base, *extra], env={"COLUMNS": "200"})
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        assert fragment in " ".join(result.output.split()), result.output
+        assert len([ln for ln in result.output.splitlines() if ln.strip()]) == 1, result.output
