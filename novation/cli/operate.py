@@ -63,7 +63,8 @@ def keeper(
     timeout: Annotated[float, typer.Option("--timeout", help="RPC timeout, seconds")] = 10.0,
 ) -> None:
     """Watch a node block by block and liquidate what the protocol allows (see README: keeper)."""
-    from contracts_py.keeper import ImpersonatedWallet, Keeper, KeeperConfig, KeystoreWallet, read_password
+    from contracts_py.keeper import ImpersonatedWallet, Keeper, KeeperConfig, KeystoreWallet, Wallet, read_password
+    from contracts_py.rpc import Rpc as RpcTransport
 
     try:
         if (key_file is None) == (impersonate is None):
@@ -74,12 +75,12 @@ def keeper(
             raise InvalidParameter(f"--timeout {timeout:g} must be a positive number of seconds")
         if not min_profit_usd >= 0:
             raise InvalidParameter(f"--min-profit-usd {min_profit_usd:g} must be a non-negative number")
-        if key_file is not None:
-            wallet = KeystoreWallet(key_file, read_password(password_env))
-            make_wallet = lambda _rpc: wallet  # noqa: E731
-        else:
-            address = str(impersonate)
-            make_wallet = lambda r: ImpersonatedWallet(r, address)  # noqa: E731
+        keystore = None if key_file is None else KeystoreWallet(key_file, read_password(password_env))
+        address = str(impersonate)
+
+        def make_wallet(r: RpcTransport) -> Wallet:
+            return keystore if keystore is not None else ImpersonatedWallet(r, address)
+
         config = KeeperConfig(
             rpc_url=rpc,
             house=house,

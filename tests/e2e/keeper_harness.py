@@ -96,7 +96,9 @@ def build_book(chain: AnvilChain, closes: list[int]) -> Book:
         fills.append(signer.fill(matcher, maker, t, BTC_PERP, size if long else -size, p0))
     for part in (actions, fills):
         for start in range(0, len(part), 500):
-            calls = [BatchCall(system.core, fn, args, sender=s) for s, fn, args in map(call_of, part[start : start + 500])]
+            calls = [
+                BatchCall(system.core, fn, args, sender=s) for s, fn, args in map(call_of, part[start : start + 500])
+            ]
             failed = [r.reason for r in chain.send_batch(calls) if not r.success]
             assert not failed, failed[:3]
     return Book(chain, system, gov, oracle, maker, keepers, traders, closes)
@@ -162,7 +164,9 @@ def drive(book: Book, keepers: list[KeeperProc], *, on_round: Any = None) -> Run
         rpc("evm_mine", ts)
         number = chain.block_number()
         deadline = time.monotonic() + KEEPER_WAIT_S
-        while time.monotonic() < deadline and any(k.proc and k.proc.poll() is None and k.last_block() < number for k in keepers):
+        while time.monotonic() < deadline and any(
+            k.proc and k.proc.poll() is None and k.last_block() < number for k in keepers
+        ):
             time.sleep(0.02)
         return number
 
@@ -171,7 +175,9 @@ def drive(book: Book, keepers: list[KeeperProc], *, on_round: Any = None) -> Run
             ts = chain.timestamp() + 1
             push = PushPrice(book.oracle, BTC_FEED, close, ts)
             data = "0x" + core.abi.encode_call("push_price", (BTC_FEED, close, ts)).hex()
-            tx = rpc("eth_sendTransaction", {"from": book.oracle, "to": core.address, "input": data, "gas": hex(500_000)})
+            tx = rpc(
+                "eth_sendTransaction", {"from": book.oracle, "to": core.address, "input": data, "gas": hex(500_000)}
+            )
             mine()
             run.pushes[str(tx).lower()] = push
             for _ in range(BLOCKS_PER_ROUND - 1):
@@ -226,7 +232,9 @@ def check_against_model(book: Book, run: Run, start_block: int, keepers: list[Ke
             try:
                 house.apply(action)
             except ProtocolRevert as exc:
-                raise AssertionError(f"block {number}: the chain accepted {action} but the model refuses: {exc}") from None
+                raise AssertionError(
+                    f"block {number}: the chain accepted {action} but the model refuses: {exc}"
+                ) from None
             n_liq += 1
             liquidated.add(action.account)
             if action.account in since:
@@ -244,7 +252,9 @@ def check_against_model(book: Book, run: Run, start_block: int, keepers: list[Ke
     assert end.state.insurance_fund == house.state.insurance_fund
     for a in accounts:
         assert end.state.accounts.get(a) == house.state.accounts.get(a) or (
-            a not in end.state.accounts and house.state.accounts.get(a) is not None and not _nonzero(house.state.accounts[a])
+            a not in end.state.accounts
+            and house.state.accounts.get(a) is not None
+            and not _nonzero(house.state.accounts[a])
         ), a
     assert end.state.markets == house.state.markets
     counters: dict[str, int] = defaultdict(int)

@@ -63,7 +63,8 @@ def _run(book: Book, keepers: list[KeeperProc], label: str, **drive_kw: object) 
         k.start()
     for k in keepers:  # wait for the first handled block: the keeper is up
         while k.last_block() < start:
-            assert k.proc is not None and k.proc.poll() is None, k.log.read_text()[-2000:]
+            assert k.proc is not None
+            assert k.proc.poll() is None, k.log.read_text()[-2000:]
     run = drive(book, keepers, **drive_kw)
     for k in keepers:
         if k.proc is not None and k.proc.poll() is None:
@@ -73,7 +74,8 @@ def _run(book: Book, keepers: list[KeeperProc], label: str, **drive_kw: object) 
         f"\n[{label}] blocks {run.first_block}..{run.last_block}: {figures.liquidations} liquidations of "
         f"{figures.liquidated_accounts} accounts; blocks to liquidation max {figures.max_blocks_to_liquidation} "
         f"(bound {MAX_BLOCKS_TO_LIQUIDATION}), mean {figures.mean_blocks_to_liquidation:.2f}; txs sent "
-        f"{figures.txs_sent}, reverted {figures.txs_reverted} (lost races {figures.txs_lost_race}); gas {figures.gas_used:,}"
+        f"{figures.txs_sent}, reverted {figures.txs_reverted} (lost races {figures.txs_lost_race}); "
+        f"gas {figures.gas_used:,}"
     )
     assert figures.liquidated_accounts >= 50, "the crash must liquidate a good part of the book"
     return figures  # type: ignore[return-value]
