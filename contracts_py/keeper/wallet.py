@@ -19,6 +19,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
+from eth_utils.address import to_checksum_address
+
 from contracts_py.rpc import Rpc
 from protocol.actions import normalize_address
 from protocol.errors import ChainError, InvalidParameter
@@ -79,7 +81,7 @@ class KeystoreWallet(Wallet):
         from eth_account import Account
 
         fields = {k: (int(v, 16) if isinstance(v, str) and k != "to" and k != "data" else v) for k, v in tx.items()}
-        fields.update(type=2, value=0)
+        fields.update(type=2, value=0, to=to_checksum_address(str(tx["to"])))
         return Account.sign_transaction(fields, self._key)
 
     def known_hash(self, tx: dict[str, int | str]) -> str | None:

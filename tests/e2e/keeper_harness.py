@@ -35,6 +35,8 @@ from contracts_py.chains import BatchCall
 from contracts_py.chains.anvil_chain import AnvilChain
 from contracts_py.client import NovationClient
 from contracts_py.deploy import System, deploy_system
+from contracts_py.keeper import Journal
+from contracts_py.keeper.transactions import LOST_RACE
 from oracles.history import load_klines
 from protocol.actions import Action, AdvanceTime, Deposit, Liquidate, LiquidateCollateral, PushPrice
 from protocol.clearing_house import ClearingHouse
@@ -127,6 +129,10 @@ class KeeperProc:
             if raw.startswith("{"):
                 out.append(json.loads(raw))
         return out
+
+    @property
+    def journal(self) -> Path:
+        return Path(self.args[self.args.index("--journal") + 1])
 
     def last_block(self) -> int:
         blocks = [ln["block"] for ln in self.lines() if ln.get("event") == "block"]
@@ -257,21 +263,18 @@ def check_against_model(book: Book, run: Run, start_block: int, keepers: list[Ke
             and not _nonzero(house.state.accounts[a])
         ), a
     assert end.state.markets == house.state.markets
-    counters: dict[str, int] = defaultdict(int)
-    for k in keepers:
-        stops = [ln for ln in k.lines() if ln.get("event") == "stop"]
-        for ln in stops:
-            for name in ("txs_sent_total", "txs_reverted_total", "txs_lost_race_total", "gas_used_total"):
-                counters[name] += int(ln.get(name, 0))
+    entries = [e for k in keepers for e in Journal(k.journal).entries.values()]  # both lives of a killed one
+    assert not [e for e in entries if e.status == "pending"], "transactions still pending at the end"
+    reverted = [e for e in entries if e.status == "reverted"]
     return Figures(
         n_liq,
         len(liquidated),
         max(delays, default=0),
         float(np.mean(delays)) if delays else 0.0,
-        counters["txs_sent_total"],
-        counters["txs_reverted_total"],
-        counters["txs_lost_race_total"],
-        counters["gas_used_total"],
+        len(entries),
+        len(reverted),
+        len([e for e in reverted if e.reason in LOST_RACE]),
+        sum(e.gas_used for e in entries),
     )
 
 

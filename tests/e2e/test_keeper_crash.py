@@ -18,6 +18,7 @@ from eth_account import Account
 from keeper_harness import (
     MAX_BLOCKS_TO_LIQUIDATION,
     Book,
+    Figures,
     KeeperProc,
     build_book,
     check_against_model,
@@ -28,6 +29,7 @@ from keeper_harness import (
 from rpc_proxy import FlakyProxy
 
 from contracts_py.chains.anvil_chain import AnvilChain
+from contracts_py.keeper import Journal
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,6 @@ def book(market_data: Path) -> Iterator[Book]:
 def fresh(book: Book) -> Book:
     """The book as built, before the crash (each test replays the crash from there)."""
     book.chain.revert(book.start_snapshot)
-    book.start_snapshot = book.chain.snapshot()
     return book
 
 
@@ -57,7 +58,7 @@ def _keeper(book: Book, tmp: Path, name: str, address: str, *extra: str, rpc: st
     return KeeperProc(name, args, tmp / f"{name}.log", keeper_env())
 
 
-def _run(book: Book, keepers: list[KeeperProc], label: str, **drive_kw: object) -> None:
+def _run(book: Book, keepers: list[KeeperProc], label: str, **drive_kw: object) -> Figures:
     start = book.chain.block_number()
     for k in keepers:
         k.start()
@@ -67,8 +68,9 @@ def _run(book: Book, keepers: list[KeeperProc], label: str, **drive_kw: object) 
             assert k.proc.poll() is None, k.log.read_text()[-2000:]
     run = drive(book, keepers, **drive_kw)
     for k in keepers:
-        if k.proc is not None and k.proc.poll() is None:
-            k.stop()
+        assert k.proc is not None
+        assert k.proc.poll() is None, f"{k.name} died during the crash: {k.log.read_text()[-2000:]}"
+        k.stop()
     figures = check_against_model(book, run, start, keepers)
     print(
         f"\n[{label}] blocks {run.first_block}..{run.last_block}: {figures.liquidations} liquidations of "
@@ -78,19 +80,20 @@ def _run(book: Book, keepers: list[KeeperProc], label: str, **drive_kw: object) 
         f"gas {figures.gas_used:,}"
     )
     assert figures.liquidated_accounts >= 50, "the crash must liquidate a good part of the book"
-    return figures  # type: ignore[return-value]
+    return figures
 
 
 def test_one_keeper_liquidates_the_crash(fresh: Book, tmp_path: Path) -> None:
     figures = _run(fresh, [_keeper(fresh, tmp_path, "keeper", fresh.keepers[0])], "one keeper")
-    assert figures.txs_reverted == 0  # type: ignore[attr-defined]
+    assert figures.txs_reverted == 0
 
 
 def test_two_competing_keepers(fresh: Book, tmp_path: Path) -> None:
     keepers = [_keeper(fresh, tmp_path, f"keeper{i}", fresh.keepers[i]) for i in range(2)]
-    _run(fresh, keepers, "two keepers")
-    liquidators = {ln["key"] for k in keepers for ln in k.lines() if ln.get("event") == "mined"}
-    assert liquidators
+    figures = _run(fresh, keepers, "two keepers")
+    winners = [{ln["key"] for ln in k.lines() if ln.get("event") == "mined"} for k in keepers]
+    assert all(winners)  # both keepers won races
+    assert figures.txs_lost_race == figures.txs_reverted > 0  # every revert a lost race
 
 
 def test_keeper_behind_a_flaky_rpc(fresh: Book, tmp_path: Path) -> None:
@@ -109,15 +112,21 @@ def test_keeper_killed_and_restarted(fresh: Book, tmp_path: Path) -> None:
     keeper = _keeper(fresh, tmp_path, "keeper", fresh.keepers[0], "--key-file", str(key_file))
     keeper.env = dict(keeper.env, NOVATION_KEEPER_PASSWORD="crash")
 
+    killed_at: list[int] = []
+
     def kill_and_restart(i: int) -> None:
-        if i == 12:  # on the way down, liquidations in flight
+        """Kill the keeper the first time it has liquidations in flight (sent, not mined yet)."""
+        if not killed_at and Journal(keeper.journal).pending():
+            killed_at.append(i)
             keeper.stop(signal.SIGKILL)
             keeper.start()
 
     figures = _run(fresh, [keeper], "killed and restarted", on_round=kill_and_restart)
+    assert killed_at, "the keeper never had a transaction in flight to be killed with"
     starts = [ln for ln in keeper.lines() if ln.get("event") == "start"]
     assert len(starts) == 2
-    assert figures.txs_reverted == 0  # type: ignore[attr-defined]  # nothing sent twice
+    assert starts[1]["pending"] > 0  # restarted with journaled transactions in flight
+    assert figures.txs_reverted == 0  # nothing sent twice
 
 
 def test_keeper_refuses_a_wrong_chain_and_a_missing_role(book: Book, tmp_path: Path) -> None:
