@@ -8,8 +8,9 @@ resumes without double sending: it reconciles the journal with the chain first
 
 Reconciling a pending entry, each block:
 
-* a receipt for one of its hashes: mined (status 1) or reverted (status 0, the reason read by
-  re-running the call at the block it was mined in);
+* a receipt for one of its hashes: mined (status 1) or reverted (status 0, the reason read from
+  the node's trace of the transaction, else from the call replayed before its block:
+  :meth:`TxSender._revert_reason`);
 * no receipt, but the account's mined nonce is past the entry's: the nonce went into a block under
   a hash the keeper does not know (an answer lost on a flaky RPC, for unsigned transactions): the
   blocks since it was sent are searched for it;
@@ -32,17 +33,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from contracts_py.chains.base import CALL_TRACER, trace_revert_reason
 from contracts_py.keeper.wallet import Wallet
 from contracts_py.rpc import Rpc
 from protocol.errors import ChainError, InvalidParameter, ProtocolRevert
 
-__all__ = ["FEE_BUMP_WAD", "Journal", "RetryingRpc", "SentTx", "TxSender"]
+__all__ = ["BEATEN_IN_BLOCK", "FEE_BUMP_WAD", "LOST_RACE", "Journal", "RetryingRpc", "SentTx", "TxSender"]
 
 #: Fee raise of a replacement (WAD fraction: 12.5 %, above the 10 % nodes require).
 FEE_BUMP_WAD: Final = 125 * 10**15
+#: Reason of a reverted transaction whose call passes on the state before its block (read where
+#: the node does not trace): an earlier transaction of the same block took the work.
+BEATEN_IN_BLOCK: Final = "lost race: passes before its block, reverted after earlier transactions in it"
 #: Revert reasons meaning someone else got there first (normal among competing keepers).
 LOST_RACE: Final = frozenset(
     {
+        BEATEN_IN_BLOCK,
         "liquidation: account healthy",
         "liquidation: no position",
         "liquidation: balance not negative",
@@ -175,6 +181,7 @@ class TxSender:
         self.notify = notify or (lambda _event, _fields: None)
         chain_next = int(self.rpc.request("eth_getTransactionCount", [wallet.address, "pending"]), 16)
         self.next_nonce = max([chain_next, *(n + 1 for n in journal.entries)])
+        self._traces = True  # the node answers debug_traceTransaction (until it fails to)
 
     def fees(self) -> tuple[int, int]:
         """(maxFeePerGas, maxPriorityFeePerGas) in wei for a transaction sent now."""
@@ -268,14 +275,31 @@ class TxSender:
             e.status = "mined"
             return
         e.status = "reverted"
+        e.reason = self._revert_reason(e, str(receipt["transactionHash"]), e.mined_block)
+
+    def _revert_reason(self, e: SentTx, tx_hash: str, block: int) -> str:
+        """Why ``e``, mined as ``tx_hash`` in ``block``, reverted: the reason in the node's trace of it
+        (``debug_traceTransaction``: anvil, geth, reth, erigon); where the node does not trace,
+        the call replayed on the state before its block: a revert there gives the reason, a call
+        that passes there was beaten by an earlier transaction of its block
+        (:data:`BEATEN_IN_BLOCK`, a lost race). Re-running the call *at* its block would not do:
+        that is the state after the block, and a node may answer it under other block values."""
+        if self._traces:
+            try:
+                reason = trace_revert_reason(self.rpc.request("debug_traceTransaction", [tx_hash, CALL_TRACER]))
+            except ChainError:
+                self._traces = False  # not served (the retries are spent): replay from now on
+            else:
+                if reason is not None:
+                    return reason
         call = {"from": self.wallet.address, "to": e.to, "data": e.data, "gas": hex(e.gas)}
         try:
-            self.rpc.request("eth_call", [call, hex(e.mined_block)])
-            e.reason = "reverted (the call passes after its block)"
+            self.rpc.request("eth_call", [call, hex(block - 1)])
         except ProtocolRevert as exc:
-            e.reason = str(exc)
+            return str(exc)
         except ChainError as exc:
-            e.reason = f"reverted (reason unavailable: {exc})"
+            return f"reverted (reason unavailable: {exc})"
+        return BEATEN_IN_BLOCK
 
     def _replace(self, e: SentTx, head: int) -> None:
         """Send ``e`` again with the same nonce and fees raised by :data:`FEE_BUMP_WAD`."""
