@@ -2,9 +2,9 @@
 
 For a :class:`~contracts_py.client.Snapshot` of the book (read through the lens at one block):
 
-1. the margin core (:func:`protocol.margin_core.evaluate` over the state with funding accrued to
-   the block's time) finds the exact set of liquidatable accounts among thousands; accounts in
-   debt with collateral are added for collateral sales;
+1. the margin core (:func:`protocol.margin_core.evaluate` over the positioned accounts, the
+   markets' funding accrued to the block's time) finds the exact set of liquidatable accounts
+   among thousands; accounts in debt with collateral are added for collateral sales;
 2. the reference model decides the actions on those accounts only
    (:func:`protocol.keeper.keeper_actions`: the largest valid liquidation size, deleveraging
    with a counterparty list ranked over every account, the fewest collateral units needed);
@@ -17,6 +17,7 @@ For a :class:`~contracts_py.client.Snapshot` of the book (read through the lens 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 
 from contracts_py.client import Snapshot
@@ -25,7 +26,7 @@ from protocol.actions import Action, AdvanceTime, AutoDeleverage, Liquidate, Liq
 from protocol.clearing_house import ClearingHouse
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter, ProtocolRevert
-from protocol.funding import accrued_state
+from protocol.funding import accrued_markets
 from protocol.keeper import keeper_actions
 
 __all__ = ["Work", "plan_work", "screened_candidates", "work_key"]
@@ -54,12 +55,13 @@ def screened_candidates(snap: Snapshot) -> list[str]:
     funding accrued to its time), plus accounts in debt holding collateral, sorted."""
     from protocol.margin_core import MarginBook, evaluate, liquidation_candidates
 
-    state = accrued_state(snap.state, snap.params)
-    debt = {a for a, acct in state.accounts.items() if acct.balance < 0 and any(acct.collateral.values())}
-    positioned = {a: acct for a, acct in state.accounts.items() if acct.positions}
+    accounts = snap.state.accounts
+    debt = {a for a, acct in accounts.items() if acct.balance < 0 and any(acct.collateral.values())}
+    positioned = {a: acct for a, acct in accounts.items() if acct.positions}
     if not positioned:
         return sorted(debt)
-    state.accounts = positioned
+    # the markets with funding accrued (copies), the positioned accounts as read (the book copies them)
+    state = dataclasses.replace(snap.state, markets=accrued_markets(snap.state, snap.params), accounts=positioned)
     prices = {f: fs.price_wad for f, fs in state.feeds.items() if fs.price_wad > 0}
     book = MarginBook.from_state(state, snap.params)
     try:

@@ -3,10 +3,12 @@
 A book of ``N_TRADERS`` accounts (sides, sizes and leverage from a seeded ``SeedSequence``) opens
 BTC positions against a market maker at the first close of the 2020-03-13 02:00-02:59 UTC minute
 slice. Then the driver (this process) replays the slice: each minute's close is pushed by the
-oracle in its own block, followed by ``BLOCKS_PER_ROUND - 1`` more blocks, every block mined by
-the driver (``evm_mine``, automine off, one second apart) once each running keeper has logged
-that it handled the previous one (or after ``KEEPER_WAIT_S``). Keepers are ``novation keeper``
-processes; their transactions land in the next block.
+oracle in a block, followed by ``BLOCKS_PER_ROUND - 1`` more blocks (none: a block a minute),
+every block mined by the driver (``evm_mine``, automine off, one second apart) once each running
+keeper has logged that it handled the previous one (or after ``KEEPER_WAIT_S``). Keepers are
+``novation keeper`` processes; their transactions land in the next block, beside the next close.
+The book is built once per test module; each scenario starts from an anvil snapshot of it, and
+the model from one snapshot of the book read once (:attr:`Book.model_start`).
 
 Afterwards the reference model replays the same blocks from a snapshot read at the crash's start
 (the oracle's pushes and every mined liquidation, at the blocks' own numbers and times): each
@@ -17,6 +19,7 @@ and the chain's state at the end (insurance fund, every account) must equal the 
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -33,7 +36,7 @@ from eth_abi import decode
 from contracts_py.chain_house import call_of, mint_test_tokens
 from contracts_py.chains import BatchCall
 from contracts_py.chains.anvil_chain import AnvilChain
-from contracts_py.client import NovationClient
+from contracts_py.client import NovationClient, Snapshot
 from contracts_py.deploy import System, deploy_system
 from contracts_py.keeper import Journal
 from contracts_py.keeper.transactions import LOST_RACE
@@ -51,7 +54,7 @@ SLICE = "2020-03-12_black_thursday/binance_usdm_perp_BTCUSDT_1m_2020-03-13T02.cs
 USDC = 10**6
 N_TRADERS = 1_000
 SEED = 18
-BLOCKS_PER_ROUND = 2
+BLOCKS_PER_ROUND = 1
 TAIL_BLOCKS = 6
 KEEPER_WAIT_S = 20.0
 #: The stated bound: an account is liquidated within this many blocks of becoming liquidatable.
@@ -70,6 +73,8 @@ class Book:
     traders: list[str]
     closes: list[int]
     start_snapshot: Any = None
+    #: The model's start (block number, snapshot read there): read once, copied by each scenario.
+    model_start: tuple[int, Snapshot] | None = None
 
 
 def build_book(chain: AnvilChain, closes: list[int]) -> Book:
@@ -116,6 +121,8 @@ class KeeperProc:
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
     _fh: Any = None
+    _read: int = 0  # bytes of the log parsed into _lines (the driver polls it every few ms)
+    _lines: list[dict[str, Any]] = field(default_factory=list)
 
     def start(self) -> None:
         self._fh = self.log.open("ab")
@@ -124,11 +131,16 @@ class KeeperProc:
         )
 
     def lines(self) -> list[dict[str, Any]]:
-        out = []
-        for raw in self.log.read_text().splitlines():
-            if raw.startswith("{"):
-                out.append(json.loads(raw))
-        return out
+        """The JSON log lines so far (complete lines only; what was parsed before is kept)."""
+        with self.log.open("rb") as f:
+            f.seek(self._read)
+            chunk = f.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._read += len(complete)
+        for raw in complete.splitlines():
+            if raw.startswith(b"{") and raw.endswith(b"}"):  # not a line cut short by SIGKILL
+                self._lines.append(json.loads(raw))
+        return self._lines
 
     @property
     def journal(self) -> Path:
@@ -214,7 +226,9 @@ def check_against_model(book: Book, run: Run, start_block: int, keepers: list[Ke
     """Replay the crash on the model (see the module docstring); returns the printed figures."""
     client = NovationClient(book.chain.url, book.system.core.address)
     accounts = [book.maker, *book.keepers, *book.traders]
-    snap = client.snapshot(accounts, block=start_block)
+    if book.model_start is None or book.model_start[0] != start_block:
+        book.model_start = (start_block, client.snapshot(accounts, block=start_block))
+    snap = copy.deepcopy(book.model_start[1])
     snap.state.roles.oracles.add(book.oracle)
     house = ClearingHouse.from_state(snap.params, snap.state)
     events = client.events(run.first_block, run.last_block)

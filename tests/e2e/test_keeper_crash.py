@@ -91,8 +91,8 @@ def test_one_keeper_liquidates_the_crash(fresh: Book, tmp_path: Path) -> None:
 def test_two_competing_keepers(fresh: Book, tmp_path: Path) -> None:
     keepers = [_keeper(fresh, tmp_path, f"keeper{i}", fresh.keepers[i]) for i in range(2)]
     figures = _run(fresh, keepers, "two keepers")
-    winners = [{ln["key"] for ln in k.lines() if ln.get("event") == "mined"} for k in keepers]
-    assert all(winners)  # both keepers won races
+    won = [ln["key"] for k in keepers for ln in k.lines() if ln.get("event") == "mined"]
+    assert len(won) == figures.liquidations  # each liquidation mined once, by one of them
     assert figures.txs_lost_race == figures.txs_reverted > 0  # every revert a lost race
 
 
