@@ -41,10 +41,13 @@ $(ANVIL):
 
 anvil: $(ANVIL)
 
-## Debian's chromium for the monitor's browser test (system package; CI runs as root)
+## Debian's chromium for the monitor's browser test (system package, installed only when absent,
+## without prompts; CI runs as root)
 CHROMIUM := /usr/bin/chromium
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Options::=--force-confold
 $(CHROMIUM):
-	apt-get install -y --no-install-recommends chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
+	@command -v apt-get >/dev/null || { echo "the monitor test needs Debian's chromium at $(CHROMIUM); install it"; exit 1; }
+	$(APT_GET) install --no-install-recommends chromium || ($(APT_GET) update && $(APT_GET) install --no-install-recommends chromium)
 
 chromium: $(CHROMIUM)
 
