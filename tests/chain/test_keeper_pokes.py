@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import io
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,9 +40,7 @@ USDC = 10**6
 
 @pytest.fixture(scope="module")
 def deployed() -> Iterator[tuple[AnvilChain, System]]:
-    if shutil.which("anvil") is None:
-        pytest.fail("anvil is not on PATH: run make anvil and put tools/node_modules/.bin on PATH")
-    chain = AnvilChain()
+    chain = AnvilChain()  # fails naming `make anvil` when there is no anvil
     try:
         gov, oracle, _keeper, matcher = chain.accounts[:4]
         system = deploy_system(

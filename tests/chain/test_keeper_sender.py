@@ -10,7 +10,6 @@ is below its gas, so the mined blocks cannot hold it.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,7 @@ TOKENS = 10**18
 
 @pytest.fixture(scope="module")
 def node() -> Iterator[tuple[AnvilChain, Contract]]:
-    if shutil.which("anvil") is None:
-        pytest.fail("anvil is not on PATH: run make anvil and put tools/node_modules/.bin on PATH")
-    chain = AnvilChain()
+    chain = AnvilChain()  # fails naming `make anvil` when there is no anvil
     try:
         token = chain.deploy(Builder().build("testing/erc20"), "USD Coin", "USDC", 6)
         chain.transact(token, "mint", chain.accounts[5], TOKENS)
