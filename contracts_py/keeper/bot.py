@@ -38,7 +38,7 @@ from contracts_py.keeper.transactions import LOST_RACE, Journal, RetryingRpc, Se
 from contracts_py.keeper.wallet import Wallet
 from contracts_py.oracle_deploy import oracle_artifacts
 from contracts_py.rpc import HttpRpc, Rpc
-from protocol.actions import normalize_address
+from protocol.actions import Action, normalize_address
 from protocol.errors import ChainError, InvalidParameter, ProtocolRevert
 
 __all__ = ["COUNTERS", "Keeper", "KeeperConfig"]
@@ -125,6 +125,8 @@ class Keeper:
             notify=self._tx_event,
         )
         self.accounts: set[str] = set()
+        #: The actions of this process's pending transactions, by key (the model's next block holds them).
+        self._sent_actions: dict[str, Action] = {}
         self._accounts_to = config.from_block - 1
         self.last_block: int | None = None
 
@@ -250,7 +252,9 @@ class Keeper:
             self.accounts.update(known_accounts(self.client, self._accounts_to + 1, head))
             self._accounts_to = head
         snap = self.client.snapshot(sorted(self.accounts), block=head)
-        work = plan_work(snap, self.me, skip=self.journal.pending_keys())
+        pending = self.journal.pending_keys()
+        self._sent_actions = {k: a for k, a in self._sent_actions.items() if k in pending}
+        work = plan_work(snap, self.me, skip=pending, pending=list(self._sent_actions.values()))
         fees = self.sender.fees() if work or self._poking(head) else (0, 0)
         gas_price_usd = snap.state.feeds[self.gas_feed].price_wad  # USD per 1e18 wei, WAD
         sent = 0
@@ -265,6 +269,7 @@ class Keeper:
                 self.log("skipped", key=item.key, why="unprofitable", reward_wad=item.reward_wad, gas_cost_wad=cost)
                 continue
             self.sender.send(item.key, self.client.house, self._data(item)[1], gas + GAS_MARGIN, head, fees)
+            self._sent_actions[item.key] = item.action
             sent += 1
         sent += self._pokes(head, snap.state.markets, fees)
         self.last_block = head

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from contracts_py.client import Snapshot
@@ -72,15 +73,30 @@ def screened_candidates(snap: Snapshot) -> list[str]:
     return sorted({labels[int(i)] for i in liquidation_candidates(batch)} | debt)
 
 
-def plan_work(snap: Snapshot, keeper: str, *, skip: frozenset[str] | set[str] = frozenset()) -> list[Work]:
+def plan_work(
+    snap: Snapshot,
+    keeper: str,
+    *,
+    skip: frozenset[str] | set[str] = frozenset(),
+    pending: Sequence[Action] = (),
+) -> list[Work]:
     """The actions ``keeper`` may send for the next block of ``snap`` (work whose key is in
-    ``skip``, e.g. already pending, left out), each confirmed by the model, in order."""
+    ``skip``, e.g. already pending, left out), each confirmed by the model, in order.
+
+    ``pending``: the keeper's own transactions not mined yet (e.g. left out of a full block);
+    they go first in the model's next block, so new work does not exceed the per-block cap
+    beside them."""
     candidates = [a for a in screened_candidates(snap) if a != keeper]
     if not candidates:
         return []
     house = ClearingHouse.from_state(snap.params, copy.deepcopy(snap.state))
     actions = [a for a in keeper_actions(house, keeper, keeper, accounts=candidates) if work_key(a) not in skip]
     house.apply(AdvanceTime(1, 1))
+    for action in pending:
+        try:
+            house.apply(action)
+        except ProtocolRevert:
+            continue  # it will revert, or was overtaken: it takes nothing from the next block
     out = []
     for action in actions:
         try:

@@ -4,10 +4,15 @@ signer) killed with SIGKILL mid-crash and restarted on its journal. Each run che
 the reference model replaying the same blocks: every liquidatable account liquidated within
 ``MAX_BLOCKS_TO_LIQUIDATION`` blocks, no healthy account touched, the insurance fund and every
 account equal at the end; and prints blocks to liquidation, transactions sent and reverted, gas.
+
+The keepers bound to liquidate everything are backstops (``--unprofitable``): the crash leaves
+accounts under water, whose liquidation pays no penalty, so no profit-seeking keeper takes them.
+Of the two competing keepers, the second seeks profit: it skips those and races for the rest.
 """
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import signal
 from collections.abc import Iterator
@@ -29,7 +34,7 @@ from keeper_harness import (
 from rpc_proxy import FlakyProxy
 
 from contracts_py.chains.anvil_chain import AnvilChain
-from contracts_py.keeper import Journal
+from contracts_py.keeper import Journal, SentTx
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +54,14 @@ def fresh(book: Book) -> Book:
     return book
 
 
-def _keeper(book: Book, tmp: Path, name: str, address: str, *extra: str, rpc: str | None = None) -> KeeperProc:
+def _keeper(
+    book: Book, tmp: Path, name: str, address: str, *extra: str, rpc: str | None = None, backstop: bool = True
+) -> KeeperProc:
     args = ["--rpc", rpc or book.chain.url, "--house", book.system.core.address, "--json",
             "--journal", str(tmp / f"{name}.journal.json"), "--metrics", str(tmp / f"{name}.prom"),
             "--chain-id", str(book.chain.chain_id), *extra]  # fmt: skip
+    if backstop:
+        args.append("--unprofitable")
     if "--key-file" not in extra:
         args += ["--impersonate", address]
     return KeeperProc(name, args, tmp / f"{name}.log", keeper_env())
@@ -80,6 +89,7 @@ def _run(book: Book, keepers: list[KeeperProc], label: str, **drive_kw: object) 
         f"gas {figures.gas_used:,}"
     )
     assert figures.liquidated_accounts >= 50, "the crash must liquidate a good part of the book"
+    assert figures.max_blocks_to_liquidation <= MAX_BLOCKS_TO_LIQUIDATION
     return figures
 
 
@@ -89,8 +99,11 @@ def test_one_keeper_liquidates_the_crash(fresh: Book, tmp_path: Path) -> None:
 
 
 def test_two_competing_keepers(fresh: Book, tmp_path: Path) -> None:
-    keepers = [_keeper(fresh, tmp_path, f"keeper{i}", fresh.keepers[i]) for i in range(2)]
-    figures = _run(fresh, keepers, "two keepers")
+    keepers = [_keeper(fresh, tmp_path, f"keeper{i}", fresh.keepers[i], backstop=i == 0) for i in range(2)]
+    figures = _run(fresh, keepers, "two keepers (a backstop, a profit seeker)")
+    seeker = [ln for ln in keepers[1].lines() if ln.get("event") in ("skipped", "sent")]
+    assert {ln["event"] for ln in seeker} == {"skipped", "sent"}  # races for what pays, skips what does not
+    assert all(ln["why"] == "unprofitable" for ln in seeker if ln["event"] == "skipped")
     won = [ln["key"] for k in keepers for ln in k.lines() if ln.get("event") == "mined"]
     assert len(won) == figures.liquidations  # each liquidation mined once, by one of them
     assert figures.txs_lost_race == figures.txs_reverted > 0  # every revert a lost race
@@ -126,7 +139,12 @@ def test_keeper_killed_and_restarted(fresh: Book, tmp_path: Path) -> None:
     starts = [ln for ln in keeper.lines() if ln.get("event") == "start"]
     assert len(starts) == 2
     assert starts[1]["pending"] > 0  # restarted with journaled transactions in flight
-    assert figures.txs_reverted == 0  # nothing sent twice
+    by_key: dict[str, list[SentTx]] = {}
+    for e in sorted(Journal(keeper.journal).entries.values(), key=lambda e: e.nonce):
+        by_key.setdefault(e.key, []).append(e)
+    twice = [k for k, es in by_key.items() for a, b in itertools.pairwise(es) if b.sent_block < (a.mined_block or 0)]
+    assert not twice, f"sent again while the first was in flight: {twice[:3]}"
+    assert figures.txs_reverted == figures.txs_lost_race
 
 
 def test_keeper_refuses_a_wrong_chain_and_a_missing_role(book: Book, tmp_path: Path) -> None:
