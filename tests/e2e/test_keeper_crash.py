@@ -101,9 +101,9 @@ def test_one_keeper_liquidates_the_crash(fresh: Book, tmp_path: Path) -> None:
 def test_two_competing_keepers(fresh: Book, tmp_path: Path) -> None:
     keepers = [_keeper(fresh, tmp_path, f"keeper{i}", fresh.keepers[i], backstop=i == 0) for i in range(2)]
     figures = _run(fresh, keepers, "two keepers (a backstop, a profit seeker)")
-    seeker = [ln for ln in keepers[1].lines() if ln.get("event") in ("skipped", "sent")]
-    assert {ln["event"] for ln in seeker} == {"skipped", "sent"}  # races for what pays, skips what does not
-    assert all(ln["why"] == "unprofitable" for ln in seeker if ln["event"] == "skipped")
+    seeker = keepers[1].lines()  # races for what pays, skips what does not
+    assert any(ln.get("event") == "sent" for ln in seeker)
+    assert any(ln.get("event") == "skipped" and ln["why"] == "unprofitable" for ln in seeker)
     won = [ln["key"] for k in keepers for ln in k.lines() if ln.get("event") == "mined"]
     assert len(won) == figures.liquidations  # each liquidation mined once, by one of them
     assert figures.txs_lost_race == figures.txs_reverted > 0  # every revert a lost race
