@@ -253,6 +253,24 @@ class AnvilChain(Web3Chain):
             }
         return [self._batch_result(h, r, reasons.get(h)) for h, r in zip(hashes, receipts, strict=True)]
 
+    def call_many(self, calls: Sequence[BatchCall], *, block: int | None = None) -> list[Any]:
+        """Decoded values of the read-only ``calls`` from one JSON-RPC batch of ``eth_call`` at
+        ``block`` (default: the latest block); anvil keeps past blocks' states."""
+        tag = "latest" if block is None else hex(block)
+        requests = [
+            (
+                "eth_call",
+                [{"to": c.contract.address, "data": "0x" + c.contract.abi.encode_call(c.fn_name, c.args).hex()}, tag],
+            )
+            for c in calls
+        ]
+        out = []
+        for c, answer in zip(calls, self._rpc_batch(requests), strict=True):
+            if "error" in answer:
+                raise ChainError(f"anvil: eth_call {c.contract.name}.{c.fn_name} at {tag} failed: {answer['error']}")
+            out.append(c.contract.abi.decode_output(c.fn_name, len(c.args), bytes.fromhex(answer["result"][2:])))
+        return out
+
     def _impersonate(self, senders: Sequence[str]) -> None:
         """With ``impersonate``: let the node accept unsigned transactions from ``senders``."""
         if not self.impersonate:

@@ -247,6 +247,14 @@ class Chain(ABC):
         out = self._call(contract.address, data, self._sender(sender))
         return contract.abi.decode_output(fn_name, len(args), out)
 
+    def call_many(self, calls: Sequence[BatchCall], *, block: int | None = None) -> list[Any]:
+        """Decoded values of several read-only ``calls`` (their ``sender`` and ``value`` ignored),
+        in order. ``block``: read at that block number (backends that keep past states; anvil)
+        instead of the latest state. anvil sends them in one JSON-RPC batch request."""
+        if block is not None:
+            raise InvalidParameter(f"{self.name} reads the latest state only; call_many(block=...) needs anvil")
+        return [self.call(c.contract, c.fn_name, *c.args) for c in calls]
+
     def transact(
         self,
         contract: Contract,

@@ -3,6 +3,7 @@
 * :mod:`novation.cli.protocol` — ``demo``, ``check-params``, ``replay`` (the reference model);
 * :mod:`novation.cli.oracle` — ``oracle history``, ``oracle check`` (price feeds);
 * :mod:`novation.cli.simulate` — ``simulate``, ``simulate-on-chain``, ``sweep``, ``stress``;
+* :mod:`novation.cli.audit` — ``audit`` (invariant campaigns, shrunk reproducers);
 * :mod:`novation.cli.calibrate` — ``calibrate`` (margin methodology);
 * :mod:`novation.cli.chain` — ``deploy``, ``state``, ``events``, ``at-risk``, ``index`` (a live deployment);
 * :mod:`novation.cli.operate` — ``keeper``, ``monitor`` (operate a deployment).
@@ -18,12 +19,12 @@ from typing import Annotated
 import typer
 
 from novation import __version__
-from novation.cli import calibrate, chain, operate, oracle, protocol, simulate
+from novation.cli import audit, calibrate, chain, operate, oracle, protocol, simulate
 from novation.cli._common import app
 
 __all__ = ["app", "main"]
 
-_COMMAND_MODULES = (calibrate, chain, operate, oracle, protocol, simulate)  # imported for their commands
+_COMMAND_MODULES = (audit, calibrate, chain, operate, oracle, protocol, simulate)  # imported for their commands
 
 
 def _print_version(value: bool) -> None:

@@ -153,6 +153,7 @@ def test_exported_artifacts_load(tmp_path):
     assert sorted(p.name for p in paths) == [
         "clearing_house.json",
         "erc20.json",
+        "lens.json",
         "liquidation_engine.json",
         "trading_engine.json",
     ]

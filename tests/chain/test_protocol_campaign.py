@@ -2,9 +2,11 @@
 """Hypothesis campaign: random action sequences on the model and the contracts, compared after
 every step (events, reverts and reasons, and the whole state to the wei).
 
-titanoboa runs 100 sequences (60 pro-rata, 40 ADL) of 25 actions; eth-tester and anvil run 10
-of 10 each. Those two mine blocks: a block has one timestamp, so drawn time steps advance at least
-as many seconds as blocks. On anvil (``apply`` seals a block per transaction) every drawn action
+titanoboa runs the profile's number of sequences (``max_examples``: dev 30, ci 200, deep 5,000)
+pro-rata and two thirds of it with ADL, of 25 actions; eth-tester and anvil a third of it, of 10
+actions. Shrinking is on (a failure is reduced before it is reported). eth-tester and anvil
+mine blocks: a block has one timestamp, so drawn time steps advance at least as many seconds as
+blocks. On anvil (``apply`` seals a block per transaction) every drawn action
 comes after an ``AdvanceTime(1, 1)``; on eth-tester a drawn action starts a new block or joins the
 open one, so blocks of several transactions (and the per-block liquidation cap across them) are
 compared too.
@@ -15,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_protocol_harness import (  # noqa: F401  (fixtures)
     USDC,
@@ -161,20 +163,20 @@ def _campaign(d: Differential, data: st.DataObject, steps: int) -> None:
         step(lambda: draw_action(data, d))
 
 
-CAMPAIGN = settings(
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    phases=(Phase.explicit, Phase.reuse, Phase.generate),
-)
+#: The loaded profile (``HYPOTHESIS_PROFILE``: dev, ci, deep) sets the number of sequences and
+#: shrinking stays on; the eth-tester and anvil campaigns (each step reads the state back over
+#: JSON-RPC) run a third of them, ADL two thirds of the pro-rata count.
+PROFILE_EXAMPLES = settings.default.max_examples
+CAMPAIGN = settings(deadline=None, suppress_health_check=list(HealthCheck))
 
 
-@settings(CAMPAIGN, max_examples=60)
+@settings(CAMPAIGN)
 @given(data=st.data())
 def test_campaign_pro_rata(deployment, data):
     _campaign(deployment, data, STEPS)
 
 
-@settings(CAMPAIGN, max_examples=40)
+@settings(CAMPAIGN, max_examples=max(1, PROFILE_EXAMPLES * 2 // 3))
 @given(data=st.data())
 def test_campaign_adl(deployment_adl, data):
     _campaign(deployment_adl, data, STEPS)
@@ -187,7 +189,7 @@ def node_deployment(request: pytest.FixtureRequest) -> Iterator[Differential]:
         yield Differential.on_chain(chain)
 
 
-@settings(CAMPAIGN, max_examples=10)
+@settings(CAMPAIGN, max_examples=max(1, PROFILE_EXAMPLES // 3))
 @given(data=st.data())
 def test_campaign_on_node(node_deployment, data):
     _campaign(node_deployment, data, NODE_STEPS)

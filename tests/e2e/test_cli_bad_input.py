@@ -75,6 +75,13 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
             ["replay", "{actions}", "--params", str(PARAMS), "--governance", GOV, "--out", "{tmp}/no/events.jsonl"],
             "does not exist; create it first",
         ),
+        (["replay", "{actions}"], "replay needs --params and --governance"),
+        (["replay", "{actions}", "--chain", "ganache"], "--chain 'ganache' is unknown"),
+    ],
+    "audit": [
+        (["audit", "--chain", "ganache"], "--chain 'ganache' is unknown"),
+        (["audit", "--actions", "0"], "--actions must be a positive integer"),
+        (["audit", "--out", "{actions}"], "is a file; give a folder"),
     ],
     "oracle history": [
         (["oracle", "history", "{md}/" + USDC_ROUNDS, "--gap-hours", "-1"], "--gap-hours -1 must be"),
@@ -92,6 +99,11 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
             ["simulate", str(STUDY), "--out", "{tmp}/s", "--set", "price.csv='/no/such.csv'"],
             "price.csv = '/no/such.csv': no such file",
         ),
+        (
+            ["simulate", str(STUDY), "--out", "{tmp}/s", "--confidence", "1.5"],
+            "--confidence must be a level in (0.5, 1)",
+        ),
+        (["simulate", str(STUDY), "--out", "{tmp}/s", "--worst-by", "pain"], "--worst-by 'pain' is not a per-path"),
     ],
     "simulate-on-chain": [
         (["simulate-on-chain", str(STUDY), "--backend", "ganache"], "--backend must be anvil or boa")
@@ -111,8 +123,22 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
             "threshold -1 for p_socialized_loss must be a probability in [0, 1]",
         ),
         (["sweep", str(STUDY), "--out", "{tmp}/w", "--grid", "run.seed=1,2", "--scheduler", "tcp://"], "not a Dask"),
+        (
+            ["sweep", str(STUDY), "--out", "{tmp}/w", "--search", "protocol.initial_margin_fraction=0.02:0.2"],
+            "64 paths cannot resolve p_socialized_loss <= 0.001: even with no event on any path its 95% upper "
+            "bound stays above the target, and resolving it needs at least 2,995 paths; rerun with --paths 2995 "
+            "or --extend",
+        ),
+        (["sweep", str(STUDY), "--out", "{tmp}/w", "--grid", "run.seed=1,2", "--extend"], "--extend applies to"),
     ],
-    "stress": [(["stress", "--out", "{tmp}/x", "--scheduler", "localhost"], "not a Dask scheduler")],
+    "stress": [
+        (["stress", "--out", "{tmp}/x", "--scheduler", "localhost"], "not a Dask scheduler"),
+        (["stress", "--out", "{tmp}/x", "--confidence", "0.3"], "--confidence must be a level in (0.5, 1)"),
+    ],
+    "compare": [
+        (["compare", "{tmp}/a", "{tmp}/b"], "/a does not exist; give a folder written by simulate or stress"),
+        (["compare", "{tmp}/a", "{tmp}/b", "--confidence", "95"], "--confidence must be a level in (0.5, 1)"),
+    ],
     "calibrate": [
         (
             ["calibrate", "--out", "{tmp}/c", "--alpha", "1.5"],
