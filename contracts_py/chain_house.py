@@ -65,7 +65,7 @@ from protocol.orders import OrderDomain
 from protocol.params import Params
 from protocol.state import Account, FeedState, MarketState, Position, ProtocolState, Roles
 
-__all__ = ["EVENT_TYPES", "ChainClearingHouse", "Outcome", "mint_test_tokens", "sender_of", "to_event"]
+__all__ = ["EVENT_TYPES", "ChainClearingHouse", "Outcome", "call_of", "mint_test_tokens", "sender_of", "to_event"]
 
 #: Event name -> :mod:`protocol.events` dataclass.
 EVENT_TYPES: Final[dict[str, type[ev.Event]]] = {
@@ -137,7 +137,7 @@ class _Block:
 def sender_of(action: Action) -> str:
     """The address that sends the transaction carrying ``action`` (InvalidParameter for a record
     the contracts do not take, e.g. ``AdvanceTime``)."""
-    return _call(action)[0]
+    return call_of(action)[0]
 
 
 def _order(order: Order) -> tuple[Any, ...]:
@@ -153,7 +153,7 @@ def _order(order: Order) -> tuple[Any, ...]:
     )
 
 
-def _call(action: Action) -> tuple[str, str, tuple[Any, ...]]:
+def call_of(action: Action) -> tuple[str, str, tuple[Any, ...]]:
     """(sender, function, arguments) of the transaction that carries ``action``."""
     a = action
     if isinstance(a, Deposit):
@@ -260,7 +260,7 @@ class ChainClearingHouse:
         if isinstance(action, AdvanceTime):
             self._advance(action)
             return []
-        sender, fn, args = _call(action)
+        sender, fn, args = call_of(action)
         result, events = self.transact(self.system.core, fn, *args, sender=sender)
         self.last_tx, self.last_tx_function = result, fn
         return events
@@ -326,7 +326,7 @@ class ChainClearingHouse:
         for b in run:
             calls = []
             for i in b.indexes:
-                sender, fn, args = _call(actions[i])
+                sender, fn, args = call_of(actions[i])
                 calls.append(BatchCall(self.system.core, fn, args, sender=sender))
             blocks.append((b.now_s, calls))
         results = chain.send_blocks(blocks)

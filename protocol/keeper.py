@@ -62,13 +62,23 @@ def collateral_to_sell(house: ClearingHouse, address: str, asset_id: int, price_
     return lo
 
 
-def keeper_actions(house: ClearingHouse, keeper: str, liquidator: str) -> list[Action]:
+def keeper_actions(
+    house: ClearingHouse, keeper: str, liquidator: str, accounts: Iterable[str] | None = None
+) -> list[Action]:
     """Liquidations (or, with the ADL method and a shortfall beyond the insurance fund,
     deleveragings) ``keeper`` and collateral sales ``liquidator`` would send now, one per
-    (account, market) or (account, asset), in address order."""
+    (account, market) or (account, asset), in address order.
+
+    ``accounts`` limits the scan to those addresses (e.g. the candidates a margin-core screen
+    found); None scans every account. Deleveraging counterparties are always ranked over every
+    account of ``house``.
+    """
     actions: list[Action] = []
     prices = trusted_prices(house.state, house.params)
-    for address in sorted(house.state.accounts):
+    scanned = house.state.accounts if accounts is None else {normalize_address(a, "account") for a in accounts}
+    for address in sorted(scanned):
+        if address not in house.state.accounts:
+            continue
         if address in (keeper, liquidator):
             continue
         acct = house.state.accounts[address]

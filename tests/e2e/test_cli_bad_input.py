@@ -7,6 +7,8 @@ fails until it does.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -152,7 +154,34 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         ),
         (["calibrate", "--out", "{tmp}/c", "--mpor", "2 days"], "--mpor '2 days' must be a positive duration"),
     ],
+    # a keeper's wrong chain and missing role need a node: tests/e2e/test_keeper_crash.py
+    "keeper": [
+        (
+            ["keeper", "--rpc", "http://127.0.0.1:9", "--house", HOUSE, "--key-file", "{keystore}"],
+            "does not open with this password (wrong password)",
+        ),
+        (["keeper", "--rpc", "http://127.0.0.1:9", "--house", HOUSE], "give the keeper's account as --key-file"),
+    ],
+    "monitor": [
+        (["monitor", "--db", "{notdb}"], "is not a Novation indexer database (no accounts, blocks, cursor"),
+        (["monitor", "--db", "{tmp}/missing.sqlite"], "does not exist: create it with novation index"),
+    ],
 }
+
+
+def _keystore(tmp: Path) -> Path:
+    from eth_account import Account
+
+    path = tmp / "keeper.json"
+    path.write_text(json.dumps(Account.encrypt(b"\x01" * 32, "right", kdf="pbkdf2", iterations=1000)))
+    return path
+
+
+def _not_an_index(tmp: Path) -> Path:
+    path = tmp / "other.sqlite"
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE events (x INTEGER)")
+    return path
 
 
 def _bad_params(tmp: Path) -> Path:
@@ -214,9 +243,11 @@ def test_bad_input_gets_one_sentence_and_does_no_work(
         "params": str(_bad_params(tmp_path)),
         "actions": str(_actions(tmp_path)),
         "gap": str(_gap_csv(tmp_path)),
+        "keystore": str(_keystore(tmp_path)),
+        "notdb": str(_not_an_index(tmp_path)),
     }
     argv = [a.format(md=market_data, **files) for a in args]
-    result = runner.invoke(app, argv, env={"COLUMNS": "200"})
+    result = runner.invoke(app, argv, env={"COLUMNS": "200", "NOVATION_KEEPER_PASSWORD": "wrong"})
     _assert_one_sentence(result, fragment)
     assert list(work.iterdir()) == []  # no output folder, no stray temp file
 
