@@ -21,7 +21,9 @@ backtested (exceptions, Kupiec, Christoffersen, Basel traffic light).
 Every number of the two paths must agree within 1e-12 (absolute, fractions of notional) and
 the backtests exactly; the script exits 1 otherwise. ``--floor N`` adds every model on a floor
 lookback of N bars (the EMIR 10-year option uses 3650). Printed: seconds per part, the ratio,
-and the whole run's wall time from interpreter start (imports included).
+and a user's whole backtest through the fast path from interpreter start (imports, data, inputs,
+kernel load and one full run: the < 10 s target), wall and CPU (CPU is the figure that holds on a
+loaded machine).
 """
 
 from __future__ import annotations
@@ -108,11 +110,13 @@ def main() -> int:
     _fast(inputs, floor)  # warm-up: loads (or compiles, on a fresh checkout) the kernels
     warm_s, warm_cpu = time.perf_counter() - t0, time.process_time() - c0
     fast_s = fast_cpu = float("inf")
-    for _ in range(max(args.repeats, 1)):
+    for repeat in range(max(args.repeats, 1)):
         t0, c0 = time.perf_counter(), time.process_time()
         fast_singles, fast_portfolios = _fast(inputs, floor)
         fast_bt = _backtests(inputs, fast_singles)
         fast_s, fast_cpu = min(fast_s, time.perf_counter() - t0), min(fast_cpu, time.process_time() - c0)
+        if repeat == 0:  # a user's whole backtest: imports, data, inputs, kernel load, one run
+            user_s, user_cpu = time.perf_counter() - _STARTED, time.process_time() - _STARTED_CPU
 
     t0, c0 = time.perf_counter(), time.process_time()
     plain_singles, plain_portfolios = _plain(inputs, floor)
@@ -145,15 +149,19 @@ def main() -> int:
     print("                                              wall s    CPU s (this process)")
     print(f"shared inputs (arch fits, simulator pools): {shared_s:8.3f}  {shared_cpu:8.3f}")
     print(f"fast path warm-up (kernel load/compile):    {warm_s:8.3f}  {warm_cpu:8.3f}")
-    print(f"fast path (best of {args.repeats}):                  {fast_s:8.3f}  {fast_cpu:8.3f}")
+    print(f"fast path (best of {args.repeats}):                     {fast_s:8.3f}  {fast_cpu:8.3f}")
     print(f"plain pandas:                               {plain_s:8.3f}  {plain_cpu:8.3f}")
     print(
         f"ratio plain / fast:                         {plain_s / fast_s:8.1f}x {plain_cpu / fast_cpu:8.1f}x"
         "  (target >= 20x)"
     )
     print(
-        f"whole run (from interpreter start):         {time.perf_counter() - _STARTED:8.3f}  "
-        f"{time.process_time() - _STARTED_CPU:8.3f}  (target < 10 s)"
+        f"whole backtest, fast path, from start:      {user_s:8.3f}  {user_cpu:8.3f}  (target < 10 s; "
+        "imports, data, inputs, kernel load and one full run)"
+    )
+    print(
+        f"this benchmark (+ repeats and plain pandas): {time.perf_counter() - _STARTED:8.3f}  "
+        f"{time.process_time() - _STARTED_CPU:8.3f}"
     )
     print(f"max |fast - plain|: {worst:.1e} (tolerance {TOLERANCE:g}); backtest exceptions equal: {same_backtests}")
     return 0 if worst <= TOLERANCE and same_backtests else 1

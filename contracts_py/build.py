@@ -14,7 +14,9 @@ a temporary file first and is moved into place with :func:`os.replace`, so concu
 (pytest-xdist workers) never see a half-written artifact.
 
 :func:`export_artifacts` writes ``<name>.json`` files (ABI, init code, runtime code) for
-integrators working in other languages.
+integrators working in other languages; the clearing house's ABI is :func:`house_abi`, which adds
+the events its engines emit at the house's address (they run by DELEGATECALL), so plain web3.py,
+ethers or viem decode every log of the house from that one file.
 """
 
 from __future__ import annotations
@@ -40,11 +42,13 @@ __all__ = [
     "VYPER_LIBRARIES",
     "Artifact",
     "Builder",
+    "atomic_write_text",
     "build",
     "check_code_size",
     "default_cache_dir",
     "deployable_sources",
     "export_artifacts",
+    "house_abi",
     "library_roots",
 ]
 
@@ -57,6 +61,9 @@ VYPER_LIBRARIES: Final = ("snekmate",)
 EIP170_MAX_RUNTIME_BYTES: Final = 24_576
 #: EIP-3860: largest init code a creation transaction may carry, in bytes.
 EIP3860_MAX_INITCODE_BYTES: Final = 2 * EIP170_MAX_RUNTIME_BYTES
+#: The core contract and the engines it runs by DELEGATECALL (their events come from its address).
+HOUSE: Final = "clearing_house"
+HOUSE_ENGINES: Final = ("liquidation_engine", "trading_engine", "adl_engine")
 #: Bump when the cached JSON layout changes, so old entries are never misread.
 _CACHE_FORMAT: Final = 1
 _OUTPUT_FORMATS: Final = ("abi", "bytecode", "bytecode_runtime")
@@ -136,7 +143,8 @@ def check_code_size(artifact: Artifact) -> None:
         )
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in its folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -279,7 +287,7 @@ class Builder:
             compiler_version=vyper.__version__,
         )
         try:
-            _atomic_write_text(entry, json.dumps(artifact.to_json(), sort_keys=True))
+            atomic_write_text(entry, json.dumps(artifact.to_json(), sort_keys=True))
         except OSError as exc:
             raise ChainError(
                 f"cannot write the artifact cache at {self.cache_dir}: {exc}; set NOVATION_CACHE_DIR"
@@ -326,6 +334,21 @@ def deployable_sources(root: Path | str = CONTRACTS_DIR) -> list[Path]:
     return [p for p in files if p.stem not in imported and _EXTERNAL_RE.search(p.read_text(encoding="utf-8"))]
 
 
+def house_abi(builder: Builder | None = None) -> list[dict[str, Any]]:
+    """ABI of the clearing house plus every event its engines emit from the house's address
+    (``Liquidated``, ``CollateralLiquidated``, ``Deleveraged``, ``FillSettled``, ...): one event
+    entry per name, the house's own entries first."""
+    b = builder or Builder()
+    abi = list(b.build(HOUSE).abi)
+    names = {e["name"] for e in abi if e["type"] == "event"}
+    for engine in HOUSE_ENGINES:
+        for e in b.build(engine).abi:
+            if e["type"] == "event" and e["name"] not in names:
+                abi.append(e)
+                names.add(e["name"])
+    return abi
+
+
 def export_artifacts(
     out_dir: Path | str,
     sources: Iterable[Path | str] | None = None,
@@ -334,7 +357,8 @@ def export_artifacts(
 ) -> list[Path]:
     """Write ``<name>.json`` (ABI, init code, runtime code) for each source; returns the paths.
 
-    ``sources`` defaults to :func:`deployable_sources` (protocol contracts and test mocks).
+    ``sources`` defaults to :func:`deployable_sources` (protocol contracts and test mocks). The
+    clearing house's file carries :func:`house_abi`.
     """
     b = builder or Builder()
     out = Path(out_dir)
@@ -344,6 +368,8 @@ def export_artifacts(
         target = out / f"{artifact.name}.json"
         data = artifact.to_json()
         data.pop("sourcePath")  # machine-specific
-        _atomic_write_text(target, json.dumps(data, indent=2, sort_keys=True) + "\n")
+        if artifact.name == HOUSE:
+            data["abi"] = house_abi(b)
+        atomic_write_text(target, json.dumps(data, indent=2, sort_keys=True) + "\n")
         paths.append(target)
     return paths

@@ -65,7 +65,7 @@ from protocol.orders import OrderDomain
 from protocol.params import Params
 from protocol.state import Account, AdlProposal, FeedState, MarketState, Position, ProtocolState, Roles
 
-__all__ = ["EVENT_TYPES", "ChainClearingHouse", "Outcome", "mint_test_tokens", "sender_of", "to_event"]
+__all__ = ["EVENT_TYPES", "ChainClearingHouse", "Outcome", "call_of", "mint_test_tokens", "sender_of", "to_event"]
 
 #: Event name -> :mod:`protocol.events` dataclass.
 EVENT_TYPES: Final[dict[str, type[ev.Event]]] = {
@@ -142,7 +142,7 @@ class _Block:
 def sender_of(action: Action) -> str:
     """The address that sends the transaction carrying ``action`` (InvalidParameter for a record
     the contracts do not take, e.g. ``AdvanceTime``)."""
-    return _call(action)[0]
+    return call_of(action)[0]
 
 
 def _order(order: Order) -> tuple[Any, ...]:
@@ -158,7 +158,7 @@ def _order(order: Order) -> tuple[Any, ...]:
     )
 
 
-def _call(action: Action) -> tuple[str, str, tuple[Any, ...]]:
+def call_of(action: Action) -> tuple[str, str, tuple[Any, ...]]:
     """(sender, function, arguments) of the transaction that carries ``action``."""
     a = action
     if isinstance(a, Deposit):
@@ -265,7 +265,7 @@ class ChainClearingHouse:
         if isinstance(action, AdvanceTime):
             self._advance(action)
             return []
-        sender, fn, args = _call(action)
+        sender, fn, args = call_of(action)
         result, events = self.transact(self.system.core, fn, *args, sender=sender)
         self.last_tx, self.last_tx_function = result, fn
         return events
@@ -331,7 +331,7 @@ class ChainClearingHouse:
         for b in run:
             calls = []
             for i in b.indexes:
-                sender, fn, args = _call(actions[i])
+                sender, fn, args = call_of(actions[i])
                 calls.append(BatchCall(self.system.core, fn, args, sender=sender))
             blocks.append((b.now_s, calls))
         results = chain.send_blocks(blocks)
@@ -545,44 +545,110 @@ class ChainClearingHouse:
                 diffs.append(f"{name}: chain {chain_value} != model {model_value}")
         return diffs
 
-    def state(self, addresses: Iterable[str], order_hashes: Iterable[bytes] = ()) -> ProtocolState:
+    def state(
+        self, addresses: Iterable[str], order_hashes: Iterable[bytes] = (), *, at: tuple[int, int] | None = None
+    ) -> ProtocolState:
         """The contract's state as the model's :class:`ProtocolState`, for ``addresses`` and the
-        orders ``order_hashes`` only.
+        orders ``order_hashes`` only, read in one :meth:`~contracts_py.chains.Chain.call_many`
+        (one JSON-RPC batch on anvil).
 
-        Accounts with nothing stored and orders with nothing filled are omitted; role sets list
-        the given holders only; ``settlement_pool`` (options) is always 0.
+        ``at = (block, now_s)``: the state after model block ``block`` (anvil keeps past states;
+        other backends read the latest), stamped with that clock; default: the latest state at
+        the house's clock. Accounts with nothing stored and orders with nothing filled are
+        omitted; role sets list the given holders only; ``settlement_pool`` (options) is always 0.
         """
         addrs = sorted({normalize_address(a) for a in addresses})
-        accounts = {a: acct for a in addrs if (acct := self.account(a)) != Account()}
-        liquidated_at = int(self._view("block_liquidated_at"))
-        pending = str(self._view("pending_governance")).lower()
-        filled = {h: f for h in order_hashes if (f := self.order_filled(h))}
+        hashes = list(order_hashes)
+        core = self.system.core
+        scalars = (
+            "block_liquidated_at",
+            "pending_governance",
+            "governance",
+            "paused",
+            "insurance_fund",
+            "fee_pool",
+            "funding_pool",
+            "loss_pool",
+            "uncovered_loss",
+            "block_liquidated_wad",
+            "liquidations_resume_at_s",
+        )
+        per_account = ("position_mask", "balances", "realized_pnl")
+        role_sets = ("matchers", "oracles", "funding_operators")
+        calls = [BatchCall(core, fn) for fn in scalars]
+        for a in addrs:
+            calls += [BatchCall(core, fn, (a,)) for fn in (*per_account, *role_sets)]
+            calls += [BatchCall(core, "collateral", (a, i)) for i in self.asset_ids[1:]]
+            calls += [BatchCall(core, "positions", (a, m)) for m in self.market_ids]
+        calls += [BatchCall(core, "markets", (m,)) for m in self.market_ids]
+        calls += [BatchCall(core, fn, (f,)) for f in self.feed_ids for fn in ("feeds", "feed_moves")]
+        calls += [BatchCall(core, "vault_tokens", (i,)) for i in self.asset_ids]
+        calls += [BatchCall(core, "order_filled", (h,)) for h in hashes]
+        block, now_s = (self.block, self.now_s) if at is None else at
+        values = iter(self.chain.call_many(calls, block=None if at is None else self.block_base + block))
+        top = dict(zip(scalars, values, strict=False))
+        accounts: dict[str, Account] = {}
+        holders: dict[str, set[str]] = {r: set() for r in role_sets}
+        for a in addrs:
+            mask, balance, realized = (int(next(values)) for _ in per_account)
+            for r in role_sets:
+                if next(values):
+                    holders[r].add(a)
+            collateral = {i: int(v) for i in self.asset_ids[1:] if (v := next(values))}
+            stored = {m: Position(*(int(v) for v in next(values))) for m in self.market_ids}
+            acct = Account(
+                balance=balance,
+                collateral=collateral,
+                positions={m: p for m, p in stored.items() if mask >> m & 1},
+                realized_pnl=realized,
+            )
+            if acct != Account():
+                accounts[a] = acct
+        markets = {m: MarketState(*(int(v) for v in next(values))) for m in self.market_ids}
+        feeds = {}
+        for f in self.feed_ids:
+            (price, updated, valid), (accepted, ref_price, ref_accepted) = next(values), next(values)
+            feeds[f] = FeedState(
+                int(price), int(updated), bool(valid), int(accepted), int(ref_price), int(ref_accepted)
+            )
+        vault_tokens = {i: int(next(values)) for i in self.asset_ids}
+        filled = {h: f for h in hashes if (f := int(next(values)))}
+        pending = str(top["pending_governance"]).lower()
+        liquidated_at = int(top["block_liquidated_at"])
         return ProtocolState(
             roles=Roles(
-                governance=str(self._view("governance")).lower(),
-                matchers={a for a in addrs if self._view("matchers", a)},
-                oracles={a for a in addrs if self._view("oracles", a)},
-                funding_operators={a for a in addrs if self._view("funding_operators", a)},
+                governance=str(top["governance"]).lower(),
+                matchers=holders["matchers"],
+                oracles=holders["oracles"],
+                funding_operators=holders["funding_operators"],
                 pending_governance=None if int(pending, 16) == 0 else pending,
             ),
-            now_s=self.now_s,
-            block=self.block,
-            paused=bool(self._view("paused")),
+            now_s=now_s,
+            block=block,
+            paused=bool(top["paused"]),
             accounts=accounts,
-            markets={m: self.market(m) for m in self.market_ids},
-            feeds={f: self.feed(f) for f in self.feed_ids},
-            vault_tokens={i: int(self._view("vault_tokens", i)) for i in self.asset_ids},
-            insurance_fund=self.insurance_fund(),
-            fee_pool=int(self._view("fee_pool")),
-            funding_pool=int(self._view("funding_pool")),
-            loss_pool=int(self._view("loss_pool")),
-            uncovered_loss=int(self._view("uncovered_loss")),
-            block_liquidated_wad=int(self._view("block_liquidated_wad")),
+            markets=markets,
+            feeds=feeds,
+            vault_tokens=vault_tokens,
+            insurance_fund=int(top["insurance_fund"]),
+            fee_pool=int(top["fee_pool"]),
+            funding_pool=int(top["funding_pool"]),
+            loss_pool=int(top["loss_pool"]),
+            uncovered_loss=int(top["uncovered_loss"]),
+            block_liquidated_wad=int(top["block_liquidated_wad"]),
             block_liquidated_at=liquidated_at - self.block_base if liquidated_at else 0,
-            liquidations_resume_at_s=int(self._view("liquidations_resume_at_s")),
+            liquidations_resume_at_s=int(top["liquidations_resume_at_s"]),
             order_domain=self.order_domain,
             order_filled=filled,
             adl_proposals={
                 (a, m): p for a in addrs for m in self.market_ids if (p := self.adl_proposal(a, m)) is not None
             },
         )
+
+    def token_holdings(self, at_block: int | None = None) -> dict[int, int]:
+        """Token units of each asset the core holds (``balanceOf``), after model block
+        ``at_block`` (anvil) or now: what must cover every claim on the vault."""
+        core = self.system.core.address
+        calls = [BatchCall(self.system.token(i), "balanceOf", (core,)) for i in self.asset_ids]
+        held = self.chain.call_many(calls, block=None if at_block is None else self.block_base + at_block)
+        return {i: int(v) for i, v in zip(self.asset_ids, held, strict=True)}

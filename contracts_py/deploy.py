@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 from contracts_py.build import Artifact, Builder
 from protocol.actions import normalize_address
-from protocol.constants import MAX_COLLATERALS, MAX_DECIMALS, SETTLEMENT_ASSET_ID, UINT256_MAX
+from protocol.constants import (
+    MAX_COLLATERALS,
+    MAX_DECIMALS,
+    MAX_FEEDS,
+    MAX_SYMBOL_BYTES,
+    SETTLEMENT_ASSET_ID,
+    UINT256_MAX,
+)
 from protocol.errors import InvalidParameter
 from protocol.orders import OrderDomain
 from protocol.params import MarketKind, Params, ProtocolParams, SocializedLossMethod
@@ -44,7 +51,6 @@ __all__ = [
     "deploy_system",
     "deployment_plan",
     "protocol_params_tuple",
-    "system_abi",
 ]
 
 if TYPE_CHECKING:
@@ -53,7 +59,14 @@ if TYPE_CHECKING:
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 #: Sources (relative to CONTRACTS_DIR) of every contract :func:`deploy_system` deploys; the test
 #: ERC20 is deployed only for tokens not passed in.
-DEPLOYED_CONTRACTS: Final = ("liquidation_engine", "trading_engine", "adl_engine", "clearing_house", "testing/erc20")
+DEPLOYED_CONTRACTS: Final = (
+    "liquidation_engine",
+    "trading_engine",
+    "adl_engine",
+    "clearing_house",
+    "lens",
+    "testing/erc20",
+)
 #: Largest number of initial holders of one role (the constructor's array bound).
 MAX_INITIAL_ROLE_HOLDERS = 16
 
@@ -125,6 +138,13 @@ def protocol_params_tuple(pp: ProtocolParams) -> tuple[Any, ...]:
     return _struct(pp, PROTOCOL_STRUCT, socialized_loss_method=pp.socialized_loss_method is SocializedLossMethod.ADL)
 
 
+def _symbol(owner: str, symbol: str) -> str:
+    """``symbol`` if the contracts can store it (at most MAX_SYMBOL_BYTES of UTF-8)."""
+    if len(symbol.encode()) > MAX_SYMBOL_BYTES:
+        raise InvalidParameter(f"{owner}.symbol = {symbol!r} is longer than {MAX_SYMBOL_BYTES} bytes: shorten it")
+    return symbol
+
+
 def _roles(name: str, addresses: Iterable[str]) -> list[str]:
     out = sorted({normalize_address(a, name) for a in addresses})
     if len(out) > MAX_INITIAL_ROLE_HOLDERS:
@@ -155,11 +175,15 @@ def deployment_plan(
             )
     if params.protocol.settlement_decimals > MAX_DECIMALS:
         raise InvalidParameter(f"protocol.settlement_decimals must be <= {MAX_DECIMALS}")
+    if len(params.feeds) > MAX_FEEDS:
+        raise InvalidParameter(f"params.feeds has {len(params.feeds)} > {MAX_FEEDS} feeds")
     calls: list[ConfigCall] = []
     for f in params.feeds:
-        calls.append(ConfigCall("list_feed", (f.feed_id, f.heartbeat_s, f.max_move_wad, f.move_window_s)))
+        symbol = _symbol(f"feed[{f.feed_id}]", f.symbol)
+        calls.append(ConfigCall("list_feed", (f.feed_id, f.heartbeat_s, f.max_move_wad, f.move_window_s, symbol)))
     for m in params.markets:
-        calls.append(ConfigCall("list_market", (m.market_id, _struct(m, MARKET_STRUCT, listed=False))))
+        symbol = _symbol(f"market[{m.market_id}]", m.symbol)
+        calls.append(ConfigCall("list_market", (m.market_id, _struct(m, MARKET_STRUCT, listed=False), symbol)))
     tokens: dict[int, tuple[str, int]] = {}
     for cp in params.collaterals:
         if not SETTLEMENT_ASSET_ID < cp.asset_id <= MAX_COLLATERALS:
@@ -173,8 +197,11 @@ def deployment_plan(
         if collateral_token_addresses is not None and not token:
             raise InvalidParameter(f"collateral_token_addresses has no token for collateral[{cp.asset_id}]")
         tokens[cp.asset_id] = (cp.symbol, cp.decimals)
+        symbol = _symbol(f"collateral[{cp.asset_id}]", cp.symbol)
         calls.append(
-            ConfigCall("list_collateral", (cp.asset_id, _struct(cp, COLLATERAL_STRUCT, listed=False, token=token)))
+            ConfigCall(
+                "list_collateral", (cp.asset_id, _struct(cp, COLLATERAL_STRUCT, listed=False, token=token), symbol)
+            )
         )
     calls.append(
         ConfigCall(
@@ -212,6 +239,8 @@ class System:
     tokens: dict[int, Contract]
     plan: DeploymentPlan
     deployment: tuple[tuple[str, TxResult], ...] = ()
+    #: The read-only lens deployed beside the core (batched account reads for integrators).
+    lens: Contract | None = None
 
     @property
     def order_domain(self) -> OrderDomain:
@@ -288,9 +317,10 @@ def deploy_system(
         all_tokens[SETTLEMENT_ASSET_ID].address,
         plan.protocol_params,
     )
+    lens = deploy("lens")
     for call in plan.calls:
         log.append((call.function, chain.transact(core, call.function, *call.args, sender=sender)))
-    return System(chain, core, engine, trading, adl, all_tokens, plan, tuple(log))
+    return System(chain, core, engine, trading, adl, all_tokens, plan, tuple(log), lens)
 
 
 # --------------------------------------------------------------------------- titanoboa
@@ -393,16 +423,3 @@ def deploy_boa(
         system.plan,
         system,
     )
-
-
-def system_abi(builder: Builder | None = None) -> list[dict[str, Any]]:
-    """ABI of the clearing house plus the events the engines emit from the core's address."""
-    b = builder or Builder()
-    abi = list(b.build("clearing_house").abi)
-    names = {e["name"] for e in abi if e["type"] == "event"}
-    for engine in ("liquidation_engine", "trading_engine", "adl_engine"):
-        for e in b.build(engine).abi:
-            if e["type"] == "event" and e["name"] not in names:
-                abi.append(e)
-                names.add(e["name"])
-    return abi

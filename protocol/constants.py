@@ -41,6 +41,19 @@ MAX_MOVE_WINDOW_S: Final = 7 * 86_400  # the allowed move grows to max_move over
 MAX_MARKETS: Final = 16
 MAX_COLLATERALS: Final = 8
 MAX_ADL_COUNTERPARTIES: Final = 16
+#: Largest number of listed price feeds (every market and collateral asset may have its own).
+MAX_FEEDS: Final = MAX_MARKETS + MAX_COLLATERALS
+#: Longest symbol of a listed feed, market or collateral asset the contracts store, in bytes.
+MAX_SYMBOL_BYTES: Final = 32
+
+#: What a Novation clearing house answers to ``HOUSE_VERSION()``: integrators check it before
+#: reading (an address whose code is something else is refused).
+HOUSE_VERSION: Final = "novation-clearing-house/1"
+#: Largest number of accounts one call of the read-only lens (contracts/lens.vy) returns.
+MAX_LENS_ACCOUNTS: Final = 256
+#: Words the lens returns per account at most: balance, realized PnL, position mask, one amount
+#: per listed collateral asset, four words per open position.
+LENS_ACCOUNT_WORDS: Final = 3 + MAX_COLLATERALS + 4 * MAX_MARKETS
 
 #: EIP-712 domain name and version every order is signed for (with the chain id and the
 #: clearing house's address).

@@ -165,13 +165,15 @@ def no_healthy_account_liquidated(
     before: ProtocolState, after: ProtocolState, events: Sequence[Event], params: Params
 ) -> list[str]:
     """Every liquidated or deleveraged account was below maintenance when it happened."""
+    hit = [ev for ev in events if isinstance(ev, Liquidated | Deleveraged)]
+    if not hit:
+        return []  # no copy of the state for the (many) actions that liquidate nothing
     seen = accrued_state(before, params, after.now_s)
     out = []
-    for ev in events:
-        if isinstance(ev, Liquidated | Deleveraged):
-            h = _health(seen, params, ev.account)
-            if h is None or not h.liquidatable:
-                out.append(f"{type(ev).__name__} of {ev.account} with health {h}")
+    for ev in hit:
+        h = _health(seen, params, ev.account)
+        if h is None or not h.liquidatable:
+            out.append(f"{type(ev).__name__} of {ev.account} with health {h}")
     return out
 
 
@@ -195,11 +197,12 @@ def liquidation_never_worsens_ratio(
     before: ProtocolState, after: ProtocolState, events: Sequence[Event], params: Params
 ) -> list[str]:
     """A solvent account that keeps positions after a liquidation has a ratio E/MM no worse."""
+    hit = [ev for ev in events if isinstance(ev, Liquidated) and after.accounts[ev.account].has_positions()]
+    if not hit:
+        return []
     seen = accrued_state(before, params, after.now_s)
     out = []
-    for ev in events:
-        if not isinstance(ev, Liquidated) or not after.accounts[ev.account].has_positions():
-            continue
+    for ev in hit:
         hb, ha = _health(seen, params, ev.account), _health(after, params, ev.account)
         if hb is None or ha is None or hb.equity <= 0:
             continue

@@ -65,7 +65,10 @@ class Account:
         return Account(
             self.balance,
             dict(self.collateral),
-            {m: replace(p) for m, p in self.positions.items()},
+            {
+                m: Position(p.size, p.open_notional, p.funding_snapshot, p.loss_snapshot)
+                for m, p in self.positions.items()
+            },
             self.realized_pnl,
         )
 
@@ -94,7 +97,11 @@ class AccountsOverlay(MutableMapping[str, Account]):
         self._local[address] = acct
 
     def __delitem__(self, address: str) -> None:
-        raise TypeError("accounts are never deleted")
+        """Only an account this overlay created may go again (an undo journal removing what a
+        refused action created); accounts are never deleted."""
+        if address in self._base or address not in self._local:
+            raise TypeError("accounts are never deleted")
+        del self._local[address]
 
     def __contains__(self, address: object) -> bool:
         return address in self._local or address in self._base

@@ -23,15 +23,17 @@ from eth_account import Account
 from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
 from web3 import Web3
 
-from contracts_py.chains.abi import decode_revert, normalize_address
+from contracts_py.chains.abi import normalize_address
 from contracts_py.chains.anvil_process import AnvilProcess, RpcClient, find_anvil, rpc_request
 from contracts_py.chains.base import (
+    CALL_TRACER,
     DEFAULT_DEPLOY_GAS,
     DEFAULT_TX_GAS,
     NO_REASON,
     BatchCall,
     RawLog,
     TxResult,
+    trace_revert_reason,
 )
 from contracts_py.chains.signing import Signer
 from contracts_py.chains.web3_chain import Web3Chain
@@ -130,10 +132,10 @@ class AnvilChain(Web3Chain):
 
     def _failure_reason(self, tx_hash: str) -> str | None:
         try:
-            trace = self._rpc("debug_traceTransaction", tx_hash, {"tracer": "callTracer"})
+            trace = self._rpc("debug_traceTransaction", tx_hash, CALL_TRACER)
         except ChainError:
             return None
-        return _trace_reason(trace)
+        return trace_revert_reason(trace)
 
     def _take_snapshot(self) -> Any:
         return self._rpc("evm_snapshot")
@@ -245,9 +247,29 @@ class AnvilChain(Web3Chain):
         failed = [h for h, r in zip(hashes, receipts, strict=True) if r is not None and int(r["status"], 16) != 1]
         reasons: dict[str, str] = {}
         if failed:
-            traces = self._rpc_batch([("debug_traceTransaction", [h, {"tracer": "callTracer"}]) for h in failed])
-            reasons = {h: _trace_reason(t.get("result")) or NO_REASON for h, t in zip(failed, traces, strict=True)}
+            traces = self._rpc_batch([("debug_traceTransaction", [h, CALL_TRACER]) for h in failed])
+            reasons = {
+                h: trace_revert_reason(t.get("result")) or NO_REASON for h, t in zip(failed, traces, strict=True)
+            }
         return [self._batch_result(h, r, reasons.get(h)) for h, r in zip(hashes, receipts, strict=True)]
+
+    def call_many(self, calls: Sequence[BatchCall], *, block: int | None = None) -> list[Any]:
+        """Decoded values of the read-only ``calls`` from one JSON-RPC batch of ``eth_call`` at
+        ``block`` (default: the latest block); anvil keeps past blocks' states."""
+        tag = "latest" if block is None else hex(block)
+        requests = [
+            (
+                "eth_call",
+                [{"to": c.contract.address, "data": "0x" + c.contract.abi.encode_call(c.fn_name, c.args).hex()}, tag],
+            )
+            for c in calls
+        ]
+        out = []
+        for c, answer in zip(calls, self._rpc_batch(requests), strict=True):
+            if "error" in answer:
+                raise ChainError(f"anvil: eth_call {c.contract.name}.{c.fn_name} at {tag} failed: {answer['error']}")
+            out.append(c.contract.abi.decode_output(c.fn_name, len(c.args), bytes.fromhex(answer["result"][2:])))
+        return out
 
     def _impersonate(self, senders: Sequence[str]) -> None:
         """With ``impersonate``: let the node accept unsigned transactions from ``senders``."""
@@ -411,12 +433,10 @@ class AnvilChain(Web3Chain):
             self._rpc("evm_setAutomine", True)
         failed = [k for k, r in enumerate(results) if not r.success]
         if failed:
-            traces = self._rpc_batch(
-                [("debug_traceTransaction", [results[k].tx_hash, {"tracer": "callTracer"}]) for k in failed]
-            )
+            traces = self._rpc_batch([("debug_traceTransaction", [results[k].tx_hash, CALL_TRACER]) for k in failed])
             for k, t in zip(failed, traces, strict=True):
                 r = results[k]
-                results[k] = replace(r, reason=_trace_reason(t.get("result")) or NO_REASON)
+                results[k] = replace(r, reason=trace_revert_reason(t.get("result")) or NO_REASON)
         return results
 
     def _batch_result(self, tx_hash: str, receipt: dict[str, Any] | None, reason: str | None) -> TxResult:
@@ -435,19 +455,3 @@ class AnvilChain(Web3Chain):
             tx_hash, int(receipt["blockNumber"], 16), int(receipt["gasUsed"], 16), success=ok, reason=reason
         )
         return self._with_events(result, logs)
-
-
-def _trace_reason(trace: Any) -> str | None:
-    if not isinstance(trace, dict):
-        return None
-    output = trace.get("output")
-    if isinstance(output, str) and output.startswith("0x"):
-        try:
-            reason = decode_revert(bytes.fromhex(output[2:]))
-        except ValueError:
-            reason = None
-        if reason is not None:
-            return reason
-    if trace.get("error"):
-        return NO_REASON if "revert" in str(trace["error"]).lower() else None
-    return None

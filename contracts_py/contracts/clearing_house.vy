@@ -115,7 +115,13 @@ exports: (
     state.block_liquidated_at,
     state.order_filled,
     state.adl_proposals,
+    state.feed_symbol,
+    state.market_symbol,
+    state.collateral_symbol,
 )
+
+# what integrators check before reading: this code is a Novation clearing house
+HOUSE_VERSION: public(constant(String[32])) = c.HOUSE_VERSION
 
 # the liquidation engine this contract delegates liquidation and ADL to
 ENGINE: public(immutable(address))
@@ -164,28 +170,39 @@ def _configuring():
 
 
 @external
-def list_feed(feed_id: uint256, heartbeat_s: uint256, max_move_wad: uint256, move_window_s: uint256):
+def list_feed(
+    feed_id: uint256,
+    heartbeat_s: uint256,
+    max_move_wad: uint256,
+    move_window_s: uint256,
+    symbol: String[c.MAX_SYMBOL_BYTES] = "",
+):
     """
     @notice Deployment only: list a price feed.
     @param feed_id Feed id.
     @param heartbeat_s Largest age of a trusted price (s).
     @param max_move_wad Largest accepted move against the move reference (WAD).
     @param move_window_s Seconds over which the allowed move grows to max_move_wad.
+    @param symbol Its symbol (a label for integrators).
     """
     self._configuring()
     assert not state.feed_params[feed_id].listed, "roles: feed listed"
+    assert len(state.feed_list) < c.MAX_FEEDS, "roles: too many feeds"
     assert roles.feed_in_bounds(heartbeat_s, max_move_wad, move_window_s), "roles: feed parameters out of bounds"
     state.feed_params[feed_id] = state.FeedParams(
         listed=True, heartbeat_s=heartbeat_s, max_move_wad=max_move_wad, move_window_s=move_window_s
     )
+    state.feed_list.append(feed_id)
+    state.feed_symbol[feed_id] = symbol
 
 
 @external
-def list_market(market_id: uint256, params: state.MarketParams):
+def list_market(market_id: uint256, params: state.MarketParams, symbol: String[c.MAX_SYMBOL_BYTES] = ""):
     """
     @notice Deployment only: list a perpetual market on a listed feed.
     @param market_id Market id (< MAX_MARKETS).
     @param params Its parameters (`listed` is set here).
+    @param symbol Its symbol (a label for integrators).
     """
     self._configuring()
     assert market_id < c.MAX_MARKETS and not state.market_params[market_id].listed, "roles: bad market"
@@ -195,16 +212,18 @@ def list_market(market_id: uint256, params: state.MarketParams):
     p.listed = True
     state.market_params[market_id] = p
     state.market_list.append(market_id)
+    state.market_symbol[market_id] = symbol
     state.markets[market_id].last_accrual_s = block.timestamp
     state.markets[market_id].funding_rate_set_s = block.timestamp
 
 
 @external
-def list_collateral(asset_id: uint256, params: state.CollateralParams):
+def list_collateral(asset_id: uint256, params: state.CollateralParams, symbol: String[c.MAX_SYMBOL_BYTES] = ""):
     """
     @notice Deployment only: list a collateral asset on a listed feed.
     @param asset_id Asset id in [1, MAX_COLLATERALS].
     @param params Its parameters (`listed` is set here).
+    @param symbol Its symbol (a label for integrators).
     """
     self._configuring()
     assert asset_id >= 1 and asset_id <= c.MAX_COLLATERALS and not state.collateral_params[asset_id].listed, "roles: bad asset"
@@ -215,6 +234,7 @@ def list_collateral(asset_id: uint256, params: state.CollateralParams):
     p.listed = True
     state.collateral_params[asset_id] = p
     state.collateral_list.append(asset_id)
+    state.collateral_symbol[asset_id] = symbol
 
 
 @external
@@ -241,6 +261,39 @@ def finish_configuration(
     for a: address in funding_operators:
         state.funding_operators[a] = True
     state.configured = True
+
+
+# ------------------------------------------------------------------ listings
+
+
+@external
+@view
+def listed_markets() -> DynArray[uint256, c.MAX_MARKETS]:
+    """
+    @notice Ids of the listed markets, in listing order.
+    @return Market ids.
+    """
+    return state.market_list
+
+
+@external
+@view
+def listed_feeds() -> DynArray[uint256, c.MAX_FEEDS]:
+    """
+    @notice Ids of the listed price feeds, in listing order.
+    @return Feed ids.
+    """
+    return state.feed_list
+
+
+@external
+@view
+def listed_collaterals() -> DynArray[uint256, c.MAX_COLLATERALS]:
+    """
+    @notice Asset ids of the listed collateral assets (the settlement asset 0 aside), in listing order.
+    @return Asset ids.
+    """
+    return state.collateral_list
 
 
 # ------------------------------------------------------------------ actions

@@ -114,6 +114,11 @@ collateral_params: public(HashMap[uint256, CollateralParams])
 # market ids and collateral asset ids in declaration order (the model iterates params.markets)
 market_list: public(DynArray[uint256, c.MAX_MARKETS])
 collateral_list: public(DynArray[uint256, c.MAX_COLLATERALS])
+feed_list: public(DynArray[uint256, c.MAX_FEEDS])
+# symbols of the listings (labels for integrators; the protocol never reads them)
+feed_symbol: public(HashMap[uint256, String[c.MAX_SYMBOL_BYTES]])
+market_symbol: public(HashMap[uint256, String[c.MAX_SYMBOL_BYTES]])
+collateral_symbol: public(HashMap[uint256, String[c.MAX_SYMBOL_BYTES]])
 settlement_token: public(address)
 
 # ----------------------------------------------------------------- roles

@@ -15,6 +15,7 @@ from protocol.clearing_house import ClearingHouse
 from protocol.errors import InvalidParameter, NovationError, ProtocolRevert
 from protocol.invariants import check_state, check_transition
 from protocol.params import load_params
+from protocol.scenarios import default_params
 
 
 @app.command()
@@ -55,15 +56,26 @@ def _check_output_file(out: Path) -> None:
 @app.command()
 def replay(
     actions: Annotated[Path, typer.Argument(help="JSON-lines file of action records")],
-    params_file: Annotated[Path, typer.Option("--params", help="TOML parameter file")],
-    governance: Annotated[str, typer.Option(help="governance address")],
+    params_file: Annotated[Path | None, typer.Option("--params", help="TOML parameter file")] = None,
+    governance: Annotated[str | None, typer.Option(help="governance address")] = None,
     out: Annotated[Path | None, typer.Option(help="write events as JSON lines here")] = None,
+    chain: Annotated[
+        str | None,
+        typer.Option(help="replay an audit log (novation audit) on model, boa, eth-tester or anvil, the model as twin"),
+    ] = None,
 ) -> None:
     """Apply action records to the model, checking every invariant after every action.
 
     Roles are granted by ``SetRole`` records from ``--governance``. Refused actions are
-    reported with their revert reason and change nothing.
+    reported with their revert reason and change nothing. With ``--chain``, the log of
+    ``novation audit`` (its actors and parameters) runs with every campaign check on that chain
+    and the model; exit code 1 when a check fails.
     """
+    if chain is not None:
+        _replay_audit(actions, chain, params_file)
+        return
+    if params_file is None or governance is None:
+        fail(InvalidParameter("replay needs --params and --governance (or --chain for a log of novation audit)"))
     console = Console()
     try:
         if out is not None:
@@ -99,3 +111,24 @@ def replay(
     if out is not None:
         write_atomic(out, "\n".join(records) + "\n")
         console.print(f"events written to {out}")
+
+
+def _replay_audit(log: Path, chain: str, params_file: Path | None) -> None:
+    """``replay --chain``: an audit log on ``chain`` with the campaign's checks."""
+    from contracts_py.audit.campaign import open_target
+    from contracts_py.audit.reproducer import read_log, replay_log
+
+    console = Console()
+    try:
+        header, records = read_log(log)
+        params = load_params(params_file) if params_file is not None else default_params()
+        with open_target(chain, params) as target:
+            stats, violation = replay_log(target, records, header.get("plant"))
+    except NovationError as exc:
+        fail(exc)
+    console.print(f"{stats.actions} actions, {stats.blocks} blocks, {stats.checks} invariant checks on {chain}")
+    if violation is not None:
+        v = violation
+        console.print(f"[bold red]violation[/] {v.check} on the {v.where} at action {v.action_index}: {v.detail}")
+        raise typer.Exit(code=1)
+    console.print("[green]every check held[/]")

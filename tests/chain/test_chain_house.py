@@ -154,6 +154,7 @@ def test_exported_artifacts_load(tmp_path):
         "adl_engine.json",
         "clearing_house.json",
         "erc20.json",
+        "lens.json",
         "liquidation_engine.json",
         "trading_engine.json",
     ]

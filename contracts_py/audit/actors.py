@@ -1,0 +1,352 @@
+"""The actors of an audit campaign and the action kinds they draw: one table, one entry per kind.
+
+Every actor is named by role and holds one of eth-tester's public test keys (1..10; funded on
+every backend): ``governance``, ``matcher``, ``oracle``, ``funding`` (the funding operator),
+``keeper``, ``liquidator`` and four ``traders``. :data:`ACTION_KINDS` lists what each may do,
+with a weight; a draw function looks at the model (prices, balances, what the reference keeper
+would liquidate) and returns one action record, valid or not: refused actions are part of the
+campaign (their revert reasons are compared on the chain and counted).
+
+Adding an action kind is one :class:`ActionKind` entry in :data:`ACTION_KINDS` (a name, the
+acting role, a weight and a draw function of a :class:`World`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from eth_keys.datatypes import PrivateKey
+
+from protocol.actions import (
+    Action,
+    AdvanceTime,
+    AutoDeleverage,
+    CancelOrder,
+    Deposit,
+    Fill,
+    FundInsurance,
+    Liquidate,
+    LiquidateCollateral,
+    PushPrice,
+    SetFundingRate,
+    SetMarketMargin,
+    SetPaused,
+    SetRole,
+    Withdraw,
+    WithdrawFees,
+)
+from protocol.clearing_house import ClearingHouse
+from protocol.constants import MAX_FEE_RATE, MAX_FUNDING_RATE_PER_S, WAD
+from protocol.errors import ProtocolRevert
+from protocol.keeper import adl_counterparties, keeper_actions
+from protocol.orders import OrderDomain, OrderSigner
+
+__all__ = [
+    "ACTION_KINDS",
+    "ACTORS",
+    "KEYS",
+    "ActionKind",
+    "Actors",
+    "World",
+    "draw_block_start",
+    "opening_actions",
+    "resign",
+]
+
+#: Token units of one settlement token (USDC, 6 decimals).
+USDC: Final = 10**6
+#: Asset id of the campaign's non-settlement collateral (WETH in the default parameters).
+WETH: Final = 1
+#: Price a feed starts from before its first reading (USD WAD).
+START_PRICE: Final = {0: 60_000 * WAD, 1: 3_000 * WAD}
+
+
+def _key(i: int) -> bytes:
+    return i.to_bytes(32, "big")
+
+
+def _address(i: int) -> str:
+    return "0x" + PrivateKey(_key(i)).public_key.to_canonical_address().hex()
+
+
+#: The campaign's private keys (eth-tester's, public test keys): 1..10.
+KEYS: Final = tuple(_key(i) for i in range(1, 11))
+
+
+@dataclass(frozen=True)
+class Actors:
+    """The campaign's accounts by role (eth-tester's keys 1..10)."""
+
+    governance: str = _address(1)
+    matcher: str = _address(2)
+    oracle: str = _address(3)
+    funding: str = _address(4)
+    keeper: str = _address(5)
+    liquidator: str = _address(6)
+    traders: tuple[str, ...] = tuple(_address(i) for i in range(7, 11))
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        """Every actor's address."""
+        return (self.governance, self.matcher, self.oracle, self.funding, self.keeper, self.liquidator, *self.traders)
+
+
+ACTORS: Final = Actors()
+
+
+@dataclass
+class World:
+    """What a draw function sees: the random generator, the model (read-only), the actors and an
+    order signer for the model's EIP-712 domain."""
+
+    rng: np.random.Generator
+    model: ClearingHouse
+    signer: OrderSigner
+
+    @classmethod
+    def new(cls, rng: np.random.Generator, model: ClearingHouse) -> World:
+        """A world over ``model`` whose signer signs for the model's order domain."""
+        return cls(rng, model, campaign_signer(model.state.order_domain))
+
+    def pick(self, options: tuple[str, ...] | list[str]) -> str:
+        """One of ``options``, uniformly."""
+        return options[int(self.rng.integers(0, len(options)))]
+
+    def trader(self) -> str:
+        """A trader, uniformly."""
+        return self.pick(ACTORS.traders)
+
+    def market(self) -> int:
+        """A market (perpetual markets 0 and 1)."""
+        return int(self.rng.integers(0, 2))
+
+    def price(self, feed_id: int) -> int:
+        """The feed's last accepted price, or its start price before the first (USD WAD)."""
+        return self.model.state.feeds[feed_id].price_wad or START_PRICE[feed_id]
+
+    def scaled(self, value: int, lo: float, hi: float) -> int:
+        """``value`` times a uniform factor in ``[lo, hi)``, at least 1."""
+        return max(int(value * self.rng.uniform(lo, hi)), 1)
+
+    @property
+    def now(self) -> int:
+        """The model clock (Unix s)."""
+        return self.model.state.now_s
+
+
+def campaign_signer(domain: OrderDomain) -> OrderSigner:
+    """An order signer holding every campaign key, for ``domain``."""
+    return OrderSigner(domain, KEYS)
+
+
+# ----------------------------------------------------------------------------- draws
+
+
+def _deposit(w: World) -> Action:
+    return Deposit(w.trader(), 0, int(w.rng.integers(1_000, 100_000)) * USDC + int(w.rng.integers(0, USDC)))
+
+
+def _deposit_collateral(w: World) -> Action:
+    return Deposit(w.trader(), WETH, int(w.rng.integers(1, 20_000)) * (WAD // 1_000) + int(w.rng.integers(0, 10**9)))
+
+
+def _withdraw(w: World) -> Action:
+    who = w.trader()
+    acct = w.model.state.accounts.get(who)
+    if acct is not None and w.rng.random() < 0.25 and acct.collateral.get(WETH, 0) > 0:
+        return Withdraw(who, WETH, w.scaled(acct.collateral[WETH], 0.05, 1.2))
+    usdc = max(acct.balance, 0) // 10**12 if acct is not None else 0  # WAD -> token units
+    return Withdraw(who, 0, w.scaled(usdc or USDC, 0.02, 1.1))
+
+
+def _fill(w: World, sender: str | None = None) -> Action:
+    market = w.market()
+    maker, taker = (ACTORS.traders[int(i)] for i in w.rng.choice(len(ACTORS.traders), 2, replace=False))
+    px = w.price(market)
+    notional = float(w.rng.lognormal(np.log(40_000), 1.2))
+    size = max(int(notional * WAD * WAD // px), 10**9) * (1 if w.rng.random() < 0.5 else -1)
+    fill_px = px * int(w.rng.integers(990_000, 1_010_001)) // 1_000_000
+    fee = int(w.rng.choice([0, WAD // 10_000, WAD // 2_000, MAX_FEE_RATE]))
+    return w.signer.fill(sender or ACTORS.matcher, maker, taker, market, size, max(fill_px, 1), fee, fee)
+
+
+def _fill_by_outsider(w: World) -> Action:
+    return _fill(w, w.trader())  # not a matcher: refused
+
+
+def _cancel_order(w: World) -> Action:
+    who = w.trader()
+    order = w.signer.order(who, w.market(), WAD * (1 if w.rng.random() < 0.5 else -1), w.price(0))
+    return CancelOrder(who, order.order)
+
+
+def _push(w: World, price: int, timestamp_s: int) -> Action:
+    return PushPrice(ACTORS.oracle, w.market(), price, timestamp_s)
+
+
+def _price_walk(w: World) -> Action:
+    feed = w.market()
+    move = w.rng.normal(0, 0.01)
+    return PushPrice(ACTORS.oracle, feed, max(int(w.price(feed) * (1 + move)), 1), w.now)
+
+
+def _price_spike(w: World) -> Action:
+    feed = w.market()
+    factor = float(w.rng.choice([0.3, 0.5, 0.8, 0.9, 1.1, 1.3, 2.0, 3.0]))
+    return PushPrice(ACTORS.oracle, feed, w.scaled(w.price(feed), factor, factor + 0.01), w.now)
+
+
+def _price_zero_or_negative(w: World) -> Action:
+    return _push(w, -int(w.rng.integers(0, 2)) * w.price(0), w.now)
+
+
+def _price_stale(w: World) -> Action:
+    feed = w.market()
+    return PushPrice(ACTORS.oracle, feed, w.price(feed), max(w.now - int(w.rng.choice([3_601, 7_200, 86_400])), 0))
+
+
+def _price_out_of_order(w: World) -> Action:
+    feed = w.market()
+    last = w.model.state.feeds[feed].updated_at_s
+    return PushPrice(
+        ACTORS.oracle, feed, w.scaled(w.price(feed), 0.98, 1.02), max(last - int(w.rng.integers(0, 30)), 0)
+    )
+
+
+def _price_by_outsider(w: World) -> Action:
+    return PushPrice(w.trader(), w.market(), w.price(0), w.now)
+
+
+def _funding_rate(w: World) -> Action:
+    cap = MAX_FUNDING_RATE_PER_S // 20
+    return SetFundingRate(ACTORS.funding, w.market(), int(w.rng.integers(-cap, cap + 1)))
+
+
+def _keeper_liquidation(w: World) -> Action:
+    found = keeper_actions(w.model, ACTORS.keeper, ACTORS.liquidator)
+    if found:
+        return found[int(w.rng.integers(0, len(found)))]
+    return _random_liquidation(w)
+
+
+def _random_liquidation(w: World) -> Action:
+    target, market = w.trader(), w.market()
+    try:
+        q = w.model.max_liquidation_size(target, market)
+    except ProtocolRevert:
+        q = 0
+    q = q or int(w.rng.integers(1, 2 * WAD))
+    q = int(w.rng.choice([q, q, max(q // 2, 1), q + 1]))
+    return Liquidate(ACTORS.keeper, target, market, q)
+
+
+def _liquidate_collateral(w: World) -> Action:
+    return LiquidateCollateral(ACTORS.liquidator, w.trader(), WETH, int(w.rng.integers(1, 5 * WAD)))
+
+
+def _deleverage(w: World) -> Action:
+    target, market = w.trader(), w.market()
+    ranked = adl_counterparties(w.model, target, market)
+    if not ranked or w.rng.random() < 0.3:
+        others = [t for t in ACTORS.traders if t != target]
+        ranked = tuple(others[: int(w.rng.integers(1, len(others) + 1))])
+    return AutoDeleverage(ACTORS.keeper, target, market, ranked)
+
+
+def _fund_insurance(w: World) -> Action:
+    return FundInsurance(w.trader(), int(w.rng.integers(1, 5_000)) * USDC)
+
+
+def _withdraw_fees(w: World) -> Action:
+    return WithdrawFees(
+        ACTORS.governance, ACTORS.governance, w.scaled(max(w.model.state.fee_pool // 10**12, 1), 0.1, 1.2)
+    )
+
+
+def _pause(w: World) -> Action:
+    return SetPaused(ACTORS.governance, bool(w.rng.random() < 0.3) and not w.model.state.paused)
+
+
+def _market_margin(w: World) -> Action:
+    imf = int(w.rng.choice([WAD // 50, WAD // 20, WAD // 10, WAD // 5]))
+    return SetMarketMargin(ACTORS.governance, w.market(), imf, int(w.rng.choice([WAD // 2, WAD * 6 // 10])))
+
+
+def _role_toggle(w: World) -> Action:
+    return SetRole(
+        ACTORS.governance, str(w.rng.choice(["matcher", "oracle", "funding"])), w.trader(), bool(w.rng.random() < 0.5)
+    )
+
+
+@dataclass(frozen=True)
+class ActionKind:
+    """One kind of action: its name, the role that acts, its weight in the draw, and the
+    function drawing one record of it from a :class:`World`."""
+
+    name: str
+    actor: str
+    weight: float
+    draw: Callable[[World], Action]
+
+
+#: Every action kind of the campaign (add one entry to add a kind).
+ACTION_KINDS: Final[tuple[ActionKind, ...]] = (
+    ActionKind("deposit", "trader", 8, _deposit),
+    ActionKind("deposit_collateral", "trader", 3, _deposit_collateral),
+    ActionKind("withdraw", "trader", 6, _withdraw),
+    ActionKind("fill", "matcher", 24, _fill),
+    ActionKind("fill_by_outsider", "trader", 0.5, _fill_by_outsider),
+    ActionKind("cancel_order", "trader", 1, _cancel_order),
+    ActionKind("price_walk", "oracle", 12, _price_walk),
+    ActionKind("price_spike", "oracle", 3, _price_spike),
+    ActionKind("price_zero_or_negative", "oracle", 0.5, _price_zero_or_negative),
+    ActionKind("price_stale", "oracle", 0.5, _price_stale),
+    ActionKind("price_out_of_order", "oracle", 0.5, _price_out_of_order),
+    ActionKind("price_by_outsider", "trader", 0.3, _price_by_outsider),
+    ActionKind("funding_rate", "funding", 3, _funding_rate),
+    ActionKind("keeper_liquidation", "keeper", 5, _keeper_liquidation),
+    ActionKind("random_liquidation", "keeper", 2, _random_liquidation),
+    ActionKind("liquidate_collateral", "liquidator", 1.5, _liquidate_collateral),
+    ActionKind("deleverage", "keeper", 1.5, _deleverage),
+    ActionKind("fund_insurance", "trader", 2, _fund_insurance),
+    ActionKind("withdraw_fees", "governance", 0.7, _withdraw_fees),
+    ActionKind("pause", "governance", 0.7, _pause),
+    ActionKind("market_margin", "governance", 0.5, _market_margin),
+    ActionKind("role_toggle", "governance", 0.3, _role_toggle),
+)
+
+
+def draw_block_start(rng: np.random.Generator) -> AdvanceTime:
+    """The step that opens a block: one block and a few seconds, now and then a long gap (an
+    oracle outage: no reading for up to two hours, past the feeds' heartbeat)."""
+    if rng.random() < 0.02:
+        return AdvanceTime(int(rng.integers(600, 7_200)), 1)
+    return AdvanceTime(int(rng.integers(1, 13)), 1)
+
+
+def opening_actions(w: World) -> list[Action]:
+    """What every sequence starts with: both feeds priced, traders funded, an insurance fund."""
+    out: list[Action] = [PushPrice(ACTORS.oracle, f, START_PRICE[f], w.now) for f in (0, 1)]
+    out += [Deposit(t, 0, int(w.rng.integers(20_000, 200_000)) * USDC) for t in ACTORS.traders]
+    out += [Deposit(ACTORS.keeper, 0, 1_000_000 * USDC), Deposit(ACTORS.liquidator, 0, 1_000_000 * USDC)]
+    out += [FundInsurance(ACTORS.governance, 20_000 * USDC), Deposit(ACTORS.traders[0], WETH, 10 * WAD)]
+    return out
+
+
+def resign(action: Action, signer: OrderSigner) -> Action:
+    """``action`` with its orders (a fill's two, a cancellation's none) signed again by
+    ``signer`` (another deployment's EIP-712 domain); other actions unchanged."""
+    if not isinstance(action, Fill):
+        return action
+    return Fill(
+        action.sender,
+        signer.sign(action.maker_order.order),
+        signer.sign(action.taker_order.order),
+        action.size_wad,
+        action.price_wad,
+        action.maker_fee_wad,
+        action.taker_fee_wad,
+    )

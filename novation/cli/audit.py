@@ -1,0 +1,111 @@
+"""``novation audit``: stateful random invariant campaigns on the model or a chain, with shrunk reproducers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from contracts_py.audit.campaign import CHAINS, open_target
+from contracts_py.audit.reproducer import failing_check, shrink, write_reproducer
+from contracts_py.audit.runner import CampaignConfig, CampaignResult, run_campaign
+from novation.cli._common import app, fail, write_atomic
+from protocol.errors import InvalidParameter, NovationError
+
+
+def _check_out(out: Path | None) -> None:
+    if out is not None and out.exists() and not out.is_dir():
+        raise InvalidParameter(f"--out {out} is a file; give a folder for the summary and any reproducer")
+    if out is not None and not out.parent.is_dir():
+        raise InvalidParameter(f"--out {out}: the folder {out.parent} does not exist; create it first")
+
+
+@app.command()
+def audit(
+    actions: Annotated[int, typer.Option(help="protocol actions in the whole campaign")] = 10_000,
+    sequence_length: Annotated[int, typer.Option(help="actions per sequence (each from a fresh state)")] = 500,
+    per_block: Annotated[int, typer.Option(help="actions per block; invariants run after every block")] = 20,
+    chain: Annotated[str, typer.Option(help=f"where to run: {', '.join(CHAINS)} (chains run the model as twin)")] = (
+        "model"
+    ),
+    seed: Annotated[int | None, typer.Option(help="SeedSequence entropy (default: fresh, printed)")] = None,
+    time: Annotated[
+        float | None, typer.Option("--time", help="stop starting sequences after this many seconds")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="worker processes (each with its own chain)")] = 1,
+    params_file: Annotated[
+        Path | None, typer.Option("--params", help="TOML parameter file (default: built-in)")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="folder for summary.json and a shrunk reproducer")] = None,
+    shrink_time: Annotated[float, typer.Option(help="seconds the shrinker may take")] = 60.0,
+    plant: Annotated[str | None, typer.Option(hidden=True, help="test hook: a planted (wrong) invariant")] = None,
+) -> None:
+    """Run random action sequences over every actor, checking every invariant after every block
+    (and, on a chain, chain == model to the wei); shrink a violation to a minimal replayable log."""
+    console = Console()
+    try:
+        _check_out(out)
+        if shrink_time <= 0:
+            raise InvalidParameter(f"--shrink-time must be a positive number of seconds, got {shrink_time}")
+        config = CampaignConfig(
+            actions=actions,
+            sequence_length=sequence_length,
+            per_block=per_block,
+            chain=chain,
+            seed=seed,
+            time_s=time,
+            workers=workers,
+            params_path=params_file,
+            plant=plant,
+        )
+        config.params()
+    except NovationError as exc:
+        fail(exc)
+    with Progress(
+        TextColumn(f"[bold]audit on {chain}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task("actions", total=actions)
+        try:
+            result = run_campaign(config, lambda n: bar.advance(task, n))
+        except NovationError as exc:
+            fail(exc)
+    _summary(console, result)
+    if out is not None:
+        out.mkdir(exist_ok=True)
+        write_atomic(out / "summary.json", json.dumps(result.to_dict(), indent=2) + "\n")
+    if result.violation is None:
+        return
+    v = result.violation
+    console.print(f"[bold red]violation[/] {v.check} on the {v.where} at action {v.action_index}: {v.detail[:500]}")
+    if out is None:
+        console.print("give --out FOLDER to shrink it and write a reproducer")
+        raise typer.Exit(code=1)
+    with open_target(chain, config.params()) as target:
+        fails = failing_check(target, v.check, plant)
+        small = shrink(result.violation_log, fails, time_s=shrink_time)
+    log, test = write_reproducer(
+        out,
+        small,
+        v,
+        {"chain": chain, "plant": plant, "seed_entropy": result.entropy, "sequence": result.violation_sequence},
+    )
+    console.print(f"shrunk {len(result.violation_log)} -> {len(small)} actions: {log}, {test}")
+    console.print(f"replay: novation replay {log} --chain {chain}")
+    raise typer.Exit(code=1)
+
+
+def _summary(console: Console, result: CampaignResult) -> None:
+    s = result.stats
+    console.print(
+        f"{s.actions:,} actions in {s.sequences} sequences, {s.blocks:,} blocks on {result.config.chain}: "
+        f"{result.seconds:.1f} s, {result.rate:,.0f} actions/s (invariants included); {s.checks:,} invariant checks; "
+        f"seed entropy {result.entropy}"
+    )
+    if s.reverts:
+        console.print(f"reverts ({sum(s.reverts.values()):,}) by reason:")
+        for reason, n in s.reverts.most_common():
+            console.print(f"  {n:>8,}  {reason}")
