@@ -532,7 +532,15 @@ class StudyConfig:
         for name, cls in _SECTIONS.items():
             if not isinstance(getattr(self, name), cls):
                 raise InvalidParameter(f"StudyConfig.{name} must be a {cls.__name__}")
-        self.book_params()  # the protocol overrides must form valid parameters, price.feeds cover the book
+        pp = self.book_params().protocol  # the overrides form valid parameters, price.feeds cover the book
+        if pp.socialized_loss_method is SocializedLossMethod.ADL and self.run.step_s > 2 * pp.adl_window_s:
+            # one block per step: a proposal made at one step must reach its execution window
+            # [deadline, deadline + adl_window_s] at a later step before it expires
+            raise InvalidParameter(
+                f"run.step_s = {self.run.step_s} exceeds twice the ADL window ({pp.adl_window_s} s): every "
+                "deleveraging proposal would expire between two steps; shorten run.step_s or raise "
+                "adl_window_s in the protocol parameters"
+            )
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> StudyConfig:
