@@ -37,6 +37,7 @@ from protocol.scenarios import ACTORS, BTC_PERP, default_params
 WINDOW = default_params().protocol.adl_window_s
 #: The bankrupt account.
 BANKRUPT = ACTORS["trader_collateral"]
+NOT_HIGHER, NOT_PROPOSED = "socialized_loss: challenge not higher", "socialized_loss: not the proposed list"
 
 
 def bankrupt_long(diff: Differential) -> None:
@@ -75,7 +76,7 @@ def test_a_list_skipping_the_top_ranked_only_proposes(diff_adl: Differential) ->
     assert diff.model.settled_account(VICTIM) == victim_before  # before the fix: closed, paying the 3,500
     assert phase(diff.model.state, diff.params, BANKRUPT, BTC_PERP) == "challenge"
     # the same list again is no challenge, and nothing executes before the deadline
-    assert diff.apply(AutoDeleverage(ATTACKER, BANKRUPT, BTC_PERP, (VICTIM,))) == "socialized_loss: challenge not higher"
+    assert diff.apply(AutoDeleverage(ATTACKER, BANKRUPT, BTC_PERP, (VICTIM,))) == NOT_HIGHER
 
 
 def test_the_skipped_counterparty_challenges_and_the_top_ranked_is_deleveraged(diff_adl: Differential) -> None:
@@ -90,14 +91,14 @@ def test_the_skipped_counterparty_challenges_and_the_top_ranked_is_deleveraged(d
     events = diff.apply(AutoDeleverage(VICTIM, BANKRUPT, BTC_PERP, (ATTACKER,)))
     assert events == [ev.AdlProposed(BANKRUPT, BTC_PERP, VICTIM, (ATTACKER,), deadline)]  # the deadline stays
     # a list that scores lower at one place (the attacker's again) cannot replace it
-    assert diff.apply(AutoDeleverage(ATTACKER, BANKRUPT, BTC_PERP, (VICTIM,))) == "socialized_loss: challenge not higher"
+    assert diff.apply(AutoDeleverage(ATTACKER, BANKRUPT, BTC_PERP, (VICTIM,))) == NOT_HIGHER
     assert (
         diff.apply(AutoDeleverage(ATTACKER, BANKRUPT, BTC_PERP, (VICTIM, ATTACKER)))
         == "socialized_loss: ranking violated"
     )
     diff.apply(AdvanceTime(WINDOW - WINDOW // 2, 1))
     assert phase(diff.model.state, diff.params, BANKRUPT, BTC_PERP) == "execute"
-    assert diff.apply(AutoDeleverage(ATTACKER, BANKRUPT, BTC_PERP, (VICTIM,))) == "socialized_loss: not the proposed list"
+    assert diff.apply(AutoDeleverage(ATTACKER, BANKRUPT, BTC_PERP, (VICTIM,))) == NOT_PROPOSED
     attacker_equity = diff.model.liquidation_health(ATTACKER).equity
     victim_before = diff.model.settled_account(VICTIM)
     events = diff.apply(AutoDeleverage(KEEPER, BANKRUPT, BTC_PERP, (ATTACKER,)))
@@ -122,6 +123,4 @@ def test_an_unchallenged_proposal_expires_after_its_execution_window(diff_adl: D
     diff.apply(AdvanceTime(2 * WINDOW + 1, 1))
     assert phase(diff.model.state, diff.params, BANKRUPT, BTC_PERP) == "propose"
     events = diff.apply(AutoDeleverage(KEEPER, BANKRUPT, BTC_PERP, (ATTACKER, VICTIM)))
-    assert events == [
-        ev.AdlProposed(BANKRUPT, BTC_PERP, KEEPER, (ATTACKER, VICTIM), diff.model.state.now_s + WINDOW)
-    ]
+    assert events == [ev.AdlProposed(BANKRUPT, BTC_PERP, KEEPER, (ATTACKER, VICTIM), diff.model.state.now_s + WINDOW)]
