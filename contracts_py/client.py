@@ -46,7 +46,7 @@ from protocol.errors import ChainError, InvalidParameter, NovationError, Protoco
 from protocol.margin import Health
 from protocol.orders import OrderDomain
 from protocol.params import CollateralParams, FeedParams, MarketParams, Params, ProtocolParams, SocializedLossMethod
-from protocol.state import Account, FeedState, MarketState, Position, ProtocolState, Roles
+from protocol.state import Account, AdlProposal, FeedState, MarketState, Position, ProtocolState, Roles
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -443,7 +443,9 @@ class NovationClient:
         """The protocol state at ``block`` as the model's :class:`ProtocolState` with the accounts
         of ``addresses`` (empty accounts omitted), and the parameters rebuilt from the chain.
 
-        Roles list governance only; orders are not listed (``order_filled`` is empty).
+        Roles list governance only; orders are not listed (``order_filled`` is empty). With the
+        ADL method, the pending ADL proposal of each of their positions is read too (one call per
+        position, in the same batch order).
         """
         number, timestamp = self._header(block)
         params = self.params_from_chain(block=number)
@@ -477,6 +479,14 @@ class NovationClient:
             )
         vault = {i: int(next(out)) for i in assets}
         accounts = {a: acct for a, acct in self.accounts(addresses, block=number).items() if acct != Account()}
+        proposals: dict[tuple[str, int], AdlProposal] = {}
+        if params.protocol.socialized_loss_method is SocializedLossMethod.ADL:  # the queue of every position
+            keys = [(a, m) for a, acct in accounts.items() for m in acct.positions]
+            for key, (cps, deadline_s) in zip(
+                keys, self._calls([("adl_proposals", k) for k in keys], number), strict=True
+            ):
+                if int(deadline_s):
+                    proposals[key] = AdlProposal(tuple(str(c).lower() for c in cps), int(deadline_s))
         pending = str(values["pending_governance"]).lower()
         state = ProtocolState(
             roles=Roles(
@@ -499,6 +509,7 @@ class NovationClient:
             block_liquidated_at=int(values["block_liquidated_at"]),
             liquidations_resume_at_s=int(values["liquidations_resume_at_s"]),
             order_domain=OrderDomain(self.chain_id, self.house),
+            adl_proposals=proposals,
         )
         return Snapshot(number, timestamp, params, state)
 

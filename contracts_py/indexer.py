@@ -33,7 +33,7 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -42,6 +42,7 @@ from contracts_py.client import ChainEvent, NovationClient, health_of
 from protocol.errors import ChainError, InvalidParameter
 
 __all__ = [
+    "ACCOUNT_FIELDS",
     "DEFAULT_BATCH_BLOCKS",
     "TABLES",
     "IndexStats",
@@ -49,14 +50,24 @@ __all__ = [
     "Indexer",
     "export_parquet",
     "indexed_accounts",
+    "named_accounts",
 ]
 
 #: Blocks per committed range.
 DEFAULT_BATCH_BLOCKS: Final = 500
 #: Tables of the index (in export order).
 TABLES: Final = ("events", "blocks", "accounts", "snapshots", "cursor")
-#: Event fields naming an account.
-_ACCOUNT_FIELDS: Final = ("account", "maker", "taker", "keeper", "liquidator", "counterparty")
+#: Event fields naming an account, or a list of accounts (``AdlProposed``'s counterparties).
+ACCOUNT_FIELDS: Final = (
+    "account",
+    "maker",
+    "taker",
+    "keeper",
+    "liquidator",
+    "counterparty",
+    "proposer",
+    "counterparties",
+)
 _T = TypeVar("_T")
 
 _SCHEMA: Final = """
@@ -123,6 +134,15 @@ def indexed_accounts(db: Path | str) -> IndexedAccounts:
     except (sqlite3.DatabaseError, TypeError):
         raise InvalidParameter(f"--db {path} is not an index written by novation index") from None
     return IndexedAccounts(str(house), int(chain_id), int(cursor), {str(a): int(b) for a, b in first.items()})
+
+
+def named_accounts(fields: Mapping[str, Any]) -> list[str]:
+    """The addresses an event's :data:`ACCOUNT_FIELDS` name (a list field contributes each entry)."""
+    out: list[str] = []
+    for name in ACCOUNT_FIELDS:
+        value = fields.get(name)
+        out += [a for a in (value if isinstance(value, tuple | list) else (value,)) if isinstance(a, str)]
+    return out
 
 
 def _json_value(value: Any) -> Any:
@@ -275,9 +295,8 @@ class Indexer:
                     "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (e.block, e.tx_index, e.log_index, e.tx_hash, e.block_hash, e.kind, json.dumps(fields)),
                 )
-                for name in _ACCOUNT_FIELDS:
-                    if isinstance(addr := fields.get(name), str):
-                        db.execute("INSERT OR IGNORE INTO accounts VALUES (?, ?)", (addr, e.block))
+                for addr in named_accounts(fields):
+                    db.execute("INSERT OR IGNORE INTO accounts VALUES (?, ?)", (addr, e.block))
             db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)", sorted(hashes.items()))
             for b in snapshot_blocks:
                 self._snapshot(db, b)
