@@ -135,7 +135,7 @@ def test_the_keeper_closes_a_stuck_account_after_an_empty_proposal(
     node: tuple[AnvilChain, System], tmp_path: Path
 ) -> None:
     chain, system = node
-    long, late = _bankrupt(chain, system, counterparty_in_profit=False)
+    long, _ = _bankrupt(chain, system, counterparty_in_profit=False)
     events = _run(chain, system, tmp_path)
     keeper = chain.accounts[2]
     proposed = [e for e in events if isinstance(e, ev.AdlProposed)]
