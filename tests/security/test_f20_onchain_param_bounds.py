@@ -148,7 +148,7 @@ def test_market_bounds(configuring: Any, field: str, bad: int, good: int) -> Non
 def test_collateral_bounds(parts: tuple[str, str, str, Any], configuring: Any, field: str, bad: int, good: int) -> None:
     with pytest.raises(InvalidParameter):
         dataclasses.replace(CP, **{field: bad})
-    plan = deployment_plan(PARAMS, GOV, collateral_token_addresses={WETH: parts[2].address})
+    plan = deployment_plan(PARAMS, GOV, collateral_token_addresses={WETH: parts[3].address})
     for call in plan.calls:
         if call.function == "list_feed":
             configuring.list_feed(*call.args)
