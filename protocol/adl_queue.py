@@ -72,7 +72,7 @@ def auto_deleverage(ctx: Context, action: AutoDeleverage) -> None:
         require(cps == proposal.counterparties, "socialized_loss: not the proposed list")
         require(len(cps) != 0, "socialized_loss: no counterparties")
         del ctx.state.adl_proposals[key]
-        deleverage(ctx, action.account, action.market_id, bankrupt, cps)
+        deleverage(ctx, action.account, action.market_id, bankrupt, cps, abs(bankrupt.size))
         return
     scores = ranked_scores(ctx, action.market_id, bankrupt, cps)
     deadline = ctx.state.now_s + ctx.params.protocol.adl_window_s

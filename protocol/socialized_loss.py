@@ -188,15 +188,18 @@ def ranked_scores(ctx: Context, market_id: int, bankrupt: BankruptPosition, cps:
     return scores
 
 
-def deleverage(ctx: Context, account: str, market_id: int, bankrupt: BankruptPosition, cps: tuple[str, ...]) -> None:
-    """Close the bankrupt position against ``cps`` in order at the ratio-preserving bankruptcy
-    price; a counterparty no longer opposite or in profit is passed over."""
+def deleverage(
+    ctx: Context, account: str, market_id: int, bankrupt: BankruptPosition, cps: tuple[str, ...], size_wad: int
+) -> None:
+    """Close up to ``size_wad`` (base units WAD, at most the position's magnitude; the queue
+    passes all of it) of the bankrupt position against ``cps`` in order at the ratio-preserving
+    bankruptcy price; a counterparty no longer opposite or in profit is passed over."""
     size, price, health = bankrupt.size, bankrupt.price, bankrupt.health
     takes: list[int] = []
     for cp in cps:
         pos = _opposite_position(ctx, cp, market_id, _sign(size))
         takes.append(abs(pos.size) if pos is not None and unrealized_pnl(pos, price) > 0 else 0)
-    q = min(abs(size), sum(takes))
+    q = min(size_wad, abs(size), sum(takes))
     if q == 0:
         return
     acct = ctx.state.account(account)

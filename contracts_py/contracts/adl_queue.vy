@@ -85,7 +85,7 @@ def auto_deleverage(
         assert keccak256(abi_encode(counterparties)) == keccak256(abi_encode(stored)), "socialized_loss: not the proposed list"
         assert len(counterparties) != 0, "socialized_loss: no counterparties"
         state.adl_proposals[account][market_id] = empty(state.AdlProposal)
-        socialized_loss.deleverage(account, market_id, b, counterparties)
+        socialized_loss.deleverage(account, market_id, b, counterparties, units.abs_u(b.size))
         return
     scores: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES] = socialized_loss.ranked_scores(market_id, b, counterparties)
     deadline: uint256 = block.timestamp + state.protocol_params.adl_window_s

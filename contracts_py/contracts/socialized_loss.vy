@@ -226,15 +226,20 @@ def ranked_scores(
 
 @internal
 def deleverage(
-    account: address, market_id: uint256, b: Bankrupt, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]
+    account: address,
+    market_id: uint256,
+    b: Bankrupt,
+    counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES],
+    size_wad: uint256,
 ):
     """
-    @notice Close the bankrupt position against `counterparties` in order at the ratio-preserving
-            bankruptcy price; one no longer opposite or in profit is passed over.
+    @notice Close up to `size_wad` of the bankrupt position against `counterparties` in order at
+            the ratio-preserving bankruptcy price; one no longer opposite or in profit is passed over.
     @param account The bankrupt account.
     @param market_id Market id.
     @param b The bankrupt position.
     @param counterparties The executed list.
+    @param size_wad Largest size to close (base units WAD; the queue passes the whole position).
     """
     s: int256 = units.sign(b.size)
     takes: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES] = []
@@ -245,7 +250,7 @@ def deleverage(
             take = units.abs_u(state.positions[cp][market_id].size)
         takes.append(take)
         total += take
-    q: uint256 = min(units.abs_u(b.size), total)
+    q: uint256 = min(min(size_wad, units.abs_u(b.size)), total)
     if q == 0:
         return
     after: int256 = b.size - s * units.to_int(q)
