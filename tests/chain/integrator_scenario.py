@@ -92,6 +92,7 @@ def attach_manifest(chain: Chain, manifest: Manifest) -> Differential:
         at("clearing_house"),
         at("liquidation_engine"),
         at("trading_engine"),
+        at("adl_engine"),
         tokens,
         plan,
         lens=at("lens"),
