@@ -27,7 +27,10 @@ steps through the grid (one block of ``run.step_s`` seconds per step):
    largest size the protocol accepts (solvent accounts within the block's liquidation cap,
    bankrupt ones whole). With the ADL method, a bankrupt account whose shortfall exceeds the
    insurance fund is deleveraged instead, against the counterparties the margin core's
-   :func:`~protocol.margin_core.adl_pool` proposes and the model ranks exactly. A collateral
+   :func:`~protocol.margin_core.adl_pool` proposes and the model ranks exactly, through the ADL
+   proposal queue (:func:`protocol.keeper.adl_action`: propose, challenge a list its ranking
+   dominates, execute after ``adl_window_s``, or close bankrupt after an unchallenged empty
+   proposal; hence ``run.step_s <= 2 * adl_window_s``). A collateral
    liquidator buys the collateral of accounts left with a negative settlement balance. What does
    not fit the budget or the cap waits for the next block (counted as deferred); an account that
    is healthy again when its turn comes is dropped (and watched again).
