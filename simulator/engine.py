@@ -81,11 +81,11 @@ from protocol.events import (
 from protocol.funding import accrued_markets
 from protocol.keeper import adl_counterparties, collateral_for_sale, collateral_to_sell
 from protocol.keeper_block import KeeperBlock
-from protocol.margin import notional
+from protocol.margin import collateral_value, notional
 from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, adl_pool, evaluate
 from protocol.oracle_adapter import is_trusted
 from protocol.orders import MODEL_DOMAIN, OrderDomain, OrderSigner
-from protocol.params import MarketParams, Params, SocializedLossMethod
+from protocol.params import CollateralParams, MarketParams, Params, SocializedLossMethod
 from protocol.scenarios import ACTORS, actor_key
 from protocol.state import ProtocolState
 from protocol.units import to_wad
@@ -100,7 +100,16 @@ from simulator.agents import (
 )
 from simulator.config import StudyConfig
 from simulator.paths import price_to_wad
-from simulator.results import BAD_DEBT_CAUSES, SERIES, PathResult, collateral_series, feed_series, market_series
+from simulator.results import (
+    BAD_DEBT_CAUSES,
+    SERIES,
+    PathResult,
+    asset_bad_debt,
+    collateral_series,
+    feed_series,
+    market_bad_debt,
+    market_series,
+)
 
 __all__ = ["Book", "Screen", "build_book", "simulate_path", "simulate_paths"]
 
@@ -319,9 +328,11 @@ _REVERT_CAUSE = {"liquidation: block cap reached": _Wait.CAP, "liquidation: pric
 @dataclass
 class _Pending:
     """An account a keeper is after: its equity when first flagged (None when a price it needs
-    was not trusted) and the blocks it has waited since, by cause."""
+    was not trusted), how much of its shortfall then has been attributed to the price gap, and
+    the blocks it has waited since, by cause."""
 
     equity_at_flag: int | None
+    gap_used: int = 0
     blocks: dict[str, int] = field(default_factory=dict)
 
     def wait(self, cause: str, blocks: int = 1) -> None:
@@ -356,6 +367,12 @@ class _Tally:
     proceeds_by_asset: dict[int, int] = field(default_factory=dict)
     #: Bad debt (USD WAD) by cause (:data:`BAD_DEBT_CAUSES`), summing to ``bad_debt``.
     bad_debt_by: dict[str, int] = field(default_factory=lambda: dict.fromkeys(BAD_DEBT_CAUSES, 0))
+    #: Bad debt (USD WAD) by the market whose bankrupt close settled it, and what was settled with
+    #: no position left; together they sum to ``bad_debt``.
+    bad_debt_by_market: dict[int, int] = field(default_factory=dict)
+    bad_debt_no_market: int = 0
+    #: The collateral cause (USD WAD) by asset id, summing to ``bad_debt_by["collateral"]``.
+    bad_debt_by_asset: dict[int, int] = field(default_factory=dict)
     reduce_only_s: int = 0
     oracle_updates: int = 0
     oracle_rejections: int = 0
@@ -385,6 +402,11 @@ class _PathRun:
         self.keeper_row = self.live.row(KEEPER)
         #: Accounts flagged since their last service, for the attribution of their bad debt.
         self.pending: dict[str, _Pending] = {}
+        #: Per account and collateral asset, the value (haircut, USD WAD) the units the liquidator
+        #: bought had lost to the asset's price since the path began (negative: gained); and the
+        #: bad debt already attributed to the account's collateral fall.
+        self.sold_fall: dict[str, dict[int, int]] = {}
+        self.collateral_used: dict[str, int] = {}
         self.impacts: dict[int, Impact] = {fp.feed_id: Impact.from_config(config) for fp in self.params.feeds}
         #: The keepers' block while they act (:meth:`keep`): questions and actions without forks.
         self.block: KeeperBlock | None = None
@@ -453,8 +475,16 @@ class _PathRun:
             elif isinstance(e, CollateralLiquidated):
                 t.collateral_liquidations += 1
                 t.proceeds_by_asset[e.asset_id] = t.proceeds_by_asset.get(e.asset_id, 0) + e.proceeds_wad
+                cp = self.params.collateral(e.asset_id)
+                fall = self._fall(cp, e.amount_wad, prices[cp.feed_id])
+                sold = self.sold_fall.setdefault(e.account, {})
+                sold[e.asset_id] = sold.get(e.asset_id, 0) + fall
             elif isinstance(e, BadDebtSettled | ShortfallSettled):
                 t.bad_debt += e.debt_wad
+                if isinstance(e, ShortfallSettled):
+                    t.bad_debt_by_market[e.market_id] = t.bad_debt_by_market.get(e.market_id, 0) + e.debt_wad
+                else:
+                    t.bad_debt_no_market += e.debt_wad
                 self.attribute(e.account, e.debt_wad)
                 # what the fund could not pay is socialized (LossSocialized) or left uncovered
                 if e.socialized_wad or (e.covered_by_fund_wad and self.house.state.insurance_fund == 0):
@@ -466,20 +496,65 @@ class _PathRun:
             t.deleveragings += 1
             t.socialized_events += 1
 
+    def _fall(self, cp: CollateralParams, amount_wad: int, price_wad: int) -> int:
+        """Collateral value (haircut and cap applied, USD WAD) ``amount_wad`` units of ``cp`` lost
+        between the path's starting price and ``price_wad`` (negative: gained)."""
+        start = self.book.spot_wad(cp.feed_id)
+        return collateral_value(cp, amount_wad, start) - collateral_value(cp, amount_wad, price_wad)
+
+    def collateral_fall(self, address: str) -> dict[int, int]:
+        """Per collateral asset, the value the account's collateral lost to that asset's price
+        since the path began (USD WAD, 0 when it gained): the units it holds at the protocol's
+        last accepted price, the units the liquidator bought at the price of the sale."""
+        acct, prices = self.house.state.accounts[address], self.prices()
+        sold = self.sold_fall.get(address, {})
+        out = {}
+        for cp in self.params.collaterals:
+            fall = sold.get(cp.asset_id, 0) + self._fall(cp, acct.collateral.get(cp.asset_id, 0), prices[cp.feed_id])
+            out[cp.asset_id] = max(fall, 0)
+        return out
+
+    def _attribute_collateral(self, address: str, debt_wad: int) -> int:
+        """The part of ``debt_wad`` the account's collateral fall explains (not yet attributed to
+        it by an earlier settlement of the same account), booked by asset; returns it."""
+        falls = self.collateral_fall(address)
+        total = sum(falls.values())
+        part = min(debt_wad, max(0, total - self.collateral_used.get(address, 0)))
+        if not part:
+            return 0
+        self.collateral_used[address] = self.collateral_used.get(address, 0) + part
+        shares = {a: part * f // total for a, f in falls.items()}
+        top = max(falls, key=lambda a: (falls[a], -a))
+        shares[top] += part - sum(shares.values())
+        by_asset = self.tally.bad_debt_by_asset
+        for a, amount in shares.items():
+            by_asset[a] = by_asset.get(a, 0) + amount
+        return part
+
     def attribute(self, address: str, debt_wad: int) -> None:
-        """Split an account's bad debt by cause. The **gap** is the shortfall it already had when
-        first flagged (the price moved past its bankruptcy price between two accepted oracle
-        prices, or while it was not trusted); the rest built up while it waited, and is split over
-        the blocks it waited by what held it: keeper **latency**, the **block cap**, the **gas**
-        budget, an **untrusted** price, or **other** (the keeper's own margin, no deleveraging
-        counterparty, an account never flagged). Integer shares; the remainder goes to the cause
-        with the most blocks, so the parts sum to the debt exactly."""
+        """Split an account's bad debt by cause, in this order. The **collateral** fall comes
+        first: the value the account's collateral lost to its prices since the path began
+        (:meth:`collateral_fall`), up to the debt; had its collateral kept its value, that much
+        of the debt would not exist. The **gap** is the shortfall it already had when first
+        flagged (the price moved past its bankruptcy price between two accepted oracle prices, or
+        while it was not trusted), up to what is left. The rest built up while it waited, and is
+        split over the blocks it waited by what held it: keeper **latency**, the **block cap**,
+        the **gas** budget, an **untrusted** price, or **other** (the keeper's own margin, no
+        deleveraging counterparty, an account never flagged). An account settled several times
+        (one bankrupt close per market, then its residual) uses its collateral fall and its gap
+        once. Integer shares; the remainder goes to the cause with the most blocks, so the parts
+        sum to the debt exactly."""
         by = self.tally.bad_debt_by
+        collateral = self._attribute_collateral(address, debt_wad)
+        by["collateral"] += collateral
+        debt_wad -= collateral
         record = self.pending.get(address)
         if record is None:
             by["other"] += debt_wad
             return
-        gap = min(debt_wad, max(0, -record.equity_at_flag)) if record.equity_at_flag is not None else 0
+        shortfall = max(0, -record.equity_at_flag) if record.equity_at_flag is not None else 0
+        gap = min(debt_wad, max(0, shortfall - record.gap_used))
+        record.gap_used += gap
         by["gap"] += gap
         rest = debt_wad - gap
         waited = sum(record.blocks.values())
@@ -853,6 +928,9 @@ def simulate_path(
         "liquidations_block_peak": t.liquidations_block_peak,
         "liquidation_impact_max_bps": t.impact_max_bps,
         **{f"bad_debt_{cause}_wad": amount for cause, amount in t.bad_debt_by.items()},
+        "bad_debt_no_market_wad": t.bad_debt_no_market,
+        **{market_bad_debt(mp.market_id): t.bad_debt_by_market.get(mp.market_id, 0) for mp in markets},
+        **{asset_bad_debt(cp.asset_id): t.bad_debt_by_asset.get(cp.asset_id, 0) for cp in params.collaterals},
         "reduce_only_s": t.reduce_only_s,
         "oracle_updates": t.oracle_updates,
         "oracle_rejections": t.oracle_rejections,
