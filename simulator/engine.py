@@ -923,6 +923,7 @@ def simulate_path(
         **{f"deferred_{cause}": count for cause, count in t.deferred_by.items()},
         "keeper_waits": t.keeper_waits,
         "keeper_gas": t.keeper_gas,
+        "keeper_gas_cost_wad": config.keepers.gas_cost_wad(t.keeper_gas),
         "backlog_peak": t.backlog_peak,
         "backlog_clear_s": t.backlog_clear_s,
         "liquidations_block_peak": t.liquidations_block_peak,

@@ -84,6 +84,11 @@ METRICS: dict[str, tuple[MetricKind, str]] = {
     "accounts_liquidated": (MetricKind.COUNT, "distinct accounts liquidated or deleveraged at least once"),
     "liquidated_notional_wad": (MetricKind.WAD, "notional closed by liquidations at the oracle price (USD)"),
     "keeper_rewards_wad": (MetricKind.WAD, "penalty shares paid to keepers (USD)"),
+    "keeper_gas_cost_wad": (
+        MetricKind.WAD,
+        "what the keepers' and the collateral liquidator's gas cost at keepers.gas_price_gwei and "
+        "keepers.gas_token_usd (USD, rounded up)",
+    ),
     "deferred_liquidations": (
         MetricKind.COUNT,
         "keeper actions postponed (summed over blocks) by the gas budget, the block cap or an untrusted price",

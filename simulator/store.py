@@ -47,7 +47,7 @@ from numpy.typing import NDArray
 
 from protocol.errors import InvalidParameter
 from simulator.config import MAX_PATHS, StudyConfig
-from simulator.results import METRICS, MetricKind, PathResult, study_metrics
+from simulator.results import MetricKind, PathResult, study_metrics
 
 if sys.platform != "win32":
     import fcntl
@@ -346,7 +346,9 @@ class ResultStore:
             "keep_series": keep_series,
             "novation_version": _version(),
             "numpy_version": np.__version__,
-            "metrics": {name: {"kind": kind.value, "meaning": text} for name, (kind, text) in _metrics_of(config).items()},
+            "metrics": {
+                name: {"kind": kind.value, "meaning": text} for name, (kind, text) in _metrics_of(config).items()
+            },
             "money": "*_wad metrics are stored as exact decimal128(38, 18) USD; x WAD = x * 10**-18 USD",
             "config": config.to_dict(),
             "extra": dict(extra or {}),
