@@ -7,7 +7,7 @@ float64 per grid point (``steps + 1`` values) and exist only for plots and repor
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from protocol.errors import InvalidParameter
+from protocol.params import Params
 
 __all__ = [
     "ASSET_BAD_DEBT_PREFIX",
@@ -174,14 +175,17 @@ def asset_bad_debt(asset_id: int) -> str:
     return f"{ASSET_BAD_DEBT_PREFIX}{asset_id}_wad"
 
 
-def study_metrics(market_ids: Iterable[int], asset_ids: Iterable[int]) -> dict[str, tuple[MetricKind, str]]:
-    """Every metric a path of a book with these traded markets and collateral assets has:
-    :data:`METRICS`, then one bad-debt metric per market and per collateral asset."""
+def study_metrics(params: Params) -> dict[str, tuple[MetricKind, str]]:
+    """Every metric a path of a book with ``params`` (:meth:`StudyConfig.book_params`) has:
+    :data:`METRICS`, then one bad-debt metric per traded market and per collateral asset."""
     out = dict(METRICS)
-    for m in market_ids:
-        out[market_bad_debt(m)] = (MetricKind.WAD, f"bad debt settled at bankrupt closes in market {m} (USD)")
-    for a in asset_ids:
-        out[asset_bad_debt(a)] = (MetricKind.WAD, f"bad debt the fall of collateral asset {a} explains (USD)")
+    for mp in params.markets:
+        out[market_bad_debt(mp.market_id)] = (
+            MetricKind.WAD,
+            f"bad debt settled at {mp.symbol}'s bankrupt closes (USD)",
+        )
+    for cp in params.collaterals:
+        out[asset_bad_debt(cp.asset_id)] = (MetricKind.WAD, f"bad debt the fall of {cp.symbol} explains (USD)")
     return out
 
 

@@ -218,12 +218,6 @@ def _schema(fingerprint: str, metrics: Mapping[str, MetricKind]) -> pa.Schema:
     return pa.schema(fields, metadata={_FINGERPRINT_KEY: fingerprint.encode()})
 
 
-def _metrics_of(config: StudyConfig) -> dict[str, tuple[MetricKind, str]]:
-    """The per-path metrics of ``config``'s book (its traded markets and collateral assets)."""
-    params = config.book_params()
-    return study_metrics((mp.market_id for mp in params.markets), (cp.asset_id for cp in params.collaterals))
-
-
 def _column(name: str, kind: MetricKind, records: Sequence[PathRecord]) -> list[object]:
     out: list[object] = []
     for r in records:
@@ -347,7 +341,8 @@ class ResultStore:
             "novation_version": _version(),
             "numpy_version": np.__version__,
             "metrics": {
-                name: {"kind": kind.value, "meaning": text} for name, (kind, text) in _metrics_of(config).items()
+                name: {"kind": kind.value, "meaning": text}
+                for name, (kind, text) in study_metrics(config.book_params()).items()
             },
             "money": "*_wad metrics are stored as exact decimal128(38, 18) USD; x WAD = x * 10**-18 USD",
             "config": config.to_dict(),

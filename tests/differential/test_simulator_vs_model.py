@@ -21,6 +21,7 @@ from protocol.margin import account_health
 from protocol.margin_core import LiquidationWatch, MarginBook
 from simulator.config import StudyConfig
 from simulator.engine import build_book, simulate_path
+from simulator.results import market_bad_debt
 
 CASES = {
     # A 45 % crash through a thin market: liquidations, bad debt, a drained fund, socialized loss.
@@ -135,6 +136,12 @@ def test_vectorised_screen_equals_model_loop(case: str) -> None:
             == core.metrics["bad_debt_wad"]
         )
         assert house.state.insurance_fund == core.metrics["insurance_fund_end_wad"]
+        # bad debt per market is what that market's bankrupt closes settled, the rest had no market
+        for mp in book.params.markets:
+            settled = sum(e.debt_wad for e in events if isinstance(e, ShortfallSettled) and e.market_id == mp.market_id)
+            assert settled == core.metrics[market_bad_debt(mp.market_id)]
+        residual = sum(e.debt_wad for e in events if isinstance(e, BadDebtSettled))
+        assert residual == core.metrics["bad_debt_no_market_wad"]
     # The cases are built to exercise the machinery: make sure they did.
     assert totals["liquidations"] > 0
     if case == "jumps":

@@ -28,7 +28,7 @@ from simulator.report import (
     write_stress_report,
     write_sweep_report,
 )
-from simulator.results import METRICS, SERIES, PathResult, feed_series
+from simulator.results import SERIES, PathResult, feed_series, study_metrics
 from simulator.runner import run_study
 from simulator.store import PathRecord, ResultStore
 from simulator.sweep import run_sweep, search
@@ -45,7 +45,7 @@ def synthetic_path(config: StudyConfig, path_index: int) -> PathResult:
     thin = imf is not None and imf < Decimal("0.1")
     bad = (path_index % 2) * (50_000 + 100_000 * thin) * WAD
     fund = 1_000_000 * WAD
-    metrics = dict.fromkeys(METRICS, 0)
+    metrics = dict.fromkeys(study_metrics(config.book_params()), 0)
     metrics |= {
         "bad_debt_wad": bad,
         "insurance_fund_start_wad": fund,

@@ -16,7 +16,7 @@ from rich.console import Console
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
 from simulator.config import StudyConfig
-from simulator.results import METRICS, SERIES, MetricKind
+from simulator.results import METRICS, SERIES, MetricKind, study_metrics
 from simulator.store import PathRecord, ResultStore
 from simulator.summary import (
     ALL_FIELDS,
@@ -57,7 +57,7 @@ def hand_made(tmp_path: Path) -> pd.DataFrame:
     records = []
     for i in range(5):
         seed = CONFIG.path_seed(i)
-        metrics = {name: TABLE[name][i] if name in TABLE else 0 for name in METRICS}
+        metrics = {name: TABLE[name][i] if name in TABLE else 0 for name in study_metrics(CONFIG.book_params())}
         series = {name: np.zeros(3) for name in SERIES}
         records.append(PathRecord(i, int(seed.entropy), tuple(seed.spawn_key), metrics, series))
     store.write(records)
@@ -132,7 +132,7 @@ def test_undefined_statistics_are_nan_and_null_in_the_file(tmp_path: Path) -> No
     records = []
     for i in range(3):  # three of five paths, no socialized loss
         seed = CONFIG.path_seed(i)
-        metrics = dict.fromkeys(METRICS, 0)
+        metrics = dict.fromkeys(study_metrics(CONFIG.book_params()), 0)
         records.append(PathRecord(i, int(seed.entropy), tuple(seed.spawn_key), metrics, None))
     store.write(records)
     s = write_summary(tmp_path)
@@ -191,7 +191,7 @@ def test_tail_metrics_and_their_bounds_on_100_paths(tmp_path: Path) -> None:
     records = []
     for i in range(100):
         seed = config.path_seed(i)
-        metrics = dict.fromkeys(METRICS, 0)
+        metrics = dict.fromkeys(study_metrics(config.book_params()), 0)
         metrics |= {
             "bad_debt_wad": usd(str(i + 1)),
             "insurance_fund_drawdown_wad": usd(str(i + 1)),
