@@ -37,7 +37,10 @@ from simulator.store import ResultStore, atomic_write, usd_column
 from simulator.summary import (
     CONVERGENCE_METRICS,
     INTERVAL_METHOD,
+    MIN_BOOTSTRAP_PATHS,
     PERCENTILE_METHOD,
+    RESOLVED_RELATIVE_WIDTH,
+    SUMMARY_FIELDS,
     convergence,
     headline_rows,
     resolution_notes,
@@ -203,7 +206,8 @@ def _study_plots(
         plots.plot_bad_debt(metrics, out_dir / "bad_debt.png")
         drawn.append("bad_debt.png")
         table = convergence(metrics)
-        plots.plot_convergence(table, out_dir / "convergence.png", metrics=CONVERGENCE_METRICS)
+        titles = {m: SUMMARY_FIELDS[m] for m in CONVERGENCE_METRICS}
+        plots.plot_convergence(table, out_dir / "convergence.png", metrics=CONVERGENCE_METRICS, titles=titles)
         drawn.append("convergence.png")
     return drawn
 
@@ -315,8 +319,9 @@ def _headline(summary: Mapping[str, float | int]) -> str:
     table = markdown_table(header, headline_rows(summary), align="lrrl")
     return (
         f"{table}\n\nResolvable: a percentile that is not just the worst path and has an upper bound, an expected "
-        "shortfall whose tail holds more than one path, any other value whose interval is no wider than the value "
-        "itself; a **no** says the path count cannot support the number (add paths: it extends the study)."
+        f"shortfall whose tail holds more than one path, any other value whose interval is at most "
+        f"{RESOLVED_RELATIVE_WIDTH:g} times the value wide (a bootstrap interval from at least {MIN_BOOTSTRAP_PATHS} "
+        "paths); a **no** says the path count cannot support the number (add paths: it extends the study)."
     )
 
 

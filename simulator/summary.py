@@ -472,8 +472,12 @@ HEADLINE_METRICS = (
     "p_uncovered_loss",
     "keeper_profit_mean_usd",
 )
-#: Relative width (interval width over the point) up to which an interval resolves its metric.
-RESOLVED_RELATIVE_WIDTH = 1.0
+#: Relative width (interval width over the point) up to which an interval resolves its metric:
+#: the interval lies within about +-25 % of the value.
+RESOLVED_RELATIVE_WIDTH = 0.5
+#: Fewest paths a bootstrap interval (means, expected shortfalls) is trusted with: below it the
+#: resamples take too few distinct values to bound anything.
+MIN_BOOTSTRAP_PATHS = 20
 
 
 def resolvable(summary: Mapping[str, float | int], name: str) -> tuple[bool, str]:
@@ -483,7 +487,8 @@ def resolvable(summary: Mapping[str, float | int], name: str) -> tuple[bool, str
     not just the worst path and has a finite one-sided upper bound (:func:`paths_for_quantile`);
     an expected shortfall when its tail holds more than one path; a probability, mean or
     expected shortfall when its two-sided interval is at most :data:`RESOLVED_RELATIVE_WIDTH`
-    times the point (a probability no path showed is not resolved: only its upper bound is)."""
+    times the point (a probability no path showed is not resolved: only its upper bound is), and
+    a bootstrap interval needs at least :data:`MIN_BOOTSTRAP_PATHS` paths."""
     n = int(summary["n_paths"])
     confidence = float(summary.get("confidence", DEFAULT_CONFIDENCE))
     base = "bad_debt_p99_usd" if name == "fund_coverage_p99" else name
@@ -495,6 +500,8 @@ def resolvable(summary: Mapping[str, float | int], name: str) -> tuple[bool, str
         return True, ""
     if base in ES_FIELDS and n * (1 - ES_FIELDS[base]) <= 1:
         return False, "its tail is one path"
+    if base not in PROBABILITY_FIELDS and n < MIN_BOOTSTRAP_PATHS:
+        return False, f"a bootstrap needs {MIN_BOOTSTRAP_PATHS} paths"
     point = float(summary[base])
     low, high = float(summary.get(f"{base}_ci_low", math.nan)), float(summary.get(f"{base}_ci_high", math.nan))
     if math.isnan(point) or math.isnan(low) or math.isnan(high):
