@@ -81,7 +81,7 @@ from protocol.events import (
 from protocol.funding import accrued_markets
 from protocol.keeper import adl_counterparties, collateral_for_sale, collateral_to_sell
 from protocol.keeper_block import KeeperBlock
-from protocol.margin import collateral_value, notional
+from protocol.margin import collateral_value, notional, unrealized_pnl
 from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, adl_pool, evaluate
 from protocol.oracle_adapter import is_trusted
 from protocol.orders import MODEL_DOMAIN, OrderDomain, OrderSigner
@@ -367,8 +367,9 @@ class _Tally:
     proceeds_by_asset: dict[int, int] = field(default_factory=dict)
     #: Bad debt (USD WAD) by cause (:data:`BAD_DEBT_CAUSES`), summing to ``bad_debt``.
     bad_debt_by: dict[str, int] = field(default_factory=lambda: dict.fromkeys(BAD_DEBT_CAUSES, 0))
-    #: Bad debt (USD WAD) by the market whose bankrupt close settled it, and what was settled with
-    #: no position left; together they sum to ``bad_debt``.
+    #: Bad debt (USD WAD) by market: what its bankrupt closes settled plus its share of what was
+    #: settled with no position left (:meth:`_PathRun._residual_by_market`); with what no losing
+    #: close explains (``bad_debt_no_market``) they sum to ``bad_debt``.
     bad_debt_by_market: dict[int, int] = field(default_factory=dict)
     bad_debt_no_market: int = 0
     #: The collateral cause (USD WAD) by asset id, summing to ``bad_debt_by["collateral"]``.
@@ -407,6 +408,8 @@ class _PathRun:
         #: bad debt already attributed to the account's collateral fall.
         self.sold_fall: dict[str, dict[int, int]] = {}
         self.collateral_used: dict[str, int] = {}
+        #: Per account and market, the losses (USD WAD) its liquidations and deleveragings realized.
+        self.close_losses: dict[str, dict[int, int]] = {}
         self.impacts: dict[int, Impact] = {fp.feed_id: Impact.from_config(config) for fp in self.params.feeds}
         #: The keepers' block while they act (:meth:`keep`): questions and actions without forks.
         self.block: KeeperBlock | None = None
@@ -484,7 +487,7 @@ class _PathRun:
                 if isinstance(e, ShortfallSettled):
                     t.bad_debt_by_market[e.market_id] = t.bad_debt_by_market.get(e.market_id, 0) + e.debt_wad
                 else:
-                    t.bad_debt_no_market += e.debt_wad
+                    self._residual_by_market(e.account, e.debt_wad)
                 self.attribute(e.account, e.debt_wad)
                 # what the fund could not pay is socialized (LossSocialized) or left uncovered
                 if e.socialized_wad or (e.covered_by_fund_wad and self.house.state.insurance_fund == 0):
@@ -644,12 +647,17 @@ class _PathRun:
                 if q == 0:  # the block cap is spent
                     return _Wait.CAP
             action, cost, touched = Liquidate(KEEPER, address, market_id, q), kc.gas_per_liquidation, (address, KEEPER)
+        before = self._position_pnl(address, market_id, price)
         try:
             events = self.apply(action)
         except ProtocolRevert as exc:
             if exc.reason not in _DEFERRABLE:
                 raise
             return _REVERT_CAUSE.get(exc.reason, _Wait.KEEPER)
+        loss = before - self._position_pnl(address, market_id, price)  # unrealized PnL the close took away
+        if loss > 0:
+            losses = self.close_losses.setdefault(address, {})
+            losses[market_id] = losses.get(market_id, 0) + loss
         self._count(events)
         for e in events:
             if isinstance(e, Liquidated):
@@ -658,6 +666,28 @@ class _PathRun:
         if _needs_sale(block, self.house.state, address):
             self.sales.append(address)
         return cost
+
+    def _position_pnl(self, address: str, market_id: int, price_wad: int) -> int:
+        """Unrealized PnL (USD WAD) of the account's position in ``market_id`` at ``price_wad`` (0: none)."""
+        position = self.house.state.accounts[address].positions.get(market_id)
+        return 0 if position is None else unrealized_pnl(position, price_wad)
+
+    def _residual_by_market(self, address: str, debt_wad: int) -> None:
+        """Book bad debt settled with no position left (what the collateral sale left) to the
+        markets whose closes realized the account's losses, in proportion to those losses (the
+        F-15 rule of :func:`protocol.liquidation.close_shortfall`, applied to the residual);
+        floor shares, the remainder to the largest loss. With no losing close: no market."""
+        t = self.tally
+        losses = self.close_losses.get(address, {})
+        total = sum(losses.values())
+        if not total:
+            t.bad_debt_no_market += debt_wad
+            return
+        shares = {m: debt_wad * loss // total for m, loss in losses.items()}
+        top = max(losses, key=lambda m: (losses[m], -m))
+        shares[top] += debt_wad - sum(shares.values())
+        for m, amount in shares.items():
+            t.bad_debt_by_market[m] = t.bad_debt_by_market.get(m, 0) + amount
 
     def _sell_collateral(self, address: str, gas: int) -> int | _Wait:
         """The liquidator buys collateral of an account with a negative balance: gas used (0:

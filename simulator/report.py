@@ -273,7 +273,7 @@ def _breakdown(config: StudyConfig, metrics: pd.DataFrame, series: Mapping[int, 
         ("market", mp.symbol, *debt(market_bad_debt(mp.market_id)), flow(market_series(mp.market_id)))
         for mp in params.markets
     ]
-    rows.append(("market", "none (settled after the last close)", *debt("bad_debt_no_market_wad"), "—"))
+    rows.append(("market", "none (no losing close)", *debt("bad_debt_no_market_wad"), "—"))
     rows += [
         ("collateral", cp.symbol, *debt(asset_bad_debt(cp.asset_id)), flow(collateral_series(cp.asset_id)))
         for cp in params.collaterals
@@ -287,10 +287,12 @@ def _breakdown(config: StudyConfig, metrics: pd.DataFrame, series: Mapping[int, 
         "liquidated notional / collateral proceeds, mean per path",
     )
     caption = (
-        f"Bad debt over all {n:,} paths (USD, exact sums). Per market: what its bankrupt closes settled (F-15); an "
-        "account still holding collateral settles nothing at the close, and what its collateral sale leaves is "
-        "settled with no market (the market rows and that row sum to the total). Per collateral asset: the "
-        "collateral-price-fall cause of the attribution, by asset. Last column, over the "
+        f"Bad debt over all {n:,} paths (USD, exact sums). Per market: what its bankrupt closes settled (F-15), plus "
+        "its share of what an account's collateral sale left (an account still holding collateral settles nothing "
+        "at the close), split over the markets by the losses the account's liquidations realized in each, the F-15 "
+        "rule applied to the residual; what no losing close explains (funding, fees) has no market. The market "
+        "rows sum to the total. Per collateral asset: the collateral-price-fall cause of the attribution, by asset. "
+        "Last column, over the "
         f"{kept:,} paths whose series were kept: liquidated notional at the oracle price per market, proceeds of the "
         "collateral the liquidator bought per asset."
     )

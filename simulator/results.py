@@ -69,7 +69,7 @@ METRICS: dict[str, tuple[MetricKind, str]] = {
     "bad_debt_other_wad": (MetricKind.WAD, "bad debt built up while the keeper's margin or ADL held it (USD)"),
     "bad_debt_no_market_wad": (
         MetricKind.WAD,
-        "bad debt settled once the account held no position (collateral discount, fees): no market's close (USD)",
+        "bad debt settled with no position left that no losing close explains (funding, fees) (USD)",
     ),
     "insurance_fund_start_wad": (MetricKind.WAD, "insurance fund after set-up (USD)"),
     "insurance_fund_min_wad": (MetricKind.WAD, "lowest insurance fund over the path (USD)"),
@@ -155,8 +155,9 @@ def _is_keyed_series(name: str) -> bool:
 
 
 #: Prefix of the per-market bad-debt metrics: ``bad_debt_market_<market_id>_wad``, the bad debt
-#: settled at that market's bankrupt closes (F-15 ``ShortfallSettled``). With
-#: ``bad_debt_no_market_wad`` they sum to ``bad_debt_wad`` exactly.
+#: settled at that market's bankrupt closes (F-15 ``ShortfallSettled``) plus its share of what an
+#: account's collateral sale left (``BadDebtSettled``), split by the losses the account's closes
+#: realized in each market. With ``bad_debt_no_market_wad`` they sum to ``bad_debt_wad`` exactly.
 MARKET_BAD_DEBT_PREFIX = "bad_debt_market_"
 #: Prefix of the per-collateral-asset bad-debt metrics: ``bad_debt_asset_<asset_id>_wad``, the
 #: part of ``bad_debt_collateral_wad`` (the collateral-price-fall cause) owed to that asset's fall;
@@ -182,7 +183,7 @@ def study_metrics(params: Params) -> dict[str, tuple[MetricKind, str]]:
     for mp in params.markets:
         out[market_bad_debt(mp.market_id)] = (
             MetricKind.WAD,
-            f"bad debt settled at {mp.symbol}'s bankrupt closes (USD)",
+            f"bad debt {mp.symbol}'s closes left: settled at its bankrupt closes or its share of a residual (USD)",
         )
     for cp in params.collaterals:
         out[asset_bad_debt(cp.asset_id)] = (MetricKind.WAD, f"bad debt the fall of {cp.symbol} explains (USD)")
