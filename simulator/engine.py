@@ -654,7 +654,7 @@ class _PathRun:
             if exc.reason not in _DEFERRABLE:
                 raise
             return _REVERT_CAUSE.get(exc.reason, _Wait.KEEPER)
-        loss = before - self._position_pnl(address, market_id, price)  # unrealized PnL the close took away
+        loss = self._position_pnl(address, market_id, price) - before  # the closed part's PnL, negated
         if loss > 0:
             losses = self.close_losses.setdefault(address, {})
             losses[market_id] = losses.get(market_id, 0) + loss

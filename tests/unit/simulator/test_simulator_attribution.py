@@ -75,4 +75,5 @@ def test_a_market_crash_with_rising_collateral_is_not_collateral(tmp_path: Path)
     m = dict(simulate_path(study(tmp_path, crash, rising, 0.5), 0).metrics)
     assert m["bad_debt_wad"] > 0
     assert m["bad_debt_collateral_wad"] == 0
+    assert m[market_bad_debt(0)] == m["bad_debt_wad"]  # BTC-PERP's closes made every loss
     _split_adds_up(m)

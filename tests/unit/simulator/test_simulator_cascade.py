@@ -33,6 +33,7 @@ def test_attribution_and_cascade_add_up() -> None:
     params = CRASH.book_params()
     by_market = sum(m[market_bad_debt(mp.market_id)] for mp in params.markets)
     assert by_market + m["bad_debt_no_market_wad"] == m["bad_debt_wad"]
+    assert all(m[market_bad_debt(mp.market_id)] > 0 for mp in params.markets)  # both markets' closes lost
     assert sum(m[asset_bad_debt(cp.asset_id)] for cp in params.collaterals) == m["bad_debt_collateral_wad"]
     assert m["bad_debt_collateral_wad"] > 0  # ETH, the traders' WETH, falls with BTC
     assert m["keeper_gas_cost_wad"] == CRASH.keepers.gas_cost_wad(m["keeper_gas"])
