@@ -480,7 +480,7 @@ class ResultStore:
         """Every stored path below :attr:`n_paths`, one row each, sorted by ``path_index``.
 
         Columns: ``path_index`` (int64), ``seed_entropy`` (decimal string), ``spawn_key``
-        (``"1,7"``), then every metric of :data:`~simulator.results.METRICS`: ``*_wad``
+        (``"1,7"``), then every metric of the study (:attr:`metrics`): ``*_wad``
         columns hold the **exact USD amount** as :class:`~decimal.Decimal` (``usd_to_wad`` gives
         the WAD integer back), counts and seconds int64, flags bool. For plotting, each ``*_wad``
         metric also gets a float64 ``*_usd`` column (e.g. ``bad_debt_usd``).
