@@ -320,7 +320,7 @@ def _headline(summary: Mapping[str, float | int]) -> str:
     header = ("metric", "point", f"{level} interval", "resolvable")
     table = markdown_table(header, headline_rows(summary), align="lrrl")
     return (
-        f"{table}\n\nResolvable: a percentile that is not just the worst path and has an upper bound, an expected "
+        f"{table}\n\nResolvable: a percentile that is not just the worst path and has a finite interval, an expected "
         f"shortfall whose tail holds more than one path, any other value whose interval is at most "
         f"{RESOLVED_RELATIVE_WIDTH:g} times the value wide (a bootstrap interval from at least {MIN_BOOTSTRAP_PATHS} "
         "paths); a **no** says the path count cannot support the number (add paths: it extends the study)."

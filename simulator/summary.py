@@ -484,7 +484,8 @@ def resolvable(summary: Mapping[str, float | int], name: str) -> tuple[bool, str
     """Whether the path count resolves ``name`` at the summary's confidence, and why not.
 
     A percentile (and the coverage ratio, through the 99th percentile) is resolved when it is
-    not just the worst path and has a finite one-sided upper bound (:func:`paths_for_quantile`);
+    not just the worst path and its two-sided interval is finite (:func:`paths_for_quantile` at
+    the interval's one-sided level);
     an expected shortfall when its tail holds more than one path; a probability, mean or
     expected shortfall when its two-sided interval is at most :data:`RESOLVED_RELATIVE_WIDTH`
     times the point (a probability no path showed is not resolved: only its upper bound is), and
@@ -494,9 +495,9 @@ def resolvable(summary: Mapping[str, float | int], name: str) -> tuple[bool, str
     base = "bad_debt_p99_usd" if name == "fund_coverage_p99" else name
     if base in PERCENTILE_FIELDS:
         q = PERCENTILE_FIELDS[base]
-        needed = paths_for_quantile(q, confidence)
+        needed = paths_for_quantile(q, (1 + confidence) / 2)  # the two-sided interval's upper end
         if is_worst_path(n, q) or n < needed:
-            return False, f"needs {needed:,} paths for an upper bound" if n < needed else "just the worst path"
+            return False, f"needs {needed:,} paths for its interval" if n < needed else "just the worst path"
         return True, ""
     if base in ES_FIELDS and n * (1 - ES_FIELDS[base]) <= 1:
         return False, "its tail is one path"

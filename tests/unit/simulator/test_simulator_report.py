@@ -116,7 +116,7 @@ def test_report_lists_every_plot_the_summary_seeds_and_config(tmp_path: Path) ->
     headline = text.split("## Headline", 1)[1].split("## Summary", 1)[0]
     assert "| metric | point | 95% interval | resolvable |" in headline
     assert "| P(bad debt > 0) | 50 % | [" in headline
-    assert "| no: needs 59 paths for an upper bound |" in headline  # the 95th percentile
+    assert "| no: needs 72 paths for its interval |" in headline  # the 95th percentile: 1 - 0.95**72 >= 0.975
     assert "| yes |" not in headline
     # every bad debt came from the lead market's closes and the price gap
     assert "| market | BTC-PERP | $25k | $50k | 100.0% |" in text

@@ -24,6 +24,7 @@ from simulator.summary import (
     Z95,
     nearest_rank,
     resolution_notes,
+    resolvable,
     summarize,
     summary_table,
     wilson_interval,
@@ -227,3 +228,32 @@ def test_tail_metrics_and_their_bounds_on_100_paths(tmp_path: Path) -> None:
     strict = summarize(store.read_metrics(), 0.99)
     assert strict["confidence"] == 0.99
     assert strict["bad_debt_p95_usd_upper"] == 100.0  # P(B(100, 0.95) <= 99) = 1 - 0.95 ** 100 = 0.994 >= 0.99
+
+
+def test_resolvable_known_answers() -> None:
+    # the 95th percentile's two-sided 95 % interval is finite from 72 paths (1 - 0.95**72 >= 0.975)
+    assert resolvable({"n_paths": 72, "confidence": 0.95, "bad_debt_p95_usd": 1.0}, "bad_debt_p95_usd") == (True, "")
+    assert resolvable({"n_paths": 71, "confidence": 0.95, "bad_debt_p95_usd": 1.0}, "bad_debt_p95_usd") == (
+        False,
+        "needs 72 paths for its interval",
+    )
+    mean = {"n_paths": 20, "confidence": 0.95, "bad_debt_mean_usd": 1.0}
+    assert resolvable(mean | {"bad_debt_mean_usd_ci_low": 0.8, "bad_debt_mean_usd_ci_high": 1.2}, "bad_debt_mean_usd")[
+        0
+    ]
+    wide = mean | {"bad_debt_mean_usd_ci_low": 0.7, "bad_debt_mean_usd_ci_high": 1.3}
+    assert resolvable(wide, "bad_debt_mean_usd") == (False, "interval wider than the value")
+    few = mean | {"n_paths": 19, "bad_debt_mean_usd_ci_low": 1.0, "bad_debt_mean_usd_ci_high": 1.0}
+    assert resolvable(few, "bad_debt_mean_usd") == (False, "a bootstrap needs 20 paths")
+    # an expected shortfall 99 % of 100 paths averages one path; of 101, two
+    es = {
+        "confidence": 0.95,
+        "bad_debt_es99_usd": 1.0,
+        "bad_debt_es99_usd_ci_low": 0.9,
+        "bad_debt_es99_usd_ci_high": 1.1,
+    }
+    assert resolvable(es | {"n_paths": 100}, "bad_debt_es99_usd") == (False, "its tail is one path")
+    assert resolvable(es | {"n_paths": 101}, "bad_debt_es99_usd") == (True, "")
+    never = {"n_paths": 100, "confidence": 0.95, "p_bad_debt": 0.0, "p_bad_debt_ci_low": 0.0}
+    never |= {"p_bad_debt_ci_high": 0.037, "p_bad_debt_upper": 0.0295}
+    assert resolvable(never, "p_bad_debt") == (False, "no path showed it; upper bound 2.95 %")
