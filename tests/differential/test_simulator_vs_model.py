@@ -21,6 +21,7 @@ from protocol.margin import account_health
 from protocol.margin_core import LiquidationWatch, MarginBook
 from simulator.config import StudyConfig
 from simulator.engine import build_book, simulate_path
+from simulator.results import market_bad_debt
 
 CASES = {
     # A 45 % crash through a thin market: liquidations, bad debt, a drained fund, socialized loss.
@@ -143,6 +144,15 @@ def test_vectorised_screen_equals_model_loop(case: str) -> None:
             == core.metrics["bad_debt_wad"]
         )
         assert house.state.insurance_fund == core.metrics["insurance_fund_end_wad"]
+        # bad debt per market: at least what that market's bankrupt closes settled; the residuals
+        # (BadDebtSettled) are split over markets or left with none, to the wei
+        for mp in book.params.markets:
+            settled = sum(e.debt_wad for e in events if isinstance(e, ShortfallSettled) and e.market_id == mp.market_id)
+            assert settled <= core.metrics[market_bad_debt(mp.market_id)]
+        shortfalls = sum(e.debt_wad for e in events if isinstance(e, ShortfallSettled))
+        residual = sum(e.debt_wad for e in events if isinstance(e, BadDebtSettled))
+        by_market = sum(core.metrics[market_bad_debt(mp.market_id)] for mp in book.params.markets)
+        assert by_market - shortfalls + core.metrics["bad_debt_no_market_wad"] == residual
     # The cases are built to exercise the machinery: make sure they did.
     assert totals["liquidations"] > 0
     if case == "jumps":
