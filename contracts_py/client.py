@@ -37,6 +37,7 @@ from contracts_py.chain_house import EVENT_TYPES, to_event
 from contracts_py.chains.abi import ContractABI
 from contracts_py.deploy import COLLATERAL_STRUCT, MARKET_STRUCT, PROTOCOL_STRUCT
 from contracts_py.manifest import Manifest, load_manifest
+from contracts_py.oracle_deploy import ADAPTER_SOURCE
 from contracts_py.rpc import DEFAULT_TIMEOUT_S, Rpc, connect
 from protocol import events as ev
 from protocol.actions import normalize_address
@@ -210,6 +211,7 @@ class NovationClient:
         b = builder or Builder()
         self._abi = ContractABI(house_abi(b), "clearing_house")
         self._lens_abi = ContractABI(b.build("lens").abi, "lens")
+        self._adapter_abi = ContractABI(b.build(ADAPTER_SOURCE).abi, "oracle_adapter")
         self._lens_code = "0x" + b.build("lens").runtime_bytecode.hex()
         #: "deployed", "override" or "getters": how batched account reads run (found on first use).
         self._lens_mode: str | None = "deployed" if self.lens else None
@@ -562,16 +564,31 @@ class NovationClient:
         if topics is not None:
             flt["topics"] = [topics]
         raw = self.rpc.request("eth_getLogs", [flt])
-        out = [self._event(lg) for lg in raw]
+        out = [self._event(lg, self._abi) for lg in raw]
         out.sort(key=lambda e: (e.block, e.tx_index, e.log_index))
         return out
 
-    def _event(self, lg: dict[str, Any]) -> ChainEvent:
+    def adapter_logs(self, adapters: Sequence[str], from_block: int, to_block: int) -> list[ChainEvent]:
+        """One ``eth_getLogs`` of the oracle adapters ``adapters`` (``contracts/oracle/oracle_adapter.vy``:
+        ``Poked``, ``StatusChanged``, ...) over ``from_block..to_block``, decoded as dicts with the
+        adapter's ``address``, in chain order."""
+        if not adapters:
+            return []
+        flt = {"address": list(adapters), "fromBlock": hex(from_block), "toBlock": hex(to_block)}
+        out = [self._event(lg, self._adapter_abi) for lg in self.rpc.request("eth_getLogs", [flt])]
+        out.sort(key=lambda e: (e.block, e.tx_index, e.log_index))
+        return out
+
+    def _event(self, lg: dict[str, Any], abi: ContractABI) -> ChainEvent:
         topics = [bytes.fromhex(t[2:]) for t in lg["topics"]]
-        decoded = self._abi.decode_log(topics, bytes.fromhex(lg["data"][2:]))
+        decoded = abi.decode_log(topics, bytes.fromhex(lg["data"][2:]))
         if decoded is None:
             decoded = {"event": "unknown", "topics": [t.hex() for t in topics], "data": lg["data"]}
-        record: ev.Event | dict[str, Any] = to_event(decoded) if decoded["event"] in EVENT_TYPES else decoded
+        record: ev.Event | dict[str, Any]
+        if abi is self._abi and decoded["event"] in EVENT_TYPES:
+            record = to_event(decoded)
+        else:
+            record = decoded if abi is self._abi else {**decoded, "address": str(lg["address"]).lower()}
         return ChainEvent(
             int(lg["blockNumber"], 16),
             int(lg["transactionIndex"], 16),
@@ -583,13 +600,17 @@ class NovationClient:
 
     def block_hashes(self, blocks: Iterable[int]) -> dict[int, str]:
         """Hash of each block (for reorg checks), one batch."""
+        return {b: h for b, (h, _) in self.block_headers(blocks).items()}
+
+    def block_headers(self, blocks: Iterable[int]) -> dict[int, tuple[str, int]]:
+        """Hash and timestamp (s) of each block, one batch."""
         wanted = list(blocks)
         answers = self.rpc.batch([("eth_getBlockByNumber", [hex(b), False]) for b in wanted])
         out = {}
         for b, a in zip(wanted, answers, strict=True):
             if a is None:
                 raise ChainError(f"block {b} is not on chain {self.chain_id} (past the head?)")
-            out[b] = str(a["hash"])
+            out[b] = (str(a["hash"]), int(a["timestamp"], 16))
         return out
 
 
