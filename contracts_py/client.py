@@ -569,13 +569,15 @@ class NovationClient:
         return out
 
     def adapter_logs(self, adapters: Sequence[str], from_block: int, to_block: int) -> list[ChainEvent]:
-        """One ``eth_getLogs`` of the oracle adapters ``adapters`` (``contracts/oracle/oracle_adapter.vy``:
-        ``Poked``, ``StatusChanged``, ...) over ``from_block..to_block``, decoded as dicts with the
-        adapter's ``address``, in chain order."""
+        """The logs of the oracle adapters ``adapters`` (``contracts/oracle/oracle_adapter.vy``:
+        ``Poked``, ``StatusChanged``, ...) over ``from_block..to_block`` (one batch of one
+        ``eth_getLogs`` per adapter: not every node takes a list of addresses), decoded as dicts
+        with the adapter's ``address``, in chain order."""
         if not adapters:
             return []
-        flt = {"address": list(adapters), "fromBlock": hex(from_block), "toBlock": hex(to_block)}
-        out = [self._event(lg, self._adapter_abi) for lg in self.rpc.request("eth_getLogs", [flt])]
+        span = {"fromBlock": hex(from_block), "toBlock": hex(to_block)}
+        answers = self.rpc.batch([("eth_getLogs", [{"address": a, **span}]) for a in adapters])
+        out = [self._event(lg, self._adapter_abi) for raw in answers for lg in raw]
         out.sort(key=lambda e: (e.block, e.tx_index, e.log_index))
         return out
 
