@@ -32,11 +32,12 @@ from test_protocol_harness import Differential
 from contracts_py.chains import make_chain
 from contracts_py.client import NovationClient
 from contracts_py.deploy import deploy_system
-from contracts_py.indexer import Indexer
+from contracts_py.indexer import INDEX_FORMAT, Indexer
 from contracts_py.oracle_deploy import deploy_oracle_adapter, oracle_artifacts
 from contracts_py.oracle_replay import ChainFeedReplay
 from novation.monitor import TRUSTED_SOURCE
 from protocol.constants import WAD
+from protocol.errors import InvalidParameter
 from protocol.oracle.machine import Status
 from protocol.oracle.oracle_adapter import FeedSpec, SourceKind, SourceSpec
 from protocol.scenarios import BTC_FEED, default_params
@@ -232,5 +233,47 @@ def test_monitor_page_follows_the_oracle_adapter_through_fallback_freeze_and_rec
             ("primary", "using_primary_fallback_untrusted"),
         ]
         assert [s[2] for s in seen[2:5]] == [f"primary {k}/3, fallback 0/3" for k in range(3)]
+    finally:
+        chain.close()
+
+
+FORMAT_0 = """
+CREATE TABLE events (block INTEGER NOT NULL, tx_index INTEGER NOT NULL, log_index INTEGER NOT NULL,
+    tx_hash TEXT NOT NULL, block_hash TEXT NOT NULL, kind TEXT NOT NULL, fields TEXT NOT NULL,
+    PRIMARY KEY (block, tx_index, log_index));
+CREATE TABLE blocks (block INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+CREATE TABLE accounts (address TEXT PRIMARY KEY, first_block INTEGER NOT NULL);
+CREATE TABLE snapshots (block INTEGER NOT NULL, address TEXT NOT NULL, balance TEXT NOT NULL,
+    collateral TEXT NOT NULL, positions TEXT NOT NULL, equity TEXT NOT NULL, maintenance TEXT NOT NULL,
+    liquidatable INTEGER NOT NULL, insurance_fund TEXT NOT NULL, PRIMARY KEY (block, address));
+CREATE TABLE cursor (id INTEGER PRIMARY KEY CHECK (id = 0), house TEXT NOT NULL, chain_id INTEGER NOT NULL,
+    block INTEGER NOT NULL);
+"""
+
+
+def test_an_index_of_format_0_is_migrated_and_one_of_a_newer_format_refused(tmp_path: Path) -> None:
+    chain = make_chain("eth-tester")
+    try:
+        system = deploy_system(chain, default_params(), chain.accounts[0])
+        client = NovationClient(chain.w3, system.core.address)  # type: ignore[attr-defined]
+        old = tmp_path / "old.sqlite"
+        with sqlite3.connect(old) as con:
+            con.executescript(FORMAT_0)
+            con.execute("INSERT INTO cursor VALUES (0, ?, ?, 0)", (client.house, client.chain_id))
+            genesis = client.block_hashes([0])[0]
+            con.execute("INSERT INTO events VALUES (0, 0, 0, '0x', ?, 'PausedSet', '{}')", (genesis,))
+            con.execute("INSERT INTO blocks VALUES (0, ?)", (genesis,))
+        indexer = Indexer(client, old, confirmations=0)
+        indexer.sync()
+        indexer.close()
+        with sqlite3.connect(old) as con:
+            assert con.execute("PRAGMA user_version").fetchone()[0] == INDEX_FORMAT == 1
+            assert con.execute("SELECT address FROM events WHERE block = 0").fetchone()[0] == client.house
+            head, ts = con.execute("SELECT block, timestamp FROM blocks ORDER BY block DESC").fetchone()
+            assert (head, ts) == (chain.block_number(), chain.timestamp())
+            assert con.execute("SELECT timestamp FROM blocks WHERE block = 0").fetchone()[0] == 0  # unknown
+            con.execute("PRAGMA user_version = 2")
+        with pytest.raises(InvalidParameter, match="newer than this novation's 1: upgrade novation"):
+            Indexer(client, old)
     finally:
         chain.close()
