@@ -36,6 +36,7 @@ from contracts_py.build import Builder, house_abi
 from contracts_py.chain_house import EVENT_TYPES, to_event
 from contracts_py.chains.abi import ContractABI
 from contracts_py.deploy import COLLATERAL_STRUCT, MARKET_STRUCT, PROTOCOL_STRUCT
+from contracts_py.house_state import decode_state, feed_state, state_calls
 from contracts_py.manifest import Manifest, load_manifest
 from contracts_py.oracle_deploy import ADAPTER_SOURCE
 from contracts_py.rpc import DEFAULT_TIMEOUT_S, Rpc, connect
@@ -47,7 +48,7 @@ from protocol.errors import ChainError, InvalidParameter, NovationError, Protoco
 from protocol.margin import Health
 from protocol.orders import OrderDomain
 from protocol.params import CollateralParams, FeedParams, MarketParams, Params, ProtocolParams, SocializedLossMethod
-from protocol.state import Account, FeedState, MarketState, Position, ProtocolState, Roles
+from protocol.state import Account, FeedState, MarketState, Position, ProtocolState
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -359,10 +360,7 @@ class NovationClient:
 
     def feed(self, feed_id: int, *, block: int | None = None) -> FeedState:
         """Last accepted price of ``feed_id`` with its time, validity and move reference."""
-        (price, updated, valid), (accepted, ref_price, ref_accepted) = self._calls(
-            [("feeds", (feed_id,)), ("feed_moves", (feed_id,))], block
-        )
-        return FeedState(int(price), int(updated), bool(valid), int(accepted), int(ref_price), int(ref_accepted))
+        return feed_state(*self._calls([("feeds", (feed_id,)), ("feed_moves", (feed_id,))], block))
 
     def insurance_fund(self, *, block: int | None = None) -> int:
         """Insurance fund balance (USD WAD)."""
@@ -451,57 +449,17 @@ class NovationClient:
         params = self.params_from_chain(block=number)
         feeds = [f.feed_id for f in params.feeds]
         assets = [SETTLEMENT_ASSET_ID, *(c.asset_id for c in params.collaterals)]
-        scalar = (
-            "governance",
-            "pending_governance",
-            "paused",
-            "insurance_fund",
-            "fee_pool",
-            "funding_pool",
-            "loss_pool",
-            "uncovered_loss",
-            "block_liquidated_wad",
-            "block_liquidated_at",
-            "liquidations_resume_at_s",
-        )
-        calls: list[tuple[str, tuple[Any, ...]]] = [(name, ()) for name in scalar]
-        calls += [("markets", (m,)) for m in params.market_ids]
-        calls += [c for f in feeds for c in (("feeds", (f,)), ("feed_moves", (f,)))]
-        calls += [("vault_tokens", (i,)) for i in assets]
-        out = iter(self._calls(calls, number))
-        values = {name: next(out) for name in scalar}
-        markets = {m: MarketState(*(int(v) for v in next(out))) for m in params.market_ids}
-        feed_states = {}
-        for f in feeds:
-            (price, updated, valid), (accepted, ref_price, ref_accepted) = next(out), next(out)
-            feed_states[f] = FeedState(
-                int(price), int(updated), bool(valid), int(accepted), int(ref_price), int(ref_accepted)
-            )
-        vault = {i: int(next(out)) for i in assets}
-        accounts = {a: acct for a, acct in self.accounts(addresses, block=number).items() if acct != Account()}
-        pending = str(values["pending_governance"]).lower()
-        state = ProtocolState(
-            roles=Roles(
-                governance=str(values["governance"]).lower(),
-                pending_governance=None if int(pending, 16) == 0 else pending,
-            ),
+        calls = state_calls(params.market_ids, feeds, assets)
+        state = decode_state(
+            iter(self._calls(calls, number)),
+            params.market_ids,
+            feeds,
+            assets,
             now_s=timestamp,
             block=number,
-            paused=bool(values["paused"]),
-            accounts=accounts,
-            markets=markets,
-            feeds=feed_states,
-            vault_tokens=vault,
-            insurance_fund=int(values["insurance_fund"]),
-            fee_pool=int(values["fee_pool"]),
-            funding_pool=int(values["funding_pool"]),
-            loss_pool=int(values["loss_pool"]),
-            uncovered_loss=int(values["uncovered_loss"]),
-            block_liquidated_wad=int(values["block_liquidated_wad"]),
-            block_liquidated_at=int(values["block_liquidated_at"]),
-            liquidations_resume_at_s=int(values["liquidations_resume_at_s"]),
             order_domain=OrderDomain(self.chain_id, self.house),
         )
+        state.accounts = {a: acct for a, acct in self.accounts(addresses, block=number).items() if acct != Account()}
         return Snapshot(number, timestamp, params, state)
 
     def health(self, address: str, *, block: int | None = None) -> AccountHealth:

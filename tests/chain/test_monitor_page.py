@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integrator_scenario import run_scenario
+from integrator_scenario import scenario_on
 from test_protocol_harness import Differential
 
 from contracts_py.chains import make_chain
@@ -59,17 +59,13 @@ ARTEFACTS = REPO / "out" / "artefacts"
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Differential, Path]]:
-    chain = make_chain("eth-tester")
-    d = Differential.on_chain(chain)
-    d.reset()
-    run_scenario(d)
-    db = tmp_path_factory.mktemp("monitor") / "index.sqlite"
-    client = NovationClient(chain.w3, d.core.address)  # type: ignore[attr-defined]
-    indexer = Indexer(client, db, confirmations=0, snapshot_every=1)
-    indexer.sync()
-    indexer.close()
-    yield d, db
-    chain.close()
+    with scenario_on("eth-tester") as (d, _traders):
+        db = tmp_path_factory.mktemp("monitor") / "index.sqlite"
+        client = NovationClient(d.chain_system.chain.w3, d.core.address)  # type: ignore[attr-defined]
+        indexer = Indexer(client, db, confirmations=0, snapshot_every=1)
+        indexer.sync()
+        indexer.close()
+        yield d, db
 
 
 @pytest.fixture(autouse=True)
