@@ -132,7 +132,7 @@ def test_indexer_reorg_is_rolled_back(scenario: tuple[Differential, list[str]], 
         assert conn.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] > 0
     paths = export_parquet(db, tmp_path)
     assert sorted(p.name for p in paths) == sorted(
-        f"{t}.parquet" for t in ("events", "blocks", "accounts", "snapshots", "cursor")
+        f"{t}.parquet" for t in ("events", "blocks", "accounts", "snapshots", "cursor", "adapters")
     )
     # a reorganisation deeper than the confirmation depth is refused
     shallow = Indexer(client, tmp_path / "shallow.sqlite", confirmations=0)

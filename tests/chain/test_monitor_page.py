@@ -29,6 +29,7 @@ import pytest
 from integrator_scenario import scenario_on
 from test_protocol_harness import Differential
 
+from contracts_py.chain_house import mint_test_tokens
 from contracts_py.chains import make_chain
 from contracts_py.client import NovationClient
 from contracts_py.deploy import deploy_system
@@ -247,7 +248,7 @@ CREATE TABLE cursor (id INTEGER PRIMARY KEY CHECK (id = 0), house TEXT NOT NULL,
 """
 
 
-def test_an_index_of_format_0_is_migrated_and_one_of_a_newer_format_refused(tmp_path: Path) -> None:
+def test_an_old_index_is_migrated_keeps_unknown_events_and_a_newer_one_is_refused(tmp_path: Path) -> None:
     chain = make_chain("eth-tester")
     try:
         system = deploy_system(chain, default_params(), chain.accounts[0])
@@ -259,7 +260,9 @@ def test_an_index_of_format_0_is_migrated_and_one_of_a_newer_format_refused(tmp_
             genesis = client.block_hashes([0])[0]
             con.execute("INSERT INTO events VALUES (0, 0, 0, '0x', ?, 'PausedSet', '{}')", (genesis,))
             con.execute("INSERT INTO blocks VALUES (0, ?)", (genesis,))
-        indexer = Indexer(client, old, confirmations=0)
+        token = system.token(0).address  # followed as an adapter: its events are unknown to the adapter ABI
+        indexer = Indexer(client, old, adapters=[token], confirmations=0)
+        mint_test_tokens(system, chain.accounts[5:6], asset_ids=[0])
         indexer.sync()
         indexer.close()
         with sqlite3.connect(old) as con:
@@ -268,6 +271,9 @@ def test_an_index_of_format_0_is_migrated_and_one_of_a_newer_format_refused(tmp_
             head, ts = con.execute("SELECT block, timestamp FROM blocks ORDER BY block DESC").fetchone()
             assert (head, ts) == (chain.block_number(), chain.timestamp())
             assert con.execute("SELECT timestamp FROM blocks WHERE block = 0").fetchone()[0] == 0  # unknown
+            unknown = con.execute("SELECT kind, fields FROM events WHERE address = ?", (token,)).fetchall()
+            assert unknown
+            assert {kind for kind, _ in unknown} == {"unknown"}  # kept, not a crash
             con.execute("PRAGMA user_version = 2")
         with pytest.raises(InvalidParameter, match="newer than this novation's 1: upgrade novation"):
             Indexer(client, old)
