@@ -134,8 +134,12 @@ def page_data(db: Path, *, top: int = 20) -> dict[str, Any]:
 
 
 def _block_time(con: sqlite3.Connection, block: int) -> int | None:
-    """Timestamp (s) of ``block`` as indexed; None when unknown (indexed by an older indexer)."""
-    row = con.execute("SELECT timestamp FROM blocks WHERE block = ?", (block,)).fetchone()
+    """Timestamp (s) of ``block`` as indexed; None when unknown (indexed by an older indexer, or an
+    index of format 0 not migrated yet: the monitor only reads)."""
+    try:
+        row = con.execute("SELECT timestamp FROM blocks WHERE block = ?", (block,)).fetchone()
+    except sqlite3.OperationalError:  # format 0: no timestamp column
+        return None
     return int(row[0]) if row and row[0] else None
 
 

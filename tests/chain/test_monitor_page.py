@@ -36,7 +36,7 @@ from contracts_py.deploy import deploy_system
 from contracts_py.indexer import INDEX_FORMAT, Indexer
 from contracts_py.oracle_deploy import deploy_oracle_adapter, oracle_artifacts
 from contracts_py.oracle_replay import ChainFeedReplay
-from novation.monitor import TRUSTED_SOURCE
+from novation.monitor import TRUSTED_SOURCE, page_data
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
 from protocol.oracle.machine import Status
@@ -260,6 +260,7 @@ def test_an_old_index_is_migrated_keeps_unknown_events_and_a_newer_one_is_refuse
             genesis = client.block_hashes([0])[0]
             con.execute("INSERT INTO events VALUES (0, 0, 0, '0x', ?, 'PausedSet', '{}')", (genesis,))
             con.execute("INSERT INTO blocks VALUES (0, ?)", (genesis,))
+        assert page_data(old)["now_s"] is None  # the monitor reads a format-0 index as it is
         token = system.token(0).address  # followed as an adapter: its events are unknown to the adapter ABI
         indexer = Indexer(client, old, adapters=[token], confirmations=0)
         mint_test_tokens(system, chain.accounts[5:6], asset_ids=[0])
