@@ -9,20 +9,17 @@ it proposes the empty list and, in the execution window, closes the account with
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from keeper_node import USDC, anvil_house, impersonated_keeper, mine, send
 
-from contracts_py.chain_house import call_of, mint_test_tokens
 from contracts_py.chains.anvil_chain import AnvilChain
 from contracts_py.client import NovationClient
-from contracts_py.deploy import System, deploy_system
-from contracts_py.keeper import ImpersonatedWallet, Keeper, KeeperConfig
-from contracts_py.rpc import Rpc
+from contracts_py.deploy import System
 from protocol import events as ev
-from protocol.actions import Action, Deposit, PushPrice
+from protocol.actions import Deposit, PushPrice
 from protocol.constants import WAD
 from protocol.orders import OrderSigner
 from protocol.params import SocializedLossMethod
@@ -30,20 +27,12 @@ from protocol.scenarios import BTC_FEED, BTC_PERP, ETH_FEED, default_params
 
 PARAMS = default_params(socialized_loss_method=SocializedLossMethod.ADL)
 WINDOW = PARAMS.protocol.adl_window_s
-BLOCK_S = 12
-USDC = 10**6
 
 
 @pytest.fixture(scope="module")
 def deployed() -> Iterator[tuple[AnvilChain, System]]:
-    chain = AnvilChain()  # fails naming `make anvil` when there is no anvil
-    try:
-        gov, oracle, _keeper, matcher = chain.accounts[:4]
-        system = deploy_system(chain, PARAMS, gov, oracles=[oracle], matchers=[matcher], funding_operators=[gov])
-        mint_test_tokens(system, chain.accounts[2:8], asset_ids=[0])
-        yield chain, system
-    finally:
-        chain.close()
+    with anvil_house(PARAMS, slice(2, 8)) as node:
+        yield node
 
 
 @pytest.fixture
@@ -55,27 +44,11 @@ def node(deployed: tuple[AnvilChain, System]) -> Iterator[tuple[AnvilChain, Syst
     chain.revert(snap)
 
 
-def _send(system: System, *actions: Action) -> None:
-    for action in actions:
-        sender, fn, args = call_of(action)
-        system.chain.transact(system.core, fn, *args, sender=sender)
-
-
 def _prices(chain: AnvilChain, system: System, btc: int) -> None:
     oracle = chain.accounts[1]
     chain.set_next_timestamp(chain.timestamp() + 120)  # one move window: any move within max_move
-    _send(system, PushPrice(oracle, BTC_FEED, btc * WAD, chain.timestamp()))
-    _send(system, PushPrice(oracle, ETH_FEED, 3_000 * WAD, chain.timestamp()))
-
-
-def _keeper(chain: AnvilChain, system: System, tmp: Path) -> Keeper:
-    me = chain.accounts[2]
-
-    def wallet(rpc: Rpc) -> ImpersonatedWallet:
-        return ImpersonatedWallet(rpc, me)
-
-    cfg = KeeperConfig(rpc_url=chain.url, house=system.core.address, journal=tmp / "journal.json", unprofitable=True)
-    return Keeper(cfg, wallet, out=io.StringIO())
+    send(system, PushPrice(oracle, BTC_FEED, btc * WAD, chain.timestamp()))
+    send(system, PushPrice(oracle, ETH_FEED, 3_000 * WAD, chain.timestamp()))
 
 
 def _bankrupt(chain: AnvilChain, system: System, *, counterparty_in_profit: bool) -> tuple[str, str]:
@@ -85,34 +58,29 @@ def _bankrupt(chain: AnvilChain, system: System, *, counterparty_in_profit: bool
     keeper, matcher, maker, long, late = chain.accounts[2], chain.accounts[3], *chain.accounts[5:8]
     signer = OrderSigner(system.order_domain, [chain.account_keys()[a] for a in (maker, long, late)])
     _prices(chain, system, 60_000)
-    _send(system, Deposit(maker, 0, 10**6 * USDC), Deposit(long, 0, 6_500 * USDC), Deposit(keeper, 0, 10**5 * USDC))
-    _send(system, Deposit(late, 0, 50_000 * USDC))
-    _send(system, signer.fill(matcher, maker, long, BTC_PERP, WAD, 60_000 * WAD))
+    send(system, Deposit(maker, 0, 10**6 * USDC), Deposit(long, 0, 6_500 * USDC), Deposit(keeper, 0, 10**5 * USDC))
+    send(system, Deposit(late, 0, 50_000 * USDC))
+    send(system, signer.fill(matcher, maker, long, BTC_PERP, WAD, 60_000 * WAD))
     if counterparty_in_profit:
         _prices(chain, system, 50_000)
         return long, maker
     _prices(chain, system, 45_000)
-    _send(system, signer.fill(matcher, late, maker, BTC_PERP, WAD, 45_000 * WAD))
+    send(system, signer.fill(matcher, late, maker, BTC_PERP, WAD, 45_000 * WAD))
     _prices(chain, system, 50_000)
     return long, late
-
-
-def _mine(chain: AnvilChain, seconds: int = BLOCK_S) -> int:
-    chain._rpc("evm_mine", chain.timestamp() + seconds)
-    return chain.block_number()
 
 
 def _run(chain: AnvilChain, system: System, tmp: Path) -> list[ev.Event]:
     """The keeper over the blocks of two ADL windows; the house's events after it started."""
     client = NovationClient(chain.url, system.core.address)
     start = chain.block_number()
-    keeper = _keeper(chain, system, tmp)
+    keeper = impersonated_keeper(chain, system, tmp / "journal.json", unprofitable=True)
     chain.set_automine(False)
-    keeper.handle_block(_mine(chain))  # proposes
-    keeper.handle_block(_mine(chain))  # mined; nothing to do in the challenge window
-    keeper.handle_block(_mine(chain, WINDOW))  # the deadline passed: executes
+    keeper.handle_block(mine(chain))  # proposes
+    keeper.handle_block(mine(chain))  # mined; nothing to do in the challenge window
+    keeper.handle_block(mine(chain, WINDOW))  # the deadline passed: executes
     for _ in range(2):
-        keeper.handle_block(_mine(chain))
+        keeper.handle_block(mine(chain))
     return [e.event for e in client.events(start + 1) if isinstance(e.event, ev.Event)]
 
 

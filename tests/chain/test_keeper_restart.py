@@ -12,25 +12,21 @@ block at a time with no reverted transaction.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from keeper_node import USDC, anvil_house, impersonated_keeper, mine, send
 
-from contracts_py.chain_house import call_of, mint_test_tokens
+from contracts_py.chain_house import call_of
 from contracts_py.chains.anvil_chain import AnvilChain
-from contracts_py.deploy import System, deploy_system
-from contracts_py.keeper import ImpersonatedWallet, Keeper, KeeperConfig
+from contracts_py.deploy import System
 from contracts_py.keeper.decisions import plan_work
-from contracts_py.rpc import Rpc
-from protocol.actions import Action, Deposit, Liquidate, PushPrice
+from protocol.actions import Deposit, Liquidate, PushPrice
 from protocol.constants import WAD
 from protocol.orders import OrderSigner
 from protocol.scenarios import BTC_FEED, BTC_PERP, ETH_FEED, default_params
 
-USDC = 10**6
-BLOCK_S = 12
 #: Room for one trader's liquidation (about 56,000 USD of notional) per block, not two.
 CAP_WAD = 80_000 * WAD
 
@@ -39,48 +35,19 @@ CAP_WAD = 80_000 * WAD
 def node() -> Iterator[tuple[AnvilChain, System]]:
     """Three traders long 1 BTC from 60,000 with 6,500 USD each; BTC then at 56,000 (below
     maintenance, equity still positive: the cap applies)."""
-    chain = AnvilChain()  # fails naming `make anvil` when there is no anvil
-    try:
-        gov, oracle, keeper, matcher, maker, *traders = chain.accounts[:8]
-        params = default_params(max_liquidation_notional_per_block_wad=CAP_WAD)
-        system = deploy_system(chain, params, gov, oracles=[oracle], matchers=[matcher])
-        mint_test_tokens(system, [keeper, maker, *traders], asset_ids=[0])
+    with anvil_house(default_params(max_liquidation_notional_per_block_wad=CAP_WAD), slice(2, 8)) as (chain, system):
+        _gov, oracle, keeper, matcher, maker, *traders = chain.accounts[:8]
         ts = chain.timestamp()
-        _send(system, PushPrice(oracle, BTC_FEED, 60_000 * WAD, ts), PushPrice(oracle, ETH_FEED, 3_000 * WAD, ts))
-        _send(system, Deposit(keeper, 0, 10**6 * USDC), Deposit(maker, 0, 10**6 * USDC))
+        send(system, PushPrice(oracle, BTC_FEED, 60_000 * WAD, ts), PushPrice(oracle, ETH_FEED, 3_000 * WAD, ts))
+        send(system, Deposit(keeper, 0, 10**6 * USDC), Deposit(maker, 0, 10**6 * USDC))
         signer = OrderSigner(system.order_domain, [chain.account_keys()[a] for a in (maker, *traders)])
         for trader in traders:
-            _send(system, Deposit(trader, 0, 6_500 * USDC))
-            _send(system, signer.fill(matcher, maker, trader, BTC_PERP, WAD, 60_000 * WAD))
+            send(system, Deposit(trader, 0, 6_500 * USDC))
+            send(system, signer.fill(matcher, maker, trader, BTC_PERP, WAD, 60_000 * WAD))
         later = chain.timestamp() + 60  # a push needs a newer observation than the last accepted
         chain.set_next_timestamp(later)
-        _send(system, PushPrice(oracle, BTC_FEED, 56_000 * WAD, later))
+        send(system, PushPrice(oracle, BTC_FEED, 56_000 * WAD, later))
         yield chain, system
-    finally:
-        chain.close()
-
-
-def _send(system: System, *actions: Action) -> None:
-    for action in actions:
-        sender, fn, args = call_of(action)
-        system.chain.transact(system.core, fn, *args, sender=sender)
-
-
-def _keeper(chain: AnvilChain, system: System, journal: Path) -> Keeper:
-    me = chain.accounts[2]
-
-    def wallet(rpc: Rpc) -> ImpersonatedWallet:
-        return ImpersonatedWallet(rpc, me)
-
-    cfg = KeeperConfig(
-        rpc_url=chain.url, house=system.core.address, journal=journal, unprofitable=True, replace_after_blocks=10
-    )
-    return Keeper(cfg, wallet, out=io.StringIO())
-
-
-def _mine(chain: AnvilChain) -> int:
-    chain._rpc("evm_mine", chain.timestamp() + BLOCK_S)
-    return chain.block_number()
 
 
 def test_a_restarted_keeper_counts_its_journaled_liquidations_against_the_block_cap(
@@ -91,17 +58,17 @@ def test_a_restarted_keeper_counts_its_journaled_liquidations_against_the_block_
     journal = tmp_path / "journal.json"
     chain.set_automine(False)
     try:
-        first = _keeper(chain, system, journal)
-        first.handle_block(_mine(chain))
+        first = impersonated_keeper(chain, system, journal, unprofitable=True, replace_after_blocks=10)
+        first.handle_block(mine(chain))
         (in_flight,) = first.journal.pending()  # the cap admits one liquidation per block
         assert in_flight.key.startswith("Liquidate:")
         chain._rpc("anvil_setBlockGasLimit", hex(in_flight.gas - 1))
-        head = _mine(chain)  # a block too small for it: it stays in the pool
+        head = mine(chain)  # a block too small for it: it stays in the pool
         chain._rpc("anvil_setBlockGasLimit", hex(30_000_000))
         assert chain._rpc("eth_getTransactionReceipt", in_flight.hashes[0]) is None
 
         del first  # killed; restarted on its journal
-        restarted = _keeper(chain, system, journal)
+        restarted = impersonated_keeper(chain, system, journal, unprofitable=True, replace_after_blocks=10)
         (action,) = restarted._sent_actions.values()
         assert isinstance(action, Liquidate)
         assert restarted._sent_actions == {in_flight.key: action}
@@ -120,7 +87,7 @@ def test_a_restarted_keeper_counts_its_journaled_liquidations_against_the_block_
         assert all(w.action.account != action.account for w in overlooked)
 
         for _ in range(6):
-            restarted.handle_block(_mine(chain))
+            restarted.handle_block(mine(chain))
         settled = restarted.settled()
         assert [e.status for e in settled] == ["mined"] * len(settled)
         assert restarted.counters["txs_reverted_total"] == 0
