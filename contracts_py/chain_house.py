@@ -29,7 +29,7 @@ blocks empty and sets the timestamp. A reverted transaction uses no block. An im
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -280,7 +280,7 @@ class ChainClearingHouse:
         self._mined(result)
         return result, self._events(result)
 
-    def apply_batch(self, actions: Sequence[Action]) -> list[Outcome]:
+    def apply_batch(self, actions: Sequence[Action], trace: Callable[[int], bool] | None = None) -> list[Outcome]:
         """Apply ``actions`` in order; each gives its events or its ProtocolRevert (never raised).
 
         On anvil, each run of consecutive model blocks (one block apart, later in time) goes out
@@ -289,6 +289,8 @@ class ChainClearingHouse:
         model block; a reverted transaction is mined there with status 0 and changes nothing, as
         on the model. Elsewhere actions are applied one by one. Raises ChainError, with the
         earlier runs sent, at an action the clock rules of the module docstring refuse.
+        ``trace(i)`` (anvil; asked once per action, in order) false: a revert of ``actions[i]``
+        comes back as ``ProtocolRevert(UNTRACED)``, without the trace that finds its reason.
         """
         if not isinstance(self.chain, AnvilChain):
             return [self._try(a) for a in actions]
@@ -301,15 +303,15 @@ class ChainClearingHouse:
             last = run[-1] if run else None
             if last is not None and last.block == self.block:
                 if last.now_s != self.now_s:
-                    self._send_run(self.chain, actions, run, out)
+                    self._send_run(self.chain, actions, run, out, trace)
                     raise self._one_timestamp_error(last.now_s)
                 last.indexes.append(i)
                 continue
             if last is not None and (self.block != last.block + 1 or self.now_s <= last.now_s):
-                self._send_run(self.chain, actions, run, out)
+                self._send_run(self.chain, actions, run, out, trace)
                 run = []
             run.append(_Block(self.block, self.now_s, [i]))
-        self._send_run(self.chain, actions, run, out)
+        self._send_run(self.chain, actions, run, out, trace)
         return out
 
     def _try(self, action: Action) -> Outcome:
@@ -318,7 +320,14 @@ class ChainClearingHouse:
         except ProtocolRevert as exc:
             return exc
 
-    def _send_run(self, chain: AnvilChain, actions: Sequence[Action], run: list[_Block], out: list[Outcome]) -> None:
+    def _send_run(
+        self,
+        chain: AnvilChain,
+        actions: Sequence[Action],
+        run: list[_Block],
+        out: list[Outcome],
+        trace: Callable[[int], bool] | None,
+    ) -> None:
         """Mine ``run`` (consecutive model blocks) with one ``send_blocks``; store each action's outcome."""
         if not run:
             return
@@ -330,7 +339,8 @@ class ChainClearingHouse:
                 sender, fn, args = _call(actions[i])
                 calls.append(BatchCall(self.system.core, fn, args, sender=sender))
             blocks.append((b.now_s, calls))
-        results = chain.send_blocks(blocks)
+        flags = None if trace is None else [trace(i) for b in run for i in b.indexes]
+        results = chain.send_blocks(blocks, trace=flags)
         k = 0
         for b in run:
             for i in b.indexes:

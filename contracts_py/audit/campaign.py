@@ -10,7 +10,9 @@ the model and applied to it; refused actions stay in the sequence. Checked:
 * after every block the model's state invariants (:data:`protocol.invariants.STATE_INVARIANTS`,
   GUIDE §5) plus any ``extra_invariants`` (the test hook: a test plants a deliberately wrong
   invariant there to check that the campaign finds, shrinks and replays it);
-* on a chain, after every block: each action's events, or its revert reason, equal the model's;
+* on a chain, after every block: each action's events, or its revert reason, equal the model's
+  (on anvil a revert's reason is traced the first time the model gives that reason and whenever
+  the model predicted success; later reverts for a confirmed reason are compared by status);
   the same state invariants on the state read from the chain (conservation, open interest long ==
   short, fund >= 0, ...) plus solvency (the core's token holdings cover every claim on the vault);
   and the chain's state equals the model's to the wei (accounts, positions, markets, feeds,
@@ -18,8 +20,8 @@ the model and applied to it; refused actions stay in the sequence. Checked:
 
 anvil runs through the fast path: the model blocks go out in pipelined JSON-RPC batches (one
 ``evm_mine`` per block, transactions from impersonated senders) and every block's state is read
-back at its block number in one batch of ``eth_call``. titanoboa and eth-tester apply actions
-one by one and read the state after each block.
+back at its block number with two ``eth_call`` (the multicall of ``AnvilChain.call_many``).
+titanoboa and eth-tester apply actions one by one and read the state after each block.
 
 Everything random comes from ``numpy.random.SeedSequence(seed)``: sequence ``i`` draws from
 its ``i``-th spawned child, so a sequence replays alone.
@@ -37,7 +39,7 @@ import numpy as np
 
 from contracts_py.audit.actors import ACTION_KINDS, ACTORS, KEYS, World, draw_block_start, opening_actions
 from contracts_py.chain_house import ChainClearingHouse, Outcome, mint_test_tokens
-from contracts_py.chains import Chain, make_chain
+from contracts_py.chains import UNTRACED, Chain, make_chain
 from contracts_py.chains.anvil_chain import AnvilChain
 from contracts_py.deploy import deploy_system
 from protocol import events as ev
@@ -214,6 +216,7 @@ class Target:
         self.chain = chain
         self.house: ChainClearingHouse | None = None
         self._snapshot: int | None = None
+        self._traced: set[str] = set()  # revert reasons a chain trace has confirmed (see trace)
         if chain is not None:
             system = deploy_system(
                 chain,
@@ -231,6 +234,18 @@ class Target:
                 chain.env.timestamp = T0  # type: ignore[attr-defined]  # mine() moved titanoboa's clock on
             self._system = system
             self._snapshot = chain.snapshot()
+
+    def trace(self, predicted: Outcome) -> bool:
+        """Whether a chain revert of an action the model answered ``predicted`` needs its reason
+        traced (anvil): when the model predicted success (the two disagree: the violation shows
+        the chain's reason) or a reason not yet confirmed on this chain; other reverts of an
+        already confirmed reason are compared by status only (a trace costs more than the action)."""
+        if not isinstance(predicted, ProtocolRevert):
+            return True
+        if predicted.reason in self._traced:
+            return False
+        self._traced.add(predicted.reason)
+        return True
 
     @property
     def name(self) -> str:
@@ -386,13 +401,13 @@ class _Execution:
             return
         blocks, self._pending = self._pending, []
         lo, hi = blocks[0].start, blocks[-1].end
-        outcomes = house.apply_batch(self.log[lo:hi])
+        outcomes = house.apply_batch(self.log[lo:hi], lambda i: self.target.trace(self.outcomes[lo + i]))
         anvil = isinstance(self.target.chain, AnvilChain)
         for b in blocks:
             for i in range(b.start, b.end):
                 got, want = outcomes[i - lo], self.outcomes[i]
                 same = (
-                    got.reason == want.reason
+                    got.reason in (want.reason, UNTRACED)
                     if isinstance(got, ProtocolRevert) and isinstance(want, ProtocolRevert)
                     else got == want
                 )

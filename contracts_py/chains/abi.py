@@ -8,7 +8,7 @@ as :meth:`protocol.events.Event.to_dict`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -75,6 +75,54 @@ def _normalize(value: Any, abi_type: str) -> Any:
     return value
 
 
+def _int_word(signed: bool) -> Callable[[bytes], int]:
+    return lambda w: int.from_bytes(w, "big", signed=signed)
+
+
+#: One-word ABI types decoded without eth_abi (the getters' common case: a read per block).
+_WORD_DECODERS: Final[dict[str, Callable[[bytes], Any]]] = {
+    **{f"uint{n}": _int_word(False) for n in range(8, 257, 8)},
+    **{f"int{n}": _int_word(True) for n in range(8, 257, 8)},
+    "bool": lambda w: w != bytes(32),
+    "address": lambda w: "0x" + w[12:].hex(),
+    "bytes32": bytes,
+}
+#: A one-word output's decoder, or a tuple output's word decoders.
+_WordDecoder = Callable[[bytes], Any] | tuple[Callable[[bytes], Any], ...]
+
+
+def _word_outputs(types: Sequence[str]) -> tuple[_WordDecoder, ...] | None:
+    """One decoder per output (a tuple's: one per component) when every output is one word or a
+    tuple of one-word components; None otherwise (eth_abi decodes those)."""
+    out: list[_WordDecoder] = []
+    for t in types:
+        if t.startswith("(") and t.endswith(")"):
+            parts = [_WORD_DECODERS.get(p) for p in t[1:-1].split(",")]
+            if "(" in t[1:] or any(p is None for p in parts):
+                return None
+            out.append(tuple(p for p in parts if p is not None))
+        elif t in _WORD_DECODERS:
+            out.append(_WORD_DECODERS[t])
+        else:
+            return None
+    return tuple(out)
+
+
+def _n_words(decoders: Sequence[_WordDecoder]) -> int:
+    return sum(len(d) if isinstance(d, tuple) else 1 for d in decoders)
+
+
+def _decode_words(decoders: Sequence[_WordDecoder], data: bytes) -> Iterable[Any]:
+    at = 0
+    for d in decoders:
+        if isinstance(d, tuple):
+            yield tuple(f(data[at + 32 * k : at + 32 * k + 32]) for k, f in enumerate(d))
+            at += 32 * len(d)
+        else:
+            yield d(data[at : at + 32])
+            at += 32
+
+
 def _types(params: Iterable[Mapping[str, Any]]) -> list[str]:
     return [collapse_if_tuple(dict(p)) for p in params]
 
@@ -86,6 +134,8 @@ class _Function:
     input_types: tuple[str, ...]
     output_types: tuple[str, ...]
     mutates: bool
+    #: Outputs as one decoder per word (None unless every output is one word or a tuple of them).
+    word_outputs: tuple[_WordDecoder, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +176,7 @@ class ContractABI:
                     input_types=tuple(_types(entry.get("inputs", ()))),
                     output_types=tuple(_types(entry.get("outputs", ()))),
                     mutates=entry.get("stateMutability") not in ("view", "pure"),
+                    word_outputs=_word_outputs(_types(entry.get("outputs", ()))),
                 )
                 self._functions[(fn.name, len(fn.input_types))] = fn
             elif kind == "event" and not entry.get("anonymous"):
@@ -179,6 +230,9 @@ class ContractABI:
         fn = self.function(fn_name, n_args)
         if not fn.output_types:
             return None
+        if fn.word_outputs is not None and len(data) == 32 * _n_words(fn.word_outputs):
+            out = tuple(_decode_words(fn.word_outputs, bytes(data)))
+            return out[0] if len(out) == 1 else out
         try:
             values = abi_decode(list(fn.output_types), bytes(data))
         except (DecodingError, ValueError) as exc:

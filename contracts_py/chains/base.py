@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_DEPLOY_GAS",
     "DEFAULT_TX_GAS",
     "NO_REASON",
+    "UNTRACED",
     "BatchCall",
     "Chain",
     "Contract",
@@ -49,6 +50,8 @@ __all__ = [
 
 #: Reason given to a revert that carries no ``Error(string)`` data (e.g. a Vyper overflow).
 NO_REASON: Final = "evm: revert without reason"
+#: Reason of a revert whose reason was not looked up (``AnvilChain.send_blocks(trace=...)``).
+UNTRACED: Final = "evm: revert, reason not traced"
 #: Gas limit of each transaction when none is given (RPC backends send a fixed limit).
 DEFAULT_TX_GAS: Final = 8_000_000
 #: Gas limit of a deployment (a 24 KiB contract needs about 5.5M for its code deposit alone).
