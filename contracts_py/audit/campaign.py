@@ -281,9 +281,10 @@ class Target:
 
 
 @contextmanager
-def open_target(name: str, params: Params) -> Iterator[Target]:
+def open_target(name: str, params: Params, *, trace_sources: bool = False) -> Iterator[Target]:
     """A :class:`Target` for ``--chain name`` (one of :data:`CHAINS`), closed on exit; anvil
-    started with the campaign keys and impersonated senders (the batched fast path)."""
+    started with the campaign keys and impersonated senders (the batched fast path); titanoboa
+    with ``trace_sources`` (coverage) if asked."""
     if name not in CHAINS:
         raise InvalidParameter(f"--chain {name!r} is unknown; choose one of {', '.join(CHAINS)}")
     chain: Chain | None = None
@@ -292,6 +293,8 @@ def open_target(name: str, params: Params) -> Iterator[Target]:
         assert isinstance(anvil, AnvilChain)
         anvil.set_balances(list(ACTORS.all), 10**24)
         chain = anvil
+    elif name == "boa":
+        chain = make_chain(name, trace_sources=trace_sources)
     elif name != "model":
         chain = make_chain(name)
     try:

@@ -34,7 +34,8 @@ class CampaignConfig:
     per block, on ``chain`` (one of :data:`~contracts_py.audit.campaign.CHAINS`), from
     ``SeedSequence(seed)`` (None: fresh entropy, reported), within ``time_s`` seconds (None: no
     limit), over ``workers`` processes; ``params_path`` (None: the default parameters); ``plant``
-    a planted invariant (test hook)."""
+    a planted invariant (test hook); ``trace_sources``: titanoboa maps executed code to source
+    lines (:mod:`contracts_py.audit.coverage`)."""
 
     actions: int = 10_000
     sequence_length: int = 500
@@ -45,6 +46,7 @@ class CampaignConfig:
     workers: int = 1
     params_path: Path | None = None
     plant: str | None = None
+    trace_sources: bool = False
 
     def __post_init__(self) -> None:
         for name in ("actions", "sequence_length", "per_block", "workers"):
@@ -107,7 +109,7 @@ def _run_share(
     ``progress(n)`` after each sequence (in-process runs)."""
     stats = CampaignStats()
     children = np.random.SeedSequence(entropy).spawn(max(indexes) + 1)
-    with open_target(config.chain, config.params()) as target:
+    with open_target(config.chain, config.params(), trace_sources=config.trace_sources) as target:
         for i in indexes:
             if deadline is not None and time.monotonic() >= deadline:
                 break

@@ -11,17 +11,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from contracts_py.audit.campaign import CHAINS, open_target
+from contracts_py.audit.coverage import campaign_coverage
 from contracts_py.audit.reproducer import failing_check, shrink, write_reproducer
 from contracts_py.audit.runner import CampaignConfig, CampaignResult, run_campaign
 from novation.cli._common import app, fail, write_atomic
 from protocol.errors import InvalidParameter, NovationError
 
 
-def _check_out(out: Path | None) -> None:
+def _check_out(out: Path | None, option: str = "--out", what: str = "the summary and any reproducer") -> None:
     if out is not None and out.exists() and not out.is_dir():
-        raise InvalidParameter(f"--out {out} is a file; give a folder for the summary and any reproducer")
+        raise InvalidParameter(f"{option} {out} is a file; give a folder for {what}")
     if out is not None and not out.parent.is_dir():
-        raise InvalidParameter(f"--out {out}: the folder {out.parent} does not exist; create it first")
+        raise InvalidParameter(f"{option} {out}: the folder {out.parent} does not exist; create it first")
 
 
 @app.command()
@@ -42,6 +43,10 @@ def audit(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="folder for summary.json and a shrunk reproducer")] = None,
     shrink_time: Annotated[float, typer.Option(help="seconds the shrinker may take")] = 60.0,
+    coverage: Annotated[
+        Path | None,
+        typer.Option(help="folder for the contracts' line coverage (--chain boa, one worker): never-reached lines"),
+    ] = None,
     plant: Annotated[str | None, typer.Option(hidden=True, help="test hook: a planted (wrong) invariant")] = None,
 ) -> None:
     """Run random action sequences over every actor, checking every invariant after every block
@@ -51,7 +56,9 @@ def audit(
         _check_out(out)
         if shrink_time <= 0:
             raise InvalidParameter(f"--shrink-time must be a positive number of seconds, got {shrink_time}")
+        _check_out(coverage, "--coverage", "the coverage report")
         config = CampaignConfig(
+            trace_sources=coverage is not None,
             actions=actions,
             sequence_length=sequence_length,
             per_block=per_block,
@@ -63,6 +70,8 @@ def audit(
             plant=plant,
         )
         config.params()
+        if coverage is not None and (chain != "boa" or workers != 1):
+            raise InvalidParameter("--coverage measures titanoboa in this process: give --chain boa --workers 1")
     except NovationError as exc:
         fail(exc)
     with Progress(
@@ -70,10 +79,19 @@ def audit(
     ) as bar:
         task = bar.add_task("actions", total=actions)
         try:
-            result = run_campaign(config, lambda n: bar.advance(task, n))
+            if coverage is None:
+                result = run_campaign(config, lambda n: bar.advance(task, n))
+            else:
+                report = campaign_coverage(config, coverage, lambda n: bar.advance(task, n))
+                result = report.result
         except NovationError as exc:
             fail(exc)
     _summary(console, result)
+    if coverage is not None:
+        console.print(
+            f"contract line coverage: {report.reached:,}/{report.statements:,} lines ({report.percent:.1f} %); "
+            f"never reached: {coverage / 'coverage.txt'}, annotated sources: {coverage / 'html' / 'index.html'}"
+        )
     if out is not None:
         out.mkdir(exist_ok=True)
         write_atomic(out / "summary.json", json.dumps(result.to_dict(), indent=2) + "\n")

@@ -84,3 +84,38 @@ def test_cli_audit_writes_summary_and_reproducer(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seed_entropy"] == 3
     assert summary["violation"]["check"] == f"planted:{PLANT}"
+
+
+def test_coverage_report_lists_never_reached_contract_lines(tmp_path: Path) -> None:
+    """``novation audit --coverage`` (a tiny campaign on titanoboa): the report exists, a line
+    every campaign reaches (the core's deposit into the vault) is marked reached, and every
+    never-reached line is quoted in the text report."""
+    out = tmp_path / "cov"
+    result = CliRunner().invoke(
+        app,
+        [
+            "audit",
+            "--chain",
+            "boa",
+            "--actions",
+            "40",
+            "--sequence-length",
+            "40",
+            "--seed",
+            "1",
+            "--coverage",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "contract line coverage:" in result.output
+    report = json.loads((out / "coverage.json").read_text())
+    house = report["files"]["clearing_house.vy"]
+    source = (Path(__file__).parents[2] / "contracts_py/contracts/clearing_house.vy").read_text().splitlines()
+    deposit = next(n for n, line in enumerate(source, 1) if "vault.deposit(msg.sender" in line)
+    assert deposit not in house["missing"]
+    assert house["reached"] > 0
+    assert 0 < report["reached"] < report["statements"]
+    text = (out / "coverage.txt").read_text()
+    assert all(f"  {n:5d} | " in text for n in house["missing"])
+    assert (out / "html" / "index.html").is_file()
