@@ -15,7 +15,7 @@ PACKAGES := novation methodology simulator contracts_py oracles protocol
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test audit lint typecheck layers format install lock check-wheels anvil clean
+.PHONY: demo test audit lint typecheck layers format install lock check-wheels anvil chromium clean
 
 $(UV):
 	$(PYTHON) -m venv tools/uv
@@ -41,6 +41,16 @@ $(ANVIL):
 
 anvil: $(ANVIL)
 
+## Debian's chromium for the monitor's browser test (system package, installed only when absent,
+## without prompts; CI runs as root)
+CHROMIUM := /usr/bin/chromium
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Options::=--force-confold
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "the monitor test needs Debian's chromium at $(CHROMIUM); install it"; exit 1; }
+	$(APT_GET) install --no-install-recommends chromium || ($(APT_GET) update && $(APT_GET) install --no-install-recommends chromium)
+
+chromium: $(CHROMIUM)
+
 demo: $(STAMP)
 	$(VENV)/bin/novation demo
 	$(VENV)/bin/novation stress --out runs/stress
@@ -60,7 +70,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: lint typecheck layers $(ANVIL)
+test: lint typecheck layers $(ANVIL) $(CHROMIUM)
 	PATH="$(CURDIR)/$(dir $(ANVIL)):$$PATH" $(PY) -m pytest -n 2 -q; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 

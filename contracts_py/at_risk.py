@@ -1,6 +1,7 @@
 """The accounts of a live deployment closest to liquidation.
 
-Accounts come from the house's events; their state is read through the lens at one block; the
+Accounts come from the house's events, or from an indexer's database (:mod:`contracts_py.indexer`)
+completed by the events after its cursor; their state is read through the lens at one block; the
 margin core (:mod:`protocol.margin_core`) screens them all at the block's prices with funding
 accrued to its timestamp and ranks them by margin ratio (equity over maintenance); the reference
 model then decides the ``top`` exactly (:func:`contracts_py.client.health_of`).
@@ -9,6 +10,7 @@ model then decides the ``top`` exactly (:func:`contracts_py.client.health_of`).
 from __future__ import annotations
 
 from contracts_py.client import AccountHealth, NovationClient, health_of
+from contracts_py.indexer import IndexedAccounts
 from protocol.errors import InvalidParameter
 from protocol.funding import accrued_state
 
@@ -28,10 +30,19 @@ def known_accounts(client: NovationClient, from_block: int = 0, to_block: int | 
 
 
 def closest_to_liquidation(
-    client: NovationClient, *, top: int = 20, from_block: int = 0, block: int | None = None
+    client: NovationClient,
+    *,
+    top: int = 20,
+    from_block: int = 0,
+    block: int | None = None,
+    index: IndexedAccounts | None = None,
 ) -> list[AccountHealth]:
     """The ``top`` accounts with open positions and the lowest margin ratio at ``block`` (default:
-    latest), liquidatable ones first; decisions exact (the model's)."""
+    latest), liquidatable ones first; decisions exact (the model's).
+
+    Accounts are those named in the house's events from ``from_block``; with ``index`` (see
+    :func:`contracts_py.indexer.indexed_accounts`), the index's accounts plus those named in the
+    events after its cursor, so only the blocks the index has not reached are scanned."""
     import numpy as np
 
     from protocol.margin_core import MarginBook, evaluate
@@ -39,7 +50,14 @@ def closest_to_liquidation(
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise InvalidParameter(f"top must be a positive integer, got {top!r}")
     at = client.block_number() if block is None else block
-    snap = client.snapshot(known_accounts(client, from_block, at), block=at)
+    if index is None:
+        accounts = known_accounts(client, from_block, at)
+    else:
+        index.check_client(client)
+        scan_from = max(from_block, index.cursor + 1)
+        later = known_accounts(client, scan_from, at) if scan_from <= at else []
+        accounts = sorted(set(index.up_to(at)) | set(later))
+    snap = client.snapshot(accounts, block=at)
     state = accrued_state(snap.state, snap.params)
     state.accounts = {a: acct for a, acct in state.accounts.items() if acct.positions}
     if not state.accounts:

@@ -65,7 +65,7 @@ from protocol.orders import OrderDomain
 from protocol.params import Params
 from protocol.state import Account, FeedState, MarketState, Position, ProtocolState, Roles
 
-__all__ = ["EVENT_TYPES", "ChainClearingHouse", "Outcome", "mint_test_tokens", "sender_of", "to_event"]
+__all__ = ["EVENT_TYPES", "ChainClearingHouse", "Outcome", "call_of", "mint_test_tokens", "sender_of", "to_event"]
 
 #: Event name -> :mod:`protocol.events` dataclass.
 EVENT_TYPES: Final[dict[str, type[ev.Event]]] = {
@@ -121,7 +121,6 @@ def _account_key(acct: Account) -> tuple[Any, ...]:
         acct.realized_pnl,
         {k: v for k, v in acct.collateral.items() if v},
         dict(acct.positions),
-        acct.last_closed,
     )
 
 
@@ -138,7 +137,7 @@ class _Block:
 def sender_of(action: Action) -> str:
     """The address that sends the transaction carrying ``action`` (InvalidParameter for a record
     the contracts do not take, e.g. ``AdvanceTime``)."""
-    return _call(action)[0]
+    return call_of(action)[0]
 
 
 def _order(order: Order) -> tuple[Any, ...]:
@@ -154,7 +153,7 @@ def _order(order: Order) -> tuple[Any, ...]:
     )
 
 
-def _call(action: Action) -> tuple[str, str, tuple[Any, ...]]:
+def call_of(action: Action) -> tuple[str, str, tuple[Any, ...]]:
     """(sender, function, arguments) of the transaction that carries ``action``."""
     a = action
     if isinstance(a, Deposit):
@@ -261,7 +260,7 @@ class ChainClearingHouse:
         if isinstance(action, AdvanceTime):
             self._advance(action)
             return []
-        sender, fn, args = _call(action)
+        sender, fn, args = call_of(action)
         result, events = self.transact(self.system.core, fn, *args, sender=sender)
         self.last_tx, self.last_tx_function = result, fn
         return events
@@ -336,7 +335,7 @@ class ChainClearingHouse:
         for b in run:
             calls = []
             for i in b.indexes:
-                sender, fn, args = _call(actions[i])
+                sender, fn, args = call_of(actions[i])
                 calls.append(BatchCall(self.system.core, fn, args, sender=sender))
             blocks.append((b.now_s, calls))
         flags = None if trace is None else [trace(i) for b in run for i in b.indexes]
@@ -430,7 +429,7 @@ class ChainClearingHouse:
         return self.chain.call(self.system.core, fn, *args)
 
     def account(self, address: str) -> Account:
-        """Balance, collateral (listed assets, zeros omitted), open positions and liquidation memo."""
+        """Balance, collateral (listed assets, zeros omitted), open positions and realized PnL."""
         a = normalize_address(address)
         mask = int(self._view("position_mask", a))
         positions = {}
@@ -438,13 +437,11 @@ class ChainClearingHouse:
             if mask >> m & 1:
                 positions[m] = Position(*(int(v) for v in self._view("positions", a, m)))
         collateral = {i: int(self._view("collateral", a, i)) for i in self.asset_ids[1:]}
-        side = int(self._view("last_closed_side", a))
         return Account(
             balance=int(self._view("balances", a)),
             collateral={i: v for i, v in collateral.items() if v},
             positions=positions,
             realized_pnl=int(self._view("realized_pnl", a)),
-            last_closed=None if side == 0 else (int(self._view("last_closed_market", a)), side),
         )
 
     def market(self, market_id: int) -> MarketState:
@@ -574,7 +571,7 @@ class ChainClearingHouse:
             "block_liquidated_wad",
             "liquidations_resume_at_s",
         )
-        per_account = ("position_mask", "balances", "realized_pnl", "last_closed_side", "last_closed_market")
+        per_account = ("position_mask", "balances", "realized_pnl")
         role_sets = ("matchers", "oracles", "funding_operators")
         calls = [BatchCall(core, fn) for fn in scalars]
         for a in addrs:
@@ -591,7 +588,7 @@ class ChainClearingHouse:
         accounts: dict[str, Account] = {}
         holders: dict[str, set[str]] = {r: set() for r in role_sets}
         for a in addrs:
-            mask, balance, realized, side, closed_market = (int(next(values)) for _ in per_account)
+            mask, balance, realized = (int(next(values)) for _ in per_account)
             for r in role_sets:
                 if next(values):
                     holders[r].add(a)
@@ -602,7 +599,6 @@ class ChainClearingHouse:
                 collateral=collateral,
                 positions={m: p for m, p in stored.items() if mask >> m & 1},
                 realized_pnl=realized,
-                last_closed=None if side == 0 else (closed_market, side),
             )
             if acct != Account():
                 accounts[a] = acct

@@ -21,7 +21,8 @@ Blocks deeper than ``confirmations`` are final: a fork below them raises
 :class:`~protocol.errors.ChainError`. A failed or
 timed-out RPC call is retried ``retries`` times with a pause, then raises ChainError.
 
-:func:`export_parquet` writes each table to ``<table>.parquet`` atomically.
+:func:`export_parquet` writes each table to ``<table>.parquet`` atomically;
+:func:`indexed_accounts` reads the set of accounts back (read-only) for ``novation at-risk --db``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,15 @@ from typing import Any, Final, TypeVar
 from contracts_py.client import ChainEvent, NovationClient, health_of
 from protocol.errors import ChainError, InvalidParameter
 
-__all__ = ["DEFAULT_BATCH_BLOCKS", "TABLES", "IndexStats", "Indexer", "export_parquet"]
+__all__ = [
+    "DEFAULT_BATCH_BLOCKS",
+    "TABLES",
+    "IndexStats",
+    "IndexedAccounts",
+    "Indexer",
+    "export_parquet",
+    "indexed_accounts",
+]
 
 #: Blocks per committed range.
 DEFAULT_BATCH_BLOCKS: Final = 500
@@ -74,6 +83,46 @@ class IndexStats:
     to_block: int
     events: int
     reorgs: int
+
+
+@dataclass(frozen=True)
+class IndexedAccounts:
+    """The accounts an index holds: its house and chain, its cursor (last block indexed) and each
+    account's first block (the block of the first event naming it)."""
+
+    house: str
+    chain_id: int
+    cursor: int
+    first_block: dict[str, int]
+
+    def check_client(self, client: NovationClient) -> None:
+        """InvalidParameter unless the index is of ``client``'s house and chain."""
+        if (self.house, self.chain_id) != (client.house, client.chain_id):
+            raise InvalidParameter(
+                f"the index holds house {self.house} on chain {self.chain_id}, not {client.house} on chain "
+                f"{client.chain_id}: give the --db of this deployment"
+            )
+
+    def up_to(self, block: int) -> list[str]:
+        """The accounts first seen at or before ``block``, sorted."""
+        return sorted(a for a, first in self.first_block.items() if first <= block)
+
+
+def indexed_accounts(db: Path | str) -> IndexedAccounts:
+    """The accounts of the index ``db`` written by :class:`Indexer` (opened read-only: nothing is
+    created or changed); InvalidParameter when ``db`` is missing or not such an index."""
+    path = Path(db)
+    if path.is_dir():
+        raise InvalidParameter(f"--db {path} is a folder; give the index file written by novation index --db")
+    if not path.is_file():
+        raise InvalidParameter(f"--db {path} does not exist; build it with novation index --db {path}, or omit --db")
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            house, chain_id, cursor = conn.execute("SELECT house, chain_id, block FROM cursor").fetchone()
+            first = dict(conn.execute("SELECT address, first_block FROM accounts").fetchall())
+    except (sqlite3.DatabaseError, TypeError):
+        raise InvalidParameter(f"--db {path} is not an index written by novation index") from None
+    return IndexedAccounts(str(house), int(chain_id), int(cursor), {str(a): int(b) for a, b in first.items()})
 
 
 def _json_value(value: Any) -> Any:

@@ -307,7 +307,9 @@ class ProtocolChainReplay:
             try:
                 for e in self.apply(action):
                     self.report.liquidations += isinstance(e, ev.Liquidated)
-                    self.report.bad_debt_wad += e.debt_wad if isinstance(e, ev.BadDebtSettled) else 0
+                    self.report.bad_debt_wad += (
+                        e.debt_wad if isinstance(e, ev.BadDebtSettled | ev.ShortfallSettled) else 0
+                    )
             except ProtocolRevert as exc:
                 self.report.keeper_reverts.append(exc.reason)
 

@@ -2,7 +2,8 @@
 
 An :class:`Rpc` sends one JSON-RPC method (or a batch) and returns its ``result``; every failure
 is one :class:`~protocol.errors.ChainError` sentence: an unreachable node, a timeout, an error
-the node answers (a revert of ``eth_call`` is a :class:`~protocol.errors.ProtocolRevert`).
+the node answers (a revert of ``eth_call`` or ``eth_estimateGas`` is a
+:class:`~protocol.errors.ProtocolRevert`).
 
 * :class:`HttpRpc` talks to a node by URL over a keep-alive connection, batches in one request;
 * :class:`Web3Rpc` wraps a :class:`web3.Web3` (the in-process eth-tester chain of the tests).
@@ -30,12 +31,13 @@ DEFAULT_TIMEOUT_S: Final = 30.0
 
 
 def _revert_or_error(where: str, method: str, error: Any) -> ChainError:
-    """The typed error of a JSON-RPC ``error`` object: a revert for ``eth_call``, else ChainError."""
+    """The typed error of a JSON-RPC ``error`` object: a revert for ``eth_call`` and
+    ``eth_estimateGas`` (the call reverts), else ChainError."""
     message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
     data = error.get("data") if isinstance(error, dict) else None
     if isinstance(data, dict):
         data = data.get("data")
-    if method == "eth_call" and ("revert" in message.lower() or data):
+    if method in ("eth_call", "eth_estimateGas") and ("revert" in message.lower() or data):
         reason = None
         if isinstance(data, str) and data.startswith("0x"):
             try:

@@ -23,6 +23,9 @@ from protocol.scenarios import ACTORS, crash_scenario, default_params
 
 __all__ = ["DemoResult", "run_demo"]
 
+#: Events settling a negative balance: at a bankrupt close (F-15) or once an account is empty.
+_DEBT_EVENTS = ("ShortfallSettled", "BadDebtSettled")
+
 
 @dataclass
 class DemoResult:
@@ -148,8 +151,8 @@ def _account_table(house: ClearingHouse) -> Table:
 
 def _protocol_table(house: ClearingHouse, result: DemoResult) -> Table:
     s = house.state
-    socialized = sum(ev.to_dict()["socialized_wad"] for ev in result.events if type(ev).__name__ == "BadDebtSettled")
-    covered = sum(ev.to_dict()["covered_by_fund_wad"] for ev in result.events if type(ev).__name__ == "BadDebtSettled")
+    socialized = sum(ev.to_dict()["socialized_wad"] for ev in result.events if type(ev).__name__ in _DEBT_EVENTS)
+    covered = sum(ev.to_dict()["covered_by_fund_wad"] for ev in result.events if type(ev).__name__ in _DEBT_EVENTS)
     table = Table(title="Protocol")
     table.add_column("item")
     table.add_column("value", justify="right")

@@ -15,7 +15,7 @@ from oracles.history import Kline
 from protocol.actions import Action, AdvanceTime, PushPrice
 from protocol.clearing_house import ClearingHouse
 from protocol.errors import InvalidParameter, NovationError, ProtocolRevert
-from protocol.events import BadDebtSettled, Event, Liquidated
+from protocol.events import BadDebtSettled, Event, Liquidated, ShortfallSettled
 from protocol.invariants import check_state, check_transition
 from protocol.keeper import keeper_actions
 from protocol.oracle.rounds import RoundData, feed_to_wad
@@ -104,7 +104,7 @@ def replay_on_model(
             try:
                 for ev in _apply(house, action, report):
                     report.liquidations += isinstance(ev, Liquidated)
-                    report.bad_debt_wad += ev.debt_wad if isinstance(ev, BadDebtSettled) else 0
+                    report.bad_debt_wad += ev.debt_wad if isinstance(ev, BadDebtSettled | ShortfallSettled) else 0
             except ProtocolRevert as exc:
                 report.keeper_reverts.append(exc.reason)
     return report

@@ -94,7 +94,6 @@ def apply_trade(ctx: Context, address: str, market_id: int, delta: int, notional
     ms.oi_short += max(-pos.size, 0) - max(-old, 0)
     if pos.size == 0:
         acct.positions.pop(market_id, None)
-        acct.last_closed = (market_id, _sign(old))
     else:
         pos.funding_snapshot = ms.funding_index
         pos.loss_snapshot = side_loss_index(ms, pos.size)

@@ -35,11 +35,13 @@ from protocol.actions import (
     WithdrawFees,
     normalize_address,
 )
+from protocol.book_setup import BookSetup
 from protocol.clearing import cancel_order, fill
 from protocol.constants import SETTLEMENT_ASSET_ID
 from protocol.context import Context, require
 from protocol.errors import InvalidParameter
 from protocol.events import Event, TimeAdvanced
+from protocol.keeper_block import KeeperBlock
 from protocol.margin import Health, account_health
 from protocol.orders import MODEL_DOMAIN, OrderDomain
 from protocol.params import Params
@@ -206,6 +208,18 @@ class ClearingHouse:
             settle_bad_debt(ctx, address)
         self._state, self._params = ctx.state.commit(), ctx.params
         return ctx.events
+
+    def book_setup(self, *, signatures_verified: bool = False) -> BookSetup:
+        """A fresh book's deposits and openings applied in place (the same events and state as
+        :meth:`apply`, see :mod:`protocol.book_setup`). ``signatures_verified=True`` is the trusted
+        set-up entry: the caller signed every order itself, so signatures are not recovered."""
+        return BookSetup(self, signatures_verified=signatures_verified)
+
+    def keeper_block(self) -> KeeperBlock:
+        """The keeper actions of one block, applied in place with an undo journal (the same
+        events and state as :meth:`apply`, see :mod:`protocol.keeper_block`); use it as a context
+        manager and do not use the house directly until it is closed."""
+        return KeeperBlock(self)
 
     def health(self, address: str) -> Health:
         """Equity and requirements of ``address`` at the currently trusted prices.

@@ -36,6 +36,7 @@ __all__ = [
     "PriceRejected",
     "RoleSet",
     "SettlementPriceSet",
+    "ShortfallSettled",
     "TimeAdvanced",
     "Withdrawn",
 ]
@@ -185,6 +186,18 @@ class CollateralLiquidated(Event):
 @dataclass(frozen=True)
 class BadDebtSettled(Event):
     account: str
+    debt_wad: int
+    covered_by_fund_wad: int
+    socialized_wad: int
+
+
+@dataclass(frozen=True)
+class ShortfallSettled(Event):
+    """A bankrupt close's share of the account's negative equity (F-15), credited to the account
+    and paid by the insurance fund, the rest socialized on the other side of ``market_id``."""
+
+    account: str
+    market_id: int
     debt_wad: int
     covered_by_fund_wad: int
     socialized_wad: int

@@ -8,6 +8,7 @@ each action it is handed. Sizes are the largest the protocol accepts (see
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from protocol.actions import Action, AutoDeleverage, Liquidate, LiquidateCollateral, normalize_address
 from protocol.clearing_house import ClearingHouse
@@ -20,7 +21,23 @@ from protocol.params import SocializedLossMethod
 from protocol.socialized_loss import adl_score
 from protocol.units import to_wad
 
-__all__ = ["adl_counterparties", "collateral_to_sell", "keeper_actions"]
+if TYPE_CHECKING:
+    from protocol.keeper_block import KeeperBlock
+
+__all__ = ["adl_counterparties", "collateral_for_sale", "collateral_to_sell", "keeper_actions"]
+
+
+def collateral_for_sale(house: ClearingHouse | KeeperBlock, address: str) -> bool:
+    """True if ``address``'s collateral may be sold now (F-05): its settled balance is negative
+    and it is below its maintenance requirement as liquidation values it; False when a price its
+    positions need is untrusted. ``house`` may be a keepers' block (the same questions, asked
+    without a fork)."""
+    if house.settled_account(address).balance >= 0:
+        return False
+    try:
+        return house.liquidation_health(address).liquidatable
+    except ProtocolRevert:
+        return False
 
 
 def collateral_to_sell(house: ClearingHouse, address: str, asset_id: int, price_wad: int) -> int:
@@ -45,13 +62,23 @@ def collateral_to_sell(house: ClearingHouse, address: str, asset_id: int, price_
     return lo
 
 
-def keeper_actions(house: ClearingHouse, keeper: str, liquidator: str) -> list[Action]:
+def keeper_actions(
+    house: ClearingHouse, keeper: str, liquidator: str, accounts: Iterable[str] | None = None
+) -> list[Action]:
     """Liquidations (or, with the ADL method and a shortfall beyond the insurance fund,
     deleveragings) ``keeper`` and collateral sales ``liquidator`` would send now, one per
-    (account, market) or (account, asset), in address order."""
+    (account, market) or (account, asset), in address order.
+
+    ``accounts`` limits the scan to those addresses (e.g. the candidates a margin-core screen
+    found); None scans every account. Deleveraging counterparties are always ranked over every
+    account of ``house``.
+    """
     actions: list[Action] = []
     prices = trusted_prices(house.state, house.params)
-    for address in sorted(house.state.accounts):
+    scanned = house.state.accounts if accounts is None else {normalize_address(a, "account") for a in accounts}
+    for address in sorted(scanned):
+        if address not in house.state.accounts:
+            continue
         if address in (keeper, liquidator):
             continue
         acct = house.state.accounts[address]
@@ -70,7 +97,7 @@ def keeper_actions(house: ClearingHouse, keeper: str, liquidator: str) -> list[A
                     actions.append(AutoDeleverage(keeper, address, market_id, ranked))
             else:
                 actions.append(Liquidate(keeper, address, market_id, size))
-        if acct.balance < 0:
+        if acct.balance < 0 and collateral_for_sale(house, address):
             for asset_id, amount_wad in sorted(acct.collateral.items()):
                 cp = house.params.collateral(asset_id)
                 if amount_wad >= to_wad(1, cp.decimals) and cp.feed_id in prices:

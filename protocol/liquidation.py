@@ -11,14 +11,18 @@ Positions (trigger: equity < maintenance, strict). A keeper takes over ``q`` of 
 * a partial liquidation closes at most what restores initial margin: ``q`` is valid only if
   ``q - 1`` would not (``E - slip - penalty >= IM_after`` at ``q - 1`` fails); a remainder worth
   less than ``dust_notional`` is closed too;
-* an account with ``E <= 0`` is closed whole at the oracle price with no penalty; with the ADL
-  method and a shortfall larger than the insurance fund it must be deleveraged instead;
+* an account with ``E <= 0`` is closed whole at the oracle price with no penalty, and the share
+  of ``-E`` that position created is settled in its market at once (F-15,
+  :func:`close_shortfall`); with the ADL method and a shortfall larger than the insurance fund it
+  must be deleveraged instead;
 * at most ``max_liquidation_notional_per_block`` of solvent accounts is liquidated per block
   (a bankrupt account is closed whole even beyond it, and uses up the block's room).
 
-Collateral: while the settlement balance is negative anyone may buy the account's collateral
-at ``oracle * (1 - discount)``, no more than needed to bring the balance back to zero; a fee
-share of the proceeds goes to the insurance fund.
+Collateral: while the settlement balance is negative and the account is below its maintenance
+requirement (F-05: ``E < MM`` at liquidation prices; with no position, ``E < 0``) anyone may buy
+the account's collateral at ``oracle * (1 - discount)``, no more than needed to bring the balance
+back to zero; a fee share of the proceeds goes to the insurance fund. A healthy account's
+negative balance is left to its owner (it counts against its equity like any debt).
 """
 
 from __future__ import annotations
@@ -33,14 +37,24 @@ from protocol.constants import WAD
 from protocol.context import Context, require
 from protocol.events import CollateralLiquidated, Liquidated
 from protocol.funding import settle_account
-from protocol.margin import Health, account_health, initial_fraction, maintenance_fraction, margined_alone, notional
+from protocol.margin import (
+    Health,
+    account_health,
+    initial_fraction,
+    maintenance_fraction,
+    margined_alone,
+    notional,
+    unrealized_pnl,
+)
 from protocol.oracle_adapter import liquidation_prices, trusted_price
 from protocol.params import ProtocolParams, SocializedLossMethod
+from protocol.socialized_loss import settle_shortfall
 from protocol.state import Account
 from protocol.units import Rounding, mul_div, to_wad
 
 __all__ = [
     "LiquidationTerms",
+    "close_shortfall",
     "collateral_sale",
     "liquidate",
     "liquidate_collateral",
@@ -102,6 +116,26 @@ def collateral_sale(amount_wad: int, price_wad: int, discount_wad: int, pp: Prot
     gross = mul_div(amount_wad, price_wad, WAD, Rounding.DOWN)
     proceeds = mul_div(gross, WAD - discount_wad, WAD, Rounding.DOWN)
     return proceeds, mul_div(proceeds, pp.collateral_liquidation_fee_wad, WAD, Rounding.UP)
+
+
+def close_shortfall(ctx: Context, acct: Account, prices: Mapping[int, int], equity_wad: int, market_id: int) -> int:
+    """The share of a bankrupt account's negative equity (``equity_wad <= 0``) its position in
+    ``market_id`` created (F-15): ``floor(-E * loss_m / L)``, ``loss_m`` the position's unrealized
+    loss at ``prices`` and ``L`` the sum of the losses of its perpetual positions; 0 for a
+    position in profit or when none is at a loss. The shares do not depend on the order the
+    positions close in, and the last losing close takes what is left (``loss_m = L``). An account
+    still holding collateral settles nothing here: its equity counts the collateral at its
+    haircut (or at zero on an untrusted feed), so its collateral is sold first and what it leaves
+    is bad debt (:func:`protocol.socialized_loss.settle_bad_debt`)."""
+    losses = {
+        m: max(-unrealized_pnl(pos, prices[ctx.params.market(m).feed_id]), 0)
+        for m, pos in acct.positions.items()
+        if not ctx.params.market(m).is_option
+    }
+    total = sum(losses.values())
+    if equity_wad >= 0 or losses[market_id] == 0 or acct.has_collateral():
+        return 0
+    return mul_div(-equity_wad, losses[market_id], total, Rounding.DOWN)
 
 
 def max_liquidation_size(ctx: Context, address: str, market_id: int) -> int:
@@ -246,7 +280,7 @@ def liquidate(ctx: Context, action: Liquidate) -> None:
     price = prices[mp.feed_id]
     require(action.size_wad <= abs(size), "liquidation: size exceeds position")
 
-    q, slip, penalty = action.size_wad, 0, 0
+    q, slip, penalty, shortfall = action.size_wad, 0, 0, 0
     if health.equity <= 0:
         adl = ctx.params.protocol.socialized_loss_method is SocializedLossMethod.ADL
         require(
@@ -254,6 +288,7 @@ def liquidate(ctx: Context, action: Liquidate) -> None:
             "liquidation: shortfall exceeds insurance fund",
         )
         q = abs(size)
+        shortfall = close_shortfall(ctx, acct, prices, health.equity, action.market_id)
     else:
         before = liquidation_terms(ctx, acct, prices, health, action.market_id, q - 1)
         require(not before.restores_initial, "liquidation: closes more than needed")
@@ -281,10 +316,12 @@ def liquidate(ctx: Context, action: Liquidate) -> None:
 
     if not reduces_risk(keeper_old, -delta):
         require_initial(ctx, action.keeper, "liquidation")
+    settle_shortfall(ctx, action.account, action.market_id, _sign(size), shortfall)
 
 
 def liquidate_collateral(ctx: Context, action: LiquidateCollateral) -> None:
-    """Sell an account's collateral to ``liquidator`` at a discount while its balance is negative."""
+    """Sell an account's collateral to ``liquidator`` at a discount while its balance is negative
+    and it is below its maintenance requirement."""
     ctx.require_not_paused("liquidation")
     require(action.liquidator != action.account, "liquidation: self liquidation")
     require(action.asset_id in {c.asset_id for c in ctx.params.collaterals}, "liquidation: unknown asset")
@@ -293,6 +330,12 @@ def liquidate_collateral(ctx: Context, action: LiquidateCollateral) -> None:
     settle_account(ctx, action.liquidator)
     acct = ctx.state.account(action.account)
     require(acct.balance < 0, "liquidation: balance not negative")
+    # F-05: only an account below its requirement sells at a discount (a healthy one's debt is
+    # left to its owner), valued as liquidation values it.
+    health = account_health(
+        acct, ctx.params, ctx.state.markets, liquidation_prices(ctx, acct, "liquidation"), now_s=ctx.state.now_s
+    )
+    require(health.liquidatable, "liquidation: account healthy")
     price = trusted_price(ctx, cp.feed_id, "liquidation")
     amount_wad = to_wad(action.amount, cp.decimals)
     held = acct.collateral.get(action.asset_id, 0)

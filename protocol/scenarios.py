@@ -153,7 +153,8 @@ class ScriptStep:
 
 def crash_scenario(signer: OrderSigner | None = None) -> list[ScriptStep]:
     """BTC falls 60,000 -> 54,000 -> 42,000 (a gap): partial and full liquidations, an
-    insurance-fund payout, a socialized loss and a collateral liquidation.
+    insurance-fund payout, a socialized loss and, once ETH has slid so far that the collateral
+    trader's WETH no longer covers its debt, a collateral liquidation.
 
     Fills carry orders signed by ``signer`` (default: :func:`actor_signer` for the model's
     domain). Liquidations are not scripted: a keeper (:mod:`protocol.keeper`) reacts after each
@@ -227,5 +228,13 @@ def crash_scenario(signer: OrderSigner | None = None) -> list[ScriptStep]:
         ScriptStep(
             "the collateral trader closes at a loss: its USDC balance goes negative",
             (orders.fill(a["matcher"], short, coll, BTC_PERP, -(WAD // 10), 42_000 * WAD, 0, WAD // 2_000),),
+        ),
+        ScriptStep(
+            "ETH slides to 250: the WETH no longer covers the collateral trader's debt",
+            tuple(
+                step
+                for i, eth in enumerate((950, 475, 250), start=3)
+                for step in (AdvanceTime(60, 5), *price(42_000, eth, t0 + 8 * 3_600 + 60 * i))
+            ),
         ),
     ]

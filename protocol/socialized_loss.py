@@ -1,18 +1,22 @@
 """Bad debt: insurance-fund cover first, then socialized loss by one of two methods.
 
-Bad debt exists only once an account holds no position and no collateral and its balance is
-still negative. The insurance fund pays what it can; the rest is
+A bankrupt close (a liquidation of an account with equity ``E <= 0``) settles the share of
+``-E`` its market created at once (F-15, :func:`settle_shortfall`): the account is credited that
+share, the insurance fund pays what it can and the rest is
 
-* ``PRO_RATA``: charged to the opposite side of the market where the account's last position
-  was closed, per unit of size through that side's loss index (rounded UP, so the charges
-  cover the loss); with no open interest there it is recorded as ``uncovered_loss``;
+* ``PRO_RATA``: charged to the opposite side of *that* market, per unit of size through that
+  side's loss index (rounded UP, so the charges cover the loss); with no open interest there it
+  is recorded as ``uncovered_loss``;
 * ``ADL``: before that point, a keeper closes the bankrupt position (equity < 0, shortfall
   larger than the fund) against opposite positions in profit, ranked by
   ``profit fraction x leverage`` (non-increasing), at the ratio-preserving bankruptcy price.
   Each counterparty gives up at most its profit: its share is never closed beyond its own
   entry (cost basis). Whatever is left afterwards falls back to the pro-rata rule.
 
-Accounts without a position never absorb a loss: only position holders carry loss indexes.
+Bad debt left once an account holds no position and no collateral (fees, funding or a collateral
+discount no close created) is paid by the insurance fund; what it cannot pay is
+``uncovered_loss``: no market's traders created it. Accounts without a position never absorb a
+loss: only position holders carry loss indexes.
 """
 
 from __future__ import annotations
@@ -23,14 +27,14 @@ from protocol.clearing import apply_trade, close_value
 from protocol.constants import UINT256_MAX, WAD
 from protocol.context import Context, require
 from protocol.errors import ProtocolRevert
-from protocol.events import BadDebtSettled, Deleveraged, LossSocialized
+from protocol.events import BadDebtSettled, Deleveraged, LossSocialized, ShortfallSettled
 from protocol.funding import settle_account
 from protocol.margin import account_health, notional, unrealized_pnl
 from protocol.oracle_adapter import liquidation_prices
 from protocol.params import SocializedLossMethod
 from protocol.units import Rounding, mul_div, smul_div
 
-__all__ = ["adl_score", "auto_deleverage", "settle_bad_debt", "socialize_pro_rata"]
+__all__ = ["adl_score", "auto_deleverage", "settle_bad_debt", "settle_shortfall", "socialize_pro_rata"]
 
 
 def _sign(x: int) -> int:
@@ -55,8 +59,24 @@ def socialize_pro_rata(ctx: Context, market_id: int, side: int, amount_wad: int)
     return True
 
 
+def settle_shortfall(ctx: Context, address: str, market_id: int, side: int, amount_wad: int) -> None:
+    """Settle ``amount_wad`` of ``address``'s negative equity at the bankrupt close of its
+    ``side`` (+1 long, -1 short) position in ``market_id`` (F-15): credited to the account, paid
+    by the insurance fund, the rest charged to the other side of that market (``uncovered_loss``
+    if it is empty). Nothing happens for 0."""
+    if amount_wad == 0:
+        return
+    ctx.state.account(address).balance += amount_wad
+    paid = insurance_fund.cover(ctx, amount_wad, "shortfall")
+    rest = amount_wad - paid
+    if rest and not socialize_pro_rata(ctx, market_id, -side, rest):
+        ctx.state.uncovered_loss += rest
+    ctx.emit(ShortfallSettled(address, market_id, amount_wad, paid, rest))
+
+
 def settle_bad_debt(ctx: Context, address: str) -> None:
-    """Resolve the negative balance of an account left with no position and no collateral."""
+    """Resolve the negative balance of an account left with no position and no collateral: the
+    insurance fund pays what it can, the rest is ``uncovered_loss`` (no close created it)."""
     acct = ctx.state.account(address)
     if acct.balance >= 0 or acct.has_positions() or acct.has_collateral():
         return
@@ -64,10 +84,7 @@ def settle_bad_debt(ctx: Context, address: str) -> None:
     acct.balance = 0
     paid = insurance_fund.cover(ctx, debt, "bad debt")
     rest = debt - paid
-    if rest:
-        last = acct.last_closed
-        if last is None or not socialize_pro_rata(ctx, last[0], -last[1], rest):
-            ctx.state.uncovered_loss += rest
+    ctx.state.uncovered_loss += rest
     ctx.emit(BadDebtSettled(address, debt, paid, rest))
 
 

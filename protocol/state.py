@@ -42,8 +42,6 @@ class Account:
     positions: dict[int, Position] = field(default_factory=dict)
     #: Cumulative realized trading PnL (USD WAD), for the zero-sum invariant and integrators.
     realized_pnl: int = 0
-    #: (market_id, side) of the last position closed by liquidation; side is +1 long, -1 short.
-    last_closed: tuple[int, int] | None = None
 
     def has_positions(self) -> bool:
         """True while any position is open."""
@@ -58,9 +56,11 @@ class Account:
         return Account(
             self.balance,
             dict(self.collateral),
-            {m: replace(p) for m, p in self.positions.items()},
+            {
+                m: Position(p.size, p.open_notional, p.funding_snapshot, p.loss_snapshot)
+                for m, p in self.positions.items()
+            },
             self.realized_pnl,
-            self.last_closed,
         )
 
 
@@ -88,7 +88,11 @@ class AccountsOverlay(MutableMapping[str, Account]):
         self._local[address] = acct
 
     def __delitem__(self, address: str) -> None:
-        raise TypeError("accounts are never deleted")
+        """Only an account this overlay created may go again (an undo journal removing what a
+        refused action created); accounts are never deleted."""
+        if address in self._base or address not in self._local:
+            raise TypeError("accounts are never deleted")
+        del self._local[address]
 
     def __contains__(self, address: object) -> bool:
         return address in self._local or address in self._base

@@ -9,7 +9,11 @@
 * :mod:`~simulator.results`, :mod:`~simulator.store`,
   :mod:`~simulator.runner`, :mod:`~simulator.summary`,
   :mod:`~simulator.sweep` — exact metrics, Parquet results with resume, local pool or
-  Dask, aggregate risk measures, grids and threshold search;
+  Dask (a larger path count extends a study), aggregate risk measures, grids and a threshold
+  search that decides on upper confidence bounds;
+* :mod:`~simulator.uncertainty` — confidence bounds, expected shortfall and the paths a target
+  needs (scipy.stats); :mod:`~simulator.compare` — two studies side by side;
+* :mod:`~simulator.report` and :mod:`~simulator.plots` — report.md, summary.json and PNGs;
 * :mod:`~simulator.on_chain` — one path's exact action log sent to the contracts on a local
   chain, with the model as twin.
 

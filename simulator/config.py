@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -40,6 +40,7 @@ from protocol.scenarios import BTC_PERP, default_params
 
 __all__ = [
     "FEED_MODELS",
+    "MAX_PATHS",
     "FeedPath",
     "FundingConfig",
     "KeeperConfig",
@@ -55,6 +56,9 @@ __all__ = [
 PRICE_MODELS = ("gbm", "merton", "garch", "bridge", "historical")
 #: Protocol fields that are not exact decimals.
 _PROTOCOL_PLAIN = ("params", "markets", "socialized_loss_method")
+
+#: Most paths a study may have (``run.paths``).
+MAX_PATHS: Final = 10**7
 
 
 def _number(where: str, value: object, lo: float, hi: float, *, integer: bool = False) -> None:
@@ -92,7 +96,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise InvalidParameter(f"run.name must be a non-empty string, got {self.name!r}")
-        _number("run.paths", self.paths, 1, 10**7, integer=True)
+        _number("run.paths", self.paths, 1, MAX_PATHS, integer=True)
         _number("run.steps", self.steps, 1, 10**7, integer=True)
         _number("run.step_s", self.step_s, 1, 86_400, integer=True)
         _number("run.seed", self.seed, 0, 2**128 - 1, integer=True)
@@ -551,8 +555,12 @@ class StudyConfig:
         return out
 
     def fingerprint(self) -> str:
-        """SHA-256 of the canonical JSON of :meth:`to_dict` (identifies a study for resuming)."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """SHA-256 of the canonical JSON of :meth:`to_dict` without ``run.paths`` (identifies a
+        study for resuming and extending: path ``i`` is seeded by ``SeedSequence(run.seed,
+        spawn_key=(1, i))`` whatever the total, so 16 paths are the first 16 of 1,000)."""
+        raw = self.to_dict()
+        raw["run"] = {k: v for k, v in raw["run"].items() if k != "paths"}
+        canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def override(self, changes: Mapping[str, object]) -> StudyConfig:

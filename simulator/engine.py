@@ -44,7 +44,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 
@@ -76,9 +76,11 @@ from protocol.events import (
     LossSocialized,
     PriceAccepted,
     PriceRejected,
+    ShortfallSettled,
 )
 from protocol.funding import accrued_markets
-from protocol.keeper import adl_counterparties, collateral_to_sell
+from protocol.keeper import adl_counterparties, collateral_for_sale, collateral_to_sell
+from protocol.keeper_block import KeeperBlock
 from protocol.margin import notional
 from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, adl_pool, evaluate
 from protocol.oracle_adapter import is_trusted
@@ -98,7 +100,7 @@ from simulator.agents import (
 )
 from simulator.config import StudyConfig
 from simulator.paths import price_to_wad
-from simulator.results import PathResult
+from simulator.results import BAD_DEBT_CAUSES, SERIES, PathResult, collateral_series, feed_series, market_series
 
 __all__ = ["Book", "Screen", "build_book", "simulate_path", "simulate_paths"]
 
@@ -192,10 +194,11 @@ def build_book(
         order_domain=order_domain,
     )
     applied = 0
+    setup = house.book_setup(signatures_verified=True)  # every order below is signed here
 
     def apply(action: Action) -> list[Event]:
         nonlocal applied
-        events = house.apply(action)
+        events = setup.apply(action)
         applied += 1
         if log is not None:
             log.append(action)
@@ -289,14 +292,40 @@ def build_book(
 
 
 class _Wait(Enum):
-    """Why a keeper action waits for a later block."""
+    """Why a keeper action waits for a later block (the value names the cause in the metrics)."""
 
-    #: The block's gas budget or liquidation cap is spent, or the keeper's own margin or prices
-    #: stop it: nothing more is sent this block.
-    BLOCK = "block"
-    #: This account cannot be served now (a price it needs is not trusted, nobody to deleverage
-    #: against); the keeper goes on with the next one.
-    ACCOUNT = "account"
+    #: The block's gas budget is spent: nothing more is sent this block.
+    GAS = "gas"
+    #: The block's liquidation cap is spent: nothing more is sent this block.
+    CAP = "block_cap"
+    #: The keeper's or liquidator's own margin, balance or prices stop it this block.
+    KEEPER = "keeper"
+    #: This account cannot be served now: a price it needs is not trusted; the keeper goes on
+    #: with the next one.
+    UNTRUSTED = "untrusted"
+    #: This account cannot be served now: nobody on the other side to deleverage against.
+    COUNTERPARTY = "counterparty"
+
+    @property
+    def stops_block(self) -> bool:
+        """Nothing more is sent this block (else only this account waits)."""
+        return self in (_Wait.GAS, _Wait.CAP, _Wait.KEEPER)
+
+
+#: Why a protocol revert defers a keeper action.
+_REVERT_CAUSE = {"liquidation: block cap reached": _Wait.CAP, "liquidation: price not trusted": _Wait.UNTRUSTED}
+
+
+@dataclass
+class _Pending:
+    """An account a keeper is after: its equity when first flagged (None when a price it needs
+    was not trusted) and the blocks it has waited since, by cause."""
+
+    equity_at_flag: int | None
+    blocks: dict[str, int] = field(default_factory=dict)
+
+    def wait(self, cause: str, blocks: int = 1) -> None:
+        self.blocks[cause] = self.blocks.get(cause, 0) + blocks
 
 
 @dataclass
@@ -312,6 +341,21 @@ class _Tally:
     liquidated_notional: int = 0
     keeper_rewards: int = 0
     deferred: int = 0
+    #: Deferred keeper actions by cause (:class:`_Wait` values), summing to ``deferred``.
+    deferred_by: dict[str, int] = field(default_factory=lambda: {w.value: 0 for w in _Wait})
+    #: Account-blocks spent waiting for a keeper to land (latency and jitter).
+    keeper_waits: int = 0
+    keeper_gas: int = 0
+    backlog_peak: int = 0
+    backlog_run_s: int = 0
+    backlog_clear_s: int = 0
+    liquidations_block_peak: int = 0
+    impact_max_bps: int = 0
+    #: Liquidated notional (USD WAD) by market id, collateral proceeds (USD WAD) by asset id.
+    notional_by_market: dict[int, int] = field(default_factory=dict)
+    proceeds_by_asset: dict[int, int] = field(default_factory=dict)
+    #: Bad debt (USD WAD) by cause (:data:`BAD_DEBT_CAUSES`), summing to ``bad_debt``.
+    bad_debt_by: dict[str, int] = field(default_factory=lambda: dict.fromkeys(BAD_DEBT_CAUSES, 0))
     reduce_only_s: int = 0
     oracle_updates: int = 0
     oracle_rejections: int = 0
@@ -339,10 +383,17 @@ class _PathRun:
         #: Accounts with a negative settlement balance whose collateral the liquidator buys.
         self.sales: deque[str] = deque()
         self.keeper_row = self.live.row(KEEPER)
+        #: Accounts flagged since their last service, for the attribution of their bad debt.
+        self.pending: dict[str, _Pending] = {}
         self.impacts: dict[int, Impact] = {fp.feed_id: Impact.from_config(config) for fp in self.params.feeds}
+        #: The keepers' block while they act (:meth:`keep`): questions and actions without forks.
+        self.block: KeeperBlock | None = None
+        #: Accounts the block changed whose margin-core rows are re-read when it ends (at once
+        #: with ADL: the counterparty pool reads the rows).
+        self.stale: set[str] = set()
 
     def apply(self, action: Action) -> list[Event]:
-        events = self.house.apply(action)
+        events = self.house.apply(action) if self.block is None else self.block.apply(action)
         if self.log is not None:
             self.log.append(action)
         return events
@@ -375,6 +426,12 @@ class _PathRun:
             self.chased[new] = True
             for r, d in zip(new.tolist(), delay.tolist(), strict=True):
                 heapq.heappush(self.waiting, (step + d, r))
+                address = self.book.accounts[r]
+                try:
+                    equity: int | None = self.house.liquidation_health(address).equity
+                except ProtocolRevert:  # a price it needs is not trusted: its gap is unknown
+                    equity = None
+                self.pending[address] = _Pending(equity)
 
     def _count(self, events: Sequence[Event]) -> None:
         t, prices = self.tally, self.prices()
@@ -382,7 +439,9 @@ class _PathRun:
         for e in events:
             if isinstance(e, Liquidated):
                 t.liquidations += 1
-                t.liquidated_notional += notional(e.size_wad, prices[self.feed_of[e.market_id]])
+                closed = notional(e.size_wad, prices[self.feed_of[e.market_id]])
+                t.liquidated_notional += closed
+                t.notional_by_market[e.market_id] = t.notional_by_market.get(e.market_id, 0) + closed
                 t.keeper_rewards += e.keeper_reward_wad
                 self.liquidated.add(e.account)
             elif isinstance(e, Deleveraged):
@@ -393,8 +452,10 @@ class _PathRun:
                 self.liquidated.add(e.account)
             elif isinstance(e, CollateralLiquidated):
                 t.collateral_liquidations += 1
-            elif isinstance(e, BadDebtSettled):
+                t.proceeds_by_asset[e.asset_id] = t.proceeds_by_asset.get(e.asset_id, 0) + e.proceeds_wad
+            elif isinstance(e, BadDebtSettled | ShortfallSettled):
                 t.bad_debt += e.debt_wad
+                self.attribute(e.account, e.debt_wad)
                 # what the fund could not pay is socialized (LossSocialized) or left uncovered
                 if e.socialized_wad or (e.covered_by_fund_wad and self.house.state.insurance_fund == 0):
                     t.fund_depleted = True
@@ -404,6 +465,32 @@ class _PathRun:
         if deleveraged:
             t.deleveragings += 1
             t.socialized_events += 1
+
+    def attribute(self, address: str, debt_wad: int) -> None:
+        """Split an account's bad debt by cause. The **gap** is the shortfall it already had when
+        first flagged (the price moved past its bankruptcy price between two accepted oracle
+        prices, or while it was not trusted); the rest built up while it waited, and is split over
+        the blocks it waited by what held it: keeper **latency**, the **block cap**, the **gas**
+        budget, an **untrusted** price, or **other** (the keeper's own margin, no deleveraging
+        counterparty, an account never flagged). Integer shares; the remainder goes to the cause
+        with the most blocks, so the parts sum to the debt exactly."""
+        by = self.tally.bad_debt_by
+        record = self.pending.get(address)
+        if record is None:
+            by["other"] += debt_wad
+            return
+        gap = min(debt_wad, max(0, -record.equity_at_flag)) if record.equity_at_flag is not None else 0
+        by["gap"] += gap
+        rest = debt_wad - gap
+        waited = sum(record.blocks.values())
+        if not waited:
+            by["gap"] += rest  # served in the block it landed: the loss came with the price move
+            return
+        shares = {cause: rest * blocks // waited for cause, blocks in record.blocks.items()}
+        top = max(record.blocks, key=lambda c: (record.blocks[c], c))
+        shares[top] += rest - sum(shares.values())
+        for cause, amount in shares.items():
+            by[cause if cause in by else "other"] += amount
 
     def block_room(self, price_wad: int) -> int:
         """Largest size whose notional still fits this block's liquidation cap."""
@@ -440,32 +527,35 @@ class _PathRun:
     def _close(self, address: str, gas: int) -> int | _Wait:
         """Send the keeper's next action on a due account: gas used (0: the account is healthy and
         dropped), or why it waits for a later block."""
-        kc = self.config.keepers
+        kc, block = self.config.keepers, self.block
+        assert block is not None, "keepers act inside a block"
         acct = self.house.state.accounts[address]
-        if not acct.positions:
+        if not acct.positions:  # below its requirement on its collateral alone: a sale is due
+            if _needs_sale(block, self.house.state, address):
+                self.sales.append(address)
             return 0
         market_id = self._largest_position(address)
         size = acct.positions[market_id].size
         price = self.house.state.feeds[self.feed_of[market_id]].price_wad
         try:
-            q = self.house.max_liquidation_size(address, market_id)
+            q = block.max_liquidation_size(address, market_id)
             if q == 0:
                 return 0
             # a partial size means a solvent account; the exact health decides the rest only
             # when it matters: deleveraging (ADL) or a whole close the block cap would clip
             room = self.block_room(price)
             full = q == abs(size)
-            health = self.house.liquidation_health(address) if full and (self.adl or room < q) else None
+            health = block.liquidation_health(address) if full and (self.adl or room < q) else None
         except ProtocolRevert:  # a price the account needs is not trusted now
-            return _Wait.ACCOUNT
+            return _Wait.UNTRUSTED
         side = 1 if size > 0 else -1
         action: Action
         if self.adl and health is not None and health.equity < 0 and -health.equity > self.house.state.insurance_fund:
             if gas < kc.gas_per_deleverage:
-                return _Wait.BLOCK
+                return _Wait.GAS
             counterparties = self._counterparties(address, market_id)
             if not counterparties:  # nobody on the other side is in profit: try again later
-                return _Wait.ACCOUNT
+                return _Wait.COUNTERPARTY
             action, cost, touched = (
                 AutoDeleverage(KEEPER, address, market_id, counterparties),
                 kc.gas_per_deleverage,
@@ -473,41 +563,42 @@ class _PathRun:
             )
         else:
             if gas < kc.gas_per_liquidation:
-                return _Wait.BLOCK
+                return _Wait.GAS
             if health is None or health.equity > 0:  # solvent: within the block's cap
                 q = min(q, room)
                 if q == 0:  # the block cap is spent
-                    return _Wait.BLOCK
+                    return _Wait.CAP
             action, cost, touched = Liquidate(KEEPER, address, market_id, q), kc.gas_per_liquidation, (address, KEEPER)
         try:
             events = self.apply(action)
         except ProtocolRevert as exc:
             if exc.reason not in _DEFERRABLE:
                 raise
-            return _Wait.BLOCK
+            return _REVERT_CAUSE.get(exc.reason, _Wait.KEEPER)
         self._count(events)
         for e in events:
             if isinstance(e, Liquidated):
                 self._unwind(market_id, -side * e.size_wad, price)
-        self.live.refresh(self.house.state, touched)
-        if _needs_sale(self.house, address):
+        self._changed(touched)
+        if _needs_sale(block, self.house.state, address):
             self.sales.append(address)
         return cost
 
     def _sell_collateral(self, address: str, gas: int) -> int | _Wait:
         """The liquidator buys collateral of an account with a negative balance: gas used (0:
         nothing is left to buy), or why it waits for a later block."""
-        if not _needs_sale(self.house, address):
+        assert self.block is not None, "the liquidator acts inside a block"
+        if not _needs_sale(self.block, self.house.state, address):
             return 0
         if gas < self.config.keepers.gas_per_collateral_liquidation:
-            return _Wait.BLOCK
+            return _Wait.GAS
         acct = self.house.state.accounts[address]
         trusted = self.trusted()
         for cp in self.params.collaterals:
             if acct.collateral.get(cp.asset_id, 0) < to_wad(1, cp.decimals):
                 continue
             if cp.feed_id not in trusted:
-                return _Wait.ACCOUNT
+                return _Wait.UNTRUSTED
             price = self.house.state.feeds[cp.feed_id].price_wad
             units = collateral_to_sell(self.house, address, cp.asset_id, price)
             try:
@@ -515,61 +606,127 @@ class _PathRun:
             except ProtocolRevert as exc:
                 if exc.reason not in _DEFERRABLE:
                     raise
-                return _Wait.BLOCK
+                return _REVERT_CAUSE.get(exc.reason, _Wait.KEEPER)
             self._count(events)
             sold = sum(e.amount_wad for e in events if isinstance(e, CollateralLiquidated))
             self.impacts[cp.feed_id].trade(-sold * price / WAD**2)  # the liquidator sells it outside
-            self.live.refresh(self.house.state, (address,))
+            self._changed((address,))
             return self.config.keepers.gas_per_collateral_liquidation
         return 0
 
     def keep(self, step: int) -> None:
         """Keepers send what is due now within the block's gas budget: liquidations and
         deleveragings first landed first served, then collateral purchases; the rest waits for
-        the next block (counted as deferred)."""
+        the next block (counted as deferred, by cause)."""
         while self.waiting and self.waiting[0][0] <= step:
             self.due.append(heapq.heappop(self.waiting)[1])
-        gas = self.config.keepers.gas_budget_per_block
+        if not self.due and not self.sales:
+            return
+        with self.house.keeper_block() as self.block:
+            self._keep_block()
+        self.block = None
+        self.live.refresh(self.house.state, self.stale)
+        self.stale.clear()
+
+    def _changed(self, addresses: Sequence[str]) -> None:
+        """Actions changed ``addresses``: their rows are re-read (at the end of the block)."""
+        if self.adl:
+            self.live.refresh(self.house.state, addresses)
+        else:
+            self.stale.update(addresses)
+
+    def _keep_block(self) -> None:
+        """The body of :meth:`keep`, inside the keepers' block."""
+        budget = gas = self.config.keepers.gas_budget_per_block
+        t = self.tally
         later: list[int] = []  # accounts that cannot be served now; first in line next block
+        stop: _Wait | None = None
         while self.due:
             r = self.due[0]
             used = self._close(self.book.accounts[r], gas)
-            if used is _Wait.BLOCK:
+            if isinstance(used, _Wait) and used.stops_block:
+                stop = used
                 break
             self.due.popleft()
-            if used is _Wait.ACCOUNT:
+            if isinstance(used, _Wait):
                 later.append(r)
+                t.deferred_by[used.value] += 1
+                self._waited(self.book.accounts[r], used)
                 continue
             self.chased[r] = False  # the watch flags it again if it is still below maintenance
             gas -= used
+        if stop is not None:
+            t.deferred_by[stop.value] += len(self.due)
+            for r in self.due:
+                self._waited(self.book.accounts[r], stop)
         self.due.extendleft(reversed(later))
         waiting_sales: list[str] = []
+        stop = None
         while self.sales:
             sold = self._sell_collateral(self.sales[0], gas)
-            if sold is _Wait.BLOCK:
+            if isinstance(sold, _Wait) and sold.stops_block:
+                stop = sold
                 break
             address = self.sales.popleft()
-            if sold is _Wait.ACCOUNT:
+            if isinstance(sold, _Wait):
                 waiting_sales.append(address)
+                t.deferred_by[sold.value] += 1
+                self._waited(address, sold)
                 continue
             gas -= sold
+        if stop is not None:
+            t.deferred_by[stop.value] += len(self.sales)
+            for address in self.sales:
+                self._waited(address, stop)
         self.sales.extendleft(reversed(waiting_sales))
-        self.tally.deferred += len(self.due) + len(self.sales)
+        t.deferred += len(self.due) + len(self.sales)
+        t.keeper_gas += budget - gas
+
+    def _waited(self, address: str, why: _Wait) -> None:
+        self._pending_wait(address, why.value if why.value in BAD_DEBT_CAUSES else "other")
+
+    def _pending_wait(self, address: str, cause: str) -> None:
+        record = self.pending.get(address)
+        if record is not None:
+            record.wait(cause)
+
+    def cascade(self, step_s: int, liquidations_before: int, kept: bool) -> int:
+        """Record the block's cascade: accounts waiting for a keeper to land, the backlog
+        (flagged but not yet served: waiting, due, or owing a collateral sale), its peak and the
+        longest time it took to clear, liquidations in the block. Returns the backlog."""
+        t = self.tally
+        t.keeper_waits += len(self.waiting)
+        for _, r in self.waiting:
+            self._pending_wait(self.book.accounts[r], "latency")
+        if not kept:  # no traded price trusted: nothing was sent this block
+            for r in self.due:
+                self._pending_wait(self.book.accounts[r], "untrusted")
+            for address in self.sales:
+                self._pending_wait(address, "untrusted")
+        backlog = len(self.waiting) + len(self.due) + len(self.sales)
+        t.backlog_peak = max(t.backlog_peak, backlog)
+        t.backlog_run_s = t.backlog_run_s + step_s if backlog else 0
+        t.backlog_clear_s = max(t.backlog_clear_s, t.backlog_run_s)
+        t.liquidations_block_peak = max(t.liquidations_block_peak, t.liquidations - liquidations_before)
+        return backlog
 
 
-def _needs_sale(house: ClearingHouse, address: str) -> bool:
-    """The account's settlement balance (funding settled) is negative while it holds collateral."""
-    if not house.state.accounts[address].has_collateral():  # settling funding moves no collateral
+def _needs_sale(block: KeeperBlock, state: ProtocolState, address: str) -> bool:
+    """The account holds collateral, its settlement balance (funding settled) is negative and it
+    is below its requirement (F-05: a healthy account's debt is left to its owner)."""
+    if not state.accounts[address].has_collateral():  # settling funding moves no collateral
         return False
-    acct = house.settled_account(address)
-    return acct.balance < 0
+    return collateral_for_sale(block, address)
 
 
-def _series(steps: int) -> dict[str, NDArray[np.float64]]:
-    return {
-        name: np.zeros(steps + 1)
-        for name in ("market_price", "oracle_price", "insurance_fund", "bad_debt", "liquidated_notional", "trusted")
-    }
+def _series(steps: int, params: Params) -> dict[str, NDArray[np.float64]]:
+    names = [
+        *SERIES,
+        *(feed_series(fp.feed_id) for fp in params.feeds),
+        *(market_series(mp.market_id) for mp in params.markets),
+        *(collateral_series(cp.asset_id) for cp in params.collaterals),
+    ]
+    return {name: np.zeros(steps + 1) for name in names}
 
 
 def simulate_path(
@@ -617,7 +774,7 @@ def simulate_path(
     # a historical path starts at its first close, a follower at its spot: scale to the book's
     scale = {f: book.spot_wad(f) / WAD / reference[f][0] for f in reference}
     lead_feed, traded_feeds = book.lead.feed_id, {mp.feed_id for mp in markets}
-    series = _series(run.steps)
+    series = _series(run.steps, params)
     start_fund = fund_min = fund_peak = p.house.state.insurance_fund
     start_uncovered = p.house.state.uncovered_loss
     drawdown = 0
@@ -625,10 +782,14 @@ def simulate_path(
         if k:
             p.apply(AdvanceTime(run.step_s, 1))
         st = p.house.state
-        outside = {}
+        outside: dict[int, int] = {}
+        impact_bps: dict[int, float] = {}
+        liquidations_before = p.tally.liquidations
         for fp in feeds:
             f = fp.feed_id
             impact = p.impacts[f].step()
+            impact_bps[f] = (impact - 1) * 1e4
+            p.tally.impact_max_bps = max(p.tally.impact_max_bps, round(abs(impact - 1) * 1e4))
             outside[f] = price_to_wad(float(reference[f][k] * scale[f] * impact)) if k else book.spot_wad(f)
             push[f].observe(k, st.now_s, outside[f], down=bool(down[f][k]))
             for price, t_s in push[f].arrivals(k):
@@ -640,11 +801,13 @@ def simulate_path(
                 rate = int(premium[mp.market_id][k] * WAD) // config.funding.premium_period_s
                 p.apply(SetFundingRate(FUNDING_OPERATOR, mp.market_id, rate))
         trusted = p.trusted()
-        if trusted & traded_feeds:
+        kept = bool(trusted & traded_feeds)
+        if kept:
             p.flag(k, keeper_rng)
             p.keep(k)
         if k and not traded_feeds <= trusted:
             p.tally.reduce_only_s += run.step_s
+        series["backlog"][k] = p.cascade(run.step_s, liquidations_before, kept)
         st = p.house.state
         fund = st.insurance_fund
         fund_min, fund_peak = min(fund_min, fund), max(fund_peak, fund)
@@ -655,6 +818,14 @@ def simulate_path(
         series["bad_debt"][k] = p.tally.bad_debt / WAD
         series["liquidated_notional"][k] = p.tally.liquidated_notional / WAD
         series["trusted"][k] = float(lead_feed in trusted)
+        series["liquidations"][k] = p.tally.liquidations
+        series["impact_bps"][k] = impact_bps[lead_feed]
+        for f, price in outside.items():
+            series[feed_series(f)][k] = price / WAD
+        for mp in markets:
+            series[market_series(mp.market_id)][k] = p.tally.notional_by_market.get(mp.market_id, 0) / WAD
+        for cp in params.collaterals:
+            series[collateral_series(cp.asset_id)][k] = p.tally.proceeds_by_asset.get(cp.asset_id, 0) / WAD
 
     t, st = p.tally, p.house.state
     metrics = {
@@ -674,6 +845,14 @@ def simulate_path(
         "liquidated_notional_wad": t.liquidated_notional,
         "keeper_rewards_wad": t.keeper_rewards,
         "deferred_liquidations": t.deferred,
+        **{f"deferred_{cause}": count for cause, count in t.deferred_by.items()},
+        "keeper_waits": t.keeper_waits,
+        "keeper_gas": t.keeper_gas,
+        "backlog_peak": t.backlog_peak,
+        "backlog_clear_s": t.backlog_clear_s,
+        "liquidations_block_peak": t.liquidations_block_peak,
+        "liquidation_impact_max_bps": t.impact_max_bps,
+        **{f"bad_debt_{cause}_wad": amount for cause, amount in t.bad_debt_by.items()},
         "reduce_only_s": t.reduce_only_s,
         "oracle_updates": t.oracle_updates,
         "oracle_rejections": t.oracle_rejections,

@@ -24,15 +24,21 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 from numpy.typing import NDArray
 
 from protocol.errors import InvalidParameter
+from simulator.results import FEED_SERIES_PREFIX
 
 __all__ = [
+    "format_axis_value",
     "format_metric",
     "format_usd",
     "plot_bad_debt",
+    "plot_cascade",
+    "plot_convergence",
+    "plot_feed_prices",
+    "plot_fund_fan",
     "plot_insurance_fund",
     "plot_price_paths",
     "plot_search",
@@ -97,6 +103,14 @@ def format_metric(name: str, value: object) -> str:
     return f"{v:.4g}"
 
 
+def format_axis_value(value: object) -> str:
+    """A sweep axis value as the user wrote it: a float by its shortest form (0.1, not
+    0.1000000000000000055511), a decimal or integer as is."""
+    if isinstance(value, float | np.floating):
+        return f"{float(value):g}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
 def _write_png(fig: Figure, out: Path | str) -> Path:
     """Render ``fig`` to PNG in memory, then move it into place atomically."""
     path = Path(out)
@@ -131,7 +145,7 @@ def _check_series(series: SeriesByPath, names: Sequence[str], what: str) -> list
         lengths = {len(np.asarray(arrays[n])) for n in names}
         if len(lengths) != 1 or lengths == {0}:
             raise InvalidParameter(f"{what}: series of path {index} must be non-empty and of one length")
-    return sorted(series)[:MAX_PATHS]
+    return list(series)[:MAX_PATHS]  # in the order given (a report passes the worst first)
 
 
 def _check_step(step_s: float) -> None:
@@ -255,12 +269,15 @@ def plot_bad_debt(metrics: pd.DataFrame, out: Path | str, *, q: float = 0.95, ti
     top = float(values.max())
     bins: Any = np.linspace(0.0, top, 31) if top > 0 else np.linspace(-0.5, 0.5, 2)
     ax.hist(values, bins=bins, color="#6b8fb5", edgecolor="white")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.axvline(var, color=_ORACLE, lw=1.5, ls="--", label=f"p{q * 100:g} (value-at-risk) {format_usd(var)}")
     ax.set_xlabel("bad debt per path")
     ax.set_ylabel("paths")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_usd(v)))
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=9)
+    if top == 0:
+        ax.text(0.5, 0.6, f"no bad debt on any of the {values.size} paths", transform=ax.transAxes, ha="center")
     ax.set_title(
         title or f"Bad debt across {values.size} paths: {zero_share:.1%} of paths with zero bad debt", fontsize=11
     )
@@ -322,30 +339,62 @@ def plot_sweep_heatmap(
     bar.formatter = FuncFormatter(lambda v, _pos: format_metric(metric, v))
     bar.update_ticks()
     mid = (vmin + vmax) / 2
+    low, high = f"{metric}_ci_low", f"{metric}_ci_high"
+    intervals: dict[tuple[int, int], str] = {}
+    if low in table.columns and high in table.columns:
+        for xv, yv, lo, hi in zip(table[x_name], table[y_name], table[low], table[high], strict=True):
+            intervals[y_at[str(yv)], x_at[str(xv)]] = f"\n[{format_metric(metric, lo)}, {format_metric(metric, hi)}]"
     for (row, col), value in np.ndenumerate(grid):
         if math.isfinite(value):
             ax.text(
                 col,
                 row,
-                format_metric(metric, value),
+                format_metric(metric, value) + intervals.get((row, col), ""),
                 ha="center",
                 va="center",
                 fontsize=8,
                 color="black" if value > mid else "white",
             )
-    ax.set_xticks(range(len(xs)), [str(v) for v in xs])
-    ax.set_yticks(range(len(ys)), [str(v) for v in ys])
+    ax.set_xticks(range(len(xs)), [format_axis_value(v) for v in xs])
+    ax.set_yticks(range(len(ys)), [format_axis_value(v) for v in ys])
     ax.set_xlabel(x_name)
     ax.set_ylabel(y_name)
-    ax.set_title(title or f"{metric} over the sweep grid", fontsize=11)
+    if finite.size and not finite.any():
+        ax.set_title(title or f"{metric} over the sweep grid: zero at every point", fontsize=11)
+    else:
+        ax.set_title(title or f"{metric} over the sweep grid (cells: value and interval)", fontsize=11)
     return _write_png(fig, out)
 
 
+def _error_bars(table: pd.DataFrame, metric: str, order: NDArray[np.intp]) -> NDArray[np.float64] | None:
+    """``[below, above]`` distances to the two-sided interval of ``metric`` (None without one);
+    an unresolved (infinite) side is drawn to the top of the data."""
+    low, high = f"{metric}_ci_low", f"{metric}_ci_high"
+    if low not in table.columns or high not in table.columns:
+        return None
+    y = np.asarray([float(v) for v in table[metric]], dtype=np.float64)[order]
+    lo = np.asarray([float(v) for v in table[low]], dtype=np.float64)[order]
+    hi = np.asarray([float(v) for v in table[high]], dtype=np.float64)[order]
+    finite = np.concatenate([y[np.isfinite(y)], hi[np.isfinite(hi)]])
+    top = float(finite.max()) if finite.size else 1.0
+    hi = np.where(np.isinf(hi), top, hi)
+    return np.vstack([np.nan_to_num(y - lo), np.nan_to_num(hi - y)]).clip(min=0)
+
+
 def plot_search(
-    points: pd.DataFrame, out: Path | str, *, key: str, metric: str, threshold: float, answer: object = None
+    points: pd.DataFrame,
+    out: Path | str,
+    *,
+    key: str,
+    metric: str,
+    threshold: float | None,
+    answer: object = None,
+    level: str = "95 %",
 ) -> Path:
-    """``metric`` at every value of ``key`` a threshold search evaluated, with the target
-    ``threshold`` as a horizontal line and the answer (the smallest value meeting it) marked."""
+    """``metric`` at every value of ``key`` a threshold search (or a one-axis sweep) evaluated,
+    with its two-sided interval as error bars and its one-sided upper bound (column ``upper``
+    or ``<metric>_upper``) as a marker when the table has them, the target ``threshold`` as a
+    horizontal line and the answer (the smallest value meeting it) marked."""
     if not isinstance(points, pd.DataFrame):
         raise InvalidParameter(f"search points must be a pandas DataFrame, got {type(points).__name__}")
     for column in (key, metric):
@@ -353,7 +402,9 @@ def plot_search(
             raise InvalidParameter(f"search points have no column {column!r}; columns: {list(points.columns)}")
     if points.empty:
         raise InvalidParameter("search points have no rows")
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not math.isfinite(threshold):
+    if threshold is not None and (
+        isinstance(threshold, bool) or not isinstance(threshold, int | float) or not math.isfinite(threshold)
+    ):
         raise InvalidParameter(f"threshold must be a finite number, got {threshold!r}")
     try:
         xs = np.asarray([float(v) for v in points[key]], dtype=np.float64)
@@ -363,15 +414,158 @@ def plot_search(
     order = np.argsort(xs, kind="stable")
     fig = Figure(figsize=(7.0, 4.0), layout="constrained")
     ax = fig.add_subplot()
-    ax.plot(xs[order], ys[order], marker="o", color=_MARKET, lw=1.2, label=metric)
-    ax.axhline(threshold, color=_ORACLE, ls="--", lw=1.2, label=f"target {format_metric(metric, threshold)}")
+    bars = _error_bars(points, metric, order)
+    ax.errorbar(xs[order], ys[order], yerr=bars, marker="o", color=_MARKET, lw=1.2, capsize=3, label=metric)
+    upper_column = "upper" if "upper" in points.columns else f"{metric}_upper"
+    if upper_column in points.columns:
+        upper = np.asarray([float(v) for v in points[upper_column]], dtype=np.float64)[order]
+        shown = np.isfinite(upper)
+        ax.scatter(xs[order][shown], upper[shown], marker="v", color=_ORACLE, zorder=3, label=f"{level} upper bound")
+    if threshold is not None:
+        ax.axhline(threshold, color=_ORACLE, ls="--", lw=1.2, label=f"target {format_metric(metric, threshold)}")
     if answer is not None:
         x = float(answer)  # type: ignore[arg-type]
         ax.axvline(x, color="black", lw=1.0, ls=":", label=f"answer {answer}")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_metric(metric, v)))
     ax.set_xlabel(key)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_axis_value(float(v))))
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9)
-    ax.set_title(f"Search: smallest {key} with {metric} <= {format_metric(metric, threshold)}", fontsize=11)
+    target = "" if threshold is None else f": target {format_metric(metric, threshold)}"
+    if not np.nan_to_num(ys).any():
+        target += " (zero at every point)"
+    ax.set_title(f"{metric} against {key}{target}", fontsize=11)
+    return _write_png(fig, out)
+
+
+def plot_fund_fan(
+    series: SeriesByPath, out: Path | str, *, step_s: float = 60, start_usd: float | None = None, title: str = ""
+) -> Path:
+    """Quantile fan of the insurance fund (USD) over time across **every** path given: the
+    median, the 25-75 % and 5-95 % bands and the lowest path, with the starting level."""
+    _check_step(step_s)
+    if not isinstance(series, Mapping) or not series:
+        raise InvalidParameter("plot_fund_fan needs the series of at least one path")
+    _check_series({i: series[i] for i in list(series)[:1]}, ("insurance_fund",), "plot_fund_fan")
+    try:
+        funds = np.vstack([np.asarray(series[i]["insurance_fund"], dtype=np.float64) for i in sorted(series)])
+    except (KeyError, ValueError):
+        raise InvalidParameter("plot_fund_fan: every path needs an insurance_fund series of one length") from None
+    t, label = _time_axis(funds.shape[1], step_s)
+    q05, q25, q50, q75, q95 = np.quantile(funds, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    fig = Figure(figsize=(8.0, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    ax.fill_between(t, q05, q95, color=_MARKET, alpha=0.15, lw=0, label="5-95 % of paths")
+    ax.fill_between(t, q25, q75, color=_MARKET, alpha=0.35, lw=0, label="25-75 %")
+    ax.plot(t, q50, color=_MARKET, lw=1.4, label="median")
+    ax.plot(t, funds.min(axis=0), color=_ORACLE, lw=1.0, ls=":", label="lowest path at each time")
+    start = float(funds[0, 0]) if start_usd is None else float(start_usd)
+    ax.axhline(start, color="black", lw=0.9, ls="--", label=f"starting level {format_usd(start)}")
+    ax.axhline(0.0, color="black", lw=0.6)
+    ax.set_xlabel(label)
+    ax.set_ylabel("insurance fund")
+    _usd_axis(ax)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncols=2)
+    ax.set_title(title or f"Insurance fund across all {funds.shape[0]} paths (quantile fan, USD)", fontsize=11)
+    return _write_png(fig, out)
+
+
+def plot_feed_prices(
+    series: SeriesByPath, out: Path | str, *, symbols: Mapping[int, str], step_s: float = 60, title: str = ""
+) -> Path:
+    """Every feed's outside price (USD), one panel per feed (``symbols``: feed id -> symbol),
+    one line per path given (at most :data:`MAX_PATHS`, in the order given)."""
+    _check_step(step_s)
+    if not isinstance(symbols, Mapping) or not symbols:
+        raise InvalidParameter("plot_feed_prices needs the feeds to draw (feed id -> symbol)")
+    names = [f"{FEED_SERIES_PREFIX}{f}" for f in symbols]
+    _check_series(series, names, "plot_feed_prices")
+    indices = list(series)[:MAX_PATHS]
+    fig = Figure(figsize=(8.0, 2.6 * len(symbols) + 0.8), layout="constrained")
+    axes = fig.subplots(len(symbols), 1, squeeze=False, sharex=True)
+    label = ""
+    for row, (feed, symbol) in enumerate(symbols.items()):
+        ax = axes[row][0]
+        for index in indices:
+            price = np.asarray(series[index][f"{FEED_SERIES_PREFIX}{feed}"], dtype=np.float64)
+            t, label = _time_axis(len(price), step_s)
+            ax.plot(t, price, lw=1.0, label=f"path {index}")
+        ax.set_title(symbol, fontsize=9)
+        _usd_axis(ax)
+        ax.grid(alpha=0.3)
+    axes[-1][0].set_xlabel(label)
+    axes[0][0].legend(fontsize=7, ncols=4)
+    fig.suptitle(title or "Outside price of every feed (USD)", x=0.02, ha="left")
+    return _write_png(fig, out)
+
+
+def plot_cascade(series: SeriesByPath, out: Path | str, *, step_s: float = 60, title: str = "") -> Path:
+    """The liquidation cascade of the paths given (at most :data:`MAX_PATHS`, in the order
+    given): liquidations per block, the backlog of flagged accounts not yet served, and the
+    price impact of liquidation sales on the lead market (bps)."""
+    _check_step(step_s)
+    _check_series(series, ("liquidations", "backlog", "impact_bps"), "plot_cascade")
+    indices = list(series)[:MAX_PATHS]
+    fig = Figure(figsize=(8.0, 7.0), layout="constrained")
+    axes = fig.subplots(3, 1, sharex=True)
+    label = ""
+    for index in indices:
+        arrays = series[index]
+        cumulative = np.asarray(arrays["liquidations"], dtype=np.float64)
+        t, label = _time_axis(len(cumulative), step_s)
+        per_block = np.diff(cumulative, prepend=0.0)
+        axes[0].plot(t, per_block, lw=0.9, label=f"path {index}")
+        axes[1].plot(t, np.asarray(arrays["backlog"], dtype=np.float64), lw=0.9)
+        axes[2].plot(t, np.asarray(arrays["impact_bps"], dtype=np.float64), lw=0.9)
+    for ax, what in zip(axes, ("liquidations per block", "backlog (accounts)", "impact (bps)"), strict=True):
+        ax.set_ylabel(what)
+        ax.grid(alpha=0.3)
+    axes[0].yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[1].yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[2].set_xlabel(label)
+    axes[0].legend(fontsize=7, ncols=4)
+    fig.suptitle(title or "Liquidation cascade of the worst paths", x=0.02, ha="left")
+    return _write_png(fig, out)
+
+
+def plot_convergence(table: pd.DataFrame, out: Path | str, *, metrics: Sequence[str], title: str = "") -> Path:
+    """Each metric and its two-sided interval (``<metric>_ci_low`` / ``_ci_high``) against the
+    number of paths summarized (column ``n_paths``), one panel per metric, log-scaled x."""
+    if not isinstance(table, pd.DataFrame) or table.empty or "n_paths" not in table.columns:
+        raise InvalidParameter("plot_convergence needs a table with an n_paths column and at least one row")
+    metrics = list(metrics)
+    missing = [m for m in metrics if m not in table.columns]
+    if not metrics or missing:
+        raise InvalidParameter(f"plot_convergence: metrics {missing or metrics} are not columns of the table")
+    n = np.asarray(table["n_paths"], dtype=np.float64)
+    fig = Figure(figsize=(8.0, 2.2 * len(metrics) + 0.8), layout="constrained")
+    axes = fig.subplots(len(metrics), 1, squeeze=False, sharex=True)
+    for row, metric in enumerate(metrics):
+        ax = axes[row][0]
+        y = np.asarray([float(v) for v in table[metric]], dtype=np.float64)
+        ax.plot(n, y, marker="o", ms=3, color=_MARKET, lw=1.2, label=metric)
+        low, high = f"{metric}_ci_low", f"{metric}_ci_high"
+        if low in table.columns and high in table.columns:
+            lo = np.asarray([float(v) for v in table[low]], dtype=np.float64)
+            hi = np.asarray([float(v) for v in table[high]], dtype=np.float64)
+            finite = hi[np.isfinite(hi)]
+            top = float(max(finite.max() if finite.size else 0.0, np.nanmax(y) if np.isfinite(y).any() else 0.0))
+            ax.fill_between(n, lo, np.where(np.isfinite(hi), hi, top), color=_MARKET, alpha=0.2, lw=0)
+            open_ended = ~np.isfinite(hi)
+            if open_ended.any():  # no order statistic bounds it yet: say so rather than draw a band
+                last = int(n[open_ended].max())
+                unresolved = f"upper bound unresolved to n={last}"
+                ax.axvspan(n[0], last, color=_REDUCE_ONLY, alpha=0.15, lw=0, label=unresolved)
+                ax.legend(fontsize=7, loc="upper right")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos, m=metric: format_metric(m, v)))
+        ax.set_ylim(bottom=0)  # every headline metric is non-negative
+        ax.set_title(metric + (" (zero on every path so far)" if not np.nan_to_num(y).any() else ""), fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.set_xscale("log")
+        ax.set_xticks(n, [f"{int(v):,}" for v in n])  # the checkpoints, in whole paths
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    axes[-1][0].set_xlabel("paths summarized (the first n paths of the study)")
+    fig.suptitle(title or "Convergence: each metric and its interval as paths accumulate", x=0.02, ha="left")
     return _write_png(fig, out)

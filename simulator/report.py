@@ -27,12 +27,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from protocol.errors import InvalidParameter
 from simulator import plots
 from simulator.config import StudyConfig
+from simulator.results import METRICS, collateral_series, market_series
 from simulator.store import ResultStore, atomic_write
-from simulator.summary import PERCENTILE_METHOD, summary_rows, write_summary
+from simulator.summary import (
+    CONVERGENCE_METRICS,
+    INTERVAL_METHOD,
+    PERCENTILE_METHOD,
+    convergence,
+    resolution_notes,
+    summary_headers,
+    summary_rows,
+    write_summary,
+)
+from simulator.uncertainty import DEFAULT_CONFIDENCE
 
 __all__ = [
     "PLOT_FILES",
@@ -50,13 +62,21 @@ __all__ = [
 REPORT_FILE = "report.md"
 #: Plots of a study folder: file name -> caption.
 PLOT_FILES: dict[str, str] = {
-    "price_paths.png": "Market price vs the oracle price the protocol accepted, for the kept paths "
+    "price_paths.png": "Lead market price vs the oracle price the protocol accepted, for the worst paths "
     "(shaded: reduce-only, the price was not trusted and nothing could be liquidated).",
-    "insurance_fund.png": "Insurance-fund balance over time for the kept paths.",
+    "market_prices.png": "Every feed's outside price (including the impact of liquidation sales) on the worst paths.",
+    "insurance_fund.png": "Insurance fund across every path: median, 25-75 % and 5-95 % bands, the lowest path, "
+    "and the starting level.",
+    "cascade.png": "Liquidation cascade on the worst paths: liquidations per block, the backlog of flagged "
+    "accounts not yet served, and the price impact of liquidation sales.",
     "bad_debt.png": "Bad debt per path across all paths, with the 95th percentile (value-at-risk).",
+    "convergence.png": "Each headline metric and its interval over the first n paths: where the bands stop "
+    "narrowing, more paths change little.",
 }
 #: Heatmap of a two-axis sweep.
 HEATMAP_FILE = "heatmap.png"
+#: Line plot (with error bars) of a one-axis sweep.
+LINE_FILE = "sweep.png"
 #: Paths listed in a report's "worst paths" table.
 WORST_PATHS = 5
 
@@ -104,27 +124,48 @@ def config_toml(config: StudyConfig) -> str:
 
 
 def _summary_markdown(summary: Mapping[str, float | int]) -> str:
-    return markdown_table(("quantity", "value", "95 % interval"), summary_rows(summary), align="lrr")
+    table = markdown_table(summary_headers(summary), summary_rows(summary), align="lrrr")
+    notes = resolution_notes(summary)
+    return table + ("\n\n" + "\n".join(f"- **note**: {note}" for note in notes) if notes else "")
 
 
-def _worst_paths(metrics: pd.DataFrame) -> str:
-    if metrics.empty or "bad_debt_usd" not in metrics.columns:
+#: Per-path metric the worst paths are chosen by, unless the caller names another.
+WORST_BY = "bad_debt_wad"
+
+
+def worst_paths(metrics: pd.DataFrame, by: str = WORST_BY, count: int = plots.MAX_PATHS) -> list[int]:
+    """Indices of the ``count`` worst paths by the per-path metric ``by`` (largest first; ties by
+    fund drawdown, then liquidated notional, then path index)."""
+    if by not in METRICS:
+        raise InvalidParameter(f"worst paths by {by!r}: not a per-path metric; allowed: {sorted(METRICS)}")
+    if metrics.empty:
+        return []
+    keys = [by, "insurance_fund_drawdown_wad", "liquidated_notional_wad"]
+    order = metrics.sort_values([*keys, "path_index"], ascending=[False, False, False, True], kind="stable")
+    return [int(i) for i in order["path_index"].head(count)]
+
+
+def _worst_table(metrics: pd.DataFrame, by: str) -> str:
+    if metrics.empty:
         return "No paths stored."
-    worst = metrics[metrics["bad_debt_usd"] > 0].sort_values("bad_debt_usd", ascending=False).head(WORST_PATHS)
-    if worst.empty:
-        return "No path ended with bad debt."
+    chosen = worst_paths(metrics, by, WORST_PATHS)
+    worst = metrics.set_index("path_index").loc[chosen]
+    if not (worst[by] != 0).any():
+        return f"No path has a non-zero `{by}`; the table lists none."
     rows = [
         (
-            int(r.path_index),
+            int(i),
             plots.format_usd(float(r.bad_debt_usd)),
             plots.format_usd(float(r.socialized_loss_usd)),
             plots.format_usd(float(r.insurance_fund_min_usd)),
             int(r.liquidations),
             int(r.accounts_liquidated),
+            int(r.deferred_liquidations),
             plots.format_metric("reduce_only_s", int(r.reduce_only_s)),
             f"`SeedSequence({r.seed_entropy}, spawn_key=({r.spawn_key}))`",
         )
-        for r in worst.itertuples()
+        for i, r in zip(chosen, worst.itertuples(), strict=True)
+        if r._asdict()[by] != 0
     ]
     header = (
         "path",
@@ -133,23 +174,98 @@ def _worst_paths(metrics: pd.DataFrame) -> str:
         "lowest fund",
         "liquidations",
         "accounts liquidated",
+        "deferred",
         "reduce-only",
         "seed",
     )
-    return markdown_table(header, rows, align="rrrrrrrl")
+    return markdown_table(header, rows, align="rrrrrrrrl")
 
 
-def _study_plots(out_dir: Path, metrics: pd.DataFrame, series: Mapping[int, Any], step_s: int) -> list[str]:
+def _study_plots(
+    out_dir: Path, config: StudyConfig, metrics: pd.DataFrame, everything: Mapping[int, Any], worst: Sequence[int]
+) -> list[str]:
     """Draw the study's plots into ``out_dir``; the file names drawn (none without data)."""
+    step_s = config.run.step_s
     drawn = []
-    if series:
-        plots.plot_price_paths(series, out_dir / "price_paths.png", step_s=step_s)
-        plots.plot_insurance_fund(series, out_dir / "insurance_fund.png", step_s=step_s)
-        drawn += ["price_paths.png", "insurance_fund.png"]
+    kept = {i: everything[i] for i in worst if i in everything}
+    if kept:
+        symbols = {fp.feed_id: fp.symbol for fp in config.book_params().feeds}
+        plots.plot_price_paths(kept, out_dir / "price_paths.png", step_s=step_s)
+        plots.plot_feed_prices(kept, out_dir / "market_prices.png", symbols=symbols, step_s=step_s)
+        plots.plot_cascade(kept, out_dir / "cascade.png", step_s=step_s)
+        drawn += ["price_paths.png", "market_prices.png", "cascade.png"]
+    if everything:
+        start = float(metrics["insurance_fund_start_usd"].iloc[0])
+        plots.plot_fund_fan(everything, out_dir / "insurance_fund.png", step_s=step_s, start_usd=start)
+        drawn.append("insurance_fund.png")
     if not metrics.empty:
         plots.plot_bad_debt(metrics, out_dir / "bad_debt.png")
         drawn.append("bad_debt.png")
+        table = convergence(metrics)
+        plots.plot_convergence(table, out_dir / "convergence.png", metrics=CONVERGENCE_METRICS)
+        drawn.append("convergence.png")
     return drawn
+
+
+#: How bad debt is attributed (the report states it beside the numbers).
+ATTRIBUTION_METHOD = (
+    "Each account's bad debt is split when it is settled. The **price gap** is the shortfall the account already "
+    "had when a keeper first saw it below maintenance (its bankruptcy price was crossed between two accepted oracle "
+    "prices, or while the price was not trusted): no keeper could have prevented it. The rest built up while the "
+    "account waited, and is split over the blocks it waited by what held it: keeper **latency** (the keeper had not "
+    "landed yet), the block's liquidation **cap**, the block's **gas** budget, an **untrusted** price (oracle outage, "
+    "reduce-only), or **other** (the keeper's own margin, no deleveraging counterparty). Shares are of all paths' "
+    "bad debt; a fall in collateral prices is not separated from the market's own move (both act through the "
+    "account's equity)."
+)
+_CAUSE_TITLES = {
+    "gap": "price gap",
+    "latency": "keeper latency",
+    "block_cap": "block cap",
+    "gas": "gas budget",
+    "untrusted": "untrusted price",
+    "other": "other",
+}
+
+
+def _attribution(metrics: pd.DataFrame) -> str:
+    total = float(metrics["bad_debt_usd"].sum())
+    if total == 0:
+        return "No path had bad debt: nothing to attribute."
+    rows = []
+    for cause, title in _CAUSE_TITLES.items():
+        column = metrics[f"bad_debt_{cause}_usd"]
+        rows.append((title, f"{float(column.sum()) / total:.1%}", plots.format_usd(float(column.mean()))))
+    table = markdown_table(("cause", "share of all bad debt", "mean per path"), rows, align="lrr")
+    return f"{ATTRIBUTION_METHOD}\n\n{table}"
+
+
+def _breakdown(config: StudyConfig, series: Mapping[int, Mapping[str, Any]]) -> str:
+    """Liquidated notional per market and collateral proceeds per asset, from every kept path."""
+    if not series:
+        return "No per-path series were kept: no breakdown."
+    params = config.book_params()
+    n = len(series)
+
+    def finals(name: str) -> NDArray[np.float64]:
+        return np.asarray([float(s[name][-1]) if name in s else 0.0 for s in series.values()])
+
+    rows = []
+    for what, items in (
+        ("market", [(mp.symbol, market_series(mp.market_id)) for mp in params.markets]),
+        ("collateral", [(cp.symbol, collateral_series(cp.asset_id)) for cp in params.collaterals]),
+    ):
+        values = {symbol: finals(name) for symbol, name in items}
+        total = sum(float(v.sum()) for v in values.values())
+        for symbol, v in values.items():
+            share = f"{float(v.sum()) / total:.1%}" if total else "—"
+            rows.append((what, symbol, plots.format_usd(float(v.mean())), plots.format_usd(float(v.max())), share))
+    header = ("kind", "market or asset", "mean per path", "worst path", "share of its kind")
+    caption = (
+        f"Over {n:,} paths: liquidated notional at the oracle price per market, and the proceeds of collateral the "
+        "liquidator bought per asset (USD)."
+    )
+    return caption + "\n\n" + markdown_table(header, rows, align="llrrr")
 
 
 @dataclass(frozen=True)
@@ -173,7 +289,9 @@ class _Written:
     plots: tuple[str, ...]
 
 
-def _write_study_report(out_dir: Path | str) -> _Written:
+def _write_study_report(
+    out_dir: Path | str, *, confidence: float = DEFAULT_CONFIDENCE, worst_by: str = WORST_BY
+) -> _Written:
     folder = Path(out_dir)
     if not folder.is_dir():
         raise InvalidParameter(f"study folder {folder} does not exist; run the study first")
@@ -182,8 +300,10 @@ def _write_study_report(out_dir: Path | str) -> _Written:
     metrics = store.read_metrics()
     if metrics.empty:
         raise InvalidParameter(f"{folder} holds no finished paths yet; run the study (it resumes) first")
-    summary = write_summary(folder)  # also summary.json beside the report
-    drawn = _study_plots(folder, metrics, store.read_series(), config.run.step_s)
+    summary = write_summary(folder, confidence)  # also summary.json beside the report
+    worst = worst_paths(metrics, worst_by)
+    everything = store.read_series()
+    drawn = _study_plots(folder, config, metrics, everything, worst)
     manifest = store.manifest
     n_done, n_all = len(metrics), store.n_paths
     run = config.run
@@ -201,8 +321,9 @@ def _write_study_report(out_dir: Path | str) -> _Written:
         "",
         "## Summary",
         "",
-        f"Money in USD; probabilities are shares of paths with Wilson 95 % intervals; percentiles by "
-        f"{PERCENTILE_METHOD}. Machine-readable: `summary.json`; per path: `metrics/*.parquet`.",
+        f"Money in USD. Every statistic has a two-sided interval and a one-sided upper bound at "
+        f"{confidence:.0%} (intervals: {INTERVAL_METHOD}); percentiles by {PERCENTILE_METHOD}; a percentile "
+        "that is just the worst path says so. Machine-readable: `summary.json`; per path: `metrics/*.parquet`.",
         "",
         _summary_markdown(summary),
         "",
@@ -215,9 +336,19 @@ def _write_study_report(out_dir: Path | str) -> _Written:
         else:
             lines += [f"`{name}`: not drawn (no per-path series were kept; run with keep_series > 0).", ""]
     lines += [
+        "## Bad-debt attribution",
+        "",
+        _attribution(metrics),
+        "",
+        "## Breakdown by market and collateral asset",
+        "",
+        _breakdown(config, everything),
+        "",
         "## Worst paths",
         "",
-        _worst_paths(metrics),
+        f"By `{worst_by}` (the plots above draw these paths, worst first).",
+        "",
+        _worst_table(metrics, worst_by),
         "",
         "## Seeds",
         "",
@@ -238,15 +369,18 @@ def _write_study_report(out_dir: Path | str) -> _Written:
     return _Written(path, store, config, metrics, summary, tuple(drawn))
 
 
-def write_report(out_dir: Path | str) -> Path:
+def write_report(out_dir: Path | str, *, confidence: float = DEFAULT_CONFIDENCE, worst_by: str = WORST_BY) -> Path:
     """Write ``report.md``, ``summary.json`` and the plots of the study stored in ``out_dir``;
     returns the report's path.
 
-    The report holds the configuration (as TOML), the seed scheme, the summary table, the plots
-    and the worst paths with their seeds. It works on an unfinished study too (it says how many
-    paths it covers). Raises :class:`InvalidParameter` when the folder holds no study results.
+    The report holds the configuration (as TOML), the seed scheme, the summary table (intervals
+    and upper bounds at ``confidence``, with the resolution notes), the plots (the worst paths by
+    the per-path metric ``worst_by``, a fan of the insurance fund over every path, the cascade,
+    the convergence as paths accumulate) and the worst paths with their seeds. It works on an
+    unfinished study too (it says how many paths it covers). Raises :class:`InvalidParameter`
+    when the folder holds no study results.
     """
-    return _write_study_report(out_dir).path
+    return _write_study_report(out_dir, confidence=confidence, worst_by=worst_by).path
 
 
 #: Summary columns a sweep or search report lists (besides the chosen metric), when present.
@@ -281,10 +415,10 @@ def _read_table(folder: Path, name: str) -> pd.DataFrame:
 
 
 def _metric_cell(table: pd.DataFrame, row: Mapping[str, Any], column: str) -> str:
-    """A summary value; probabilities with their Wilson 95 % interval when the table has it."""
+    """A summary value with its two-sided interval when the table has one."""
     text = plots.format_metric(column, row[column])
     low, high = f"{column}_ci_low", f"{column}_ci_high"
-    if column.startswith("p_") and low in table.columns and high in table.columns:
+    if low in table.columns and high in table.columns:
         text += f" [{plots.format_metric(column, row[low])}, {plots.format_metric(column, row[high])}]"
     return text
 
@@ -306,7 +440,7 @@ def _points_table(table: pd.DataFrame, axes: Sequence[str], metric: str, extra: 
                 record.get("point", ""),
                 *(record[a] for a in axes),
                 *(_metric_cell(table, record, m) for m in metrics),
-                *(_plain(record.get(e, "")) for e in extra),
+                *(plots.format_metric(metric, record[e]) if e == "upper" else _plain(record.get(e, "")) for e in extra),
                 f"[{folder}]({folder}/)" if folder else "",
             ]
         )
@@ -315,10 +449,11 @@ def _points_table(table: pd.DataFrame, axes: Sequence[str], metric: str, extra: 
 
 def write_sweep_report(out_dir: Path | str, *, metric: str = "p_socialized_loss") -> Path:
     """Write ``report.md`` of the sweep stored in ``out_dir`` (``sweep.json``, ``sweep.parquet``):
-    a heatmap of ``metric`` (``heatmap.png``) when the sweep has exactly two axes, and a table of
+    a heatmap of ``metric`` (``heatmap.png``) when the sweep has exactly two axes, a line with
+    error bars (``sweep.png``) when it has one, and a table of
     every finished grid point in any case; returns the report's path.
 
-    Money in USD; probabilities are shares of paths with their Wilson 95 % intervals.
+    Money in USD; every value with its two-sided interval (``<metric>_ci_low`` / ``_ci_high``).
     """
     folder = Path(out_dir)
     manifest = _read_json(folder / "sweep.json")
@@ -336,12 +471,15 @@ def write_sweep_report(out_dir: Path | str, *, metric: str = "p_socialized_loss"
         f"{len(table):,} of {n_all:,} grid points finished"
         + ("" if len(table) >= n_all else " (**unfinished**: run the sweep again to resume)")
         + "; every point runs the same path seeds (common random numbers). Money in USD; "
-        "probabilities are shares of paths with Wilson 95 % intervals.",
+        "every value with its two-sided interval (see each point's report).",
         "",
     ]
     if len(axes) == 2:
         plots.plot_sweep_heatmap(table, folder / HEATMAP_FILE, axes=axes, metric=metric)
-        lines += [f"![heatmap]({HEATMAP_FILE})", "", f"`{metric}` over the grid.", ""]
+        lines += [f"![heatmap]({HEATMAP_FILE})", "", f"`{metric}` over the grid, each cell with its interval.", ""]
+    elif len(axes) == 1:
+        plots.plot_search(table, folder / LINE_FILE, key=axes[0], metric=metric, threshold=None)
+        lines += [f"![sweep]({LINE_FILE})", "", f"`{metric}` at every point, with its interval as error bars.", ""]
     lines += ["## Grid points", "", _points_table(table, axes, metric), ""]
     base = manifest.get("base_config")
     if isinstance(base, Mapping):
@@ -366,19 +504,37 @@ def write_search_report(out_dir: Path | str) -> Path:
     table = table.assign(_x=[float(v) for v in table[key]]).sort_values("_x", kind="stable")
     passing = table[table["satisfies"].astype(bool)] if "satisfies" in table.columns else table.iloc[:0]
     answer = passing.iloc[0][key] if len(passing) else None
-    plots.plot_search(table, folder / "search.png", key=key, metric=metric, threshold=float(threshold), answer=answer)
+    confidence = float(manifest.get("confidence", 0.95))
+    level = f"{confidence:.0%}"
+    plots.plot_search(
+        table, folder / "search.png", key=key, metric=metric, threshold=float(threshold), answer=answer, level=level
+    )
     target = f"`{metric}` <= {plots.format_metric(metric, threshold)}"
+    paths = int(table["n_paths"].iloc[-1]) if "n_paths" in table.columns else 0
     if answer is None:
-        verdict = f"No evaluated value of `{key}` meets {target} yet."
-    elif float(answer) <= float(str(manifest.get("lo", "-inf"))):
-        verdict = (
-            f"The target {target} already holds at the lower bound `{key} = {answer}`: the smallest value may "
-            "lie below the searched range."
-        )
+        verdict = f"No evaluated value of `{key}` meets {target} at its {level} upper bound yet."
     else:
-        verdict = (
-            f"Smallest `{key}` meeting {target}: **{answer}** (the true threshold lies within one tolerance, "
-            f"{manifest.get('tolerance')}, below it)."
+        row = passing.iloc[0]
+        upper = float(row["upper"]) if "upper" in row else float(row[metric])
+        margin = (
+            f"{plots.format_metric(metric, row[metric])}, {level} upper bound {plots.format_metric(metric, upper)}: "
+            f"a margin of safety of {plots.format_metric(metric, float(threshold) - upper)} below the target"
+        )
+        if float(answer) <= float(str(manifest.get("lo", "-inf"))):
+            verdict = (
+                f"The target {target} already holds, at its {level} upper bound, at the lower bound `{key} = {answer}` "
+                f"({margin}): the smallest value may lie below the searched range."
+            )
+        else:
+            verdict = (
+                f"Smallest `{key}` meeting {target} at its {level} upper bound: **{answer}** ({margin}; the true "
+                f"threshold lies within one tolerance, {manifest.get('tolerance')}, below it)."
+            )
+    estimate_only = table[(table[metric] <= float(threshold)) & ~table["satisfies"].astype(bool)]
+    if "satisfies" in table.columns and len(estimate_only):
+        verdict += (
+            f" At {', '.join(f'`{v}`' for v in estimate_only[key])} the point estimate meets the target but its "
+            f"upper bound does not: {paths:,} paths cannot support it there."
         )
     values = [float(v) for v in table[metric]]
     monotone = all(a >= b for a, b in itertools.pairwise(values))
@@ -386,6 +542,9 @@ def write_search_report(out_dir: Path | str) -> Path:
         f"# Search: smallest `{key}` with {target}",
         "",
         verdict,
+        "",
+        f"Decision rule: {manifest.get('decision', 'the point estimate is at most the threshold')} "
+        f"({paths:,} paths per point; {INTERVAL_METHOD}).",
         "",
         f"Range [{manifest.get('lo')}, {manifest.get('hi')}], tolerance {manifest.get('tolerance')}; "
         f"assumption: {manifest.get('assumption', f'{metric} is non-increasing in {key}')}"
@@ -395,23 +554,26 @@ def write_search_report(out_dir: Path | str) -> Path:
         "",
         "## Evaluated points",
         "",
-        _points_table(table, [key], metric, extra=["satisfies"] if "satisfies" in table.columns else []),
+        _points_table(table, [key], metric, extra=[c for c in ("upper", "satisfies") if c in table.columns]),
         "",
     ]
     return _write_text(folder / REPORT_FILE, "\n".join(lines))
 
 
-def write_stress_report(out_dir: Path | str, sections: Sequence[StudySection]) -> Path:
+def write_stress_report(
+    out_dir: Path | str, sections: Sequence[StudySection], *, confidence: float = DEFAULT_CONFIDENCE
+) -> Path:
     """Write one ``report.md`` in ``out_dir`` over several studies (usually in its sub-folders):
-    their summaries side by side, then each study's plots. Each study also gets its own full
-    report (:func:`write_report`). Returns the combined report's path."""
+    their summaries side by side (intervals at ``confidence``) with each study's resolution
+    notes, then each study's plots. Each study also gets its own full report
+    (:func:`write_report`). Returns the combined report's path."""
     folder = Path(out_dir)
     if not folder.is_dir():
         raise InvalidParameter(f"report folder {folder} does not exist")
     if not sections:
         raise InvalidParameter("a stress report needs at least one study")
-    written = [(section, _write_study_report(section.out_dir)) for section in sections]
-    by_study = [{meaning: (value, ci) for meaning, value, ci in summary_rows(w.summary)} for _, w in written]
+    written = [(section, _write_study_report(section.out_dir, confidence=confidence)) for section in sections]
+    by_study = [{meaning: (value, ci) for meaning, value, ci, _ in summary_rows(w.summary)} for _, w in written]
     quantities = list(dict.fromkeys(q for rows in by_study for q in rows))
     table = [[q, *(" ".join(x for x in rows.get(q, ("n/a", "")) if x) for rows in by_study)] for q in quantities]
     lines = ["# Stress study", "", f"Written {datetime.now(UTC).isoformat(timespec='seconds')}.", ""]
@@ -427,7 +589,8 @@ def write_stress_report(out_dir: Path | str, sections: Sequence[StudySection]) -
         "",
         "## Summary",
         "",
-        f"Money in USD; probabilities with Wilson 95 % intervals; percentiles by {PERCENTILE_METHOD}.",
+        f"Money in USD; each value with its {confidence:.0%} interval ({INTERVAL_METHOD}); percentiles "
+        f"by {PERCENTILE_METHOD}.",
         "",
         markdown_table(header, table, align="l" + "r" * len(written)),
         "",
@@ -437,7 +600,10 @@ def write_stress_report(out_dir: Path | str, sections: Sequence[StudySection]) -
         lines += [f"## {section.title}", "", f"Full report: [{sub}/{REPORT_FILE}]({sub}/{REPORT_FILE}).", ""]
         for name in w.plots:
             lines += [f"![{section.title}: {name.removesuffix('.png')}]({sub}/{name})", "", PLOT_FILES[name], ""]
-        lines += ["### Worst paths", "", _worst_paths(w.metrics), ""]
+        notes = resolution_notes(w.summary)
+        if notes:
+            lines += ["### Notes", "", *(f"- {note}" for note in notes), ""]
+        lines += ["### Worst paths", "", _worst_table(w.metrics, WORST_BY), ""]
     return _write_text(folder / REPORT_FILE, "\n".join(lines))
 
 

@@ -15,7 +15,19 @@ from numpy.typing import NDArray
 
 from protocol.errors import InvalidParameter
 
-__all__ = ["METRICS", "SERIES", "MetricKind", "PathResult"]
+__all__ = [
+    "BAD_DEBT_CAUSES",
+    "COLLATERAL_SERIES_PREFIX",
+    "FEED_SERIES_PREFIX",
+    "MARKET_SERIES_PREFIX",
+    "METRICS",
+    "SERIES",
+    "MetricKind",
+    "PathResult",
+    "collateral_series",
+    "feed_series",
+    "market_series",
+]
 
 
 class MetricKind(Enum):
@@ -31,9 +43,19 @@ class MetricKind(Enum):
     FLAG = "flag"
 
 
+#: Causes a path's bad debt is split by (``bad_debt_<cause>_wad``; the method is
+#: :meth:`simulator.engine._PathRun.attribute`).
+BAD_DEBT_CAUSES = ("gap", "latency", "block_cap", "gas", "untrusted", "other")
+
 #: Every metric of a path, with its kind and meaning.
 METRICS: dict[str, tuple[MetricKind, str]] = {
     "bad_debt_wad": (MetricKind.WAD, "negative balances of bankrupt accounts settled by the protocol (USD)"),
+    "bad_debt_gap_wad": (MetricKind.WAD, "bad debt an account already had when first flagged: the price gap (USD)"),
+    "bad_debt_latency_wad": (MetricKind.WAD, "bad debt built up while the keeper was landing (USD)"),
+    "bad_debt_block_cap_wad": (MetricKind.WAD, "bad debt built up while the block's liquidation cap held it (USD)"),
+    "bad_debt_gas_wad": (MetricKind.WAD, "bad debt built up while the block's gas budget held it (USD)"),
+    "bad_debt_untrusted_wad": (MetricKind.WAD, "bad debt built up while a price it needed was not trusted (USD)"),
+    "bad_debt_other_wad": (MetricKind.WAD, "bad debt built up while the keeper's margin or ADL held it (USD)"),
     "insurance_fund_start_wad": (MetricKind.WAD, "insurance fund after set-up (USD)"),
     "insurance_fund_min_wad": (MetricKind.WAD, "lowest insurance fund over the path (USD)"),
     "insurance_fund_end_wad": (MetricKind.WAD, "insurance fund at the end (USD)"),
@@ -52,6 +74,20 @@ METRICS: dict[str, tuple[MetricKind, str]] = {
         MetricKind.COUNT,
         "keeper actions postponed (summed over blocks) by the gas budget, the block cap or an untrusted price",
     ),
+    "deferred_gas": (MetricKind.COUNT, "deferred keeper actions: the block's gas budget was spent"),
+    "deferred_block_cap": (MetricKind.COUNT, "deferred keeper actions: the block's liquidation cap was spent"),
+    "deferred_keeper": (
+        MetricKind.COUNT,
+        "deferred keeper actions: the keeper's or liquidator's own margin",
+    ),
+    "deferred_untrusted": (MetricKind.COUNT, "deferred keeper actions: a price the account needs was not trusted"),
+    "deferred_counterparty": (MetricKind.COUNT, "deferred deleveragings: nobody in profit on the other side"),
+    "keeper_waits": (MetricKind.COUNT, "account-blocks between an account's flagging and its keeper landing (latency)"),
+    "keeper_gas": (MetricKind.COUNT, "gas the keepers and the collateral liquidator spent"),
+    "backlog_peak": (MetricKind.COUNT, "most accounts flagged but not yet served at the end of one block"),
+    "backlog_clear_s": (MetricKind.SECONDS, "longest time the backlog stayed non-empty"),
+    "liquidations_block_peak": (MetricKind.COUNT, "most liquidation transactions in one block"),
+    "liquidation_impact_max_bps": (MetricKind.COUNT, "largest price impact of liquidation sales on any feed (bps)"),
     "reduce_only_s": (MetricKind.SECONDS, "time some traded market's price was not trusted (reduce-only)"),
     "oracle_updates": (MetricKind.COUNT, "price readings accepted by the protocol"),
     "oracle_rejections": (MetricKind.COUNT, "price readings rejected by the guards"),
@@ -65,7 +101,37 @@ SERIES: dict[str, str] = {
     "bad_debt": "cumulative bad debt (USD)",
     "liquidated_notional": "cumulative liquidated notional (USD)",
     "trusted": "1 while the lead market's price is trusted, else 0",
+    "liquidations": "cumulative liquidation transactions",
+    "backlog": "accounts flagged but not yet served by a keeper at the end of the block",
+    "impact_bps": "price impact of liquidation sales on the lead market (bps, negative: pushed down)",
 }
+#: Prefix of the per-feed series: ``feed_price_<feed_id>``, every feed's outside price (USD).
+FEED_SERIES_PREFIX = "feed_price_"
+#: Prefix of the per-market series: ``market_notional_<market_id>``, cumulative liquidated notional (USD).
+MARKET_SERIES_PREFIX = "market_notional_"
+#: Prefix of the per-collateral series: ``collateral_proceeds_<asset_id>``, cumulative proceeds of
+#: the collateral the liquidator bought (USD).
+COLLATERAL_SERIES_PREFIX = "collateral_proceeds_"
+_PREFIXES = (FEED_SERIES_PREFIX, MARKET_SERIES_PREFIX, COLLATERAL_SERIES_PREFIX)
+
+
+def feed_series(feed_id: int) -> str:
+    """Name of feed ``feed_id``'s outside-price series."""
+    return f"{FEED_SERIES_PREFIX}{feed_id}"
+
+
+def market_series(market_id: int) -> str:
+    """Name of market ``market_id``'s cumulative liquidated-notional series."""
+    return f"{MARKET_SERIES_PREFIX}{market_id}"
+
+
+def collateral_series(asset_id: int) -> str:
+    """Name of collateral asset ``asset_id``'s cumulative liquidation-proceeds series."""
+    return f"{COLLATERAL_SERIES_PREFIX}{asset_id}"
+
+
+def _is_keyed_series(name: str) -> bool:
+    return any(name.startswith(p) and name.removeprefix(p).isdigit() for p in _PREFIXES)
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,8 +153,12 @@ class PathResult:
         for name, value in self.metrics.items():
             if isinstance(value, bool) or not isinstance(value, int):
                 raise InvalidParameter(f"metric {name} must be an integer, got {value!r}")
-        if set(self.series) != set(SERIES):
-            raise InvalidParameter(f"path series must be exactly {sorted(SERIES)}, got {sorted(self.series)}")
+        extra = {n for n in set(self.series) - set(SERIES) if not _is_keyed_series(n)}
+        if not set(SERIES) <= set(self.series) or extra:
+            raise InvalidParameter(
+                f"path series must be {sorted(SERIES)} plus per-feed, -market and -collateral ones {_PREFIXES}, "
+                f"got {sorted(self.series)}"
+            )
 
     def seed(self) -> np.random.SeedSequence:
         """The path's seed sequence."""

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from protocol.errors import InvalidParameter, NovationError
-from simulator.config import StudyConfig
+from simulator.config import MAX_PATHS, StudyConfig
 from simulator.results import PathResult
 from simulator.store import PathRecord, ResultStore, lock_folder
 
@@ -398,7 +398,7 @@ def run_study(
     scheduler: object = None,
     chunk_size: int | None = None,
     resume: bool = True,
-    keep_series: int = 8,
+    keep_series: int = MAX_PATHS,
     progress: bool = True,
     connect_timeout_s: float = 10.0,
     extra: Mapping[str, object] | None = None,
@@ -414,7 +414,7 @@ def run_study(
     then decides its own workers, so ``workers`` must be left unset. ``chunk_size`` paths are
     stored per part file (default: about four chunks per worker, at most
     :data:`MAX_DEFAULT_CHUNK`). ``resume=False`` replaces results already in ``out_dir``; with
-    ``resume=True`` a folder holding another study is refused. The first ``keep_series`` paths
+    ``resume=True`` a folder holding another study is refused. The first ``keep_series`` paths (default: all)
     keep their per-step series for plots. ``extra`` (JSON-able) is recorded in a new manifest;
     ``label`` names the progress bar (default ``run.name``).
 

@@ -5,7 +5,8 @@ Layout of ``out_dir``::
     manifest.json                 the study (config, fingerprint, seed scheme, versions)
     metrics/part-00000.parquet    one file per finished chunk of paths
     metrics/part-00001.parquet    ...
-    series/path-000000.npz        per-step series of the first ``keep_series`` paths
+    series/path-000000.npz        per-step series of the first ``keep_series`` paths (default: every
+                                  path, so a report draws the worst ones and fans over all)
 
 Every file is written atomically: a temporary file in the same folder, flushed to disk, then
 :func:`os.replace` over the final name. A part file is the commit mark of its paths: a chunk's
@@ -45,8 +46,8 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from protocol.errors import InvalidParameter
-from simulator.config import StudyConfig
-from simulator.results import METRICS, SERIES, MetricKind, PathResult
+from simulator.config import MAX_PATHS, StudyConfig
+from simulator.results import METRICS, MetricKind, PathResult
 
 if sys.platform != "win32":
     import fcntl
@@ -66,7 +67,7 @@ __all__ = [
 ]
 
 #: Format tag written in the manifest; bumped when the layout changes.
-FORMAT = "novation-study/1"
+FORMAT = "novation-study/2"
 #: How the per-path seeds derive from ``run.seed`` (recorded in the manifest).
 SEED_SCHEME = (
     "numpy SeedSequence: path i uses SeedSequence(run.seed, spawn_key=(1, i)), the shared trader book "
@@ -253,7 +254,9 @@ class ResultStore:
 
     ``ResultStore(out_dir)`` opens an existing study for reading. ``ResultStore(out_dir, config)``
     opens it for writing, creating the folder and its manifest when there is none yet; an existing
-    study must have the same :meth:`StudyConfig.fingerprint` (it is resumed) unless
+    study must have the same :meth:`StudyConfig.fingerprint` (it is resumed; the fingerprint leaves
+    out ``run.paths``, so a larger path count **extends** the study and only the new paths run,
+    a smaller one reads the first paths and keeps the rest stored) unless
     ``resume=False``, which deletes its results first (only the store's own files: the manifest,
     ``metrics/``, ``series/`` and ``summary.json``). ``extra`` is a JSON-able mapping recorded in a
     new manifest (sweeps store a point's overrides there). Paths with ``path_index < keep_series``
@@ -268,7 +271,7 @@ class ResultStore:
         config: StudyConfig | None = None,
         *,
         resume: bool = True,
-        keep_series: int = 8,
+        keep_series: int = MAX_PATHS,
         extra: Mapping[str, object] | None = None,
     ) -> None:
         if isinstance(keep_series, bool) or not isinstance(keep_series, int) or keep_series < 0:
@@ -302,6 +305,14 @@ class ResultStore:
                 )
             else:
                 self.manifest = old
+                if old.get("n_paths") != config.run.paths:  # extended (or cut back: extra paths stay stored)
+                    self.manifest = {
+                        **old,
+                        "n_paths": config.run.paths,
+                        "config": config.to_dict(),
+                        "path_counts": [*old.get("path_counts", [old.get("n_paths")]), config.run.paths],
+                    }
+                    write_json_atomic(self.manifest_path, self.manifest)
                 self._clean_temporaries()
                 return
         else:
@@ -321,6 +332,7 @@ class ResultStore:
             "fingerprint": fingerprint,
             "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
             "n_paths": config.run.paths,
+            "path_counts": [config.run.paths],
             "root_seed": config.run.seed,
             "seed_scheme": SEED_SCHEME,
             "keep_series": keep_series,
@@ -416,9 +428,9 @@ class ResultStore:
 
     def _write_series(self, record: PathRecord) -> None:
         assert record.series is not None
-        arrays = {name: np.asarray(record.series[name], dtype=np.float64) for name in SERIES}
+        arrays = {name: np.asarray(values, dtype=np.float64) for name, values in record.series.items()}
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)  # type: ignore[arg-type]
+        np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
         with atomic_write(self.series_dir / f"path-{record.path_index:06d}.npz") as fh:
             fh.write(buffer.getvalue())
 
@@ -437,10 +449,12 @@ class ResultStore:
         return table
 
     def completed(self) -> set[int]:
-        """Indices of the paths already stored (read from the part files only)."""
+        """Indices below :attr:`n_paths` of the paths already stored (read from the part files only)."""
         done: set[int] = set()
         for _, p in self._parts():
-            done.update(self._read_part(p, ["path_index"]).column("path_index").to_pylist())
+            done.update(
+                i for i in self._read_part(p, ["path_index"]).column("path_index").to_pylist() if i < self.n_paths
+            )
         return done
 
     def is_complete(self) -> bool:
@@ -448,7 +462,7 @@ class ResultStore:
         return len(self.completed()) >= self.n_paths
 
     def read_metrics(self) -> pd.DataFrame:
-        """Every stored path, one row each, sorted by ``path_index``.
+        """Every stored path below :attr:`n_paths`, one row each, sorted by ``path_index``.
 
         Columns: ``path_index`` (int64), ``seed_entropy`` (decimal string), ``spawn_key``
         (``"1,7"``), then every metric of :data:`~simulator.results.METRICS`: ``*_wad``
@@ -464,6 +478,7 @@ class ResultStore:
             df = df.astype({name: object for name, (k, _) in METRICS.items() if k is MetricKind.WAD})
         # two part files can hold the same path only if two runs wrote at once; paths are
         # deterministic, so the copies are equal and one is kept
+        df = df[df["path_index"] < self.n_paths]  # paths of a longer run of the same study stay stored
         df = df.sort_values("path_index", kind="stable").drop_duplicates("path_index").reset_index(drop=True)
         for name, (kind, _) in METRICS.items():
             if kind is MetricKind.WAD:

@@ -41,9 +41,10 @@ from protocol.errors import InvalidParameter
 from simulator.config import StudyConfig
 from simulator.runner import connect_scheduler, run_study
 from simulator.store import lock_folder, write_json_atomic, write_parquet_atomic
-from simulator.summary import ALL_FIELDS, write_summary
+from simulator.summary import ALL_FIELDS, PERCENTILE_FIELDS, PROBABILITY_FIELDS, upper_bound, write_summary
+from simulator.uncertainty import DEFAULT_CONFIDENCE, check_confidence, paths_for_proportion, paths_for_quantile
 
-__all__ = ["SearchResult", "grid", "run_sweep", "search"]
+__all__ = ["SearchResult", "grid", "paths_needed", "run_sweep", "search"]
 
 _SWEEP_FORMAT = "novation-sweep/1"
 _SEARCH_FORMAT = "novation-search/1"
@@ -138,6 +139,7 @@ def _run_point(
     root: Path,
     kind: str,
     run_kwargs: Mapping[str, Any],
+    confidence: float = DEFAULT_CONFIDENCE,
 ) -> dict[str, object]:
     """Run (or resume) one point into ``root/points/NNNN`` and return its table row."""
     folder = f"points/{index:04d}"
@@ -148,7 +150,7 @@ def _run_point(
         label=f"{kind} point {index}",
         **run_kwargs,
     )
-    summary = write_summary(root / folder)
+    summary = write_summary(root / folder, confidence)
     return {"point": index, **point, **summary, "dir": folder}
 
 
@@ -179,6 +181,16 @@ def _client_for(run_kwargs: dict[str, Any]) -> Iterator[None]:
         client.close()
 
 
+def _comparable(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """What two manifests must share to be one sweep or search: all but the creation time and the
+    path count (a larger one extends every point: the first paths are the same)."""
+    out = {k: v for k, v in manifest.items() if k != "created_utc"}
+    base = out.get("base_config")
+    if isinstance(base, Mapping) and isinstance(base.get("run"), Mapping):
+        out["base_config"] = {**base, "run": {k: v for k, v in base["run"].items() if k != "paths"}}
+    return out
+
+
 def _open_folder(root: Path, manifest_name: str, manifest: dict[str, Any], resume: object, what: str) -> None:
     """Check (resume) or create the sweep's / search's manifest; ``resume=False`` clears old points."""
     path = root / manifest_name
@@ -188,9 +200,7 @@ def _open_folder(root: Path, manifest_name: str, manifest: dict[str, Any], resum
             old = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise InvalidParameter(f"{path} is unreadable ({exc}); pick another output folder") from None
-        same = {k: old.get(k) for k in manifest if k != "created_utc"} == {
-            k: v for k, v in manifest.items() if k != "created_utc"
-        }
+        same = _comparable(old) == _comparable(manifest)
         if resume is False:
             for p in own:
                 if p.is_dir():
@@ -202,7 +212,8 @@ def _open_folder(root: Path, manifest_name: str, manifest: dict[str, Any], resum
                 f"{root} holds a different {what} (other base config or {what} settings); pick another output folder "
                 "or pass resume=False (--overwrite) to replace it"
             )
-        else:
+        else:  # the same sweep or search, perhaps with more (or fewer) paths per point
+            write_json_atomic(path, {**old, "base_config": manifest["base_config"]})
             return
     elif (root / "points").is_dir() and any((root / "points").iterdir()):
         raise InvalidParameter(f"{root} has a points/ folder but no {manifest_name}; pick an empty output folder")
@@ -214,7 +225,12 @@ def _open_folder(root: Path, manifest_name: str, manifest: dict[str, Any], resum
 
 
 def run_sweep(
-    config: StudyConfig, axes: Mapping[str, Sequence[object]], out_dir: str | Path, **run_kwargs: Any
+    config: StudyConfig,
+    axes: Mapping[str, Sequence[object]],
+    out_dir: str | Path,
+    *,
+    confidence: float = DEFAULT_CONFIDENCE,
+    **run_kwargs: Any,
 ) -> pd.DataFrame:
     """Run a study for every point of ``grid(axes)`` (overrides of ``config``) into ``out_dir``.
 
@@ -222,9 +238,11 @@ def run_sweep(
     a scheduler address is connected once for the whole sweep). Returns the sweep table, also
     written to ``out_dir/sweep.parquet`` after every point: ``point``, one column per axis,
     every :func:`~simulator.summary.summarize` field, and ``dir`` (the point's folder
-    relative to ``out_dir``). Every point is checked before anything runs. Resumable: run the
-    same call again; ``resume=False`` replaces the sweep in ``out_dir``.
+    relative to ``out_dir``); intervals and upper bounds at ``confidence``. Every point is
+    checked before anything runs. Resumable: run the same call again (a larger ``run.paths``
+    extends every point); ``resume=False`` replaces the sweep in ``out_dir``.
     """
+    level = check_confidence(confidence)
     if not isinstance(config, StudyConfig):
         raise InvalidParameter(f"config must be a StudyConfig, got {type(config).__name__}")
     _check_run_kwargs(run_kwargs)
@@ -250,7 +268,7 @@ def run_sweep(
     with lock_folder(root), _client_for(kwargs):
         _open_folder(root, "sweep.json", manifest, resume, "sweep")
         for i, point in enumerate(points):
-            rows.append(_run_point(config, point, i, root, "sweep", kwargs))
+            rows.append(_run_point(config, point, i, root, "sweep", kwargs, level))
             write_parquet_atomic(root / "sweep.parquet", _table(rows))
     return _table(rows).to_pandas()
 
@@ -261,18 +279,27 @@ def run_sweep(
 
 @dataclass(frozen=True, eq=False)
 class SearchResult:
-    """Outcome of :func:`search`."""
+    """Outcome of :func:`search`. Decisions are taken on the metric's upper bound."""
 
     #: The searched field (``section.field``).
     key: str
-    #: The smallest evaluated value meeting the target; the true threshold lies in
-    #: ``(value - tolerance, value]`` (or at or below ``lo`` when ``at_lower_bound``).
+    #: The smallest evaluated value whose **upper bound** meets the target; the true threshold
+    #: lies in ``(value - tolerance, value]`` (or at or below ``lo`` when ``at_lower_bound``).
     value: Decimal | int
     metric: str
     threshold: float
     tolerance: Decimal | int
-    #: The metric at ``value``.
+    #: The metric at ``value`` (point estimate).
     metric_value: float
+    #: Its one-sided upper bound at ``confidence``: the value the decision holds at.
+    metric_upper: float
+    #: The level of the bound.
+    confidence: float
+    #: Paths per point the search ran (raised to :attr:`paths_needed` by ``extend``).
+    paths: int
+    #: Fewest paths that can resolve the target at all (None when no count can, or the metric has
+    #: no such bound).
+    paths_needed: int | None
     #: The target already holds at ``lo``: the smallest value may lie below the range.
     at_lower_bound: bool
     #: Whether the evaluated points are non-increasing in the key, as the search assumes.
@@ -280,6 +307,25 @@ class SearchResult:
     #: Every evaluated point, in evaluation order (also ``out_dir/search.parquet``).
     points: pd.DataFrame
     out_dir: Path
+
+    @property
+    def margin(self) -> float:
+        """Margin of safety: how far the upper bound lies below the threshold."""
+        return self.threshold - self.metric_upper
+
+
+def paths_needed(metric: str, threshold: float, confidence: float = DEFAULT_CONFIDENCE) -> int | None:
+    """Fewest paths with which ``metric <= threshold`` can be supported at ``confidence`` at all:
+    for a probability, the count at which no event in any path gives an upper bound at or below
+    the threshold (2,995 for 0.1 % at 95 %); for a percentile, the count that gives it an upper
+    order statistic; None when no count can (a probability target of 0), and 1 for other metrics
+    (means are bounded by the bootstrap at any count)."""
+    base = metric.removesuffix("_ci_high").removesuffix("_upper")
+    if base in PROBABILITY_FIELDS:
+        return paths_for_proportion(threshold, confidence)
+    if base in PERCENTILE_FIELDS:
+        return paths_for_quantile(PERCENTILE_FIELDS[base], confidence)
+    return 1
 
 
 def _exact(where: str, value: object) -> Decimal:
@@ -310,33 +356,46 @@ def search(
     metric: str = "p_socialized_loss",
     threshold: float = 0.001,
     tolerance: Decimal | int | str | None = None,
+    confidence: float = DEFAULT_CONFIDENCE,
+    extend: bool = False,
     out_dir: str | Path,
     **run_kwargs: Any,
 ) -> SearchResult:
-    """The smallest value of ``key`` in ``[lo, hi]`` with ``summarize(...)[metric] <= threshold``.
+    """The smallest value of ``key`` in ``[lo, hi]`` whose metric meets ``metric <= threshold``
+    **at its one-sided upper bound** (:func:`~simulator.summary.upper_bound`, level
+    ``confidence``): a point counts as meeting the target only when the path count supports it.
+
+    **Resolution first.** Before anything runs, the search checks that ``run.paths`` can support
+    the target at all (:func:`paths_needed`: with 16 paths and no event the 95 % upper bound of a
+    probability is 17 %, so ``p_socialized_loss <= 0.001`` needs 2,995 paths). If it cannot, it
+    refuses with InvalidParameter naming the count — or, with ``extend=True``, raises
+    ``run.paths`` to that count (points already stored keep their paths and only the new ones run).
 
     **Assumption:** the metric is non-increasing in the key (more margin, fewer socialized
     losses). The search checks the target at ``hi`` first (InvalidParameter if even ``hi`` misses
-    it), then at ``lo`` (if ``lo`` already meets it, ``lo`` is returned with ``at_lower_bound``),
-    then bisects on the exact grid ``lo + k * tolerance`` (and ``hi``) until the bracket is one
-    step wide, returning the smallest value known to meet the target: the true threshold lies in
+    it, saying whether the point estimate met it and more paths would help), then at ``lo`` (if
+    ``lo`` already meets it, ``lo`` is returned with ``at_lower_bound``), then bisects on the exact
+    grid ``lo + k * tolerance`` (and ``hi``) until the bracket is one step wide, returning the
+    smallest value known to meet the target: the true threshold lies in
     ``(value - tolerance, value]``. ``result.monotone`` reports whether the evaluated points
-    agreed with the assumption.
+    agreed with the assumption; ``result.margin`` is the threshold minus the upper bound.
 
     Values are exact decimals (``lo``, ``hi``, ``tolerance`` as Decimal, int or decimal string;
     a float is read by its shortest repr); an integer field (``keepers.latency_blocks``) needs
     integer bounds and tolerance. The default tolerance is a hundredth of the range's order of
-    magnitude (``0.001`` for ``[0.02, 0.2]``), 1 for integer fields. For a conservative target
-    use ``metric="p_socialized_loss_ci_high"`` (the Wilson 95 % upper bound). Each evaluated point
-    is a study in ``out_dir/points/NNNN`` and a row of ``out_dir/search.parquet``; rerunning the
-    same call resumes. ``run_kwargs`` are passed to :func:`run_study`.
+    magnitude (``0.001`` for ``[0.02, 0.2]``), 1 for integer fields. Each evaluated point is a
+    study in ``out_dir/points/NNNN`` and a row of ``out_dir/search.parquet`` (with ``upper`` and
+    ``satisfies``); rerunning the same call resumes. ``run_kwargs`` are passed to :func:`run_study`.
     """
     if not isinstance(config, StudyConfig):
         raise InvalidParameter(f"config must be a StudyConfig, got {type(config).__name__}")
     _check_run_kwargs(run_kwargs)
     _check_key(key)
     kind = _field_kind(config, key)
-    if metric not in ALL_FIELDS:
+    level = check_confidence(confidence)
+    if not isinstance(extend, bool):
+        raise InvalidParameter(f"extend must be True or False, got {extend!r}")
+    if metric not in ALL_FIELDS or metric in ("confidence", "n_paths"):
         raise InvalidParameter(f"metric {metric!r} is not a summary field; allowed: {sorted(ALL_FIELDS)}")
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not math.isfinite(threshold):
         raise InvalidParameter(f"threshold must be a finite number, got {threshold!r}")
@@ -355,6 +414,19 @@ def search(
             raise InvalidParameter(f"tolerance must be positive, got {tolerance!r}")
     if kind is int and any(v != v.to_integral_value() for v in (low, high, step)):
         raise InvalidParameter(f"{key} is an integer field: lo, hi and tolerance must be integers")
+    needed = paths_needed(metric, threshold, level)
+    if needed is None:
+        raise InvalidParameter(
+            f"no number of paths can show {metric} <= 0 at {level:.0%} confidence; give a positive --threshold"
+        )
+    if config.run.paths < needed:
+        if not extend:
+            raise InvalidParameter(
+                f"{config.run.paths:,} paths cannot resolve {metric} <= {threshold:g}: even with no event on any "
+                f"path its {level:.0%} upper bound stays above the target, and resolving it needs at least "
+                f"{needed:,} paths; rerun with --paths {needed} or --extend (stored paths are kept)"
+            )
+        config = config.override({"run.paths": needed})
     with localcontext() as ctx:
         ctx.prec = 100
         n_steps = int(((high - low) / step).to_integral_value(rounding="ROUND_CEILING"))
@@ -381,36 +453,44 @@ def search(
         "tolerance": str(step),
         "metric": metric,
         "threshold": threshold,
+        "confidence": level,
+        "decision": f"the one-sided {level:.0%} upper bound of {metric} is at most the threshold",
         "assumption": f"{metric} is non-increasing in {key}",
     }
     kwargs = dict(run_kwargs)
     resume = kwargs.pop("resume", True)
     rows: list[dict[str, object]] = []
-    evaluated: dict[int, float] = {}
+    evaluated: dict[int, tuple[float, float]] = {}  # k -> (point estimate, upper bound)
 
     def meets(k: int) -> bool:
         if k not in evaluated:
             v = typed(value_at(k))
-            row = _run_point(config, {key: v}, len(rows), root, "search", kwargs)
+            row = _run_point(config, {key: v}, len(rows), root, "search", kwargs, level)
             m = float(row[metric])  # type: ignore[arg-type]
             if math.isnan(m):
                 raise InvalidParameter(
                     f"{metric} is undefined at {key} = {v} (no path had the event it conditions on); "
                     "search on another metric"
                 )
-            row["satisfies"] = m <= threshold
+            upper = upper_bound(row, metric)  # type: ignore[arg-type]
+            row["upper"] = upper
+            row["satisfies"] = upper <= threshold
             rows.append(row)
             write_parquet_atomic(root / "search.parquet", _table(rows))
-            evaluated[k] = m
-        return evaluated[k] <= threshold
+            evaluated[k] = (m, upper)
+        return evaluated[k][1] <= threshold
 
     with lock_folder(root), _client_for(kwargs):
         _open_folder(root, "search.json", manifest, resume, "search")
         if not meets(n_steps):
-            raise InvalidParameter(
-                f"{metric} = {evaluated[n_steps]:.6g} > {threshold:g} even at {key} = {high}; "
-                "raise hi or relax the threshold"
+            m, upper = evaluated[n_steps]
+            more = (
+                f"the point estimate {m:.6g} meets it but its {level:.0%} upper bound {upper:.6g} does not; "
+                "add paths (--paths) or raise hi"
+                if m <= threshold
+                else "raise hi or relax the threshold"
             )
+            raise InvalidParameter(f"{metric} misses {threshold:g} even at {key} = {high}: {more}")
         failing, passing = 0, n_steps
         at_lower = meets(0)
         if at_lower:
@@ -421,7 +501,7 @@ def search(
                 passing = mid
             else:
                 failing = mid
-    ordered = [evaluated[k] for k in sorted(evaluated)]
+    ordered = [evaluated[k][0] for k in sorted(evaluated)]
     monotone = all(a >= b for a, b in itertools.pairwise(ordered))
     found = value_at(passing)
     return SearchResult(
@@ -430,7 +510,11 @@ def search(
         metric=metric,
         threshold=threshold,
         tolerance=int(step) if kind is int else step,
-        metric_value=evaluated[passing],
+        metric_value=evaluated[passing][0],
+        metric_upper=evaluated[passing][1],
+        confidence=level,
+        paths=config.run.paths,
+        paths_needed=needed,
         at_lower_bound=at_lower,
         monotone=monotone,
         points=_table(rows).to_pandas(),

@@ -146,7 +146,6 @@ def comparable(state: ProtocolState, addresses: Sequence[str]) -> ProtocolState:
             {i: v for i, v in acct.collateral.items() if v},
             dict(acct.positions),
             acct.realized_pnl,
-            acct.last_closed,
         )
         if acct != Account():
             accounts[a] = acct

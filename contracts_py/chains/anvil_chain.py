@@ -25,9 +25,10 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 
 from contracts_py.build import Builder
-from contracts_py.chains.abi import decode_revert, normalize_address
+from contracts_py.chains.abi import normalize_address
 from contracts_py.chains.anvil_process import AnvilProcess, RpcClient, find_anvil, rpc_request
 from contracts_py.chains.base import (
+    CALL_TRACER,
     DEFAULT_DEPLOY_GAS,
     DEFAULT_TX_GAS,
     NO_REASON,
@@ -35,6 +36,7 @@ from contracts_py.chains.base import (
     BatchCall,
     RawLog,
     TxResult,
+    trace_revert_reason,
 )
 from contracts_py.chains.signing import Signer
 from contracts_py.chains.web3_chain import Web3Chain
@@ -146,10 +148,10 @@ class AnvilChain(Web3Chain):
 
     def _failure_reason(self, tx_hash: str) -> str | None:
         try:
-            trace = self._rpc("debug_traceTransaction", tx_hash, {"tracer": "callTracer"})
+            trace = self._rpc("debug_traceTransaction", tx_hash, CALL_TRACER)
         except ChainError:
             return None
-        return _trace_reason(trace)
+        return trace_revert_reason(trace)
 
     def _take_snapshot(self) -> Any:
         return self._rpc("evm_snapshot")
@@ -261,8 +263,10 @@ class AnvilChain(Web3Chain):
         failed = [h for h, r in zip(hashes, receipts, strict=True) if r is not None and int(r["status"], 16) != 1]
         reasons: dict[str, str] = {}
         if failed:
-            traces = self._rpc_batch([("debug_traceTransaction", [h, {"tracer": "callTracer"}]) for h in failed])
-            reasons = {h: _trace_reason(t.get("result")) or NO_REASON for h, t in zip(failed, traces, strict=True)}
+            traces = self._rpc_batch([("debug_traceTransaction", [h, CALL_TRACER]) for h in failed])
+            reasons = {
+                h: trace_revert_reason(t.get("result")) or NO_REASON for h, t in zip(failed, traces, strict=True)
+            }
         return [self._batch_result(h, r, reasons.get(h)) for h, r in zip(hashes, receipts, strict=True)]
 
     def call_many(self, calls: Sequence[BatchCall], *, block: int | None = None) -> list[Any]:
@@ -479,12 +483,10 @@ class AnvilChain(Web3Chain):
             r if r.success or trace is None or trace[k] else replace(r, reason=UNTRACED) for k, r in enumerate(results)
         ]
         if failed:
-            traces = self._rpc_batch(
-                [("debug_traceTransaction", [results[k].tx_hash, {"tracer": "callTracer"}]) for k in failed]
-            )
+            traces = self._rpc_batch([("debug_traceTransaction", [results[k].tx_hash, CALL_TRACER]) for k in failed])
             for k, t in zip(failed, traces, strict=True):
                 r = results[k]
-                results[k] = replace(r, reason=_trace_reason(t.get("result")) or NO_REASON)
+                results[k] = replace(r, reason=trace_revert_reason(t.get("result")) or NO_REASON)
         return results
 
     def _batch_result(self, tx_hash: str, receipt: dict[str, Any] | None, reason: str | None) -> TxResult:
@@ -539,18 +541,3 @@ def _decode_bytes_array(raw: bytes, n: int) -> list[bytes]:
         raise ChainError(f"anvil: the multicall's answer cannot be decoded: {exc}") from None
     return out
 
-
-def _trace_reason(trace: Any) -> str | None:
-    if not isinstance(trace, dict):
-        return None
-    output = trace.get("output")
-    if isinstance(output, str) and output.startswith("0x"):
-        try:
-            reason = decode_revert(bytes.fromhex(output[2:]))
-        except ValueError:
-            reason = None
-        if reason is not None:
-            return reason
-    if trace.get("error"):
-        return NO_REASON if "revert" in str(trace["error"]).lower() else None
-    return None

@@ -33,10 +33,11 @@ from types import TracebackType
 from typing import Any, Final, NamedTuple
 
 from contracts_py.build import Artifact
-from contracts_py.chains.abi import ContractABI, normalize_address
+from contracts_py.chains.abi import ContractABI, decode_revert, normalize_address
 from protocol.errors import ChainError, InvalidParameter, ProtocolRevert
 
 __all__ = [
+    "CALL_TRACER",
     "DEFAULT_DEPLOY_GAS",
     "DEFAULT_TX_GAS",
     "NO_REASON",
@@ -46,12 +47,15 @@ __all__ = [
     "Contract",
     "RawLog",
     "TxResult",
+    "trace_revert_reason",
 ]
 
 #: Reason given to a revert that carries no ``Error(string)`` data (e.g. a Vyper overflow).
 NO_REASON: Final = "evm: revert without reason"
 #: Reason of a revert whose reason was not looked up (``AnvilChain.send_blocks(trace=...)``).
 UNTRACED: Final = "evm: revert, reason not traced"
+#: Tracer options of ``debug_traceTransaction`` whose answer :func:`trace_revert_reason` reads.
+CALL_TRACER: Final = {"tracer": "callTracer"}
 #: Gas limit of each transaction when none is given (RPC backends send a fixed limit).
 DEFAULT_TX_GAS: Final = 8_000_000
 #: Gas limit of a deployment (a 24 KiB contract needs about 5.5M for its code deposit alone).
@@ -378,3 +382,22 @@ def _check_value(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidParameter(f"value must be a non-negative integer of wei, got {value!r}")
     return value
+
+
+def trace_revert_reason(trace: Any) -> str | None:
+    """The revert reason in a ``debug_traceTransaction`` answer (:data:`CALL_TRACER`): the
+    decoded ``Error(string)``, :data:`NO_REASON` for a revert without one, None when the
+    transaction did not revert (or the trace is not a call trace)."""
+    if not isinstance(trace, dict):
+        return None
+    output = trace.get("output")
+    if isinstance(output, str) and output.startswith("0x"):
+        try:
+            reason = decode_revert(bytes.fromhex(output[2:]))
+        except ValueError:
+            reason = None
+        if reason is not None:
+            return reason
+    if trace.get("error"):
+        return NO_REASON if "revert" in str(trace["error"]).lower() else None
+    return None

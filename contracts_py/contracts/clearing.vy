@@ -82,8 +82,6 @@ def apply_trade(account: address, market_id: uint256, delta: int256, notional_wa
     if pos.size == 0:
         state.positions[account][market_id] = empty(state.Position)
         state.position_mask[account] &= ~bit
-        state.last_closed_market[account] = market_id
-        state.last_closed_side[account] = units.sign(old)
     else:
         pos.funding_snapshot = ms.funding_index
         pos.loss_snapshot = margin.side_loss_index(ms, pos.size)

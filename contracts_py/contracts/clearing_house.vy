@@ -102,8 +102,6 @@ exports: (
     state.positions,
     state.position_mask,
     state.realized_pnl,
-    state.last_closed_market,
-    state.last_closed_side,
     state.markets,
     state.feeds,
     state.feed_moves,

@@ -102,6 +102,13 @@ event BadDebtSettled:
     covered_by_fund_wad: uint256
     socialized_wad: uint256
 
+event ShortfallSettled:
+    account: indexed(address)
+    market_id: uint256
+    debt_wad: uint256
+    covered_by_fund_wad: uint256
+    socialized_wad: uint256
+
 event LossSocialized:
     market_id: uint256
     side: int256

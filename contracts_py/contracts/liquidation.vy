@@ -6,7 +6,8 @@
 @dev For a keeper taking over q of position s of an account with E < MM:
      room(q) = E - ceil(E MM'(q) / MM), slip = floor(room spread), pen = min(ceil(n(q) rate),
      room - slip), restored(q) <=> E - slip - pen >= IM'(q); q is valid iff not restored(q - 1).
-     E <= 0 closes the whole position at the oracle price with no penalty.
+     E <= 0 closes the whole position at the oracle price with no penalty; the share of -E the
+     position created is settled in its market (F-15, socialized_loss.settle_shortfall).
 """
 
 from . import constants as c
@@ -103,13 +104,42 @@ def _consume_block_cap(notional_wad: uint256, enforce: bool):
 
 
 @internal
-def liquidate(keeper: address, account: address, market_id: uint256, size_wad: uint256):
+@view
+def close_shortfall(account: address, equity: int256, market_id: uint256) -> uint256:
+    """
+    @notice Share of a bankrupt account's negative equity its position in `market_id` created
+            (F-15): floor(-E * loss_m / L), loss_m the position's unrealized loss at the oracle
+            price and L the sum of the losses of all its positions; 0 for a position in profit
+            or an account still holding collateral (sold first; its rest is bad debt).
+    @param account The account (settled; every position's price trusted).
+    @param equity Its equity E (<= 0).
+    @param market_id Market of the bankrupt close.
+    @return The share (WAD).
+    """
+    total: uint256 = 0
+    mine: uint256 = 0
+    mask: uint256 = state.position_mask[account]
+    for m: uint256 in range(c.MAX_MARKETS):
+        if mask & (1 << m) != 0:
+            upnl: int256 = margin.unrealized_pnl(state.positions[account][m], margin.price_of_market(m))
+            if upnl < 0:
+                total += units.abs_u(upnl)
+                if m == market_id:
+                    mine = units.abs_u(upnl)
+    if equity >= 0 or mine == 0 or margin.has_collateral(account):
+        return 0
+    return units.mul_div(units.abs_u(equity), mine, total, units.DOWN)
+
+
+@internal
+def liquidate(keeper: address, account: address, market_id: uint256, size_wad: uint256) -> (uint256, int256):
     """
     @notice Keeper takes over part or all of an account's position below maintenance.
     @param keeper The keeper (caller).
     @param account The liquidated account.
     @param market_id Market id.
     @param size_wad Size to take over (magnitude, > 0).
+    @return (shortfall of a bankrupt close to settle in the market (F-15), side of the closed position).
     """
     assert not state.paused, "liquidation: paused"
     assert keeper != account, "liquidation: self liquidation"
@@ -128,11 +158,13 @@ def liquidate(keeper: address, account: address, market_id: uint256, size_wad: u
     q: uint256 = size_wad
     slip: uint256 = 0
     penalty: uint256 = 0
+    shortfall: uint256 = 0
     if health.equity <= 0:
         assert (
             not state.protocol_params.socialized_loss_adl or units.abs_u(health.equity) <= state.insurance_fund
         ), "liquidation: shortfall exceeds insurance fund"
         q = units.abs_u(size)
+        shortfall = self.close_shortfall(account, health.equity, market_id)
     else:
         before: Terms = self.liquidation_terms(market_id, health, size, q - 1, price)
         assert not before.restores, "liquidation: closes more than needed"
@@ -166,12 +198,14 @@ def liquidate(keeper: address, account: address, market_id: uint256, size_wad: u
     )
     if not clearing.reduces_risk(keeper_old, -delta):
         clearing.require_initial(keeper, "liquidation: price not trusted")
+    return shortfall, units.sign(size)
 
 
 @internal
 def liquidate_collateral(liquidator: address, account: address, asset_id: uint256, amount: uint256):
     """
-    @notice Sell an account's collateral to `liquidator` at a discount while its balance is negative.
+    @notice Sell an account's collateral to `liquidator` at a discount while its balance is
+            negative and the account is below maintenance (F-05).
     @param liquidator The buyer (caller).
     @param account The account whose collateral is sold.
     @param asset_id Collateral asset id.
@@ -185,6 +219,11 @@ def liquidate_collateral(liquidator: address, account: address, asset_id: uint25
     funding.settle_account(account)
     funding.settle_account(liquidator)
     assert state.balances[account] < 0, "liquidation: balance not negative"
+    # F-05: only an account below its requirement sells at a discount
+    health: margin.Health = margin.account_health_at(
+        account, oracle_adapter.require_position_prices(account, "liquidation: price not trusted")
+    )
+    assert health.equity < units.to_int(health.maintenance), "liquidation: account healthy"
     price: uint256 = oracle_adapter.trusted_price(cp.feed_id, "liquidation: price not trusted")
     amount_wad: uint256 = units.to_wad(amount, cp.decimals)
     held: uint256 = state.collateral[account][asset_id]

@@ -74,7 +74,10 @@ def liquidate(account: address, market_id: uint256, size_wad: uint256):
     @param size_wad Size (magnitude).
     """
     self._delegated()
-    liquidation.liquidate(msg.sender, account, market_id, size_wad)
+    shortfall: uint256 = 0
+    side: int256 = 0
+    shortfall, side = liquidation.liquidate(msg.sender, account, market_id, size_wad)
+    socialized_loss.settle_shortfall(account, market_id, side, shortfall)
     socialized_loss.settle_bad_debt(account)
     socialized_loss.settle_bad_debt(msg.sender)
 

@@ -3,8 +3,9 @@
 @title socialized_loss
 @notice Bad debt: insurance-fund cover first, then socialized loss by pro-rata loss index or
         auto-deleveraging against keeper-ranked counterparties (mirrors protocol/socialized_loss.py).
-@dev pro_rata: L_side += ceil(rest * WAD / OI_side) on the side opposite the account's last
-     closed position; with no open interest there the rest is `uncovered_loss`.
+@dev pro_rata: a bankrupt close settles its share of -E in its market (F-15):
+     L_side += ceil(rest * WAD / OI_side) on the other side; with no open interest there the rest
+     is `uncovered_loss`. Bad debt of an emptied account beyond the fund is `uncovered_loss`.
      adl: score = floor(floor(upnl * notional / |O|) * WAD / E_cp) (max for O = 0 or E_cp <= 0),
      non-increasing along the keeper's list; the bankrupt position closes at value
      ceil/floor(q p) -+ room, room = E - floor(E MM' / MM), split pro rata to the takes; a
@@ -58,9 +59,33 @@ def socialize_pro_rata(market_id: uint256, side: int256, amount_wad: uint256) ->
 
 
 @internal
+def settle_shortfall(account: address, market_id: uint256, side: int256, amount_wad: uint256):
+    """
+    @notice Settle `amount_wad` of an account's negative equity at the bankrupt close of its
+            `side` position in `market_id` (F-15): credited to the account, paid by the
+            insurance fund, the rest charged to the other side of that market.
+    @param account The account.
+    @param market_id Market of the close.
+    @param side +1 (a long closed) or -1.
+    @param amount_wad The share (WAD); nothing happens for 0.
+    """
+    if amount_wad == 0:
+        return
+    state.balances[account] += units.to_int(amount_wad)
+    paid: uint256 = insurance_fund.cover(amount_wad, "shortfall")
+    rest: uint256 = amount_wad - paid
+    if rest != 0 and not self.socialize_pro_rata(market_id, -side, rest):
+        state.uncovered_loss += rest
+    log events.ShortfallSettled(
+        account=account, market_id=market_id, debt_wad=amount_wad, covered_by_fund_wad=paid, socialized_wad=rest
+    )
+
+
+@internal
 def settle_bad_debt(account: address):
     """
-    @notice Resolve the negative balance of an account left with no position and no collateral.
+    @notice Resolve the negative balance of an account left with no position and no collateral:
+            the insurance fund pays what it can, the rest is uncovered (no close created it).
     @param account The account.
     """
     bal: int256 = state.balances[account]
@@ -70,10 +95,7 @@ def settle_bad_debt(account: address):
     state.balances[account] = 0
     paid: uint256 = insurance_fund.cover(debt, "bad debt")
     rest: uint256 = debt - paid
-    if rest != 0:
-        side: int256 = state.last_closed_side[account]
-        if side == 0 or not self.socialize_pro_rata(state.last_closed_market[account], -side, rest):
-            state.uncovered_loss += rest
+    state.uncovered_loss += rest
     log events.BadDebtSettled(account=account, debt_wad=debt, covered_by_fund_wad=paid, socialized_wad=rest)
 
 

@@ -133,9 +133,6 @@ positions: public(HashMap[address, HashMap[uint256, Position]])
 # bit m set iff the account holds a position in market m
 position_mask: public(HashMap[address, uint256])
 realized_pnl: public(HashMap[address, int256])
-# market and side (+1 long, -1 short, 0 none) of the last position closed
-last_closed_market: public(HashMap[address, uint256])
-last_closed_side: public(HashMap[address, int256])
 
 # ----------------------------------------------------------------- markets and feeds
 markets: public(HashMap[uint256, MarketState])

@@ -5,7 +5,8 @@
 * :mod:`novation.cli.simulate` — ``simulate``, ``simulate-on-chain``, ``sweep``, ``stress``;
 * :mod:`novation.cli.audit` — ``audit`` (invariant campaigns, shrunk reproducers);
 * :mod:`novation.cli.calibrate` — ``calibrate`` (margin methodology);
-* :mod:`novation.cli.chain` — ``deploy``, ``state``, ``events``, ``at-risk``, ``index`` (a live deployment).
+* :mod:`novation.cli.chain` — ``deploy``, ``state``, ``events``, ``at-risk``, ``index`` (a live deployment);
+* :mod:`novation.cli.operate` — ``keeper``, ``monitor`` (operate a deployment).
 
 Every command validates its input before it works and answers bad input with one sentence on
 stderr and exit code 2, never a traceback.
@@ -18,12 +19,12 @@ from typing import Annotated
 import typer
 
 from novation import __version__
-from novation.cli import audit, calibrate, chain, oracle, protocol, simulate
+from novation.cli import audit, calibrate, chain, operate, oracle, protocol, simulate
 from novation.cli._common import app
 
 __all__ = ["app", "main"]
 
-_COMMAND_MODULES = (audit, calibrate, chain, oracle, protocol, simulate)  # imported for their commands
+_COMMAND_MODULES = (audit, calibrate, chain, operate, oracle, protocol, simulate)  # imported for their commands
 
 
 def _print_version(value: bool) -> None:

@@ -225,16 +225,25 @@ def at_risk(
     manifest: ManifestOpt = None,
     top: Annotated[int, typer.Option("--top", help="how many accounts to list", min=1)] = 20,
     from_block: Annotated[int, typer.Option("--from-block", help="find accounts in events from here", min=0)] = 0,
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="take the accounts from this index (novation index --db) instead of all events"),
+    ] = None,
     as_json: AsJson = False,
     timeout: Timeout = 30.0,
 ) -> None:
     """The accounts closest to liquidation: screened by the margin core over lens-read state,
-    each decision confirmed exactly by the reference model."""
+    each decision confirmed exactly by the reference model.
+
+    Accounts are found in the house's events, or with --db in the indexer's database plus the
+    events after its last indexed block."""
     from contracts_py.at_risk import closest_to_liquidation
+    from contracts_py.indexer import indexed_accounts
 
     try:
+        index = None if db is None else indexed_accounts(db)
         client = _attach(rpc, house, manifest, timeout)
-        ranked = closest_to_liquidation(client, top=top, from_block=from_block)
+        ranked = closest_to_liquidation(client, top=top, from_block=from_block, index=index)
     except NovationError as exc:
         fail(exc)
     if as_json:

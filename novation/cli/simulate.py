@@ -1,9 +1,11 @@
-"""``novation simulate``, ``simulate-on-chain``, ``sweep`` and ``stress``: stress studies."""
+"""``novation simulate``, ``simulate-on-chain``, ``sweep``, ``stress`` and ``compare``: stress studies."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +15,7 @@ from rich.console import Console
 from novation.cli._common import app, fail
 from protocol.errors import InvalidParameter, NovationError
 from simulator import EXAMPLES_DIR
+from simulator.uncertainty import DEFAULT_CONFIDENCE, check_confidence
 
 if TYPE_CHECKING:
     from simulator.config import StudyConfig
@@ -71,16 +74,24 @@ def _run_options(workers: int | None, scheduler: str | None, resume: bool, quiet
 
 
 def _run_and_report(
-    config: StudyConfig, out: Path, options: Mapping[str, Any], console: Console, quiet: bool, *, report: bool = True
-) -> None:
+    config: StudyConfig,
+    out: Path,
+    options: Mapping[str, Any],
+    console: Console,
+    quiet: bool,
+    *,
+    report: bool = True,
+    confidence: float = DEFAULT_CONFIDENCE,
+    worst_by: str = "bad_debt_wad",
+) -> dict[str, Any]:
     """Run (or resume) one study into ``out``, print its summary table, and write its report
-    (unless ``report`` is False: a combined report writes it)."""
+    (unless ``report`` is False: a combined report writes it). Returns the study's JSON record."""
     from simulator.report import write_report
     from simulator.runner import run_study
-    from simulator.summary import summarize, summary_table
+    from simulator.summary import jsonable, resolution_notes, summarize, summary_table
 
     run = run_study(config, out, **options)
-    summary = summarize(run.metrics())
+    summary = summarize(run.metrics(), confidence)
     if not quiet:
         console.print(summary_table(summary, title=f"{config.run.name}: {run.n_paths:,} paths"))
     resumed = f", {run.n_resumed:,} resumed from {out}" if run.n_resumed else ""
@@ -89,7 +100,29 @@ def _run_and_report(
         f"({run.backend}, {run.workers} worker{'s' if run.workers != 1 else ''}){resumed}"
     )
     if report:
-        write_report(out)
+        write_report(out, confidence=confidence, worst_by=worst_by)
+    return {
+        "study": config.run.name,
+        "out": str(out),
+        "n_paths": run.n_paths,
+        "n_run_now": run.n_run_now,
+        "n_resumed": run.n_resumed,
+        "summary": jsonable(summary),
+        "notes": resolution_notes(summary),
+    }
+
+
+def _emit_json(payload: Mapping[str, Any]) -> None:
+    """The command's machine-readable result: one JSON object on stdout."""
+    typer.echo(json.dumps(payload, indent=2, default=str))
+
+
+def _check_worst_by(worst_by: str) -> str:
+    from simulator.results import METRICS
+
+    if worst_by not in METRICS:
+        raise InvalidParameter(f"--worst-by {worst_by!r} is not a per-path metric; allowed: {sorted(METRICS)}")
+    return worst_by
 
 
 _Out = Annotated[Path, typer.Option("--out", help="output folder (results, report.md, plots); resumable")]
@@ -117,6 +150,16 @@ _Set = Annotated[
         "protocol.markets=[0,1]",
     ),
 ]
+_Confidence = Annotated[
+    float,
+    typer.Option("--confidence", help="level of every interval and upper bound, in (0.5, 1)"),
+]
+_Json = Annotated[
+    bool, typer.Option("--json", help="print the result as one JSON object on stdout (messages to stderr)")
+]
+_WorstBy = Annotated[
+    str, typer.Option("--worst-by", help="per-path metric the report's worst paths are chosen (and drawn) by")
+]
 _StudyFile = Annotated[Path, typer.Argument(help="study TOML file, e.g. simulator/examples/stress.toml")]
 
 
@@ -138,6 +181,9 @@ def simulate(
     resume: _Resume = True,
     quiet: _Quiet = False,
     set_: _Set = None,
+    confidence: _Confidence = DEFAULT_CONFIDENCE,
+    worst_by: _WorstBy = "bad_debt_wad",
+    json_: _Json = False,
 ) -> None:
     """Run a Monte Carlo stress study and write its summary, report.md and plots into --out.
 
@@ -146,19 +192,25 @@ def simulate(
     """
     from simulator.report import REPORT_FILE
 
-    console = Console(soft_wrap=True)
+    console = Console(soft_wrap=True, stderr=json_)
     try:
         overrides: dict[str, object] = {k: _toml_value(v) for k, v in _assignments("--set", set_).items()}
         if paths is not None:
             overrides["run.paths"] = paths
-        options = _run_options(workers, scheduler, resume, quiet)
+        check_confidence(confidence, "--confidence")
+        _check_worst_by(worst_by)
+        options = _run_options(workers, scheduler, resume, quiet or json_)
         config = _study(study, overrides)
-        _run_and_report(config, out, options, console, quiet)
+        record = _run_and_report(
+            config, out, options, console, quiet or json_, confidence=confidence, worst_by=worst_by
+        )
     except NovationError as exc:
         fail(exc)
     except KeyboardInterrupt:
         raise _interrupted(out) from None
     console.print(f"report: {out / REPORT_FILE} (plots beside it)")
+    if json_:
+        _emit_json({**record, "report": str(out / REPORT_FILE)})
 
 
 @app.command("simulate-on-chain")
@@ -223,10 +275,9 @@ def _search_range(text: str) -> tuple[str, str, str]:
 
 
 def _summary_metrics() -> list[str]:
-    from simulator.summary import SUMMARY_FIELDS
+    from simulator.summary import ALL_FIELDS, SUMMARY_FIELDS
 
-    probabilities = [k for k in SUMMARY_FIELDS if k.startswith("p_")]
-    return [*SUMMARY_FIELDS, *(f"{p}_{s}" for p in probabilities for s in ("se", "ci_low", "ci_high"))]
+    return [*SUMMARY_FIELDS, *sorted(ALL_FIELDS - set(SUMMARY_FIELDS) - {"confidence"})][1:]  # not n_paths
 
 
 @app.command()
@@ -251,23 +302,34 @@ def sweep(
             "--tolerance", help="search resolution, in the field's unit (default: 1/100 of the range's magnitude)"
         ),
     ] = None,
+    confidence: _Confidence = DEFAULT_CONFIDENCE,
+    extend: Annotated[
+        bool,
+        typer.Option(
+            "--extend", help="search: raise the paths per point to what the target needs (stored paths are kept)"
+        ),
+    ] = False,
     paths: _Paths = None,
     workers: _Workers = None,
     scheduler: _Scheduler = None,
     resume: _Resume = True,
     quiet: _Quiet = False,
     set_: _Set = None,
+    json_: _Json = False,
 ) -> None:
     """Run the study over a parameter grid (--grid) or search one field (--search), then report.
 
     Every point uses the same path seeds, so differences between points come from the
     parameters. Grid: a heatmap of --metric when there are exactly two axes, and a table.
-    Search: bisects assuming --metric falls as the field grows (more margin, fewer losses).
+    Search: bisects assuming --metric falls as the field grows (more margin, fewer losses), and
+    a value meets the target only when the metric's one-sided --confidence upper bound does;
+    a target the path count cannot resolve is refused with the count it needs (or --extend).
     """
     from simulator.report import write_search_report, write_sweep_report
     from simulator.sweep import run_sweep, search
 
-    console = Console(soft_wrap=True)
+    console = Console(soft_wrap=True, stderr=json_)
+    payload: dict[str, Any] = {}
     try:
         if bool(grid) == (search_range is not None):
             raise InvalidParameter(
@@ -279,14 +341,18 @@ def sweep(
         overrides: dict[str, object] = {k: _toml_value(v) for k, v in _assignments("--set", set_).items()}
         if paths is not None:
             overrides["run.paths"] = paths
-        options = _run_options(workers, scheduler, resume, quiet)
+        check_confidence(confidence, "--confidence")
+        options = _run_options(workers, scheduler, resume, quiet or json_)
         config = _study(study, overrides)
         if search_range is None:
             axes = _grid_axes(grid)
-            table = run_sweep(config, axes, out, **options)
-            if not quiet:
+            if extend:
+                raise InvalidParameter("--extend applies to --search; for a grid raise --paths (stored paths are kept)")
+            table = run_sweep(config, axes, out, confidence=confidence, **options)
+            if not (quiet or json_):
                 console.print(_sweep_table(table, list(axes), metric))
             report = write_sweep_report(out, metric=metric)
+            payload = {"axes": list(axes), "metric": metric, "confidence": confidence, "points": _records(table)}
         else:
             key, lo, hi = _search_range(search_range)
             found = search(
@@ -297,24 +363,61 @@ def sweep(
                 metric=metric,
                 threshold=threshold,
                 tolerance=tolerance,
+                confidence=confidence,
+                extend=extend,
                 out_dir=out,
                 **options,
             )
             report = write_search_report(out)
-            console.print(
-                f"smallest {key} with {metric} <= {threshold:g}: [bold]{found.value}[/] "
-                f"({metric} = {found.metric_value:.4g}; the threshold lies in ({found.value - found.tolerance}, "
-                f"{found.value}]; {len(found.points)} points evaluated)"
+            level = f"{found.confidence:.0%}"
+            where = (
+                f"the target already holds at the lower bound {lo}: the smallest value may lie below it; "
+                "try a lower --search bound"
+                if found.at_lower_bound
+                else f"the smallest value lies in ({found.value - found.tolerance}, {found.value}]"
             )
-            if found.at_lower_bound:
-                console.print(f"[yellow]note[/]: the target already holds at {key} = {lo}; try a lower --search bound")
+            console.print(
+                f"smallest {key} with {metric} <= {threshold:g} at its {level} upper bound: [bold]{found.value}[/] "
+                f"({metric} = {found.metric_value:.4g}, {level} upper bound {found.metric_upper:.4g}, margin of "
+                f"safety {found.margin:.4g}; {found.paths:,} paths per point, {len(found.points)} points "
+                f"evaluated); {where}",
+                highlight=False,
+            )
             if not found.monotone:
                 console.print(f"[yellow]note[/]: {metric} was not monotone in {key} over the points; add --paths")
+            payload = {
+                "key": key,
+                "value": str(found.value),
+                "metric": metric,
+                "threshold": threshold,
+                "metric_value": found.metric_value,
+                "metric_upper": found.metric_upper,
+                "margin": found.margin,
+                "confidence": found.confidence,
+                "paths": found.paths,
+                "paths_needed": found.paths_needed,
+                "tolerance": str(found.tolerance),
+                "at_lower_bound": found.at_lower_bound,
+                "monotone": found.monotone,
+                "points": _records(found.points),
+            }
     except NovationError as exc:
         fail(exc)
     except KeyboardInterrupt:
         raise _interrupted(out) from None
     console.print(f"report: {report} (one study folder per point under {out / 'points'})")
+    if json_:
+        _emit_json({**payload, "report": str(report)})
+
+
+def _records(table: Any) -> list[dict[str, Any]]:
+    """A sweep or search table as JSON-able rows (NaN and infinity as None, decimals as text)."""
+    from simulator.summary import jsonable
+
+    return [
+        jsonable({k: str(v) if isinstance(v, Decimal) else v for k, v in row.items()})
+        for row in table.to_dict("records")
+    ]
 
 
 def _sweep_table(table: Any, axes: list[str], metric: str) -> Any:
@@ -340,6 +443,8 @@ def stress(
     scheduler: _Scheduler = None,
     resume: _Resume = True,
     quiet: _Quiet = False,
+    confidence: _Confidence = DEFAULT_CONFIDENCE,
+    json_: _Json = False,
 ) -> None:
     """The default stress study: Monte Carlo plus the 2020-03-12 crash replay, one combined report.
 
@@ -351,9 +456,10 @@ def stress(
     from simulator import market_data
     from simulator.report import StudySection, write_stress_report
 
-    console = Console(soft_wrap=True)
+    console = Console(soft_wrap=True, stderr=json_)
     try:
-        options = _run_options(workers, scheduler, resume, quiet)
+        check_confidence(confidence, "--confidence")
+        options = _run_options(workers, scheduler, resume, quiet or json_)
         monte_carlo = _study(EXAMPLES_DIR / "stress.toml", _QUICK_MONTE_CARLO if quick else {})
         crash_data = market_data.black_thursday_2020()
         crash_overrides: dict[str, object] = (
@@ -394,11 +500,79 @@ def stress(
                 "over the same hours; no market data was found.",
             ),
         ]
-        for config, section in zip((monte_carlo, crash), sections, strict=True):
-            _run_and_report(config, section.out_dir, options, console, quiet, report=False)
-        report = write_stress_report(out, sections)
+        records = [
+            _run_and_report(
+                config, section.out_dir, options, console, quiet or json_, report=False, confidence=confidence
+            )
+            for config, section in zip((monte_carlo, crash), sections, strict=True)
+        ]
+        report = write_stress_report(out, sections, confidence=confidence)
     except NovationError as exc:
         fail(exc)
     except KeyboardInterrupt:
         raise _interrupted(out) from None
     console.print(f"report: {report} (each study's own report and plots in its folder)")
+    if json_:
+        _emit_json(
+            {
+                "report": str(report),
+                "studies": [{"title": x.title, **r} for x, r in zip(sections, records, strict=True)],
+            }
+        )
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="baseline study folder (written by simulate or stress)")],
+    run_b: Annotated[Path, typer.Argument(help="proposal study folder, compared with the baseline")],
+    confidence: _Confidence = DEFAULT_CONFIDENCE,
+    json_: _Json = False,
+) -> None:
+    """Put two studies side by side: each metric, its difference (B - A) and whether it is significant.
+
+    Studies with the same root seed are compared path by path on the paths they share (common
+    random numbers: exact McNemar and Wilcoxon signed-rank tests, paired bootstrap intervals);
+    otherwise as independent samples (Fisher exact, Mann-Whitney U, two-sample bootstrap).
+    """
+    from rich.table import Table
+
+    from simulator.compare import compare_studies
+    from simulator.plots import format_metric
+
+    try:
+        check_confidence(confidence, "--confidence")
+        result = compare_studies(run_a, run_b, confidence=confidence)
+    except NovationError as exc:
+        fail(exc)
+    if json_:
+        _emit_json(result.to_dict())
+        return
+    how = (
+        f"paired on {result.n_a:,} shared paths"
+        if result.paired
+        else f"independent, {result.n_a:,} vs {result.n_b:,} paths"
+    )
+    table = Table(
+        title=f"A = {result.study_a} ({run_a}) vs B = {result.study_b} ({run_b}): {how}",
+        caption=f"significant: two-sided p < {1 - result.confidence:.2g}; interval of B - A at {result.confidence:.0%}",
+    )
+    for column in ("metric", "A", "B", "B - A", "interval", "p-value", "significant", "test"):
+        table.add_column(column, justify="left" if column in ("metric", "test") else "right")
+    for row in result.table.to_dict("records"):
+        name = str(row["metric"])
+        interval = (
+            ""
+            if row["ci_low"] != row["ci_low"]  # NaN: probabilities carry a test only
+            else f"[{format_metric(name, row['ci_low'])}, {format_metric(name, row['ci_high'])}]"
+        )
+        table.add_row(
+            name,
+            format_metric(name, row["a"]),
+            format_metric(name, row["b"]),
+            format_metric(name, row["difference"]),
+            interval,
+            f"{row['p_value']:.3g}",
+            "yes" if row["significant"] else "no",
+            str(row["test"]),
+        )
+    Console(soft_wrap=True).print(table)

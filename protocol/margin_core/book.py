@@ -38,7 +38,12 @@ __all__ = ["MarginBook", "RowArrays", "ScreenArrays"]
 
 @dataclass(frozen=True, eq=False)
 class ScreenArrays:
-    """float64 copies of the book in whole units (read-only, C-contiguous)."""
+    """float64 copies of the book in whole units (read-only).
+
+    Per-account arrays are contiguous; the (N, M) and (N, C) arrays are column-major
+    (Fortran order): each market's or asset's column is contiguous, so the screen streams a block
+    of accounts column by column with SIMD over accounts (see :mod:`protocol.margin_core.screen`).
+    """
 
     #: Settlement balance, USD, shape (N,).
     balance: NDArray[np.float64]
@@ -50,6 +55,16 @@ class ScreenArrays:
     carry: NDArray[np.float64]
     #: Collateral held, base units, shape (N, C).
     collateral: NDArray[np.float64]
+
+    def __post_init__(self) -> None:
+        for name in ("balance", "magnitude"):
+            a = getattr(self, name)
+            if not isinstance(a, np.ndarray) or a.dtype != np.float64 or a.ndim != 1 or not a.flags.c_contiguous:
+                raise InvalidParameter(f"ScreenArrays.{name} must be a contiguous 1-D float64 array")
+        for name in ("size", "carry", "collateral"):
+            a = getattr(self, name)
+            if not isinstance(a, np.ndarray) or a.dtype != np.float64 or a.ndim != 2 or not a.flags.f_contiguous:
+                raise InvalidParameter(f"ScreenArrays.{name} must be a column-major (Fortran-order) 2-D float64 array")
 
     def as_tuple(
         self,
@@ -117,6 +132,7 @@ def _screen_arrays(
     loss_snapshot: NDArray[np.float64],
     collateral: NDArray[np.float64],
 ) -> ScreenArrays:
+    size, collateral = np.asfortranarray(size), np.asfortranarray(collateral)
     carry, magnitude = prepare(balance, size, open_notional, funding_snapshot, loss_snapshot)
     return ScreenArrays(_frozen(balance), _frozen(magnitude), _frozen(size), _frozen(carry), _frozen(collateral))
 
@@ -159,10 +175,14 @@ class RowArrays:
 
     @classmethod
     def allocate(cls, n: int, params: Params) -> RowArrays:
-        """Zeroed rows for ``n`` accounts over the perpetuals and collateral assets of ``params``."""
+        """Zeroed rows for ``n`` accounts over the perpetuals and collateral assets of ``params``
+        (2-D arrays column-major, the layout :class:`ScreenArrays` keeps)."""
         m, c = len(_perpetuals(params)), len(params.collaterals)
-        f = (np.zeros((n, m)), np.zeros((n, m)), np.zeros((n, m)), np.zeros((n, m)))
-        return cls(params, np.zeros(n), f, np.zeros((n, c)))
+
+        def columns(width: int) -> NDArray[np.float64]:
+            return np.zeros((n, width), order="F")
+
+        return cls(params, np.zeros(n), (columns(m), columns(m), columns(m), columns(m)), columns(c))
 
     def fill(self, rows: Iterable[int], labels: Sequence[str], accounts: Sequence[Account]) -> None:
         """Write ``accounts`` (labelled for errors) into ``rows``; InvalidParameter for an option

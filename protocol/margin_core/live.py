@@ -75,16 +75,16 @@ class LiveBook:
         )
 
     def copy(self) -> LiveBook:
-        """An independent copy (arrays copied; no account is read again)."""
+        """An independent copy (arrays copied in their layout; no account is read again)."""
         twin = object.__new__(LiveBook)
         twin._labels, twin._params, twin._row = self._labels, self._params, self._row
         twin._rows = RowArrays(
             self._params,
             self._rows.balance.copy(),
-            tuple(f.copy() for f in self._rows.fields),  # type: ignore[arg-type]
-            self._rows.collateral.copy(),
+            tuple(f.copy(order="F") for f in self._rows.fields),  # type: ignore[arg-type]
+            self._rows.collateral.copy(order="F"),
         )
-        twin._carry, twin._magnitude = self._carry.copy(), self._magnitude.copy()
+        twin._carry, twin._magnitude = self._carry.copy(order="F"), self._magnitude.copy()
         twin._changed = list(self._changed)
         twin._views()
         return twin

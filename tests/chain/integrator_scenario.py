@@ -1,12 +1,17 @@
 """A scripted scenario for the integrator tests: signed-order fills, funding, a price drop, a
-liquidation and a collateral deposit, applied to the contracts and the model side by side."""
+liquidation and a collateral deposit, applied to the contracts and the model side by side; and
+:func:`attach_manifest`, which runs it beside a deployment made by ``novation deploy``."""
 
 from __future__ import annotations
 
-from test_protocol_harness import BTC, USDC, Differential
+from test_protocol_harness import BTC, USDC, Actors, Differential
 
+from contracts_py.build import Builder
+from contracts_py.chains import Chain, Contract
+from contracts_py.deploy import System, deployment_plan
+from contracts_py.manifest import Manifest
 from protocol.actions import Action, AdvanceTime, Deposit, FundInsurance, Liquidate, PushPrice, SetFundingRate
-from protocol.constants import WAD
+from protocol.constants import SETTLEMENT_ASSET_ID, WAD
 from protocol.scenarios import WETH
 
 
@@ -57,3 +62,39 @@ def run_scenario(d: Differential) -> list[str]:
     d.chain_system.chain.set_automine(True)  # seal the model's last block
     d.apply = plain_apply  # type: ignore[method-assign]
     return [maker, leveraged, conservative, holder, a.keeper]
+
+
+def attach_manifest(chain: Chain, manifest: Manifest) -> Differential:
+    """A :class:`Differential` beside the deployment of ``manifest`` made by ``novation deploy``:
+    the node's first account holds every role (governance, matcher, oracle, funding operator);
+    keeper, liquidator and traders are the next accounts, as in :func:`chain_actors`."""
+    b = Builder()
+    acc = chain.accounts
+    operator = acc[0]
+
+    def at(role: str, source: str | None = None) -> Contract:
+        c = manifest.contracts[role]
+        return chain.at(b.build(source or c.source), c.address)
+
+    tokens = {
+        int(role.split(":")[1]): at(role, "testing/erc20") for role in manifest.contracts if role.startswith("token:")
+    }
+    plan = deployment_plan(
+        manifest.params,
+        operator,
+        matchers=[operator],
+        oracles=[operator],
+        funding_operators=[operator],
+        collateral_token_addresses={a: t.address for a, t in tokens.items() if a != SETTLEMENT_ASSET_ID},
+    )
+    system = System(
+        chain,
+        at("clearing_house"),
+        at("liquidation_engine"),
+        at("trading_engine"),
+        tokens,
+        plan,
+        lens=at("lens"),
+    )
+    actors = Actors(operator, operator, operator, operator, acc[3], acc[4], tuple(acc[5:10]))
+    return Differential.attach(system, manifest.params, actors)

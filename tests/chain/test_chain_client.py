@@ -1,26 +1,37 @@
 """The integrator client on eth-tester: every read equals the reference model after a scripted
 scenario (fills of signed orders, funding, a liquidation, collateral), health to the wei, Params
 rebuilt from the chain, typed events in chain order, the exported ABI decoding every event with
-plain web3.py, the manifest, and the refusals (no code, not a house, wrong chain)."""
+plain web3.py, the manifest, and the refusals (no code, not a house, wrong chain); and, over
+hypothesis-drawn campaigns, reads and health at past blocks equal the model's at those blocks."""
 
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from integrator_scenario import run_scenario
-from test_protocol_harness import Differential
+from test_protocol_campaign import CAMPAIGN, _campaign
+from test_protocol_harness import USDC, Differential
 from web3 import Web3
 
 from contracts_py.build import export_artifacts
 from contracts_py.chains import make_chain
-from contracts_py.client import NovationClient
+from contracts_py.client import AccountHealth, NovationClient
 from contracts_py.manifest import load_manifest, manifest_of
 from protocol import events as ev
-from protocol.errors import ChainError, InvalidParameter
+from protocol.actions import Action, AdvanceTime, Deposit
+from protocol.clearing_house import ClearingHouse
+from protocol.constants import WAD
+from protocol.errors import ChainError, InvalidParameter, ProtocolRevert
 from protocol.funding import accrued_state
+from protocol.margin import Health
+from protocol.state import Account
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +167,87 @@ def test_refusals(scenario: tuple[Differential, list[str]]) -> None:
         NovationClient(w3, d.core.address, chain_id=5)
     with pytest.raises(InvalidParameter, match="house address"):
         NovationClient(w3, "0x12")
+
+
+# ---------------------------------------------------------------------- drawn campaigns
+
+#: Campaign steps per example, and how many sealed blocks of it are read back.
+CAMPAIGN_STEPS = 10
+BLOCKS_READ = 3
+
+
+@pytest.fixture(scope="module")
+def campaign_deployment() -> Iterator[Differential]:
+    """A default-parameter deployment on eth-tester (blocks of several transactions), reverted per example."""
+    with make_chain("eth-tester") as chain:
+        yield Differential.on_chain(chain)
+
+
+def _health(fn: Callable[[str], Health], account: str) -> Health | None:
+    try:
+        return fn(account)
+    except ProtocolRevert:  # a price it needs is untrusted: the client answers None
+        return None
+
+
+@settings(CAMPAIGN, max_examples=3)
+@given(data=st.data())
+def test_reads_and_health_at_past_blocks_equal_the_model(
+    campaign_deployment: Differential, data: st.DataObject
+) -> None:
+    """A drawn campaign runs on the contracts and the model; the model is kept as it stood at the
+    end of each block holding a successful transaction; afterwards the client reads a few of those
+    blocks (``block=``) and every read and every health equals that model's, to the wei."""
+    d = campaign_deployment
+    at_block: dict[int, ClearingHouse] = {}  # chain block -> the model at its end
+    plain_apply = d.apply
+
+    def recording(action: Any, **kw: Any) -> Any:
+        got = plain_apply(action, compare=False)  # events and reverts compared; reads checked below
+        if isinstance(got, list) and not isinstance(action, AdvanceTime):
+            at_block[d.house.block_base + d.model.state.block] = copy.deepcopy(d.model)
+        return got
+
+    def opening(d: Differential) -> list[Action]:
+        """Every trader funded with a drawn amount, two drawn fills: positions to be healthy or not."""
+        t, matcher = d.actors.traders, d.actors.matcher
+        deposits = [Deposit(a, 0, data.draw(st.integers(2_000, 100_000), label="deposit") * USDC) for a in t[1:]]
+        sizes = [data.draw(st.integers(WAD // 10, 3 * WAD), label="size") * s for s in (1, -1)]
+        return [
+            *deposits,
+            d.signer.fill(matcher, t[0], t[1], 0, sizes[0], 60_000 * WAD, 0, 0),
+            d.signer.fill(matcher, t[2], t[3], 1, 10 * sizes[1], 3_000 * WAD, 0, 0),
+        ]
+
+    d.apply = recording  # type: ignore[method-assign]
+    try:
+        _campaign(d, data, CAMPAIGN_STEPS, opening)
+    finally:
+        d.apply = plain_apply  # type: ignore[method-assign]
+    d.chain_system.chain.set_automine(True)  # seal the last block
+    client = _client(d)
+    blocks = sorted(at_block)
+    chosen = data.draw(
+        st.lists(st.sampled_from(blocks), min_size=1, max_size=BLOCKS_READ, unique=True), label="blocks read"
+    )
+    accounts = list(d.actors.all)
+    assert client.params_from_chain(block=blocks[0]) == d.params
+    for block in chosen:
+        model = at_block[block]
+        snap = client.snapshot(accounts, block=block)
+        assert snap.timestamp_s == model.state.now_s
+        for name in ("insurance_fund", "paused", "feeds", "markets"):
+            assert getattr(snap.state, name) == getattr(model.state, name), (block, name)
+        healths = client.healths(accounts, block=block)
+        for a in accounts:
+            want, got = model.state.accounts.get(a) or Account(), snap.state.accounts.get(a) or Account()
+            assert (got.balance, got.collateral, got.positions, got.realized_pnl) == (
+                want.balance,
+                {k: v for k, v in want.collateral.items() if v},
+                want.positions,
+                want.realized_pnl,
+            ), (block, a)
+            assert healths[a] == AccountHealth(a, _health(model.health, a), _health(model.liquidation_health, a)), (
+                block,
+                a,
+            )

@@ -100,22 +100,28 @@ class Differential:
     @classmethod
     def on_chain(cls, chain: Chain, params: Params | None = None) -> Differential:
         """Deploy on ``chain`` with its own accounts as actors (test tokens minted to all)."""
-        d = cls.__new__(cls)
-        d.params = params or default_params()
-        d.actors = act = chain_actors(chain)
-        d.boa = None
+        params = params or default_params()
+        act = chain_actors(chain)
         sys_ = deploy_system(
             chain,
-            d.params,
+            params,
             act.governance,
             matchers=[act.matcher],
             oracles=[act.oracle],
             funding_operators=[act.funding],
         )
-        mint_test_tokens(sys_, act.all)
-        d.system = sys_
-        d.core = sys_.core
-        d._start(sys_)
+        return cls.attach(sys_, params, act)
+
+    @classmethod
+    def attach(cls, system: System, params: Params, actors: Actors) -> Differential:
+        """Run beside a deployment made elsewhere (``params`` and the roles of ``actors`` as
+        deployed); test tokens are minted to every actor."""
+        d = cls.__new__(cls)
+        d.params, d.actors, d.boa = params, actors, None
+        mint_test_tokens(system, actors.all)
+        d.system = system
+        d.core = system.core
+        d._start(system)
         return d
 
     def _start(self, system: System) -> None:

@@ -30,7 +30,7 @@ from protocol.actions import (
     Withdraw,
 )
 from protocol.constants import WAD
-from protocol.events import BadDebtSettled, Deleveraged, Liquidated, LossSocialized
+from protocol.events import BadDebtSettled, Deleveraged, Liquidated, LossSocialized, ShortfallSettled
 from protocol.scenarios import ACTORS
 
 MAKER, LONG, KEEPER = ACTORS["market_maker"], ACTORS["trader_leveraged"], ACTORS["keeper"]
@@ -89,7 +89,7 @@ def test_underwater_liquidation_settles_bad_debt_pro_rata(diff):
     diff.apply(diff.signer.fill(MATCHER, SHORT, MAKER, BTC, WAD // 2, 60_000 * WAD, 0, 0))  # SHORT is short 0.5
     move(diff, 52_000)  # long equity 7,000 - 8,000 < 0
     events = diff.apply(Liquidate(KEEPER, LONG, BTC, WAD))
-    assert any(isinstance(e, BadDebtSettled) for e in events)
+    assert any(isinstance(e, ShortfallSettled) for e in events)
     diff.apply(FundInsurance(GOV, 10 * USDC))
     # the loss is charged to the shorts when they are next touched
     diff.apply(Withdraw(SHORT, 0, USDC))
@@ -127,9 +127,13 @@ def test_collateral_liquidation(diff):
     assert diff.core.balances(COLL) < 0
     assert diff.apply(LiquidateCollateral(COLL, COLL, 1, WAD)) == "liquidation: self liquidation"
     assert diff.apply(LiquidateCollateral(LIQ, COLL, 3, WAD)) == "liquidation: unknown asset"
+    # F-05: equity -1,000 + 12,000 with no position is healthy: its debt is left to its owner
+    assert diff.apply(LiquidateCollateral(LIQ, COLL, 1, WAD)) == "liquidation: account healthy"
+    for eth in (1_500, 750, 375, 240):  # 5 WETH x 240 x 0.8 = 960 < 1,000: below its requirement
+        move(diff, 50_000, eth)
     assert diff.apply(LiquidateCollateral(LIQ, COLL, 1, 6 * WAD)) == "liquidation: amount exceeds collateral"
-    assert diff.apply(LiquidateCollateral(LIQ, COLL, 1, WAD)) == "liquidation: sells more than needed"
-    for a in (10**17, 35 * 10**16, 4 * 10**17):
+    assert diff.apply(LiquidateCollateral(LIQ, COLL, 1, 5 * WAD)) == "liquidation: sells more than needed"
+    for a in (WAD, 15 * 10**17, 14 * 10**17):
         diff.apply(LiquidateCollateral(LIQ, COLL, 1, a))
     assert diff.apply(LiquidateCollateral(LIQ, MAKER, 1, 1)) == "liquidation: balance not negative"
 

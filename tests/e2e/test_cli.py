@@ -19,7 +19,7 @@ def test_demo_prints_accounts_and_invariants() -> None:
     result = runner.invoke(app, ["demo"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "Liquidated" in result.output
-    assert "BadDebtSettled" in result.output
+    assert "ShortfallSettled" in result.output
     assert "invariant checks run (all passed)" in result.output
 
 

@@ -7,6 +7,8 @@ fails until it does.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +56,9 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
     "at-risk": [
         (["at-risk", "--rpc", DEAD_RPC, "--house", HOUSE, "--top", "0"], "'--top'"),
         (["at-risk", "--rpc", DEAD_RPC, "--manifest", "{tmp}/none.json"], "cannot read manifest"),
+        (["at-risk", "--rpc", DEAD_RPC, "--house", HOUSE, "--db", "{tmp}/none.sqlite"], "does not exist; build it"),
+        (["at-risk", "--rpc", DEAD_RPC, "--house", HOUSE, "--db", "{tmp}"], "is a folder; give the index file"),
+        (["at-risk", "--rpc", DEAD_RPC, "--house", HOUSE, "--db", "{params}"], "is not an index written by"),
     ],
     "index": [
         (["index", "--rpc", DEAD_RPC, "--house", HOUSE, "--db", "{tmp}"], "cannot reach the JSON-RPC endpoint"),
@@ -99,6 +104,11 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
             ["simulate", str(STUDY), "--out", "{tmp}/s", "--set", "price.csv='/no/such.csv'"],
             "price.csv = '/no/such.csv': no such file",
         ),
+        (
+            ["simulate", str(STUDY), "--out", "{tmp}/s", "--confidence", "1.5"],
+            "--confidence must be a level in (0.5, 1)",
+        ),
+        (["simulate", str(STUDY), "--out", "{tmp}/s", "--worst-by", "pain"], "--worst-by 'pain' is not a per-path"),
     ],
     "simulate-on-chain": [
         (["simulate-on-chain", str(STUDY), "--backend", "ganache"], "--backend must be anvil or boa")
@@ -118,8 +128,22 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
             "threshold -1 for p_socialized_loss must be a probability in [0, 1]",
         ),
         (["sweep", str(STUDY), "--out", "{tmp}/w", "--grid", "run.seed=1,2", "--scheduler", "tcp://"], "not a Dask"),
+        (
+            ["sweep", str(STUDY), "--out", "{tmp}/w", "--search", "protocol.initial_margin_fraction=0.02:0.2"],
+            "64 paths cannot resolve p_socialized_loss <= 0.001: even with no event on any path its 95% upper "
+            "bound stays above the target, and resolving it needs at least 2,995 paths; rerun with --paths 2995 "
+            "or --extend",
+        ),
+        (["sweep", str(STUDY), "--out", "{tmp}/w", "--grid", "run.seed=1,2", "--extend"], "--extend applies to"),
     ],
-    "stress": [(["stress", "--out", "{tmp}/x", "--scheduler", "localhost"], "not a Dask scheduler")],
+    "stress": [
+        (["stress", "--out", "{tmp}/x", "--scheduler", "localhost"], "not a Dask scheduler"),
+        (["stress", "--out", "{tmp}/x", "--confidence", "0.3"], "--confidence must be a level in (0.5, 1)"),
+    ],
+    "compare": [
+        (["compare", "{tmp}/a", "{tmp}/b"], "/a does not exist; give a folder written by simulate or stress"),
+        (["compare", "{tmp}/a", "{tmp}/b", "--confidence", "95"], "--confidence must be a level in (0.5, 1)"),
+    ],
     "calibrate": [
         (
             ["calibrate", "--out", "{tmp}/c", "--alpha", "1.5"],
@@ -132,7 +156,34 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         ),
         (["calibrate", "--out", "{tmp}/c", "--mpor", "2 days"], "--mpor '2 days' must be a positive duration"),
     ],
+    # a keeper's wrong chain and missing role need a node: tests/e2e/test_keeper_crash.py
+    "keeper": [
+        (
+            ["keeper", "--rpc", "http://127.0.0.1:9", "--house", HOUSE, "--key-file", "{keystore}"],
+            "does not open with this password (wrong password)",
+        ),
+        (["keeper", "--rpc", "http://127.0.0.1:9", "--house", HOUSE], "give the keeper's account as --key-file"),
+    ],
+    "monitor": [
+        (["monitor", "--db", "{notdb}"], "is not a Novation indexer database (no accounts, blocks, cursor"),
+        (["monitor", "--db", "{tmp}/missing.sqlite"], "does not exist: create it with novation index"),
+    ],
 }
+
+
+def _keystore(tmp: Path) -> Path:
+    from eth_account import Account
+
+    path = tmp / "keeper.json"
+    path.write_text(json.dumps(Account.encrypt(b"\x01" * 32, "right", kdf="pbkdf2", iterations=1000)))
+    return path
+
+
+def _not_an_index(tmp: Path) -> Path:
+    path = tmp / "other.sqlite"
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE events (x INTEGER)")
+    return path
 
 
 def _bad_params(tmp: Path) -> Path:
@@ -194,9 +245,11 @@ def test_bad_input_gets_one_sentence_and_does_no_work(
         "params": str(_bad_params(tmp_path)),
         "actions": str(_actions(tmp_path)),
         "gap": str(_gap_csv(tmp_path)),
+        "keystore": str(_keystore(tmp_path)),
+        "notdb": str(_not_an_index(tmp_path)),
     }
     argv = [a.format(md=market_data, **files) for a in args]
-    result = runner.invoke(app, argv, env={"COLUMNS": "200"})
+    result = runner.invoke(app, argv, env={"COLUMNS": "200", "NOVATION_KEEPER_PASSWORD": "wrong"})
     _assert_one_sentence(result, fragment)
     assert list(work.iterdir()) == []  # no output folder, no stray temp file
 

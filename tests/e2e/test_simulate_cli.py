@@ -67,11 +67,19 @@ def test_simulate_writes_summary_report_and_plots_then_resumes(tmp_path: Path) -
     assert "3 resumed" in again.output
     assert "P(socialized loss > 0)" not in again.output  # --quiet: no table
 
-    other = ["simulate", str(_tiny(tmp_path)), "--out", str(out), "--workers", "1", "--quiet", "--paths", "2"]
+    base = ["simulate", str(_tiny(tmp_path)), "--out", str(out), "--workers", "1", "--quiet"]
+    fewer = _invoke(*base, "--paths", "2")  # the first two paths of the same study: nothing to run
+    assert fewer.exit_code == 0, fewer.output
+    assert "ran 0 paths" in fewer.output
+    more = _invoke(*base, "--paths", "5")  # extended: only paths 3 and 4 run
+    assert more.exit_code == 0, more.output
+    assert "tiny: ran 2 paths" in more.output
+    assert "3 resumed" in more.output
+    other = [*base, "--set", "run.seed=9"]
     assert "holds a different study" in _one_error_line(_invoke(*other))
     replaced = _invoke(*other, "--overwrite")
     assert replaced.exit_code == 0, replaced.output
-    assert "tiny: ran 2 paths" in replaced.output
+    assert "tiny: ran 3 paths" in replaced.output
 
 
 def test_simulate_overrides_paths_and_fields(tmp_path: Path) -> None:
@@ -163,10 +171,59 @@ def test_sweep_search_finds_a_value(tmp_path: Path) -> None:
         "--threshold", "1", "--tolerance", "0.05",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "smallest protocol.initial_margin_fraction with p_socialized_loss <= 1: 0.05" in result.output
+    assert "smallest protocol.initial_margin_fraction with p_socialized_loss <= 1 at its 95% upper bound: 0.05" in (
+        result.output
+    )
     assert "already holds" in result.output  # threshold 1 is met everywhere, so at the lower bound
     assert (out / "search.png").is_file()
     assert "![search](search.png)" in (out / "report.md").read_text()
+
+
+def test_sweep_search_refuses_an_unresolvable_target_then_extends(tmp_path: Path) -> None:
+    out = tmp_path / "search"
+    args = [
+        "sweep", str(_tiny(tmp_path)), "--out", str(out), "--paths", "2", "--workers", "1", "--quiet",
+        "--search", "protocol.initial_margin_fraction=0.2:0.3", "--threshold", "0.5", "--tolerance", "0.1",
+    ]  # fmt: skip
+    line = _one_error_line(_invoke(*args))  # 2 loss-free paths bound the probability at 1 - 0.05 ** 0.5 = 78 %
+    assert "2 paths cannot resolve p_socialized_loss <= 0.5" in line
+    assert "needs at least 5 paths; rerun with --paths 5 or --extend" in line
+    assert not out.exists()
+    result = runner.invoke(app, [*args, "--extend", "--json"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert (found["paths"], found["paths_needed"]) == (5, 5)
+    assert found["metric_upper"] <= 0.5
+    assert found["margin"] == pytest.approx(0.5 - found["metric_upper"])
+    assert all(p["n_paths"] == 5 for p in found["points"])
+    assert "upper bound" in (out / "report.md").read_text()
+
+
+def test_simulate_json_and_compare(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    ran = runner.invoke(
+        app, ["simulate", str(_tiny(tmp_path)), "--out", str(a), "--workers", "1", "--json"], env={"COLUMNS": "200"}
+    )
+    assert ran.exit_code == 0, ran.output
+    record = json.loads(ran.stdout)
+    assert record["n_paths"] == 3
+    assert record["summary"]["confidence"] == 0.95
+    assert "bad_debt_es975_usd_upper" in record["summary"]
+    assert record["report"] == str(a / "report.md")
+    for name in ("convergence.png", "cascade.png", "market_prices.png", "insurance_fund.png"):
+        assert (a / name).read_bytes()[:4] == b"\x89PNG"
+    proposal = ["simulate", str(_tiny(tmp_path)), "--out", str(b), "--workers", "1", "--quiet"]
+    assert _invoke(*proposal, "--set", "protocol.initial_margin_fraction=0.3").exit_code == 0
+    table = _invoke("compare", str(a), str(b))
+    assert table.exit_code == 0, table.output
+    assert "paired on 3 shared paths" in table.output
+    assert "exact McNemar" in table.output
+    compared = json.loads(_invoke("compare", str(a), str(b), "--json").stdout)
+    assert compared["paired"] is True
+    assert compared["difference"] == "B - A"
+    rows = {r["metric"]: r for r in compared["metrics"]}
+    assert rows["liquidations_mean"]["difference"] == rows["liquidations_mean"]["b"] - rows["liquidations_mean"]["a"]
+    assert all(isinstance(r["significant"], bool) for r in compared["metrics"])
 
 
 @pytest.mark.parametrize(

@@ -121,8 +121,6 @@ def test_closing_to_zero_removes_the_position(funded: Desk) -> None:
     funded.fill(TRADER, MAKER, WAD, 60_000 * WAD)
     funded.fill(TRADER, MAKER, -WAD, 61_000 * WAD)
     assert BTC_PERP not in funded.account(TRADER).positions
-    assert funded.account(TRADER).last_closed == (BTC_PERP, 1)
-    assert funded.account(MAKER).last_closed == (BTC_PERP, -1)
     assert funded.state.markets[BTC_PERP].oi_long == 0
     assert funded.account(TRADER).balance == 101_000 * WAD
 

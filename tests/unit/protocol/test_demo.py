@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from novation.demo import DemoResult, run_demo
-from protocol.events import BadDebtSettled, CollateralLiquidated, Event, Liquidated, LossSocialized, PositionChanged
+from protocol.events import (
+    BadDebtSettled,
+    CollateralLiquidated,
+    Event,
+    Liquidated,
+    LossSocialized,
+    PositionChanged,
+    ShortfallSettled,
+)
 from protocol.invariants import STATE_INVARIANTS, TRANSITION_INVARIANTS, check_state
 
 
@@ -31,7 +39,7 @@ def test_partial_and_full_liquidations(demo: DemoResult) -> None:
 
 
 def test_insurance_fund_payout_and_socialized_loss(demo: DemoResult) -> None:
-    bad = [e for e in demo.events if isinstance(e, BadDebtSettled)]
+    bad = [e for e in demo.events if isinstance(e, BadDebtSettled | ShortfallSettled)]
     assert any(e.covered_by_fund_wad > 0 for e in bad)
     assert sum(e.socialized_wad for e in bad) > 0
     assert all(e.debt_wad == e.covered_by_fund_wad + e.socialized_wad for e in bad)

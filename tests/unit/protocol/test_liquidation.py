@@ -23,7 +23,7 @@ from protocol import liquidation
 from protocol.actions import FundInsurance, Liquidate, SetPaused
 from protocol.constants import WAD
 from protocol.errors import ProtocolRevert
-from protocol.events import BadDebtSettled, Event, InsuranceFundChanged, Liquidated, LossSocialized
+from protocol.events import Event, InsuranceFundChanged, Liquidated, LossSocialized, ShortfallSettled
 from protocol.invariants import check_state, check_transition
 from protocol.liquidation import LiquidationTerms
 from protocol.margin import Health
@@ -179,8 +179,8 @@ def test_bankrupt_account_closes_whole_at_the_oracle_without_penalty(desk: Desk)
     assert desk.house.max_liquidation_size(TRADER, BTC_PERP) == WAD
     events = checked(desk, Liquidate(KEEPER, TRADER, BTC_PERP, 1))  # any size closes everything
     assert Liquidated(TRADER, KEEPER, BTC_PERP, WAD, 47_000 * WAD, 0, 0) in events
-    # balance 12,500 - 13,000 = -500 with nothing left: bad debt; the empty fund pays 0; shorts absorb 500
-    assert BadDebtSettled(TRADER, 500 * WAD, 0, 500 * WAD) in events
+    # equity -500 settled in BTC-PERP at the bankrupt close (F-15); the empty fund pays 0; shorts absorb 500
+    assert ShortfallSettled(TRADER, BTC_PERP, 500 * WAD, 0, 500 * WAD) in events
     assert LossSocialized(BTC_PERP, -1, 500 * WAD, 500 * WAD) in events
     assert desk.account(TRADER).balance == 0
     assert not desk.account(TRADER).positions
@@ -195,7 +195,7 @@ def test_adl_method_refuses_a_shortfall_larger_than_the_fund(make_desk: DeskFact
     assert desk.house.snapshot() == before
     desk.apply(FundInsurance(GOV, 1))  # fund = 500 = shortfall
     events = checked(desk, Liquidate(KEEPER, TRADER, BTC_PERP, WAD))
-    assert BadDebtSettled(TRADER, 500 * WAD, 500 * WAD, 0) in events
+    assert ShortfallSettled(TRADER, BTC_PERP, 500 * WAD, 500 * WAD, 0) in events
     assert desk.state.insurance_fund == 0
 
 

@@ -13,7 +13,7 @@ import pytest
 from protocol.actions import Action, AutoDeleverage, FundInsurance, Liquidate, SetPaused, Withdraw
 from protocol.constants import UINT256_MAX, WAD
 from protocol.errors import InvalidParameter, ProtocolRevert
-from protocol.events import BadDebtSettled, Deleveraged, Event, LossCharged, LossSocialized
+from protocol.events import BadDebtSettled, Deleveraged, Event, LossCharged, LossSocialized, ShortfallSettled
 from protocol.invariants import check_state, check_transition
 from protocol.keeper import adl_counterparties
 from protocol.margin import Health
@@ -61,7 +61,7 @@ def test_pro_rata_charges_only_the_opposite_side_rounded_up(desk: Desk) -> None:
     # shortfall 500 with an empty fund; shorts hold 3 BTC: index step = ceil(500e18 * 1e18 / 3e18)
     step = 166_666_666_666_666_666_667
     assert step == -(-500 * WAD * WAD // (3 * WAD))
-    assert BadDebtSettled(TRADER, 500 * WAD, 0, 500 * WAD) in events
+    assert ShortfallSettled(TRADER, BTC_PERP, 500 * WAD, 0, 500 * WAD) in events
     assert LossSocialized(BTC_PERP, -1, 500 * WAD, step) in events
     ms = desk.state.markets[BTC_PERP]
     assert (ms.loss_index_short, ms.loss_index_long) == (step, 0)
@@ -98,7 +98,7 @@ def test_fund_pays_first_and_the_rest_is_socialized(desk: Desk) -> None:
     bankrupt_long(desk, short_size=2 * WAD, short_deposit=100_000)
     desk.apply(FundInsurance(GOV, 200 * USDC))
     events = apply_checked(desk, Liquidate(KEEPER, TRADER, BTC_PERP, WAD))
-    assert BadDebtSettled(TRADER, 500 * WAD, 200 * WAD, 300 * WAD) in events
+    assert ShortfallSettled(TRADER, BTC_PERP, 500 * WAD, 200 * WAD, 300 * WAD) in events
     assert LossSocialized(BTC_PERP, -1, 300 * WAD, 100 * WAD) in events  # 300 / 3 BTC, exact
     assert desk.state.insurance_fund == 0
 

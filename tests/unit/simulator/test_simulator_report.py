@@ -28,7 +28,7 @@ from simulator.report import (
     write_stress_report,
     write_sweep_report,
 )
-from simulator.results import METRICS, SERIES, PathResult
+from simulator.results import METRICS, SERIES, PathResult, feed_series
 from simulator.runner import run_study
 from simulator.store import PathRecord, ResultStore
 from simulator.sweep import run_sweep, search
@@ -69,8 +69,13 @@ def synthetic_path(config: StudyConfig, path_index: int) -> PathResult:
         "bad_debt": np.linspace(0.0, bad / WAD, steps + 1),
         "liquidated_notional": np.linspace(0.0, 1e6, steps + 1),
         "trusted": trusted,
+        "liquidations": np.linspace(0.0, 3 + path_index, steps + 1).round(),
+        "backlog": np.where(np.arange(steps + 1) % 7 < 2, 1.0 + path_index % 3, 0.0),
+        "impact_bps": -np.linspace(0.0, 5.0 * path_index, steps + 1),
+        feed_series(0): price,
+        feed_series(1): price / 15,
     }
-    assert set(series) == set(SERIES)
+    assert set(SERIES) <= set(series)
     return PathResult(path_index, int(seed.entropy), tuple(seed.spawn_key), metrics, series)
 
 
@@ -157,7 +162,7 @@ def test_search_report_names_the_answer(tmp_path: Path) -> None:
         "protocol.initial_margin_fraction",
         "0.05",
         "0.2",
-        metric="p_socialized_loss",
+        metric="socialized_loss_mean_usd",
         threshold=0.0,
         tolerance="0.01",
         out_dir=tmp_path,
@@ -167,6 +172,8 @@ def test_search_report_names_the_answer(tmp_path: Path) -> None:
     )
     assert result.value == Decimal("0.1")
     text = write_search_report(tmp_path).read_text()
+    assert "upper bound" in text
+    assert "margin of safety" in text
     assert "**0.1" in text
     assert "![search](search.png)" in text
     _assert_png(tmp_path / "search.png")

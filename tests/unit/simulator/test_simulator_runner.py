@@ -92,7 +92,7 @@ def test_every_backend_stores_the_same_table(tmp_path: Path, reference: pd.DataF
     assert [r.workers for r in runs] == [1, 2, 2, 2]
     assert runs[3].scheduler == cluster.scheduler_address
     kept = runs[0].store().read_series()
-    assert sorted(kept) == list(range(8))
+    assert sorted(kept) == list(range(24))  # every path keeps its series by default
     for run in runs:
         assert (run.n_paths, run.n_run_now, run.n_resumed) == (24, 24, 0)
         assert_same(run.metrics(), reference)
@@ -235,3 +235,20 @@ def test_a_dead_scheduler_is_one_sentence(tmp_path: Path) -> None:
     assert info.value.__cause__ is None
     assert info.value.__suppress_context__
     assert ResultStore(tmp_path).completed() == set()
+
+
+def test_extending_a_study_runs_only_the_new_paths(tmp_path: Path, reference: pd.DataFrame) -> None:
+    """16 -> 24 paths: the first 16 are kept, only 8 run, and the table is the 24-path run's."""
+    task = Recorder()
+    run_study(CONFIG.override({"run.paths": 16}), tmp_path, task=task, workers=1, progress=False)
+    assert task.calls == list(range(16))
+    task.calls.clear()
+    run = run_study(CONFIG, tmp_path, task=task, workers=1, progress=False)
+    assert (run.n_paths, run.n_run_now, run.n_resumed) == (24, 8, 16)
+    assert task.calls == list(range(16, 24))
+    pd.testing.assert_frame_equal(run.metrics(), reference)
+    assert run.store().manifest["path_counts"] == [16, 24]
+    # cutting back reads the first paths and keeps the others for a later extension
+    back = run_study(CONFIG.override({"run.paths": 10}), tmp_path, task=task, workers=1, progress=False)
+    assert back.n_run_now == 0
+    pd.testing.assert_frame_equal(back.metrics(), reference.iloc[:10])

@@ -23,6 +23,7 @@ from simulator.summary import (
     SUMMARY_FIELDS,
     Z95,
     nearest_rank,
+    resolution_notes,
     summarize,
     summary_table,
     wilson_interval,
@@ -181,3 +182,48 @@ def test_bad_tables(tmp_path: Path) -> None:
     with pytest.raises(InvalidParameter, match="summary_table needs"):
         summary_table({})
     assert all(kind is not MetricKind.WAD or name in df.columns for name, (kind, _) in METRICS.items())
+
+
+def test_tail_metrics_and_their_bounds_on_100_paths(tmp_path: Path) -> None:
+    """Bad debt 1..100 USD on paths 0..99, drawdown equal to it, a 1,000 USD fund."""
+    config = StudyConfig.from_dict({"run": {"name": "tail-test", "paths": 100, "steps": 2}})
+    store = ResultStore(tmp_path, config)
+    records = []
+    for i in range(100):
+        seed = config.path_seed(i)
+        metrics = dict.fromkeys(METRICS, 0)
+        metrics |= {
+            "bad_debt_wad": usd(str(i + 1)),
+            "insurance_fund_drawdown_wad": usd(str(i + 1)),
+            "insurance_fund_start_wad": usd("1000"),
+        }
+        records.append(PathRecord(i, int(seed.entropy), tuple(seed.spawn_key), metrics, None))
+    store.write(records)
+    s = summarize(store.read_metrics())
+    assert s["bad_debt_p95_usd"] == 95.0
+    assert s["bad_debt_p95_usd_upper"] == 99.0  # the 99th smallest (see test_order_statistic_bounds)
+    assert s["bad_debt_p95_usd_ci_low"] == 90.0  # two-sided 95 %: 97.5 % on each side, ranks (90, 100)
+    assert s["bad_debt_p95_usd_ci_high"] == 100.0
+    assert s["bad_debt_p99_usd"] == 99.0
+    assert math.isinf(s["bad_debt_p99_usd_upper"])  # 100 paths cannot bound the 99th percentile
+    assert s["bad_debt_es975_usd"] == 99.2  # (100 + 99 + 0.5 * 98) / 2.5
+    assert s["bad_debt_es99_usd"] == 100.0
+    assert s["fund_drawdown_es975_usd"] == 99.2
+    assert s["fund_drawdown_p99_share"] == 0.099  # 99 / 1,000
+    assert s["fund_coverage_p99"] == 1000 / 99
+    assert s["fund_coverage_p99_ci_high"] == 1000 / s["bad_debt_p99_usd_ci_low"]
+    assert s["bad_debt_mean_usd"] == 50.5
+    assert s["bad_debt_mean_usd_ci_low"] < 50.5 < s["bad_debt_mean_usd_upper"] < s["bad_debt_mean_usd_ci_high"]
+    assert s["p_bad_debt"] == 1.0
+    assert s["p_bad_debt_upper"] == 1.0
+    notes = resolution_notes(s)
+    assert (
+        "`bad_debt_p99_usd`: with 100 paths the 99th percentile is a path outcome, and has no 95% upper bound "
+        "before 299 paths" in notes
+    )
+    assert not any("bad_debt_p95_usd" in n for n in notes)
+    assert any("`socialized_loss_mean_usd`" in n and "zero on every path" in n for n in notes)
+    # a stricter level widens the bounds
+    strict = summarize(store.read_metrics(), 0.99)
+    assert strict["confidence"] == 0.99
+    assert strict["bad_debt_p95_usd_upper"] == 100.0  # P(B(100, 0.95) <= 99) = 1 - 0.95 ** 100 = 0.994 >= 0.99

@@ -144,48 +144,71 @@ def test_every_point_is_checked_before_anything_runs(tmp_path: Path) -> None:
         run_sweep(CONFIG, {IMF: ["0.1"]}, tmp_path, task=step_task, workers=0, progress=False)
 
 
-def test_search_finds_the_smallest_margin(tmp_path: Path) -> None:
-    # latency 1 (default): losers = 18 - floor(100 imf); P <= 0.1 needs 2 losers, i.e. imf >= 0.16
+def test_search_decides_on_the_upper_bound(tmp_path: Path) -> None:
+    # latency 1 (default): losers = 18 - floor(100 imf) of 20. One-sided 95 % Clopper-Pearson upper
+    # bounds of k / 20: k = 5 -> 0.4556, k = 6 -> 0.5078, so the bound meets 0.5 from 5 losers,
+    # i.e. imf >= 0.13 -- the point estimate (k / 20 <= 0.5) would already accept imf = 0.08.
     task = Recorder()
-    result = search(CONFIG, IMF, "0.05", "0.5", threshold=0.1, tolerance="0.001", out_dir=tmp_path, task=task, **RUN)
-    assert result.value == Decimal("0.16")
-    assert result.metric_value == 0.1
+    result = search(CONFIG, IMF, "0.05", "0.5", threshold=0.5, tolerance="0.001", out_dir=tmp_path, task=task, **RUN)
+    assert result.value == Decimal("0.13")
+    assert result.metric_value == 0.25
+    assert result.metric_upper == pytest.approx(0.4556, abs=1e-4)
+    assert result.margin == pytest.approx(0.5 - 0.4556, abs=1e-4)
+    assert (result.confidence, result.paths, result.paths_needed) == (0.95, 20, 5)
     assert result.tolerance == Decimal("0.001")
     assert not result.at_lower_bound
     assert result.monotone
     points = result.points
     assert points[IMF].iloc[0] == Decimal("0.5")
     assert points[IMF].iloc[1] == Decimal("0.05")
-    assert Decimal("0.159") in points[IMF].tolist()  # the value just below was evaluated and misses
-    assert points.loc[points[IMF] == Decimal("0.159"), "satisfies"].tolist() == [False]
+    below = points.loc[points[IMF] == Decimal("0.129")]  # evaluated: the estimate meets, the bound misses
+    assert below["p_socialized_loss"].tolist() == [0.3]
+    assert below["satisfies"].tolist() == [False]
     assert len(points) == 2 + 9  # the ends, then ceil(log2(450)) bisection steps
-    assert points["satisfies"].tolist() == [bool(v <= 0.1) for v in points["p_socialized_loss"]]
+    assert points["satisfies"].tolist() == [bool(v <= 0.5) for v in points["upper"]]
+    assert points["upper"].tolist() == points["p_socialized_loss_upper"].tolist()
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "search.parquet"), points, check_exact=True)
     extra = ResultStore(tmp_path / "points" / "0000").manifest["extra"]
     assert extra == {"search": {"point": 0, "overrides": {IMF: "0.5"}}}
 
     again = Recorder()
-    resumed = search(CONFIG, IMF, "0.05", "0.5", threshold=0.1, tolerance="0.001", out_dir=tmp_path, task=again, **RUN)
+    resumed = search(CONFIG, IMF, "0.05", "0.5", threshold=0.5, tolerance="0.001", out_dir=tmp_path, task=again, **RUN)
     assert again.calls == []
-    assert resumed.value == Decimal("0.16")
+    assert resumed.value == Decimal("0.13")
     pd.testing.assert_frame_equal(resumed.points, points, check_exact=True)
 
 
 def test_search_on_an_integer_field_and_at_the_lower_bound(tmp_path: Path) -> None:
-    # imf 0.1 (default): losers = 10 - 2 latency; P <= 0.1 needs latency >= 4
-    found = search(CONFIG, LATENCY, 0, 50, threshold=0.1, out_dir=tmp_path / "int", task=step_task, **RUN)
-    assert found.value == 4
+    # imf 0.1 (default): losers = 10 - 2 latency; the bound meets 0.5 from 5 losers: latency >= 3
+    found = search(CONFIG, LATENCY, 0, 50, threshold=0.5, out_dir=tmp_path / "int", task=step_task, **RUN)
+    assert found.value == 3
     assert isinstance(found.value, int)
     assert found.tolerance == 1
-    low = search(CONFIG, IMF, "0.17", "0.3", threshold=0.1, out_dir=tmp_path / "low", task=step_task, **RUN)
+    low = search(CONFIG, IMF, "0.17", "0.3", threshold=0.5, out_dir=tmp_path / "low", task=step_task, **RUN)
     assert low.value == Decimal("0.17")
     assert low.at_lower_bound
     assert low.tolerance == Decimal("0.001")  # a hundredth of the range's order of magnitude (0.1)
     assert len(low.points) == 2
 
 
+def test_search_refuses_a_target_the_path_count_cannot_resolve(tmp_path: Path) -> None:
+    # 0.1 % at 95 %: 1 - 0.05 ** (1 / n) <= 0.001 from n = 2,995 (the rule of three)
+    with pytest.raises(InvalidParameter, match=r"20 paths cannot resolve p_socialized_loss <= 0.001: .*2,995 paths"):
+        search(CONFIG, IMF, "0.05", "0.5", threshold=0.001, out_dir=tmp_path / "a", task=step_task, **RUN)
+    assert not (tmp_path / "a").exists()  # refused before anything ran
+    with pytest.raises(InvalidParameter, match=r"cannot resolve bad_debt_p99_usd <= 5: .*299 paths"):
+        search(CONFIG, IMF, "0.05", "0.5", metric="bad_debt_p99_usd", threshold=5.0, out_dir=tmp_path, **RUN)
+    # --extend: 10 % needs 29 paths (1 - 0.05 ** (1 / 29) = 0.0981); the first 20 paths are kept
+    first = search(CONFIG, IMF, "0.17", "0.3", threshold=0.5, out_dir=tmp_path / "b", task=step_task, **RUN)
+    assert first.paths == 20
+    task = Recorder()
+    found = search(CONFIG, IMF, "0.17", "0.3", threshold=0.1, extend=True, out_dir=tmp_path / "c", task=task, **RUN)
+    assert (found.paths, found.paths_needed, found.value) == (29, 29, Decimal("0.18"))
+    assert found.metric_upper == pytest.approx(1 - 0.05 ** (1 / 29), rel=1e-9)
+
+
 def test_search_bad_inputs(tmp_path: Path) -> None:
-    kwargs = {"out_dir": tmp_path, "task": step_task, **RUN}
+    kwargs = {"out_dir": tmp_path, "task": step_task, "threshold": 0.5, **RUN}
     with pytest.raises(InvalidParameter, match=r"lo must be below hi, got lo=0\.2, hi=0\.1"):
         search(CONFIG, IMF, "0.2", "0.1", **kwargs)  # type: ignore[arg-type]
     with pytest.raises(InvalidParameter, match="lo must be below hi"):
@@ -203,6 +226,8 @@ def test_search_bad_inputs(tmp_path: Path) -> None:
     with pytest.raises(InvalidParameter, match="lo must be a decimal number"):
         search(CONFIG, IMF, "low", "0.2", **kwargs)  # type: ignore[arg-type]
     # the target is missed even at hi (20 - 12 - 2 = 6 of 20 lose): one sentence after evaluating hi only
-    with pytest.raises(InvalidParameter, match=r"p_socialized_loss = 0.3 > 0.001 even at .* = 0.12; raise hi"):
+    with pytest.raises(InvalidParameter, match=r"misses 0.5 even at .* = 0.12: the point estimate 0.3 meets it but"):
         search(CONFIG, IMF, "0.05", "0.12", **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter, match="confidence must be a level in"):
+        search(CONFIG, IMF, "0.05", "0.12", confidence=1.5, **kwargs)  # type: ignore[arg-type]
     assert len(pd.read_parquet(tmp_path / "search.parquet")) == 1
