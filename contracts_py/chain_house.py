@@ -29,7 +29,7 @@ blocks empty and sets the timestamp. A reverted transaction uses no block. An im
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -557,33 +557,71 @@ class ChainClearingHouse:
         """
         addrs = sorted({normalize_address(a) for a in addresses})
         hashes = list(order_hashes)
+        calls = self._state_calls(addrs, hashes)
+        block, now_s = (self.block, self.now_s) if at is None else at
+        values = self.chain.call_many(calls, block=None if at is None else self.block_base + block)
+        return self._state_of(iter(values), addrs, hashes, block, now_s)
+
+    def states_at(
+        self, addresses: Iterable[str], ats: Sequence[tuple[int, int]]
+    ) -> list[tuple[ProtocolState, dict[int, int]]]:
+        """The state (:meth:`state`, ``at=``) and the token holdings (:meth:`token_holdings`)
+        after each model block ``(block, now_s)`` of ``ats``, read in one request on anvil
+        (:meth:`AnvilChain.call_many_at <contracts_py.chains.anvil_chain.AnvilChain.call_many_at>`:
+        every block's ``eth_call`` in one JSON-RPC batch); other backends read the latest state
+        for each."""
+        addrs = sorted({normalize_address(a) for a in addresses})
+        calls = self._state_calls(addrs, []) + self._holding_calls()
+        if isinstance(self.chain, AnvilChain):
+            per_block = self.chain.call_many_at(calls, [self.block_base + block for block, _ in ats])
+        else:
+            per_block = [self.chain.call_many(calls) for _ in ats]
+        out = []
+        for (block, now_s), values in zip(ats, per_block, strict=True):
+            it = iter(values)
+            state = self._state_of(it, addrs, [], block, now_s)
+            out.append((state, {i: int(next(it)) for i in self.asset_ids}))
+        return out
+
+    _SCALARS: Final = (
+        "block_liquidated_at",
+        "pending_governance",
+        "governance",
+        "paused",
+        "insurance_fund",
+        "fee_pool",
+        "funding_pool",
+        "loss_pool",
+        "uncovered_loss",
+        "block_liquidated_wad",
+        "liquidations_resume_at_s",
+    )
+    _PER_ACCOUNT: Final = ("position_mask", "balances", "realized_pnl")
+    _ROLE_SETS: Final = ("matchers", "oracles", "funding_operators")
+
+    def _state_calls(self, addrs: Sequence[str], hashes: Sequence[bytes]) -> list[BatchCall]:
+        """The reads :meth:`_state_of` decodes, in its order."""
         core = self.system.core
-        scalars = (
-            "block_liquidated_at",
-            "pending_governance",
-            "governance",
-            "paused",
-            "insurance_fund",
-            "fee_pool",
-            "funding_pool",
-            "loss_pool",
-            "uncovered_loss",
-            "block_liquidated_wad",
-            "liquidations_resume_at_s",
-        )
-        per_account = ("position_mask", "balances", "realized_pnl")
-        role_sets = ("matchers", "oracles", "funding_operators")
-        calls = [BatchCall(core, fn) for fn in scalars]
+        calls = [BatchCall(core, fn) for fn in self._SCALARS]
         for a in addrs:
-            calls += [BatchCall(core, fn, (a,)) for fn in (*per_account, *role_sets)]
+            calls += [BatchCall(core, fn, (a,)) for fn in (*self._PER_ACCOUNT, *self._ROLE_SETS)]
             calls += [BatchCall(core, "collateral", (a, i)) for i in self.asset_ids[1:]]
             calls += [BatchCall(core, "positions", (a, m)) for m in self.market_ids]
         calls += [BatchCall(core, "markets", (m,)) for m in self.market_ids]
         calls += [BatchCall(core, fn, (f,)) for f in self.feed_ids for fn in ("feeds", "feed_moves")]
         calls += [BatchCall(core, "vault_tokens", (i,)) for i in self.asset_ids]
         calls += [BatchCall(core, "order_filled", (h,)) for h in hashes]
-        block, now_s = (self.block, self.now_s) if at is None else at
-        values = iter(self.chain.call_many(calls, block=None if at is None else self.block_base + block))
+        return calls
+
+    def _holding_calls(self) -> list[BatchCall]:
+        core = self.system.core.address
+        return [BatchCall(self.system.token(i), "balanceOf", (core,)) for i in self.asset_ids]
+
+    def _state_of(
+        self, values: Iterator[Any], addrs: Sequence[str], hashes: Sequence[bytes], block: int, now_s: int
+    ) -> ProtocolState:
+        """The state the values of :meth:`_state_calls` (consumed from ``values``) describe."""
+        scalars, per_account, role_sets = self._SCALARS, self._PER_ACCOUNT, self._ROLE_SETS
         top = dict(zip(scalars, values, strict=False))
         accounts: dict[str, Account] = {}
         holders: dict[str, set[str]] = {r: set() for r in role_sets}
@@ -643,7 +681,6 @@ class ChainClearingHouse:
     def token_holdings(self, at_block: int | None = None) -> dict[int, int]:
         """Token units of each asset the core holds (``balanceOf``), after model block
         ``at_block`` (anvil) or now: what must cover every claim on the vault."""
-        core = self.system.core.address
-        calls = [BatchCall(self.system.token(i), "balanceOf", (core,)) for i in self.asset_ids]
+        calls = self._holding_calls()
         held = self.chain.call_many(calls, block=None if at_block is None else self.block_base + at_block)
         return {i: int(v) for i, v in zip(self.asset_ids, held, strict=True)}

@@ -19,8 +19,9 @@ the model and applied to it; refused actions stay in the sequence. Checked:
   pools, vault accounting, liquidation cap, pause).
 
 anvil runs through the fast path: the model blocks go out in pipelined JSON-RPC batches (one
-``evm_mine`` per block, transactions from impersonated senders) and every block's state is read
-back at its block number with two ``eth_call`` (the multicall of ``AnvilChain.call_many``).
+``evm_mine`` per block, transactions from impersonated senders) and the states of a batch's
+blocks, each at its block number, come back in one JSON-RPC batch (one multicall ``eth_call``
+per block: ``ChainClearingHouse.states_at``).
 titanoboa and eth-tester apply actions one by one and read the state after each block.
 
 Everything random comes from ``numpy.random.SeedSequence(seed)``: sequence ``i`` draws from
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final
@@ -94,9 +96,10 @@ class Violation:
 
 
 class _Found(Exception):
-    def __init__(self, violation: Violation) -> None:
+    def __init__(self, violation: Violation, end: int | None = None) -> None:
         super().__init__(violation.detail)
         self.violation = violation
+        self.end = end  # length of the log up to the end of the block that showed it (None: all)
 
 
 @dataclass
@@ -331,6 +334,9 @@ class _Execution:
         self.outcomes: list[Outcome] = []
         self.stats = CampaignStats(sequences=1)
         self._pending: list[_Block] = []
+        # anvil: the thread sending blocks while the model draws on, and the blocks it has in hand
+        self._helper = ThreadPoolExecutor(1) if isinstance(target.chain, AnvilChain) else None
+        self._in_flight: tuple[list[_Block], Future[Any]] | None = None
         self._open: int | None = None  # log index of the open block's AdvanceTime
 
     # -- model side
@@ -394,18 +400,72 @@ class _Execution:
     def finish(self) -> None:
         self.end_block()
         self.flush()
+        self.collect()
 
     # -- chain side
 
     def flush(self) -> None:
+        """Send the pending blocks to the chain and read each block's state back. On anvil this
+        runs in a helper thread while the model draws the next blocks (anvil and Python work at
+        once); its results are checked by :meth:`collect`, at the next flush or at the end."""
         house = self.target.house
         if house is None or not self._pending:
             return
         blocks, self._pending = self._pending, []
+        self.collect()
         lo, hi = blocks[0].start, blocks[-1].end
-        outcomes = house.apply_batch(self.log[lo:hi], lambda i: self.target.trace(self.outcomes[lo + i]))
-        anvil = isinstance(self.target.chain, AnvilChain)
-        for b in blocks:
+        actions, target = self.log[lo:hi], self.target
+
+        def chain_side() -> tuple[list[Outcome], list[tuple[ProtocolState, dict[int, int]]]]:
+            outcomes = house.apply_batch(actions, lambda i: target.trace(self.outcomes[lo + i]))
+            return outcomes, house.states_at(ACTORS.all, [(b.model_state.block, b.model_state.now_s) for b in blocks])
+
+        if self._helper is None:
+            self._check(blocks, *chain_side())
+        else:
+            self._in_flight = (blocks, self._helper.submit(chain_side))
+
+    def collect(self) -> None:
+        """Check the blocks the helper thread sent (if any), once it is done."""
+        if self._in_flight is None:
+            return
+        blocks, future = self._in_flight
+        self._in_flight = None
+        self._check(blocks, *future.result())
+
+    def stop(self) -> None:
+        """Stop the helper thread (after the blocks it has in hand)."""
+        if self._helper is not None:
+            self._helper.shutdown()
+
+    def execute(self, steps: Callable[[], None]) -> Violation | None:
+        """Run ``steps`` (applying actions), finish, and return the first violation, the log cut
+        at the end of the block that showed it: a chain violation of blocks still in flight
+        when a later one came up on the model comes first."""
+        found: _Found | None = None
+        try:
+            try:
+                steps()
+                self.finish()
+            except _Found as exc:
+                found = exc
+            try:
+                self.collect()
+            except _Found as earlier:
+                found = earlier
+        finally:
+            self.stop()
+        if found is None:
+            return None
+        if found.end is not None:
+            del self.log[found.end :]
+        return found.violation
+
+    def _check(
+        self, blocks: list[_Block], outcomes: list[Outcome], read: list[tuple[ProtocolState, dict[int, int]]]
+    ) -> None:
+        lo = blocks[0].start
+        for b, (chain_state, held) in zip(blocks, read, strict=True):
             for i in range(b.start, b.end):
                 got, want = outcomes[i - lo], self.outcomes[i]
                 same = (
@@ -414,23 +474,19 @@ class _Execution:
                     else got == want
                 )
                 if not same:
-                    raise _Found(Violation("outcome", "chain", i, f"{self.log[i]!r}: chain {got!r} != model {want!r}"))
-            block = b.model_state.block
-            at = (block, b.model_state.now_s) if anvil else None
-            chain_state = house.state(ACTORS.all, at=at)
+                    detail = f"{self.log[i]!r}: chain {got!r} != model {want!r}"
+                    raise _Found(Violation("outcome", "chain", i, detail), b.end)
             found = self._state_violation(chain_state, "chain", b.end - 1)
             if found is not None:
-                raise _Found(found)
-            held = house.token_holdings(block if anvil else None)
+                raise _Found(found, b.end)
             self.stats.checks += 2
             short = {i: (h, chain_state.vault_tokens[i]) for i, h in held.items() if h < chain_state.vault_tokens[i]}
             if short:
-                raise _Found(
-                    Violation("solvency", "chain", b.end - 1, f"token holdings below the vault's claims: {short}")
-                )
+                detail = f"token holdings below the vault's claims: {short}"
+                raise _Found(Violation("solvency", "chain", b.end - 1, detail), b.end)
             diffs = state_differences(chain_state, b.model_state, ACTORS.all)
             if diffs:
-                raise _Found(Violation("chain == model", "chain", b.end - 1, "; ".join(diffs[:5])))
+                raise _Found(Violation("chain == model", "chain", b.end - 1, "; ".join(diffs[:5])), b.end)
 
 
 def _kind_table() -> tuple[list[str], np.ndarray]:
@@ -453,7 +509,8 @@ def generate_sequence(
     world = World.new(rng, run.model)
     names, probs = _kind_table()
     draws = {k.name: k.draw for k in ACTION_KINDS}
-    try:
+
+    def steps() -> None:
         run.begin_block(AdvanceTime(1, 1))
         for action in opening_actions(world):
             run.apply(action, "opening")
@@ -463,10 +520,9 @@ def generate_sequence(
                 world.model = run.model
                 name = names[int(rng.choice(len(names), p=probs))]
                 run.apply(draws[name](world), name)
-        run.finish()
-    except _Found as found:
-        return run.log, run.stats, found.violation
-    return run.log, run.stats, None
+
+    violation = run.execute(steps)
+    return run.log, run.stats, violation
 
 
 def replay_sequence(
@@ -479,10 +535,9 @@ def replay_sequence(
     ``AdvanceTime``); ``resign`` re-signs a record for the twin model's order domain. Returns
     the counts and the first violation (None: all held)."""
     run = _Execution(target, extra_invariants)
-    try:
+
+    def steps() -> None:
         for action in actions:
             run.apply(resign(action, run.model) if resign is not None else action)
-        run.finish()
-    except _Found as found:
-        return run.stats, found.violation
-    return run.stats, None
+
+    return run.stats, run.execute(steps)

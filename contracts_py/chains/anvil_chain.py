@@ -275,17 +275,29 @@ class AnvilChain(Web3Chain):
         multicall contract (``contracts/multicall.vy``) placed by a state override answers them
         all from one state (one request instead of one ``eth_call`` each). The request of a set
         of calls read again (a campaign reads the same set after every block) is encoded once."""
-        tag = "latest" if block is None else hex(block)
-        out: list[Any] = []
-        for lo in range(0, len(calls), MULTICALL_CALLS):
-            part = calls[lo : lo + MULTICALL_CALLS]
-            request = self._multicall_request(part)
-            raw = self._rpc("eth_call", request, tag, {_VIRTUAL_MULTICALL: {"code": self._multicall_code()}})
-            answers = _decode_bytes_array(bytes.fromhex(raw[2:]), len(part))
-            for c, answer in zip(part, answers, strict=True):
-                if not answer:
-                    raise ChainError(f"anvil: eth_call {c.contract.name}.{c.fn_name} at {tag} reverted")
-                out.append(c.contract.abi.decode_output(c.fn_name, len(c.args), answer))
+        return self.call_many_at(calls, [block])[0]
+
+    def call_many_at(self, calls: Sequence[BatchCall], blocks: Sequence[int | None]) -> list[list[Any]]:
+        """:meth:`call_many` of the same ``calls`` at each of ``blocks`` (None: the latest), all
+        the ``eth_call`` in one JSON-RPC batch request: one list of decoded values per block."""
+        parts = [calls[lo : lo + MULTICALL_CALLS] for lo in range(0, len(calls), MULTICALL_CALLS)]
+        requests = [self._multicall_request(part) for part in parts]
+        override = {_VIRTUAL_MULTICALL: {"code": self._multicall_code()}}
+        tags = ["latest" if b is None else hex(b) for b in blocks]
+        answers = iter(self._rpc_batch([("eth_call", [r, tag, override]) for tag in tags for r in requests]))
+        out: list[list[Any]] = []
+        for tag in tags:
+            values: list[Any] = []
+            for part in parts:
+                answer = next(answers)
+                if "error" in answer:
+                    raise ChainError(f"anvil: eth_call at {tag} failed: {answer['error'].get('message', answer)}")
+                raw = str(answer["result"])
+                for c, data in zip(part, _decode_bytes_array(bytes.fromhex(raw[2:]), len(part)), strict=True):
+                    if not data:
+                        raise ChainError(f"anvil: eth_call {c.contract.name}.{c.fn_name} at {tag} reverted")
+                    values.append(c.contract.abi.decode_output(c.fn_name, len(c.args), data))
+            out.append(values)
         return out
 
     def _multicall_request(self, part: Sequence[BatchCall]) -> dict[str, str]:
@@ -540,4 +552,3 @@ def _decode_bytes_array(raw: bytes, n: int) -> list[bytes]:
     except ValueError as exc:
         raise ChainError(f"anvil: the multicall's answer cannot be decoded: {exc}") from None
     return out
-

@@ -213,8 +213,10 @@ def test_call_many_answers_many_reads_from_one_block_in_few_calls(
     request = chain._client.request
     monkeypatch.setattr(chain._client, "request", lambda payload: sent.append(str(payload)) or request(payload))
     old, new = chain.call_many(reads, block=block), chain.call_many(reads)
-    assert len(sent) == 4  # 400 reads: two multicall eth_call each
+    assert len(sent) == 2  # 400 reads: two multicall eth_call each, in one batch request
     assert len(old) == len(new) == 400
+    assert chain.call_many_at(reads, [block, None]) == [old, new]  # both blocks: one request
+    assert len(sent) == 3
     assert [old[0], new[0]] == [before, before + 3]
     assert old[1] == new[-1] == chain.call(mocks.feed, "latestRoundData")
     write = BatchCall(mocks.usdc, "transfer", (mocks.keeper, 1))  # a static call cannot write: reverts
