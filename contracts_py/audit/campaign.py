@@ -106,12 +106,14 @@ class _Found(Exception):
 class CampaignStats:
     """Counts of a campaign (or one sequence): protocol actions (``AdvanceTime`` not counted),
     invariant checks run (each invariant on each state or transition it looked at), reverts by
-    reason, actions by kind, sequences, blocks."""
+    reason, actions by kind, sequences, blocks; ``setup_s``: seconds spent opening targets
+    (node start-up, compilation, deployment), summed over the targets opened."""
 
     actions: int = 0
     checks: int = 0
     blocks: int = 0
     sequences: int = 0
+    setup_s: float = 0.0
     reverts: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
 
@@ -121,6 +123,7 @@ class CampaignStats:
         self.checks += other.checks
         self.blocks += other.blocks
         self.sequences += other.sequences
+        self.setup_s += other.setup_s
         self.reverts.update(other.reverts)
         self.kinds.update(other.kinds)
 
@@ -131,6 +134,7 @@ class CampaignStats:
             "checks": self.checks,
             "blocks": self.blocks,
             "sequences": self.sequences,
+            "setup_seconds": round(self.setup_s, 3),
             "reverts": dict(self.reverts.most_common()),
             "kinds": dict(self.kinds.most_common()),
         }

@@ -120,7 +120,8 @@ def _summary(console: Console, result: CampaignResult) -> None:
     s = result.stats
     console.print(
         f"{s.actions:,} actions in {s.sequences} sequences, {s.blocks:,} blocks on {result.config.chain}: "
-        f"{result.seconds:.1f} s, {result.rate:,.0f} actions/s (invariants included); {s.checks:,} invariant checks; "
+        f"{result.seconds:.1f} s ({s.setup_s:.1f} s of set-up: node, compilation, deployment), "
+        f"{result.rate:,.0f} actions/s after set-up (invariants included); {s.checks:,} invariant checks; "
         f"seed entropy {result.entropy}"
     )
     if s.reverts:
