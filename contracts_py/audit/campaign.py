@@ -43,7 +43,7 @@ from contracts_py.audit.actors import ACTION_KINDS, ACTORS, KEYS, World, draw_bl
 from contracts_py.chain_house import ChainClearingHouse, Outcome, mint_test_tokens
 from contracts_py.chains import UNTRACED, Chain, make_chain
 from contracts_py.chains.anvil_chain import AnvilChain
-from contracts_py.deploy import deploy_system
+from contracts_py.deploy import System, deploy_system
 from protocol import events as ev
 from protocol.actions import Action, AdvanceTime
 from protocol.clearing_house import ClearingHouse
@@ -59,6 +59,7 @@ __all__ = [
     "CampaignStats",
     "Target",
     "Violation",
+    "deploy_at_t0",
     "generate_sequence",
     "open_target",
     "planted",
@@ -213,6 +214,35 @@ def planted(name: str | None) -> dict[str, StateCheck]:
 # ----------------------------------------------------------------------------- targets
 
 
+def deploy_at_t0(
+    chain: Chain,
+    params: Params,
+    governance: str,
+    matcher: str,
+    oracle: str,
+    funding: str,
+    holders: Sequence[str],
+) -> System:
+    """Deploy the system on ``chain`` (``governance`` deploys and governs; one matcher, oracle
+    source and funding operator), mint test tokens to ``holders`` and mine a block at :data:`T0`,
+    so that a model started at ``T0`` and the chain share their clock."""
+    system = deploy_system(
+        chain,
+        params,
+        governance,
+        matchers=[matcher],
+        oracles=[oracle],
+        funding_operators=[funding],
+        deployer=governance,
+    )
+    mint_test_tokens(system, holders)
+    chain.set_next_timestamp(T0)
+    chain.mine(1)
+    if chain.name == "boa":
+        chain.env.timestamp = T0  # type: ignore[attr-defined]  # mine() moved titanoboa's clock on
+    return system
+
+
 class Target:
     """Where a sequence runs: the model alone, or a chain (a deployment reverted to its snapshot
     before each sequence) with the model as twin."""
@@ -224,21 +254,9 @@ class Target:
         self._snapshot: int | None = None
         self._traced: set[str] = set()  # revert reasons a chain trace has confirmed (see trace)
         if chain is not None:
-            system = deploy_system(
-                chain,
-                params,
-                ACTORS.governance,
-                matchers=[ACTORS.matcher],
-                oracles=[ACTORS.oracle],
-                funding_operators=[ACTORS.funding],
-                deployer=ACTORS.governance,
+            self._system = deploy_at_t0(
+                chain, params, ACTORS.governance, ACTORS.matcher, ACTORS.oracle, ACTORS.funding, ACTORS.all
             )
-            mint_test_tokens(system, ACTORS.all)
-            chain.set_next_timestamp(T0)
-            chain.mine(1)
-            if chain.name == "boa":
-                chain.env.timestamp = T0  # type: ignore[attr-defined]  # mine() moved titanoboa's clock on
-            self._system = system
             self._snapshot = chain.snapshot()
 
     def trace(self, predicted: Outcome) -> bool:
