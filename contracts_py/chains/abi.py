@@ -8,7 +8,7 @@ as :meth:`protocol.events.Event.to_dict`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -112,7 +112,7 @@ def _n_words(decoders: Sequence[_WordDecoder]) -> int:
     return sum(len(d) if isinstance(d, tuple) else 1 for d in decoders)
 
 
-def _decode_words(decoders: Sequence[_WordDecoder], data: bytes) -> Iterable[Any]:
+def _decode_words(decoders: Sequence[_WordDecoder], data: bytes) -> Iterator[Any]:
     at = 0
     for d in decoders:
         if isinstance(d, tuple):

@@ -15,13 +15,21 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from contracts_py.audit.actors import ACTION_KINDS, UNDRAWN
 from contracts_py.audit.campaign import open_target
 from contracts_py.audit.reproducer import failing_check, read_log, replay_log, shrink, write_reproducer
 from contracts_py.audit.runner import CampaignConfig, run_campaign
 from novation.cli import app
-from protocol.actions import AdvanceTime
+from protocol.actions import ACTION_TYPES, AdvanceTime
 
 PLANT = "one_market_per_account"
+
+
+def test_every_protocol_action_type_is_drawn_or_said_why_not() -> None:
+    drawn = {k.action for k in ACTION_KINDS}
+    assert drawn | set(UNDRAWN) == set(ACTION_TYPES.values())
+    assert not drawn & set(UNDRAWN)
+    assert len({k.name for k in ACTION_KINDS}) == len(ACTION_KINDS)
 
 
 @pytest.mark.parametrize(
