@@ -23,7 +23,7 @@ from eth_keys.datatypes import PrivateKey
 from protocol import actions as act
 from protocol.clearing_house import ClearingHouse
 from protocol.constants import MAX_FEE_RATE, MAX_FUNDING_RATE_PER_S, WAD
-from protocol.errors import ProtocolRevert
+from protocol.errors import InvalidParameter, ProtocolRevert
 from protocol.keeper import adl_counterparties, keeper_actions
 from protocol.orders import OrderDomain, OrderSigner
 
@@ -31,10 +31,12 @@ __all__ = [
     "ACTION_KINDS",
     "ACTORS",
     "KEYS",
+    "PROFILES",
     "ActionKind",
     "Actors",
     "World",
     "draw_block_start",
+    "kind_weights",
     "opening_actions",
     "resign",
 ]
@@ -320,6 +322,43 @@ ACTION_KINDS: Final[tuple[ActionKind, ...]] = (
     ActionKind("governance_proposal", act.SetRole, "governance", 0.2, _governance_proposal),
     ActionKind("accept_governance", act.AcceptGovernance, "pending governance", 0.2, _accept_governance),
 )
+
+#: Weight profiles (``novation audit --profile``): factors over the kinds' weights (1 if unnamed).
+#: ``coverage`` aims at the code a default campaign seldom reaches: liquidations of every kind
+#: (price spikes, leveraged fills, collateral sales, deleveraging), governance and handovers,
+#: refused actions; fewer pauses (a paused market refuses most actions).
+PROFILES: Final[dict[str, dict[str, float]]] = {
+    "default": {},
+    "coverage": {
+        "price_spike": 4,
+        "keeper_liquidation": 4,
+        "random_liquidation": 3,
+        "liquidate_collateral": 4,
+        "deleverage": 4,
+        "deposit_collateral": 3,
+        "withdraw_fees": 2,
+        "pause": 0.3,
+        "market_margin": 3,
+        "role_toggle": 3,
+        "governance_proposal": 5,
+        "accept_governance": 5,
+        "fill_by_outsider": 3,
+        "price_by_outsider": 3,
+        "price_zero_or_negative": 3,
+        "price_stale": 3,
+        "price_out_of_order": 3,
+    },
+}
+
+
+def kind_weights(profile: str) -> tuple[list[str], np.ndarray]:
+    """The kinds' names and their draw probabilities under weight profile ``profile``."""
+    if profile not in PROFILES:
+        raise InvalidParameter(f"--profile {profile!r} is unknown; profiles: {', '.join(PROFILES)}")
+    factors = PROFILES[profile]
+    weights = np.array([k.weight * factors.get(k.name, 1.0) for k in ACTION_KINDS], dtype=float)
+    return [k.name for k in ACTION_KINDS], weights / weights.sum()
+
 
 #: Protocol action types no kind draws, and why.
 UNDRAWN: Final[dict[type[act.Action], str]] = {

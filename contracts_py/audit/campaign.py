@@ -39,7 +39,15 @@ from typing import Any, Final
 
 import numpy as np
 
-from contracts_py.audit.actors import ACTION_KINDS, ACTORS, KEYS, World, draw_block_start, opening_actions
+from contracts_py.audit.actors import (
+    ACTION_KINDS,
+    ACTORS,
+    KEYS,
+    World,
+    draw_block_start,
+    kind_weights,
+    opening_actions,
+)
 from contracts_py.chain_house import ChainClearingHouse, Outcome, mint_test_tokens
 from contracts_py.chains import UNTRACED, Chain, make_chain
 from contracts_py.chains.anvil_chain import AnvilChain
@@ -511,25 +519,22 @@ class _Execution:
                 raise _Found(Violation("chain == model", "chain", b.end - 1, "; ".join(diffs[:5])), b.end)
 
 
-def _kind_table() -> tuple[list[str], np.ndarray]:
-    weights = np.array([k.weight for k in ACTION_KINDS], dtype=float)
-    return [k.name for k in ACTION_KINDS], weights / weights.sum()
-
-
 def generate_sequence(
     target: Target,
     seed: np.random.SeedSequence,
     length: int,
     per_block: int,
     extra_invariants: Mapping[str, StateCheck] = {},
+    profile: str = "default",
 ) -> tuple[list[Action], CampaignStats, Violation | None]:
     """One random sequence of ``length`` protocol actions on ``target`` from ``seed``; returns
     its action log (``AdvanceTime`` steps included), its counts and the first violation (the
-    log then ends at the block that showed it)."""
+    log then ends at the block that showed it). ``profile``: the kinds' weights
+    (:data:`~contracts_py.audit.actors.PROFILES`)."""
     rng = np.random.default_rng(seed)
     run = _Execution(target, extra_invariants)
     world = World.new(rng, run.model)
-    names, probs = _kind_table()
+    names, probs = kind_weights(profile)
     draws = {k.name: k.draw for k in ACTION_KINDS}
 
     def steps() -> None:

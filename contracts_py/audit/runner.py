@@ -12,17 +12,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from contracts_py.audit.actors import kind_weights
 from contracts_py.audit.campaign import CHAINS, CampaignStats, Violation, generate_sequence, open_target, planted
 from protocol.actions import Action
 from protocol.errors import InvalidParameter
-from protocol.params import Params, load_params
+from protocol.params import Params, SocializedLossMethod, load_params
 from protocol.scenarios import default_params
 
 __all__ = ["CampaignConfig", "CampaignResult", "run_campaign"]
@@ -35,7 +36,9 @@ class CampaignConfig:
     ``SeedSequence(seed)`` (None: fresh entropy, reported), within ``time_s`` seconds (None: no
     limit), over ``workers`` processes; ``params_path`` (None: the default parameters); ``plant``
     a planted invariant (test hook); ``trace_sources``: titanoboa maps executed code to source
-    lines (:mod:`contracts_py.audit.coverage`)."""
+    lines (:mod:`contracts_py.audit.coverage`); ``profile``: the action kinds' weights
+    (:data:`~contracts_py.audit.actors.PROFILES`); ``loss_method``: the parameters' socialized
+    loss method replaced (``pro_rata`` or ``adl``; None: as the parameters say)."""
 
     actions: int = 10_000
     sequence_length: int = 500
@@ -47,6 +50,8 @@ class CampaignConfig:
     params_path: Path | None = None
     plant: str | None = None
     trace_sources: bool = False
+    profile: str = "default"
+    loss_method: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("actions", "sequence_length", "per_block", "workers"):
@@ -58,10 +63,18 @@ class CampaignConfig:
         if self.time_s is not None and not self.time_s > 0:
             raise InvalidParameter(f"--time must be a positive number of seconds, got {self.time_s!r}")
         planted(self.plant)
+        kind_weights(self.profile)
+        methods = [m.value for m in SocializedLossMethod]
+        if self.loss_method is not None and self.loss_method not in methods:
+            raise InvalidParameter(f"loss method {self.loss_method!r} is unknown; choose one of {', '.join(methods)}")
 
     def params(self) -> Params:
         """The campaign's parameters."""
-        return default_params() if self.params_path is None else load_params(self.params_path)
+        params = default_params() if self.params_path is None else load_params(self.params_path)
+        if self.loss_method is None:
+            return params
+        method = SocializedLossMethod(self.loss_method)
+        return replace(params, protocol=replace(params.protocol, socialized_loss_method=method))
 
 
 @dataclass
@@ -93,6 +106,7 @@ class CampaignResult:
             "sequence_length": c.sequence_length,
             "per_block": c.per_block,
             "workers": c.workers,
+            "profile": c.profile,
             "seconds": round(self.seconds, 3),
             "actions_per_s": round(self.rate, 1),
             "actions_per_s_with_setup": round(self.stats.actions / self.seconds, 1) if self.seconds > 0 else 0.0,
@@ -120,7 +134,7 @@ def _run_share(
             if deadline is not None and time.monotonic() >= deadline:
                 break
             log, s, violation = generate_sequence(
-                target, children[i], _length(config, i), config.per_block, planted(config.plant)
+                target, children[i], _length(config, i), config.per_block, planted(config.plant), config.profile
             )
             stats.add(s)
             if progress is not None:

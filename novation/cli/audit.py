@@ -45,8 +45,18 @@ def audit(
     shrink_time: Annotated[float, typer.Option(help="seconds the shrinker may take")] = 60.0,
     coverage: Annotated[
         Path | None,
-        typer.Option(help="folder for the contracts' line coverage (--chain boa, one worker): never-reached lines"),
+        typer.Option(
+            help="folder for the line and branch coverage of the contracts and the model "
+            "(--chain boa, one worker): never-reached lines listed"
+        ),
     ] = None,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="action weights: default, or coverage (aimed at seldom-reached code: liquidations, governance, "
+            "refusals; with --coverage, half the actions under each socialized-loss method)"
+        ),
+    ] = "default",
     plant: Annotated[str | None, typer.Option(hidden=True, help="test hook: a planted (wrong) invariant")] = None,
 ) -> None:
     """Run random action sequences over every actor, checking every invariant after every block
@@ -68,6 +78,7 @@ def audit(
             workers=workers,
             params_path=params_file,
             plant=plant,
+            profile=profile,
         )
         config.params()
         if coverage is not None and (chain != "boa" or workers != 1):
@@ -80,17 +91,22 @@ def audit(
         task = bar.add_task("actions", total=actions)
         try:
             if coverage is None:
-                result = run_campaign(config, lambda n: bar.advance(task, n))
+                results: tuple[CampaignResult, ...] = (run_campaign(config, lambda n: bar.advance(task, n)),)
             else:
                 report = campaign_coverage(config, coverage, lambda n: bar.advance(task, n))
-                result = report.result
+                results = report.results
         except NovationError as exc:
             fail(exc)
-    _summary(console, result)
+    for r in results:
+        _summary(console, r)
+    result = next((r for r in results if r.violation is not None), results[-1])
     if coverage is not None:
+        c, m = report.contracts, report.model
         console.print(
-            f"contract line coverage: {report.reached:,}/{report.statements:,} lines ({report.percent:.1f} %); "
-            f"never reached: {coverage / 'coverage.txt'}, annotated sources: {coverage / 'html' / 'index.html'}"
+            f"contract line coverage: {c.reached:,}/{c.statements:,} lines ({c.percent:.1f} %), "
+            f"branches {c.branch_percent:.1f} %; model (protocol/): {m.percent:.1f} % of lines, "
+            f"branches {m.branch_percent:.1f} %; never reached: {coverage / 'coverage.txt'}, "
+            f"annotated sources: {coverage / 'html' / 'index.html'}"
         )
     if out is not None:
         out.mkdir(exist_ok=True)
@@ -119,7 +135,8 @@ def audit(
 def _summary(console: Console, result: CampaignResult) -> None:
     s = result.stats
     console.print(
-        f"{s.actions:,} actions in {s.sequences} sequences, {s.blocks:,} blocks on {result.config.chain}: "
+        f"{s.actions:,} actions in {s.sequences} sequences, {s.blocks:,} blocks on {result.config.chain}"
+        f"{'' if result.config.loss_method is None else f' ({result.config.loss_method} socialized loss)'}: "
         f"{result.seconds:.1f} s ({s.setup_s:.1f} s of set-up: node, compilation, deployment), "
         f"{result.rate:,.0f} actions/s after set-up (invariants included); {s.checks:,} invariant checks; "
         f"seed entropy {result.entropy}"
