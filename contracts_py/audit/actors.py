@@ -25,6 +25,7 @@ from protocol.clearing_house import ClearingHouse
 from protocol.constants import MAX_FEE_RATE, MAX_FUNDING_RATE_PER_S, WAD
 from protocol.errors import InvalidParameter, ProtocolRevert
 from protocol.keeper import adl_counterparties, keeper_actions
+from protocol.oracle_adapter import move_reference
 from protocol.orders import OrderDomain, OrderSigner
 
 __all__ = [
@@ -108,6 +109,13 @@ class World:
         """A market (perpetual markets 0 and 1)."""
         return int(self.rng.integers(0, 2))
 
+    def fresh_feed(self) -> int | None:
+        """A feed (0 or 1, a market's) with no reading this second, or None: a second reading
+        stamped the same second is rejected and switches the feed off (the rejections have
+        kinds of their own)."""
+        feeds = [f for f in (0, 1) if self.model.state.feeds[f].updated_at_s < self.now]
+        return feeds[int(self.rng.integers(0, len(feeds)))] if feeds else None
+
     def price(self, feed_id: int) -> int:
         """The feed's last accepted price, or its start price before the first (USD WAD)."""
         return self.model.state.feeds[feed_id].price_wad or START_PRICE[feed_id]
@@ -178,7 +186,9 @@ def _push(w: World, price: int, timestamp_s: int) -> act.Action:
 
 
 def _price_walk(w: World) -> act.Action:
-    feed = w.market()
+    feed = w.fresh_feed()
+    if feed is None:  # both feeds read this second: a funding-rate update instead
+        return _funding_rate(w)
     move = w.rng.normal(0, 0.01)
     return act.PushPrice(ACTORS.oracle, feed, max(int(w.price(feed) * (1 + move)), 1), w.now)
 
@@ -187,6 +197,32 @@ def _price_spike(w: World) -> act.Action:
     feed = w.market()
     factor = float(w.rng.choice([0.3, 0.5, 0.8, 0.9, 1.1, 1.3, 2.0, 3.0]))
     return act.PushPrice(ACTORS.oracle, feed, w.scaled(w.price(feed), factor, factor + 0.01), w.now)
+
+
+def _price_crash(w: World) -> act.Action:
+    """The largest move the feed's guard lets in now (down, now and then up): what drives
+    accounts into liquidation and bankruptcy."""
+    feed = w.fresh_feed()
+    if feed is None:  # both feeds read this second: a funding-rate update instead
+        return _funding_rate(w)
+    state, fp = w.model.state.feeds[feed], w.model.params.feeds[feed]
+    ref_price, ref_at = move_reference(state, w.now)
+    if ref_price == 0 or w.now - ref_at > fp.heartbeat_s:
+        return act.PushPrice(ACTORS.oracle, feed, w.scaled(w.price(feed), 0.5, 0.6), w.now)
+    allowed = fp.max_move_wad * min(w.now - ref_at, fp.move_window_s) * ref_price // (WAD * fp.move_window_s)
+    sign = -1 if w.rng.random() < 0.75 else 1
+    return act.PushPrice(ACTORS.oracle, feed, max(ref_price + sign * allowed, 1), w.now)
+
+
+def _fill_leveraged(w: World) -> act.Action:
+    """A fill near the taker's initial-margin limit: notional 5 to 20 times its balance."""
+    market = w.market()
+    maker, taker = (ACTORS.traders[int(i)] for i in w.rng.choice(len(ACTORS.traders), 2, replace=False))
+    acct = w.model.state.accounts.get(taker)
+    balance = max(acct.balance if acct is not None else 0, 1_000 * WAD)
+    px = w.price(market)
+    size = max(balance * int(w.rng.integers(5, 21)) // px, 10**9) * (1 if w.rng.random() < 0.5 else -1)
+    return w.signer.fill(ACTORS.matcher, maker, taker, market, size, px, 0, 0)
 
 
 def _price_zero_or_negative(w: World) -> act.Action:
@@ -301,10 +337,12 @@ ACTION_KINDS: Final[tuple[ActionKind, ...]] = (
     ActionKind("deposit_collateral", act.Deposit, "trader", 3, _deposit_collateral),
     ActionKind("withdraw", act.Withdraw, "trader", 6, _withdraw),
     ActionKind("fill", act.Fill, "matcher", 24, _fill),
+    ActionKind("fill_leveraged", act.Fill, "matcher", 4, _fill_leveraged),
     ActionKind("fill_by_outsider", act.Fill, "trader", 0.5, _fill_by_outsider),
     ActionKind("cancel_order", act.CancelOrder, "trader", 1, _cancel_order),
     ActionKind("price_walk", act.PushPrice, "oracle", 12, _price_walk),
     ActionKind("price_spike", act.PushPrice, "oracle", 3, _price_spike),
+    ActionKind("price_crash", act.PushPrice, "oracle", 3, _price_crash),
     ActionKind("price_zero_or_negative", act.PushPrice, "oracle", 0.5, _price_zero_or_negative),
     ActionKind("price_stale", act.PushPrice, "oracle", 0.5, _price_stale),
     ActionKind("price_out_of_order", act.PushPrice, "oracle", 0.5, _price_out_of_order),
@@ -325,28 +363,28 @@ ACTION_KINDS: Final[tuple[ActionKind, ...]] = (
 
 #: Weight profiles (``novation audit --profile``): factors over the kinds' weights (1 if unnamed).
 #: ``coverage`` aims at the code a default campaign seldom reaches: liquidations of every kind
-#: (price spikes, leveraged fills, collateral sales, deleveraging), governance and handovers,
-#: refused actions; fewer pauses (a paused market refuses most actions).
+#: (the largest moves the guard lets in, leveraged fills, collateral sales, deleveraging) and
+#: governance handovers; fewer pauses and rejected readings (a paused protocol and a feed
+#: switched off by a rejected reading refuse most actions).
 PROFILES: Final[dict[str, dict[str, float]]] = {
     "default": {},
     "coverage": {
-        "price_spike": 4,
+        "price_crash": 4,
+        "fill_leveraged": 4,
         "keeper_liquidation": 4,
-        "random_liquidation": 3,
+        "random_liquidation": 2,
         "liquidate_collateral": 4,
         "deleverage": 4,
         "deposit_collateral": 3,
         "withdraw_fees": 2,
-        "pause": 0.3,
-        "market_margin": 3,
-        "role_toggle": 3,
-        "governance_proposal": 5,
-        "accept_governance": 5,
-        "fill_by_outsider": 3,
-        "price_by_outsider": 3,
-        "price_zero_or_negative": 3,
-        "price_stale": 3,
-        "price_out_of_order": 3,
+        "pause": 0.2,
+        "market_margin": 2,
+        "governance_proposal": 3,
+        "accept_governance": 3,
+        "price_spike": 0.3,
+        "price_zero_or_negative": 0.3,
+        "price_stale": 0.3,
+        "price_out_of_order": 0.3,
     },
 }
 
