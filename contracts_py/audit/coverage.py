@@ -13,14 +13,18 @@ model (``protocol/``) at the same time, and writes to ``out``:
 * ``html/``: coverage.py's annotated HTML pages of the contract and model sources.
 
 Statement lines are the plugin's: every line of a statement inside a function body. Module-level
-declarations (storage, constants, events, interfaces) hold no code and are not counted.
+declarations (storage, constants, events, interfaces) hold no code and are not counted; the
+model's lines are counted the same way (:func:`function_body_lines`: its modules were imported
+before the campaign).
 Constructors run before titanoboa knows a contract's source (it is registered right after its
 deployment), so their lines count as never reached.
 """
 
 from __future__ import annotations
 
+import ast
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -186,12 +190,14 @@ def campaign_coverage(
         source_pkgs=["boa.environment", "protocol"],
         plugins=[lambda registry: boa_coverage.coverage_init(registry, {})],
     )
-    cov.start()
-    try:
-        results = tuple(run_campaign(c, progress) for c in coverage_configs(config))
-    finally:
-        cov.stop()
-        Env._coverage_enabled = False  # the plugin switches pc tracing on for every Env
+    with warnings.catch_warnings():  # protocol/ was imported before: its import-time lines are not counted
+        warnings.filterwarnings("ignore", message="Module protocol was previously imported")
+        cov.start()
+        try:
+            results = tuple(run_campaign(c, progress) for c in coverage_configs(config))
+        finally:
+            cov.stop()
+            Env._coverage_enabled = False  # the plugin switches pc tracing on for every Env
     contracts, model = [], []
     root, protocol_root = CONTRACTS_DIR.resolve(), Path(protocol.__file__).resolve().parent
     for measured in sorted(cov.get_data().measured_files()):
@@ -199,7 +205,8 @@ def campaign_coverage(
         if path.suffix == ".vy" and path.is_relative_to(root):
             contracts.append(_file(cov, measured, str(path.relative_to(root))))
         elif path.suffix == ".py" and path.is_relative_to(protocol_root):
-            model.append(_file(cov, measured, str(path.relative_to(protocol_root.parent))))
+            name = str(path.relative_to(protocol_root.parent))
+            model.append(_file(cov, measured, name, function_body_lines(path)))
     report = CoverageReport(Totals(tuple(contracts)), Totals(tuple(model)), results)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "coverage.json", json.dumps(report.to_dict(), indent=2) + "\n")
@@ -208,10 +215,32 @@ def campaign_coverage(
     return report
 
 
-def _file(cov: coverage.Coverage, measured: str, name: str) -> FileCoverage:
+def _file(cov: coverage.Coverage, measured: str, name: str, only: set[int] | None = None) -> FileCoverage:
+    """The coverage of ``measured``, its lines limited to ``only`` (None: all)."""
     analysis = cov._analyze(measured)  # the public analysis2 has no branches
-    numbers = analysis.numbers
-    missing_arcs = tuple(sorted((a, b) for a, bs in analysis.missing_branch_arcs().items() for b in bs))
+    keep = (lambda n: True) if only is None else only.__contains__
+    exits = analysis.exit_counts
+    branches = sum(n for line, n in exits.items() if n > 1 and keep(line))
+    missing_arcs = tuple(sorted((a, b) for a, bs in analysis.missing_branch_arcs().items() if keep(a) for b in bs))
     return FileCoverage(
-        name, tuple(sorted(analysis.statements)), tuple(sorted(analysis.missing)), numbers.n_branches, missing_arcs
+        name,
+        tuple(sorted(n for n in analysis.statements if keep(n))),
+        tuple(sorted(n for n in analysis.missing if keep(n))),
+        branches,
+        missing_arcs,
     )
+
+
+def function_body_lines(path: Path) -> set[int]:
+    """Lines of the statements inside function bodies of a Python file (nested ones included):
+    what runs when the model acts, the contracts' convention; module and class level lines run
+    once at import, before any campaign, and are not counted."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for inner in node.body:
+                for sub in ast.walk(inner):
+                    if isinstance(sub, ast.stmt) and not isinstance(sub, ast.FunctionDef | ast.ClassDef):
+                        lines.add(sub.lineno)
+    return lines
