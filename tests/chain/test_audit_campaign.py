@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from contracts_py.audit.actors import ACTION_KINDS, UNDRAWN
+from contracts_py.audit.actors import ACTION_KINDS, PROFILES, UNDRAWN, kind_weights
 from contracts_py.audit.campaign import open_target
+from contracts_py.audit.coverage import coverage_configs
 from contracts_py.audit.reproducer import failing_check, read_log, replay_log, shrink, write_reproducer
 from contracts_py.audit.runner import CampaignConfig, run_campaign
 from novation.cli import app
@@ -30,6 +31,22 @@ def test_every_protocol_action_type_is_drawn_or_said_why_not() -> None:
     assert drawn | set(UNDRAWN) == set(ACTION_TYPES.values())
     assert not drawn & set(UNDRAWN)
     assert len({k.name for k in ACTION_KINDS}) == len(ACTION_KINDS)
+
+
+def test_profiles_weigh_known_kinds_and_coverage_splits_the_loss_methods() -> None:
+    names = {k.name for k in ACTION_KINDS}
+    for profile, factors in PROFILES.items():
+        assert set(factors) <= names, profile
+        kinds, probs = kind_weights(profile)
+        assert kinds == [k.name for k in ACTION_KINDS]
+        assert abs(probs.sum() - 1) < 1e-12
+        assert (probs > 0).all()
+    config = CampaignConfig(actions=1_001, sequence_length=800, chain="boa", profile="coverage", trace_sources=True)
+    split = coverage_configs(config)
+    assert [c.loss_method for c in split] == ["pro_rata", "adl"]
+    assert [c.params().protocol.socialized_loss_method.value for c in split] == ["pro_rata", "adl"]
+    assert all(c.actions == 500 and c.sequence_length == 500 for c in split)
+    assert coverage_configs(CampaignConfig(chain="boa")) == [CampaignConfig(chain="boa")]
 
 
 @pytest.mark.parametrize(
@@ -124,6 +141,11 @@ def test_coverage_report_lists_never_reached_contract_lines(tmp_path: Path) -> N
     assert deposit not in house["missing"]
     assert house["reached"] > 0
     assert 0 < report["reached"] < report["statements"]
+    assert report["branches"] > 0
+    assert all(len(arc) == 2 for arc in house["missing_branches"])
+    model = report["model"]  # the Python model, measured in the same run (function-body lines)
+    assert 0 < model["reached"] < model["statements"]
+    assert model["files"]["protocol/clearing_house.py"]["reached"] > 0
     text = (out / "coverage.txt").read_text()
     assert all(f"  {n:5d} | " in text for n in house["missing"])
     assert (out / "html" / "index.html").is_file()
