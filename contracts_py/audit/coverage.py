@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import ast
 import json
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -190,14 +189,14 @@ def campaign_coverage(
         source_pkgs=["boa.environment", "protocol"],
         plugins=[lambda registry: boa_coverage.coverage_init(registry, {})],
     )
-    with warnings.catch_warnings():  # protocol/ was imported before: its import-time lines are not counted
-        warnings.filterwarnings("ignore", message="Module protocol was previously imported")
-        cov.start()
-        try:
-            results = tuple(run_campaign(c, progress) for c in coverage_configs(config))
-        finally:
-            cov.stop()
-            Env._coverage_enabled = False  # the plugin switches pc tracing on for every Env
+    # protocol/ was imported before: its import-time lines are not counted (function_body_lines)
+    cov.set_option("run:disable_warnings", ["module-not-measured"])
+    cov.start()
+    try:
+        results = tuple(run_campaign(c, progress) for c in coverage_configs(config))
+    finally:
+        cov.stop()
+        Env._coverage_enabled = False  # the plugin switches pc tracing on for every Env
     contracts, model = [], []
     root, protocol_root = CONTRACTS_DIR.resolve(), Path(protocol.__file__).resolve().parent
     for measured in sorted(cov.get_data().measured_files()):
