@@ -47,6 +47,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -149,6 +150,11 @@ class Book:
     def lead(self) -> MarketParams:
         """The lead market (``protocol.markets[0]``), whose prices the path series record."""
         return self.params.markets[0]
+
+    @cached_property
+    def rows(self) -> dict[str, int]:
+        """Row of every address of ``accounts``."""
+        return {a: i for i, a in enumerate(self.accounts)}
 
     def spot_wad(self, feed_id: int) -> int:
         """The feed's starting price (USD WAD): what the set-up pushed."""
@@ -316,16 +322,50 @@ class _Wait(Enum):
 _REVERT_CAUSE = {"liquidation: block cap reached": _Wait.CAP, "liquidation: price not trusted": _Wait.UNTRUSTED}
 
 
-@dataclass
-class _Pending:
-    """An account a keeper is after: its equity when first flagged (None when a price it needs
-    was not trusted) and the blocks it has waited since, by cause."""
+class _Waits:
+    """The accounts a keeper is after: each one's equity when first flagged (None when a price it
+    needs was not trusted) and the blocks it has waited since, by cause (:data:`BAD_DEBT_CAUSES`).
 
-    equity_at_flag: int | None
-    blocks: dict[str, int] = field(default_factory=dict)
+    Rows, not per-account objects: a crash keeps thousands of accounts waiting, and charging
+    every one of them a block at a time in Python was most of the path's time. A block the whole
+    queue waits is one vectorised increment (:meth:`charge`); the latency is not charged step by
+    step at all but counted from the flag step when the keeper lands (:meth:`landed`), or up to
+    now when an account is attributed before it landed (:meth:`blocks`).
+    """
 
-    def wait(self, cause: str, blocks: int = 1) -> None:
-        self.blocks[cause] = self.blocks.get(cause, 0) + blocks
+    CAUSES = BAD_DEBT_CAUSES
+
+    def __init__(self, n_rows: int) -> None:
+        self._index = {c: i for i, c in enumerate(self.CAUSES)}
+        self._latency = self._index["latency"]
+        self._blocks = np.zeros((len(self.CAUSES), n_rows), dtype=np.int64)
+        #: Step a row was flagged while it has not landed yet, else -1.
+        self._since = np.full(n_rows, -1, dtype=np.int64)
+        #: Equity at the flag of every row ever flagged (the latest flag).
+        self.equity_at_flag: dict[int, int | None] = {}
+
+    def flagged(self, rows: NDArray[np.int64], step: int, equities: Sequence[int | None]) -> None:
+        """``rows`` are flagged at ``step`` with these equities: their counts start afresh."""
+        self._blocks[:, rows] = 0
+        self._since[rows] = step
+        self.equity_at_flag.update(zip(rows.tolist(), equities, strict=True))
+
+    def landed(self, row: int, step: int) -> None:
+        """The keeper lands on ``row`` at ``step``: every step since its flag was latency."""
+        self._blocks[self._latency, row] += step - self._since[row]
+        self._since[row] = -1
+
+    def charge(self, rows: Sequence[int], cause: str) -> None:
+        """Every row of ``rows`` (distinct, flagged) waits one block for ``cause``."""
+        if rows:
+            self._blocks[self._index[cause], np.fromiter(rows, dtype=np.int64, count=len(rows))] += 1
+
+    def blocks(self, row: int, step: int) -> dict[str, int]:
+        """The blocks ``row`` has waited by cause (those it waited at all), as of ``step``."""
+        counts = self._blocks[:, row].tolist()
+        if self._since[row] >= 0:
+            counts[self._latency] += step - int(self._since[row])
+        return {c: n for c, n in zip(self.CAUSES, counts, strict=True) if n}
 
 
 @dataclass
@@ -383,8 +423,11 @@ class _PathRun:
         #: Accounts with a negative settlement balance whose collateral the liquidator buys.
         self.sales: deque[str] = deque()
         self.keeper_row = self.live.row(KEEPER)
-        #: Accounts flagged since their last service, for the attribution of their bad debt.
-        self.pending: dict[str, _Pending] = {}
+        #: Accounts flagged and the blocks they waited, for the attribution of their bad debt.
+        self.waits = _Waits(len(book.accounts))
+        self.rows = book.rows
+        #: The step being run (the attribution counts latency up to it).
+        self.step = 0
         self.impacts: dict[int, Impact] = {fp.feed_id: Impact.from_config(config) for fp in self.params.feeds}
         #: The keepers' block while they act (:meth:`keep`): questions and actions without forks.
         self.block: KeeperBlock | None = None
@@ -424,14 +467,14 @@ class _PathRun:
             if kc.jitter_blocks:
                 delay += keeper_rng.poisson(kc.jitter_blocks, size=new.size)
             self.chased[new] = True
+            equities: list[int | None] = []
             for r, d in zip(new.tolist(), delay.tolist(), strict=True):
                 heapq.heappush(self.waiting, (step + d, r))
-                address = self.book.accounts[r]
                 try:
-                    equity: int | None = self.house.liquidation_health(address).equity
+                    equities.append(self.house.liquidation_health(self.book.accounts[r]).equity)
                 except ProtocolRevert:  # a price it needs is not trusted: its gap is unknown
-                    equity = None
-                self.pending[address] = _Pending(equity)
+                    equities.append(None)
+            self.waits.flagged(new, step, equities)
 
     def _count(self, events: Sequence[Event]) -> None:
         t, prices = self.tally, self.prices()
@@ -475,19 +518,21 @@ class _PathRun:
         counterparty, an account never flagged). Integer shares; the remainder goes to the cause
         with the most blocks, so the parts sum to the debt exactly."""
         by = self.tally.bad_debt_by
-        record = self.pending.get(address)
-        if record is None:
+        row = self.rows.get(address)
+        if row is None or row not in self.waits.equity_at_flag:
             by["other"] += debt_wad
             return
-        gap = min(debt_wad, max(0, -record.equity_at_flag)) if record.equity_at_flag is not None else 0
+        equity_at_flag = self.waits.equity_at_flag[row]
+        gap = min(debt_wad, max(0, -equity_at_flag)) if equity_at_flag is not None else 0
         by["gap"] += gap
         rest = debt_wad - gap
-        waited = sum(record.blocks.values())
+        blocks = self.waits.blocks(row, self.step)
+        waited = sum(blocks.values())
         if not waited:
             by["gap"] += rest  # served in the block it landed: the loss came with the price move
             return
-        shares = {cause: rest * blocks // waited for cause, blocks in record.blocks.items()}
-        top = max(record.blocks, key=lambda c: (record.blocks[c], c))
+        shares = {cause: rest * n // waited for cause, n in blocks.items()}
+        top = max(blocks, key=lambda c: (blocks[c], c))
         shares[top] += rest - sum(shares.values())
         for cause, amount in shares.items():
             by[cause if cause in by else "other"] += amount
@@ -618,8 +663,11 @@ class _PathRun:
         """Keepers send what is due now within the block's gas budget: liquidations and
         deleveragings first landed first served, then collateral purchases; the rest waits for
         the next block (counted as deferred, by cause)."""
+        self.step = step
         while self.waiting and self.waiting[0][0] <= step:
-            self.due.append(heapq.heappop(self.waiting)[1])
+            r = heapq.heappop(self.waiting)[1]
+            self.waits.landed(r, step)
+            self.due.append(r)
         if not self.due and not self.sales:
             return
         with self.house.keeper_block() as self.block:
@@ -651,14 +699,13 @@ class _PathRun:
             if isinstance(used, _Wait):
                 later.append(r)
                 t.deferred_by[used.value] += 1
-                self._waited(self.book.accounts[r], used)
+                self.waits.charge((r,), _cause(used))
                 continue
             self.chased[r] = False  # the watch flags it again if it is still below maintenance
             gas -= used
         if stop is not None:
             t.deferred_by[stop.value] += len(self.due)
-            for r in self.due:
-                self._waited(self.book.accounts[r], stop)
+            self.waits.charge(self.due, _cause(stop))
         self.due.extendleft(reversed(later))
         waiting_sales: list[str] = []
         stop = None
@@ -671,44 +718,41 @@ class _PathRun:
             if isinstance(sold, _Wait):
                 waiting_sales.append(address)
                 t.deferred_by[sold.value] += 1
-                self._waited(address, sold)
+                self._waited_sales((address,), _cause(sold))
                 continue
             gas -= sold
         if stop is not None:
             t.deferred_by[stop.value] += len(self.sales)
-            for address in self.sales:
-                self._waited(address, stop)
+            self._waited_sales(self.sales, _cause(stop))
         self.sales.extendleft(reversed(waiting_sales))
         t.deferred += len(self.due) + len(self.sales)
         t.keeper_gas += budget - gas
 
-    def _waited(self, address: str, why: _Wait) -> None:
-        self._pending_wait(address, why.value if why.value in BAD_DEBT_CAUSES else "other")
-
-    def _pending_wait(self, address: str, cause: str) -> None:
-        record = self.pending.get(address)
-        if record is not None:
-            record.wait(cause)
+    def _waited_sales(self, addresses: Sequence[str], cause: str) -> None:
+        """Accounts owing a collateral sale wait a block for ``cause`` (those ever flagged)."""
+        flagged = self.waits.equity_at_flag
+        self.waits.charge([r for r in map(self.rows.__getitem__, addresses) if r in flagged], cause)
 
     def cascade(self, step_s: int, liquidations_before: int, kept: bool) -> int:
         """Record the block's cascade: accounts waiting for a keeper to land, the backlog
         (flagged but not yet served: waiting, due, or owing a collateral sale), its peak and the
         longest time it took to clear, liquidations in the block. Returns the backlog."""
         t = self.tally
-        t.keeper_waits += len(self.waiting)
-        for _, r in self.waiting:
-            self._pending_wait(self.book.accounts[r], "latency")
+        t.keeper_waits += len(self.waiting)  # their latency is counted when they land
         if not kept:  # no traded price trusted: nothing was sent this block
-            for r in self.due:
-                self._pending_wait(self.book.accounts[r], "untrusted")
-            for address in self.sales:
-                self._pending_wait(address, "untrusted")
+            self.waits.charge(self.due, "untrusted")
+            self._waited_sales(self.sales, "untrusted")
         backlog = len(self.waiting) + len(self.due) + len(self.sales)
         t.backlog_peak = max(t.backlog_peak, backlog)
         t.backlog_run_s = t.backlog_run_s + step_s if backlog else 0
         t.backlog_clear_s = max(t.backlog_clear_s, t.backlog_run_s)
         t.liquidations_block_peak = max(t.liquidations_block_peak, t.liquidations - liquidations_before)
         return backlog
+
+
+def _cause(why: _Wait) -> str:
+    """The bad-debt cause a wait of ``why`` counts for."""
+    return why.value if why.value in BAD_DEBT_CAUSES else "other"
 
 
 def _needs_sale(block: KeeperBlock, state: ProtocolState, address: str) -> bool:
