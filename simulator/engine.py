@@ -468,12 +468,13 @@ class _PathRun:
                 delay += keeper_rng.poisson(kc.jitter_blocks, size=new.size)
             self.chased[new] = True
             equities: list[int | None] = []
-            for r, d in zip(new.tolist(), delay.tolist(), strict=True):
-                heapq.heappush(self.waiting, (step + d, r))
-                try:
-                    equities.append(self.house.liquidation_health(self.book.accounts[r]).equity)
-                except ProtocolRevert:  # a price it needs is not trusted: its gap is unknown
-                    equities.append(None)
+            with self.house.keeper_block() as block:  # questions without a fork each
+                for r, d in zip(new.tolist(), delay.tolist(), strict=True):
+                    heapq.heappush(self.waiting, (step + d, r))
+                    try:
+                        equities.append(block.liquidation_health(self.book.accounts[r]).equity)
+                    except ProtocolRevert:  # a price it needs is not trusted: its gap is unknown
+                        equities.append(None)
             self.waits.flagged(new, step, equities)
 
     def _count(self, events: Sequence[Event]) -> None:
