@@ -83,7 +83,7 @@ from protocol.funding import accrued_markets
 from protocol.keeper import adl_counterparties, collateral_for_sale, collateral_to_sell
 from protocol.keeper_block import KeeperBlock
 from protocol.margin import notional
-from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, adl_pool, evaluate
+from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, adl_pool, evaluate, evaluate_rows
 from protocol.oracle_adapter import is_trusted
 from protocol.orders import MODEL_DOMAIN, OrderDomain, OrderSigner
 from protocol.params import MarketParams, Params, SocializedLossMethod
@@ -323,8 +323,9 @@ _REVERT_CAUSE = {"liquidation: block cap reached": _Wait.CAP, "liquidation: pric
 
 
 class _Waits:
-    """The accounts a keeper is after: each one's equity when first flagged (None when a price it
-    needs was not trusted) and the blocks it has waited since, by cause (:data:`BAD_DEBT_CAUSES`).
+    """The accounts a keeper is after: each one's gap when first flagged (how far its equity was
+    below zero, ``max(0, -E)``; None when a price it needs was not trusted) and the blocks it has
+    waited since, by cause (:data:`BAD_DEBT_CAUSES`).
 
     Rows, not per-account objects: a crash keeps thousands of accounts waiting, and charging
     every one of them a block at a time in Python was most of the path's time. A block the whole
@@ -341,14 +342,14 @@ class _Waits:
         self._blocks = np.zeros((len(self.CAUSES), n_rows), dtype=np.int64)
         #: Step a row was flagged while it has not landed yet, else -1.
         self._since = np.full(n_rows, -1, dtype=np.int64)
-        #: Equity at the flag of every row ever flagged (the latest flag).
-        self.equity_at_flag: dict[int, int | None] = {}
+        #: Gap at the flag of every row ever flagged (the latest flag).
+        self.gap_at_flag: dict[int, int | None] = {}
 
-    def flagged(self, rows: NDArray[np.int64], step: int, equities: Sequence[int | None]) -> None:
-        """``rows`` are flagged at ``step`` with these equities: their counts start afresh."""
+    def flagged(self, rows: NDArray[np.int64], step: int, gaps: Sequence[int | None]) -> None:
+        """``rows`` are flagged at ``step`` with these gaps: their counts start afresh."""
         self._blocks[:, rows] = 0
         self._since[rows] = step
-        self.equity_at_flag.update(zip(rows.tolist(), equities, strict=True))
+        self.gap_at_flag.update(zip(rows.tolist(), gaps, strict=True))
 
     def landed(self, row: int, step: int) -> None:
         """The keeper lands on ``row`` at ``step``: every step since its flag was latency."""
@@ -458,7 +459,8 @@ class _PathRun:
 
     def flag(self, step: int, keeper_rng: np.random.Generator) -> None:
         """Screen every account; newly liquidatable ones get the keeper's landing step."""
-        rows = self.screen(self.view(), self.prices(), self.live.take_changed())
+        view, prices = self.view(), self.prices()
+        rows = self.screen(view, prices, self.live.take_changed())
         kc = self.config.keepers
         new = rows[~self.chased[rows]]
         new = new[new != self.keeper_row]
@@ -467,15 +469,29 @@ class _PathRun:
             if kc.jitter_blocks:
                 delay += keeper_rng.poisson(kc.jitter_blocks, size=new.size)
             self.chased[new] = True
-            equities: list[int | None] = []
-            with self.house.keeper_block() as block:  # questions without a fork each
-                for r, d in zip(new.tolist(), delay.tolist(), strict=True):
-                    heapq.heappush(self.waiting, (step + d, r))
-                    try:
-                        equities.append(block.liquidation_health(self.book.accounts[r]).equity)
-                    except ProtocolRevert:  # a price it needs is not trusted: its gap is unknown
-                        equities.append(None)
-            self.waits.flagged(new, step, equities)
+            for r, d in zip(new.tolist(), delay.tolist(), strict=True):
+                heapq.heappush(self.waiting, (step + d, r))
+            self.waits.flagged(new, step, self._gaps(view, prices, new))
+
+    def _gaps(self, view: MarginBook, prices: Mapping[int, int], rows: NDArray[np.int64]) -> list[int | None]:
+        """How far each row's equity is below zero now (``max(0, -E)``, USD WAD, ``E`` as
+        liquidation values it), None when a price it needs is not trusted.
+
+        While every feed is trusted, liquidation values an account at the prices the margin core
+        screens at, and the core's sign of ``E`` is the model's (:mod:`protocol.margin_core.batch`):
+        a row with ``E > 0`` there has no gap, and only the others ask the model (through a keeper
+        block: a question needs no fork)."""
+        ask = np.ones(rows.size, dtype=np.bool_)
+        if len(self.trusted()) == len(self.params.feeds):
+            ask = evaluate_rows(view, prices, rows).equity <= 0.0
+        gaps: list[int | None] = [0] * rows.size
+        with self.house.keeper_block() as block:
+            for k in np.flatnonzero(ask).tolist():
+                try:
+                    gaps[k] = max(0, -block.liquidation_health(self.book.accounts[int(rows[k])]).equity)
+                except ProtocolRevert:  # a price it needs is not trusted: its gap is unknown
+                    gaps[k] = None
+        return gaps
 
     def _count(self, events: Sequence[Event]) -> None:
         t, prices = self.tally, self.prices()
@@ -520,11 +536,11 @@ class _PathRun:
         with the most blocks, so the parts sum to the debt exactly."""
         by = self.tally.bad_debt_by
         row = self.rows.get(address)
-        if row is None or row not in self.waits.equity_at_flag:
+        if row is None or row not in self.waits.gap_at_flag:
             by["other"] += debt_wad
             return
-        equity_at_flag = self.waits.equity_at_flag[row]
-        gap = min(debt_wad, max(0, -equity_at_flag)) if equity_at_flag is not None else 0
+        gap_at_flag = self.waits.gap_at_flag[row]
+        gap = min(debt_wad, gap_at_flag) if gap_at_flag is not None else 0
         by["gap"] += gap
         rest = debt_wad - gap
         blocks = self.waits.blocks(row, self.step)
@@ -731,7 +747,7 @@ class _PathRun:
 
     def _waited_sales(self, addresses: Sequence[str], cause: str) -> None:
         """Accounts owing a collateral sale wait a block for ``cause`` (those ever flagged)."""
-        flagged = self.waits.equity_at_flag
+        flagged = self.waits.gap_at_flag
         self.waits.charge([r for r in map(self.rows.__getitem__, addresses) if r in flagged], cause)
 
     def cascade(self, step_s: int, liquidations_before: int, kept: bool) -> int:
