@@ -8,7 +8,7 @@ import numpy as np
 from protocol.constants import WAD
 from simulator import EXAMPLES_DIR
 from simulator.config import load_study
-from simulator.engine import simulate_path
+from simulator.engine import _Waits, simulate_path
 from simulator.results import BAD_DEBT_CAUSES, collateral_series, feed_series, market_series
 
 #: A synthetic crash of the 2020-03-12 size, small enough for a unit test (one path, ~3 s).
@@ -36,3 +36,23 @@ def test_attribution_and_cascade_add_up() -> None:
     notional = sum(series[market_series(mp.market_id)][-1] for mp in params.markets)
     assert abs(notional - m["liquidated_notional_wad"] / WAD) <= 1e-6 * max(1.0, notional)
     assert all(collateral_series(cp.asset_id) in series for cp in params.collaterals)
+
+
+def test_wait_ledger_counts_as_one_charge_per_account_and_block() -> None:
+    """The engine's per-row wait ledger equals charging each waiting account a block at a time:
+    latency is every step from the flag to the landing (or to now, before it lands), a block
+    the queue waits counts once per account in it, a new flag starts the counts afresh."""
+    waits = _Waits(6)
+    waits.flagged(np.array([1, 4], dtype=np.int64), 10, [0, None])
+    assert waits.blocks(1, 10) == {}
+    assert waits.blocks(4, 13) == {"latency": 3}
+    waits.landed(1, 12)  # two cascades (steps 10, 11) saw it waiting
+    waits.charge([1, 4], "gas")
+    waits.charge((1,), "block_cap")
+    waits.charge([], "gas")
+    assert waits.blocks(1, 20) == {"latency": 2, "gas": 1, "block_cap": 1}
+    assert waits.blocks(4, 20) == {"latency": 10, "gas": 1}
+    assert waits.gap_at_flag == {1: 0, 4: None}
+    waits.flagged(np.array([1], dtype=np.int64), 30, [7])
+    assert waits.blocks(1, 31) == {"latency": 1}
+    assert waits.gap_at_flag[1] == 7
