@@ -329,9 +329,11 @@ class _Waits:
 
     Rows, not per-account objects: a crash keeps thousands of accounts waiting, and charging
     every one of them a block at a time in Python was most of the path's time. A block the whole
-    queue waits is one vectorised increment (:meth:`charge`); the latency is not charged step by
-    step at all but counted from the flag step when the keeper lands (:meth:`landed`), or up to
-    now when an account is attributed before it landed (:meth:`blocks`).
+    due queue waits is one increment of the queue's counters (:meth:`charge_queue`), which a row
+    takes the difference of between entering it (:meth:`landed`, :meth:`requeued`) and leaving it
+    (:meth:`dequeued`); the latency is not charged step by step at all but counted from the flag
+    step when the keeper lands, or up to now when an account is attributed before it landed
+    (:meth:`blocks`).
     """
 
     CAUSES = BAD_DEBT_CAUSES
@@ -342,19 +344,41 @@ class _Waits:
         self._blocks = np.zeros((len(self.CAUSES), n_rows), dtype=np.int64)
         #: Step a row was flagged while it has not landed yet, else -1.
         self._since = np.full(n_rows, -1, dtype=np.int64)
+        #: Blocks the whole due queue waited so far, by cause; each queued row's counters when it
+        #: entered the queue.
+        self._queue = np.zeros(len(self.CAUSES), dtype=np.int64)
+        self._entered = np.zeros((len(self.CAUSES), n_rows), dtype=np.int64)
+        self._queued = np.zeros(n_rows, dtype=np.bool_)
         #: Gap at the flag of every row ever flagged (the latest flag).
         self.gap_at_flag: dict[int, int | None] = {}
 
     def flagged(self, rows: NDArray[np.int64], step: int, gaps: Sequence[int | None]) -> None:
         """``rows`` are flagged at ``step`` with these gaps: their counts start afresh."""
         self._blocks[:, rows] = 0
+        self._queued[rows] = False
         self._since[rows] = step
         self.gap_at_flag.update(zip(rows.tolist(), gaps, strict=True))
 
     def landed(self, row: int, step: int) -> None:
-        """The keeper lands on ``row`` at ``step``: every step since its flag was latency."""
+        """The keeper lands on ``row`` at ``step``: every step since its flag was latency; it
+        enters the due queue."""
         self._blocks[self._latency, row] += step - self._since[row]
         self._since[row] = -1
+        self.requeued(row)
+
+    def requeued(self, row: int) -> None:
+        """``row`` enters the due queue (again)."""
+        self._entered[:, row] = self._queue
+        self._queued[row] = True
+
+    def dequeued(self, row: int) -> None:
+        """``row`` leaves the due queue: it keeps the blocks the queue waited meanwhile."""
+        self._blocks[:, row] += self._queue - self._entered[:, row]
+        self._queued[row] = False
+
+    def charge_queue(self, cause: str) -> None:
+        """Every row in the due queue waits one block for ``cause``."""
+        self._queue[self._index[cause]] += 1
 
     def charge(self, rows: Sequence[int], cause: str) -> None:
         """Every row of ``rows`` (distinct, flagged) waits one block for ``cause``."""
@@ -363,7 +387,8 @@ class _Waits:
 
     def blocks(self, row: int, step: int) -> dict[str, int]:
         """The blocks ``row`` has waited by cause (those it waited at all), as of ``step``."""
-        counts = self._blocks[:, row].tolist()
+        column = self._blocks[:, row]
+        counts = (column + self._queue - self._entered[:, row] if self._queued[row] else column).tolist()
         if self._since[row] >= 0:
             counts[self._latency] += step - int(self._since[row])
         return {c: n for c, n in zip(self.CAUSES, counts, strict=True) if n}
@@ -713,6 +738,7 @@ class _PathRun:
                 stop = used
                 break
             self.due.popleft()
+            self.waits.dequeued(r)
             if isinstance(used, _Wait):
                 later.append(r)
                 t.deferred_by[used.value] += 1
@@ -722,8 +748,10 @@ class _PathRun:
             gas -= used
         if stop is not None:
             t.deferred_by[stop.value] += len(self.due)
-            self.waits.charge(self.due, _cause(stop))
+            self.waits.charge_queue(_cause(stop))
         self.due.extendleft(reversed(later))
+        for r in later:
+            self.waits.requeued(r)
         waiting_sales: list[str] = []
         stop = None
         while self.sales:
@@ -757,7 +785,7 @@ class _PathRun:
         t = self.tally
         t.keeper_waits += len(self.waiting)  # their latency is counted when they land
         if not kept:  # no traded price trusted: nothing was sent this block
-            self.waits.charge(self.due, "untrusted")
+            self.waits.charge_queue("untrusted")
             self._waited_sales(self.sales, "untrusted")
         backlog = len(self.waiting) + len(self.due) + len(self.sales)
         t.backlog_peak = max(t.backlog_peak, backlog)

@@ -41,7 +41,8 @@ def test_attribution_and_cascade_add_up() -> None:
 def test_wait_ledger_counts_as_one_charge_per_account_and_block() -> None:
     """The engine's per-row wait ledger equals charging each waiting account a block at a time:
     latency is every step from the flag to the landing (or to now, before it lands), a block
-    the queue waits counts once per account in it, a new flag starts the counts afresh."""
+    the due queue waits counts once for each account in the queue then, a new flag starts the
+    counts afresh."""
     waits = _Waits(6)
     waits.flagged(np.array([1, 4], dtype=np.int64), 10, [0, None])
     assert waits.blocks(1, 10) == {}
@@ -53,6 +54,15 @@ def test_wait_ledger_counts_as_one_charge_per_account_and_block() -> None:
     assert waits.blocks(1, 20) == {"latency": 2, "gas": 1, "block_cap": 1}
     assert waits.blocks(4, 20) == {"latency": 10, "gas": 1}
     assert waits.gap_at_flag == {1: 0, 4: None}
+    waits.landed(4, 20)  # in the due queue from step 20: each block the queue waits counts once
+    waits.charge_queue("gas")
+    waits.charge_queue("untrusted")
+    assert waits.blocks(4, 25) == {"latency": 10, "gas": 2, "untrusted": 1}
+    waits.dequeued(4)  # served or set aside: later queue-wide blocks are not its own
+    waits.charge_queue("gas")
+    waits.requeued(4)
+    waits.charge_queue("block_cap")
+    assert waits.blocks(4, 25) == {"latency": 10, "gas": 2, "untrusted": 1, "block_cap": 1}
     waits.flagged(np.array([1], dtype=np.int64), 30, [7])
     assert waits.blocks(1, 31) == {"latency": 1}
     assert waits.gap_at_flag[1] == 7
