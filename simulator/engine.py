@@ -398,17 +398,17 @@ class _Waits:
         self._gap_used[row] = used + gap
         return gap
 
-    def landed(self, row: int, step: int) -> None:
-        """The keeper lands on ``row`` at ``step``: every step since its flag was latency; it
-        enters the due queue."""
-        self._blocks[self._latency, row] += step - self._since[row]
-        self._since[row] = -1
-        self.requeued(row)
+    def landed(self, rows: NDArray[np.int64], step: int) -> None:
+        """The keeper lands on ``rows`` (distinct) at ``step``: every step since their flag was
+        latency; they enter the due queue."""
+        self._blocks[self._latency, rows] += step - self._since[rows]
+        self._since[rows] = -1
+        self.requeued(rows)
 
-    def requeued(self, row: int) -> None:
-        """``row`` enters the due queue (again)."""
-        self._entered[:, row] = self._queue
-        self._queued[row] = True
+    def requeued(self, rows: NDArray[np.int64]) -> None:
+        """``rows`` (distinct) enter the due queue (again)."""
+        self._entered[:, rows] = self._queue[:, None]
+        self._queued[rows] = True
 
     def dequeued(self, row: int) -> None:
         """``row`` leaves the due queue: it keeps the blocks the queue waited meanwhile."""
@@ -889,10 +889,12 @@ class _PathRun:
         deleveragings first landed first served, then collateral purchases; the rest waits for
         the next block (counted as deferred, by cause)."""
         self.step = step
+        landed: list[int] = []
         while self.waiting and self.waiting[0][0] <= step:
-            r = heapq.heappop(self.waiting)[1]
-            self.waits.landed(r, step)
-            self.due.append(r)
+            landed.append(heapq.heappop(self.waiting)[1])
+        if landed:
+            self.waits.landed(np.array(landed, dtype=np.int64), step)
+            self.due.extend(landed)
         if not self.due and not self.sales:
             return
         exact = len(self.trusted()) == len(self.params.feeds) and not any(mp.is_option for mp in self.params.markets)
@@ -941,8 +943,8 @@ class _PathRun:
             t.deferred_by[stop.value] += len(self.due)
             self.waits.charge_queue(_cause(stop))
         self.due.extendleft(reversed(later))
-        for r in later:
-            self.waits.requeued(r)
+        if later:
+            self.waits.requeued(np.array(later, dtype=np.int64))
         waiting_sales: list[str] = []
         stop = None
         while self.sales:
