@@ -16,7 +16,9 @@ non-zero otherwise). Printed: account-steps per second of each (``accounts x ste
 path``, everything included: oracle, funding, keepers, liquidations through the model), the
 screen-only throughput, and the ratio. Target (issue 6): at least 2e8 account-steps per second.
 A fourth run of the engine as shipped times the reference model's calls (``ClearingHouse.apply``
-and ``KeeperBlock`` calls by kind, ``LiveBook.refresh``) and prints where the
+and ``KeeperBlock`` calls by kind, ``LiveBook.refresh``) and the margin core's liquidation sizes
+of due accounts (``liquidation_sizes``: bankrupt and healthy ones need no model question) and
+prints where the
 path's time goes; its wrappers add a little time, so it is not one of the measured runs. Every run
 starts after a ``gc.collect()``: a full collection walks the 100,000-account book (~0.1 s) and
 would otherwise land in whichever run happens to trigger it.
@@ -55,6 +57,7 @@ from protocol.margin import account_health
 from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, MarginOutputs, evaluate
 from protocol.margin_core.prices import price_scalars, validate_prices
 from protocol.margin_core.screen import PARALLEL_MIN_ROWS, Tolerances
+from simulator import engine
 from simulator.config import StudyConfig
 from simulator.engine import Book, build_book, simulate_path
 
@@ -119,9 +122,9 @@ def timed_model() -> Iterator[tuple[dict[str, float], Counter[str]]]:
     """Seconds and calls of the model's entry points the engine uses, while the block runs."""
     seconds: defaultdict[str, float] = defaultdict(float)
     calls: Counter[str] = Counter()
-    originals: list[tuple[type, str, Callable[..., Any]]] = []
+    originals: list[tuple[object, str, Callable[..., Any]]] = []
 
-    def wrap(owner: type, name: str, key: Callable[[tuple[Any, ...]], str]) -> None:
+    def wrap(owner: object, name: str, key: Callable[[tuple[Any, ...]], str]) -> None:
         original = getattr(owner, name)
         originals.append((owner, name, original))
 
@@ -141,6 +144,7 @@ def timed_model() -> Iterator[tuple[dict[str, float], Counter[str]]]:
     for question in ("max_liquidation_size", "liquidation_health", "settled_account"):
         wrap(KeeperBlock, question, lambda args, q=question: f"keeper block: {q}")
     wrap(LiveBook, "refresh", lambda args: "live book refresh")
+    wrap(engine, "liquidation_sizes", lambda args: "margin core: liquidation_sizes (due rows)")
     try:
         yield seconds, calls
     finally:

@@ -45,6 +45,7 @@ record the actions (``log``) so a run can be replayed on a fresh model or on a c
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -86,7 +87,15 @@ from protocol.funding import accrued_markets
 from protocol.keeper import adl_action, adl_counterparties, collateral_for_sale, collateral_to_sell
 from protocol.keeper_block import KeeperBlock
 from protocol.margin import collateral_value, notional, unrealized_pnl
-from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, adl_pool, evaluate, evaluate_rows
+from protocol.margin_core import (
+    LiquidationWatch,
+    LiveBook,
+    MarginBook,
+    adl_pool,
+    evaluate,
+    evaluate_rows,
+    liquidation_sizes,
+)
 from protocol.oracle_adapter import is_trusted
 from protocol.orders import MODEL_DOMAIN, OrderDomain, OrderSigner
 from protocol.params import CollateralParams, MarketParams, Params, SocializedLossMethod
@@ -138,6 +147,9 @@ _DEFERRABLE = frozenset(
 _SETUP_RETRIES = 8
 #: Rows the margin core proposes per deleveraging, ranked exactly by the model.
 _ADL_POOL = 16 * MAX_ADL_COUNTERPARTIES
+#: Due rows the margin core sizes in a block's first batch (:meth:`_PathRun._core_sizes`; each
+#: further batch of the block is twice as long): a crash's block serves about ten.
+_CORE_BATCH = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -386,17 +398,17 @@ class _Waits:
         self._gap_used[row] = used + gap
         return gap
 
-    def landed(self, row: int, step: int) -> None:
-        """The keeper lands on ``row`` at ``step``: every step since its flag was latency; it
-        enters the due queue."""
-        self._blocks[self._latency, row] += step - self._since[row]
-        self._since[row] = -1
-        self.requeued(row)
+    def landed(self, rows: NDArray[np.int64], step: int) -> None:
+        """The keeper lands on ``rows`` (distinct) at ``step``: every step since their flag was
+        latency; they enter the due queue."""
+        self._blocks[self._latency, rows] += step - self._since[rows]
+        self._since[rows] = -1
+        self.requeued(rows)
 
-    def requeued(self, row: int) -> None:
-        """``row`` enters the due queue (again)."""
-        self._entered[:, row] = self._queue
-        self._queued[row] = True
+    def requeued(self, rows: NDArray[np.int64]) -> None:
+        """``rows`` (distinct) enter the due queue (again)."""
+        self._entered[:, rows] = self._queue[:, None]
+        self._queued[rows] = True
 
     def dequeued(self, row: int) -> None:
         """``row`` leaves the due queue: it keeps the blocks the queue waited meanwhile."""
@@ -501,6 +513,15 @@ class _PathRun:
         #: Accounts the block changed whose margin-core rows are re-read when it ends (at once
         #: with ADL: the counterparty pool reads the rows).
         self.stale: set[str] = set()
+        #: While the block's prices are the ones liquidation values at (every feed trusted, no
+        #: option market), the margin core's liquidation size of due rows, evaluated a batch at a
+        #: time: row -> (market, size or None when the account is solvent and the model sizes it);
+        #: the next batch's length (doubling within a block, from :data:`_CORE_BATCH`); the
+        #: block's margin-core view and prices, taken at its first batch (the rows it reads are
+        #: only refreshed when the block ends, or at once with ADL, which drops their sizes).
+        self.core_sizes: dict[int, tuple[int, int | None]] | None = None
+        self.core_batch = _CORE_BATCH
+        self.core_view: tuple[MarginBook, dict[int, int]] | None = None
 
     def apply(self, action: Action) -> list[Event]:
         events = self.house.apply(action) if self.block is None else self.block.apply(action)
@@ -680,10 +701,11 @@ class _PathRun:
             q -= 1
         return q
 
-    def _largest_position(self, address: str) -> int:
-        """Market of the account's largest position by notional at the last prices (ties: lowest id)."""
+    def _largest_position(self, address: str, prices: Mapping[int, int] | None = None) -> int:
+        """Market of the account's largest position by notional at the last prices (``prices``
+        when given: they are the last prices; ties: lowest id)."""
         positions = self.house.state.accounts[address].positions
-        prices = self.prices()
+        prices = self.prices() if prices is None else prices
         return max(sorted(positions), key=lambda m: notional(positions[m].size, prices[self.feed_of[m]]))
 
     def _unwind(self, market_id: int, account_delta: int, price_wad: int) -> None:
@@ -716,14 +738,19 @@ class _PathRun:
         size = acct.positions[market_id].size
         price = self.house.state.feeds[self.feed_of[market_id]].price_wad
         try:
-            q = block.max_liquidation_size(address, market_id)
+            q, solvent = self._liquidation_size(address, market_id)
             if q == 0:
                 return 0
             # a partial size means a solvent account; the exact health decides the rest only
-            # when it matters: deleveraging (ADL) or a whole close the block cap would clip
+            # when it matters: deleveraging a bankrupt account (ADL), or a whole close the block
+            # cap would clip if the account is solvent, unless the margin core told already
             room = self.block_room(price)
-            full = q == abs(size)
-            health = block.liquidation_health(address) if full and (self.adl or room < q) else None
+            if q != abs(size):
+                solvent = True
+            health = None
+            if solvent is not True and (self.adl or (solvent is None and room < q)):
+                health = block.liquidation_health(address)
+                solvent = health.equity > 0
         except ProtocolRevert:  # a price the account needs is not trusted now
             return _Wait.UNTRUSTED
         side = 1 if size > 0 else -1
@@ -743,7 +770,7 @@ class _PathRun:
         else:
             if gas < kc.gas_per_liquidation:
                 return _Wait.GAS
-            if health is None or health.equity > 0:  # solvent: within the block's cap
+            if solvent is not False:  # solvent (or a whole close the cap does not clip)
                 q = min(q, room)
                 if q == 0:  # the block cap is spent
                     return _Wait.CAP
@@ -767,6 +794,43 @@ class _PathRun:
         if _needs_sale(block, self.house.state, address):
             self.sales.append(address)
         return cost
+
+    def _liquidation_size(self, address: str, market_id: int) -> tuple[int, bool | None]:
+        """The model's :meth:`KeeperBlock.max_liquidation_size` of the account in ``market_id``,
+        and whether it is solvent (None: not known without its exact health). From the margin
+        core (:func:`~protocol.margin_core.liquidation_sizes`: exact for healthy and bankrupt
+        accounts) while its rows are current; the model sizes solvent accounts below maintenance
+        and everything else."""
+        assert self.block is not None, "keepers act inside a block"
+        row = self.rows.get(address)
+        if self.core_sizes is None or row is None or address in self.stale:
+            return self.block.max_liquidation_size(address, market_id), None
+        if row not in self.core_sizes:
+            self._core_sizes()
+        market, q = self.core_sizes.get(row, (-1, None))
+        if market != market_id:
+            return self.block.max_liquidation_size(address, market_id), None
+        if q is None:  # solvent below maintenance: the model's size
+            return self.block.max_liquidation_size(address, market_id), True
+        return q, (False if q else None)  # a size from the core: the account is bankrupt
+
+    def _core_sizes(self) -> None:
+        """The margin core's liquidation sizes of the next due rows whose rows are current, at
+        their largest positions: a batch as long as the block's previous one, twice."""
+        assert self.core_sizes is not None
+        if self.core_view is None:
+            self.core_view = self.view(), self.prices()
+        view, prices = self.core_view
+        accounts, state = self.book.accounts, self.house.state.accounts
+        rows, markets = [], []
+        for r in itertools.islice(self.due, self.core_batch):
+            address = accounts[r]
+            if r not in self.core_sizes and address not in self.stale and state[address].positions:
+                rows.append(r)
+                markets.append(self._largest_position(address, prices))
+        self.core_batch *= 2
+        sizes = liquidation_sizes(view, prices, np.array(rows, dtype=np.int64), markets)
+        self.core_sizes.update(zip(rows, zip(markets, sizes, strict=True), strict=True))
 
     def _position_pnl(self, address: str, market_id: int, price_wad: int) -> int:
         """Unrealized PnL (USD WAD) of the account's position in ``market_id`` at ``price_wad`` (0: none)."""
@@ -825,21 +889,31 @@ class _PathRun:
         deleveragings first landed first served, then collateral purchases; the rest waits for
         the next block (counted as deferred, by cause)."""
         self.step = step
+        landed: list[int] = []
         while self.waiting and self.waiting[0][0] <= step:
-            r = heapq.heappop(self.waiting)[1]
-            self.waits.landed(r, step)
-            self.due.append(r)
+            landed.append(heapq.heappop(self.waiting)[1])
+        if landed:
+            self.waits.landed(np.array(landed, dtype=np.int64), step)
+            self.due.extend(landed)
         if not self.due and not self.sales:
             return
+        exact = len(self.trusted()) == len(self.params.feeds) and not any(mp.is_option for mp in self.params.markets)
+        self.core_sizes = {} if exact else None
+        self.core_batch, self.core_view = _CORE_BATCH, None
         with self.house.keeper_block() as self.block:
             self._keep_block()
         self.block = None
+        self.core_sizes = None
         self.live.refresh(self.house.state, self.stale)
         self.stale.clear()
 
     def _changed(self, addresses: Sequence[str]) -> None:
         """Actions changed ``addresses``: their rows are re-read (at the end of the block)."""
+        if self.core_sizes is not None:
+            for a in addresses:
+                self.core_sizes.pop(self.rows.get(a, -1), None)
         if self.adl:
+            self.core_view = None
             self.live.refresh(self.house.state, addresses)
         else:
             self.stale.update(addresses)
@@ -869,8 +943,8 @@ class _PathRun:
             t.deferred_by[stop.value] += len(self.due)
             self.waits.charge_queue(_cause(stop))
         self.due.extendleft(reversed(later))
-        for r in later:
-            self.waits.requeued(r)
+        if later:
+            self.waits.requeued(np.array(later, dtype=np.int64))
         waiting_sales: list[str] = []
         stop = None
         while self.sales:

@@ -10,6 +10,8 @@
 * :class:`LiveBook` and :class:`LiquidationWatch` — a book following a live model state and a
   step-after-step liquidation screen that re-screens only accounts the market could have moved
   below maintenance (simulations);
+* :func:`liquidation_sizes` — the keeper's liquidation size where the exact signs decide it
+  (healthy: 0, bankrupt: the whole position), None where the model must size it;
 * :func:`adl_pool` — the opposite positions in profit a keeper should rank exactly for
   auto-deleveraging.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 from protocol.margin_core.batch import MarginBatch, MarginOutputs, evaluate, evaluate_rows, liquidation_candidates
 from protocol.margin_core.book import MarginBook, ScreenArrays
 from protocol.margin_core.limbs import WadLimbs
+from protocol.margin_core.liquidation_size import liquidation_sizes
 from protocol.margin_core.live import LiveBook
 from protocol.margin_core.socialized_loss import adl_pool
 from protocol.margin_core.watch import LiquidationWatch
@@ -39,4 +42,5 @@ __all__ = [
     "evaluate",
     "evaluate_rows",
     "liquidation_candidates",
+    "liquidation_sizes",
 ]

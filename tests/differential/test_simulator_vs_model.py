@@ -9,6 +9,7 @@ integer metrics; replaying the action log on a fresh model from the book reprodu
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +19,8 @@ from protocol.actions import AutoDeleverage, Liquidate
 from protocol.clearing_house import ClearingHouse
 from protocol.events import BadDebtSettled, CollateralLiquidated, Deleveraged, Liquidated, ShortfallSettled
 from protocol.margin import account_health
-from protocol.margin_core import LiquidationWatch, MarginBook
+from protocol.margin_core import LiquidationWatch, MarginBook, liquidation_sizes
+from simulator import engine
 from simulator.config import StudyConfig
 from simulator.engine import build_book, simulate_path
 from simulator.results import market_bad_debt
@@ -178,3 +180,32 @@ def test_same_seed_same_path_and_different_seeds_differ() -> None:
     other = simulate_path(config, 2, book=book)
     assert not np.array_equal(first.series["market_price"], other.series["market_price"])
     assert first.seed().spawn_key == (1, 1)
+
+
+@pytest.mark.parametrize("case", ["crash", "adl"])
+def test_core_sizes_equal_model_sizes(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The keepers' liquidation sizes from the margin core (healthy and bankrupt accounts) send
+    the same actions and give the same metrics as asking the model for every size."""
+    config = StudyConfig().override(CASES[case] | {"run.paths": 1})
+    book = build_book(config)
+    decided: list[int] = []
+
+    def counted(*args: Any) -> list[int | None]:
+        sizes = liquidation_sizes(*args)
+        decided.extend(q for q in sizes if q)
+        return sizes
+
+    monkeypatch.setattr(engine, "liquidation_sizes", counted)
+    core_log: list[object] = []
+    core = simulate_path(config, 0, book=book, log=core_log)  # type: ignore[arg-type]
+
+    def model_size(run: engine._PathRun, address: str, market_id: int) -> tuple[int, bool | None]:
+        assert run.block is not None
+        return run.block.max_liquidation_size(address, market_id), None
+
+    monkeypatch.setattr(engine._PathRun, "_liquidation_size", model_size)
+    model_log: list[object] = []
+    model = simulate_path(config, 0, book=book, log=model_log)  # type: ignore[arg-type]
+    assert core_log == model_log
+    assert dict(core.metrics) == dict(model.metrics)
+    assert decided  # the core sized bankrupt accounts in the first run

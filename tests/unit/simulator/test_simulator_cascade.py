@@ -60,22 +60,27 @@ def test_wait_ledger_counts_as_one_charge_per_account_and_block() -> None:
     waits.flagged(np.array([1, 4], dtype=np.int64), 10, [0, None])
     assert waits.blocks(1, 10) == {}
     assert waits.blocks(4, 13) == {"latency": 3}
-    waits.landed(1, 12)  # two cascades (steps 10, 11) saw it waiting
+    waits.landed(np.array([1], dtype=np.int64), 12)  # two cascades (steps 10, 11) saw it waiting
     waits.charge([1, 4], "gas")
     waits.charge((1,), "block_cap")
     waits.charge([], "gas")
     assert waits.blocks(1, 20) == {"latency": 2, "gas": 1, "block_cap": 1}
     assert waits.blocks(4, 20) == {"latency": 10, "gas": 1}
     assert waits.gap_at_flag == {1: 0, 4: None}
-    waits.landed(4, 20)  # in the due queue from step 20: each block the queue waits counts once
+    # in the due queue from step 20: each block the queue waits counts once
+    waits.landed(np.array([4], dtype=np.int64), 20)
     waits.charge_queue("gas")
     waits.charge_queue("untrusted")
     assert waits.blocks(4, 25) == {"latency": 10, "gas": 2, "untrusted": 1}
     waits.dequeued(4)  # served or set aside: later queue-wide blocks are not its own
     waits.charge_queue("gas")
-    waits.requeued(4)
+    waits.requeued(np.array([4], dtype=np.int64))
     waits.charge_queue("block_cap")
     assert waits.blocks(4, 25) == {"latency": 10, "gas": 2, "untrusted": 1, "block_cap": 1}
+    waits.flagged(np.array([2, 3], dtype=np.int64), 21, [0, 0])
+    waits.landed(np.array([3, 2], dtype=np.int64), 24)  # several land at once
+    waits.charge_queue("gas")
+    assert waits.blocks(2, 30) == waits.blocks(3, 30) == {"latency": 3, "gas": 1}
     waits.flagged(np.array([1], dtype=np.int64), 30, [7])
     assert waits.blocks(1, 31) == {"latency": 1}
     assert waits.gap_at_flag[1] == 7
