@@ -72,7 +72,8 @@ from numba import prange
 from numpy.typing import NDArray
 
 from protocol.constants import MAX_INITIAL_MARGIN_FRACTION, WAD
-from protocol.margin_core.jit import kernel
+from protocol.errors import InvalidParameter
+from protocol.margin_core.jit import fma, kernel
 
 __all__ = ["BLOCK_ROWS", "PARALLEL_MIN_ROWS", "STRIPE_ROWS", "Tolerances", "prepare", "prepare_rows", "screen"]
 
@@ -218,6 +219,7 @@ def _screen_block(
     mm_rate: NDArray[np.float64],
     value_rate: NDArray[np.float64],
     value_cap: NDArray[np.float64],
+    price_per_requirement: float,
     rel_tol: float,
     equity_slack: float,
     requirement_slack: float,
@@ -272,14 +274,12 @@ def _screen_block(
         for r in range(n):
             x0 = s0[r]
             x1 = s1[r]
-            t0 = x0 * (ql0 if x0 > 0.0 else qs0)  # a select: the sign of a size is not predictable
-            t1 = x1 * (ql1 if x1 > 0.0 else qs1)
-            e[r] = (e[r] + (t0 + k0[r])) + (t1 + k1[r])
-            mag[r] = (mag[r] + abs(t0)) + abs(t1)
+            # a select: the sign of a size is not predictable
+            e[r] = (e[r] + fma(x0, ql0 if x0 > 0.0 else qs0, k0[r])) + fma(x1, ql1 if x1 > 0.0 else qs1, k1[r])
             a0 = abs(x0)
             a1 = abs(x1)
-            im[r] = (im[r] + a0 * ir0) + a1 * ir1
-            mm[r] = (mm[r] + a0 * mr0) + a1 * mr1
+            im[r] = fma(a1, ir1, fma(a0, ir0, im[r]))
+            mm[r] = fma(a1, mr1, fma(a0, mr0, mm[r]))
     equity_out = equity[dst : dst + n]
     initial_out = initial[dst : dst + n]
     maintenance_out = maintenance[dst : dst + n]
@@ -287,7 +287,8 @@ def _screen_block(
     meets_out = meets_initial[dst : dst + n]
     uncertain_out = uncertain[dst : dst + n]
     for r in range(n):
-        er, mg, ir, mr = e[r], mag[r], im[r], mm[r]
+        er, ir, mr = e[r], im[r], mm[r]
+        mg = fma(price_per_requirement, ir, mag[r])
         equity_out[r] = er
         initial_out[r] = ir
         maintenance_out[r] = mr
@@ -317,6 +318,7 @@ def _screen_parallel(
     mm_rate: NDArray[np.float64],
     value_rate: NDArray[np.float64],
     value_cap: NDArray[np.float64],
+    price_per_requirement: float,
     rel_tol: float,
     equity_slack: float,
     requirement_slack: float,
@@ -334,7 +336,7 @@ def _screen_parallel(
         for lo in range(stripe * STRIPE_ROWS, end, BLOCK_ROWS):
             _screen_block(
                 lo, min(end, lo + BLOCK_ROWS), lo, balance, magnitude, size, carry, collateral, q_long,
-                q_short, im_rate, mm_rate, value_rate, value_cap, rel_tol, equity_slack, requirement_slack,
+                q_short, im_rate, mm_rate, value_rate, value_cap, price_per_requirement, rel_tol, equity_slack, requirement_slack,
                 scratch, equity, initial, maintenance, liquidatable, meets_initial, uncertain,
             )  # fmt: skip
 
@@ -353,6 +355,7 @@ def _screen_rows(
     mm_rate: NDArray[np.float64],
     value_rate: NDArray[np.float64],
     value_cap: NDArray[np.float64],
+    price_per_requirement: float,
     rel_tol: float,
     equity_slack: float,
     requirement_slack: float,
@@ -383,9 +386,25 @@ def _screen_rows(
                 a[q, r] = collateral[q, i]
         _screen_block(
             0, hi - lo, lo, b, m0, s, k, a, q_long, q_short, im_rate, mm_rate, value_rate, value_cap,
-            rel_tol, equity_slack, requirement_slack, scratch, equity, initial, maintenance, liquidatable,
+            price_per_requirement, rel_tol, equity_slack, requirement_slack, scratch, equity, initial, maintenance, liquidatable,
             meets_initial, uncertain,
         )  # fmt: skip
+
+
+def position_bound(q_long: NDArray[np.float64], q_short: NDArray[np.float64], im_rate: NDArray[np.float64]) -> float:
+    """``c >= max_j max(|q_long_j|, |q_short_j|) / im_rate_j`` (USD per USD of initial requirement):
+    ``sum_j |s_j q_j| <= c * sum_j |s_j| im_rate_j``, the position part of the error bound.
+
+    The float quotient is within ``u`` of the exact one; inflating it by ``1 + 4u`` and rounding
+    again leaves a value above it. ``0.0`` for a book without markets. Raises InvalidParameter
+    for a rate that is not positive (a validated price vector never gives one).
+    """
+    if im_rate.size == 0:
+        return 0.0
+    if not bool(np.all(im_rate > 0.0)):
+        raise InvalidParameter("im_rate must be positive for every market (a price or fraction is not)")
+    ratio = float(np.max(np.maximum(np.abs(q_long), np.abs(q_short)) / im_rate))
+    return ratio * (1.0 + 4.0 * UNIT_ROUNDOFF)
 
 
 def screen(
@@ -418,16 +437,17 @@ def screen(
     equity, initial, maintenance = values_out
     liquidatable, meets_initial, uncertain = flags_out
     rel_tol, equity_slack, requirement_slack = tolerances.rel_tol, tolerances.equity_slack, tolerances.requirement_slack
+    price_per_requirement = position_bound(q_long, q_short, im_rate)
     if rows is None and balance.shape[0] >= PARALLEL_MIN_ROWS:
         _screen_parallel(
             balance, magnitude, size.T, carry.T, collateral.T, q_long, q_short, im_rate, mm_rate, value_rate,
-            value_cap, rel_tol, equity_slack, requirement_slack, equity, initial, maintenance, liquidatable,
+            value_cap, price_per_requirement, rel_tol, equity_slack, requirement_slack, equity, initial, maintenance, liquidatable,
             meets_initial, uncertain,
         )  # fmt: skip
         return
     _screen_rows(
         np.arange(balance.shape[0], dtype=np.int64) if rows is None else rows,
         balance, magnitude, size.T, carry.T, collateral.T, q_long, q_short, im_rate, mm_rate, value_rate,
-        value_cap, rel_tol, equity_slack, requirement_slack, equity, initial, maintenance, liquidatable,
+        value_cap, price_per_requirement, rel_tol, equity_slack, requirement_slack, equity, initial, maintenance, liquidatable,
         meets_initial, uncertain,
     )  # fmt: skip
