@@ -12,6 +12,7 @@ zero equity so that the exact re-evaluation path runs. Printed, all measured in 
   (target <= 1.5x); the median of the per-round ratios, bytes read per second
   and a single-threaded numpy sum are printed beside it, with the machine's load average, and the
   same ratio with numba limited to one thread;
+* the part of ``evaluate`` spent re-evaluating undecided accounts exactly (the planted ones);
 * the speed-up over :func:`protocol.margin.account_health`, timed on ``--sample`` random
   accounts and extrapolated, with a check that every sampled and planted decision agrees;
 * peak extra memory of one call that allocates its outputs (tracemalloc) against the input size;
@@ -294,6 +295,16 @@ def main() -> None:
         f"{in_bytes / roof.core / 1e9:.2f} GB/s read ({(in_bytes + out.nbytes) / roof.core / 1e9:.2f} GB/s "
         f"read+write); {n / roof.core / 1e6:.1f} M accounts/s; single-threaded numpy sum "
         f"{numpy_t * 1e3:.1f} ms -> ratio {roof.core / numpy_t:.2f}x"
+    )
+    rows = batch.reevaluated.tolist()
+    reeval_t, _ = best_time(
+        lambda: [account_health(book.account(i), params, book.markets, prices, now_s=book.now_s) for i in rows],
+        args.repeats,
+    )
+    print(
+        f"of which exact re-evaluation of the {len(rows)} undecided accounts (model objects and "
+        f"account_health, one by one): {reeval_t * 1e3:.2f} ms; evaluate without it "
+        f"{(roof.core - reeval_t) / roof.stream:.2f}x the streaming pass"
     )
     threads = numba.get_num_threads()
     if threads > 1:  # one thread: no worker waits at a barrier for a descheduled peer (a busy machine)
