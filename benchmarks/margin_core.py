@@ -11,7 +11,8 @@ zero equity so that the exact re-evaluation path runs. Printed, all measured in 
   the screen walks them), all best of ``--repeats`` rounds that alternate them, and the ratio
   (target <= 1.5x); the median of the per-round ratios, bytes read per second
   and a single-threaded numpy sum are printed beside it, with the machine's load average, and the
-  same ratio with numba limited to one thread;
+  same ratio with numba limited to one thread, and a warning when the all-thread streaming pass
+  was no faster than the one-thread pass (a busy machine: the headline is then not a roofline);
 * the part of ``evaluate`` spent re-evaluating undecided accounts exactly (the planted ones);
 * the speed-up over :func:`protocol.margin.account_health`, timed on ``--sample`` random
   accounts and extrapolated, with a check that every sampled and planted decision agrees;
@@ -317,6 +318,12 @@ def main() -> None:
             f"at 1 thread: evaluate {one.core * 1e3:.2f} ms, streaming pass ({one.stream_name}) "
             f"{one.stream * 1e3:.2f} ms -> ratio {one.ratio:.2f}x; median per-round ratio {one.paired_ratio:.2f}x"
         )
+        if roof.stream >= one.stream:  # more threads never stream slower on an idle machine
+            print(
+                f"WARNING: the {threads}-thread streaming pass was no faster than the 1-thread one: other work "
+                "held the CPUs (see the load average), so the headline ratio is not against the machine's "
+                "roofline; rerun on an idle machine"
+            )
     cands = liquidation_candidates(batch)
     print(
         f"decisions: {int(batch.liquidatable.sum()):,} liquidatable, {int((~batch.meets_initial).sum()):,} below "
