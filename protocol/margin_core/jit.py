@@ -15,8 +15,8 @@ from typing import Any, TypeVar, cast
 from llvmlite import ir
 from numba import njit, types
 from numba.core.base import BaseContext
-from numba.core.typing import Signature
 from numba.core.typing.context import BaseContext as TypingContext
+from numba.core.typing.templates import Signature
 from numba.extending import intrinsic
 
 __all__ = ["fma", "kernel"]
@@ -58,7 +58,11 @@ def _fma(
     return types.float64(types.float64, types.float64, types.float64), codegen
 
 
+#: The intrinsic as kernels call it (numba resolves the object; the cast only types it for mypy).
+_fused = cast(Callable[[float, float, float], float], _fma)
+
+
 @kernel(parallel=False, inline=True)
 def fma(a: float, b: float, c: float) -> float:
     """``a * b + c`` rounded once (IEEE-754 fusedMultiplyAdd), float64 arguments."""
-    return _fma(a, b, c)  # type: ignore[no-any-return]
+    return _fused(a, b, c)
