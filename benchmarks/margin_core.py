@@ -11,7 +11,9 @@ zero equity so that the exact re-evaluation path runs. Printed, all measured in 
   the screen walks them), all best of ``--repeats`` rounds that alternate them, and the ratio
   (target <= 1.5x); the median of the per-round ratios, bytes read per second
   and a single-threaded numpy sum are printed beside it, with the machine's load average, and the
-  same ratio with numba limited to one thread;
+  same ratio with numba limited to one thread, and a warning when the all-thread streaming pass
+  was no faster than the one-thread pass (a busy machine: the headline is then not a roofline);
+* the part of ``evaluate`` spent re-evaluating undecided accounts exactly (the planted ones);
 * the speed-up over :func:`protocol.margin.account_health`, timed on ``--sample`` random
   accounts and extrapolated, with a check that every sampled and planted decision agrees;
 * peak extra memory of one call that allocates its outputs (tracemalloc) against the input size;
@@ -295,6 +297,16 @@ def main() -> None:
         f"read+write); {n / roof.core / 1e6:.1f} M accounts/s; single-threaded numpy sum "
         f"{numpy_t * 1e3:.1f} ms -> ratio {roof.core / numpy_t:.2f}x"
     )
+    rows = batch.reevaluated.tolist()
+    reeval_t, _ = best_time(
+        lambda: [account_health(a, params, book.markets, prices, now_s=book.now_s) for a in book.accounts(rows)],
+        args.repeats,
+    )
+    print(
+        f"of which exact re-evaluation of the {len(rows)} undecided accounts (the model accounts "
+        f"gathered from the limbs, then account_health on each): {reeval_t * 1e3:.2f} ms; evaluate without it "
+        f"{(roof.core - reeval_t) / roof.stream:.2f}x the streaming pass"
+    )
     threads = numba.get_num_threads()
     if threads > 1:  # one thread: no worker waits at a barrier for a descheduled peer (a busy machine)
         numba.set_num_threads(1)
@@ -306,6 +318,12 @@ def main() -> None:
             f"at 1 thread: evaluate {one.core * 1e3:.2f} ms, streaming pass ({one.stream_name}) "
             f"{one.stream * 1e3:.2f} ms -> ratio {one.ratio:.2f}x; median per-round ratio {one.paired_ratio:.2f}x"
         )
+        if roof.stream >= one.stream:  # more threads never stream slower on an idle machine
+            print(
+                f"WARNING: the {threads}-thread streaming pass was no faster than the 1-thread one: other work "
+                "held the CPUs (see the load average), so the headline ratio is not against the machine's "
+                "roofline; rerun on an idle machine"
+            )
     cands = liquidation_candidates(batch)
     print(
         f"decisions: {int(batch.liquidatable.sum()):,} liquidatable, {int((~batch.meets_initial).sum()):,} below "

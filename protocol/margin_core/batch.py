@@ -170,9 +170,10 @@ def _evaluate(
     )
     reevaluated = np.flatnonzero(out.uncertain)
     exact: dict[int, Health] = {}
-    for i in reevaluated.tolist():
-        row = i if rows is None else int(rows[i])
-        h = account_health(book.account(row), book.params, book.markets, checked, now_s=book.now_s)
+    slots = reevaluated.tolist()
+    accounts = book.accounts(slots if rows is None else rows[reevaluated].tolist())
+    for i, account in zip(slots, accounts, strict=True):
+        h = account_health(account, book.params, book.markets, checked, now_s=book.now_s)
         exact[i] = h
         out.equity[i] = h.equity / WAD
         out.initial[i] = h.initial / WAD

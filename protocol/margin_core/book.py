@@ -79,15 +79,15 @@ class ScreenArrays:
 
 
 class _ExactAccounts(Protocol):
-    def account(self, index: int) -> Account: ...
+    def accounts(self, indices: Sequence[int]) -> list[Account]: ...
 
 
 @dataclass(frozen=True, eq=False)
 class _ModelAccounts:
-    accounts: tuple[Account, ...]
+    rows: tuple[Account, ...]
 
-    def account(self, index: int) -> Account:
-        return self.accounts[index]
+    def accounts(self, indices: Sequence[int]) -> list[Account]:
+        return [self.rows[i] for i in indices]
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,22 +101,38 @@ class _LimbAccounts:
     loss_snapshot: WadLimbs
     collateral: WadLimbs
 
-    def account(self, index: int) -> Account:
-        rows = zip(
-            self.market_ids,
-            self.size.row(index),
-            self.open_notional.row(index),
-            self.funding_snapshot.row(index),
-            self.loss_snapshot.row(index),
+    def accounts(self, indices: Sequence[int]) -> list[Account]:
+        """Fresh model accounts of rows ``indices``: one gather per limb array for all of them (the
+        exact re-evaluation of a batch's undecided rows builds them all at once)."""
+        picked = np.asarray(indices, dtype=np.int64)
+
+        def exact(limbs: WadLimbs) -> list[list[int]]:
+            whole, frac = limbs.whole[picked].tolist(), limbs.frac[picked].tolist()
+            return [[w * WAD + f for w, f in zip(ws, fs, strict=True)] for ws, fs in zip(whole, frac, strict=True)]
+
+        balances = [
+            w * WAD + f
+            for w, f in zip(self.balance.whole[picked].tolist(), self.balance.frac[picked].tolist(), strict=True)
+        ]
+        fields = zip(
+            exact(self.size),
+            exact(self.open_notional),
+            exact(self.funding_snapshot),
+            exact(self.loss_snapshot),
             strict=True,
         )
-        positions = {
-            market_id: Position(size=s, open_notional=o, funding_snapshot=f, loss_snapshot=lo)
-            for market_id, s, o, f, lo in rows
-            if s or o
-        }
-        collateral = dict(zip(self.asset_ids, self.collateral.row(index), strict=True))
-        return Account(balance=self.balance.value((index,)), collateral=collateral, positions=positions)
+        out = []
+        for balance, (sizes, opens, fundings, losses), amounts in zip(
+            balances, fields, exact(self.collateral), strict=True
+        ):
+            positions = {
+                market_id: Position(size=sz, open_notional=o, funding_snapshot=f, loss_snapshot=lo)
+                for market_id, sz, o, f, lo in zip(self.market_ids, sizes, opens, fundings, losses, strict=True)
+                if sz or o
+            }
+            collateral = dict(zip(self.asset_ids, amounts, strict=True))
+            out.append(Account(balance=balance, collateral=collateral, positions=positions))
+        return out
 
 
 def _frozen(a: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -249,7 +265,20 @@ class MarginBook:
         """The exact model account at row ``index`` (a fresh object for array-built books)."""
         if isinstance(index, bool) or not isinstance(index, int | np.integer) or not 0 <= index < self.n_accounts:
             raise InvalidParameter(f"account index must be an integer in [0, {self.n_accounts}), got {index!r}")
-        return self._exact.account(int(index))
+        return self._exact.accounts([int(index)])[0]
+
+    def accounts(self, indices: Sequence[int]) -> list[Account]:
+        """The exact model accounts at rows ``indices`` (fresh objects for array-built books),
+        gathered in one pass: what :meth:`account` gives for each. InvalidParameter for a row
+        that is not an integer in ``[0, N)``."""
+        if isinstance(indices, str | bytes) or not isinstance(indices, Sequence):
+            raise InvalidParameter(f"indices must be a sequence of row numbers, got {type(indices).__name__}")
+        rows = []
+        for index in indices:
+            if isinstance(index, bool) or not isinstance(index, int | np.integer) or not 0 <= index < self.n_accounts:
+                raise InvalidParameter(f"account index must be an integer in [0, {self.n_accounts}), got {index!r}")
+            rows.append(int(index))
+        return self._exact.accounts(rows)
 
     @classmethod
     def from_state(cls, state: ProtocolState, params: Params) -> MarginBook:

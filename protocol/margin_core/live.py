@@ -26,11 +26,11 @@ __all__ = ["LiveBook"]
 
 @dataclass(frozen=True, eq=False)
 class _LiveAccounts:
-    accounts: Mapping[str, Account]
+    by_address: Mapping[str, Account]
     labels: Sequence[str]
 
-    def account(self, index: int) -> Account:
-        return self.accounts[self.labels[index]]
+    def accounts(self, indices: Sequence[int]) -> list[Account]:
+        return [self.by_address[self.labels[i]] for i in indices]
 
 
 def _read_only(a: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -11,19 +11,30 @@ price-dependent part and a *carry* fixed at construction::
     term = s * q_side + K,   q_long = (p - F - L_long) / W,   q_short = (p - F + L_short) / W,
     K    = -O + (s F0 + |s| L0) / W
 
-so the kernel reads two floats per position (``s``, ``K``). Requirements are
-``|s| * p * f / W**2`` with the model's exact effective fractions ``f``.
+so the kernel reads two floats per position (``s``, ``K``) and adds ``fma(s, q_side, K)``
+(one rounding). Requirements are ``|s| * p * f / W**2`` with the model's exact effective
+fractions ``f``, accumulated with fused multiply-adds.
+
+Position magnitude. The error bound scales with ``sum |s q|``; instead of accumulating it per
+position (two operations per market per account), the kernel bounds it by one per-price scalar,
+``c >= max_j max(|q_long_j|, |q_short_j|) / im_rate_j`` (:func:`position_bound`), times the
+initial requirement it computes anyway: ``sum_j |s_j q_j| <= c * sum_j |s_j| im_rate_j``. The
+bound is loose by at most the spread of ``|q| / im_rate`` across markets (a few times for
+fractions of a few per cent, each market's ``|q| / im_rate`` being about ``1 / imf``), which
+only widens the band of accounts re-evaluated exactly by that factor (a band ``1e-14`` of the
+account's gross notional wide).
 
 Layout and kernel. The (N, M) and (N, C) arrays are column-major. The screen walks the book in
 blocks of :data:`BLOCK_ROWS` accounts (threads take stripes of blocks); inside a block each loop
 runs over the accounts of one or two columns, so every read is a contiguous slice, every byte is
-read once, and the per-account accumulators stay in L1: the loops compile to SIMD over
-accounts with no branch per account. The order of the floating-point operations *within* an
+read once, and the per-account accumulators (equity, initial and maintenance requirements, and
+the collateral part of the magnitude) stay in L1: the loops compile to SIMD over accounts with
+no branch per account. The order of the floating-point operations *within* an
 account is the one the bound below analyses, whatever the block, so the whole-book pass and the
 chosen-rows pass (which gathers its rows into a block first) agree bit for bit.
 
 Error bound (``u = 2**-53``, ``g(k) = k u / (1 - k u)``; M markets, C collateral assets,
-``n = 1 + C + 2M`` additions into the equity accumulator):
+``n = 1 + C + 2M``, an upper bound on the roundings of the equity accumulator):
 
 1. Inputs. Every stored float is ``x (1 + t)``, ``|t| <= g(3)``: ``x / W`` from a Python
    integer is correctly rounded (``u``); from limbs, ``whole + frac / 1e18`` takes three
@@ -34,15 +45,20 @@ Error bound (``u = 2**-53``, ``g(k) = k u / (1 - k u)``; M markets, C collateral
    ``S = |O| + |s| |F0| + |s| |L0|`` (products ``g(7)``, two sums).
 3. Terms. Collateral ``min(a^ value_rate^, cap^)`` is within ``g(6) V`` of the exact capped value,
    ``V = a * value_rate`` uncapped (``min`` is 1-Lipschitz; when the cap wins, ``cap <= V (1 + g(6))``).
-   A position ``s^ q^ + K^`` is within ``g(10) (|s q| + S)``.
+   A position ``fma(s^, q^, K^)`` is within ``g(10) (|s q| + S)`` (``s^ q^`` within ``g(4) |s q|``,
+   one rounding of the sum).
 4. Equity. Recursive summation of those terms (Higham, Thm. 4.4) gives
    ``|E^ - E*| <= g(n + 11) A`` where ``A = |B| + sum V + sum (|s q| + S)`` and ``E*`` is the
-   exact rational equity. Requirements are sums of ``M`` non-negative terms each within
-   ``g(5)``: ``|R^ - R*| <= g(M + 5) R*``. The difference ``E^ - R^`` adds ``u (|E^| + R^)``.
-5. The kernel computes ``A`` and ``R`` in float; they differ from the true values by a factor
-   ``1 + g(n + 3)`` at most. Altogether ``|(E^ - R^) - (E* - R*)| <= 2 g(n + 12) (A^ + R^)``,
-   and we use ``rel_tol = 4 (n + 12) u`` (a further factor 2 covers the rounding of the
-   tolerance itself and ``g(k) <= 1.01 k u`` for every ``k`` used).
+   exact rational equity. Requirements are fused sums of ``M`` non-negative terms each within
+   ``g(4)``: ``|R^ - R*| <= g(M + 5) R*``. The difference ``E^ - R^`` adds ``u (|E^| + R^)``.
+5. Magnitude. The kernel computes ``A^ = fma(c, IM^, |B|^ + sum S^ + sum V^)``. The static and
+   collateral parts are within a factor ``1 + g(n + 3)`` of their true values; the position
+   part ``sum |s q|`` is at most ``(1 + g(4)) sum |s^ q^| <= (1 + g(4)) c sum |s^| im_rate^`` and
+   the fused sum ``IM^`` is at least ``(1 - g(M)) sum |s^| im_rate^``, so with the last rounding
+   ``A <= (1 + g(n + 2M + 6)) A^``. The requirement ``R`` is within ``1 + g(M + 5)`` of ``R^``.
+   Altogether ``|(E^ - R^) - (E* - R*)| <= 2 g(n + 2M + 17) (A^ + R^)``, and we use
+   ``rel_tol = 4 (n + 2M + 17) u`` (a further factor 2 covers the rounding of the tolerance
+   itself and ``g(k) <= 1.01 k u`` for every ``k`` used).
 6. Integer rounding of the model, in wei (the model always rounds against the user):
    equity ``E`` lies in ``(E* - (3M + 2C), E*]`` (per position: upnl FLOOR, funding CEIL,
    loss UP; per collateral: two DOWN), each requirement ``R`` in ``[R*, R* + kM)``: the notional
@@ -55,14 +71,18 @@ Decision rule. With ``tol_E = rel_tol A^ + (3M + 2C + 1) 1e-18`` and, for ``R`` 
 (or initial) requirement, ``tol_R = rel_tol (A^ + R^) + ((3 + k) M + 2C + 2) 1e-18``: if
 ``|E^| > tol_E`` then ``sign(E) = sign(E^) != 0``; if ``|E^ - R^| > tol_R`` then
 ``sign(E - R) = sign(E^ - R^) != 0``. If ``A^ = IM^ = 0`` every input of the account is exactly
-zero (a nonzero WAD integer never rounds to 0.0, and ``|s| im_rate > 0`` for ``s != 0``), so the
+zero (a nonzero WAD integer never rounds to 0.0, and ``|s| im_rate > 0`` for ``s != 0``: it is at
+least ``1e-39``), so the
 model's ``E = IM = MM = 0`` and the screen's ``0 < 0`` / ``0 >= 0`` decide it exactly.
 Otherwise the account is *uncertain* and the batch
 re-evaluates it with the model's own integer functions. Hence ``E < MM`` (liquidatable,
 strict), ``E >= IM`` (meets initial) and every sign are exact on every account. The bound
-assumes IEEE binary64 with round-to-nearest and no reassociation (no ``fastmath``); a fused
-multiply-add only removes a rounding. No intermediate can overflow or underflow: model values are
-int256 wei (``< 6e58`` units) and products stay within ``1e-60 .. 1e118``.
+assumes IEEE binary64 with round-to-nearest and no reassociation (no ``fastmath``); the fused
+multiply-adds are explicit (:func:`~protocol.margin_core.jit.fma`), so every loop and its
+scalar remainder compute the same bits. No intermediate can overflow or underflow: model values
+are int256 wei (``< 6e58`` units), products stay within ``1e-60 .. 1e120`` and ``c IM^`` below
+``1e200`` (``c <= 6e58 / 1e-21``, ``im_rate`` being at least ``1e-18`` USD times the 0.1 %
+minimum fraction).
 """
 
 from __future__ import annotations
@@ -72,9 +92,19 @@ from numba import prange
 from numpy.typing import NDArray
 
 from protocol.constants import MAX_INITIAL_MARGIN_FRACTION, WAD
-from protocol.margin_core.jit import kernel
+from protocol.errors import InvalidParameter
+from protocol.margin_core.jit import fma, kernel
 
-__all__ = ["BLOCK_ROWS", "PARALLEL_MIN_ROWS", "STRIPE_ROWS", "Tolerances", "prepare", "prepare_rows", "screen"]
+__all__ = [
+    "BLOCK_ROWS",
+    "PARALLEL_MIN_ROWS",
+    "STRIPE_ROWS",
+    "Tolerances",
+    "position_bound",
+    "prepare",
+    "prepare_rows",
+    "screen",
+]
 
 UNIT_ROUNDOFF = 2.0**-53
 WEI = 1e-18
@@ -89,8 +119,8 @@ class Tolerances:
 
     def __init__(self, n_markets: int, n_collaterals: int) -> None:
         additions = 1 + n_collaterals + 2 * n_markets
-        #: Relative tolerance applied to the magnitude sum ``A^`` (and ``A^ + R^``).
-        self.rel_tol = 4.0 * (additions + 12) * UNIT_ROUNDOFF
+        #: Relative tolerance applied to the magnitude bound ``A^`` (and ``A^ + R^``).
+        self.rel_tol = 4.0 * (additions + 2 * n_markets + 17) * UNIT_ROUNDOFF
         #: Absolute slack for equity alone: the model's integer rounding, in USD units.
         self.equity_slack = (3 * n_markets + 2 * n_collaterals + 1) * WEI
         #: Absolute slack for equity minus a requirement, in USD units.
@@ -218,6 +248,7 @@ def _screen_block(
     mm_rate: NDArray[np.float64],
     value_rate: NDArray[np.float64],
     value_cap: NDArray[np.float64],
+    price_per_requirement: float,
     rel_tol: float,
     equity_slack: float,
     requirement_slack: float,
@@ -234,8 +265,10 @@ def _screen_block(
     ``size``, ``carry`` (M, N) and ``collateral`` (C, N) are row-major tables, one row per market
     or asset (the transposes of the book's column-major arrays).
 
-    ``scratch`` is a (5, >= BLOCK_ROWS) work array: four per-account accumulators (equity,
-    magnitude, initial, maintenance) and a column of zeros. Each loop runs over the block's
+    ``scratch`` is a (5, >= BLOCK_ROWS) work array: four per-account accumulators (equity, the
+    static and collateral part of the magnitude, initial, maintenance) and a column of zeros; the
+    magnitude bound adds ``price_per_requirement`` (``c`` of the module docstring) times the
+    initial requirement at the end. Each loop runs over the block's
     accounts, reading contiguous column slices of the column-major arrays and updating the
     accumulators, which stay in L1: it compiles to SIMD over accounts. Markets go two per pass
     (half the accumulator traffic); an odd last market is paired with the zero column, whose terms
@@ -272,14 +305,12 @@ def _screen_block(
         for r in range(n):
             x0 = s0[r]
             x1 = s1[r]
-            t0 = x0 * (ql0 if x0 > 0.0 else qs0)  # a select: the sign of a size is not predictable
-            t1 = x1 * (ql1 if x1 > 0.0 else qs1)
-            e[r] = (e[r] + (t0 + k0[r])) + (t1 + k1[r])
-            mag[r] = (mag[r] + abs(t0)) + abs(t1)
+            # a select: the sign of a size is not predictable
+            e[r] = (e[r] + fma(x0, ql0 if x0 > 0.0 else qs0, k0[r])) + fma(x1, ql1 if x1 > 0.0 else qs1, k1[r])
             a0 = abs(x0)
             a1 = abs(x1)
-            im[r] = (im[r] + a0 * ir0) + a1 * ir1
-            mm[r] = (mm[r] + a0 * mr0) + a1 * mr1
+            im[r] = fma(a1, ir1, fma(a0, ir0, im[r]))
+            mm[r] = fma(a1, mr1, fma(a0, mr0, mm[r]))
     equity_out = equity[dst : dst + n]
     initial_out = initial[dst : dst + n]
     maintenance_out = maintenance[dst : dst + n]
@@ -287,7 +318,8 @@ def _screen_block(
     meets_out = meets_initial[dst : dst + n]
     uncertain_out = uncertain[dst : dst + n]
     for r in range(n):
-        er, mg, ir, mr = e[r], mag[r], im[r], mm[r]
+        er, ir, mr = e[r], im[r], mm[r]
+        mg = fma(price_per_requirement, ir, mag[r])
         equity_out[r] = er
         initial_out[r] = ir
         maintenance_out[r] = mr
@@ -317,6 +349,7 @@ def _screen_parallel(
     mm_rate: NDArray[np.float64],
     value_rate: NDArray[np.float64],
     value_cap: NDArray[np.float64],
+    price_per_requirement: float,
     rel_tol: float,
     equity_slack: float,
     requirement_slack: float,
@@ -334,8 +367,8 @@ def _screen_parallel(
         for lo in range(stripe * STRIPE_ROWS, end, BLOCK_ROWS):
             _screen_block(
                 lo, min(end, lo + BLOCK_ROWS), lo, balance, magnitude, size, carry, collateral, q_long,
-                q_short, im_rate, mm_rate, value_rate, value_cap, rel_tol, equity_slack, requirement_slack,
-                scratch, equity, initial, maintenance, liquidatable, meets_initial, uncertain,
+                q_short, im_rate, mm_rate, value_rate, value_cap, price_per_requirement, rel_tol, equity_slack,
+                requirement_slack, scratch, equity, initial, maintenance, liquidatable, meets_initial, uncertain,
             )  # fmt: skip
 
 
@@ -353,6 +386,7 @@ def _screen_rows(
     mm_rate: NDArray[np.float64],
     value_rate: NDArray[np.float64],
     value_cap: NDArray[np.float64],
+    price_per_requirement: float,
     rel_tol: float,
     equity_slack: float,
     requirement_slack: float,
@@ -383,9 +417,25 @@ def _screen_rows(
                 a[q, r] = collateral[q, i]
         _screen_block(
             0, hi - lo, lo, b, m0, s, k, a, q_long, q_short, im_rate, mm_rate, value_rate, value_cap,
-            rel_tol, equity_slack, requirement_slack, scratch, equity, initial, maintenance, liquidatable,
-            meets_initial, uncertain,
+            price_per_requirement, rel_tol, equity_slack, requirement_slack, scratch, equity, initial,
+            maintenance, liquidatable, meets_initial, uncertain,
         )  # fmt: skip
+
+
+def position_bound(q_long: NDArray[np.float64], q_short: NDArray[np.float64], im_rate: NDArray[np.float64]) -> float:
+    """``c >= max_j max(|q_long_j|, |q_short_j|) / im_rate_j`` (USD per USD of initial requirement):
+    ``sum_j |s_j q_j| <= c * sum_j |s_j| im_rate_j``, the position part of the error bound.
+
+    The float quotient is within ``u`` of the exact one; inflating it by ``1 + 4u`` and rounding
+    again leaves a value above it. ``0.0`` for a book without markets. Raises InvalidParameter
+    for a rate that is not positive (a validated price vector never gives one).
+    """
+    if im_rate.size == 0:
+        return 0.0
+    if not bool(np.all(im_rate > 0.0)):
+        raise InvalidParameter("im_rate must be positive for every market (a price or fraction is not)")
+    ratio = float(np.max(np.maximum(np.abs(q_long), np.abs(q_short)) / im_rate))
+    return ratio * (1.0 + 4.0 * UNIT_ROUNDOFF)
 
 
 def screen(
@@ -418,16 +468,17 @@ def screen(
     equity, initial, maintenance = values_out
     liquidatable, meets_initial, uncertain = flags_out
     rel_tol, equity_slack, requirement_slack = tolerances.rel_tol, tolerances.equity_slack, tolerances.requirement_slack
+    price_per_requirement = position_bound(q_long, q_short, im_rate)
     if rows is None and balance.shape[0] >= PARALLEL_MIN_ROWS:
         _screen_parallel(
             balance, magnitude, size.T, carry.T, collateral.T, q_long, q_short, im_rate, mm_rate, value_rate,
-            value_cap, rel_tol, equity_slack, requirement_slack, equity, initial, maintenance, liquidatable,
-            meets_initial, uncertain,
+            value_cap, price_per_requirement, rel_tol, equity_slack, requirement_slack, equity, initial,
+            maintenance, liquidatable, meets_initial, uncertain,
         )  # fmt: skip
         return
     _screen_rows(
         np.arange(balance.shape[0], dtype=np.int64) if rows is None else rows,
         balance, magnitude, size.T, carry.T, collateral.T, q_long, q_short, im_rate, mm_rate, value_rate,
-        value_cap, rel_tol, equity_slack, requirement_slack, equity, initial, maintenance, liquidatable,
-        meets_initial, uncertain,
+        value_cap, price_per_requirement, rel_tol, equity_slack, requirement_slack, equity, initial,
+        maintenance, liquidatable, meets_initial, uncertain,
     )  # fmt: skip

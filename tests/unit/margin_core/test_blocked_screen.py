@@ -5,12 +5,21 @@ falls in, for odd and even market counts and with or without collateral."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
 from protocol.errors import InvalidParameter
 from protocol.margin_core import ScreenArrays
-from protocol.margin_core.screen import BLOCK_ROWS, PARALLEL_MIN_ROWS, STRIPE_ROWS, Tolerances, screen
+from protocol.margin_core.screen import (
+    BLOCK_ROWS,
+    PARALLEL_MIN_ROWS,
+    STRIPE_ROWS,
+    Tolerances,
+    position_bound,
+    screen,
+)
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -37,6 +46,11 @@ def random_book(n: int, m: int, c: int, seed: int) -> tuple[Arrays, tuple[np.nda
     return (balance, magnitude, size, carry, collateral), market_rates, collateral_rates
 
 
+def fma(a: float, b: float, c: float) -> float:
+    """``a * b + c`` rounded once: exact rationals, then Python's correctly rounded conversion."""
+    return float(Fraction(a) * Fraction(b) + Fraction(c))
+
+
 def reference_row(
     i: int,
     arrays: Arrays,
@@ -56,11 +70,10 @@ def reference_row(
     im = mm = 0.0
     for j in range(size.shape[1]):
         s = float(size[i, j])
-        t = s * float(q_long[j] if s > 0.0 else q_short[j])
-        e += t + float(carry[i, j])
-        mag += abs(t)
-        im += abs(s) * float(im_rate[j])
-        mm += abs(s) * float(mm_rate[j])
+        e += fma(s, float(q_long[j] if s > 0.0 else q_short[j]), float(carry[i, j]))
+        im = fma(abs(s), float(im_rate[j]), im)
+        mm = fma(abs(s), float(mm_rate[j]), mm)
+    mag = fma(position_bound(q_long, q_short, im_rate), im, mag)
     dm, di = e - mm, e - im
     uncertain = (mag != 0.0 or im != 0.0) and (
         abs(e) <= tol.rel_tol * mag + tol.equity_slack

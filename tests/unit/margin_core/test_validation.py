@@ -95,6 +95,21 @@ def test_account_index_is_checked(book: MarginBook) -> None:
     assert book.account(0).positions[0].size == WAD
     with pytest.raises(InvalidParameter, match="account index"):
         book.account(1)
+    assert book.accounts([0, 0]) == [book.account(0), book.account(0)]
+    for bad in ([1], [-1], [True], [0.0]):
+        with pytest.raises(InvalidParameter, match="account index"):
+            book.accounts(bad)
+    with pytest.raises(InvalidParameter, match="sequence of row numbers"):
+        book.accounts(0)  # type: ignore[arg-type]
+
+
+def test_accounts_of_a_limb_book_are_gathered_row_by_row(params: Params) -> None:
+    rich, poor = trader(10**4 * WAD, btc=WAD), trader(-3 * WAD - 7, btc=-2 * WAD)
+    book = limb_book([rich, poor], params, market_states())
+    both = book.accounts([1, 0])
+    assert both == [book.account(1), book.account(0)]
+    assert (both[0].balance, both[0].positions[0].size) == (-3 * WAD - 7, -2 * WAD)
+    assert (both[1].balance, both[1].positions[0].size) == (10**4 * WAD, WAD)
 
 
 def limbs(*shape: int) -> WadLimbs:
