@@ -423,6 +423,14 @@ def _bad_governance(w: World) -> act.Action:
     return variants[int(w.rng.integers(0, len(variants)))]()
 
 
+def _outage(w: World) -> act.Action:
+    """A clock step past the feeds' heartbeat (an oracle outage): the next reading may move the
+    price by half (what drives leveraged accounts past zero equity: bankrupt closes, shortfalls,
+    collateral sales, deleveraging)."""
+    heartbeat = max(fp.heartbeat_s for fp in w.model.params.feeds)
+    return act.AdvanceTime(heartbeat + int(w.rng.integers(1, 600)), 1)
+
+
 def _adl_clock(w: World) -> act.Action:
     """A clock step to a pending ADL proposal's execution window (now and then past it: the
     proposal expires), else a deleveraging draw."""
@@ -448,7 +456,8 @@ class ActionKind:
     draw: Callable[[World], act.Action]
 
 
-#: The coverage kinds: refused variants of every contract entry and the ADL queue's clock steps,
+#: The coverage kinds: refused variants of every contract entry and clock steps (outages, the
+#: ADL queue's windows; every block also opens with one: :func:`draw_block_start`),
 #: drawn under the ``coverage`` profile only (weight 0 in the others, listed last in
 #: :data:`ACTION_KINDS`: a profile without them draws exactly as before they existed).
 COVERAGE_KINDS: Final[tuple[ActionKind, ...]] = (
@@ -459,7 +468,8 @@ COVERAGE_KINDS: Final[tuple[ActionKind, ...]] = (
     ActionKind("bad_oracle_or_funding", act.PushPrice, "oracle", 0.5, _bad_oracle_or_funding),
     ActionKind("bad_liquidation", act.Liquidate, "keeper", 2, _bad_liquidation),
     ActionKind("bad_governance", act.SetRole, "governance", 1.5, _bad_governance),
-    ActionKind("adl_clock", act.AutoDeleverage, "keeper", 1, _adl_clock),
+    ActionKind("outage", act.AdvanceTime, "oracle", 3, _outage),
+    ActionKind("adl_clock", act.AdvanceTime, "keeper", 2, _adl_clock),
 )
 
 #: Every action kind of the campaign (add one entry to add a kind); every protocol action type
@@ -533,7 +543,6 @@ def kind_weights(profile: str) -> tuple[list[str], np.ndarray]:
 
 #: Protocol action types no kind draws, and why.
 UNDRAWN: Final[dict[type[act.Action], str]] = {
-    act.AdvanceTime: "opens every block (draw_block_start); the coverage kind adl_clock steps to an ADL window",
     act.SettleExpired: "settles expired options: the campaign lists perpetual markets only",
 }
 
