@@ -432,15 +432,21 @@ def _outage(w: World) -> act.Action:
 
 
 def _adl_clock(w: World) -> act.Action:
-    """A clock step to a pending ADL proposal's execution window (now and then past it: the
-    proposal expires), else a deleveraging draw."""
-    pending = [p.deadline_s for p in w.model.state.adl_proposals.values() if p.deadline_s >= w.now]
+    """The ADL queue's next step in time: the reference keeper's execution (the stored list, or
+    the bankrupt close of an empty one) of a proposal in its window; else a clock step to a
+    pending proposal's window (now and then past it: the proposal expires); else a deleveraging
+    draw."""
+    window = w.model.params.protocol.adl_window_s
+    for (account, market), p in sorted(w.model.state.adl_proposals.items()):
+        if p.deadline_s <= w.now <= p.deadline_s + window:
+            step = adl_action(w.model, ACTORS.keeper, account, market, p.counterparties)
+            if step is not None:
+                return step
+    pending = [p.deadline_s for p in w.model.state.adl_proposals.values() if p.deadline_s > w.now]
     if not pending:
         return _deleverage(w)
-    deadline = min(pending)
     past = w.rng.random() < 0.2
-    window = w.model.params.protocol.adl_window_s
-    return act.AdvanceTime(deadline - w.now + (window + 1 if past else int(w.rng.integers(0, window // 2))), 1)
+    return act.AdvanceTime(min(pending) - w.now + (window + 1 if past else int(w.rng.integers(0, window // 2))), 1)
 
 
 @dataclass(frozen=True)
@@ -469,7 +475,7 @@ COVERAGE_KINDS: Final[tuple[ActionKind, ...]] = (
     ActionKind("bad_liquidation", act.Liquidate, "keeper", 2, _bad_liquidation),
     ActionKind("bad_governance", act.SetRole, "governance", 1.5, _bad_governance),
     ActionKind("outage", act.AdvanceTime, "oracle", 3, _outage),
-    ActionKind("adl_clock", act.AdvanceTime, "keeper", 2, _adl_clock),
+    ActionKind("adl_clock", act.AdvanceTime, "keeper", 5, _adl_clock),
 )
 
 #: Every action kind of the campaign (add one entry to add a kind); every protocol action type
