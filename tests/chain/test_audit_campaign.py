@@ -167,4 +167,12 @@ def test_coverage_report_lists_never_reached_contract_lines(tmp_path: Path) -> N
     assert model["files"]["protocol/clearing_house.py"]["reached"] > 0
     text = (out / "coverage.txt").read_text()
     assert all(f"  {n:5d} | " in text for n in house["missing"])
+    # the constructor has no runtime code: never reached, and marked so
+    init = next(n for n, line in enumerate(source, 1) if line.startswith("def __init__("))
+    constructor = [n for n in house["missing"] if init < n < init + 30]
+    assert constructor
+    assert set(constructor) <= set(house["no_runtime_code"]) <= set(house["missing"])
+    assert report["reached"] <= report["runtime_statements"] < report["statements"]
+    assert "[no runtime code]" in text
+    assert "lines with runtime code:" in text
     assert (out / "html" / "index.html").is_file()
