@@ -74,11 +74,13 @@ test: lint typecheck layers $(ANVIL) $(CHROMIUM)
 	PATH="$(CURDIR)/$(dir $(ANVIL)):$$PATH" $(PY) -m pytest -n 2 -q; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
-## invariant campaigns at fuzzer scale: 1,000,000 actions on the model (2 workers) and 50,000 on anvil
+## invariant campaigns at fuzzer scale: 1,000,000 actions on the model (2 workers) and 50,000 on anvil; contract coverage (titanoboa)
 audit: $(STAMP) $(ANVIL)
 	$(VENV)/bin/novation audit --chain model --actions 1000000 --sequence-length 2000 --workers 2 --out runs/audit-model
 	PATH="$(CURDIR)/$(dir $(ANVIL)):$$PATH" $(VENV)/bin/novation audit --chain anvil --actions 50000 \
 	  --sequence-length 5000 --out runs/audit-anvil
+	$(VENV)/bin/novation audit --chain boa --workers 1 --profile coverage --actions 3000 --sequence-length 500 \
+	  --seed 2 --coverage runs/audit-coverage
 
 clean:
 	rm -rf $(VENV) tools/uv tools/node_modules .pytest_cache .mypy_cache .ruff_cache

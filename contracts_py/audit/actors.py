@@ -14,7 +14,7 @@ acting role, a weight and a draw function of a :class:`World`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
@@ -31,6 +31,7 @@ from protocol.orders import OrderDomain, OrderSigner
 __all__ = [
     "ACTION_KINDS",
     "ACTORS",
+    "COVERAGE_KINDS",
     "KEYS",
     "PROFILES",
     "ActionKind",
@@ -322,6 +323,132 @@ def _accept_governance(w: World) -> act.Action:
     return act.AcceptGovernance(pending if pending is not None and w.rng.random() < 0.8 else w.trader())
 
 
+# ----------------------------------------------------------------------------- coverage draws
+# Refused variants of every contract entry (one revert reason each, drawn at random) and the
+# clock steps of the ADL queue: the ``coverage`` profile draws them, the default one does not.
+
+#: An id no market, feed or collateral asset of the campaign's parameters uses.
+UNLISTED: Final = 7
+
+
+def _bad_deposit(w: World) -> act.Action:
+    """Unknown asset, above the collateral's deposit cap, above its per-account cap."""
+    amount = (int(w.rng.integers(1, 10)) * USDC, 2 * 10**6 * WAD, 2 * 10**5 * WAD)
+    choice = int(w.rng.integers(0, 3))
+    return act.Deposit(w.trader(), UNLISTED if choice == 0 else WETH, amount[choice])
+
+
+def _bad_withdraw(w: World) -> act.Action:
+    """Unknown asset, more than the balance (settlement or collateral) holds."""
+    choice = int(w.rng.integers(0, 3))
+    asset = (UNLISTED, 0, WETH)[choice]
+    return act.Withdraw(w.trader(), asset, (USDC, 10**15 * USDC, 10**6 * WAD)[choice])
+
+
+def _bad_fill(w: World) -> act.Action:
+    """A matcher's fill refused for one reason of the order checks or the fill checks."""
+    good = _fill(w)
+    assert isinstance(good, act.Fill)
+    maker, taker, market, size, px = good.maker, good.taker, good.market_id, good.size_wad, good.price_wad
+    s = w.signer
+    variants: tuple[Callable[[], act.Action], ...] = (
+        lambda: replace(good, taker_order=s.order(taker, 1 - market, size, px)),
+        lambda: s.fill(ACTORS.matcher, maker, maker, market, size, px),
+        lambda: s.fill(ACTORS.matcher, maker, taker, UNLISTED, size, px),
+        lambda: replace(good, maker_order=act.SignedOrder(good.maker_order.order, good.taker_order.signature)),
+        lambda: replace(good, taker_order=s.order(taker, market, size, px, expiry_s=max(w.now - 1, 0))),
+        lambda: replace(good, size_wad=-size),
+        lambda: replace(good, price_wad=px + px // 500 if size > 0 else max(px - px // 500, 1)),
+        lambda: replace(good, taker_fee_wad=good.taker_fee_wad + 1),
+        lambda: s.fill(ACTORS.matcher, maker, taker, market, size, px, MAX_FEE_RATE + 1, MAX_FEE_RATE + 1),
+        lambda: s.fill(ACTORS.matcher, maker, taker, market, size, px * 3 // 2),
+        lambda: replace(good, size_wad=2 * size),
+    )
+    return variants[int(w.rng.integers(0, len(variants)))]()
+
+
+def _bad_cancel(w: World) -> act.Action:
+    """A trader cancels another trader's order."""
+    owner, sender = (ACTORS.traders[int(i)] for i in w.rng.choice(len(ACTORS.traders), 2, replace=False))
+    return act.CancelOrder(sender, w.signer.order(owner, w.market(), WAD, w.price(0)).order)
+
+
+def _bad_oracle_or_funding(w: World) -> act.Action:
+    """A reading for an unknown feed; a funding rate for an unknown market or by an outsider."""
+    choice = int(w.rng.integers(0, 3))
+    if choice == 0:
+        return act.PushPrice(ACTORS.oracle, UNLISTED, w.price(0), w.now)
+    if choice == 1:
+        return act.SetFundingRate(ACTORS.funding, UNLISTED, 0)
+    return act.SetFundingRate(w.trader(), w.market(), 0)
+
+
+def _bad_liquidation(w: World) -> act.Action:
+    """Self liquidation, unknown market, no position, more than the position; the same for a
+    collateral sale (self, unknown asset, a balance not negative, more than the collateral)."""
+    target, market = w.trader(), w.market()
+    acct = w.model.state.accounts.get(target)
+    pos = acct.positions.get(market) if acct is not None else None
+    variants: tuple[Callable[[], act.Action], ...] = (
+        lambda: act.Liquidate(target, target, market, WAD),
+        lambda: act.Liquidate(ACTORS.keeper, target, UNLISTED, WAD),
+        lambda: act.Liquidate(ACTORS.keeper, ACTORS.liquidator, market, WAD),
+        lambda: act.Liquidate(ACTORS.keeper, target, market, abs(pos.size) + 1 if pos is not None else WAD),
+        lambda: act.LiquidateCollateral(target, target, WETH, WAD),
+        lambda: act.LiquidateCollateral(ACTORS.liquidator, target, UNLISTED, WAD),
+        lambda: act.LiquidateCollateral(ACTORS.liquidator, ACTORS.keeper, WETH, WAD),
+        lambda: act.LiquidateCollateral(ACTORS.liquidator, target, WETH, 10**9 * WAD),
+        lambda: act.AutoDeleverage(ACTORS.keeper, target, UNLISTED, ()),
+        lambda: act.AutoDeleverage(ACTORS.keeper, ACTORS.liquidator, market, ()),
+    )
+    return variants[int(w.rng.integers(0, len(variants)))]()
+
+
+def _bad_governance(w: World) -> act.Action:
+    """Governance entries by an outsider, the governance role revoked, margin parameters out of
+    bounds or for an unknown market, more fees than the pool holds, an acceptance by someone
+    not proposed."""
+    outsider, gov = w.trader(), w.governor()
+    variants: tuple[Callable[[], act.Action], ...] = (
+        lambda: act.SetRole(outsider if outsider != gov else ACTORS.keeper, "matcher", outsider, True),
+        lambda: act.SetRole(gov, "governance", gov, False),
+        lambda: act.SetMarketMargin(gov, w.market(), WAD, WAD),
+        lambda: act.SetMarketMargin(gov, UNLISTED, WAD // 10, WAD // 2),
+        lambda: act.SetMarketMargin(ACTORS.keeper, w.market(), WAD // 10, WAD // 2),
+        lambda: act.WithdrawFees(ACTORS.keeper, ACTORS.keeper, USDC),
+        lambda: act.WithdrawFees(gov, gov, 10**15 * USDC),
+        lambda: act.SetPaused(ACTORS.keeper, True),
+        lambda: act.AcceptGovernance(ACTORS.keeper),
+    )
+    return variants[int(w.rng.integers(0, len(variants)))]()
+
+
+def _outage(w: World) -> act.Action:
+    """A clock step past the feeds' heartbeat (an oracle outage): the next reading may move the
+    price by half (what drives leveraged accounts past zero equity: bankrupt closes, shortfalls,
+    collateral sales, deleveraging)."""
+    heartbeat = max(fp.heartbeat_s for fp in w.model.params.feeds)
+    return act.AdvanceTime(heartbeat + int(w.rng.integers(1, 600)), 1)
+
+
+def _adl_clock(w: World) -> act.Action:
+    """The ADL queue's next step in time: the reference keeper's execution (the stored list, or
+    the bankrupt close of an empty one) of a proposal in its window; else a clock step to a
+    pending proposal's window (now and then past it: the proposal expires); else a deleveraging
+    draw."""
+    window = w.model.params.protocol.adl_window_s
+    for (account, market), p in sorted(w.model.state.adl_proposals.items()):
+        if p.deadline_s <= w.now <= p.deadline_s + window:
+            step = adl_action(w.model, ACTORS.keeper, account, market, p.counterparties)
+            if step is not None:
+                return step
+    pending = [p.deadline_s for p in w.model.state.adl_proposals.values() if p.deadline_s > w.now]
+    if not pending:
+        return _deleverage(w)
+    past = w.rng.random() < 0.2
+    return act.AdvanceTime(min(pending) - w.now + (window + 1 if past else int(w.rng.integers(0, window // 2))), 1)
+
+
 @dataclass(frozen=True)
 class ActionKind:
     """One kind of action: its name, the protocol action it draws (a type of
@@ -334,6 +461,22 @@ class ActionKind:
     weight: float
     draw: Callable[[World], act.Action]
 
+
+#: The coverage kinds: refused variants of every contract entry and clock steps (outages, the
+#: ADL queue's windows; every block also opens with one: :func:`draw_block_start`),
+#: drawn under the ``coverage`` profile only (weight 0 in the others, listed last in
+#: :data:`ACTION_KINDS`: a profile without them draws exactly as before they existed).
+COVERAGE_KINDS: Final[tuple[ActionKind, ...]] = (
+    ActionKind("bad_deposit", act.Deposit, "trader", 1, _bad_deposit),
+    ActionKind("bad_withdraw", act.Withdraw, "trader", 1, _bad_withdraw),
+    ActionKind("bad_fill", act.Fill, "matcher", 2, _bad_fill),
+    ActionKind("bad_cancel", act.CancelOrder, "trader", 0.3, _bad_cancel),
+    ActionKind("bad_oracle_or_funding", act.PushPrice, "oracle", 0.5, _bad_oracle_or_funding),
+    ActionKind("bad_liquidation", act.Liquidate, "keeper", 2, _bad_liquidation),
+    ActionKind("bad_governance", act.SetRole, "governance", 1.5, _bad_governance),
+    ActionKind("outage", act.AdvanceTime, "oracle", 3, _outage),
+    ActionKind("adl_clock", act.AdvanceTime, "keeper", 5, _adl_clock),
+)
 
 #: Every action kind of the campaign (add one entry to add a kind); every protocol action type
 #: is drawn by at least one kind unless :data:`UNDRAWN` says why not.
@@ -364,6 +507,7 @@ ACTION_KINDS: Final[tuple[ActionKind, ...]] = (
     ActionKind("role_toggle", act.SetRole, "governance", 0.3, _role_toggle),
     ActionKind("governance_proposal", act.SetRole, "governance", 0.2, _governance_proposal),
     ActionKind("accept_governance", act.AcceptGovernance, "pending governance", 0.2, _accept_governance),
+    *COVERAGE_KINDS,
 )
 
 #: Weight profiles (``novation audit --profile``): factors over the kinds' weights (1 if unnamed).
@@ -372,7 +516,7 @@ ACTION_KINDS: Final[tuple[ActionKind, ...]] = (
 #: governance handovers; fewer pauses and rejected readings (a paused protocol and a feed
 #: switched off by a rejected reading refuse most actions).
 PROFILES: Final[dict[str, dict[str, float]]] = {
-    "default": {},
+    "default": {k.name: 0.0 for k in COVERAGE_KINDS},
     "coverage": {
         "price_crash": 4,
         "fill_leveraged": 4,
@@ -405,7 +549,6 @@ def kind_weights(profile: str) -> tuple[list[str], np.ndarray]:
 
 #: Protocol action types no kind draws, and why.
 UNDRAWN: Final[dict[type[act.Action], str]] = {
-    act.AdvanceTime: "opens every block (draw_block_start), not drawn among the actions",
     act.SettleExpired: "settles expired options: the campaign lists perpetual markets only",
 }
 

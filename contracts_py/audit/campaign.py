@@ -381,6 +381,8 @@ class _Execution:
 
     def apply(self, action: Action, kind: str | None = None) -> None:
         if isinstance(action, AdvanceTime):
+            if kind is not None:  # a clock step a kind drew (not counted as a protocol action)
+                self.stats.kinds[kind] += 1
             self.begin_block(action)
             return
         if self._open is None:  # actions before any AdvanceTime: a block of their own

@@ -17,7 +17,10 @@ declarations (storage, constants, events, interfaces) hold no code and are not c
 model's lines are counted the same way (:func:`function_body_lines`: its modules were imported
 before the campaign).
 Constructors run before titanoboa knows a contract's source (it is registered right after its
-deployment), so their lines count as never reached.
+deployment), so their lines count as never reached. Lines no runtime bytecode maps to
+(:func:`runtime_code_lines`: constructors, zero-initialised declarations, null ``return`` s,
+functions nothing calls) are marked in both reports, with the coverage of the lines that have
+runtime code beside the plain figure.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from boa.environment import Env
 import protocol
 from contracts_py.audit.runner import CampaignConfig, CampaignResult, run_campaign
 from contracts_py.build import CONTRACTS_DIR, atomic_write_text
+from contracts_py.deploy import DEPLOYED_CONTRACTS, boa_deployer
 from protocol.errors import InvalidParameter
 
 __all__ = ["CoverageReport", "FileCoverage", "Totals", "campaign_coverage", "coverage_configs"]
@@ -51,6 +55,9 @@ class FileCoverage:
     missing: tuple[int, ...]
     branches: int = 0
     missing_branches: tuple[tuple[int, int], ...] = ()
+    #: Statement lines no runtime bytecode maps to (:func:`runtime_code_lines`): no campaign
+    #: can reach them (a contract file's; empty for the model's).
+    no_runtime_code: tuple[int, ...] = ()
 
     @property
     def reached(self) -> int:
@@ -80,6 +87,16 @@ class Totals:
         return 100.0 * self.reached / self.statements if self.statements else 100.0
 
     @property
+    def runtime_statements(self) -> int:
+        """Statement lines some runtime bytecode maps to, in all the files."""
+        return self.statements - sum(len(f.no_runtime_code) for f in self.files)
+
+    @property
+    def runtime_percent(self) -> float:
+        """Reached lines over the statement lines with runtime code, in percent (100 for none)."""
+        return 100.0 * self.reached / self.runtime_statements if self.runtime_statements else 100.0
+
+    @property
     def branches(self) -> int:
         """Branches in all the files."""
         return sum(f.branches for f in self.files)
@@ -96,6 +113,8 @@ class Totals:
             "statements": self.statements,
             "reached": self.reached,
             "percent": round(self.percent, 2),
+            "runtime_statements": self.runtime_statements,
+            "runtime_percent": round(self.runtime_percent, 2),
             "branches": self.branches,
             "branch_percent": round(self.branch_percent, 2),
             "files": {
@@ -103,6 +122,7 @@ class Totals:
                     "statements": len(f.statements),
                     "reached": f.reached,
                     "missing": list(f.missing),
+                    "no_runtime_code": list(f.no_runtime_code),
                     "branches": f.branches,
                     "missing_branches": [list(b) for b in f.missing_branches],
                 }
@@ -141,11 +161,13 @@ class CoverageReport:
         return {**self.contracts.to_dict(), "model": self.model.to_dict()}
 
     def to_text(self) -> str:
-        """``coverage.txt``: totals, then every contract file with its never-reached lines quoted."""
+        """``coverage.txt``: totals, then every contract file with its never-reached lines quoted,
+        those without runtime code marked ``[no runtime code]``."""
         c, m = self.contracts, self.model
         out = [
             f"contract line coverage: {c.reached}/{c.statements} statement lines ({c.percent:.1f} %), "
             f"branches {c.branch_percent:.1f} % of {c.branches}",
+            f"contract lines with runtime code: {c.reached}/{c.runtime_statements} ({c.runtime_percent:.1f} %)",
             f"model (protocol/) line coverage: {m.reached}/{m.statements} lines ({m.percent:.1f} %), "
             f"branches {m.branch_percent:.1f} % of {m.branches}",
             "",
@@ -153,7 +175,11 @@ class CoverageReport:
         for f in c.files:
             out.append(f"{f.path}: {f.reached}/{len(f.statements)} lines")
             source = (CONTRACTS_DIR / f.path).read_text(encoding="utf-8").splitlines()
-            out += [f"  {n:5d} | {source[n - 1].rstrip()}" for n in f.missing]
+            no_code = set(f.no_runtime_code)
+            out += [
+                f"  {n:5d} | {source[n - 1].rstrip()}" + ("    [no runtime code]" if n in no_code else "")
+                for n in f.missing
+            ]
         return "\n".join(out) + "\n"
 
 
@@ -198,11 +224,15 @@ def campaign_coverage(
         cov.stop()
         Env._coverage_enabled = False  # the plugin switches pc tracing on for every Env
     contracts, model = [], []
+    runtime = runtime_code_lines()
     root, protocol_root = CONTRACTS_DIR.resolve(), Path(protocol.__file__).resolve().parent
     for measured in sorted(cov.get_data().measured_files()):
         path = Path(measured).resolve()
         if path.suffix == ".vy" and path.is_relative_to(root):
-            contracts.append(_file(cov, measured, str(path.relative_to(root))))
+            name = str(path.relative_to(root))
+            found = _file(cov, measured, name)
+            no_code = tuple(n for n in found.statements if n not in runtime.get(name, set()))
+            contracts.append(replace(found, no_runtime_code=no_code))
         elif path.suffix == ".py" and path.is_relative_to(protocol_root):
             name = str(path.relative_to(protocol_root.parent))
             model.append(_file(cov, measured, name, function_body_lines(path)))
@@ -228,6 +258,23 @@ def _file(cov: coverage.Coverage, measured: str, name: str, only: set[int] | Non
         branches,
         missing_arcs,
     )
+
+
+def runtime_code_lines() -> dict[str, set[int]]:
+    """Per contract file (its path under ``contracts/``), the source lines the runtime bytecode
+    of the deployed contracts (:data:`~contracts_py.deploy.DEPLOYED_CONTRACTS`) maps program
+    counters to. A statement line outside them has no runtime code and no campaign can reach it:
+    a constructor's, a zero-initialised declaration, a null ``return`` (compiled into the
+    function's exit jump, which maps to the ``def``), a function nothing calls."""
+    root = CONTRACTS_DIR.resolve()
+    lines: dict[str, set[int]] = {}
+    for name in DEPLOYED_CONTRACTS:
+        for node in boa_deployer(name).compiler_data.source_map["pc_raw_ast_map"].values():
+            path = Path(node.module_node.resolved_path).resolve()
+            if path.is_relative_to(root):
+                end = node.end_lineno or node.lineno
+                lines.setdefault(str(path.relative_to(root)), set()).update(range(node.lineno, end + 1))
+    return lines
 
 
 def function_body_lines(path: Path) -> set[int]:

@@ -103,7 +103,8 @@ def audit(
     if coverage is not None:
         c, m = report.contracts, report.model
         console.print(
-            f"contract line coverage: {c.reached:,}/{c.statements:,} lines ({c.percent:.1f} %), "
+            f"contract line coverage: {c.reached:,}/{c.statements:,} lines ({c.percent:.1f} %; "
+            f"{c.runtime_percent:.1f} % of the {c.runtime_statements:,} with runtime code), "
             f"branches {c.branch_percent:.1f} %; model (protocol/): {m.percent:.1f} % of lines, "
             f"branches {m.branch_percent:.1f} %; never reached: {coverage / 'coverage.txt'}, "
             f"annotated sources: {coverage / 'html' / 'index.html'}"

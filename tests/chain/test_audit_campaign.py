@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from contracts_py.audit.actors import ACTION_KINDS, PROFILES, UNDRAWN, kind_weights
+from contracts_py.audit.actors import ACTION_KINDS, COVERAGE_KINDS, PROFILES, UNDRAWN, kind_weights
 from contracts_py.audit.campaign import open_target
 from contracts_py.audit.coverage import coverage_configs
 from contracts_py.audit.reproducer import failing_check, read_log, replay_log, shrink, write_reproducer
@@ -40,13 +40,32 @@ def test_profiles_weigh_known_kinds_and_coverage_splits_the_loss_methods() -> No
         kinds, probs = kind_weights(profile)
         assert kinds == [k.name for k in ACTION_KINDS]
         assert abs(probs.sum() - 1) < 1e-12
-        assert (probs > 0).all()
+        only_coverage = [k.name in {c.name for c in COVERAGE_KINDS} for k in ACTION_KINDS]
+        assert ((probs > 0) | (only_coverage if profile != "coverage" else False)).all()
+        if profile != "coverage":
+            assert not probs[only_coverage].any()  # coverage kinds: the coverage profile only
     config = CampaignConfig(actions=1_001, sequence_length=800, chain="boa", profile="coverage", trace_sources=True)
     split = coverage_configs(config)
     assert [c.loss_method for c in split] == ["pro_rata", "adl"]
     assert [c.params().protocol.socialized_loss_method.value for c in split] == ["pro_rata", "adl"]
     assert all(c.actions == 500 and c.sequence_length == 500 for c in split)
     assert coverage_configs(CampaignConfig(chain="boa")) == [CampaignConfig(chain="boa")]
+
+
+def test_coverage_profile_draws_every_coverage_kind_and_the_default_none() -> None:
+    """A model campaign under the ``coverage`` profile draws every coverage kind (refused variants
+    of the contract entries, the ADL clock steps) and their refusals; the default profile none
+    (chain == model on them: ``novation audit --chain boa --coverage``, README)."""
+    result = run_campaign(
+        CampaignConfig(actions=3_000, sequence_length=500, chain="model", seed=1406, profile="coverage")
+    )
+    assert result.violation is None, result.violation
+    assert {k.name for k in COVERAGE_KINDS} <= set(result.stats.kinds)
+    assert {"vault: unknown asset", "clearing: order expired", "roles: caller is not governance"} <= set(
+        result.stats.reverts
+    )
+    default = run_campaign(CampaignConfig(actions=3_000, sequence_length=500, chain="model", seed=1406))
+    assert not {k.name for k in COVERAGE_KINDS} & set(default.stats.kinds)
 
 
 @pytest.mark.parametrize(
@@ -148,4 +167,12 @@ def test_coverage_report_lists_never_reached_contract_lines(tmp_path: Path) -> N
     assert model["files"]["protocol/clearing_house.py"]["reached"] > 0
     text = (out / "coverage.txt").read_text()
     assert all(f"  {n:5d} | " in text for n in house["missing"])
+    # the constructor has no runtime code: never reached, and marked so
+    init = next(n for n, line in enumerate(source, 1) if line.startswith("def __init__("))
+    constructor = [n for n in house["missing"] if init < n < init + 30]
+    assert constructor
+    assert set(constructor) <= set(house["no_runtime_code"]) <= set(house["missing"])
+    assert report["reached"] <= report["runtime_statements"] < report["statements"]
+    assert "[no runtime code]" in text
+    assert "lines with runtime code:" in text
     assert (out / "html" / "index.html").is_file()
