@@ -119,6 +119,7 @@ def _account_key(acct: Account) -> tuple[Any, ...]:
     return (
         acct.balance,
         acct.realized_pnl,
+        acct.profit_withdrawn,
         {k: v for k, v in acct.collateral.items() if v},
         dict(acct.positions),
     )
@@ -432,6 +433,7 @@ class ChainClearingHouse:
             collateral={i: v for i, v in collateral.items() if v},
             positions=positions,
             realized_pnl=int(self._view("realized_pnl", a)),
+            profit_withdrawn=int(self._view("profit_withdrawn", a)),
         )
 
     def market(self, market_id: int) -> MarketState:
@@ -561,7 +563,7 @@ class ChainClearingHouse:
             "block_liquidated_wad",
             "liquidations_resume_at_s",
         )
-        per_account = ("position_mask", "balances", "realized_pnl")
+        per_account = ("position_mask", "balances", "realized_pnl", "profit_withdrawn")
         role_sets = ("matchers", "oracles", "funding_operators")
         calls = [BatchCall(core, fn) for fn in scalars]
         for a in addrs:
@@ -578,7 +580,7 @@ class ChainClearingHouse:
         accounts: dict[str, Account] = {}
         holders: dict[str, set[str]] = {r: set() for r in role_sets}
         for a in addrs:
-            mask, balance, realized = (int(next(values)) for _ in per_account)
+            mask, balance, realized, withdrawn = (int(next(values)) for _ in per_account)
             for r in role_sets:
                 if next(values):
                     holders[r].add(a)
@@ -589,6 +591,7 @@ class ChainClearingHouse:
                 collateral=collateral,
                 positions={m: p for m, p in stored.items() if mask >> m & 1},
                 realized_pnl=realized,
+                profit_withdrawn=withdrawn,
             )
             if acct != Account():
                 accounts[a] = acct

@@ -17,7 +17,6 @@ from protocol.errors import ProtocolRevert
 from protocol.liquidation import collateral_sale
 from protocol.margin import notional, unrealized_pnl
 from protocol.oracle_adapter import trusted_prices
-from protocol.params import SocializedLossMethod
 from protocol.socialized_loss import adl_score
 from protocol.units import to_wad
 
@@ -28,29 +27,31 @@ __all__ = ["adl_counterparties", "collateral_for_sale", "collateral_to_sell", "k
 
 
 def collateral_for_sale(house: ClearingHouse | KeeperBlock, address: str) -> bool:
-    """True if ``address``'s collateral may be sold now (F-05): its settled balance is negative
-    and it is below its maintenance requirement as liquidation values it; False when a price its
+    """True if ``address``'s collateral may be sold now (F-05): its settled balance is negative,
+    it is below its maintenance requirement as liquidation values it and its debt ratio reaches
+    ``collateral_debt_ratio_trigger`` (the sale's target is positive); False when a price its
     positions need is untrusted. ``house`` may be a keepers' block (the same questions, asked
     without a fork)."""
     if house.settled_account(address).balance >= 0:
         return False
     try:
-        return house.liquidation_health(address).liquidatable
+        return house.liquidation_health(address).liquidatable and house.collateral_sale_target(address) > 0
     except ProtocolRevert:
         return False
 
 
-def collateral_to_sell(house: ClearingHouse, address: str, asset_id: int, price_wad: int) -> int:
+def collateral_to_sell(house: ClearingHouse | KeeperBlock, address: str, asset_id: int, price_wad: int) -> int:
     """Token units of ``asset_id`` a liquidator may buy from ``address``: the fewest whose net
-    proceeds cover the negative balance (after the pending funding the purchase settles), or
-    everything held if that is not enough."""
+    proceeds reach the sale's target (the close factor's share of the negative balance, after the
+    pending funding the purchase settles), or everything held if that is not enough."""
     acct = house.settled_account(address)
+    target = house.collateral_sale_target(address)
     cp = house.params.collateral(asset_id)
     unit = to_wad(1, cp.decimals)
 
     def covers(units: int) -> bool:
         proceeds, fee = collateral_sale(units * unit, price_wad, cp.liquidation_discount_wad, house.params.protocol)
-        return proceeds - fee >= -acct.balance
+        return proceeds - fee >= target
 
     lo, hi = 1, acct.collateral.get(asset_id, 0) // unit
     while lo < hi:
@@ -90,7 +91,7 @@ def keeper_actions(
             if not size:
                 continue
             health = house.liquidation_health(address)
-            adl = house.params.protocol.socialized_loss_method is SocializedLossMethod.ADL
+            adl = house.params.protocol.socialized_loss_method.deleverages
             if adl and -health.equity > house.state.insurance_fund:
                 ranked = adl_counterparties(house, address, market_id)
                 if ranked:

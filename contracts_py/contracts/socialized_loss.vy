@@ -1,15 +1,19 @@
 # pragma version ~=0.4.3
 """
 @title socialized_loss
-@notice Bad debt: insurance-fund cover first, then socialized loss by pro-rata loss index or
-        auto-deleveraging against keeper-ranked counterparties (mirrors protocol/socialized_loss.py).
-@dev pro_rata: a bankrupt close settles its share of -E in its market (F-15):
-     L_side += ceil(rest * WAD / OI_side) on the other side; with no open interest there the rest
-     is `uncovered_loss`. Bad debt of an emptied account beyond the fund is `uncovered_loss`.
+@notice Bad debt: insurance-fund cover first, then socialized loss by the protocol's method
+        (loss_allocation), or auto-deleveraging against keeper-ranked counterparties (mirrors
+        protocol/socialized_loss.py).
+@dev A bankrupt close settles its share of -E in its market (F-15): the fund pays first, the
+     rest goes to loss_allocation.allocate for that market and the closed position's side. Bad
+     debt of an emptied account beyond the fund is `uncovered_loss`.
      adl: score = floor(floor(upnl * notional / |O|) * WAD / E_cp) (max for O = 0 or E_cp <= 0),
      non-increasing along the keeper's list; the bankrupt position closes at value
      ceil/floor(q p) -+ room, room = E - floor(E MM' / MM), split pro rata to the takes; a
-     counterparty's share is never closed beyond its own entry (cost basis).
+     counterparty's share is never closed beyond its own entry (cost basis). One deleveraging
+     closes at most ceil(|s| * adl_close_fraction) (partial ADL).
+     gains (Vega): the same action with counterparties in any order; the position closes at the
+     oracle price and -room is charged pro rata to their unrealized gains (_charge_gains).
 """
 
 from . import constants as c
@@ -21,6 +25,7 @@ from . import oracle_adapter
 from . import insurance_fund
 from . import funding
 from . import clearing
+from . import loss_allocation
 
 uses: state
 uses: margin
@@ -28,34 +33,7 @@ uses: oracle_adapter
 uses: insurance_fund
 uses: funding
 uses: clearing
-
-
-@internal
-def socialize_pro_rata(market_id: uint256, side: int256, amount_wad: uint256) -> bool:
-    """
-    @notice Charge `amount_wad` to one side (+1 longs, -1 shorts) of a market.
-    @param market_id Market id.
-    @param side +1 or -1.
-    @param amount_wad Loss (WAD).
-    @return False if that side has no open interest.
-    """
-    ms: state.MarketState = state.markets[market_id]
-    oi: uint256 = ms.oi_short
-    if side > 0:
-        oi = ms.oi_long
-    if oi == 0:
-        return False
-    step: uint256 = units.mul_div(amount_wad, c.WAD, oi, units.UP)
-    index: uint256 = 0
-    if side > 0:
-        index = ms.loss_index_long + step
-        state.markets[market_id].loss_index_long = index
-    else:
-        index = ms.loss_index_short + step
-        state.markets[market_id].loss_index_short = index
-    state.loss_pool -= units.to_int(amount_wad)
-    log events.LossSocialized(market_id=market_id, side=side, amount_wad=amount_wad, loss_index=index)
-    return True
+uses: loss_allocation
 
 
 @internal
@@ -63,7 +41,7 @@ def settle_shortfall(account: address, market_id: uint256, side: int256, amount_
     """
     @notice Settle `amount_wad` of an account's negative equity at the bankrupt close of its
             `side` position in `market_id` (F-15): credited to the account, paid by the
-            insurance fund, the rest charged to the other side of that market.
+            insurance fund, the rest allocated in that market by the protocol's method.
     @param account The account.
     @param market_id Market of the close.
     @param side +1 (a long closed) or -1.
@@ -74,8 +52,8 @@ def settle_shortfall(account: address, market_id: uint256, side: int256, amount_
     state.balances[account] += units.to_int(amount_wad)
     paid: uint256 = insurance_fund.cover(amount_wad, "shortfall")
     rest: uint256 = amount_wad - paid
-    if rest != 0 and not self.socialize_pro_rata(market_id, -side, rest):
-        state.uncovered_loss += rest
+    if rest != 0:
+        loss_allocation.allocate(market_id, side, rest)
     log events.ShortfallSettled(
         account=account, market_id=market_id, debt_wad=amount_wad, covered_by_fund_wad=paid, socialized_wad=rest
     )
@@ -117,6 +95,40 @@ def adl_score(upnl_wad: int256, open_notional_wad: int256, notional_wad: uint256
 
 
 @internal
+def _charge_gains(
+    account: address,
+    market_id: uint256,
+    counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES],
+    gains: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES],
+    owed_wad: uint256,
+):
+    """
+    @notice gains method: charge `owed_wad` (what the bankruptcy price would give the account
+            beyond the oracle price) pro rata to the counterparties' unrealized gains, each
+            min(g, ceil(owed g / G)); the account receives min(paid, owed), the rounding excess
+            goes to the insurance fund.
+    @param account The bankrupt account.
+    @param market_id Market id.
+    @param counterparties Opposite accounts in profit.
+    @param gains Their unrealized PnL (> 0), in the same order.
+    @param owed_wad Amount to charge (WAD).
+    """
+    total: uint256 = 0
+    for g: uint256 in gains:
+        total += g
+    paid: uint256 = 0
+    for i: uint256 in range(len(gains), bound=c.MAX_ADL_COUNTERPARTIES):
+        share: uint256 = min(gains[i], units.mul_div(owed_wad, gains[i], total, units.UP))
+        if share != 0:
+            state.balances[counterparties[i]] -= units.to_int(share)
+            paid += share
+            log events.GainsCharged(counterparty=counterparties[i], account=account, market_id=market_id, amount_wad=share)
+    credited: uint256 = min(paid, owed_wad)
+    state.balances[account] += units.to_int(credited)
+    insurance_fund.credit(paid - credited, "gains rounding")
+
+
+@internal
 def auto_deleverage(account: address, market_id: uint256, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]):
     """
     @notice Close a bankrupt position against ranked opposite counterparties.
@@ -124,7 +136,8 @@ def auto_deleverage(account: address, market_id: uint256, counterparties: DynArr
     @param market_id Market id.
     @param counterparties Opposite positions in profit, ranked non-increasing by score.
     """
-    assert state.protocol_params.socialized_loss_adl, "socialized_loss: method is pro-rata"
+    method: uint256 = state.protocol_params.socialized_loss_method
+    assert method == c.LOSS_METHOD_ADL or method == c.LOSS_METHOD_GAINS, "socialized_loss: method does not deleverage"
     assert not state.paused, "socialized_loss: paused"
     assert state.market_params[market_id].listed, "socialized_loss: unknown market"
     assert len(counterparties) != 0, "socialized_loss: no counterparties"
@@ -144,6 +157,7 @@ def auto_deleverage(account: address, market_id: uint256, counterparties: DynArr
     price: uint256 = margin.price_of_market(market_id)
 
     takes: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES] = []
+    gains: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES] = []
     total: uint256 = 0
     previous: uint256 = max_value(uint256)
     for cp: address in counterparties:
@@ -153,14 +167,19 @@ def auto_deleverage(account: address, market_id: uint256, counterparties: DynArr
         cp_untrusted: uint256 = oracle_adapter.require_position_prices(cp, "socialized_loss: price not trusted")
         upnl: int256 = margin.unrealized_pnl(pos, price)
         assert upnl > 0, "socialized_loss: counterparty not in profit"
-        cp_health: margin.Health = margin.account_health_at(cp, cp_untrusted)
-        score: uint256 = self.adl_score(upnl, pos.open_notional, margin.notional(pos.size, price), cp_health.equity)
-        assert score <= previous, "socialized_loss: ranking violated"
-        previous = score
+        if method == c.LOSS_METHOD_ADL:
+            cp_health: margin.Health = margin.account_health_at(cp, cp_untrusted)
+            score: uint256 = self.adl_score(upnl, pos.open_notional, margin.notional(pos.size, price), cp_health.equity)
+            assert score <= previous, "socialized_loss: ranking violated"
+            previous = score
         takes.append(units.abs_u(pos.size))
+        gains.append(convert(upnl, uint256))
         total += units.abs_u(pos.size)
 
-    q: uint256 = min(units.abs_u(size), total)
+    # partial ADL: at most ceil(|size| * adl_close_fraction) per deleveraging
+    q: uint256 = min(
+        units.mul_div(units.abs_u(size), state.protocol_params.adl_close_fraction_wad, c.WAD, units.UP), total
+    )
     after: int256 = size - s * units.to_int(q)
     mm_after: uint256 = (
         health.maintenance
@@ -169,6 +188,9 @@ def auto_deleverage(account: address, market_id: uint256, counterparties: DynArr
     )
     # equity the close consumes at the bankruptcy price (negative: the account is compensated)
     room: int256 = health.equity - units.smul_div(health.equity, units.to_int(mm_after), health.maintenance, units.FLOOR)
+    if method == c.LOSS_METHOD_GAINS:
+        self._charge_gains(account, market_id, counterparties, gains, units.abs_u(room))
+        room = 0  # the position itself closes at the oracle price
     total_value: uint256 = clearing.close_value(q, price, size > 0, room)
     remaining: uint256 = q
     value_left: uint256 = total_value
