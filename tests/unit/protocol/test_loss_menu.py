@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from test_collateral_liquidation import COLL, LIQUIDATOR, negative_balance, sale
+from test_collateral_liquidation import COLL, ETH_LOW, LIQUIDATOR, below_requirement, negative_balance, sale
 from test_socialized_loss import BUYER, BYSTANDER, KEEPER, MAKER, SHORT, TRADER, apply_checked, bankrupt_long
 
 from protocol.actions import AutoDeleverage, Liquidate, LiquidateCollateral, Withdraw
 from protocol.constants import WAD
 from protocol.context import Context
 from protocol.errors import ProtocolRevert
-from protocol.events import BadDebtSettled, Deleveraged, GainsCharged, LossSocialized, ProfitHaircut
+from protocol.events import Deleveraged, GainsCharged, LossSocialized, ProfitHaircut, ShortfallSettled
 from protocol.keeper import collateral_to_sell
 from protocol.loss_allocation import allocate
 from protocol.margin import Health
@@ -40,7 +40,7 @@ def test_open_interest_splits_the_loss_over_both_sides(make_desk: DeskFactory) -
     # side (the keeper took TRADER's long over): step = ceil(250e18 * 1e18 / 3e18) on each side
     step = 83_333_333_333_333_333_334
     assert step == -(-250 * WAD * WAD // (3 * WAD))
-    assert BadDebtSettled(TRADER, 500 * WAD, 0, 500 * WAD) in events
+    assert ShortfallSettled(TRADER, BTC_PERP, 500 * WAD, 0, 500 * WAD) in events
     socialized = [e for e in events if isinstance(e, LossSocialized)]
     assert socialized == [LossSocialized(BTC_PERP, -1, 250 * WAD, step), LossSocialized(BTC_PERP, 1, 250 * WAD, step)]
     ms = desk.state.markets[BTC_PERP]
@@ -59,7 +59,8 @@ def test_open_interest_gives_the_odd_wei_to_the_opposite_side(make_desk: DeskFac
     ctx = Context(desk.state.fork(), desk.house.params)
     allocate(ctx, BTC_PERP, 1, 7)  # a long's 7 wei: shorts 4, longs 3
     assert ctx.events == [LossSocialized(BTC_PERP, -1, 4, 2), LossSocialized(BTC_PERP, 1, 3, 1)]  # ceil(4/3), ceil(3/4)
-    allocate(ctx, None, 0, 5)  # no market known: uncovered
+    ctx.state.markets[BTC_PERP].oi_long = ctx.state.markets[BTC_PERP].oi_short = 0
+    allocate(ctx, BTC_PERP, 1, 5)  # no open interest: uncovered
     assert ctx.state.uncovered_loss == 5
 
 
@@ -74,7 +75,7 @@ def haircut(make_desk: DeskFactory) -> Desk:
         make_desk(socialized_loss_method=SocializedLossMethod.PROFIT_HAIRCUT), short_size=2 * WAD, short_deposit=100_000
     )
     events = apply_checked(desk, Liquidate(KEEPER, TRADER, BTC_PERP, WAD))
-    assert BadDebtSettled(TRADER, 500 * WAD, 0, 500 * WAD) in events
+    assert ShortfallSettled(TRADER, BTC_PERP, 500 * WAD, 0, 500 * WAD) in events
     assert not [e for e in events if isinstance(e, LossSocialized)]  # no position is charged
     assert desk.state.uncovered_loss == 500 * WAD
     desk.fill(SHORT, BUYER, 2 * WAD, 47_000 * WAD)
@@ -142,24 +143,43 @@ def test_partial_adl_closes_the_fraction_rounded_up(make_desk: DeskFactory) -> N
 
 
 def test_close_factor_limits_one_sale(make_desk: DeskFactory) -> None:
-    desk = negative_balance(make_desk(collateral_close_factor_wad=WAD // 2), 3 * WAD)
-    # target ceil(800 * 0.5) = 400: fewest wei with 2,850 n - ceil(28.5 n) >= 400e18
-    n = 141_768_562_821_194_401
-    assert sale(n)[0] - sale(n)[1] == 400_000_000_000_000_002_421
+    desk = below_requirement(negative_balance(make_desk(collateral_close_factor_wad=WAD // 2), 3 * WAD))
+    # target ceil(800 * 0.5) = 400: fewest wei with 285 n - ceil(2.85 n) >= 400e18 at ETH 300
+    # (282.15 n >= 400e18: n = floor(400e18 / 282.15) + 1)
+    n = 1_417_685_628_211_944_002
+    assert n == 400 * WAD * 100 // 28_215 + 1
+    assert sale(n)[0] - sale(n)[1] == 400 * WAD + 164
     assert sale(n - 1)[0] - sale(n - 1)[1] < 400 * WAD
-    assert collateral_to_sell(desk.house, COLL, WETH, 3_000 * WAD) == n
+    assert collateral_to_sell(desk.house, COLL, WETH, ETH_LOW * WAD) == n
     with pytest.raises(ProtocolRevert, match=r"^liquidation: sells more than needed$"):
         desk.apply(LiquidateCollateral(LIQUIDATOR, COLL, WETH, n + 1))
     apply_checked(desk, LiquidateCollateral(LIQUIDATOR, COLL, WETH, n))
-    assert desk.account(COLL).balance == -800 * WAD + 400 * WAD + 2_421
-    assert desk.house.collateral_sale_target(COLL) == -(-(400 * WAD - 2_421) // 2)  # the next one: half again
+    assert desk.account(COLL).balance == -800 * WAD + 400 * WAD + 164
+    assert desk.house.collateral_sale_target(COLL) == 200 * WAD - 82  # the next one: ceil(half) again
+
+
+def _below_requirement_with_position(desk: Desk) -> Desk:
+    """``negative_balance`` (B = -800, 3 WETH at 3,000: V = floor(3 x 3,000 x 0.8) = 7,200), then 1
+    BTC bought at 42,000 (IM 4,200 <= E 6,400) and BTC at 37,000: E = -800 - 5,000 + 7,200 = 1,400
+    < MM = 5 % x 37,000 = 1,850 (F-05: for sale), debt ratio 800 / 7,200 = 1/9."""
+    desk.fill(COLL, MAKER, WAD, 42_000 * WAD)
+    for btc in (40_000, 38_000, 37_000):
+        desk.push(BTC_FEED, btc * WAD)
+    health = desk.house.liquidation_health(COLL)
+    assert (desk.account(COLL).balance, health.equity, health.maintenance) == (-800 * WAD, 1_400 * WAD, 1_850 * WAD)
+    return desk
 
 
 def test_debt_ratio_trigger(make_desk: DeskFactory) -> None:
-    # collateral value floor(3 * 3,000 * 0.8) = 7,200; debt ratio 800 / 7,200 = 1/9
-    at = negative_balance(make_desk(collateral_debt_ratio_trigger_wad=WAD // 9), 3 * WAD)  # floor(1/9): reached
+    # -B * WAD >= trigger * V: 800e18 * 1e18 >= floor(1e18 / 9) * 7,200e18 (reached, floor)
+    at = _below_requirement_with_position(
+        negative_balance(make_desk(collateral_debt_ratio_trigger_wad=WAD // 9), 3 * WAD)
+    )
     assert at.house.collateral_sale_target(COLL) == 800 * WAD
-    above = negative_balance(make_desk(collateral_debt_ratio_trigger_wad=WAD // 9 + 1), 3 * WAD)
+    # (floor(1e18 / 9) + 1) * 7,200 = 800e18 + 6,400 > 800e18: not reached
+    above = _below_requirement_with_position(
+        negative_balance(make_desk(collateral_debt_ratio_trigger_wad=WAD // 9 + 1), 3 * WAD)
+    )
     assert above.house.collateral_sale_target(COLL) == 0
     before = above.house.snapshot()
     with pytest.raises(ProtocolRevert, match=r"^liquidation: debt ratio below trigger$"):
