@@ -101,9 +101,12 @@ def test_collateral_close_factor_and_trigger(menu: Differential) -> None:
     )
     move(menu, 50_000)
     menu.apply(menu.signer.fill(MATCHER, MAKER, COLL, BTC, -(WAD // 10), 50_000 * WAD, 0, 0))  # realizes -1,000
-    # debt ratio 1,000 / 12,000 < 10 %
+    # F-05: only below its requirement: 1 BTC at 50,000, then BTC at 40,000 (E = -1,000 + 12,000 -
+    # 10,000 = 1,000 < MM 2,000), debt ratio 1,000 / 12,000 < 10 %
+    menu.apply(menu.signer.fill(MATCHER, MAKER, COLL, BTC, WAD, 50_000 * WAD, 0, 0))
+    move(menu, 40_000)
     assert menu.apply(LiquidateCollateral(LIQ, COLL, 1, WAD // 10)) == "liquidation: debt ratio below trigger"
-    move(menu, 50_000, eth=1_500)  # 6,000 of collateral: 1,000 / 6,000 >= 10 %; target ceil(1,000 / 2) = 500
+    move(menu, 40_000, eth=1_500)  # 6,000 of collateral: 1,000 / 6,000 >= 10 %; target ceil(1,000 / 2) = 500
     assert menu.model.collateral_sale_target(COLL) == 500 * WAD
     n = collateral_to_sell(menu.model, COLL, 1, 1_500 * WAD)
     assert menu.apply(LiquidateCollateral(LIQ, COLL, 1, n + 1)) == "liquidation: sells more than needed"
