@@ -40,7 +40,7 @@ def collateral_for_sale(house: ClearingHouse | KeeperBlock, address: str) -> boo
         return False
 
 
-def collateral_to_sell(house: ClearingHouse | KeeperBlock, address: str, asset_id: int, price_wad: int) -> int:
+def collateral_to_sell(house: ClearingHouse, address: str, asset_id: int, price_wad: int) -> int:
     """Token units of ``asset_id`` a liquidator may buy from ``address``: the fewest whose net
     proceeds reach the sale's target (the close factor's share of the negative balance, after the
     pending funding the purchase settles), or everything held if that is not enough."""

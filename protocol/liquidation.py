@@ -140,6 +140,8 @@ def close_shortfall(ctx: Context, acct: Account, prices: Mapping[int, int], equi
     if equity_wad >= 0 or losses[market_id] == 0 or acct.has_collateral():
         return 0
     return mul_div(-equity_wad, losses[market_id], total, Rounding.DOWN)
+
+
 def collateral_sale_target(ctx: Context, acct: Account) -> int:
     """What one collateral sale may bring back of ``acct``'s debt (USD WAD), 0 if none may run.
 
