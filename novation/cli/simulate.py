@@ -164,6 +164,14 @@ _WorstBy = Annotated[
 _StudyFile = Annotated[Path, typer.Argument(help="study TOML file, e.g. simulator/examples/stress.toml")]
 
 
+def _overrides(set_: list[str] | None, paths: int | None) -> dict[str, object]:
+    """The study overrides of ``--set KEY=VALUE`` (TOML values) and ``--paths`` (``run.paths``)."""
+    overrides: dict[str, object] = {k: _toml_value(v) for k, v in _assignments("--set", set_).items()}
+    if paths is not None:
+        overrides["run.paths"] = paths
+    return overrides
+
+
 def _interrupted(out: Path) -> typer.Exit:
     Console(stderr=True, soft_wrap=True).print(
         f"[yellow]interrupted[/]: finished paths are stored in {out}; run the same command again to resume",
@@ -195,9 +203,7 @@ def simulate(
 
     console = Console(soft_wrap=True, stderr=json_)
     try:
-        overrides: dict[str, object] = {k: _toml_value(v) for k, v in _assignments("--set", set_).items()}
-        if paths is not None:
-            overrides["run.paths"] = paths
+        overrides = _overrides(set_, paths)
         check_confidence(confidence, "--confidence")
         _check_worst_by(worst_by)
         options = _run_options(workers, scheduler, resume, quiet or json_)
@@ -339,9 +345,7 @@ def sweep(
         allowed = _summary_metrics()
         if metric not in allowed:
             raise InvalidParameter(f"--metric {metric!r} is not a summary field; allowed: {allowed}")
-        overrides: dict[str, object] = {k: _toml_value(v) for k, v in _assignments("--set", set_).items()}
-        if paths is not None:
-            overrides["run.paths"] = paths
+        overrides = _overrides(set_, paths)
         check_confidence(confidence, "--confidence")
         options = _run_options(workers, scheduler, resume, quiet or json_)
         config = _study(study, overrides)
@@ -593,7 +597,7 @@ def compare_methods_command(
     """Run one study under every socialized-loss method and compare them side by side.
 
     The same book and seeded paths run once per method (pro_rata, adl, open_interest,
-    profit_haircut; each into --out/<method>, resumable); the table gives the shortfall per path
+    profit_haircut, gains; each into --out/<method>, resumable); the table gives the shortfall per path
     (mean, 95 % VaR and expected shortfall), accounts deleveraged, insurance-fund depletion, and
     who bears the loss by account size, leverage and side. Writes comparison.md, comparison.csv
     and loss_bearers.png into --out.
@@ -605,11 +609,9 @@ def compare_methods_command(
 
     console = Console(soft_wrap=True)
     try:
-        overrides: dict[str, object] = {k: _toml_value(v) for k, v in _assignments("--set", set_).items()}
+        overrides = _overrides(set_, paths)
         if "protocol.socialized_loss_method" in overrides:
             raise InvalidParameter("--set protocol.socialized_loss_method: compare-methods runs every method itself")
-        if paths is not None:
-            overrides["run.paths"] = paths
         options = _run_options(workers, scheduler, resume, quiet)
         config = _study(study, overrides)
         table = compare_methods(config, out, methods=tuple(SocializedLossMethod), **options)
