@@ -63,7 +63,7 @@ EIP170_MAX_RUNTIME_BYTES: Final = 24_576
 EIP3860_MAX_INITCODE_BYTES: Final = 2 * EIP170_MAX_RUNTIME_BYTES
 #: The core contract and the engines it runs by DELEGATECALL (their events come from its address).
 HOUSE: Final = "clearing_house"
-HOUSE_ENGINES: Final = ("liquidation_engine", "trading_engine")
+HOUSE_ENGINES: Final = ("liquidation_engine", "trading_engine", "adl_engine")
 #: Bump when the cached JSON layout changes, so old entries are never misread.
 _CACHE_FORMAT: Final = 1
 _OUTPUT_FORMATS: Final = ("abi", "bytecode", "bytecode_runtime")

@@ -6,17 +6,19 @@ share, the insurance fund pays what it can and the rest is allocated in *that* m
 :func:`protocol.loss_allocation.allocate` according to ``socialized_loss_method`` (the opposite
 side's loss index, both sides' by open interest, or a shortfall profit withdrawals pay down).
 
-With ``ADL``, before that point, a keeper closes the bankrupt position (equity < 0, shortfall
-larger than the fund) against opposite positions in profit, ranked by ``profit fraction x
-leverage`` (non-increasing), at the ratio-preserving bankruptcy price. Each counterparty gives
-up at most its profit: its share is never closed beyond its own entry (cost basis). One
-deleveraging closes at most ``ceil(|size| * adl_close_fraction / WAD)`` (partial ADL, dYdX);
-the rest waits for the next.
+With ``ADL``, before that point, the ADL proposal queue (:mod:`protocol.adl_queue`) closes the
+bankrupt position (equity < 0, shortfall larger than the fund) against opposite positions in
+profit, ranked by ``profit fraction x leverage`` (non-increasing), at the ratio-preserving
+bankruptcy price (:func:`deleverage`). Each counterparty gives up at most its profit: its share
+is never closed beyond its own entry (cost basis). One execution closes at most
+``ceil(|size| * adl_close_fraction / WAD)`` (:func:`adl_close_limit`; partial ADL, dYdX); the
+rest waits for the next proposal and window.
 
-With ``GAINS`` (Vega: a shortfall is borne pro rata to the winners' gains), the same action
-closes the position at the oracle price against opposite positions in profit listed in any
-order, and what the ADL close would give the account beyond the oracle price is charged to them
-pro rata to their unrealized gains, each at most its gain (:func:`_charge_gains`).
+With ``GAINS`` (Vega: a shortfall is borne pro rata to the winners' gains), the same queue ranks
+the opposite positions in profit by unrealized gain (largest first) and the execution closes the
+position at the oracle price; what the ADL close would give the account beyond the oracle price
+is charged to the listed counterparties pro rata to their unrealized gains, each at most its
+gain (:func:`_charge_gains`).
 
 Bad debt left once an account holds no position and no collateral (fees, funding or a collateral
 discount no close created) is paid by the insurance fund; what it cannot pay is
@@ -26,6 +28,8 @@ loss: only position holders carry loss indexes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from protocol import insurance_fund, loss_allocation
 from protocol.actions import AutoDeleverage
 from protocol.clearing import apply_trade, close_value
@@ -34,12 +38,23 @@ from protocol.context import Context, require
 from protocol.errors import ProtocolRevert
 from protocol.events import BadDebtSettled, Deleveraged, GainsCharged, ShortfallSettled
 from protocol.funding import settle_account
-from protocol.margin import account_health, notional, unrealized_pnl
+from protocol.margin import Health, account_health, notional, unrealized_pnl
 from protocol.oracle_adapter import liquidation_prices
 from protocol.params import SocializedLossMethod
+from protocol.state import Position
 from protocol.units import Rounding, mul_div, smul_div
 
-__all__ = ["adl_close_limit", "adl_score", "auto_deleverage", "settle_bad_debt", "settle_shortfall"]
+__all__ = [
+    "BankruptPosition",
+    "adl_close_limit",
+    "adl_score",
+    "bankrupt_position",
+    "counterparty_score",
+    "deleverage",
+    "ranked_scores",
+    "settle_bad_debt",
+    "settle_shortfall",
+]
 
 
 def _sign(x: int) -> int:
@@ -92,30 +107,21 @@ def adl_close_limit(size_wad: int, fraction_wad: int) -> int:
     return mul_div(abs(size_wad), fraction_wad, WAD, Rounding.UP)
 
 
-def _charge_gains(ctx: Context, action: AutoDeleverage, gains: list[int], owed_wad: int) -> None:
-    """Charge ``owed_wad`` (what the bankruptcy price would give the account beyond the oracle
-    price) to the counterparties pro rata to their unrealized gains ``gains``: each pays
-    ``min(g, ceil(owed * g / G))`` (UP; never more than its gain), the account receives
-    ``min(paid, owed)`` and the rounding excess goes to the insurance fund."""
-    total = sum(gains)
-    paid = 0
-    for cp, gain in zip(action.counterparties, gains, strict=True):
-        share = min(gain, mul_div(owed_wad, gain, total, Rounding.UP))
-        if share:
-            ctx.state.accounts[cp].balance -= share
-            paid += share
-            ctx.emit(GainsCharged(cp, action.account, action.market_id, share))
-    credited = min(paid, owed_wad)
-    ctx.state.accounts[action.account].balance += credited
-    insurance_fund.credit(ctx, paid - credited, "gains rounding")
+@dataclass(frozen=True)
+class BankruptPosition:
+    """A position ADL may close: its account's equity is below zero by more than the insurance
+    fund holds (``health`` and ``price`` at liquidation prices)."""
+
+    health: Health
+    prices: dict[int, int]
+    size: int
+    price: int
 
 
-def auto_deleverage(ctx: Context, action: AutoDeleverage) -> None:
-    """Close a bankrupt position against the counterparties a keeper supplies: ranked, at the
-    bankruptcy price (``adl``); or in any order, at the oracle price with the bankruptcy price's
-    give-up charged pro rata to their unrealized gains (``gains``)."""
-    method = ctx.params.protocol.socialized_loss_method
-    require(method.deleverages, "socialized_loss: method does not deleverage")
+def bankrupt_position(ctx: Context, action: AutoDeleverage) -> BankruptPosition:
+    """Check that ``action`` names a position ADL may close (method, pause, market, the list's
+    addresses, equity below ``-fund``) and return it; the account's funding is settled."""
+    require(ctx.params.protocol.socialized_loss_method.deleverages, "socialized_loss: method does not deleverage")
     ctx.require_not_paused("socialized_loss")
     mp, _ = ctx.market(action.market_id, "socialized_loss")
     require(not mp.is_option, "socialized_loss: not a perpetual")
@@ -125,56 +131,121 @@ def auto_deleverage(ctx: Context, action: AutoDeleverage) -> None:
     settle_account(ctx, action.account)
     acct = ctx.state.account(action.account)
     require(action.market_id in acct.positions, "socialized_loss: no position")
-    prices = liquidation_prices(ctx, acct, "socialized_loss")
+    prices = dict(liquidation_prices(ctx, acct, "socialized_loss"))
     health = account_health(acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s)
     require(health.equity < 0, "socialized_loss: account not bankrupt")
     require(-health.equity > ctx.state.insurance_fund, "socialized_loss: insurance fund covers shortfall")
-    size = acct.positions[action.market_id].size
-    price = prices[mp.feed_id]
+    return BankruptPosition(health, prices, acct.positions[action.market_id].size, prices[mp.feed_id])
 
-    takes: list[int] = []
-    gains: list[int] = []
+
+def _opposite_position(ctx: Context, cp: str, market_id: int, side: int) -> Position | None:
+    """``cp``'s position in ``market_id`` (its funding settled) if it is opposite to ``side``."""
+    settle_account(ctx, cp)
+    pos = ctx.state.account(cp).positions.get(market_id)
+    return pos if pos is not None and _sign(pos.size) == -side else None
+
+
+def _score(ctx: Context, cp: str, pos: Position, upnl_wad: int, price_wad: int) -> int:
+    """``cp``'s rank in a counterparty list: its unrealized gain ``upnl_wad`` with ``gains``
+    (largest winners first), else :func:`adl_score` (WAD)."""
+    if ctx.params.protocol.socialized_loss_method is SocializedLossMethod.GAINS:
+        return upnl_wad
+    cp_acct = ctx.state.account(cp)
+    cp_prices = liquidation_prices(ctx, cp_acct, "socialized_loss")
+    cp_health = account_health(cp_acct, ctx.params, ctx.state.markets, cp_prices, now_s=ctx.state.now_s)
+    return adl_score(upnl_wad, pos.open_notional, notional(pos.size, price_wad), cp_health.equity)
+
+
+def counterparty_score(ctx: Context, cp: str, market_id: int, side: int, price_wad: int) -> int:
+    """Score (:func:`_score`) of ``cp`` against a bankrupt ``side`` position at ``price_wad`` (its
+    funding settled); 0 when it holds no opposite position in profit (a stored list's place it lost)."""
+    pos = _opposite_position(ctx, cp, market_id, side)
+    if pos is None:
+        return 0
+    upnl = unrealized_pnl(pos, price_wad)
+    return _score(ctx, cp, pos, upnl, price_wad) if upnl > 0 else 0
+
+
+def ranked_scores(ctx: Context, market_id: int, bankrupt: BankruptPosition, cps: tuple[str, ...]) -> list[int]:
+    """Scores of a counterparty list whose every entry is opposite and in profit, non-increasing
+    (else the revert naming the first violation)."""
+    scores: list[int] = []
     previous = UINT256_MAX
     for cp in cps:
-        settle_account(ctx, cp)
-        cp_acct = ctx.state.account(cp)
-        pos = cp_acct.positions.get(action.market_id)
-        if pos is None or _sign(pos.size) != -_sign(size):
+        pos = _opposite_position(ctx, cp, market_id, _sign(bankrupt.size))
+        if pos is None:
             raise ProtocolRevert("socialized_loss: counterparty not opposite")
-        cp_prices = liquidation_prices(ctx, cp_acct, "socialized_loss")
-        upnl = unrealized_pnl(pos, price)
+        upnl = unrealized_pnl(pos, bankrupt.price)
         require(upnl > 0, "socialized_loss: counterparty not in profit")
-        if method is SocializedLossMethod.ADL:
-            cp_health = account_health(cp_acct, ctx.params, ctx.state.markets, cp_prices, now_s=ctx.state.now_s)
-            score = adl_score(upnl, pos.open_notional, notional(pos.size, price), cp_health.equity)
-            require(score <= previous, "socialized_loss: ranking violated")
-            previous = score
-        takes.append(abs(pos.size))
-        gains.append(upnl)
+        score = _score(ctx, cp, pos, upnl, bankrupt.price)
+        require(score <= previous, "socialized_loss: ranking violated")
+        previous = score
+        scores.append(score)
+    return scores
 
-    q = min(adl_close_limit(size, ctx.params.protocol.adl_close_fraction_wad), sum(takes))
+
+def _charge_gains(
+    ctx: Context, account: str, market_id: int, cps: tuple[str, ...], gains: list[int], owed_wad: int
+) -> None:
+    """Charge ``owed_wad`` (what the bankruptcy price would give the account beyond the oracle
+    price) to the counterparties ``cps`` pro rata to their unrealized gains ``gains`` (0 for one
+    passed over): each pays ``min(g, ceil(owed * g / G))`` (UP; never more than its gain), the
+    account receives ``min(paid, owed)`` and the rounding excess goes to the insurance fund."""
+    total = sum(gains)
+    paid = 0
+    for cp, gain in zip(cps, gains, strict=True):
+        share = min(gain, mul_div(owed_wad, gain, total, Rounding.UP))
+        if share:
+            ctx.state.accounts[cp].balance -= share
+            paid += share
+            ctx.emit(GainsCharged(cp, account, market_id, share))
+    credited = min(paid, owed_wad)
+    ctx.state.accounts[account].balance += credited
+    insurance_fund.credit(ctx, paid - credited, "gains rounding")
+
+
+def deleverage(
+    ctx: Context, account: str, market_id: int, bankrupt: BankruptPosition, cps: tuple[str, ...], size_wad: int
+) -> None:
+    """Close up to ``size_wad`` (base units WAD, at most the position's magnitude; the queue
+    passes :func:`adl_close_limit`) of the bankrupt position against ``cps`` in order; a
+    counterparty no longer opposite or in profit is passed over. ``adl``: at the ratio-preserving
+    bankruptcy price; ``gains``: at the oracle price, the bankruptcy price's give-up charged to
+    ``cps`` pro rata to their unrealized gains (:func:`_charge_gains`)."""
+    size, price, health = bankrupt.size, bankrupt.price, bankrupt.health
+    takes: list[int] = []
+    gains: list[int] = []
+    for cp in cps:
+        pos = _opposite_position(ctx, cp, market_id, _sign(size))
+        gain = max(unrealized_pnl(pos, price), 0) if pos is not None else 0
+        takes.append(abs(pos.size) if pos is not None and gain > 0 else 0)
+        gains.append(gain)
+    q = min(size_wad, abs(size), sum(takes))
+    if q == 0:
+        return
+    acct = ctx.state.account(account)
     after = size - _sign(size) * q
     mm_after = account_health(
-        acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s, size_override=(action.market_id, after)
+        acct, ctx.params, ctx.state.markets, bankrupt.prices, now_s=ctx.state.now_s, size_override=(market_id, after)
     ).maintenance
     # Equity the close consumes at the bankruptcy price (negative: the account is compensated).
     room = health.equity - smul_div(health.equity, mm_after, health.maintenance, Rounding.FLOOR)
-    if method is SocializedLossMethod.GAINS:
-        _charge_gains(ctx, action, gains, -room)
+    if ctx.params.protocol.socialized_loss_method is SocializedLossMethod.GAINS:
+        _charge_gains(ctx, account, market_id, cps, gains, -room)
         room = 0  # the position itself closes at the oracle price
     total_value = close_value(q, price, account_sells=size > 0, consumed=room)
     remaining, value_left = q, total_value
     for cp, available in zip(cps, takes, strict=True):
         take = min(remaining, available)
         if take == 0:
-            break
+            continue
         remaining -= take
         value = value_left if remaining == 0 else mul_div(total_value, take, q, Rounding.DOWN)
         value_left -= value
         # A counterparty gives up at most its profit: never closed beyond its own entry.
-        cp_pos = ctx.state.accounts[cp].positions[action.market_id]
+        cp_pos = ctx.state.accounts[cp].positions[market_id]
         entry_cost = abs(smul_div(cp_pos.open_notional, take, abs(cp_pos.size), Rounding.CEIL))
         value = min(value, entry_cost) if size > 0 else max(value, entry_cost)
-        apply_trade(ctx, action.account, action.market_id, -_sign(size) * take, value)
-        apply_trade(ctx, cp, action.market_id, _sign(size) * take, value)
-        ctx.emit(Deleveraged(action.account, cp, action.market_id, take, value))
+        apply_trade(ctx, account, market_id, -_sign(size) * take, value)
+        apply_trade(ctx, cp, market_id, _sign(size) * take, value)
+        ctx.emit(Deleveraged(account, cp, market_id, take, value))

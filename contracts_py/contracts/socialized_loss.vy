@@ -10,10 +10,11 @@
      adl: score = floor(floor(upnl * notional / |O|) * WAD / E_cp) (max for O = 0 or E_cp <= 0),
      non-increasing along the keeper's list; the bankrupt position closes at value
      ceil/floor(q p) -+ room, room = E - floor(E MM' / MM), split pro rata to the takes; a
-     counterparty's share is never closed beyond its own entry (cost basis). One deleveraging
-     closes at most ceil(|s| * adl_close_fraction) (partial ADL).
-     gains (Vega): the same action with counterparties in any order; the position closes at the
-     oracle price and -room is charged pro rata to their unrealized gains (_charge_gains).
+     counterparty's share is never closed beyond its own entry (cost basis). The ADL queue
+     (adl_queue.vy) executes at most ceil(|s| * adl_close_fraction) at once (partial ADL).
+     gains (Vega): the same queue with the list ranked by unrealized gain (non-increasing); the
+     position closes at the oracle price and -room is charged pro rata to the listed
+     counterparties' unrealized gains (_charge_gains).
 """
 
 from . import constants as c
@@ -94,6 +95,12 @@ def adl_score(upnl_wad: int256, open_notional_wad: int256, notional_wad: uint256
     return units.mul_div(per_cost, c.WAD, convert(equity_wad, uint256), units.DOWN)
 
 
+struct Bankrupt:
+    health: margin.Health
+    size: int256
+    price: uint256
+
+
 @internal
 def _charge_gains(
     account: address,
@@ -129,18 +136,21 @@ def _charge_gains(
 
 
 @internal
-def auto_deleverage(account: address, market_id: uint256, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]):
+def bankrupt_position(
+    account: address, market_id: uint256, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]
+) -> Bankrupt:
     """
-    @notice Close a bankrupt position against ranked opposite counterparties.
+    @notice Check that ADL may close the account's position (method, pause, market, the list's
+            addresses, equity below -fund) and return it; the account's funding is settled.
     @param account The bankrupt account.
     @param market_id Market id.
-    @param counterparties Opposite positions in profit, ranked non-increasing by score.
+    @param counterparties The keeper's list.
+    @return Its health at liquidation prices, position size and oracle price.
     """
     method: uint256 = state.protocol_params.socialized_loss_method
     assert method == c.LOSS_METHOD_ADL or method == c.LOSS_METHOD_GAINS, "socialized_loss: method does not deleverage"
     assert not state.paused, "socialized_loss: paused"
     assert state.market_params[market_id].listed, "socialized_loss: unknown market"
-    assert len(counterparties) != 0, "socialized_loss: no counterparties"
     for i: uint256 in range(len(counterparties), bound=c.MAX_ADL_COUNTERPARTIES):
         assert counterparties[i] != account, "socialized_loss: account is its own counterparty"
     for i: uint256 in range(len(counterparties), bound=c.MAX_ADL_COUNTERPARTIES):
@@ -152,52 +162,140 @@ def auto_deleverage(account: address, market_id: uint256, counterparties: DynArr
     health: margin.Health = margin.account_health_at(account, untrusted)
     assert health.equity < 0, "socialized_loss: account not bankrupt"
     assert units.abs_u(health.equity) > state.insurance_fund, "socialized_loss: insurance fund covers shortfall"
-    size: int256 = state.positions[account][market_id].size
-    s: int256 = units.sign(size)
-    price: uint256 = margin.price_of_market(market_id)
+    return Bankrupt(health=health, size=state.positions[account][market_id].size, price=margin.price_of_market(market_id))
 
+
+@internal
+def _opposite(cp: address, market_id: uint256, side: int256) -> bool:
+    """
+    @notice Settle `cp`'s funding; True if its position in `market_id` is opposite to `side`.
+    @param cp The counterparty.
+    @param market_id Market id.
+    @param side Sign of the bankrupt position.
+    @return Whether it is opposite.
+    """
+    funding.settle_account(cp)
+    return units.sign(state.positions[cp][market_id].size) == -side
+
+
+@internal
+@view
+def _score(cp: address, market_id: uint256, upnl: int256, price: uint256) -> uint256:
+    """
+    @notice Rank of `cp`'s position in `market_id` with unrealized PnL `upnl` at `price` in a
+            counterparty list: `upnl` with the gains method (largest winners first), else its
+            ADL score.
+    @param cp The counterparty (every position's price trusted for the ADL score).
+    @param market_id Market id.
+    @param upnl Its unrealized PnL (> 0).
+    @param price Oracle price (WAD).
+    @return The score.
+    """
+    if state.protocol_params.socialized_loss_method == c.LOSS_METHOD_GAINS:
+        return convert(upnl, uint256)
+    pos: state.Position = state.positions[cp][market_id]
+    cp_untrusted: uint256 = oracle_adapter.require_position_prices(cp, "socialized_loss: price not trusted")
+    cp_health: margin.Health = margin.account_health_at(cp, cp_untrusted)
+    return self.adl_score(upnl, pos.open_notional, margin.notional(pos.size, price), cp_health.equity)
+
+
+@internal
+def counterparty_score(cp: address, market_id: uint256, side: int256, price: uint256) -> uint256:
+    """
+    @notice ADL score of `cp` against a bankrupt `side` position (its funding settled); 0 when it
+            holds no opposite position in profit.
+    @param cp The counterparty.
+    @param market_id Market id.
+    @param side Sign of the bankrupt position.
+    @param price Oracle price (WAD).
+    @return The score.
+    """
+    if not self._opposite(cp, market_id, side):
+        return 0
+    upnl: int256 = margin.unrealized_pnl(state.positions[cp][market_id], price)
+    if upnl <= 0:
+        return 0
+    return self._score(cp, market_id, upnl, price)
+
+
+@internal
+def ranked_scores(
+    market_id: uint256, b: Bankrupt, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]
+) -> DynArray[uint256, c.MAX_ADL_COUNTERPARTIES]:
+    """
+    @notice Scores of a list whose every entry is opposite and in profit, non-increasing.
+    @param market_id Market id.
+    @param b The bankrupt position.
+    @param counterparties The list.
+    @return Their scores.
+    """
+    scores: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES] = []
+    previous: uint256 = max_value(uint256)
+    for cp: address in counterparties:
+        assert self._opposite(cp, market_id, units.sign(b.size)), "socialized_loss: counterparty not opposite"
+        upnl: int256 = margin.unrealized_pnl(state.positions[cp][market_id], b.price)
+        assert upnl > 0, "socialized_loss: counterparty not in profit"
+        score: uint256 = self._score(cp, market_id, upnl, b.price)
+        assert score <= previous, "socialized_loss: ranking violated"
+        previous = score
+        scores.append(score)
+    return scores
+
+
+@internal
+def deleverage(
+    account: address,
+    market_id: uint256,
+    b: Bankrupt,
+    counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES],
+    size_wad: uint256,
+):
+    """
+    @notice Close up to `size_wad` of the bankrupt position against `counterparties` in order at
+            the ratio-preserving bankruptcy price; one no longer opposite or in profit is passed over.
+    @param account The bankrupt account.
+    @param market_id Market id.
+    @param b The bankrupt position.
+    @param counterparties The executed list.
+    @param size_wad Largest size to close (base units WAD; the queue passes the whole position).
+    """
+    s: int256 = units.sign(b.size)
     takes: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES] = []
     gains: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES] = []
     total: uint256 = 0
-    previous: uint256 = max_value(uint256)
     for cp: address in counterparties:
-        funding.settle_account(cp)
-        pos: state.Position = state.positions[cp][market_id]
-        assert units.sign(pos.size) == -s, "socialized_loss: counterparty not opposite"
-        cp_untrusted: uint256 = oracle_adapter.require_position_prices(cp, "socialized_loss: price not trusted")
-        upnl: int256 = margin.unrealized_pnl(pos, price)
-        assert upnl > 0, "socialized_loss: counterparty not in profit"
-        if method == c.LOSS_METHOD_ADL:
-            cp_health: margin.Health = margin.account_health_at(cp, cp_untrusted)
-            score: uint256 = self.adl_score(upnl, pos.open_notional, margin.notional(pos.size, price), cp_health.equity)
-            assert score <= previous, "socialized_loss: ranking violated"
-            previous = score
-        takes.append(units.abs_u(pos.size))
-        gains.append(convert(upnl, uint256))
-        total += units.abs_u(pos.size)
-
-    # partial ADL: at most ceil(|size| * adl_close_fraction) per deleveraging
-    q: uint256 = min(
-        units.mul_div(units.abs_u(size), state.protocol_params.adl_close_fraction_wad, c.WAD, units.UP), total
-    )
-    after: int256 = size - s * units.to_int(q)
+        take: uint256 = 0
+        gain: int256 = 0
+        if self._opposite(cp, market_id, s):
+            gain = max(margin.unrealized_pnl(state.positions[cp][market_id], b.price), 0)
+        if gain > 0:
+            take = units.abs_u(state.positions[cp][market_id].size)
+        takes.append(take)
+        gains.append(convert(gain, uint256))
+        total += take
+    q: uint256 = min(min(size_wad, units.abs_u(b.size)), total)
+    if q == 0:
+        return
+    after: int256 = b.size - s * units.to_int(q)
     mm_after: uint256 = (
-        health.maintenance
-        - margin.position_requirement(market_id, size, price, True)
-        + margin.position_requirement(market_id, after, price, True)
+        b.health.maintenance
+        - margin.position_requirement(market_id, b.size, b.price, True)
+        + margin.position_requirement(market_id, after, b.price, True)
     )
     # equity the close consumes at the bankruptcy price (negative: the account is compensated)
-    room: int256 = health.equity - units.smul_div(health.equity, units.to_int(mm_after), health.maintenance, units.FLOOR)
-    if method == c.LOSS_METHOD_GAINS:
+    room: int256 = b.health.equity - units.smul_div(
+        b.health.equity, units.to_int(mm_after), b.health.maintenance, units.FLOOR
+    )
+    if state.protocol_params.socialized_loss_method == c.LOSS_METHOD_GAINS:
         self._charge_gains(account, market_id, counterparties, gains, units.abs_u(room))
         room = 0  # the position itself closes at the oracle price
-    total_value: uint256 = clearing.close_value(q, price, size > 0, room)
+    total_value: uint256 = clearing.close_value(q, b.price, b.size > 0, room)
     remaining: uint256 = q
     value_left: uint256 = total_value
     for i: uint256 in range(len(counterparties), bound=c.MAX_ADL_COUNTERPARTIES):
         take: uint256 = min(remaining, takes[i])
         if take == 0:
-            break
+            continue
         remaining -= take
         value: uint256 = value_left
         if remaining != 0:
@@ -208,7 +306,7 @@ def auto_deleverage(account: address, market_id: uint256, counterparties: DynArr
         entry_cost: uint256 = units.abs_u(
             units.smul_div(cp_pos.open_notional, units.to_int(take), units.abs_u(cp_pos.size), units.CEIL)
         )
-        if size > 0:
+        if b.size > 0:
             value = min(value, entry_cost)
         else:
             value = max(value, entry_cost)

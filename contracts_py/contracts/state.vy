@@ -95,6 +95,8 @@ struct ProtocolParams:
     funding_rate_ramp_s: uint256
     # seconds after an unpause before liquidations resume
     liquidation_grace_s: uint256
+    # ADL proposal queue: challenge window, then execution window (s)
+    adl_window_s: uint256
     # largest share of a bankrupt position one deleveraging closes (partial ADL)
     adl_close_fraction_wad: uint256
     # share of the debt one collateral sale may bring back, and the debt ratio it needs
@@ -102,6 +104,13 @@ struct ProtocolParams:
     collateral_debt_ratio_trigger_wad: uint256
     # profit_haircut: share of withdrawn realized profit that pays the shortfall down
     profit_haircut_wad: uint256
+
+
+# a keeper's counterparty list for one bankrupt position (protocol/state.py AdlProposal);
+# deadline_s = 0: none
+struct AdlProposal:
+    counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]
+    deadline_s: uint256
 
 
 # ----------------------------------------------------------------- parameters
@@ -162,3 +171,7 @@ block_liquidated_at: public(uint256)
 # ----------------------------------------------------------------- signed orders
 # filled size (magnitude, WAD) of every order by its EIP-712 hash; max_value(uint256) = cancelled
 order_filled: public(HashMap[bytes32, uint256])
+
+# ----------------------------------------------------------------- ADL proposal queue
+# pending proposal by (bankrupt account, market id)
+adl_proposals: public(HashMap[address, HashMap[uint256, AdlProposal]])

@@ -43,6 +43,7 @@ def adl_pool(
     price: float,
     side: int,
     pool: int,
+    by_gain: bool = False,
 ) -> NDArray[np.int64]:
     """Rows that may deleverage a bankrupt position on ``side`` (+1 long, -1 short), best first.
 
@@ -51,8 +52,8 @@ def adl_pool(
     are one market column of N accounts; ``price`` is the market's oracle price (USD). Rows on
     the opposite side whose profit ``size * price - open_notional`` is positive (up to a
     ``1e-12`` relative slack) are scored as the protocol scores them (an account with no cost
-    basis or no positive equity first); at most ``pool`` are returned, highest score first,
-    ties by row.
+    basis or no positive equity first), or with ``by_gain`` (the ``gains`` method) by their
+    profit (USD); at most ``pool`` are returned, highest score first, ties by row.
     """
     s = _column("size", size, None)
     n = s.shape[0]
@@ -70,12 +71,15 @@ def adl_pool(
     rows = np.flatnonzero(eligible)
     if rows.size == 0:
         return rows
-    with np.errstate(divide="ignore", invalid="ignore"):
-        score = np.where(
-            (o[rows] == 0.0) | (e[rows] <= 0.0),
-            np.inf,
-            profit[rows] / np.abs(o[rows]) * np.abs(value[rows]) / e[rows],
-        )
+    if by_gain:
+        score = profit[rows]
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.where(
+                (o[rows] == 0.0) | (e[rows] <= 0.0),
+                np.inf,
+                profit[rows] / np.abs(o[rows]) * np.abs(value[rows]) / e[rows],
+            )
     if rows.size > pool:
         keep = np.argpartition(-score, pool - 1)[:pool]
         rows, score = rows[keep], score[keep]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from test_collateral_liquidation import COLL, ETH_LOW, LIQUIDATOR, below_requirement, negative_balance, sale
-from test_socialized_loss import BUYER, BYSTANDER, KEEPER, MAKER, SHORT, TRADER, apply_checked, bankrupt_long
+from test_socialized_loss import BUYER, BYSTANDER, KEEPER, MAKER, SHORT, TRADER, apply_checked, bankrupt_long, deleverage
 
 from protocol.actions import AutoDeleverage, Liquidate, LiquidateCollateral, Withdraw
 from protocol.constants import WAD
@@ -127,15 +127,17 @@ def test_partial_adl_closes_the_fraction_rounded_up(make_desk: DeskFactory) -> N
     )
     # q = ceil(1 * 0.5) = 0.5 of the 1.4 offered; MM = 2,350 -> MM' = 1,175;
     # room = -500 - floor(-500 * 1,175 / 2,350) = -250: value ceil(0.5 * 47,000) + 250 = 23,750;
-    # SHORT takes 0.4 for floor(23,750 * 0.4 / 0.5) = 19,000, MAKER 0.1 for the rest 4,750
-    events = apply_checked(desk, AutoDeleverage(KEEPER, TRADER, BTC_PERP, (SHORT, MAKER)))
+    # SHORT takes 0.4 for floor(23,750 * 0.4 / 0.5) = 19,000, MAKER 0.1 for the rest 4,750.
+    # Through the ADL queue: proposed, executed after the window (the queue passes the limit)
+    events = deleverage(desk, (SHORT, MAKER))
     assert [e for e in events if isinstance(e, Deleveraged)] == [
         Deleveraged(TRADER, SHORT, BTC_PERP, 4 * WAD // 10, 19_000 * WAD),
         Deleveraged(TRADER, MAKER, BTC_PERP, WAD // 10, 4_750 * WAD),
     ]
     assert desk.health(TRADER) == Health(-250 * WAD, 2_350 * WAD, 1_175 * WAD)  # E / MM unchanged
-    # the next deleveraging closes ceil(0.5 * 0.5) = 0.25 of the rest
-    events = apply_checked(desk, AutoDeleverage(KEEPER, TRADER, BTC_PERP, (MAKER,)))
+    assert desk.state.adl_proposals == {}  # the execution removed the proposal
+    # the rest is gated again: a new proposal, a new window; it closes ceil(0.5 * 0.5) = 0.25
+    events = deleverage(desk, (MAKER,))
     assert [e.size_wad for e in events if isinstance(e, Deleveraged)] == [WAD // 4]
 
 
@@ -190,30 +192,39 @@ def test_debt_ratio_trigger(make_desk: DeskFactory) -> None:
 # ----------------------------------------------------------------------------- gains (Vega)
 
 
-@pytest.mark.parametrize("order", ["ranked", "reversed"])
-def test_gains_charges_the_shortfall_pro_rata_to_unrealized_gains(make_desk: DeskFactory, order: str) -> None:
+def test_gains_charges_the_shortfall_pro_rata_to_unrealized_gains(make_desk: DeskFactory) -> None:
     desk = bankrupt_long(
         make_desk(socialized_loss_method=SocializedLossMethod.GAINS), short_size=4 * WAD // 10, short_deposit=2_400
     )
     # winners' gains at 47,000: MAKER 13,000 (1 BTC from 60,000), SHORT 5,200 (0.4); G = 18,200.
     # The whole long closes (MM' = 0): the bankruptcy price would give it -room = 500 beyond the
     # oracle; MAKER pays ceil(500 * 13,000 / 18,200), SHORT ceil(500 * 5,200 / 18,200): one wei
-    # over 500, which goes to the insurance fund. Any order is accepted: no ranking.
+    # over 500, which goes to the insurance fund. The list is ranked by gain, largest first.
     maker_share, short_share = 357_142_857_142_857_142_858, 142_857_142_857_142_857_143
-    cps = (MAKER, SHORT) if order == "ranked" else (SHORT, MAKER)
-    events = apply_checked(desk, AutoDeleverage(KEEPER, TRADER, BTC_PERP, cps))
+    with pytest.raises(ProtocolRevert, match=r"^socialized_loss: ranking violated$"):
+        desk.apply(AutoDeleverage(KEEPER, TRADER, BTC_PERP, (SHORT, MAKER)))
+    events = deleverage(desk, (MAKER, SHORT))
     charges = {e.counterparty: e.amount_wad for e in events if isinstance(e, GainsCharged)}
     assert charges == {MAKER: maker_share, SHORT: short_share}
     assert maker_share + short_share == 500 * WAD + 1
     assert desk.state.insurance_fund == 1
-    # the position closes at the oracle price: ceil(1 * 47,000), split by the takes
+    # the position closes at the oracle price: ceil(1 * 47,000), all of it against MAKER's 1 BTC
     closes = [(e.counterparty, e.size_wad, e.notional_wad) for e in events if isinstance(e, Deleveraged)]
-    if order == "ranked":
-        assert closes == [(MAKER, WAD, 47_000 * WAD)]
-    else:
-        assert closes == [(SHORT, 4 * WAD // 10, 18_800 * WAD), (MAKER, 6 * WAD // 10, 28_200 * WAD)]
+    assert closes == [(MAKER, WAD, 47_000 * WAD)]
     assert desk.account(TRADER).balance == 0  # 12,500 + 500 + 47,000 - 60,000: no bad debt
     assert not desk.account(TRADER).positions
+
+
+def test_gains_list_skipping_the_largest_winner_is_challenged(make_desk: DeskFactory) -> None:
+    desk = bankrupt_long(
+        make_desk(socialized_loss_method=SocializedLossMethod.GAINS), short_size=4 * WAD // 10, short_deposit=2_400
+    )
+    # SHORT (gain 5,200) proposes itself alone; MAKER's list (13,000, 5,200) dominates it
+    apply_checked(desk, AutoDeleverage(SHORT, TRADER, BTC_PERP, (SHORT,)))
+    with pytest.raises(ProtocolRevert, match=r"^socialized_loss: challenge not higher$"):
+        desk.apply(AutoDeleverage(KEEPER, TRADER, BTC_PERP, (SHORT,)))
+    apply_checked(desk, AutoDeleverage(MAKER, TRADER, BTC_PERP, (MAKER, SHORT)))
+    assert desk.state.adl_proposals[(TRADER, BTC_PERP)].counterparties == (MAKER, SHORT)
 
 
 def test_gains_never_charges_more_than_a_gain(make_desk: DeskFactory) -> None:
@@ -224,6 +235,6 @@ def test_gains_never_charges_more_than_a_gain(make_desk: DeskFactory) -> None:
     desk.push(BTC_FEED, 47_000 * WAD)
     # alone it covers 0.1 of the 1 BTC: room = -500 - floor(-500 * MM(0.9) / MM(1)) = -50; its
     # gain 10 caps the charge, the rest (40) stays with the account
-    events = apply_checked(desk, AutoDeleverage(KEEPER, TRADER, BTC_PERP, (BYSTANDER,)))
+    events = deleverage(desk, (BYSTANDER,))
     assert [e for e in events if isinstance(e, GainsCharged)] == [GainsCharged(BYSTANDER, TRADER, BTC_PERP, 10 * WAD)]
     assert desk.health(TRADER).equity == -500 * WAD + 10 * WAD
