@@ -2,9 +2,9 @@
 
 With the ADL method the protocol closes a bankrupt position against opposite positions in
 profit that a keeper supplies, ranked by :func:`protocol.socialized_loss.adl_score`
-(``profit / |cost| * notional / equity``, non-increasing), and verifies only the accounts it is
-handed. Scoring every account exactly costs a model evaluation each; :func:`adl_pool` scores
-the whole book in float64 and returns the ``pool`` best rows, and the keeper ranks those exactly
+(``profit / |cost| * notional / equity``, non-increasing; with the gains method by unrealized
+profit, ``by_gain``), and verifies only the accounts it is handed. Scoring every account exactly
+costs a model evaluation each; :func:`adl_pool` scores the whole book in float64 and returns the ``pool`` best rows, and the keeper ranks those exactly
 (:func:`protocol.keeper.adl_counterparties` with ``candidates``). Floats only choose whom to
 look at: whatever the keeper sends is checked by the model's integers, so a float error can at
 worst leave out an account ranked just below the pool's last one, never send an ineligible one.
@@ -65,6 +65,8 @@ def adl_pool(
         raise InvalidParameter(f"side must be +1 (a long is bankrupt) or -1 (a short), got {side!r}")
     if isinstance(pool, bool) or not isinstance(pool, int) or pool < 1:
         raise InvalidParameter(f"pool must be a positive integer, got {pool!r}")
+    if not isinstance(by_gain, bool):
+        raise InvalidParameter(f"by_gain must be a bool, got {by_gain!r}")
     value = s * price
     profit = value - o
     eligible = (s * side < 0) & (profit > -_PROFIT_SLACK * (np.abs(value) + np.abs(o)))

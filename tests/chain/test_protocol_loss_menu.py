@@ -8,9 +8,9 @@ import pytest
 from test_protocol_harness import BTC, MATCHER, USDC, Differential, _reset
 from test_protocol_risk import COLL, KEEPER, LIQ, LONG, MAKER, SHORT, leveraged_long, move
 
-from protocol.actions import AutoDeleverage, Deposit, Liquidate, LiquidateCollateral, Withdraw
+from protocol.actions import AdvanceTime, AutoDeleverage, Deposit, Liquidate, LiquidateCollateral, Withdraw
 from protocol.constants import WAD
-from protocol.events import Deleveraged, GainsCharged, LossSocialized, ProfitHaircut
+from protocol.events import AdlProposed, Deleveraged, Event, GainsCharged, LossSocialized, ProfitHaircut
 from protocol.keeper import adl_counterparties, collateral_to_sell
 from protocol.params import SocializedLossMethod
 
@@ -40,6 +40,19 @@ def _bankrupt_long(diff: Differential) -> None:
     diff.apply(Deposit(SHORT, 0, 50_000 * USDC))
     diff.apply(diff.signer.fill(MATCHER, MAKER, SHORT, BTC, -(WAD // 2), 60_000 * WAD, 0, 0))
     move(diff, 50_000)
+
+
+def _deleverage(diff: Differential) -> list[Event]:
+    """The keeper's ranked list for LONG's BTC position through the ADL queue: proposed (nothing
+    traded), executed once the window has passed; the execution's events."""
+    ranked = adl_counterparties(diff.model, LONG, BTC)
+    proposed = diff.apply(AutoDeleverage(KEEPER, LONG, BTC, ranked))
+    assert not isinstance(proposed, str)
+    assert [type(e) for e in proposed] == [AdlProposed]
+    diff.apply(AdvanceTime(diff.model.params.protocol.adl_window_s, 1))
+    events = diff.apply(AutoDeleverage(KEEPER, LONG, BTC, ranked))
+    assert not isinstance(events, str)
+    return events
 
 
 @pytest.mark.parametrize("menu", ["open_interest"], indirect=True)
@@ -73,18 +86,19 @@ def test_profit_haircut_on_withdrawals(menu: Differential) -> None:
 @pytest.mark.parametrize("menu", ["adl_partial"], indirect=True)
 def test_partial_adl(menu: Differential) -> None:
     _bankrupt_long(menu)
+    # each execution of the queue closes ceil(|s| / 2) of what is left; the rest waits for a new
+    # proposal and window
     for expected in (WAD // 2, WAD // 4):
-        events = menu.apply(AutoDeleverage(KEEPER, LONG, BTC, adl_counterparties(menu.model, LONG, BTC)))
-        assert not isinstance(events, str)
+        events = _deleverage(menu)
         assert sum(e.size_wad for e in events if isinstance(e, Deleveraged)) == expected
+        assert menu.model.state.adl_proposals == {}
 
 
 @pytest.mark.parametrize("menu", ["gains"], indirect=True)
 def test_gains_charges_winners_pro_rata_to_their_gains(menu: Differential) -> None:
     _bankrupt_long(menu)  # winners: MAKER short 0.5 and SHORT short 0.5, both from 60,000
     assert menu.apply(Liquidate(KEEPER, LONG, BTC, WAD)) == "liquidation: shortfall exceeds insurance fund"
-    events = menu.apply(AutoDeleverage(KEEPER, LONG, BTC, (SHORT, MAKER)))  # any order
-    assert not isinstance(events, str)
+    events = _deleverage(menu)  # equal gains (5,000 each): ties ranked by address
     assert {e.counterparty for e in events if isinstance(e, GainsCharged)} == {SHORT, MAKER}
     assert not menu.model.state.accounts[LONG].positions
 
