@@ -462,7 +462,7 @@ class NovationClient:
         )
         accounts = {a: acct for a, acct in self.accounts(addresses, block=number).items() if acct != Account()}
         proposals: dict[tuple[str, int], AdlProposal] = {}
-        if params.protocol.socialized_loss_method is SocializedLossMethod.ADL:  # the queue of every position
+        if params.protocol.socialized_loss_method.deleverages:  # the queue of every position
             keys = [(a, m) for a, acct in accounts.items() for m in acct.positions]
             for key, (cps, deadline_s) in zip(
                 keys, self._calls([("adl_proposals", k) for k in keys], number), strict=True

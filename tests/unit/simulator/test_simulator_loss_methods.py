@@ -20,7 +20,7 @@ from simulator.config import StudyConfig
 from simulator.engine import KEEPER, MARKET_MAKER, build_book
 from simulator.loss_bearers import LossLedger
 from simulator.loss_methods import COMPARISON_FIELDS, compare_methods, comparison_row, write_comparison
-from simulator.results import BEARER_GROUPS, METRICS, SERIES, PathResult, bearer_metric
+from simulator.results import BEARER_GROUPS, METRICS, SERIES, PathResult, bearer_metric, study_metrics
 
 CONFIG = StudyConfig.from_dict({"run": {"name": "compare-test", "paths": 20, "steps": 2}})
 RUN = {"workers": 1, "progress": False}
@@ -68,7 +68,7 @@ def method_task(config: StudyConfig, path_index: int) -> PathResult:
     """A stand-in: ADL deleverages on every path, pro rata socializes path_index USD, the rest leave it uncovered."""
     seed = config.path_seed(path_index)
     method = config.protocol.socialized_loss_method
-    metrics = dict.fromkeys(METRICS, 0)
+    metrics = dict.fromkeys(study_metrics(config.book_params()), 0)
     if method == "adl":
         metrics |= {"deleveragings": 1, "accounts_deleveraged": 3, bearer_metric("short"): WAD}
     elif method == "pro_rata":
