@@ -4,7 +4,8 @@ With the ADL method the protocol closes a bankrupt position against opposite pos
 profit that a keeper supplies, ranked by :func:`protocol.socialized_loss.adl_score`
 (``profit / |cost| * notional / equity``, non-increasing; with the gains method by unrealized
 profit, ``by_gain``), and verifies only the accounts it is handed. Scoring every account exactly
-costs a model evaluation each; :func:`adl_pool` scores the whole book in float64 and returns the ``pool`` best rows, and the keeper ranks those exactly
+costs a model evaluation each; :func:`adl_pool` scores the whole book in float64 and returns
+the ``pool`` best rows, and the keeper ranks those exactly
 (:func:`protocol.keeper.adl_counterparties` with ``candidates``). Floats only choose whom to
 look at: whatever the keeper sends is checked by the model's integers, so a float error can at
 worst leave out an account ranked just below the pool's last one, never send an ineligible one.

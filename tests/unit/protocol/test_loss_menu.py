@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 from test_collateral_liquidation import COLL, ETH_LOW, LIQUIDATOR, below_requirement, negative_balance, sale
-from test_socialized_loss import BUYER, BYSTANDER, KEEPER, MAKER, SHORT, TRADER, apply_checked, bankrupt_long, deleverage
+from test_socialized_loss import (
+    BUYER,
+    BYSTANDER,
+    KEEPER,
+    MAKER,
+    SHORT,
+    TRADER,
+    apply_checked,
+    bankrupt_long,
+    deleverage,
+)
 
 from protocol.actions import AutoDeleverage, Liquidate, LiquidateCollateral, Withdraw
 from protocol.constants import WAD
