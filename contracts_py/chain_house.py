@@ -125,6 +125,7 @@ def _account_key(acct: Account) -> tuple[Any, ...]:
     return (
         acct.balance,
         acct.realized_pnl,
+        acct.profit_withdrawn,
         {k: v for k, v in acct.collateral.items() if v},
         dict(acct.positions),
     )
@@ -457,6 +458,7 @@ class ChainClearingHouse:
             collateral={i: v for i, v in collateral.items() if v},
             positions=positions,
             realized_pnl=int(self._view("realized_pnl", a)),
+            profit_withdrawn=int(self._view("profit_withdrawn", a)),
         )
 
     def adl_proposal(self, address: str, market_id: int) -> AdlProposal | None:
@@ -603,7 +605,7 @@ class ChainClearingHouse:
             out.append((state, {i: int(next(it)) for i in self.asset_ids}))
         return out
 
-    _PER_ACCOUNT: Final = ("position_mask", "balances", "realized_pnl")
+    _PER_ACCOUNT: Final = ("position_mask", "balances", "realized_pnl", "profit_withdrawn")
     _ROLE_SETS: Final = ("matchers", "oracles", "funding_operators")
 
     def _state_calls(self, addrs: Sequence[str], hashes: Sequence[bytes]) -> list[BatchCall]:
@@ -645,7 +647,7 @@ class ChainClearingHouse:
             "funding_operators": state.roles.funding_operators,
         }
         for a in addrs:
-            mask, balance, realized = (int(next(values)) for _ in self._PER_ACCOUNT)
+            mask, balance, realized, withdrawn = (int(next(values)) for _ in self._PER_ACCOUNT)
             for r in self._ROLE_SETS:
                 if next(values):
                     holders[r].add(a)
@@ -656,6 +658,7 @@ class ChainClearingHouse:
                 collateral=collateral,
                 positions={m: p for m, p in stored.items() if mask >> m & 1},
                 realized_pnl=realized,
+                profit_withdrawn=withdrawn,
             )
             if acct != Account():
                 state.accounts[a] = acct

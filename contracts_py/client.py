@@ -317,10 +317,8 @@ class NovationClient:
         calls += [c for a in assets for c in (("collateral_params", (a,)), ("collateral_symbol", (a,)))]
         out = iter(self._calls(calls, block))
         pp = dict(zip(PROTOCOL_STRUCT, next(out), strict=True))
-        adl = pp.pop("socialized_loss_method")
-        protocol = ProtocolParams(
-            **pp, socialized_loss_method=SocializedLossMethod.ADL if adl else SocializedLossMethod.PRO_RATA
-        )
+        method = SocializedLossMethod.from_code(pp.pop("socialized_loss_method"))
+        protocol = ProtocolParams(**pp, socialized_loss_method=method)
         feed_params = []
         for f in feeds:
             (_, heartbeat, max_move, window), symbol = next(out), next(out)
@@ -400,6 +398,7 @@ class NovationClient:
             collateral={i: v for i, v in collateral.items() if v},
             positions=positions,
             realized_pnl=int(self._call("realized_pnl", a, block=block)),
+            profit_withdrawn=int(self._call("profit_withdrawn", a, block=block)),
         )
 
     def accounts(
@@ -463,7 +462,7 @@ class NovationClient:
         )
         accounts = {a: acct for a, acct in self.accounts(addresses, block=number).items() if acct != Account()}
         proposals: dict[tuple[str, int], AdlProposal] = {}
-        if params.protocol.socialized_loss_method is SocializedLossMethod.ADL:  # the queue of every position
+        if params.protocol.socialized_loss_method.deleverages:  # the queue of every position
             keys = [(a, m) for a, acct in accounts.items() for m in acct.positions]
             for key, (cps, deadline_s) in zip(
                 keys, self._calls([("adl_proposals", k) for k in keys], number), strict=True

@@ -34,7 +34,7 @@ from protocol.constants import (
 )
 from protocol.errors import InvalidParameter
 from protocol.orders import OrderDomain
-from protocol.params import MarketKind, Params, ProtocolParams, SocializedLossMethod
+from protocol.params import MarketKind, Params, ProtocolParams
 from protocol.units import to_wad
 
 __all__ = [
@@ -102,10 +102,14 @@ PROTOCOL_STRUCT: Final = (
     "max_fill_deviation_wad",
     "max_funding_rate_per_s_wad",
     "collateral_liquidation_fee_wad",
-    "socialized_loss_method",  # a bool on chain: True for ADL
+    "socialized_loss_method",  # its code on chain (SocializedLossMethod.code)
     "funding_rate_ramp_s",
     "liquidation_grace_s",
     "adl_window_s",
+    "adl_close_fraction_wad",
+    "collateral_close_factor_wad",
+    "collateral_debt_ratio_trigger_wad",
+    "profit_haircut_wad",
 )
 MARKET_STRUCT: Final = (
     "listed",
@@ -135,7 +139,7 @@ def _struct(obj: object, fields: tuple[str, ...], **own: Any) -> tuple[Any, ...]
 
 def protocol_params_tuple(pp: ProtocolParams) -> tuple[Any, ...]:
     """The ``state.ProtocolParams`` struct of the contracts, field by field (:data:`PROTOCOL_STRUCT`)."""
-    return _struct(pp, PROTOCOL_STRUCT, socialized_loss_method=pp.socialized_loss_method is SocializedLossMethod.ADL)
+    return _struct(pp, PROTOCOL_STRUCT, socialized_loss_method=pp.socialized_loss_method.code)
 
 
 def _symbol(owner: str, symbol: str) -> str:

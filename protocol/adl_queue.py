@@ -5,17 +5,21 @@ position; the protocol cannot tell whether a higher-ranked account was left out.
 trusting the first caller, ``AutoDeleverage`` runs in three phases per (account, market):
 
 * **propose** (no proposal, or the last one expired): the keeper's list is validated (each entry
-  opposite and in profit, ranked non-increasing by :func:`~protocol.socialized_loss.adl_score`)
-  and stored with ``deadline_s = now + adl_window_s``. The list may be empty: nobody is in profit.
+  opposite and in profit, ranked non-increasing by :func:`~protocol.socialized_loss.adl_score`,
+  or by unrealized gain with the ``gains`` method) and stored with
+  ``deadline_s = now + adl_window_s``. The list may be empty: nobody is in profit.
 * **challenge** (``now < deadline_s``): anyone may replace the stored list by a valid list whose
   scores at current prices are at least as high position by position and strictly higher at one
   (a stored entry no longer opposite or in profit scores 0; a missing entry scores 0). The
   deadline does not move. A counterparty skipped by the proposer is the one who gains by
   challenging: its own, lower-ranked, position would otherwise be closed.
 * **execute** (``deadline_s <= now <= deadline_s + adl_window_s``): the stored list, passed again,
-  closes the position (:func:`~protocol.socialized_loss.deleverage`) and the proposal is removed.
+  closes at most :func:`~protocol.socialized_loss.adl_close_limit` of the position
+  (``ceil(|size| * adl_close_fraction_wad / WAD)``, partial ADL;
+  :func:`~protocol.socialized_loss.deleverage`) and the proposal is removed: what stays open
+  needs a new proposal and window (dYdX's timelock gate on each deleveraged amount).
   An empty stored list instead lets ``Liquidate`` close the account bankrupt (F-10): its shortfall
-  is settled in the market by F-15's rule (insurance fund, then pro rata on the other side).
+  is settled in the market by F-15's rule (insurance fund, then the protocol's loss method).
   After ``deadline_s + adl_window_s`` the proposal has expired and a new one may be made.
 """
 
@@ -25,7 +29,7 @@ from protocol.actions import AutoDeleverage
 from protocol.context import Context, require
 from protocol.events import AdlProposed
 from protocol.params import Params
-from protocol.socialized_loss import bankrupt_position, counterparty_score, deleverage, ranked_scores
+from protocol.socialized_loss import adl_close_limit, bankrupt_position, counterparty_score, deleverage, ranked_scores
 from protocol.state import AdlProposal, ProtocolState
 
 __all__ = ["PHASES", "auto_deleverage", "bankrupt_close_due", "dominates", "phase"]
@@ -72,7 +76,8 @@ def auto_deleverage(ctx: Context, action: AutoDeleverage) -> None:
         require(cps == proposal.counterparties, "socialized_loss: not the proposed list")
         require(len(cps) != 0, "socialized_loss: no counterparties")
         del ctx.state.adl_proposals[key]
-        deleverage(ctx, action.account, action.market_id, bankrupt, cps, abs(bankrupt.size))
+        limit = adl_close_limit(bankrupt.size, ctx.params.protocol.adl_close_fraction_wad)
+        deleverage(ctx, action.account, action.market_id, bankrupt, cps, limit)
         return
     scores = ranked_scores(ctx, action.market_id, bankrupt, cps)
     deadline = ctx.state.now_s + ctx.params.protocol.adl_window_s

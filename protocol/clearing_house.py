@@ -255,6 +255,14 @@ class ClearingHouse:
         funding.settle_account(ctx, addr)
         return ctx.state.account(addr)
 
+    def collateral_sale_target(self, address: str) -> int:
+        """What one collateral sale may bring back of ``address``'s debt now (USD WAD; 0: no sale
+        may run), pending funding settled (:func:`protocol.liquidation.collateral_sale_target`)."""
+        ctx = Context(self._state.fork(), self._params)
+        addr = normalize_address(address)
+        funding.settle_account(ctx, addr)
+        return liquidation.collateral_sale_target(ctx, ctx.state.account(addr))
+
     def max_liquidation_size(self, address: str, market_id: int) -> int:
         """Largest size a keeper may liquidate from ``address`` in ``market_id`` now (0: none)."""
         ctx = Context(self._state.fork(), self._params)

@@ -41,6 +41,21 @@ MAX_MOVE_WINDOW_S: Final = 7 * 86_400  # the allowed move grows to max_move over
 MAX_MARKETS: Final = 16
 MAX_COLLATERALS: Final = 8
 MAX_ADL_COUNTERPARTIES: Final = 16
+#: Loss-socialization variants (docs/SPEC.md §8): the least share of a bankrupt position one
+#: deleveraging closes (partial ADL), the least share of a negative balance one collateral sale
+#: may target (close factor), the largest debt ratio that may be required before a sale, and the
+#: largest share of withdrawn realized profit a haircut takes.
+MIN_ADL_CLOSE_FRACTION: Final = WAD // 100  # 1 % of the position
+MIN_COLLATERAL_CLOSE_FACTOR: Final = WAD // 100  # 1 % of the debt
+MAX_COLLATERAL_DEBT_RATIO_TRIGGER: Final = WAD  # debt at 100 % of the collateral value
+MAX_PROFIT_HAIRCUT: Final = WAD  # all of the profit withdrawn
+#: On-chain codes of ``protocol.params.SocializedLossMethod`` (``state.ProtocolParams``).
+LOSS_METHOD_PRO_RATA: Final = 0
+LOSS_METHOD_ADL: Final = 1
+LOSS_METHOD_OPEN_INTEREST: Final = 2
+LOSS_METHOD_PROFIT_HAIRCUT: Final = 3
+LOSS_METHOD_GAINS: Final = 4
+
 #: Largest number of listed price feeds (every market and collateral asset may have its own).
 MAX_FEEDS: Final = MAX_MARKETS + MAX_COLLATERALS
 #: Longest symbol of a listed feed, market or collateral asset the contracts store, in bytes.

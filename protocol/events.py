@@ -22,6 +22,7 @@ __all__ = [
     "FundingAccrued",
     "FundingRateSet",
     "FundingSettled",
+    "GainsCharged",
     "GovernanceProposed",
     "InsuranceFundChanged",
     "Liquidated",
@@ -35,6 +36,7 @@ __all__ = [
     "PositionChanged",
     "PriceAccepted",
     "PriceRejected",
+    "ProfitHaircut",
     "RoleSet",
     "SettlementPriceSet",
     "ShortfallSettled",
@@ -161,6 +163,27 @@ class LossCharged(Event):
     account: str
     market_id: int
     amount_wad: int
+
+
+@dataclass(frozen=True)
+class GainsCharged(Event):
+    """``gains`` method: a winner's share of a bankrupt account's shortfall, charged pro rata to
+    its unrealized gain in the market (``account`` is the bankrupt one)."""
+
+    counterparty: str
+    account: str
+    market_id: int
+    amount_wad: int
+
+
+@dataclass(frozen=True)
+class ProfitHaircut(Event):
+    """A withdrawal of realized profit paid ``haircut_wad`` of the shortfall (``profit_haircut``)."""
+
+    account: str
+    haircut_wad: int
+    #: The shortfall (``uncovered_loss``) left afterwards.
+    shortfall_wad: int
 
 
 @dataclass(frozen=True)

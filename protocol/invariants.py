@@ -15,6 +15,7 @@ from protocol.events import (
     BadDebtSettled,
     Deleveraged,
     Event,
+    GainsCharged,
     InsuranceFundChanged,
     Liquidated,
     LossCharged,
@@ -232,6 +233,11 @@ def no_loss_without_position(
         for ev in events
         if isinstance(ev, LossCharged)
         and (ev.account not in before.accounts or ev.market_id not in before.accounts[ev.account].positions)
+    ] + [
+        f"{ev.counterparty} charged {ev.amount_wad} of gains without a position in {ev.market_id}"
+        for ev in events
+        if isinstance(ev, GainsCharged)
+        and (ev.counterparty not in before.accounts or ev.market_id not in before.accounts[ev.counterparty].positions)
     ]
 
 

@@ -29,29 +29,31 @@ __all__ = ["adl_action", "adl_counterparties", "collateral_for_sale", "collatera
 
 
 def collateral_for_sale(house: ClearingHouse | KeeperBlock, address: str) -> bool:
-    """True if ``address``'s collateral may be sold now (F-05): its settled balance is negative
-    and it is below its maintenance requirement as liquidation values it; False when a price its
+    """True if ``address``'s collateral may be sold now (F-05): its settled balance is negative,
+    it is below its maintenance requirement as liquidation values it and its debt ratio reaches
+    ``collateral_debt_ratio_trigger`` (the sale's target is positive); False when a price its
     positions need is untrusted. ``house`` may be a keepers' block (the same questions, asked
     without a fork)."""
     if house.settled_account(address).balance >= 0:
         return False
     try:
-        return house.liquidation_health(address).liquidatable
+        return house.liquidation_health(address).liquidatable and house.collateral_sale_target(address) > 0
     except ProtocolRevert:
         return False
 
 
 def collateral_to_sell(house: ClearingHouse, address: str, asset_id: int, price_wad: int) -> int:
     """Token units of ``asset_id`` a liquidator may buy from ``address``: the fewest whose net
-    proceeds cover the negative balance (after the pending funding the purchase settles), or
-    everything held if that is not enough."""
+    proceeds reach the sale's target (the close factor's share of the negative balance, after the
+    pending funding the purchase settles), or everything held if that is not enough."""
     acct = house.settled_account(address)
+    target = house.collateral_sale_target(address)
     cp = house.params.collateral(asset_id)
     unit = to_wad(1, cp.decimals)
 
     def covers(units: int) -> bool:
         proceeds, fee = collateral_sale(units * unit, price_wad, cp.liquidation_discount_wad, house.params.protocol)
-        return proceeds - fee >= -acct.balance
+        return proceeds - fee >= target
 
     lo, hi = 1, acct.collateral.get(asset_id, 0) // unit
     while lo < hi:
@@ -91,7 +93,7 @@ def keeper_actions(
             if not size:
                 continue
             health = house.liquidation_health(address)
-            adl = house.params.protocol.socialized_loss_method is SocializedLossMethod.ADL
+            adl = house.params.protocol.socialized_loss_method.deleverages
             if adl and -health.equity > house.state.insurance_fund:
                 step = adl_action(house, keeper, address, market_id, adl_counterparties(house, address, market_id))
                 if step is not None:
@@ -108,9 +110,11 @@ def keeper_actions(
 
 
 def _scored(house: ClearingHouse, address: str, market_id: int, searched: Iterable[str]) -> dict[str, int]:
-    """ADL score of each of ``searched`` holding a position opposite to ``address``'s in
-    ``market_id`` in profit, at trusted prices (none when a needed price is untrusted)."""
+    """Score of each of ``searched`` holding a position opposite to ``address``'s in
+    ``market_id`` in profit, at trusted prices (none when a needed price is untrusted): its ADL
+    score, or its unrealized gain with the ``gains`` method (as the queue ranks lists)."""
     state, params = house.state, house.params
+    gains = params.protocol.socialized_loss_method is SocializedLossMethod.GAINS
     acct = state.accounts.get(address)
     if acct is None or market_id not in acct.positions:
         return {}
@@ -128,16 +132,18 @@ def _scored(house: ClearingHouse, address: str, market_id: int, searched: Iterab
         except ProtocolRevert:
             continue
         if upnl > 0:
-            scores[other] = adl_score(upnl, pos.open_notional, notional(pos.size, price), health.equity)
+            scores[other] = (
+                upnl if gains else adl_score(upnl, pos.open_notional, notional(pos.size, price), health.equity)
+            )
     return scores
 
 
 def adl_counterparties(
     house: ClearingHouse, address: str, market_id: int, candidates: Iterable[str] | None = None
 ) -> tuple[str, ...]:
-    """Opposite positions in profit, ranked by :func:`~protocol.socialized_loss.adl_score`
-    (highest first, ties by address), at most ``MAX_ADL_COUNTERPARTIES``; what a keeper passes
-    to ``AutoDeleverage``. Empty when a needed price is untrusted.
+    """Opposite positions in profit, ranked by :func:`~protocol.socialized_loss.adl_score` (by
+    unrealized gain with the ``gains`` method; highest first, ties by address), at most
+    ``MAX_ADL_COUNTERPARTIES``; what a keeper passes to ``AutoDeleverage``. Empty when a needed price is untrusted.
 
     ``candidates`` limits the search to those accounts (e.g. the pool of
     :func:`protocol.margin_core.adl_pool`); None searches every account.

@@ -133,6 +133,14 @@ class KeeperBlock:
         prices = liquidation_prices(ctx, acct, "liquidation")
         return account_health(acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s)
 
+    def collateral_sale_target(self, address: str) -> int:
+        """:meth:`ClearingHouse.collateral_sale_target` of ``address``."""
+        addr = normalize_address(address)
+        if addr not in self._house.state.accounts:
+            return self._house.collateral_sale_target(addr)
+        ctx = self._settled(addr)
+        return liquidation.collateral_sale_target(ctx, ctx.state.accounts[addr])
+
     def settled_account(self, address: str) -> Account:
         """:meth:`ClearingHouse.settled_account`: a copy of ``address`` with funding settled."""
         addr = normalize_address(address)

@@ -19,10 +19,12 @@ Positions (trigger: equity < maintenance, strict). A keeper takes over ``q`` of 
   (a bankrupt account is closed whole even beyond it, and uses up the block's room).
 
 Collateral: while the settlement balance is negative and the account is below its maintenance
-requirement (F-05: ``E < MM`` at liquidation prices; with no position, ``E < 0``) anyone may buy
-the account's collateral at ``oracle * (1 - discount)``, no more than needed to bring the balance
-back to zero; a fee share of the proceeds goes to the insurance fund. A healthy account's
-negative balance is left to its owner (it counts against its equity like any debt).
+requirement (F-05: ``E < MM`` at liquidation prices; with no position, ``E < 0``) and its debt
+ratio ``-B / collateral value`` is at least ``collateral_debt_ratio_trigger`` (Perp v2), anyone
+may buy the account's collateral at ``oracle * (1 - discount)``, no more than needed to bring
+back the close factor's share ``ceil(-B * collateral_close_factor / WAD)`` of the debt (Aave,
+Perp v2; 100 %: to zero); a fee share of the proceeds goes to the insurance fund. A healthy
+account's negative balance is left to its owner (it counts against its equity like any debt).
 """
 
 from __future__ import annotations
@@ -41,14 +43,15 @@ from protocol.funding import settle_account
 from protocol.margin import (
     Health,
     account_health,
+    collateral_value,
     initial_fraction,
     maintenance_fraction,
     margined_alone,
     notional,
     unrealized_pnl,
 )
-from protocol.oracle_adapter import liquidation_prices, trusted_price
-from protocol.params import ProtocolParams, SocializedLossMethod
+from protocol.oracle_adapter import liquidation_prices, trusted_price, trusted_prices
+from protocol.params import ProtocolParams
 from protocol.socialized_loss import settle_shortfall
 from protocol.state import Account
 from protocol.units import Rounding, mul_div, to_wad
@@ -57,6 +60,7 @@ __all__ = [
     "LiquidationTerms",
     "close_shortfall",
     "collateral_sale",
+    "collateral_sale_target",
     "liquidate",
     "liquidate_collateral",
     "liquidation_terms",
@@ -137,6 +141,28 @@ def close_shortfall(ctx: Context, acct: Account, prices: Mapping[int, int], equi
     if equity_wad >= 0 or losses[market_id] == 0 or acct.has_collateral():
         return 0
     return mul_div(-equity_wad, losses[market_id], total, Rounding.DOWN)
+
+
+def collateral_sale_target(ctx: Context, acct: Account) -> int:
+    """What one collateral sale may bring back of ``acct``'s debt (USD WAD), 0 if none may run.
+
+    0 unless the balance is negative and the debt ratio reaches the trigger:
+    ``-B * WAD >= trigger * Σ collateral value`` (exact; collateral on an untrusted feed counts
+    zero, as in liquidation). Otherwise ``ceil(-B * close_factor / WAD)`` (UP: the protocol's way).
+    """
+    pp = ctx.params.protocol
+    if acct.balance >= 0:
+        return 0
+    debt = -acct.balance
+    if pp.collateral_debt_ratio_trigger_wad:
+        prices = trusted_prices(ctx.state, ctx.params)
+        value = sum(
+            collateral_value(cp, acct.collateral.get(cp.asset_id, 0), prices.get(cp.feed_id, 0))
+            for cp in ctx.params.collaterals
+        )
+        if debt * WAD < pp.collateral_debt_ratio_trigger_wad * value:
+            return 0
+    return mul_div(debt, pp.collateral_close_factor_wad, WAD, Rounding.UP)
 
 
 def max_liquidation_size(ctx: Context, address: str, market_id: int) -> int:
@@ -283,7 +309,7 @@ def liquidate(ctx: Context, action: Liquidate) -> None:
 
     q, slip, penalty, shortfall = action.size_wad, 0, 0, 0
     if health.equity <= 0:
-        adl = ctx.params.protocol.socialized_loss_method is SocializedLossMethod.ADL
+        adl = ctx.params.protocol.socialized_loss_method.deleverages
         # F-10: beyond the fund, ADL first, unless an empty proposal went unchallenged
         due = adl and bankrupt_close_due(ctx, action.account, action.market_id)
         require(
@@ -341,6 +367,8 @@ def liquidate_collateral(ctx: Context, action: LiquidateCollateral) -> None:
         acct, ctx.params, ctx.state.markets, liquidation_prices(ctx, acct, "liquidation"), now_s=ctx.state.now_s
     )
     require(health.liquidatable, "liquidation: account healthy")
+    target = collateral_sale_target(ctx, acct)
+    require(target > 0, "liquidation: debt ratio below trigger")
     price = trusted_price(ctx, cp.feed_id, "liquidation")
     amount_wad = to_wad(action.amount, cp.decimals)
     held = acct.collateral.get(action.asset_id, 0)
@@ -350,7 +378,7 @@ def liquidate_collateral(ctx: Context, action: LiquidateCollateral) -> None:
     smaller = collateral_sale(
         amount_wad - to_wad(1, cp.decimals), price, cp.liquidation_discount_wad, ctx.params.protocol
     )
-    require(smaller[0] - smaller[1] < -acct.balance, "liquidation: sells more than needed")
+    require(smaller[0] - smaller[1] < target, "liquidation: sells more than needed")
     buyer = ctx.state.account(action.liquidator)
     require(buyer.balance >= proceeds, "liquidation: liquidator balance too low")
     buyer.balance -= proceeds

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from protocol.constants import (
+    LOSS_METHOD_ADL,
+    LOSS_METHOD_GAINS,
+    LOSS_METHOD_OPEN_INTEREST,
+    LOSS_METHOD_PRO_RATA,
+    LOSS_METHOD_PROFIT_HAIRCUT,
     MAX_ADL_WINDOW_S,
+    MAX_COLLATERAL_DEBT_RATIO_TRIGGER,
     MAX_COLLATERAL_LIQUIDATION_FEE,
     MAX_COLLATERALS,
     MAX_DECIMALS,
@@ -32,7 +38,10 @@ from protocol.constants import (
     MAX_MARKETS,
     MAX_MOVE_WINDOW_S,
     MAX_PRICE_MOVE,
+    MAX_PROFIT_HAIRCUT,
+    MIN_ADL_CLOSE_FRACTION,
     MIN_ADL_WINDOW_S,
+    MIN_COLLATERAL_CLOSE_FACTOR,
     MIN_FUNDING_RATE_RAMP_S,
     MIN_HEARTBEAT_S,
     MIN_INITIAL_MARGIN_FRACTION,
@@ -67,12 +76,50 @@ class MarketKind(Enum):
 
 
 class SocializedLossMethod(Enum):
-    """How a shortfall the insurance fund cannot cover is absorbed."""
+    """How a shortfall the insurance fund cannot cover is absorbed (docs/SPEC.md §8)."""
 
-    #: Spread over the opposite side's open interest through a per-side loss index (Drift-like).
+    #: Spread over the opposite side's open interest per unit of size through its loss index.
     PRO_RATA = "pro_rata"
-    #: Close the bankrupt position against ranked opposite positions at the bankruptcy price.
+    #: Close the bankrupt position against ranked opposite positions at the bankruptcy price
+    #: (Hyperliquid, dYdX); ``adl_close_fraction_wad`` below 100 % deleverages part of it.
     ADL = "adl"
+    #: Spread over both sides' open interest per unit of size (Drift's funding-index socialization).
+    OPEN_INTEREST = "open_interest"
+    #: Recorded as a shortfall that withdrawals of realized profit pay down by
+    #: ``profit_haircut_wad`` of the profit withdrawn, while it lasts.
+    PROFIT_HAIRCUT = "profit_haircut"
+    #: Close the bankrupt position at the oracle price against opposite positions in profit and
+    #: charge what the bankruptcy price would give up pro rata to their unrealized gains (Vega).
+    GAINS = "gains"
+
+    @property
+    def code(self) -> int:
+        """The method's code on chain (``state.ProtocolParams.socialized_loss_method``)."""
+        return _LOSS_METHOD_CODES[self]
+
+    @classmethod
+    def from_code(cls, code: int) -> SocializedLossMethod:
+        """The method whose on-chain code is ``code`` (:attr:`code`)."""
+        for method, known in _LOSS_METHOD_CODES.items():
+            if known == code:
+                return method
+        raise InvalidParameter(
+            f"socialized_loss_method code {code!r} names no method; known: {sorted(_LOSS_METHOD_CODES.values())}"
+        )
+
+    @property
+    def deleverages(self) -> bool:
+        """True if a keeper resolves a bankrupt account the fund cannot cover by ``AutoDeleverage``."""
+        return self in (SocializedLossMethod.ADL, SocializedLossMethod.GAINS)
+
+
+_LOSS_METHOD_CODES = {
+    SocializedLossMethod.PRO_RATA: LOSS_METHOD_PRO_RATA,
+    SocializedLossMethod.ADL: LOSS_METHOD_ADL,
+    SocializedLossMethod.OPEN_INTEREST: LOSS_METHOD_OPEN_INTEREST,
+    SocializedLossMethod.PROFIT_HAIRCUT: LOSS_METHOD_PROFIT_HAIRCUT,
+    SocializedLossMethod.GAINS: LOSS_METHOD_GAINS,
+}
 
 
 def _wad_text(value: int) -> str:
@@ -260,6 +307,18 @@ class ProtocolParams:
     #: Share of collateral-liquidation proceeds paid to the insurance fund.
     collateral_liquidation_fee_wad: int = WAD // 100
     socialized_loss_method: SocializedLossMethod = SocializedLossMethod.PRO_RATA
+    #: ADL amount (partial ADL): one deleveraging closes at most this share of the bankrupt
+    #: position, rounded UP (WAD fraction in [1 %, 100 %]; 100 % closes what the list covers).
+    adl_close_fraction_wad: int = WAD
+    #: Close factor of a collateral sale (Aave, Perp v2): one sale brings back at most this share
+    #: of the debt ``-B``, rounded UP (WAD fraction in [1 %, 100 %]).
+    collateral_close_factor_wad: int = WAD
+    #: Debt-ratio trigger of a collateral sale (Perp v2): a sale needs ``-B >= trigger x the
+    #: account's collateral value`` (WAD fraction in [0, 100 %]; 0 = any negative balance).
+    collateral_debt_ratio_trigger_wad: int = 0
+    #: ``profit_haircut`` method: share of the realized profit withdrawn that pays down the
+    #: shortfall while one is outstanding, rounded UP (WAD fraction in [0, 100 %]).
+    profit_haircut_wad: int = WAD // 2
     #: Portfolio margin of option accounts: price scan range (fraction of the price) and
     #: volatility scan range (fraction of the implied volatility) of the scenario grid.
     option_price_scan_range_wad: int = 15 * WAD // 100
@@ -292,6 +351,16 @@ class ProtocolParams:
         _check_int(
             o, "collateral_liquidation_fee_wad", self.collateral_liquidation_fee_wad, 0, MAX_COLLATERAL_LIQUIDATION_FEE
         )
+        _check_int(o, "adl_close_fraction_wad", self.adl_close_fraction_wad, MIN_ADL_CLOSE_FRACTION, WAD)
+        _check_int(o, "collateral_close_factor_wad", self.collateral_close_factor_wad, MIN_COLLATERAL_CLOSE_FACTOR, WAD)
+        _check_int(
+            o,
+            "collateral_debt_ratio_trigger_wad",
+            self.collateral_debt_ratio_trigger_wad,
+            0,
+            MAX_COLLATERAL_DEBT_RATIO_TRIGGER,
+        )
+        _check_int(o, "profit_haircut_wad", self.profit_haircut_wad, 0, MAX_PROFIT_HAIRCUT)
         # The extreme SPAN scenarios move the price by 3x the scan range: it must stay positive.
         _check_int(o, "option_price_scan_range_wad", self.option_price_scan_range_wad, 1, (WAD - 1) // 3)
         _check_int(o, "option_vol_scan_range_wad", self.option_vol_scan_range_wad, 0, WAD - 1)

@@ -1,17 +1,24 @@
-"""Bad debt: insurance-fund cover first, then socialized loss by one of two methods.
+"""Bad debt: insurance-fund cover first, then socialized loss by the protocol's method.
 
 A bankrupt close (a liquidation of an account with equity ``E <= 0``) settles the share of
 ``-E`` its market created at once (F-15, :func:`settle_shortfall`): the account is credited that
-share, the insurance fund pays what it can and the rest is
+share, the insurance fund pays what it can and the rest is allocated in *that* market by
+:func:`protocol.loss_allocation.allocate` according to ``socialized_loss_method`` (the opposite
+side's loss index, both sides' by open interest, or a shortfall profit withdrawals pay down).
 
-* ``PRO_RATA``: charged to the opposite side of *that* market, per unit of size through that
-  side's loss index (rounded UP, so the charges cover the loss); with no open interest there it
-  is recorded as ``uncovered_loss``;
-* ``ADL``: before that point, a keeper closes the bankrupt position (equity < 0, shortfall
-  larger than the fund) against opposite positions in profit, ranked by
-  ``profit fraction x leverage`` (non-increasing), at the ratio-preserving bankruptcy price.
-  Each counterparty gives up at most its profit: its share is never closed beyond its own
-  entry (cost basis). Whatever is left afterwards falls back to the pro-rata rule.
+With ``ADL``, before that point, the ADL proposal queue (:mod:`protocol.adl_queue`) closes the
+bankrupt position (equity < 0, shortfall larger than the fund) against opposite positions in
+profit, ranked by ``profit fraction x leverage`` (non-increasing), at the ratio-preserving
+bankruptcy price (:func:`deleverage`). Each counterparty gives up at most its profit: its share
+is never closed beyond its own entry (cost basis). One execution closes at most
+``ceil(|size| * adl_close_fraction / WAD)`` (:func:`adl_close_limit`; partial ADL, dYdX); the
+rest waits for the next proposal and window.
+
+With ``GAINS`` (Vega: a shortfall is borne pro rata to the winners' gains), the same queue ranks
+the opposite positions in profit by unrealized gain (largest first) and the execution closes the
+position at the oracle price; what the ADL close would give the account beyond the oracle price
+is charged to the listed counterparties pro rata to their unrealized gains, each at most its
+gain (:func:`_charge_gains`).
 
 Bad debt left once an account holds no position and no collateral (fees, funding or a collateral
 discount no close created) is paid by the insurance fund; what it cannot pay is
@@ -23,13 +30,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protocol import insurance_fund
+from protocol import insurance_fund, loss_allocation
 from protocol.actions import AutoDeleverage
 from protocol.clearing import apply_trade, close_value
 from protocol.constants import UINT256_MAX, WAD
 from protocol.context import Context, require
 from protocol.errors import ProtocolRevert
-from protocol.events import BadDebtSettled, Deleveraged, LossSocialized, ShortfallSettled
+from protocol.events import BadDebtSettled, Deleveraged, GainsCharged, ShortfallSettled
 from protocol.funding import settle_account
 from protocol.margin import Health, account_health, notional, unrealized_pnl
 from protocol.oracle_adapter import liquidation_prices
@@ -39,6 +46,7 @@ from protocol.units import Rounding, mul_div, smul_div
 
 __all__ = [
     "BankruptPosition",
+    "adl_close_limit",
     "adl_score",
     "bankrupt_position",
     "counterparty_score",
@@ -46,7 +54,6 @@ __all__ = [
     "ranked_scores",
     "settle_bad_debt",
     "settle_shortfall",
-    "socialize_pro_rata",
 ]
 
 
@@ -54,36 +61,18 @@ def _sign(x: int) -> int:
     return (x > 0) - (x < 0)
 
 
-def socialize_pro_rata(ctx: Context, market_id: int, side: int, amount_wad: int) -> bool:
-    """Charge ``amount_wad`` to the ``side`` (+1 longs, -1 shorts) of a market; False if empty."""
-    ms = ctx.state.markets[market_id]
-    oi = ms.oi_long if side > 0 else ms.oi_short
-    if oi == 0:
-        return False
-    step = mul_div(amount_wad, WAD, oi, Rounding.UP)
-    if side > 0:
-        ms.loss_index_long += step
-        index = ms.loss_index_long
-    else:
-        ms.loss_index_short += step
-        index = ms.loss_index_short
-    ctx.state.loss_pool -= amount_wad
-    ctx.emit(LossSocialized(market_id, side, amount_wad, index))
-    return True
-
-
 def settle_shortfall(ctx: Context, address: str, market_id: int, side: int, amount_wad: int) -> None:
     """Settle ``amount_wad`` of ``address``'s negative equity at the bankrupt close of its
     ``side`` (+1 long, -1 short) position in ``market_id`` (F-15): credited to the account, paid
-    by the insurance fund, the rest charged to the other side of that market (``uncovered_loss``
-    if it is empty). Nothing happens for 0."""
+    by the insurance fund, the rest allocated in that market by the protocol's method
+    (:func:`protocol.loss_allocation.allocate`). Nothing happens for 0."""
     if amount_wad == 0:
         return
     ctx.state.account(address).balance += amount_wad
     paid = insurance_fund.cover(ctx, amount_wad, "shortfall")
     rest = amount_wad - paid
-    if rest and not socialize_pro_rata(ctx, market_id, -side, rest):
-        ctx.state.uncovered_loss += rest
+    if rest:
+        loss_allocation.allocate(ctx, market_id, side, rest)
     ctx.emit(ShortfallSettled(address, market_id, amount_wad, paid, rest))
 
 
@@ -112,6 +101,12 @@ def adl_score(upnl_wad: int, open_notional_wad: int, notional_wad: int, equity_w
     return mul_div(per_cost, WAD, equity_wad, Rounding.DOWN)
 
 
+def adl_close_limit(size_wad: int, fraction_wad: int) -> int:
+    """Largest size one deleveraging closes of a position of ``|size_wad|``: ``ceil(|s| f / WAD)``
+    (UP: partial ADL never leaves more of a bankrupt position open than the fraction says)."""
+    return mul_div(abs(size_wad), fraction_wad, WAD, Rounding.UP)
+
+
 @dataclass(frozen=True)
 class BankruptPosition:
     """A position ADL may close: its account's equity is below zero by more than the insurance
@@ -126,10 +121,7 @@ class BankruptPosition:
 def bankrupt_position(ctx: Context, action: AutoDeleverage) -> BankruptPosition:
     """Check that ``action`` names a position ADL may close (method, pause, market, the list's
     addresses, equity below ``-fund``) and return it; the account's funding is settled."""
-    require(
-        ctx.params.protocol.socialized_loss_method is SocializedLossMethod.ADL,
-        "socialized_loss: method is pro-rata",
-    )
+    require(ctx.params.protocol.socialized_loss_method.deleverages, "socialized_loss: method does not deleverage")
     ctx.require_not_paused("socialized_loss")
     mp, _ = ctx.market(action.market_id, "socialized_loss")
     require(not mp.is_option, "socialized_loss: not a perpetual")
@@ -154,6 +146,10 @@ def _opposite_position(ctx: Context, cp: str, market_id: int, side: int) -> Posi
 
 
 def _score(ctx: Context, cp: str, pos: Position, upnl_wad: int, price_wad: int) -> int:
+    """``cp``'s rank in a counterparty list: its unrealized gain ``upnl_wad`` with ``gains``
+    (largest winners first), else :func:`adl_score` (WAD)."""
+    if ctx.params.protocol.socialized_loss_method is SocializedLossMethod.GAINS:
+        return upnl_wad
     cp_acct = ctx.state.account(cp)
     cp_prices = liquidation_prices(ctx, cp_acct, "socialized_loss")
     cp_health = account_health(cp_acct, ctx.params, ctx.state.markets, cp_prices, now_s=ctx.state.now_s)
@@ -161,8 +157,8 @@ def _score(ctx: Context, cp: str, pos: Position, upnl_wad: int, price_wad: int) 
 
 
 def counterparty_score(ctx: Context, cp: str, market_id: int, side: int, price_wad: int) -> int:
-    """ADL score of ``cp`` against a bankrupt ``side`` position at ``price_wad`` (its funding
-    settled); 0 when it holds no opposite position in profit (a stored list's place it lost)."""
+    """Score (:func:`_score`) of ``cp`` against a bankrupt ``side`` position at ``price_wad`` (its
+    funding settled); 0 when it holds no opposite position in profit (a stored list's place it lost)."""
     pos = _opposite_position(ctx, cp, market_id, side)
     if pos is None:
         return 0
@@ -188,17 +184,42 @@ def ranked_scores(ctx: Context, market_id: int, bankrupt: BankruptPosition, cps:
     return scores
 
 
+def _charge_gains(
+    ctx: Context, account: str, market_id: int, cps: tuple[str, ...], gains: list[int], owed_wad: int
+) -> None:
+    """Charge ``owed_wad`` (what the bankruptcy price would give the account beyond the oracle
+    price) to the counterparties ``cps`` pro rata to their unrealized gains ``gains`` (0 for one
+    passed over): each pays ``min(g, ceil(owed * g / G))`` (UP; never more than its gain), the
+    account receives ``min(paid, owed)`` and the rounding excess goes to the insurance fund."""
+    total = sum(gains)
+    paid = 0
+    for cp, gain in zip(cps, gains, strict=True):
+        share = min(gain, mul_div(owed_wad, gain, total, Rounding.UP))
+        if share:
+            ctx.state.accounts[cp].balance -= share
+            paid += share
+            ctx.emit(GainsCharged(cp, account, market_id, share))
+    credited = min(paid, owed_wad)
+    ctx.state.accounts[account].balance += credited
+    insurance_fund.credit(ctx, paid - credited, "gains rounding")
+
+
 def deleverage(
     ctx: Context, account: str, market_id: int, bankrupt: BankruptPosition, cps: tuple[str, ...], size_wad: int
 ) -> None:
     """Close up to ``size_wad`` (base units WAD, at most the position's magnitude; the queue
-    passes all of it) of the bankrupt position against ``cps`` in order at the ratio-preserving
-    bankruptcy price; a counterparty no longer opposite or in profit is passed over."""
+    passes :func:`adl_close_limit`) of the bankrupt position against ``cps`` in order; a
+    counterparty no longer opposite or in profit is passed over. ``adl``: at the ratio-preserving
+    bankruptcy price; ``gains``: at the oracle price, the bankruptcy price's give-up charged to
+    ``cps`` pro rata to their unrealized gains (:func:`_charge_gains`)."""
     size, price, health = bankrupt.size, bankrupt.price, bankrupt.health
     takes: list[int] = []
+    gains: list[int] = []
     for cp in cps:
         pos = _opposite_position(ctx, cp, market_id, _sign(size))
-        takes.append(abs(pos.size) if pos is not None and unrealized_pnl(pos, price) > 0 else 0)
+        gain = max(unrealized_pnl(pos, price), 0) if pos is not None else 0
+        takes.append(abs(pos.size) if pos is not None and gain > 0 else 0)
+        gains.append(gain)
     q = min(size_wad, abs(size), sum(takes))
     if q == 0:
         return
@@ -209,6 +230,9 @@ def deleverage(
     ).maintenance
     # Equity the close consumes at the bankruptcy price (negative: the account is compensated).
     room = health.equity - smul_div(health.equity, mm_after, health.maintenance, Rounding.FLOOR)
+    if ctx.params.protocol.socialized_loss_method is SocializedLossMethod.GAINS:
+        _charge_gains(ctx, account, market_id, cps, gains, -room)
+        room = 0  # the position itself closes at the oracle price
     total_value = close_value(q, price, account_sells=size > 0, consumed=room)
     remaining, value_left = q, total_value
     for cp, available in zip(cps, takes, strict=True):

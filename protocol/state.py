@@ -51,6 +51,9 @@ class Account:
     positions: dict[int, Position] = field(default_factory=dict)
     #: Cumulative realized trading PnL (USD WAD), for the zero-sum invariant and integrators.
     realized_pnl: int = 0
+    #: Realized profit already withdrawn (USD WAD; ``profit_haircut`` method only): what a
+    #: later withdrawal can no longer count as profit (protocol.loss_allocation.profit_haircut).
+    profit_withdrawn: int = 0
 
     def has_positions(self) -> bool:
         """True while any position is open."""
@@ -70,6 +73,7 @@ class Account:
                 for m, p in self.positions.items()
             },
             self.realized_pnl,
+            self.profit_withdrawn,
         )
 
 

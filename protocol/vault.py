@@ -18,6 +18,7 @@ from protocol.constants import SETTLEMENT_ASSET_ID
 from protocol.context import Context, require
 from protocol.events import Deposited, FeesWithdrawn, Withdrawn
 from protocol.funding import settle_account
+from protocol.loss_allocation import profit_haircut
 from protocol.units import to_wad
 
 __all__ = ["asset_decimals", "deposit", "withdraw", "withdraw_fees"]
@@ -56,7 +57,9 @@ def withdraw(ctx: Context, action: Withdraw) -> None:
     """Pay ``amount`` token units out; equity after must stay at or above initial margin.
 
     The settlement balance cannot be withdrawn below zero (no borrowing against collateral).
-    An account without positions and with a non-negative balance needs no price.
+    An account without positions and with a non-negative balance needs no price. With the
+    ``profit_haircut`` method a withdrawal of realized profit while a shortfall is outstanding
+    also pays a haircut, debited beside the amount (:func:`protocol.loss_allocation.profit_haircut`).
     """
     ctx.require_not_paused("vault")
     decimals = asset_decimals(ctx, action.asset_id)
@@ -64,8 +67,9 @@ def withdraw(ctx: Context, action: Withdraw) -> None:
     acct = ctx.state.account(action.account)
     amount_wad = to_wad(action.amount, decimals)
     if action.asset_id == SETTLEMENT_ASSET_ID:
-        require(acct.balance >= amount_wad, "vault: insufficient balance")
-        acct.balance -= amount_wad
+        debit = amount_wad + profit_haircut(ctx, action.account, acct, amount_wad)
+        require(acct.balance >= debit, "vault: insufficient balance")
+        acct.balance -= debit
     else:
         held = acct.collateral.get(action.asset_id, 0)
         require(held >= amount_wad, "vault: insufficient balance")

@@ -550,7 +550,7 @@ class StudyConfig:
             if not isinstance(getattr(self, name), cls):
                 raise InvalidParameter(f"StudyConfig.{name} must be a {cls.__name__}")
         pp = self.book_params().protocol  # the overrides form valid parameters, price.feeds cover the book
-        if pp.socialized_loss_method is SocializedLossMethod.ADL and self.run.step_s > 2 * pp.adl_window_s:
+        if pp.socialized_loss_method.deleverages and self.run.step_s > 2 * pp.adl_window_s:
             # one block per step: a proposal made at one step must reach its execution window
             # [deadline, deadline + adl_window_s] at a later step before it expires
             raise InvalidParameter(

@@ -77,6 +77,7 @@ from protocol.events import (
     CollateralLiquidated,
     Deleveraged,
     Event,
+    GainsCharged,
     Liquidated,
     LossSocialized,
     PriceAccepted,
@@ -112,12 +113,14 @@ from simulator.agents import (
     trader_orders,
 )
 from simulator.config import StudyConfig
+from simulator.loss_bearers import LossLedger, bearer_groups
 from simulator.paths import price_to_wad
 from simulator.results import (
     BAD_DEBT_CAUSES,
     SERIES,
     PathResult,
     asset_bad_debt,
+    bearer_metric,
     collateral_series,
     feed_series,
     market_bad_debt,
@@ -169,6 +172,8 @@ class Book:
     #: when halved.
     setup_actions: int
     refused_openings: int
+    #: Groups of each account for who bears a socialized loss (:func:`~simulator.loss_bearers.bearer_groups`).
+    groups: Mapping[str, tuple[str, ...]]
 
     @property
     def lead(self) -> MarketParams:
@@ -318,7 +323,8 @@ def build_book(
                 refused += 1
     accounts = (*traders, MARKET_MAKER, KEEPER)
     live = LiveBook(house.state, params, accounts)
-    return Book(params, house.state, accounts, live, applied, refused)
+    groups = bearer_groups(house.state, params, traders, MARKET_MAKER, KEEPER)
+    return Book(params, house.state, accounts, live, applied, refused, groups)
 
 
 class _Wait(Enum):
@@ -485,8 +491,9 @@ class _PathRun:
         self.live = book.live.copy()
         self.screen = LiquidationWatch(len(book.accounts)) if screen is None else screen
         self.tally = _Tally()
+        self.ledger = LossLedger()
         self.liquidated: set[str] = set()
-        self.adl = self.params.protocol.socialized_loss_method is SocializedLossMethod.ADL
+        self.adl = self.params.protocol.socialized_loss_method.deleverages
         #: Accounts a keeper is after: ``(landing step, row)`` not yet landed, and rows due now in
         #: landing order; ``chased`` marks both.
         self.waiting: list[tuple[int, int]] = []
@@ -527,7 +534,12 @@ class _PathRun:
         events = self.house.apply(action) if self.block is None else self.block.apply(action)
         if self.log is not None:
             self.log.append(action)
+        self.ledger.record(events, self._mark)
         return events
+
+    def _mark(self, market_id: int) -> int:
+        """The market's last accepted price (USD WAD)."""
+        return self.house.state.feeds[self.feed_of[market_id]].price_wad
 
     def trusted(self) -> set[int]:
         """Feeds whose price the protocol trusts now."""
@@ -617,6 +629,8 @@ class _PathRun:
             elif isinstance(e, LossSocialized):
                 t.socialized += e.amount_wad
                 t.socialized_events += 1
+            elif isinstance(e, GainsCharged):
+                t.socialized += e.amount_wad
         if deleveraged:
             t.deleveragings += 1
             t.socialized_events += 1
@@ -720,7 +734,8 @@ class _PathRun:
         size, open_notional = self.live.position_column(market_id)
         side = 1 if self.house.state.accounts[address].positions[market_id].size > 0 else -1
         price = prices[self.feed_of[market_id]] / WAD
-        rows = adl_pool(size, open_notional, batch.equity, price=price, side=side, pool=_ADL_POOL)
+        by_gain = self.params.protocol.socialized_loss_method is SocializedLossMethod.GAINS
+        rows = adl_pool(size, open_notional, batch.equity, price=price, side=side, pool=_ADL_POOL, by_gain=by_gain)
         pool = [self.book.accounts[r] for r in rows.tolist() if self.book.accounts[r] != address]
         return adl_counterparties(self.house, address, market_id, candidates=pool)
 
@@ -1110,6 +1125,7 @@ def simulate_path(
             series[collateral_series(cp.asset_id)][k] = p.tally.proceeds_by_asset.get(cp.asset_id, 0) / WAD
 
     t, st = p.tally, p.house.state
+    p.ledger.close(st, book.accounts)
     metrics = {
         "bad_debt_wad": t.bad_debt,
         "insurance_fund_start_wad": start_fund,
@@ -1124,6 +1140,7 @@ def simulate_path(
         "collateral_liquidations": t.collateral_liquidations,
         "deleveragings": t.deleveragings,
         "accounts_liquidated": len(p.liquidated),
+        "accounts_deleveraged": len(p.ledger.deleveraged),
         "liquidated_notional_wad": t.liquidated_notional,
         "keeper_rewards_wad": t.keeper_rewards,
         "deferred_liquidations": t.deferred,
@@ -1142,6 +1159,7 @@ def simulate_path(
         "reduce_only_s": t.reduce_only_s,
         "oracle_updates": t.oracle_updates,
         "oracle_rejections": t.oracle_rejections,
+        **{bearer_metric(g): v for g, v in p.ledger.by_group(book.groups).items()},
     }
     return PathResult(path_index, int(seed.entropy), tuple(seed.spawn_key), metrics, series)  # type: ignore[arg-type]
 

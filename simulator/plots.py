@@ -40,6 +40,7 @@ __all__ = [
     "plot_feed_prices",
     "plot_fund_fan",
     "plot_insurance_fund",
+    "plot_loss_bearers",
     "plot_price_paths",
     "plot_search",
     "plot_sweep_heatmap",
@@ -586,4 +587,43 @@ def plot_convergence(
         ax.xaxis.set_minor_formatter(NullFormatter())
     axes[-1][0].set_xlabel("paths summarized (the first n paths of the study)")
     fig.suptitle(title or "Convergence: each metric and its interval as paths accumulate", x=0.02, ha="left")
+    return _write_png(fig, out)
+
+
+#: Panels of :func:`plot_loss_bearers`: a title and the groups of one split each.
+_BEARER_PANELS = (
+    ("account size", ("small", "large")),
+    ("leverage", ("low_leverage", "high_leverage")),
+    ("side", ("long", "short")),
+    ("others", ("market_maker", "keeper")),
+)
+
+
+def plot_loss_bearers(table: pd.DataFrame, out: Path | str, *, title: str = "") -> Path:
+    """Who bears the socialized loss under each method: grouped bars of the mean loss per path
+    borne by each group (columns ``borne_<group>_mean_usd``; one row per method, its name the
+    index), one panel per split (account size, leverage, side, market maker and keeper)."""
+    if not isinstance(table, pd.DataFrame) or table.empty:
+        raise InvalidParameter("plot_loss_bearers needs a non-empty comparison table (one row per method)")
+    columns = [f"borne_{g}_mean_usd" for _, groups in _BEARER_PANELS for g in groups]
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InvalidParameter(f"comparison table lacks columns {missing}")
+    methods = [str(m) for m in table.index]
+    fig = Figure(figsize=(11.0, 3.6), layout="constrained")
+    axes = fig.subplots(1, len(_BEARER_PANELS), sharey=True)
+    width = 0.8 / len(methods)
+    colors = [f"C{i}" for i in range(len(methods))]
+    for ax, (panel, groups) in zip(axes, _BEARER_PANELS, strict=True):
+        x = np.arange(len(groups))
+        for i, m in enumerate(methods):
+            values = [float(table.at[table.index[i], f"borne_{g}_mean_usd"]) for g in groups]
+            ax.bar(x + (i - (len(methods) - 1) / 2) * width, values, width, color=colors[i], label=m)
+        ax.set_xticks(x, [g.replace("_", " ") for g in groups])
+        ax.set_title(panel, fontsize=10)
+        ax.grid(alpha=0.3, axis="y")
+    _usd_axis(axes[0])
+    axes[0].set_ylabel("mean loss borne per path")
+    axes[-1].legend(fontsize=8, title="method", title_fontsize=8)
+    fig.suptitle(title or "Who bears the socialized loss", fontsize=11)
     return _write_png(fig, out)

@@ -20,6 +20,7 @@ from protocol.params import Params
 __all__ = [
     "ASSET_BAD_DEBT_PREFIX",
     "BAD_DEBT_CAUSES",
+    "BEARER_GROUPS",
     "COLLATERAL_SERIES_PREFIX",
     "FEED_SERIES_PREFIX",
     "MARKET_BAD_DEBT_PREFIX",
@@ -29,6 +30,7 @@ __all__ = [
     "MetricKind",
     "PathResult",
     "asset_bad_debt",
+    "bearer_metric",
     "collateral_series",
     "feed_series",
     "market_bad_debt",
@@ -53,6 +55,25 @@ class MetricKind(Enum):
 #: Causes a path's bad debt is split by (``bad_debt_<cause>_wad``; the method is
 #: :meth:`simulator.engine._PathRun.attribute`).
 BAD_DEBT_CAUSES = ("collateral", "gap", "latency", "block_cap", "gas", "untrusted", "other")
+#: Who bears a socialized loss (simulator.loss_bearers): each group, with who is in it. Traders
+#: are split at the book's median starting equity and leverage, and by the sign of their net
+#: notional at set-up.
+BEARER_GROUPS: dict[str, str] = {
+    "small": "traders with starting equity below the median",
+    "large": "traders with starting equity at or above the median",
+    "low_leverage": "traders with starting leverage below the median",
+    "high_leverage": "traders with starting leverage at or above the median",
+    "long": "traders net long at set-up",
+    "short": "traders net short at set-up",
+    "market_maker": "the market maker",
+    "keeper": "the keeper (positions it took over)",
+}
+
+
+def bearer_metric(group: str) -> str:
+    """The metric of the loss borne by one of :data:`BEARER_GROUPS`."""
+    return f"loss_borne_{group}_wad"
+
 
 #: Every metric of a path, with its kind and meaning.
 METRICS: dict[str, tuple[MetricKind, str]] = {
@@ -76,13 +97,17 @@ METRICS: dict[str, tuple[MetricKind, str]] = {
     "insurance_fund_end_wad": (MetricKind.WAD, "insurance fund at the end (USD)"),
     "insurance_fund_drawdown_wad": (MetricKind.WAD, "largest fall of the fund from a running peak (USD)"),
     "insurance_fund_depleted": (MetricKind.FLAG, "the fund reached zero while covering bad debt"),
-    "socialized_loss_wad": (MetricKind.WAD, "bad debt spread over open interest or deleveraged (USD)"),
+    "socialized_loss_wad": (
+        MetricKind.WAD,
+        "bad debt spread over open interest, deleveraged or charged to gains (USD)",
+    ),
     "socialized_loss_events": (MetricKind.COUNT, "socialized-loss or deleveraging events"),
     "uncovered_loss_wad": (MetricKind.WAD, "bad debt nobody could absorb (USD)"),
     "liquidations": (MetricKind.COUNT, "position liquidation transactions"),
     "collateral_liquidations": (MetricKind.COUNT, "collateral purchases from accounts with a negative balance"),
     "deleveragings": (MetricKind.COUNT, "auto-deleveraging transactions (ADL method)"),
     "accounts_liquidated": (MetricKind.COUNT, "distinct accounts liquidated or deleveraged at least once"),
+    "accounts_deleveraged": (MetricKind.COUNT, "distinct counterparties whose positions auto-deleveraging cut"),
     "liquidated_notional_wad": (MetricKind.WAD, "notional closed by liquidations at the oracle price (USD)"),
     "keeper_rewards_wad": (MetricKind.WAD, "penalty shares paid to keepers (USD)"),
     "keeper_gas_cost_wad": (
@@ -111,6 +136,14 @@ METRICS: dict[str, tuple[MetricKind, str]] = {
     "reduce_only_s": (MetricKind.SECONDS, "time some traded market's price was not trusted (reduce-only)"),
     "oracle_updates": (MetricKind.COUNT, "price readings accepted by the protocol"),
     "oracle_rejections": (MetricKind.COUNT, "price readings rejected by the guards"),
+    **{
+        bearer_metric(g): (
+            MetricKind.WAD,
+            f"socialized loss borne by {who}: loss-index charges (settled or pending at the end), profit "
+            "given up to deleveraging and profit haircuts (USD)",
+        )
+        for g, who in BEARER_GROUPS.items()
+    },
 }
 
 #: Per-step series of a path (float64, ``steps + 1`` values).

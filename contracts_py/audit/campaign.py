@@ -162,6 +162,7 @@ def comparable(state: ProtocolState, addresses: Sequence[str]) -> ProtocolState:
             {i: v for i, v in acct.collateral.items() if v},
             dict(acct.positions),
             acct.realized_pnl,
+            acct.profit_withdrawn,
         )
         if acct != Account():
             accounts[a] = acct

@@ -15,6 +15,7 @@ from . import oracle_adapter
 from . import insurance_fund
 from . import funding
 from . import clearing
+from . import loss_allocation
 from . import socialized_loss
 from . import adl_queue
 
@@ -30,6 +31,7 @@ initializes: clearing[
     insurance_fund := insurance_fund,
     funding := funding,
 ]
+initializes: loss_allocation[state := state]
 initializes: socialized_loss[
     state := state,
     margin := margin,
@@ -37,6 +39,7 @@ initializes: socialized_loss[
     insurance_fund := insurance_fund,
     funding := funding,
     clearing := clearing,
+    loss_allocation := loss_allocation,
 ]
 initializes: adl_queue[state := state, socialized_loss := socialized_loss]
 

@@ -8,7 +8,8 @@
      propose (none, or now > d + w): store the validated list (may be empty), d = now + w;
      challenge (now < d): a valid list whose scores at current prices are >= the stored list's
      position by position (a lost or missing entry scores 0) and > somewhere replaces it, d kept;
-     execute (d <= now <= d + w): the stored list, passed again, is deleveraged and removed; an
+     execute (d <= now <= d + w): the stored list, passed again, deleverages at most
+     ceil(|size| * adl_close_fraction) of the position (partial ADL) and is removed; an
      empty one lets `liquidate` close the account bankrupt (liquidation.bankrupt_close_due).
 """
 
@@ -85,7 +86,9 @@ def auto_deleverage(
         assert keccak256(abi_encode(counterparties)) == keccak256(abi_encode(stored)), "socialized_loss: not the proposed list"
         assert len(counterparties) != 0, "socialized_loss: no counterparties"
         state.adl_proposals[account][market_id] = empty(state.AdlProposal)
-        socialized_loss.deleverage(account, market_id, b, counterparties, units.abs_u(b.size))
+        # partial ADL: at most ceil(|size| * adl_close_fraction) per execution
+        limit: uint256 = units.mul_div(units.abs_u(b.size), state.protocol_params.adl_close_fraction_wad, c.WAD, units.UP)
+        socialized_loss.deleverage(account, market_id, b, counterparties, limit)
         return
     scores: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES] = socialized_loss.ranked_scores(market_id, b, counterparties)
     deadline: uint256 = block.timestamp + state.protocol_params.adl_window_s

@@ -54,6 +54,7 @@ from . import funding
 from . import clearing
 from . import vault
 from . import roles
+from . import loss_allocation
 from . import socialized_loss
 from . import orders
 from snekmate.utils import eip712_domain_separator as eip712
@@ -70,8 +71,9 @@ initializes: clearing[
     insurance_fund := insurance_fund_module,
     funding := funding,
 ]
-initializes: vault[state := state, funding := funding, clearing := clearing]
 initializes: roles[state := state]
+initializes: loss_allocation[state := state]
+initializes: vault[state := state, funding := funding, clearing := clearing, loss_allocation := loss_allocation]
 initializes: socialized_loss[
     state := state,
     margin := margin,
@@ -79,6 +81,7 @@ initializes: socialized_loss[
     insurance_fund := insurance_fund_module,
     funding := funding,
     clearing := clearing,
+    loss_allocation := loss_allocation,
 ]
 initializes: eip712
 
@@ -102,6 +105,7 @@ exports: (
     state.positions,
     state.position_mask,
     state.realized_pnl,
+    state.profit_withdrawn,
     state.markets,
     state.feeds,
     state.feed_moves,

@@ -124,6 +124,17 @@ event LossSocialized:
     amount_wad: uint256
     loss_index: uint256
 
+event GainsCharged:
+    counterparty: indexed(address)
+    account: indexed(address)
+    market_id: uint256
+    amount_wad: uint256
+
+event ProfitHaircut:
+    account: indexed(address)
+    haircut_wad: uint256
+    shortfall_wad: uint256
+
 event Deleveraged:
     account: indexed(address)
     counterparty: indexed(address)

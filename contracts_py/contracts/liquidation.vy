@@ -3,7 +3,9 @@
 @title liquidation
 @notice Permissionless liquidation of positions and of non-settlement collateral
         (mirrors protocol/liquidation.py).
-@dev For a keeper taking over q of position s of an account with E < MM:
+@dev Collateral sales: only while B < 0 and -B >= trigger * collateral value, each bringing back
+     at most ceil(-B * close_factor) (valid only if one token unit less would not reach it).
+     For a keeper taking over q of position s of an account with E < MM:
      room(q) = E - ceil(E MM'(q) / MM), slip = floor(room spread), pen = min(ceil(n(q) rate),
      room - slip), restored(q) <=> E - slip - pen >= IM'(q); q is valid iff not restored(q - 1).
      E <= 0 closes the whole position at the oracle price with no penalty; the share of -E the
@@ -179,13 +181,14 @@ def liquidate(keeper: address, account: address, market_id: uint256, size_wad: u
     penalty: uint256 = 0
     shortfall: uint256 = 0
     if health.equity <= 0:
-        # F-10: beyond the fund, ADL first, unless an empty proposal went unchallenged
-        due: bool = state.protocol_params.socialized_loss_adl and self.bankrupt_close_due(account, market_id)
-        assert (
-            not state.protocol_params.socialized_loss_adl
-            or units.abs_u(health.equity) <= state.insurance_fund
-            or due
-        ), "liquidation: shortfall exceeds insurance fund"
+        # with a deleveraging method (adl, gains) a shortfall beyond the fund is deleveraged
+        # first (F-10), unless an empty proposal went unchallenged
+        method: uint256 = state.protocol_params.socialized_loss_method
+        deleverages: bool = method == c.LOSS_METHOD_ADL or method == c.LOSS_METHOD_GAINS
+        due: bool = deleverages and self.bankrupt_close_due(account, market_id)
+        assert not deleverages or units.abs_u(health.equity) <= state.insurance_fund or due, (
+            "liquidation: shortfall exceeds insurance fund"
+        )
         if due:
             state.adl_proposals[account][market_id] = empty(state.AdlProposal)
         q = units.abs_u(size)
@@ -227,6 +230,31 @@ def liquidate(keeper: address, account: address, market_id: uint256, size_wad: u
 
 
 @internal
+@view
+def collateral_sale_target(account: address) -> uint256:
+    """
+    @notice What one collateral sale may bring back of the debt -B: ceil(-B * close_factor), or
+            0 unless B < 0 and -B * WAD >= trigger * collateral value (untrusted feeds at zero).
+    @param account The account (funding settled).
+    @return Target (WAD); 0 if no sale may run.
+    """
+    bal: int256 = state.balances[account]
+    if bal >= 0:
+        return 0
+    debt: uint256 = units.abs_u(bal)
+    trigger: uint256 = state.protocol_params.collateral_debt_ratio_trigger_wad
+    if trigger != 0:
+        value: uint256 = 0
+        for asset_id: uint256 in state.collateral_list:
+            feed_id: uint256 = state.collateral_params[asset_id].feed_id
+            if oracle_adapter.is_trusted(feed_id):
+                value += margin.collateral_value(asset_id, state.collateral[account][asset_id], state.feeds[feed_id].price_wad)
+        if debt * c.WAD < trigger * value:
+            return 0
+    return units.mul_div(debt, state.protocol_params.collateral_close_factor_wad, c.WAD, units.UP)
+
+
+@internal
 def liquidate_collateral(liquidator: address, account: address, asset_id: uint256, amount: uint256):
     """
     @notice Sell an account's collateral to `liquidator` at a discount while its balance is
@@ -249,6 +277,8 @@ def liquidate_collateral(liquidator: address, account: address, asset_id: uint25
         account, oracle_adapter.require_position_prices(account, "liquidation: price not trusted")
     )
     assert health.equity < units.to_int(health.maintenance), "liquidation: account healthy"
+    target: uint256 = self.collateral_sale_target(account)
+    assert target != 0, "liquidation: debt ratio below trigger"
     price: uint256 = oracle_adapter.trusted_price(cp.feed_id, "liquidation: price not trusted")
     amount_wad: uint256 = units.to_wad(amount, cp.decimals)
     held: uint256 = state.collateral[account][asset_id]
@@ -256,7 +286,7 @@ def liquidate_collateral(liquidator: address, account: address, asset_id: uint25
 
     sale: Sale = self.collateral_sale(amount_wad, price, cp.liquidation_discount_wad)
     smaller: Sale = self.collateral_sale(amount_wad - units.to_wad(1, cp.decimals), price, cp.liquidation_discount_wad)
-    assert units.to_int(smaller.proceeds - smaller.fee) < -state.balances[account], "liquidation: sells more than needed"
+    assert smaller.proceeds - smaller.fee < target, "liquidation: sells more than needed"
     assert state.balances[liquidator] >= units.to_int(sale.proceeds), "liquidation: liquidator balance too low"
     state.balances[liquidator] -= units.to_int(sale.proceeds)
     state.collateral[liquidator][asset_id] += amount_wad

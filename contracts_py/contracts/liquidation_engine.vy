@@ -16,6 +16,7 @@ from . import insurance_fund
 from . import funding
 from . import clearing
 from . import liquidation
+from . import loss_allocation
 from . import socialized_loss
 
 initializes: state
@@ -38,6 +39,7 @@ initializes: liquidation[
     funding := funding,
     clearing := clearing,
 ]
+initializes: loss_allocation[state := state]
 initializes: socialized_loss[
     state := state,
     margin := margin,
@@ -45,6 +47,7 @@ initializes: socialized_loss[
     insurance_fund := insurance_fund,
     funding := funding,
     clearing := clearing,
+    loss_allocation := loss_allocation,
 ]
 
 # this contract's own address: code runs only when it differs (i.e. under DELEGATECALL)

@@ -115,6 +115,13 @@ def protocol_in_bounds(pp: state.ProtocolParams) -> bool:
         and pp.adl_window_s >= c.MIN_ADL_WINDOW_S
         and pp.adl_window_s <= c.MAX_ADL_WINDOW_S
         and pp.collateral_liquidation_fee_wad <= c.MAX_COLLATERAL_LIQUIDATION_FEE
+        and pp.socialized_loss_method <= c.LOSS_METHOD_GAINS
+        and pp.adl_close_fraction_wad >= c.MIN_ADL_CLOSE_FRACTION
+        and pp.adl_close_fraction_wad <= c.WAD
+        and pp.collateral_close_factor_wad >= c.MIN_COLLATERAL_CLOSE_FACTOR
+        and pp.collateral_close_factor_wad <= c.WAD
+        and pp.collateral_debt_ratio_trigger_wad <= c.MAX_COLLATERAL_DEBT_RATIO_TRIGGER
+        and pp.profit_haircut_wad <= c.MAX_PROFIT_HAIRCUT
     )
 
 

@@ -1,15 +1,20 @@
 # pragma version ~=0.4.3
 """
 @title socialized_loss
-@notice Bad debt: insurance-fund cover first, then socialized loss by pro-rata loss index or
-        auto-deleveraging against keeper-ranked counterparties (mirrors protocol/socialized_loss.py).
-@dev pro_rata: a bankrupt close settles its share of -E in its market (F-15):
-     L_side += ceil(rest * WAD / OI_side) on the other side; with no open interest there the rest
-     is `uncovered_loss`. Bad debt of an emptied account beyond the fund is `uncovered_loss`.
+@notice Bad debt: insurance-fund cover first, then socialized loss by the protocol's method
+        (loss_allocation), or auto-deleveraging against keeper-ranked counterparties (mirrors
+        protocol/socialized_loss.py).
+@dev A bankrupt close settles its share of -E in its market (F-15): the fund pays first, the
+     rest goes to loss_allocation.allocate for that market and the closed position's side. Bad
+     debt of an emptied account beyond the fund is `uncovered_loss`.
      adl: score = floor(floor(upnl * notional / |O|) * WAD / E_cp) (max for O = 0 or E_cp <= 0),
      non-increasing along the keeper's list; the bankrupt position closes at value
      ceil/floor(q p) -+ room, room = E - floor(E MM' / MM), split pro rata to the takes; a
-     counterparty's share is never closed beyond its own entry (cost basis).
+     counterparty's share is never closed beyond its own entry (cost basis). The ADL queue
+     (adl_queue.vy) executes at most ceil(|s| * adl_close_fraction) at once (partial ADL).
+     gains (Vega): the same queue with the list ranked by unrealized gain (non-increasing); the
+     position closes at the oracle price and -room is charged pro rata to the listed
+     counterparties' unrealized gains (_charge_gains).
 """
 
 from . import constants as c
@@ -21,6 +26,7 @@ from . import oracle_adapter
 from . import insurance_fund
 from . import funding
 from . import clearing
+from . import loss_allocation
 
 uses: state
 uses: margin
@@ -28,34 +34,7 @@ uses: oracle_adapter
 uses: insurance_fund
 uses: funding
 uses: clearing
-
-
-@internal
-def socialize_pro_rata(market_id: uint256, side: int256, amount_wad: uint256) -> bool:
-    """
-    @notice Charge `amount_wad` to one side (+1 longs, -1 shorts) of a market.
-    @param market_id Market id.
-    @param side +1 or -1.
-    @param amount_wad Loss (WAD).
-    @return False if that side has no open interest.
-    """
-    ms: state.MarketState = state.markets[market_id]
-    oi: uint256 = ms.oi_short
-    if side > 0:
-        oi = ms.oi_long
-    if oi == 0:
-        return False
-    step: uint256 = units.mul_div(amount_wad, c.WAD, oi, units.UP)
-    index: uint256 = 0
-    if side > 0:
-        index = ms.loss_index_long + step
-        state.markets[market_id].loss_index_long = index
-    else:
-        index = ms.loss_index_short + step
-        state.markets[market_id].loss_index_short = index
-    state.loss_pool -= units.to_int(amount_wad)
-    log events.LossSocialized(market_id=market_id, side=side, amount_wad=amount_wad, loss_index=index)
-    return True
+uses: loss_allocation
 
 
 @internal
@@ -63,7 +42,7 @@ def settle_shortfall(account: address, market_id: uint256, side: int256, amount_
     """
     @notice Settle `amount_wad` of an account's negative equity at the bankrupt close of its
             `side` position in `market_id` (F-15): credited to the account, paid by the
-            insurance fund, the rest charged to the other side of that market.
+            insurance fund, the rest allocated in that market by the protocol's method.
     @param account The account.
     @param market_id Market of the close.
     @param side +1 (a long closed) or -1.
@@ -74,8 +53,8 @@ def settle_shortfall(account: address, market_id: uint256, side: int256, amount_
     state.balances[account] += units.to_int(amount_wad)
     paid: uint256 = insurance_fund.cover(amount_wad, "shortfall")
     rest: uint256 = amount_wad - paid
-    if rest != 0 and not self.socialize_pro_rata(market_id, -side, rest):
-        state.uncovered_loss += rest
+    if rest != 0:
+        loss_allocation.allocate(market_id, side, rest)
     log events.ShortfallSettled(
         account=account, market_id=market_id, debt_wad=amount_wad, covered_by_fund_wad=paid, socialized_wad=rest
     )
@@ -123,6 +102,40 @@ struct Bankrupt:
 
 
 @internal
+def _charge_gains(
+    account: address,
+    market_id: uint256,
+    counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES],
+    gains: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES],
+    owed_wad: uint256,
+):
+    """
+    @notice gains method: charge `owed_wad` (what the bankruptcy price would give the account
+            beyond the oracle price) pro rata to the counterparties' unrealized gains, each
+            min(g, ceil(owed g / G)); the account receives min(paid, owed), the rounding excess
+            goes to the insurance fund.
+    @param account The bankrupt account.
+    @param market_id Market id.
+    @param counterparties Opposite accounts in profit.
+    @param gains Their unrealized PnL (> 0), in the same order.
+    @param owed_wad Amount to charge (WAD).
+    """
+    total: uint256 = 0
+    for g: uint256 in gains:
+        total += g
+    paid: uint256 = 0
+    for i: uint256 in range(len(gains), bound=c.MAX_ADL_COUNTERPARTIES):
+        share: uint256 = min(gains[i], units.mul_div(owed_wad, gains[i], total, units.UP))
+        if share != 0:
+            state.balances[counterparties[i]] -= units.to_int(share)
+            paid += share
+            log events.GainsCharged(counterparty=counterparties[i], account=account, market_id=market_id, amount_wad=share)
+    credited: uint256 = min(paid, owed_wad)
+    state.balances[account] += units.to_int(credited)
+    insurance_fund.credit(paid - credited, "gains rounding")
+
+
+@internal
 def bankrupt_position(
     account: address, market_id: uint256, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]
 ) -> Bankrupt:
@@ -134,7 +147,8 @@ def bankrupt_position(
     @param counterparties The keeper's list.
     @return Its health at liquidation prices, position size and oracle price.
     """
-    assert state.protocol_params.socialized_loss_adl, "socialized_loss: method is pro-rata"
+    method: uint256 = state.protocol_params.socialized_loss_method
+    assert method == c.LOSS_METHOD_ADL or method == c.LOSS_METHOD_GAINS, "socialized_loss: method does not deleverage"
     assert not state.paused, "socialized_loss: paused"
     assert state.market_params[market_id].listed, "socialized_loss: unknown market"
     for i: uint256 in range(len(counterparties), bound=c.MAX_ADL_COUNTERPARTIES):
@@ -168,13 +182,17 @@ def _opposite(cp: address, market_id: uint256, side: int256) -> bool:
 @view
 def _score(cp: address, market_id: uint256, upnl: int256, price: uint256) -> uint256:
     """
-    @notice ADL score of `cp`'s position in `market_id` with unrealized PnL `upnl` at `price`.
-    @param cp The counterparty (every position's price trusted).
+    @notice Rank of `cp`'s position in `market_id` with unrealized PnL `upnl` at `price` in a
+            counterparty list: `upnl` with the gains method (largest winners first), else its
+            ADL score.
+    @param cp The counterparty (every position's price trusted for the ADL score).
     @param market_id Market id.
     @param upnl Its unrealized PnL (> 0).
     @param price Oracle price (WAD).
     @return The score.
     """
+    if state.protocol_params.socialized_loss_method == c.LOSS_METHOD_GAINS:
+        return convert(upnl, uint256)
     pos: state.Position = state.positions[cp][market_id]
     cp_untrusted: uint256 = oracle_adapter.require_position_prices(cp, "socialized_loss: price not trusted")
     cp_health: margin.Health = margin.account_health_at(cp, cp_untrusted)
@@ -243,12 +261,17 @@ def deleverage(
     """
     s: int256 = units.sign(b.size)
     takes: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES] = []
+    gains: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES] = []
     total: uint256 = 0
     for cp: address in counterparties:
         take: uint256 = 0
-        if self._opposite(cp, market_id, s) and margin.unrealized_pnl(state.positions[cp][market_id], b.price) > 0:
+        gain: int256 = 0
+        if self._opposite(cp, market_id, s):
+            gain = max(margin.unrealized_pnl(state.positions[cp][market_id], b.price), 0)
+        if gain > 0:
             take = units.abs_u(state.positions[cp][market_id].size)
         takes.append(take)
+        gains.append(convert(gain, uint256))
         total += take
     q: uint256 = min(min(size_wad, units.abs_u(b.size)), total)
     if q == 0:
@@ -263,6 +286,9 @@ def deleverage(
     room: int256 = b.health.equity - units.smul_div(
         b.health.equity, units.to_int(mm_after), b.health.maintenance, units.FLOOR
     )
+    if state.protocol_params.socialized_loss_method == c.LOSS_METHOD_GAINS:
+        self._charge_gains(account, market_id, counterparties, gains, units.abs_u(room))
+        room = 0  # the position itself closes at the oracle price
     total_value: uint256 = clearing.close_value(q, b.price, b.size > 0, room)
     remaining: uint256 = q
     value_left: uint256 = total_value

@@ -89,14 +89,21 @@ struct ProtocolParams:
     max_fill_deviation_wad: uint256
     max_funding_rate_per_s_wad: uint256
     collateral_liquidation_fee_wad: uint256
-    # False: pro_rata, True: adl
-    socialized_loss_adl: bool
+    # c.LOSS_METHOD_*: pro_rata, adl, open_interest, profit_haircut, gains
+    socialized_loss_method: uint256
     # seconds a funding-rate move across the whole +-max range takes at the fastest
     funding_rate_ramp_s: uint256
     # seconds after an unpause before liquidations resume
     liquidation_grace_s: uint256
     # ADL proposal queue: challenge window, then execution window (s)
     adl_window_s: uint256
+    # largest share of a bankrupt position one deleveraging closes (partial ADL)
+    adl_close_fraction_wad: uint256
+    # share of the debt one collateral sale may bring back, and the debt ratio it needs
+    collateral_close_factor_wad: uint256
+    collateral_debt_ratio_trigger_wad: uint256
+    # profit_haircut: share of withdrawn realized profit that pays the shortfall down
+    profit_haircut_wad: uint256
 
 
 # a keeper's counterparty list for one bankrupt position (protocol/state.py AdlProposal);
@@ -142,6 +149,8 @@ positions: public(HashMap[address, HashMap[uint256, Position]])
 # bit m set iff the account holds a position in market m
 position_mask: public(HashMap[address, uint256])
 realized_pnl: public(HashMap[address, int256])
+# realized profit already withdrawn (profit_haircut method)
+profit_withdrawn: public(HashMap[address, uint256])
 
 # ----------------------------------------------------------------- markets and feeds
 markets: public(HashMap[uint256, MarketState])

@@ -21,6 +21,7 @@ from . import insurance_fund
 from . import funding
 from . import clearing
 from . import orders
+from . import loss_allocation
 from . import socialized_loss
 
 initializes: state
@@ -35,6 +36,7 @@ initializes: clearing[
     insurance_fund := insurance_fund,
     funding := funding,
 ]
+initializes: loss_allocation[state := state]
 initializes: socialized_loss[
     state := state,
     margin := margin,
@@ -42,6 +44,7 @@ initializes: socialized_loss[
     insurance_fund := insurance_fund,
     funding := funding,
     clearing := clearing,
+    loss_allocation := loss_allocation,
 ]
 initializes: eip712
 initializes: orders[state := state, eip712 := eip712]

@@ -19,10 +19,12 @@ from . import events
 from . import state
 from . import funding
 from . import clearing
+from . import loss_allocation
 
 uses: state
 uses: funding
 uses: clearing
+uses: loss_allocation
 
 
 @internal
@@ -133,7 +135,8 @@ def deposit(account: address, asset_id: uint256, amount: uint256):
 def withdraw(account: address, asset_id: uint256, amount: uint256):
     """
     @notice Pay `amount` token units out; the balance cannot go below zero and an account with
-            positions or a negative balance must meet initial margin afterwards.
+            positions or a negative balance must meet initial margin afterwards; with the
+            profit_haircut method a haircut on realized profit is debited beside it.
     @param account Owner (the caller; receives the tokens).
     @param asset_id Asset id.
     @param amount Token units (> 0).
@@ -144,8 +147,10 @@ def withdraw(account: address, asset_id: uint256, amount: uint256):
     funding.settle_account(account)
     amount_wad: uint256 = units.to_wad(amount, decimals)
     if asset_id == c.SETTLEMENT_ASSET_ID:
-        assert state.balances[account] >= units.to_int(amount_wad), "vault: insufficient balance"
-        state.balances[account] -= units.to_int(amount_wad)
+        # profit_haircut: a haircut on realized profit is debited beside the amount
+        debit: int256 = units.to_int(amount_wad + loss_allocation.profit_haircut(account, amount_wad))
+        assert state.balances[account] >= debit, "vault: insufficient balance"
+        state.balances[account] -= debit
     else:
         held: uint256 = state.collateral[account][asset_id]
         assert held >= amount_wad, "vault: insufficient balance"

@@ -1,4 +1,5 @@
-"""``novation simulate``, ``simulate-on-chain``, ``sweep``, ``stress`` and ``compare``: stress studies."""
+"""``novation simulate``, ``simulate-on-chain``, ``sweep``, ``stress``, ``compare`` and
+``compare-methods``: stress studies."""
 
 from __future__ import annotations
 
@@ -163,6 +164,14 @@ _WorstBy = Annotated[
 _StudyFile = Annotated[Path, typer.Argument(help="study TOML file, e.g. simulator/examples/stress.toml")]
 
 
+def _overrides(set_: list[str] | None, paths: int | None) -> dict[str, object]:
+    """The study overrides of ``--set KEY=VALUE`` (TOML values) and ``--paths`` (``run.paths``)."""
+    overrides: dict[str, object] = {k: _toml_value(v) for k, v in _assignments("--set", set_).items()}
+    if paths is not None:
+        overrides["run.paths"] = paths
+    return overrides
+
+
 def _interrupted(out: Path) -> typer.Exit:
     Console(stderr=True, soft_wrap=True).print(
         f"[yellow]interrupted[/]: finished paths are stored in {out}; run the same command again to resume",
@@ -194,9 +203,7 @@ def simulate(
 
     console = Console(soft_wrap=True, stderr=json_)
     try:
-        overrides: dict[str, object] = {k: _toml_value(v) for k, v in _assignments("--set", set_).items()}
-        if paths is not None:
-            overrides["run.paths"] = paths
+        overrides = _overrides(set_, paths)
         check_confidence(confidence, "--confidence")
         _check_worst_by(worst_by)
         options = _run_options(workers, scheduler, resume, quiet or json_)
@@ -338,9 +345,7 @@ def sweep(
         allowed = _summary_metrics()
         if metric not in allowed:
             raise InvalidParameter(f"--metric {metric!r} is not a summary field; allowed: {allowed}")
-        overrides: dict[str, object] = {k: _toml_value(v) for k, v in _assignments("--set", set_).items()}
-        if paths is not None:
-            overrides["run.paths"] = paths
+        overrides = _overrides(set_, paths)
         check_confidence(confidence, "--confidence")
         options = _run_options(workers, scheduler, resume, quiet or json_)
         config = _study(study, overrides)
@@ -576,3 +581,50 @@ def compare(
             str(row["test"]),
         )
     Console(soft_wrap=True).print(table)
+
+
+@app.command("compare-methods")
+def compare_methods_command(
+    study: _StudyFile,
+    out: _Out,
+    paths: _Paths = None,
+    workers: _Workers = None,
+    scheduler: _Scheduler = None,
+    resume: _Resume = True,
+    quiet: _Quiet = False,
+    set_: _Set = None,
+) -> None:
+    """Run one study under every socialized-loss method and compare them side by side.
+
+    The same book and seeded paths run once per method (pro_rata, adl, open_interest,
+    profit_haircut, gains; each into --out/<method>, resumable); the table gives the shortfall per path
+    (mean, 95 % VaR and expected shortfall), accounts deleveraged, insurance-fund depletion, and
+    who bears the loss by account size, leverage and side. Writes comparison.md, comparison.csv
+    and loss_bearers.png into --out.
+    """
+    from rich.table import Table
+
+    from protocol.params import SocializedLossMethod
+    from simulator.loss_methods import COMPARISON_FIELDS, compare_methods, markdown_cell, write_comparison
+
+    console = Console(soft_wrap=True)
+    try:
+        overrides = _overrides(set_, paths)
+        if "protocol.socialized_loss_method" in overrides:
+            raise InvalidParameter("--set protocol.socialized_loss_method: compare-methods runs every method itself")
+        options = _run_options(workers, scheduler, resume, quiet)
+        config = _study(study, overrides)
+        table = compare_methods(config, out, methods=tuple(SocializedLossMethod), **options)
+        report = write_comparison(out, table, config)
+    except NovationError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        raise _interrupted(out) from None
+    shown = Table(title=f"{config.run.name}: {config.run.paths:,} paths under every socialized-loss method")
+    shown.add_column("per path (USD)")
+    for method in table.index:
+        shown.add_column(str(method), justify="right")
+    for name, meaning in COMPARISON_FIELDS.items():
+        shown.add_row(meaning, *(markdown_cell(name, float(table.at[m, name])) for m in table.index))
+    console.print(shown)
+    console.print(f"report: {report} (plot loss_bearers.png beside it)")

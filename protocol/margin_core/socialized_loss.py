@@ -2,9 +2,10 @@
 
 With the ADL method the protocol closes a bankrupt position against opposite positions in
 profit that a keeper supplies, ranked by :func:`protocol.socialized_loss.adl_score`
-(``profit / |cost| * notional / equity``, non-increasing), and verifies only the accounts it is
-handed. Scoring every account exactly costs a model evaluation each; :func:`adl_pool` scores
-the whole book in float64 and returns the ``pool`` best rows, and the keeper ranks those exactly
+(``profit / |cost| * notional / equity``, non-increasing; with the gains method by unrealized
+profit, ``by_gain``), and verifies only the accounts it is handed. Scoring every account exactly
+costs a model evaluation each; :func:`adl_pool` scores the whole book in float64 and returns
+the ``pool`` best rows, and the keeper ranks those exactly
 (:func:`protocol.keeper.adl_counterparties` with ``candidates``). Floats only choose whom to
 look at: whatever the keeper sends is checked by the model's integers, so a float error can at
 worst leave out an account ranked just below the pool's last one, never send an ineligible one.
@@ -43,6 +44,7 @@ def adl_pool(
     price: float,
     side: int,
     pool: int,
+    by_gain: bool = False,
 ) -> NDArray[np.int64]:
     """Rows that may deleverage a bankrupt position on ``side`` (+1 long, -1 short), best first.
 
@@ -51,8 +53,8 @@ def adl_pool(
     are one market column of N accounts; ``price`` is the market's oracle price (USD). Rows on
     the opposite side whose profit ``size * price - open_notional`` is positive (up to a
     ``1e-12`` relative slack) are scored as the protocol scores them (an account with no cost
-    basis or no positive equity first); at most ``pool`` are returned, highest score first,
-    ties by row.
+    basis or no positive equity first), or with ``by_gain`` (the ``gains`` method) by their
+    profit (USD); at most ``pool`` are returned, highest score first, ties by row.
     """
     s = _column("size", size, None)
     n = s.shape[0]
@@ -64,18 +66,23 @@ def adl_pool(
         raise InvalidParameter(f"side must be +1 (a long is bankrupt) or -1 (a short), got {side!r}")
     if isinstance(pool, bool) or not isinstance(pool, int) or pool < 1:
         raise InvalidParameter(f"pool must be a positive integer, got {pool!r}")
+    if not isinstance(by_gain, bool):
+        raise InvalidParameter(f"by_gain must be a bool, got {by_gain!r}")
     value = s * price
     profit = value - o
     eligible = (s * side < 0) & (profit > -_PROFIT_SLACK * (np.abs(value) + np.abs(o)))
     rows = np.flatnonzero(eligible)
     if rows.size == 0:
         return rows
-    with np.errstate(divide="ignore", invalid="ignore"):
-        score = np.where(
-            (o[rows] == 0.0) | (e[rows] <= 0.0),
-            np.inf,
-            profit[rows] / np.abs(o[rows]) * np.abs(value[rows]) / e[rows],
-        )
+    if by_gain:
+        score = profit[rows]
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.where(
+                (o[rows] == 0.0) | (e[rows] <= 0.0),
+                np.inf,
+                profit[rows] / np.abs(o[rows]) * np.abs(value[rows]) / e[rows],
+            )
     if rows.size > pool:
         keep = np.argpartition(-score, pool - 1)[:pool]
         rows, score = rows[keep], score[keep]

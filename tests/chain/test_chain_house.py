@@ -139,7 +139,7 @@ def test_differences_name_what_differs_and_refuse_bad_arguments(node):
     model.insurance_fund += 1
     model.accounts[d.actors.keeper] = Account(balance=5)
     assert d.house.differences(model, [d.actors.keeper]) == [
-        f"account {d.actors.keeper}: chain (0, 0, {{}}, {{}}) != model (5, 0, {{}}, {{}})",
+        f"account {d.actors.keeper}: chain (0, 0, 0, {{}}, {{}}) != model (5, 0, 0, {{}}, {{}})",
         "insurance_fund: chain 0 != model 1",
     ]
     with pytest.raises(InvalidParameter, match="model must be a ProtocolState"):

@@ -3,8 +3,10 @@
 every step (events, reverts and reasons, and the whole state to the wei).
 
 titanoboa runs 3/10 of the profile's number of sequences (``max_examples``: dev 30, ci 200,
-deep 5,000) pro-rata and 1/5 with ADL, of 25 actions; eth-tester and anvil 1/20 of it, of 10
-actions (ci: 60, 40 and 10 sequences; deep: 1,500, 1,000 and 250).
+deep 5,000) pro-rata, 1/5 with ADL and 1/10 with each other variant of the loss menu (partial
+ADL, open interest with a collateral close factor and debt-ratio trigger, profit haircut,
+gains), of 25 actions; eth-tester and anvil 1/20 of it, of 10 actions, and anvil 1/40 with each
+variant, of 5 actions (ci: 60, 40, 4 x 20, 10 and 4 x 5 sequences).
 Shrinking is on (a failure is reduced before it is reported). eth-tester and anvil
 mine blocks: a block has one timestamp, so drawn time steps advance at least as many seconds as
 blocks. On anvil (``apply`` seals a block per transaction) every drawn action
@@ -47,6 +49,8 @@ from protocol.actions import (
 from protocol.constants import MAX_FEE_RATE, WAD
 from protocol.errors import ProtocolRevert
 from protocol.keeper import adl_action, adl_counterparties
+from protocol.params import SocializedLossMethod
+from protocol.scenarios import default_params
 
 STEPS = 25
 #: Shorter sequences on eth-tester and anvil (each step reads the whole state back over JSON-RPC).
@@ -186,6 +190,19 @@ PROFILE_EXAMPLES = settings.default.max_examples
 CAMPAIGN = settings(deadline=None, suppress_health_check=list(HealthCheck))
 
 
+#: The other variants of the loss-socialization menu (docs/SPEC.md §8), each with its parameters.
+MENU = {
+    "adl_partial": {"socialized_loss_method": SocializedLossMethod.ADL, "adl_close_fraction_wad": WAD // 2},
+    "open_interest": {
+        "socialized_loss_method": SocializedLossMethod.OPEN_INTEREST,
+        "collateral_close_factor_wad": WAD // 2,
+        "collateral_debt_ratio_trigger_wad": WAD // 2,
+    },
+    "profit_haircut": {"socialized_loss_method": SocializedLossMethod.PROFIT_HAIRCUT, "profit_haircut_wad": WAD // 2},
+    "gains": {"socialized_loss_method": SocializedLossMethod.GAINS},
+}
+
+
 @settings(CAMPAIGN, max_examples=max(1, PROFILE_EXAMPLES * 3 // 10))
 @given(data=st.data())
 def test_campaign_pro_rata(deployment, data):
@@ -196,6 +213,18 @@ def test_campaign_pro_rata(deployment, data):
 @given(data=st.data())
 def test_campaign_adl(deployment_adl, data):
     _campaign(deployment_adl, data, STEPS)
+
+
+@pytest.fixture(scope="module", params=sorted(MENU))
+def deployment_menu(request: pytest.FixtureRequest) -> Differential:
+    """One titanoboa deployment per variant of the menu."""
+    return _reset(Differential(**MENU[request.param]))
+
+
+@settings(CAMPAIGN, max_examples=max(1, PROFILE_EXAMPLES // 10))
+@given(data=st.data())
+def test_campaign_menu(deployment_menu, data):
+    _campaign(deployment_menu, data, STEPS)
 
 
 @pytest.fixture(scope="module", params=["eth-tester", "anvil"])
@@ -209,3 +238,16 @@ def node_deployment(request: pytest.FixtureRequest) -> Iterator[Differential]:
 @given(data=st.data())
 def test_campaign_on_node(node_deployment, data):
     _campaign(node_deployment, data, NODE_STEPS)
+
+
+@pytest.fixture(scope="module", params=sorted(MENU))
+def anvil_menu(request: pytest.FixtureRequest) -> Iterator[Differential]:
+    """One anvil deployment per variant of the menu, reverted per sequence."""
+    with make_chain("anvil") as chain:
+        yield Differential.on_chain(chain, default_params(**MENU[request.param]))
+
+
+@settings(CAMPAIGN, max_examples=max(1, PROFILE_EXAMPLES // 40))
+@given(data=st.data())
+def test_campaign_menu_on_anvil(anvil_menu, data):
+    _campaign(anvil_menu, data, NODE_STEPS // 2)

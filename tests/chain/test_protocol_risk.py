@@ -188,7 +188,7 @@ def test_adl_rules(diff_adl):
 
 def test_adl_refused_under_pro_rata(diff):
     leveraged_long(diff)
-    assert diff.apply(AutoDeleverage(KEEPER, LONG, BTC, (MAKER,))) == "socialized_loss: method is pro-rata"
+    assert diff.apply(AutoDeleverage(KEEPER, LONG, BTC, (MAKER,))) == "socialized_loss: method does not deleverage"
 
 
 def test_adl_then_pro_rata_leftover(diff_adl):

@@ -67,6 +67,7 @@ def keeper_step(
         seen.extend(outcome(ask) for ask in asks)
     else:
         seen.append(outcome(lambda: questions.settled_account(address)))
+        seen.append(outcome(lambda: questions.collateral_sale_target(address)))
     twin = refused_twin(house, action) if k % 2 else None
     if twin is not None:
         seen.append(outcome(lambda: act(twin)))
@@ -227,6 +228,7 @@ def test_block_left_open_changes_nothing() -> None:
             for market_id in house.state.accounts[address].positions:
                 assert block.max_liquidation_size(address, market_id) == house.max_liquidation_size(address, market_id)
             assert block.liquidation_health(address) == house.liquidation_health(address)
+            assert block.collateral_sale_target(address) == house.collateral_sale_target(address)
             settled += block.settled_account(address).balance != before["accounts"][address][0]
     assert settled > 0  # the questions did settle funding in the live state
     assert state_view(house.state) == before

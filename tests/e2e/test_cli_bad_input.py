@@ -149,6 +149,13 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         (["compare", "{tmp}/a", "{tmp}/b"], "/a does not exist; give a folder written by simulate or stress"),
         (["compare", "{tmp}/a", "{tmp}/b", "--confidence", "95"], "--confidence must be a level in (0.5, 1)"),
     ],
+    "compare-methods": [
+        (["compare-methods", "{tmp}/missing.toml", "--out", "{tmp}/m"], "cannot read study file"),
+        (
+            ["compare-methods", str(STUDY), "--out", "{tmp}/m", "--set", "protocol.socialized_loss_method='adl'"],
+            "compare-methods runs every method itself",
+        ),
+    ],
     "calibrate": [
         (
             ["calibrate", "--out", "{tmp}/c", "--alpha", "1.5"],

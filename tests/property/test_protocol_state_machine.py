@@ -56,8 +56,23 @@ class ProtocolMachine(RuleBasedStateMachine):
         spread=st.sampled_from([0, WAD // 4, WAD // 2]),
         penalty=st.sampled_from([0, WAD // 100, WAD // 40]),
         dust=st.sampled_from([0, 10 * WAD, 5_000 * WAD]),
+        adl_fraction=st.sampled_from([WAD, WAD // 3]),
+        close_factor=st.sampled_from([WAD, WAD // 2]),
+        trigger=st.sampled_from([0, WAD // 10]),
+        haircut=st.sampled_from([WAD // 2, WAD]),
     )
-    def setup(self, method: SocializedLossMethod, with_options: bool, spread: int, penalty: int, dust: int) -> None:
+    def setup(
+        self,
+        method: SocializedLossMethod,
+        with_options: bool,
+        spread: int,
+        penalty: int,
+        dust: int,
+        adl_fraction: int,
+        close_factor: int,
+        trigger: int,
+        haircut: int,
+    ) -> None:
         make = (lambda **kw: option_params(OPTION_EXPIRY_S, **kw)) if with_options else default_params
         params = make(
             socialized_loss_method=method,
@@ -65,6 +80,10 @@ class ProtocolMachine(RuleBasedStateMachine):
             liquidation_penalty_wad=penalty,
             dust_notional_wad=dust,
             max_liquidation_notional_per_block_wad=400_000 * WAD,
+            adl_close_fraction_wad=adl_fraction,
+            collateral_close_factor_wad=close_factor,
+            collateral_debt_ratio_trigger_wad=trigger,
+            profit_haircut_wad=haircut,
         )
         self.house = ClearingHouse(params, GOV, matchers=[MATCHER], oracles=[ORACLE], funding_operators=[FUNDING])
         self.orders = actor_signer()
@@ -233,7 +252,7 @@ class ProtocolMachine(RuleBasedStateMachine):
     def arbitrary_collateral_liquidation(self, account: str, milli_eth: int) -> None:
         self._apply(LiquidateCollateral(LIQUIDATOR, account, 1, milli_eth * 10**15))
 
-    @precondition(lambda self: self.house.params.protocol.socialized_loss_method is SocializedLossMethod.ADL)
+    @precondition(lambda self: self.house.params.protocol.socialized_loss_method.deleverages)
     @rule(account=traders, market=markets, reverse=st.booleans())
     def deleverage(self, account: str, market: int, reverse: bool) -> None:
         """The ADL queue's next step for the reference keeper (propose, challenge, execute or the

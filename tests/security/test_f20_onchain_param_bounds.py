@@ -27,6 +27,7 @@ from contracts_py.deploy import (
 )
 from protocol import constants as c
 from protocol.errors import InvalidParameter
+from protocol.params import SocializedLossMethod
 from protocol.scenarios import ETH_PERP, WETH, default_params
 
 PARAMS = default_params()
@@ -50,6 +51,14 @@ PROTOCOL_BOUNDS: list[Bound] = [
     ("adl_window_s", c.MIN_ADL_WINDOW_S - 1, c.MIN_ADL_WINDOW_S),
     ("adl_window_s", c.MAX_ADL_WINDOW_S + 1, c.MAX_ADL_WINDOW_S),
     ("collateral_liquidation_fee_wad", c.MAX_COLLATERAL_LIQUIDATION_FEE + 1, c.MAX_COLLATERAL_LIQUIDATION_FEE),
+    # the loss-socialization menu (issue 17): an unknown method code, and the variants' parameters
+    ("socialized_loss_method", c.LOSS_METHOD_GAINS + 1, SocializedLossMethod.GAINS),  # type: ignore[list-item]
+    ("adl_close_fraction_wad", c.MIN_ADL_CLOSE_FRACTION - 1, c.MIN_ADL_CLOSE_FRACTION),
+    ("adl_close_fraction_wad", c.WAD + 1, c.WAD),
+    ("collateral_close_factor_wad", c.MIN_COLLATERAL_CLOSE_FACTOR - 1, c.MIN_COLLATERAL_CLOSE_FACTOR),
+    ("collateral_close_factor_wad", c.WAD + 1, c.WAD),
+    ("collateral_debt_ratio_trigger_wad", c.MAX_COLLATERAL_DEBT_RATIO_TRIGGER + 1, c.MAX_COLLATERAL_DEBT_RATIO_TRIGGER),
+    ("profit_haircut_wad", c.MAX_PROFIT_HAIRCUT + 1, c.MAX_PROFIT_HAIRCUT),
 ]
 FEED_BOUNDS: list[Bound] = [
     ("heartbeat_s", c.MIN_HEARTBEAT_S - 1, c.MIN_HEARTBEAT_S),  # the review's never-trusted feed

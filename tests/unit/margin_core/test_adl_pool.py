@@ -101,6 +101,17 @@ def test_bankrupt_or_costless_counterparties_rank_first_and_the_pool_is_capped()
     assert _score(WAD, 0, WAD) == UINT256_MAX
 
 
+def test_by_gain_ranks_by_unrealized_profit() -> None:
+    """The gains method ranks lists by unrealized gain: equity and cost basis do not matter."""
+    size = np.array([-1.0, -1.0, 1.0, 1.0, -2.0])
+    cost = np.array([-50_000.0, -45_000.0, 0.0, 30_000.0, -30_000.0])
+    equity = np.array([20_000.0, -10.0, 5_000.0, 10_000.0, 100.0])
+    # shorts' gains at 40,000: row 0 10,000, row 1 5,000 (bankrupt, first by ADL score), row 4 a loss
+    assert adl_pool(size, cost, equity, price=40_000.0, side=1, pool=10).tolist() == [1, 0]
+    assert adl_pool(size, cost, equity, price=40_000.0, side=1, pool=10, by_gain=True).tolist() == [0, 1]
+    assert adl_pool(size, cost, equity, price=40_000.0, side=-1, pool=1, by_gain=True).tolist() == [2]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "named"),
     [
@@ -110,6 +121,7 @@ def test_bankrupt_or_costless_counterparties_rank_first_and_the_pool_is_capped()
         ({"pool": 0}, "pool"),
         ({"equity": np.zeros(2)}, "equity"),
         ({"open_notional": np.array([np.nan, 1.0, 2.0])}, "open_notional"),
+        ({"by_gain": 1}, "by_gain"),
     ],
 )
 def test_bad_input_names_the_argument(kwargs: dict[str, object], named: str) -> None:

@@ -74,7 +74,7 @@ REVERTING: list[tuple[Action, str]] = [
     (Liquidate(KEEPER, TRADER, BTC_PERP, WAD), "liquidation: account healthy"),
     (Liquidate(KEEPER, TRADER, ETH_PERP, WAD), "liquidation: no position"),
     (LiquidateCollateral(LIQUIDATOR, TRADER, WETH, 1), "liquidation: balance not negative"),
-    (AutoDeleverage(KEEPER, TRADER, BTC_PERP, (MAKER,)), "socialized_loss: method is pro-rata"),
+    (AutoDeleverage(KEEPER, TRADER, BTC_PERP, (MAKER,)), "socialized_loss: method does not deleverage"),
     (SetPaused(STRANGER, True), "roles: caller is not governance"),
     (SetRole(GOV, "governance", GOV, False), "roles: governance cannot be revoked, only transferred"),
     (AcceptGovernance(STRANGER), "roles: caller is not the proposed governance"),

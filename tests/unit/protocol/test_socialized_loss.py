@@ -218,7 +218,7 @@ def test_adl_needs_a_bankrupt_account_the_fund_cannot_cover(adl: Desk) -> None:
 
 def test_adl_only_with_the_adl_method_and_not_paused(desk: Desk, adl: Desk) -> None:
     bankrupt_long(desk, short_size=4 * WAD // 10, short_deposit=2_400)
-    with pytest.raises(ProtocolRevert, match=r"^socialized_loss: method is pro-rata$"):
+    with pytest.raises(ProtocolRevert, match=r"^socialized_loss: method does not deleverage$"):
         desk.apply(AutoDeleverage(KEEPER, TRADER, BTC_PERP, (SHORT,)))
     adl.apply(SetPaused(GOV, True))
     with pytest.raises(ProtocolRevert, match=r"^socialized_loss: paused$"):
