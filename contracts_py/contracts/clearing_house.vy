@@ -63,23 +63,10 @@ initializes: margin[state := state]
 initializes: oracle_adapter[state := state]
 initializes: insurance_fund_module[state := state]
 initializes: funding[state := state]
-initializes: clearing[
-    state := state,
-    margin := margin,
-    oracle_adapter := oracle_adapter,
-    insurance_fund := insurance_fund_module,
-    funding := funding,
-]
+initializes: clearing[state := state, margin := margin, oracle_adapter := oracle_adapter, insurance_fund := insurance_fund_module, funding := funding]
 initializes: vault[state := state, funding := funding, clearing := clearing]
 initializes: roles[state := state]
-initializes: socialized_loss[
-    state := state,
-    margin := margin,
-    oracle_adapter := oracle_adapter,
-    insurance_fund := insurance_fund_module,
-    funding := funding,
-    clearing := clearing,
-]
+initializes: socialized_loss[state := state, margin := margin, oracle_adapter := oracle_adapter, insurance_fund := insurance_fund_module, funding := funding, clearing := clearing]
 initializes: eip712
 
 exports: (
