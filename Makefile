@@ -12,10 +12,17 @@ UV := tools/uv/bin/uv
 ANVIL_VERSION := 1.7.1
 ANVIL := tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 PACKAGES := novation methodology simulator contracts_py oracles protocol
+VYPER_SOURCES := $(shell find contracts_py/contracts -name '*.vy' | sort)
+# mamushi (Vyper formatter) pins click 8.1.3, which .venv cannot share: its own locked environment
+MAMUSHI_ENV := tools/vyper-format
+MAMUSHI := $(MAMUSHI_ENV)/bin/mamushi
+# mamushi 0.1.2 can neither split an `initializes:` declaration nor parse a split one: the line
+# length is that of the longest declaration (clearing_house.vy's socialized_loss, 179 characters)
+MAMUSHI_LINE_LENGTH := 180
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test audit lint typecheck layers format install lock check-wheels anvil chromium clean
+.PHONY: demo test audit lint typecheck layers format format-vy mutation install lock check-wheels anvil chromium clean
 
 $(UV):
 	$(PYTHON) -m venv tools/uv
@@ -26,6 +33,10 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(MAMUSHI): pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(MAMUSHI_ENV) $(UV) sync --locked --only-group vyper-format --python $(PYTHON) --quiet
+	touch $(MAMUSHI)
 
 ## re-resolve uv.lock after editing the dependency ranges in pyproject.toml
 lock: $(UV)
@@ -55,9 +66,12 @@ demo: $(STAMP)
 	$(VENV)/bin/novation demo
 	$(VENV)/bin/novation stress --out runs/stress
 
-lint: $(STAMP)
+## ruff on Python; mamushi (format check) and natrix (through the contracts) on every .vy file
+lint: $(STAMP) $(MAMUSHI)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(MAMUSHI) --check --line-length $(MAMUSHI_LINE_LENGTH) $(VYPER_SOURCES)
+	$(PY) scripts/lint_vyper.py
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy $(PACKAGES)
@@ -66,9 +80,13 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(VENV)/bin/lint-imports
 
-format: $(STAMP)
+format: $(STAMP) format-vy
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+## mamushi over every .vy file, in place
+format-vy: $(MAMUSHI)
+	$(MAMUSHI) --line-length $(MAMUSHI_LINE_LENGTH) $(VYPER_SOURCES)
 
 test: lint typecheck layers $(ANVIL) $(CHROMIUM)
 	PATH="$(CURDIR)/$(dir $(ANVIL)):$$PATH" $(PY) -m pytest -n 2 -q; rc=$$?; \
@@ -81,4 +99,4 @@ audit: $(STAMP) $(ANVIL)
 	  --sequence-length 5000 --out runs/audit-anvil
 
 clean:
-	rm -rf $(VENV) tools/uv tools/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MAMUSHI_ENV) tools/uv tools/node_modules .pytest_cache .mypy_cache .ruff_cache

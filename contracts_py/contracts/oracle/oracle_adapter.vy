@@ -338,8 +338,8 @@ def _read(s: SourceSetup, last_good: uint256, seq: guards.Sequencer) -> guards.V
     return guards.Verdict(failed=0, skipped=guards.ALL_GUARDS, price_wad=0, updated_at=0)
 
 
-@view
 @external
+@view
 def check(feed_id: uint256, primary: bool) -> (guards.Verdict, String[40]):
     """
     @notice Run the guards on one source now, against the stored last good price (no state change).
@@ -356,8 +356,8 @@ def check(feed_id: uint256, primary: bool) -> (guards.Verdict, String[40]):
     return v, guards.first_failure(v.failed)
 
 
-@view
 @external
+@view
 def require_price(feed_id: uint256, primary: bool) -> uint256:
     """
     @notice One source's WAD price, or revert with the first failed guard's reason.

@@ -157,8 +157,8 @@ def set_decimals(_decimals: uint8):
     self.decimals = _decimals
 
 
-@view
 @external
+@view
 def getRoundData(_roundId: uint80) -> (uint80, int256, uint256, uint256, uint80):
     """
     @notice One stored round.
@@ -184,8 +184,8 @@ def set_reverting(_reverting: bool):
     self.reverting = _reverting
 
 
-@view
 @external
+@view
 def latestRoundData() -> (uint80, int256, uint256, uint256, uint80):
     """
     @notice The latest round; all zeros before the first round is set.
