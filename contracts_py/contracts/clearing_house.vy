@@ -165,9 +165,7 @@ def list_feed(
     assert not state.feed_params[feed_id].listed, "roles: feed listed"
     assert len(state.feed_list) < c.MAX_FEEDS, "roles: too many feeds"
     assert roles.feed_in_bounds(heartbeat_s, max_move_wad, move_window_s), "roles: feed parameters out of bounds"
-    state.feed_params[feed_id] = state.FeedParams(
-        listed=True, heartbeat_s=heartbeat_s, max_move_wad=max_move_wad, move_window_s=move_window_s
-    )
+    state.feed_params[feed_id] = state.FeedParams(listed=True, heartbeat_s=heartbeat_s, max_move_wad=max_move_wad, move_window_s=move_window_s)
     state.feed_list.append(feed_id)
     state.feed_symbol[feed_id] = symbol
 

@@ -5,17 +5,20 @@
 @dev Amounts are WAD unless named in token units (`amount`); signed quantities are int256.
 """
 
+
 event Deposited:
     account: indexed(address)
     asset_id: uint256
     amount: uint256
     amount_wad: uint256
 
+
 event Withdrawn:
     account: indexed(address)
     asset_id: uint256
     amount: uint256
     amount_wad: uint256
+
 
 event FillSettled:
     maker: indexed(address)
@@ -27,14 +30,17 @@ event FillSettled:
     maker_fee_wad: uint256
     taker_fee_wad: uint256
 
+
 event OrderFilled:
     order_hash: indexed(bytes32)
     account: indexed(address)
     filled_wad: uint256
 
+
 event OrderCancelled:
     order_hash: indexed(bytes32)
     account: indexed(address)
+
 
 event PositionChanged:
     account: indexed(address)
@@ -43,15 +49,18 @@ event PositionChanged:
     open_notional_wad: int256
     realized_pnl_wad: int256
 
+
 event InsuranceFundChanged:
     delta_wad: int256
     balance_wad: uint256
     cause: String[32]
 
+
 event PriceAccepted:
     feed_id: uint256
     price_wad: uint256
     timestamp_s: uint256
+
 
 event PriceRejected:
     feed_id: uint256
@@ -59,25 +68,30 @@ event PriceRejected:
     timestamp_s: uint256
     reason: String[48]
 
+
 event FundingAccrued:
     market_id: uint256
     funding_index: int256
     elapsed_s: uint256
+
 
 event FundingRateSet:
     market_id: uint256
     requested_per_s_wad: int256
     applied_per_s_wad: int256
 
+
 event FundingSettled:
     account: indexed(address)
     market_id: uint256
     amount_wad: int256
 
+
 event LossCharged:
     account: indexed(address)
     market_id: uint256
     amount_wad: int256
+
 
 event Liquidated:
     account: indexed(address)
@@ -88,6 +102,7 @@ event Liquidated:
     penalty_wad: uint256
     keeper_reward_wad: uint256
 
+
 event CollateralLiquidated:
     account: indexed(address)
     liquidator: indexed(address)
@@ -96,11 +111,13 @@ event CollateralLiquidated:
     proceeds_wad: uint256
     fee_wad: uint256
 
+
 event BadDebtSettled:
     account: indexed(address)
     debt_wad: uint256
     covered_by_fund_wad: uint256
     socialized_wad: uint256
+
 
 event ShortfallSettled:
     account: indexed(address)
@@ -109,11 +126,13 @@ event ShortfallSettled:
     covered_by_fund_wad: uint256
     socialized_wad: uint256
 
+
 event LossSocialized:
     market_id: uint256
     side: int256
     amount_wad: uint256
     loss_index: uint256
+
 
 event Deleveraged:
     account: indexed(address)
@@ -122,21 +141,26 @@ event Deleveraged:
     size_wad: uint256
     notional_wad: uint256
 
+
 event FeesWithdrawn:
     to: indexed(address)
     amount: uint256
     amount_wad: uint256
 
+
 event PausedSet:
     paused: bool
+
 
 event RoleSet:
     role: String[16]
     account: indexed(address)
     enabled: bool
 
+
 event GovernanceProposed:
     account: indexed(address)
+
 
 event MarginParamsSet:
     market_id: uint256

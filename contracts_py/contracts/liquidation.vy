@@ -52,12 +52,8 @@ def liquidation_terms(market_id: uint256, health: margin.Health, size: int256, q
     @return Terms(slip, penalty, restores).
     """
     after: int256 = size - units.sign(size) * units.to_int(q)
-    mm_delta: uint256 = margin.position_requirement(market_id, size, price_wad, True) - margin.position_requirement(
-        market_id, after, price_wad, True
-    )
-    im_delta: uint256 = margin.position_requirement(market_id, size, price_wad, False) - margin.position_requirement(
-        market_id, after, price_wad, False
-    )
+    mm_delta: uint256 = margin.position_requirement(market_id, size, price_wad, True) - margin.position_requirement(market_id, after, price_wad, True)
+    im_delta: uint256 = margin.position_requirement(market_id, size, price_wad, False) - margin.position_requirement(market_id, after, price_wad, False)
     equity: uint256 = convert(health.equity, uint256)
     mm_after: uint256 = health.maintenance - mm_delta
     room: uint256 = equity - units.mul_div(equity, mm_after, health.maintenance, units.UP)
@@ -96,10 +92,7 @@ def _consume_block_cap(notional_wad: uint256, enforce: bool):
     if state.block_liquidated_at != block.number:
         state.block_liquidated_at = block.number
         state.block_liquidated_wad = 0
-    assert (
-        not enforce
-        or state.block_liquidated_wad + notional_wad <= state.protocol_params.max_liquidation_notional_per_block_wad
-    ), "liquidation: block cap reached"
+    assert (not enforce or state.block_liquidated_wad + notional_wad <= state.protocol_params.max_liquidation_notional_per_block_wad), "liquidation: block cap reached"
     state.block_liquidated_wad += notional_wad
 
 
@@ -160,9 +153,7 @@ def liquidate(keeper: address, account: address, market_id: uint256, size_wad: u
     penalty: uint256 = 0
     shortfall: uint256 = 0
     if health.equity <= 0:
-        assert (
-            not state.protocol_params.socialized_loss_adl or units.abs_u(health.equity) <= state.insurance_fund
-        ), "liquidation: shortfall exceeds insurance fund"
+        assert (not state.protocol_params.socialized_loss_adl or units.abs_u(health.equity) <= state.insurance_fund), "liquidation: shortfall exceeds insurance fund"
         q = units.abs_u(size)
         shortfall = self.close_shortfall(account, health.equity, market_id)
     else:
@@ -220,9 +211,7 @@ def liquidate_collateral(liquidator: address, account: address, asset_id: uint25
     funding.settle_account(liquidator)
     assert state.balances[account] < 0, "liquidation: balance not negative"
     # F-05: only an account below its requirement sells at a discount
-    health: margin.Health = margin.account_health_at(
-        account, oracle_adapter.require_position_prices(account, "liquidation: price not trusted")
-    )
+    health: margin.Health = margin.account_health_at(account, oracle_adapter.require_position_prices(account, "liquidation: price not trusted"))
     assert health.equity < units.to_int(health.maintenance), "liquidation: account healthy"
     price: uint256 = oracle_adapter.trusted_price(cp.feed_id, "liquidation: price not trusted")
     amount_wad: uint256 = units.to_wad(amount, cp.decimals)

@@ -146,9 +146,7 @@ def market_in_bounds(mp: state.MarketParams) -> bool:
     @return Whether they are within bounds.
     """
     scaling: bool = mp.oi_cap_lower_wad != 0 or mp.oi_cap_upper_wad != 0
-    return self.margin_in_bounds(mp.initial_margin_fraction_wad, mp.maintenance_share_wad) and (
-        not scaling or mp.oi_cap_upper_wad > mp.oi_cap_lower_wad
-    )
+    return self.margin_in_bounds(mp.initial_margin_fraction_wad, mp.maintenance_share_wad) and (not scaling or mp.oi_cap_upper_wad > mp.oi_cap_lower_wad)
 
 
 @internal

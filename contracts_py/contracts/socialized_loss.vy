@@ -76,9 +76,7 @@ def settle_shortfall(account: address, market_id: uint256, side: int256, amount_
     rest: uint256 = amount_wad - paid
     if rest != 0 and not self.socialize_pro_rata(market_id, -side, rest):
         state.uncovered_loss += rest
-    log events.ShortfallSettled(
-        account=account, market_id=market_id, debt_wad=amount_wad, covered_by_fund_wad=paid, socialized_wad=rest
-    )
+    log events.ShortfallSettled(account=account, market_id=market_id, debt_wad=amount_wad, covered_by_fund_wad=paid, socialized_wad=rest)
 
 
 @internal
@@ -162,11 +160,7 @@ def auto_deleverage(account: address, market_id: uint256, counterparties: DynArr
 
     q: uint256 = min(units.abs_u(size), total)
     after: int256 = size - s * units.to_int(q)
-    mm_after: uint256 = (
-        health.maintenance
-        - margin.position_requirement(market_id, size, price, True)
-        + margin.position_requirement(market_id, after, price, True)
-    )
+    mm_after: uint256 = (health.maintenance - margin.position_requirement(market_id, size, price, True) + margin.position_requirement(market_id, after, price, True))
     # equity the close consumes at the bankruptcy price (negative: the account is compensated)
     room: int256 = health.equity - units.smul_div(health.equity, units.to_int(mm_after), health.maintenance, units.FLOOR)
     total_value: uint256 = clearing.close_value(q, price, size > 0, room)
@@ -183,15 +177,11 @@ def auto_deleverage(account: address, market_id: uint256, counterparties: DynArr
         value_left -= value
         # a counterparty gives up at most its profit: never closed beyond its own entry
         cp_pos: state.Position = state.positions[counterparties[i]][market_id]
-        entry_cost: uint256 = units.abs_u(
-            units.smul_div(cp_pos.open_notional, units.to_int(take), units.abs_u(cp_pos.size), units.CEIL)
-        )
+        entry_cost: uint256 = units.abs_u(units.smul_div(cp_pos.open_notional, units.to_int(take), units.abs_u(cp_pos.size), units.CEIL))
         if size > 0:
             value = min(value, entry_cost)
         else:
             value = max(value, entry_cost)
         clearing.apply_trade(account, market_id, -s * units.to_int(take), value)
         clearing.apply_trade(counterparties[i], market_id, s * units.to_int(take), value)
-        log events.Deleveraged(
-            account=account, counterparty=counterparties[i], market_id=market_id, size_wad=take, notional_wad=value
-        )
+        log events.Deleveraged(account=account, counterparty=counterparties[i], market_id=market_id, size_wad=take, notional_wad=value)

@@ -79,9 +79,7 @@ def fill(
     maker: address = maker_order.account
     taker: address = taker_order.account
     market_id: uint256 = taker_order.market_id
-    clearing.check_fill(
-        msg.sender, maker, taker, market_id, maker_order.market_id, maker_fee_wad, taker_fee_wad, size_wad
-    )
+    clearing.check_fill(msg.sender, maker, taker, market_id, maker_order.market_id, maker_fee_wad, taker_fee_wad, size_wad)
     orders.take_order(maker_order, maker_signature, -size_wad, price_wad, maker_fee_wad)
     orders.take_order(taker_order, taker_signature, size_wad, price_wad, taker_fee_wad)
     clearing.novate(maker, taker, market_id, size_wad, price_wad, maker_fee_wad, taker_fee_wad)

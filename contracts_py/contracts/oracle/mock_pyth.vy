@@ -5,11 +5,13 @@
         getPriceUnsafe / getEmaPriceUnsafe as the OracleAdapter does. Not for production.
 """
 
+
 struct PythPrice:
     price: int64
     conf: uint64
     expo: int32
     publish_time: uint256
+
 
 prices: HashMap[bytes32, PythPrice]
 emas: HashMap[bytes32, PythPrice]

@@ -80,6 +80,7 @@ struct FeedState:
 event FeedSet:
     feed_id: indexed(uint256)
 
+
 event SourceChecked:
     feed_id: indexed(uint256)
     source: uint8
@@ -89,15 +90,18 @@ event SourceChecked:
     updated_at: uint256
     reason: String[40]
 
+
 event StatusChanged:
     feed_id: indexed(uint256)
     old_status: uint8
     new_status: uint8
 
+
 event LastGoodPriceUpdated:
     feed_id: indexed(uint256)
     price_wad: uint256
     source: uint8
+
 
 event Poked:
     feed_id: indexed(uint256)
@@ -108,6 +112,7 @@ event Poked:
     pushed_price_wad: uint256
     pushed_at: uint256
     pushed: bool
+
 
 event OwnerChanged:
     owner: address
@@ -256,9 +261,7 @@ def _pyth(feed: address, fn: Bytes[4], id: bytes32) -> (bool, PythPrice):
     expo: int256 = 0
     publish: uint256 = 0
     price, conf, expo, publish = abi_decode(slice(out, 0, 128), (int256, uint256, int256, uint256))
-    ok: bool = (
-        price >= -(2**63) and price < 2**63 and conf < 2**64 and expo >= -(2**31) and expo < 2**31
-    )
+    ok: bool = (price >= -(2**63) and price < 2**63 and conf < 2**64 and expo >= -(2**31) and expo < 2**31)
     if not ok:
         return False, empty(PythPrice)
     return True, PythPrice(price=convert(price, int64), conf=convert(conf, uint64), expo=convert(expo, int32), publish_time=publish)
@@ -390,8 +393,12 @@ def poke(feed_id: uint256) -> (uint8, uint256):
     seq: guards.Sequencer = self._sequencer(setup)
     pv: guards.Verdict = self._read(setup.primary, st.last_good_price_wad, seq)
     fv: guards.Verdict = self._read(setup.fallback, st.last_good_price_wad, seq)
-    log SourceChecked(feed_id=feed_id, source=machine.PRIMARY, failed=pv.failed, skipped=pv.skipped, price_wad=pv.price_wad, updated_at=pv.updated_at, reason=guards.first_failure(pv.failed))
-    log SourceChecked(feed_id=feed_id, source=machine.FALLBACK, failed=fv.failed, skipped=fv.skipped, price_wad=fv.price_wad, updated_at=fv.updated_at, reason=guards.first_failure(fv.failed))
+    log SourceChecked(
+        feed_id=feed_id, source=machine.PRIMARY, failed=pv.failed, skipped=pv.skipped, price_wad=pv.price_wad, updated_at=pv.updated_at, reason=guards.first_failure(pv.failed)
+    )
+    log SourceChecked(
+        feed_id=feed_id, source=machine.FALLBACK, failed=fv.failed, skipped=fv.skipped, price_wad=fv.price_wad, updated_at=fv.updated_at, reason=guards.first_failure(fv.failed)
+    )
 
     st.primary = machine.track(st.primary, pv, setup.primary.guards.max_move_wad)
     st.fallback = machine.track(st.fallback, fv, setup.fallback.guards.max_move_wad)
@@ -435,7 +442,6 @@ def poke(feed_id: uint256) -> (uint8, uint256):
             st.osm_poked = True
         released = st.osm_current_wad
         released_at = st.osm_current_at
-
     # the push rule: strictly increasing timestamps, never one the core already holds (F-12)
     pushed: uint256 = 0
     pushed_at: uint256 = 0

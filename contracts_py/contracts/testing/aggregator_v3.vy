@@ -12,12 +12,14 @@ from interfaces import IAggregatorV3
 
 implements: IAggregatorV3
 
+
 struct Round:
     answer: int256
     started_at: uint256
     updated_at: uint256
     answered_in_round: uint80
     exists: bool
+
 
 event RoundSet:
     round_id: indexed(uint80)
@@ -26,8 +28,10 @@ event RoundSet:
     updated_at: uint256
     answered_in_round: uint80
 
+
 event PhaseSet:
     phase_id: uint16
+
 
 PHASE_OFFSET: constant(uint256) = 64
 AGGREGATOR_ROUND_MASK: constant(uint256) = 2**64 - 1
