@@ -98,5 +98,11 @@ audit: $(STAMP) $(ANVIL)
 	PATH="$(CURDIR)/$(dir $(ANVIL)):$$PATH" $(VENV)/bin/novation audit --chain anvil --actions 50000 \
 	  --sequence-length 5000 --out runs/audit-anvil
 
+## mutation score of the model (mutmut) and the contracts (seeded sample), report in runs/mutation;
+## not part of make test (hours for every mutant); MUTATION_ARGS="--contract-sample 0" runs them all
+MUTATION_ARGS ?=
+mutation: $(STAMP)
+	$(PY) tests/mutation/run_mutation.py --out runs/mutation $(MUTATION_ARGS)
+
 clean:
-	rm -rf $(VENV) $(MAMUSHI_ENV) tools/uv tools/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MAMUSHI_ENV) mutants tools/uv tools/node_modules .pytest_cache .mypy_cache .ruff_cache

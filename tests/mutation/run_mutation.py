@@ -1,0 +1,167 @@
+"""``make mutation``: mutation score of the model (mutmut) and of the contracts (vyper_mutation).
+
+Model: ``mutmut run`` over the modules listed in ``[tool.mutmut] only_mutate`` of
+pyproject.toml; mutmut records which tests reach each function and runs only those per mutant.
+Contracts: the Vyper operators of :mod:`vyper_mutation` over the protocol's modules, each mutant
+against the titanoboa model-vs-contract tests of liquidation, ADL, funding and trading. With
+``--contract-sample N`` a seeded sample of N mutants runs (numpy SeedSequence; the seed, the
+sample and the population size are stored in the report).
+
+Writes ``OUT/mutation.json`` and ``OUT/mutation.md`` atomically. Not part of ``make test``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from vyper_mutation import Mutant, Result, Run, mutants, score
+
+from contracts_py.build import atomic_write_text
+
+ROOT = Path(__file__).resolve().parents[2]
+#: the protocol's Vyper modules (mocks, interfaces and the oracle prototypes are not mutated)
+CONTRACT_FILES = (
+    "clearing.vy",
+    "clearing_house.vy",
+    "funding.vy",
+    "insurance_fund.vy",
+    "liquidation.vy",
+    "liquidation_engine.vy",
+    "margin.vy",
+    "oracle_adapter.vy",
+    "orders.vy",
+    "roles.vy",
+    "socialized_loss.vy",
+    "trading_engine.vy",
+    "units.vy",
+    "vault.vy",
+)
+#: the contracts the tests deploy (compiled per mutant to detect equivalent mutants)
+CONTRACT_SOURCES = ("clearing_house.vy", "liquidation_engine.vy", "trading_engine.vy")
+#: the fast chain subset each contract mutant runs against (titanoboa, model as twin)
+CONTRACT_TESTS = (
+    "tests/chain/test_protocol_risk.py",
+    "tests/chain/test_protocol_trading.py",
+    "tests/chain/test_chain_mutation_gaps.py",
+)
+
+
+def model_results(workers: int) -> dict[str, Any]:
+    """Run mutmut (resuming its cache in ``mutants/``) and collect every mutant's status."""
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(workers)], cwd=ROOT, check=False)
+    listing = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
+    status: dict[str, str] = {}
+    for line in listing.splitlines():
+        name, _, state = line.strip().rpartition(": ")
+        if name:
+            status[name] = state
+    killed = sum(s in ("killed", "timeout") for s in status.values())
+    survived = sorted(n for n, s in status.items() if s == "survived")
+    decided = killed + len(survived)
+    return {
+        "tool": "mutmut",
+        "mutants": len(status),
+        "killed": killed,
+        "survived": len(survived),
+        "other": len(status) - decided,
+        "score": killed / decided if decided else None,
+        "survivors": survived,
+        "seconds": round(time.monotonic() - started),
+    }
+
+
+def contract_results(sample: int, seed: int, workers: int, cache_dir: Path) -> dict[str, Any]:
+    """Run a seeded sample (0: all) of the contract mutants."""
+    population = mutants(ROOT / "contracts_py/contracts", CONTRACT_FILES)
+    chosen: list[Mutant] = population
+    if 0 < sample < len(population):
+        rng = np.random.default_rng(np.random.SeedSequence(seed))
+        chosen = [population[i] for i in sorted(rng.choice(len(population), size=sample, replace=False))]
+    run = Run(ROOT, CONTRACT_TESTS, cache_dir, sources=CONTRACT_SOURCES)
+    started = time.monotonic()
+    results: list[Result] = run.run_all(chosen, workers=workers)
+    seconds = time.monotonic() - started
+    counts = {
+        s: sum(r.status == s for r in results) for s in ("killed", "timeout", "survived", "equivalent", "invalid")
+    }
+    return {
+        "tool": "tests/mutation/vyper_mutation.py",
+        "population": len(population),
+        "sample": len(chosen),
+        "seed": seed,
+        "seconds": round(seconds),
+        "seconds_per_mutant": round(seconds / max(len(chosen), 1), 1),
+        "estimated_full_run_s": round(seconds / max(len(chosen), 1) * len(population)),
+        **counts,
+        "score": score(results),
+        "results": [r.to_json() for r in results],
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown: scores, then every survivor."""
+    m, c = report.get("model"), report.get("contracts")
+    out = ["# Mutation report", ""]
+    if m:
+        out += [
+            f"## Model (mutmut): {m['killed']} killed / {m['killed'] + m['survived']} = {m['score']:.1%}",
+            "",
+            f"{m['mutants']} mutants, {m['other']} not decided, {m['seconds']} s. Survivors:",
+            "",
+            *[f"- `{name}`" for name in m["survivors"]],
+            "",
+        ]
+    if c:
+        decided = c["killed"] + c["timeout"] + c["survived"]
+        out += [
+            f"## Contracts: {c['killed'] + c['timeout']} killed / {decided} = {(c['score'] or 0):.1%}",
+            "",
+            f"Sample of {c['sample']} of {c['population']} mutants (SeedSequence({c['seed']})); "
+            f"{c['equivalent']} equivalent (identical code), {c['invalid']} do not compile; "
+            f"{c['seconds']} s, {c['seconds_per_mutant']} s per mutant, full run about "
+            f"{c['estimated_full_run_s']} s on this machine. Survivors:",
+            "",
+        ]
+        out += [
+            f"- `{r['key']}`: `{r['original'].strip()}` -> `{r['mutated'].strip()}`"
+            for r in c["results"]
+            if r["status"] == "survived"
+        ]
+        out.append("")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "runs/mutation")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=20261205)
+    parser.add_argument("--contract-sample", type=int, default=60, help="0: every contract mutant")
+    parser.add_argument("--skip-model", action="store_true")
+    parser.add_argument("--skip-contracts", action="store_true")
+    args = parser.parse_args(argv)
+    if args.workers < 1 or args.contract_sample < 0:
+        parser.error("--workers must be >= 1 and --contract-sample >= 0")
+    report: dict[str, Any] = {}
+    if not args.skip_model:
+        report["model"] = model_results(args.workers)
+    if not args.skip_contracts:
+        report["contracts"] = contract_results(args.contract_sample, args.seed, args.workers, args.out / "cache")
+    atomic_write_text(args.out / "mutation.json", json.dumps(report, indent=1, sort_keys=True) + "\n")
+    atomic_write_text(args.out / "mutation.md", markdown(report))
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
