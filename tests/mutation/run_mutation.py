@@ -80,28 +80,46 @@ def model_results(workers: int) -> dict[str, Any]:
     }
 
 
-def contract_results(sample: int, seed: int, workers: int, cache_dir: Path) -> dict[str, Any]:
-    """Run a seeded sample (0: all) of the contract mutants."""
+def contract_results(sample: int, seed: int, workers: int, out: Path, budget_s: float | None) -> dict[str, Any]:
+    """Run a seeded sample (0: all) of the contract mutants, resuming from the checkpoint
+    ``out/contracts.jsonl`` (one result a line, appended as each mutant finishes); mutants not
+    started within ``budget_s`` are reported as not run."""
     population = mutants(ROOT / "contracts_py/contracts", CONTRACT_FILES)
     chosen: list[Mutant] = population
     if 0 < sample < len(population):
         rng = np.random.default_rng(np.random.SeedSequence(seed))
         chosen = [population[i] for i in sorted(rng.choice(len(population), size=sample, replace=False))]
-    run = Run(ROOT, CONTRACT_TESTS, cache_dir, sources=CONTRACT_SOURCES)
+    checkpoint = out / "contracts.jsonl"
+    done: dict[str, Result] = {}
+    if checkpoint.exists():
+        for line in checkpoint.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            mutant = Mutant(row["path"], row["line"], row["operator"], row["original"], row["mutated"])
+            done[mutant.key] = Result(mutant, row["status"], row["detail"])
+    todo = [m for m in chosen if m.key not in done]
+    out.mkdir(parents=True, exist_ok=True)
+
+    def record(result: Result) -> None:
+        with checkpoint.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(result.to_json(), sort_keys=True) + "\n")
+
+    run = Run(ROOT, CONTRACT_TESTS, out / "cache", sources=CONTRACT_SOURCES)
     started = time.monotonic()
-    results: list[Result] = run.run_all(chosen, workers=workers)
+    deadline = None if budget_s is None else started + budget_s
+    fresh = {r.mutant.key: r for r in run.run_all(todo, workers=workers, on_result=record, deadline=deadline)}
     seconds = time.monotonic() - started
-    counts = {
-        s: sum(r.status == s for r in results) for s in ("killed", "timeout", "survived", "equivalent", "invalid")
-    }
+    results: list[Result] = [done.get(m.key) or fresh[m.key] for m in chosen]
+    ran = [r for r in fresh.values() if r.status != "not run"]
+    statuses = ("killed", "timeout", "survived", "equivalent", "invalid", "not run")
+    counts = {s: sum(r.status == s for r in results) for s in statuses}
     return {
         "tool": "tests/mutation/vyper_mutation.py",
         "population": len(population),
         "sample": len(chosen),
         "seed": seed,
         "seconds": round(seconds),
-        "seconds_per_mutant": round(seconds / max(len(chosen), 1), 1),
-        "estimated_full_run_s": round(seconds / max(len(chosen), 1) * len(population)),
+        "seconds_per_mutant": round(seconds / max(len(ran), 1), 1),
+        "estimated_full_run_s": round(seconds / max(len(ran), 1) * len(population)),
         **counts,
         "score": score(results),
         "results": [r.to_json() for r in results],
@@ -127,7 +145,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"## Contracts: {c['killed'] + c['timeout']} killed / {decided} = {(c['score'] or 0):.1%}",
             "",
             f"Sample of {c['sample']} of {c['population']} mutants (SeedSequence({c['seed']})); "
-            f"{c['equivalent']} equivalent (identical code), {c['invalid']} do not compile; "
+            f"{c['equivalent']} equivalent (identical code), {c['invalid']} do not compile, "
+            f"{c['not run']} not run (time budget); "
             f"{c['seconds']} s, {c['seconds_per_mutant']} s per mutant, full run about "
             f"{c['estimated_full_run_s']} s on this machine. Survivors:",
             "",
@@ -147,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=20261205)
     parser.add_argument("--contract-sample", type=int, default=60, help="0: every contract mutant")
+    parser.add_argument("--budget-s", type=float, default=None, help="stop starting contract mutants after this")
     parser.add_argument("--skip-model", action="store_true")
     parser.add_argument("--skip-contracts", action="store_true")
     args = parser.parse_args(argv)
@@ -156,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_model:
         report["model"] = model_results(args.workers)
     if not args.skip_contracts:
-        report["contracts"] = contract_results(args.contract_sample, args.seed, args.workers, args.out / "cache")
+        report["contracts"] = contract_results(args.contract_sample, args.seed, args.workers, args.out, args.budget_s)
     atomic_write_text(args.out / "mutation.json", json.dumps(report, indent=1, sort_keys=True) + "\n")
     atomic_write_text(args.out / "mutation.md", markdown(report))
     print(markdown(report))

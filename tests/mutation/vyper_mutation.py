@@ -32,7 +32,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -70,7 +72,7 @@ class Mutant:
 
 @dataclass(frozen=True)
 class Result:
-    """A mutant's fate: killed | survived | equivalent | invalid | timeout."""
+    """A mutant's fate: killed | survived | equivalent | invalid | timeout | not run."""
 
     mutant: Mutant
     status: str
@@ -205,11 +207,31 @@ class Run:
             last = (proc.stdout.strip().splitlines() or [""])[-1]
             return Result(mutant, "survived" if proc.returncode == 0 else "killed", last[:200])
 
-    def run_all(self, selected: Sequence[Mutant], *, workers: int = 2) -> list[Result]:
-        """Every mutant of ``selected``, ``workers`` at a time, in input order."""
+    def run_all(
+        self,
+        selected: Sequence[Mutant],
+        *,
+        workers: int = 2,
+        on_result: Callable[[Result], None] | None = None,
+        deadline: float | None = None,
+    ) -> list[Result]:
+        """Every mutant of ``selected``, ``workers`` at a time, in input order; ``on_result`` sees
+        each result as it comes (a checkpoint). A mutant not started by ``deadline``
+        (``time.monotonic()``) is ``not run``."""
         baseline = self.baseline()
+        lock = threading.Lock()
+
+        def one(m: Mutant) -> Result:
+            if deadline is not None and time.monotonic() > deadline:
+                return Result(m, "not run", "time budget spent")
+            result = self.run(m, baseline)
+            if on_result is not None:
+                with lock:
+                    on_result(result)
+            return result
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(lambda m: self.run(m, baseline), selected))
+            return list(pool.map(one, selected))
 
 
 def score(results: Sequence[Result]) -> float | None:
