@@ -22,7 +22,7 @@ MAMUSHI_LINE_LENGTH := 180
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test audit lint typecheck layers format format-vy mutation install lock check-wheels anvil chromium clean
+.PHONY: demo test audit lint typecheck layers format format-vy check-vy-bytecode merge-vy mutation install lock check-wheels anvil chromium clean
 
 $(UV):
 	$(PYTHON) -m venv tools/uv
@@ -84,9 +84,27 @@ format: $(STAMP) format-vy
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-## mamushi over every .vy file, in place
-format-vy: $(MAMUSHI)
+## mamushi over every .vy file, in place (after scripts/vy_preformat.py: what mamushi cannot do)
+format-vy: $(STAMP) $(MAMUSHI)
+	$(PY) scripts/vy_preformat.py $(VYPER_SOURCES)
 	$(MAMUSHI) --line-length $(MAMUSHI_LINE_LENGTH) $(VYPER_SOURCES)
+
+## the contracts compile to the same code as at REF (a formatting-only change: make format-vy)
+REF ?= main
+check-vy-bytecode: $(STAMP)
+	$(PY) scripts/check_vy_bytecode.py $(REF)
+
+## merging a branch that edits .vy files into this formatted tree (run during `git merge REF`,
+## conflicts or not): take REF's version of every .vy file and of the gas snapshot, format, check
+## the code is REF's, then regenerate the snapshot (only deploy rows move: the init code's CBOR
+## metadata hashes the sources)
+merge-vy: $(STAMP) $(MAMUSHI)
+	git checkout $(REF) -- tests/chain/gas_snapshot.json \
+	  $$(git ls-tree -r --name-only $(REF) contracts_py/contracts | grep '\.vy$$')
+	$(MAKE) format-vy check-vy-bytecode REF=$(REF)
+	NOVATION_UPDATE_GAS=1 $(PY) -m pytest -q -p no:randomly tests/chain/test_gas.py
+	git diff --stat $(REF) -- tests/chain/gas_snapshot.json
+	git add contracts_py/contracts tests/chain/gas_snapshot.json
 
 test: lint typecheck layers $(ANVIL) $(CHROMIUM)
 	PATH="$(CURDIR)/$(dir $(ANVIL)):$$PATH" $(PY) -m pytest -n 2 -q; rc=$$?; \

@@ -10,22 +10,18 @@ model then decides the ``top`` exactly (:func:`contracts_py.client.health_of`).
 from __future__ import annotations
 
 from contracts_py.client import AccountHealth, NovationClient, health_of
-from contracts_py.indexer import IndexedAccounts
+from contracts_py.indexer import IndexedAccounts, named_accounts
 from protocol.errors import InvalidParameter
 from protocol.funding import accrued_state
 
 __all__ = ["closest_to_liquidation", "known_accounts"]
-
-#: Event fields naming an account.
-ACCOUNT_FIELDS = ("account", "maker", "taker", "keeper", "liquidator", "counterparty")
 
 
 def known_accounts(client: NovationClient, from_block: int = 0, to_block: int | None = None) -> list[str]:
     """Every address named by an account-like field of the house's events, sorted."""
     found: set[str] = set()
     for e in client.events(from_block, to_block):
-        fields = e.fields()
-        found.update(v for name in ACCOUNT_FIELDS if isinstance(v := fields.get(name), str))
+        found.update(named_accounts(e.fields()))
     return sorted(found)
 
 

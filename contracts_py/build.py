@@ -63,7 +63,7 @@ EIP170_MAX_RUNTIME_BYTES: Final = 24_576
 EIP3860_MAX_INITCODE_BYTES: Final = 2 * EIP170_MAX_RUNTIME_BYTES
 #: The core contract and the engines it runs by DELEGATECALL (their events come from its address).
 HOUSE: Final = "clearing_house"
-HOUSE_ENGINES: Final = ("liquidation_engine", "trading_engine")
+HOUSE_ENGINES: Final = ("liquidation_engine", "trading_engine", "adl_engine")
 #: Bump when the cached JSON layout changes, so old entries are never misread.
 _CACHE_FORMAT: Final = 1
 _OUTPUT_FORMATS: Final = ("abi", "bytecode", "bytecode_runtime")
@@ -332,6 +332,24 @@ def deployable_sources(root: Path | str = CONTRACTS_DIR) -> list[Path]:
             if package and package != ".":
                 imported.add(package.rsplit(".", 1)[-1])
     return [p for p in files if p.stem not in imported and _EXTERNAL_RE.search(p.read_text(encoding="utf-8"))]
+
+
+def code_fingerprint(
+    contracts_dir: Path, cache_dir: Path | str | None = None, sources: Sequence[Path] | None = None
+) -> dict[str, str]:
+    """Hex SHA-256 of the runtime code and of the init code without its CBOR metadata trailer
+    (which carries the sources' integrity hash, so it changes with comments and formatting), for
+    every deployable contract under ``contracts_dir`` (or for ``sources``), keyed by the path
+    relative to ``contracts_dir``. Equal fingerprints: the compiler produced the same code."""
+    builder = Builder(cache_dir, search_paths=[contracts_dir, *library_roots()])
+    out: dict[str, str] = {}
+    for src in sources if sources is not None else deployable_sources(contracts_dir):
+        artifact = builder.build(src)
+        init = artifact.bytecode
+        trailer = int.from_bytes(init[-2:], "big")
+        code = (init[:-trailer] if 0 < trailer < len(init) else init) + b"|" + artifact.runtime_bytecode
+        out[Path(src).relative_to(contracts_dir).as_posix()] = hashlib.sha256(code).hexdigest()
+    return out
 
 
 def house_abi(builder: Builder | None = None) -> list[dict[str, Any]]:

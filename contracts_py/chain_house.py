@@ -36,6 +36,7 @@ from typing import Any, Final
 from contracts_py.chains import NO_REASON, BatchCall, Chain, Contract, TxResult
 from contracts_py.chains.anvil_chain import AnvilChain
 from contracts_py.deploy import System
+from contracts_py.house_state import decode_state, state_calls
 from protocol import events as ev
 from protocol.actions import (
     AcceptGovernance,
@@ -63,7 +64,7 @@ from protocol.constants import SETTLEMENT_ASSET_ID
 from protocol.errors import ChainError, InvalidParameter, ProtocolRevert
 from protocol.orders import OrderDomain
 from protocol.params import Params
-from protocol.state import Account, FeedState, MarketState, Position, ProtocolState, Roles
+from protocol.state import Account, AdlProposal, FeedState, MarketState, Position, ProtocolState
 
 __all__ = ["EVENT_TYPES", "ChainClearingHouse", "Outcome", "call_of", "mint_test_tokens", "sender_of", "to_event"]
 
@@ -83,7 +84,12 @@ def to_event(decoded: dict[str, Any]) -> ev.Event:
     cls = EVENT_TYPES.get(str(decoded.get("event")))
     if cls is None:
         raise ChainError(f"the clearing house emitted an event the model does not know: {decoded!r}")
-    fields = {k: v for k, v in decoded.items() if k != "event"}
+    # an array (AdlProposed's counterparties) is the model's tuple, of lower-case addresses
+    fields = {
+        k: tuple(str(x).lower() for x in v) if isinstance(v, list | tuple) else v
+        for k, v in decoded.items()
+        if k != "event"
+    }
     try:
         return cls(**fields)
     except TypeError as exc:
@@ -434,6 +440,13 @@ class ChainClearingHouse:
             realized_pnl=int(self._view("realized_pnl", a)),
         )
 
+    def adl_proposal(self, address: str, market_id: int) -> AdlProposal | None:
+        """The pending ADL proposal for ``address``'s position in ``market_id`` (None if none)."""
+        counterparties, deadline_s = self._view("adl_proposals", normalize_address(address), market_id)
+        if not int(deadline_s):
+            return None
+        return AdlProposal(tuple(str(c).lower() for c in counterparties), int(deadline_s))
+
     def market(self, market_id: int) -> MarketState:
         """Funding rate and index, loss indexes, last accrual and open interest of ``market_id``."""
         return MarketState(*(int(v) for v in self._view("markets", market_id)))
@@ -548,35 +561,33 @@ class ChainClearingHouse:
         addrs = sorted({normalize_address(a) for a in addresses})
         hashes = list(order_hashes)
         core = self.system.core
-        scalars = (
-            "block_liquidated_at",
-            "pending_governance",
-            "governance",
-            "paused",
-            "insurance_fund",
-            "fee_pool",
-            "funding_pool",
-            "loss_pool",
-            "uncovered_loss",
-            "block_liquidated_wad",
-            "liquidations_resume_at_s",
-        )
         per_account = ("position_mask", "balances", "realized_pnl")
         role_sets = ("matchers", "oracles", "funding_operators")
-        calls = [BatchCall(core, fn) for fn in scalars]
+        house = state_calls(self.market_ids, self.feed_ids, self.asset_ids)
+        calls = [BatchCall(core, fn, args) for fn, args in house]
         for a in addrs:
             calls += [BatchCall(core, fn, (a,)) for fn in (*per_account, *role_sets)]
             calls += [BatchCall(core, "collateral", (a, i)) for i in self.asset_ids[1:]]
             calls += [BatchCall(core, "positions", (a, m)) for m in self.market_ids]
-        calls += [BatchCall(core, "markets", (m,)) for m in self.market_ids]
-        calls += [BatchCall(core, fn, (f,)) for f in self.feed_ids for fn in ("feeds", "feed_moves")]
-        calls += [BatchCall(core, "vault_tokens", (i,)) for i in self.asset_ids]
         calls += [BatchCall(core, "order_filled", (h,)) for h in hashes]
         block, now_s = (self.block, self.now_s) if at is None else at
         values = iter(self.chain.call_many(calls, block=None if at is None else self.block_base + block))
-        top = dict(zip(scalars, values, strict=False))
-        accounts: dict[str, Account] = {}
-        holders: dict[str, set[str]] = {r: set() for r in role_sets}
+        state = decode_state(
+            values,
+            self.market_ids,
+            self.feed_ids,
+            self.asset_ids,
+            now_s=now_s,
+            block=block,
+            order_domain=self.order_domain,
+        )
+        if state.block_liquidated_at:  # a chain block: the model's block count
+            state.block_liquidated_at -= self.block_base
+        holders = {
+            "matchers": state.roles.matchers,
+            "oracles": state.roles.oracles,
+            "funding_operators": state.roles.funding_operators,
+        }
         for a in addrs:
             mask, balance, realized = (int(next(values)) for _ in per_account)
             for r in role_sets:
@@ -591,44 +602,12 @@ class ChainClearingHouse:
                 realized_pnl=realized,
             )
             if acct != Account():
-                accounts[a] = acct
-        markets = {m: MarketState(*(int(v) for v in next(values))) for m in self.market_ids}
-        feeds = {}
-        for f in self.feed_ids:
-            (price, updated, valid), (accepted, ref_price, ref_accepted) = next(values), next(values)
-            feeds[f] = FeedState(
-                int(price), int(updated), bool(valid), int(accepted), int(ref_price), int(ref_accepted)
-            )
-        vault_tokens = {i: int(next(values)) for i in self.asset_ids}
-        filled = {h: f for h in hashes if (f := int(next(values)))}
-        pending = str(top["pending_governance"]).lower()
-        liquidated_at = int(top["block_liquidated_at"])
-        return ProtocolState(
-            roles=Roles(
-                governance=str(top["governance"]).lower(),
-                matchers=holders["matchers"],
-                oracles=holders["oracles"],
-                funding_operators=holders["funding_operators"],
-                pending_governance=None if int(pending, 16) == 0 else pending,
-            ),
-            now_s=now_s,
-            block=block,
-            paused=bool(top["paused"]),
-            accounts=accounts,
-            markets=markets,
-            feeds=feeds,
-            vault_tokens=vault_tokens,
-            insurance_fund=int(top["insurance_fund"]),
-            fee_pool=int(top["fee_pool"]),
-            funding_pool=int(top["funding_pool"]),
-            loss_pool=int(top["loss_pool"]),
-            uncovered_loss=int(top["uncovered_loss"]),
-            block_liquidated_wad=int(top["block_liquidated_wad"]),
-            block_liquidated_at=liquidated_at - self.block_base if liquidated_at else 0,
-            liquidations_resume_at_s=int(top["liquidations_resume_at_s"]),
-            order_domain=self.order_domain,
-            order_filled=filled,
-        )
+                state.accounts[a] = acct
+        state.order_filled = {h: f for h in hashes if (f := int(next(values)))}
+        state.adl_proposals = {
+            (a, m): p for a in addrs for m in self.market_ids if (p := self.adl_proposal(a, m)) is not None
+        }
+        return state
 
     def token_holdings(self, at_block: int | None = None) -> dict[int, int]:
         """Token units of each asset the core holds (``balanceOf``), after model block

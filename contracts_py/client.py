@@ -36,7 +36,9 @@ from contracts_py.build import Builder, house_abi
 from contracts_py.chain_house import EVENT_TYPES, to_event
 from contracts_py.chains.abi import ContractABI
 from contracts_py.deploy import COLLATERAL_STRUCT, MARKET_STRUCT, PROTOCOL_STRUCT
+from contracts_py.house_state import decode_state, feed_state, state_calls
 from contracts_py.manifest import Manifest, load_manifest
+from contracts_py.oracle_deploy import ADAPTER_SOURCE
 from contracts_py.rpc import DEFAULT_TIMEOUT_S, Rpc, connect
 from protocol import events as ev
 from protocol.actions import normalize_address
@@ -46,7 +48,7 @@ from protocol.errors import ChainError, InvalidParameter, NovationError, Protoco
 from protocol.margin import Health
 from protocol.orders import OrderDomain
 from protocol.params import CollateralParams, FeedParams, MarketParams, Params, ProtocolParams, SocializedLossMethod
-from protocol.state import Account, FeedState, MarketState, Position, ProtocolState, Roles
+from protocol.state import Account, AdlProposal, FeedState, MarketState, Position, ProtocolState
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -210,6 +212,7 @@ class NovationClient:
         b = builder or Builder()
         self._abi = ContractABI(house_abi(b), "clearing_house")
         self._lens_abi = ContractABI(b.build("lens").abi, "lens")
+        self._adapter_abi = ContractABI(b.build(ADAPTER_SOURCE).abi, "oracle_adapter")
         self._lens_code = "0x" + b.build("lens").runtime_bytecode.hex()
         #: "deployed", "override" or "getters": how batched account reads run (found on first use).
         self._lens_mode: str | None = "deployed" if self.lens else None
@@ -357,10 +360,7 @@ class NovationClient:
 
     def feed(self, feed_id: int, *, block: int | None = None) -> FeedState:
         """Last accepted price of ``feed_id`` with its time, validity and move reference."""
-        (price, updated, valid), (accepted, ref_price, ref_accepted) = self._calls(
-            [("feeds", (feed_id,)), ("feed_moves", (feed_id,))], block
-        )
-        return FeedState(int(price), int(updated), bool(valid), int(accepted), int(ref_price), int(ref_accepted))
+        return feed_state(*self._calls([("feeds", (feed_id,)), ("feed_moves", (feed_id,))], block))
 
     def insurance_fund(self, *, block: int | None = None) -> int:
         """Insurance fund balance (USD WAD)."""
@@ -443,63 +443,35 @@ class NovationClient:
         """The protocol state at ``block`` as the model's :class:`ProtocolState` with the accounts
         of ``addresses`` (empty accounts omitted), and the parameters rebuilt from the chain.
 
-        Roles list governance only; orders are not listed (``order_filled`` is empty).
+        Roles list governance only; orders are not listed (``order_filled`` is empty). With the
+        ADL method, the pending ADL proposal of each of their positions is read too (one call per
+        position, in the same batch order).
         """
         number, timestamp = self._header(block)
         params = self.params_from_chain(block=number)
         feeds = [f.feed_id for f in params.feeds]
         assets = [SETTLEMENT_ASSET_ID, *(c.asset_id for c in params.collaterals)]
-        scalar = (
-            "governance",
-            "pending_governance",
-            "paused",
-            "insurance_fund",
-            "fee_pool",
-            "funding_pool",
-            "loss_pool",
-            "uncovered_loss",
-            "block_liquidated_wad",
-            "block_liquidated_at",
-            "liquidations_resume_at_s",
-        )
-        calls: list[tuple[str, tuple[Any, ...]]] = [(name, ()) for name in scalar]
-        calls += [("markets", (m,)) for m in params.market_ids]
-        calls += [c for f in feeds for c in (("feeds", (f,)), ("feed_moves", (f,)))]
-        calls += [("vault_tokens", (i,)) for i in assets]
-        out = iter(self._calls(calls, number))
-        values = {name: next(out) for name in scalar}
-        markets = {m: MarketState(*(int(v) for v in next(out))) for m in params.market_ids}
-        feed_states = {}
-        for f in feeds:
-            (price, updated, valid), (accepted, ref_price, ref_accepted) = next(out), next(out)
-            feed_states[f] = FeedState(
-                int(price), int(updated), bool(valid), int(accepted), int(ref_price), int(ref_accepted)
-            )
-        vault = {i: int(next(out)) for i in assets}
-        accounts = {a: acct for a, acct in self.accounts(addresses, block=number).items() if acct != Account()}
-        pending = str(values["pending_governance"]).lower()
-        state = ProtocolState(
-            roles=Roles(
-                governance=str(values["governance"]).lower(),
-                pending_governance=None if int(pending, 16) == 0 else pending,
-            ),
+        calls = state_calls(params.market_ids, feeds, assets)
+        state = decode_state(
+            iter(self._calls(calls, number)),
+            params.market_ids,
+            feeds,
+            assets,
             now_s=timestamp,
             block=number,
-            paused=bool(values["paused"]),
-            accounts=accounts,
-            markets=markets,
-            feeds=feed_states,
-            vault_tokens=vault,
-            insurance_fund=int(values["insurance_fund"]),
-            fee_pool=int(values["fee_pool"]),
-            funding_pool=int(values["funding_pool"]),
-            loss_pool=int(values["loss_pool"]),
-            uncovered_loss=int(values["uncovered_loss"]),
-            block_liquidated_wad=int(values["block_liquidated_wad"]),
-            block_liquidated_at=int(values["block_liquidated_at"]),
-            liquidations_resume_at_s=int(values["liquidations_resume_at_s"]),
             order_domain=OrderDomain(self.chain_id, self.house),
         )
+        accounts = {a: acct for a, acct in self.accounts(addresses, block=number).items() if acct != Account()}
+        proposals: dict[tuple[str, int], AdlProposal] = {}
+        if params.protocol.socialized_loss_method is SocializedLossMethod.ADL:  # the queue of every position
+            keys = [(a, m) for a, acct in accounts.items() for m in acct.positions]
+            for key, (cps, deadline_s) in zip(
+                keys, self._calls([("adl_proposals", k) for k in keys], number), strict=True
+            ):
+                if int(deadline_s):
+                    proposals[key] = AdlProposal(tuple(str(c).lower() for c in cps), int(deadline_s))
+        state.accounts = accounts
+        state.adl_proposals = proposals
         return Snapshot(number, timestamp, params, state)
 
     def health(self, address: str, *, block: int | None = None) -> AccountHealth:
@@ -562,16 +534,33 @@ class NovationClient:
         if topics is not None:
             flt["topics"] = [topics]
         raw = self.rpc.request("eth_getLogs", [flt])
-        out = [self._event(lg) for lg in raw]
+        out = [self._event(lg, self._abi) for lg in raw]
         out.sort(key=lambda e: (e.block, e.tx_index, e.log_index))
         return out
 
-    def _event(self, lg: dict[str, Any]) -> ChainEvent:
+    def adapter_logs(self, adapters: Sequence[str], from_block: int, to_block: int) -> list[ChainEvent]:
+        """The logs of the oracle adapters ``adapters`` (``contracts/oracle/oracle_adapter.vy``:
+        ``Poked``, ``StatusChanged``, ...) over ``from_block..to_block`` (one batch of one
+        ``eth_getLogs`` per adapter: not every node takes a list of addresses), decoded as dicts
+        with the adapter's ``address``, in chain order."""
+        if not adapters:
+            return []
+        span = {"fromBlock": hex(from_block), "toBlock": hex(to_block)}
+        answers = self.rpc.batch([("eth_getLogs", [{"address": a, **span}]) for a in adapters])
+        out = [self._event(lg, self._adapter_abi) for raw in answers for lg in raw]
+        out.sort(key=lambda e: (e.block, e.tx_index, e.log_index))
+        return out
+
+    def _event(self, lg: dict[str, Any], abi: ContractABI) -> ChainEvent:
         topics = [bytes.fromhex(t[2:]) for t in lg["topics"]]
-        decoded = self._abi.decode_log(topics, bytes.fromhex(lg["data"][2:]))
+        decoded = abi.decode_log(topics, bytes.fromhex(lg["data"][2:]))
         if decoded is None:
             decoded = {"event": "unknown", "topics": [t.hex() for t in topics], "data": lg["data"]}
-        record: ev.Event | dict[str, Any] = to_event(decoded) if decoded["event"] in EVENT_TYPES else decoded
+        record: ev.Event | dict[str, Any]
+        if abi is self._abi and decoded["event"] in EVENT_TYPES:
+            record = to_event(decoded)
+        else:
+            record = decoded if abi is self._abi else {**decoded, "address": str(lg["address"]).lower()}
         return ChainEvent(
             int(lg["blockNumber"], 16),
             int(lg["transactionIndex"], 16),
@@ -583,13 +572,17 @@ class NovationClient:
 
     def block_hashes(self, blocks: Iterable[int]) -> dict[int, str]:
         """Hash of each block (for reorg checks), one batch."""
+        return {b: h for b, (h, _) in self.block_headers(blocks).items()}
+
+    def block_headers(self, blocks: Iterable[int]) -> dict[int, tuple[str, int]]:
+        """Hash and timestamp (s) of each block, one batch."""
         wanted = list(blocks)
         answers = self.rpc.batch([("eth_getBlockByNumber", [hex(b), False]) for b in wanted])
         out = {}
         for b, a in zip(wanted, answers, strict=True):
             if a is None:
                 raise ChainError(f"block {b} is not on chain {self.chain_id} (past the head?)")
-            out[b] = str(a["hash"])
+            out[b] = (str(a["hash"]), int(a["timestamp"], 16))
         return out
 
 

@@ -1,6 +1,6 @@
 """Deploy and configure the whole protocol from the model's validated parameter objects.
 
-One call, :func:`deploy_system`, deploys the two engines and the clearing house on any
+One call, :func:`deploy_system`, deploys the three engines and the clearing house on any
 :class:`~contracts_py.chains.Chain` backend (from :class:`~contracts_py.build.Builder`
 artifacts), lists every feed, market and collateral asset of a :class:`protocol.params.Params`,
 grants the initial roles and closes configuration, exactly as
@@ -59,7 +59,14 @@ if TYPE_CHECKING:
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 #: Sources (relative to CONTRACTS_DIR) of every contract :func:`deploy_system` deploys; the test
 #: ERC20 is deployed only for tokens not passed in.
-DEPLOYED_CONTRACTS: Final = ("liquidation_engine", "trading_engine", "clearing_house", "lens", "testing/erc20")
+DEPLOYED_CONTRACTS: Final = (
+    "liquidation_engine",
+    "trading_engine",
+    "adl_engine",
+    "clearing_house",
+    "lens",
+    "testing/erc20",
+)
 #: Largest number of initial holders of one role (the constructor's array bound).
 MAX_INITIAL_ROLE_HOLDERS = 16
 
@@ -98,6 +105,7 @@ PROTOCOL_STRUCT: Final = (
     "socialized_loss_method",  # a bool on chain: True for ADL
     "funding_rate_ramp_s",
     "liquidation_grace_s",
+    "adl_window_s",
 )
 MARKET_STRUCT: Final = (
     "listed",
@@ -223,10 +231,11 @@ class System:
 
     chain: Chain
     core: Contract
-    #: The liquidation engine and the trading engine (fills and cancellations): the core runs
-    #: them by DELEGATECALL.
+    #: The liquidation engine, the trading engine (fills and cancellations) and the ADL engine
+    #: (the proposal queue): the core runs them by DELEGATECALL.
     engine: Contract
     trading_engine: Contract
+    adl_engine: Contract
     tokens: dict[int, Contract]
     plan: DeploymentPlan
     deployment: tuple[tuple[str, TxResult], ...] = ()
@@ -299,13 +308,19 @@ def deploy_system(
     )
     engine = deploy("liquidation_engine")
     trading = deploy("trading_engine")
+    adl = deploy("adl_engine")
     core = deploy(
-        "clearing_house", engine.address, trading.address, all_tokens[SETTLEMENT_ASSET_ID].address, plan.protocol_params
+        "clearing_house",
+        engine.address,
+        trading.address,
+        adl.address,
+        all_tokens[SETTLEMENT_ASSET_ID].address,
+        plan.protocol_params,
     )
     lens = deploy("lens")
     for call in plan.calls:
         log.append((call.function, chain.transact(core, call.function, *call.args, sender=sender)))
-    return System(chain, core, engine, trading, all_tokens, plan, tuple(log), lens)
+    return System(chain, core, engine, trading, adl, all_tokens, plan, tuple(log), lens)
 
 
 # --------------------------------------------------------------------------- titanoboa
@@ -337,6 +352,7 @@ class BoaSystem:
     core: Any
     engine: Any
     trading_engine: Any
+    adl_engine: Any
     settlement_token: Any
     collateral_tokens: dict[int, Any]
     plan: DeploymentPlan
@@ -401,6 +417,7 @@ def deploy_boa(
         boa_deployer("clearing_house").at(system.core.address),
         boa_deployer("liquidation_engine").at(system.engine.address),
         boa_deployer("trading_engine").at(system.trading_engine.address),
+        boa_deployer("adl_engine").at(system.adl_engine.address),
         handles[SETTLEMENT_ASSET_ID],
         {a: t for a, t in handles.items() if a != SETTLEMENT_ASSET_ID},
         system.plan,

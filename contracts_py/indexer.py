@@ -4,9 +4,14 @@
 themselves) in block ranges up to the head and writes, per range, in one SQLite transaction:
 
 * ``events``   — one row per log: block, transaction index, log index (the primary key: every
-  event exactly once), transaction hash, kind and the fields as JSON (integers as decimal strings);
-* ``blocks``   — the hash of every block that holds an event and of the last ``confirmations`` + 1
-  blocks of each range (the blocks a reorganisation may still replace);
+  event exactly once), transaction hash, kind, the fields as JSON (integers as decimal strings)
+  and the emitting contract's address: the house, or one of the oracle adapters followed;
+* ``blocks``   — the hash and timestamp of every block that holds an event and of the last
+  ``confirmations`` + 1 blocks of each range (the blocks a reorganisation may still replace; the
+  cursor's block among them: the time the index is current to);
+* ``adapters`` — the oracle adapters (``contracts/oracle/oracle_adapter.vy``) whose events are
+  indexed beside the house's (``Poked`` carries each feed's status, trusted source and recovery
+  count): given at construction, from the block they were added on;
 * ``accounts`` — every address that appears in an event's account-like field, with its first block;
 * ``snapshots``— every ``snapshot_every`` blocks, each known account's stored state (lens-read)
   and health at that block;
@@ -17,6 +22,10 @@ any moment restarts from the last committed cursor and re-reads the rest (the pr
 every event once). Reorg-safe: before each sync the stored hashes of the last ``confirmations`` + 1
 blocks under the cursor are compared with the chain's; on a mismatch the indexer rolls back to the
 fork point (the highest block whose hash still matches), deletes everything above it and re-reads.
+The file's layout has a format number (SQLite's ``user_version``, :data:`INDEX_FORMAT`); an index
+of an older format is migrated in place when opened for writing (format 0 -> 1: the ``address``
+column, block timestamps — 0, unknown, for blocks indexed before — and ``adapters``).
+
 Blocks deeper than ``confirmations`` are final: a fork below them raises
 :class:`~protocol.errors.ChainError`. A failed or
 timed-out RPC call is retried ``retries`` times with a pause, then raises ChainError.
@@ -33,38 +42,54 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from contracts_py.client import ChainEvent, NovationClient, health_of
+from protocol.actions import normalize_address
 from protocol.errors import ChainError, InvalidParameter
 
 __all__ = [
+    "ACCOUNT_FIELDS",
     "DEFAULT_BATCH_BLOCKS",
+    "INDEX_FORMAT",
     "TABLES",
     "IndexStats",
     "IndexedAccounts",
     "Indexer",
     "export_parquet",
     "indexed_accounts",
+    "named_accounts",
 ]
 
 #: Blocks per committed range.
 DEFAULT_BATCH_BLOCKS: Final = 500
 #: Tables of the index (in export order).
-TABLES: Final = ("events", "blocks", "accounts", "snapshots", "cursor")
-#: Event fields naming an account.
-_ACCOUNT_FIELDS: Final = ("account", "maker", "taker", "keeper", "liquidator", "counterparty")
+TABLES: Final = ("events", "blocks", "accounts", "snapshots", "cursor", "adapters")
+#: Layout of the index file (SQLite ``user_version``); bump with a migration in ``_MIGRATIONS``.
+INDEX_FORMAT: Final = 1
+#: Event fields naming an account, or a list of accounts (``AdlProposed``'s counterparties).
+ACCOUNT_FIELDS: Final = (
+    "account",
+    "maker",
+    "taker",
+    "keeper",
+    "liquidator",
+    "counterparty",
+    "proposer",
+    "counterparties",
+)
 _T = TypeVar("_T")
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS events (
     block INTEGER NOT NULL, tx_index INTEGER NOT NULL, log_index INTEGER NOT NULL,
     tx_hash TEXT NOT NULL, block_hash TEXT NOT NULL, kind TEXT NOT NULL, fields TEXT NOT NULL,
-    PRIMARY KEY (block, tx_index, log_index));
-CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+    address TEXT NOT NULL, PRIMARY KEY (block, tx_index, log_index));
+CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, hash TEXT NOT NULL, timestamp INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS adapters (address TEXT PRIMARY KEY, first_block INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (address TEXT PRIMARY KEY, first_block INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (
     block INTEGER NOT NULL, address TEXT NOT NULL, balance TEXT NOT NULL, collateral TEXT NOT NULL,
@@ -73,6 +98,15 @@ CREATE TABLE IF NOT EXISTS snapshots (
 CREATE TABLE IF NOT EXISTS cursor (
     id INTEGER PRIMARY KEY CHECK (id = 0), house TEXT NOT NULL, chain_id INTEGER NOT NULL, block INTEGER NOT NULL);
 """
+#: Migrations by the format they start from, each to the next.
+_MIGRATIONS: Final = {
+    0: """
+ALTER TABLE events ADD COLUMN address TEXT NOT NULL DEFAULT '';
+UPDATE events SET address = (SELECT house FROM cursor);
+ALTER TABLE blocks ADD COLUMN timestamp INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE adapters (address TEXT PRIMARY KEY, first_block INTEGER NOT NULL);
+""",
+}
 
 
 @dataclass(frozen=True)
@@ -125,6 +159,15 @@ def indexed_accounts(db: Path | str) -> IndexedAccounts:
     return IndexedAccounts(str(house), int(chain_id), int(cursor), {str(a): int(b) for a, b in first.items()})
 
 
+def named_accounts(fields: Mapping[str, Any]) -> list[str]:
+    """The addresses an event's :data:`ACCOUNT_FIELDS` name (a list field contributes each entry)."""
+    out: list[str] = []
+    for name in ACCOUNT_FIELDS:
+        value = fields.get(name)
+        out += [a for a in (value if isinstance(value, tuple | list) else (value,)) if isinstance(a, str)]
+    return out
+
+
 def _json_value(value: Any) -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
@@ -137,6 +180,8 @@ class Indexer:
     """Index ``client``'s house into the SQLite file ``db``.
 
     ``start_block`` is where a new index starts (a manifest's deployment block; default 0);
+    ``adapters`` are oracle adapters pushing into the house whose events are indexed too (an
+    adapter new to an existing index is followed from the cursor on);
     ``confirmations`` is the reorganisation depth undone (deeper is an error); every
     ``snapshot_every`` blocks (0: never) the known accounts are snapshotted.
     """
@@ -147,6 +192,7 @@ class Indexer:
         db: Path | str,
         *,
         start_block: int = 0,
+        adapters: Iterable[str] = (),
         confirmations: int = 12,
         batch_blocks: int = DEFAULT_BATCH_BLOCKS,
         snapshot_every: int = 0,
@@ -174,9 +220,10 @@ class Indexer:
         self.snapshot_every = snapshot_every
         self.retries = retries
         self.retry_pause_s = retry_pause_s
+        followed = [normalize_address(a, "adapter address") for a in adapters]
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(_SCHEMA)
+        self._upgrade()
         row = self.db.execute("SELECT house, chain_id FROM cursor").fetchone()
         if row is None:
             self.db.execute("INSERT INTO cursor VALUES (0, ?, ?, ?)", (client.house, client.chain_id, start_block - 1))
@@ -185,6 +232,32 @@ class Indexer:
                 f"{path} indexes house {row[0]} on chain {row[1]}, not {client.house} on chain {client.chain_id}: "
                 "use another --db"
             )
+        for a in followed:
+            self.db.execute("INSERT OR IGNORE INTO adapters VALUES (?, ?)", (a, self.cursor + 1))
+
+    def _upgrade(self) -> None:
+        """Create the tables of a new index, or migrate an older one to :data:`INDEX_FORMAT`."""
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        fresh = self.db.execute("SELECT name FROM sqlite_master WHERE name = 'cursor'").fetchone() is None
+        if version > INDEX_FORMAT:
+            raise InvalidParameter(
+                f"{self.path} is an index of format {version}, newer than this novation's {INDEX_FORMAT}: "
+                "upgrade novation"
+            )
+        with self._transaction() as db:
+            if fresh:
+                for statement in _SCHEMA.split(";"):
+                    db.execute(statement)
+            else:
+                for start in range(version, INDEX_FORMAT):
+                    for statement in _MIGRATIONS[start].split(";"):
+                        db.execute(statement)
+            db.execute(f"PRAGMA user_version = {INDEX_FORMAT}")
+
+    @property
+    def adapters(self) -> list[str]:
+        """The oracle adapters followed, sorted."""
+        return [r[0] for r in self.db.execute("SELECT address FROM adapters ORDER BY address")]
 
     def close(self) -> None:
         """Close the database."""
@@ -260,25 +333,34 @@ class Indexer:
         return IndexStats(first, max(target, first - 1), written, reorgs)
 
     def _index_range(self, start: int, end: int) -> int:
-        events: list[ChainEvent] = self._retry(f"reading logs {start}..{end}", lambda: self.client.logs(start, end))
+        adapters = self.adapters
+        events: list[ChainEvent] = self._retry(
+            f"reading logs {start}..{end}",
+            lambda: self.client.logs(start, end) + self.client.adapter_logs(adapters, start, end),
+        )
+        events.sort(key=lambda e: (e.block, e.tx_index, e.log_index))
         # every block that can still be reorganised (the last `confirmations` + 1) and every event's
         blocks = sorted({e.block for e in events} | set(range(max(start, end - self.confirmations), end + 1)))
-        hashes = self._retry("reading block hashes", lambda: self.client.block_hashes(blocks))
+        headers = self._retry("reading block headers", lambda: self.client.block_headers(blocks))
         for e in events:
-            if hashes[e.block] != e.block_hash:  # the chain moved between the two reads: read again
+            if headers[e.block][0] != e.block_hash:  # the chain moved between the two reads: read again
                 raise ChainError(f"indexer: block {e.block} changed while it was read; run again")
         snapshot_blocks = [b for b in range(start, end + 1) if self.snapshot_every and b % self.snapshot_every == 0]
         with self._transaction() as db:
             for e in events:
                 fields = {k: _json_value(v) for k, v in e.fields().items()}
+                address = str(fields.pop("address", self.client.house))
                 db.execute(
-                    "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (e.block, e.tx_index, e.log_index, e.tx_hash, e.block_hash, e.kind, json.dumps(fields)),
+                    "INSERT OR IGNORE INTO events (block, tx_index, log_index, tx_hash, block_hash, kind, fields, "
+                    "address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (e.block, e.tx_index, e.log_index, e.tx_hash, e.block_hash, e.kind, json.dumps(fields), address),
                 )
-                for name in _ACCOUNT_FIELDS:
-                    if isinstance(addr := fields.get(name), str):
-                        db.execute("INSERT OR IGNORE INTO accounts VALUES (?, ?)", (addr, e.block))
-            db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)", sorted(hashes.items()))
+                for addr in named_accounts(fields):
+                    db.execute("INSERT OR IGNORE INTO accounts VALUES (?, ?)", (addr, e.block))
+            db.executemany(
+                "INSERT OR REPLACE INTO blocks (block, hash, timestamp) VALUES (?, ?, ?)",
+                [(b, h, t) for b, (h, t) in sorted(headers.items())],
+            )
             for b in snapshot_blocks:
                 self._snapshot(db, b)
             db.execute("UPDATE cursor SET block = ?", (end,))

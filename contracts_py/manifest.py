@@ -56,7 +56,8 @@ class DeployedContract:
 @dataclass(frozen=True)
 class Manifest:
     """A deployment. ``contracts`` maps a role (``clearing_house``, ``liquidation_engine``,
-    ``trading_engine``, ``lens``, ``token:<asset_id>``) to its :class:`DeployedContract`."""
+    ``trading_engine``, ``adl_engine``, ``lens``, ``token:<asset_id>``) to its
+    :class:`DeployedContract`."""
 
     chain_id: int
     compiler: str
@@ -155,6 +156,7 @@ def manifest_of(system: System, params: Params, builder: Builder | None = None) 
         "clearing_house": system.core,
         "liquidation_engine": system.engine,
         "trading_engine": system.trading_engine,
+        "adl_engine": system.adl_engine,
     }
     if system.lens is not None:
         roles["lens"] = system.lens

@@ -106,6 +106,8 @@ def chain_poke_record(chain: Chain, adapter: Contract, feed_id: int, result: TxR
     st = _struct(chain.call(adapter, "states", feed_id))
     p = poked[0]
     primary, fallback = (tuple(int(v) for v in _struct(t)) for t in (st[8], st[9]))
+    if (p["primary_agreeing"], p["fallback_agreeing"]) != (primary[2], fallback[2]):
+        raise NovationError(f"poke of feed {feed_id} logged agreeing readings that are not the stored tracks'")
     return PokeRecord(
         recs[0],
         recs[1],

@@ -8,9 +8,12 @@ Server-rendered HTML (Starlette, served by uvicorn on 127.0.0.1) that reloads it
 * the accounts closest to liquidation in the latest snapshot, by margin ratio (equity over
   maintenance, exact integers from the snapshot, floored);
 * recent liquidations, collateral sales, deleveragings and socialized losses;
-* oracle status per feed: trusted while its last reading was accepted, untrusted after a
-  rejection, with the last price and the age of the last update (in blocks and seconds before
-  the newest observation indexed).
+* oracle status per feed: for a feed an indexed oracle adapter pokes, the source it trusts
+  (``primary``, ``fallback``, or ``frozen`` when it trusts neither and the core holds the last
+  good price untrusted), its Liquity status and, while both sources are untrusted, the recovery
+  count (F-02); for a feed without one, ``trusted`` while its last reading was accepted and
+  ``untrusted`` after a rejection; the last accepted price and its age (blocks and seconds
+  before the time of the last block indexed).
 
 The database is opened read-only (``mode=ro``) for every request. Exact values are in
 ``data-wad`` attributes (USD or size WAD as decimal integers) beside the rounded display.
@@ -26,12 +29,17 @@ from typing import Any, Final
 
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
+from protocol.oracle.machine import Status
 
 __all__ = ["REQUIRED_TABLES", "check_database", "create_app", "render_page"]
 
 #: Tables of an indexer's database (contracts_py/indexer.py).
 REQUIRED_TABLES: Final = frozenset({"events", "blocks", "accounts", "snapshots", "cursor"})
 LIQUIDATION_KINDS: Final = ("Liquidated", "CollateralLiquidated", "Deleveraged", "LossSocialized", "BadDebtSettled")
+#: The oracle adapter's status codes (``contracts/oracle/machine.vy``), in code order.
+ADAPTER_STATUSES: Final = tuple(Status)
+#: What a feed's state reads by the source the adapter trusted at its last poke (0: none).
+TRUSTED_SOURCE: Final = ("frozen", "primary", "fallback")
 
 
 def _connect(db: Path) -> sqlite3.Connection:
@@ -107,25 +115,13 @@ def page_data(db: Path, *, top: int = 20) -> dict[str, Any]:
         funding: dict[int, int] = {}
         for ev in reversed(_events(con, ("FundingRateSet",))):
             funding[int(ev["market_id"])] = int(ev["applied_per_s_wad"])
-        oracle: dict[int, dict[str, Any]] = {}
-        newest = 0
-        for ev in reversed(_events(con, ("PriceAccepted", "PriceRejected"))):
-            f = int(ev["feed_id"])
-            newest = max(newest, int(ev["timestamp_s"]))
-            entry = oracle.setdefault(f, {"price": 0, "timestamp": 0, "block": 0})
-            if ev["kind"] == "PriceAccepted" and int(ev["price_wad"]) > 0:
-                entry.update(
-                    status="trusted", price=int(ev["price_wad"]), timestamp=int(ev["timestamp_s"]), block=ev["block"]
-                )
-            else:
-                entry.update(status="untrusted", reason=ev.get("reason", "zero price"))
-        for entry in oracle.values():
-            entry["age_s"] = newest - entry["timestamp"]
-            entry["age_blocks"] = cursor - entry["block"]
+        now_s = _block_time(con, cursor)
+        oracle = _oracle_status(con, cursor, now_s)
         return {
             "house": house,
             "chain_id": chain_id,
             "block": cursor,
+            "now_s": now_s,
             "snapshot_block": snap_block,
             "insurance_fund": int(fund[-1]["balance_wad"]) if fund else 0,
             "fund_history": [(e["block"], int(e["balance_wad"])) for e in fund],
@@ -135,6 +131,48 @@ def page_data(db: Path, *, top: int = 20) -> dict[str, Any]:
             "recent": _events(con, LIQUIDATION_KINDS, 20),
             "oracle": dict(sorted(oracle.items())),
         }
+
+
+def _block_time(con: sqlite3.Connection, block: int) -> int | None:
+    """Timestamp (s) of ``block`` as indexed; None when unknown (indexed by an older indexer, or an
+    index of format 0 not migrated yet: the monitor only reads)."""
+    try:
+        row = con.execute("SELECT timestamp FROM blocks WHERE block = ?", (block,)).fetchone()
+    except sqlite3.OperationalError:  # format 0: no timestamp column
+        return None
+    return int(row[0]) if row and row[0] else None
+
+
+def _oracle_status(con: sqlite3.Connection, cursor: int, now_s: int | None) -> dict[int, dict[str, Any]]:
+    """Per feed: the last price the core accepted (WAD), its observation time and block, its age
+    (seconds before the cursor block's time, None if unknown; blocks before the cursor); whether
+    the core trusts the feed; and, for a feed an indexed oracle adapter pokes, the adapter's
+    status after its last poke, the source it trusts (``state`` primary / fallback / frozen) and,
+    while both sources are untrusted, each source's consecutive agreeing readings out of the
+    count needed to recover (F-02)."""
+    oracle: dict[int, dict[str, Any]] = {}
+    for ev in reversed(_events(con, ("PriceAccepted", "PriceRejected"))):
+        entry = oracle.setdefault(int(ev["feed_id"]), {"price": 0, "timestamp": 0, "block": 0})
+        if ev["kind"] == "PriceAccepted" and int(ev["price_wad"]) > 0:
+            entry.update(trusted=True, price=int(ev["price_wad"]), timestamp=int(ev["timestamp_s"]), block=ev["block"])
+        else:
+            entry.update(trusted=False, reason=ev.get("reason", "zero price"))
+    for ev in reversed(_events(con, ("Poked",))):
+        entry = oracle.setdefault(int(ev["feed_id"]), {"price": 0, "timestamp": 0, "block": 0, "trusted": False})
+        status = int(ev["status"])
+        entry.update(
+            adapter_status=ADAPTER_STATUSES[status].value,
+            state=TRUSTED_SOURCE[int(ev["source"])],
+            recovery=(int(ev["primary_agreeing"]), int(ev["fallback_agreeing"]), int(ev["recovery_readings"]))
+            if ADAPTER_STATUSES[status] is Status.BOTH_UNTRUSTED
+            else None,
+        )
+    for entry in oracle.values():
+        entry.setdefault("state", "trusted" if entry.get("trusted") else "untrusted")
+        seen = entry["timestamp"] > 0
+        entry["age_s"] = None if now_s is None or not seen else now_s - entry["timestamp"]
+        entry["age_blocks"] = cursor - entry["block"] if seen else None
+    return dict(sorted(oracle.items()))
 
 
 def _sparkline(points: list[tuple[int, int]]) -> str:
@@ -148,6 +186,17 @@ def _sparkline(points: list[tuple[int, int]]) -> str:
     )
     line = f'<polyline fill="none" stroke="#06c" points="{coords}"/>'
     return f'<svg width="{w}" height="{h}" role="img" aria-label="insurance fund">{line}</svg>'
+
+
+def _recovery(counts: tuple[int, int, int] | None) -> str:
+    if counts is None:
+        return "-"
+    primary, fallback, needed = counts
+    return f"primary {primary}/{needed}, fallback {fallback}/{needed}"
+
+
+def _age(value: int | None, unit: str) -> str:
+    return "?" if value is None else f"{value} {unit}"
 
 
 def render_page(db: Path, *, refresh_s: int = 5) -> str:
@@ -176,9 +225,13 @@ def render_page(db: Path, *, refresh_s: int = 5) -> str:
         for ev in d["recent"]
     )
     rows_oracle = "".join(
-        f'<tr id="feed-{f}"><td>{f}</td><td class="status">{e(o.get("status", "?"))}</td>'
+        f'<tr id="feed-{f}"><td>{f}</td>'
+        f'<td class="status" data-trusted="{int(bool(o.get("trusted")))}">{e(o["state"])}</td>'
+        f'<td class="adapter-status">{e(o.get("adapter_status", "-"))}</td>'
+        f'<td class="recovery">{_recovery(o.get("recovery"))}</td>'
         f'<td class="num price" data-wad="{o["price"]}">{fmt_wad(o["price"])}</td>'
-        f'<td class="num">{o["age_blocks"]} blocks / {o["age_s"]} s</td></tr>'
+        f'<td class="num age" data-seconds="{"" if o["age_s"] is None else o["age_s"]}">'
+        f"{_age(o['age_blocks'], 'blocks')} / {_age(o['age_s'], 's')}</td></tr>"
         for f, o in d["oracle"].items()
     )
     return f"""<!doctype html>
@@ -204,7 +257,8 @@ accounts as of block {d["snapshot_block"]}. Read-only; refreshes every {int(refr
 <table id="recent"><tr><th>block</th><th>kind</th><th>account</th><th>amount (USD or base)</th></tr>
 {rows_recent}</table>
 <h2>Oracles</h2>
-<table id="oracles"><tr><th>feed</th><th>status</th><th>last price (USD)</th><th>last update age</th></tr>
+<table id="oracles"><tr><th>feed</th><th>trusted source</th><th>adapter status</th>
+<th>recovering (agreeing readings)</th><th>last accepted price (USD)</th><th>last update age</th></tr>
 {rows_oracle}</table>
 </body></html>"""
 

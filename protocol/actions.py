@@ -344,7 +344,8 @@ class LiquidateCollateral(Action):
 
 @dataclass(frozen=True)
 class AutoDeleverage(Action):
-    """Close a bankrupt ``account``'s position against ranked opposite ``counterparties``."""
+    """Propose, challenge or execute (:mod:`protocol.adl_queue`) the ranked opposite
+    ``counterparties`` a bankrupt ``account``'s position closes against (empty: nobody in profit)."""
 
     keeper: str
     account: str
@@ -360,9 +361,9 @@ class AutoDeleverage(Action):
         cps = tuple(
             normalize_address(c, f"AutoDeleverage.counterparties[{i}]") for i, c in enumerate(self.counterparties)
         )
-        if not 1 <= len(cps) <= MAX_ADL_COUNTERPARTIES:
+        if len(cps) > MAX_ADL_COUNTERPARTIES:
             raise InvalidParameter(
-                f"AutoDeleverage.counterparties has {len(cps)} entries; allowed 1..{MAX_ADL_COUNTERPARTIES}"
+                f"AutoDeleverage.counterparties has {len(cps)} entries; allowed 0..{MAX_ADL_COUNTERPARTIES}"
             )
         object.__setattr__(self, "counterparties", cps)
 

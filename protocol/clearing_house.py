@@ -35,6 +35,7 @@ from protocol.actions import (
     WithdrawFees,
     normalize_address,
 )
+from protocol.adl_queue import auto_deleverage
 from protocol.book_setup import BookSetup
 from protocol.clearing import cancel_order, fill
 from protocol.constants import SETTLEMENT_ASSET_ID
@@ -45,7 +46,7 @@ from protocol.keeper_block import KeeperBlock
 from protocol.margin import Health, account_health
 from protocol.orders import MODEL_DOMAIN, OrderDomain
 from protocol.params import Params
-from protocol.socialized_loss import auto_deleverage, settle_bad_debt
+from protocol.socialized_loss import settle_bad_debt
 from protocol.state import Account, FeedState, MarketState, ProtocolState, Roles
 
 __all__ = ["ClearingHouse"]

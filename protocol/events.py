@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "AdlProposed",
     "BadDebtSettled",
     "CollateralLiquidated",
     "Deleveraged",
@@ -211,6 +212,18 @@ class LossSocialized(Event):
     side: int
     amount_wad: int
     loss_index: int
+
+
+@dataclass(frozen=True)
+class AdlProposed(Event):
+    """``proposer`` stored (or, by a challenge, replaced) the counterparty list that deleverages
+    ``account``'s position in ``market_id`` from ``deadline_s`` on (empty: a bankrupt close)."""
+
+    account: str
+    market_id: int
+    proposer: str
+    counterparties: tuple[str, ...]
+    deadline_s: int
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 :meth:`ClearingHouse.apply <protocol.clearing_house.ClearingHouse.apply>` makes an action atomic
 by working on a fork of the state. The batched paths (:mod:`protocol.keeper_block`,
 :mod:`protocol.book_setup`) apply actions to the live state instead and keep a :class:`Journal`:
-the accounts the action names (absent ones are removed again), every market, the state's scalar
-fields, and, when asked, the vault's token counts and the filled size of given orders. An action
-kind that writes anything else must not be applied in place.
+the accounts the action names (absent ones are removed again), every market, the pending ADL
+proposals, the state's scalar fields, and, when asked, the vault's token counts and the filled
+size of given orders. An action kind that writes anything else must not be applied in place.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _market_copy(ms: MarketState) -> MarketState:
 class Journal:
     """Before-images taken now; :meth:`restore` puts them back."""
 
-    __slots__ = ("accounts", "markets", "order_filled", "scalars", "state", "vault_tokens")
+    __slots__ = ("accounts", "adl_proposals", "markets", "order_filled", "scalars", "state", "vault_tokens")
 
     def __init__(
         self,
@@ -40,6 +40,7 @@ class Journal:
         self.state = state
         self.scalars = dict(state.__dict__)
         self.markets = {m: _market_copy(ms) for m, ms in state.markets.items()}
+        self.adl_proposals = dict(state.adl_proposals)  # liquidation and ADL consume or store one
         self.vault_tokens = dict(state.vault_tokens) if vault else None
         self.order_filled = {d: state.order_filled.get(d) for d in orders}
         self.accounts: dict[str, Account | None] = {}
@@ -59,6 +60,7 @@ class Journal:
         st.__dict__.update(self.scalars)
         for m, ms in self.markets.items():
             st.markets[m] = ms
+        st.adl_proposals = self.adl_proposals
         if self.vault_tokens is not None:
             st.vault_tokens.clear()
             st.vault_tokens.update(self.vault_tokens)

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from protocol.actions import Action, AutoDeleverage, Liquidate, LiquidateCollateral, normalize_address
+from protocol.adl_queue import dominates, phase
 from protocol.clearing_house import ClearingHouse
 from protocol.constants import MAX_ADL_COUNTERPARTIES
 from protocol.errors import ProtocolRevert
@@ -24,7 +25,7 @@ from protocol.units import to_wad
 if TYPE_CHECKING:
     from protocol.keeper_block import KeeperBlock
 
-__all__ = ["adl_counterparties", "collateral_for_sale", "collateral_to_sell", "keeper_actions"]
+__all__ = ["adl_action", "adl_counterparties", "collateral_for_sale", "collateral_to_sell", "keeper_actions"]
 
 
 def collateral_for_sale(house: ClearingHouse | KeeperBlock, address: str) -> bool:
@@ -92,9 +93,9 @@ def keeper_actions(
             health = house.liquidation_health(address)
             adl = house.params.protocol.socialized_loss_method is SocializedLossMethod.ADL
             if adl and -health.equity > house.state.insurance_fund:
-                ranked = adl_counterparties(house, address, market_id)
-                if ranked:
-                    actions.append(AutoDeleverage(keeper, address, market_id, ranked))
+                step = adl_action(house, keeper, address, market_id, adl_counterparties(house, address, market_id))
+                if step is not None:
+                    actions.append(step)
             else:
                 actions.append(Liquidate(keeper, address, market_id, size))
         if acct.balance < 0 and collateral_for_sale(house, address):
@@ -104,6 +105,31 @@ def keeper_actions(
                     n = collateral_to_sell(house, address, asset_id, prices[cp.feed_id])
                     actions.append(LiquidateCollateral(liquidator, address, asset_id, n))
     return actions
+
+
+def _scored(house: ClearingHouse, address: str, market_id: int, searched: Iterable[str]) -> dict[str, int]:
+    """ADL score of each of ``searched`` holding a position opposite to ``address``'s in
+    ``market_id`` in profit, at trusted prices (none when a needed price is untrusted)."""
+    state, params = house.state, house.params
+    acct = state.accounts.get(address)
+    if acct is None or market_id not in acct.positions:
+        return {}
+    price = trusted_prices(state, params).get(params.market(market_id).feed_id)
+    side = 1 if acct.positions[market_id].size > 0 else -1
+    scores: dict[str, int] = {}
+    for other in searched:
+        cp = state.accounts.get(other)
+        pos = None if cp is None else cp.positions.get(market_id)
+        if other == address or pos is None or price is None or (pos.size > 0) == (side > 0):
+            continue
+        upnl = unrealized_pnl(pos, price)
+        try:
+            health = house.liquidation_health(other)
+        except ProtocolRevert:
+            continue
+        if upnl > 0:
+            scores[other] = adl_score(upnl, pos.open_notional, notional(pos.size, price), health.equity)
+    return scores
 
 
 def adl_counterparties(
@@ -116,29 +142,29 @@ def adl_counterparties(
     ``candidates`` limits the search to those accounts (e.g. the pool of
     :func:`protocol.margin_core.adl_pool`); None searches every account.
     """
-    state, params = house.state, house.params
-    prices = trusted_prices(state, params)
-    acct = state.accounts.get(address)
-    if acct is None or market_id not in acct.positions:
-        return ()
-    price = prices.get(params.market(market_id).feed_id)
-    side = 1 if acct.positions[market_id].size > 0 else -1
-    ranked: list[tuple[int, str]] = []
-    if candidates is None:
-        searched = state.accounts
-    else:  # an unknown candidate holds no position: nothing to rank
-        picked = (normalize_address(a, "candidate") for a in candidates)
-        searched = {a: acct for a in picked if (acct := state.accounts.get(a)) is not None}
-    for other, cp in searched.items():
-        pos = cp.positions.get(market_id)
-        if other == address or pos is None or price is None or (pos.size > 0) == (side > 0):
-            continue
-        upnl = unrealized_pnl(pos, price)
-        try:
-            health = house.liquidation_health(other)
-        except ProtocolRevert:
-            continue
-        if upnl > 0:
-            ranked.append((adl_score(upnl, pos.open_notional, notional(pos.size, price), health.equity), other))
-    ranked.sort(key=lambda t: (-t[0], t[1]))
-    return tuple(addr for _, addr in ranked[:MAX_ADL_COUNTERPARTIES])
+    searched = house.state.accounts if candidates is None else (normalize_address(a, "candidate") for a in candidates)
+    scores = _scored(house, address, market_id, searched)
+    ranked = sorted(scores, key=lambda a: (-scores[a], a))
+    return tuple(ranked[:MAX_ADL_COUNTERPARTIES])
+
+
+def adl_action(
+    house: ClearingHouse, keeper: str, address: str, market_id: int, ranked: tuple[str, ...]
+) -> AutoDeleverage | Liquidate | None:
+    """What ``keeper`` sends for a bankrupt position beyond the fund, given its own ranking
+    ``ranked`` (:func:`adl_counterparties`), by the phase of the ADL queue
+    (:mod:`protocol.adl_queue`): a proposal; a challenge when ``ranked`` outranks the stored list
+    (else None: wait for the deadline); the stored list's execution, or for an empty one the
+    bankrupt close (F-10)."""
+    current = phase(house.state, house.params, address, market_id)
+    if current == "propose":
+        return AutoDeleverage(keeper, address, market_id, ranked)
+    stored = house.state.adl_proposals[(address, market_id)].counterparties
+    if current == "execute":
+        if stored:
+            return AutoDeleverage(keeper, address, market_id, stored)
+        return Liquidate(keeper, address, market_id, abs(house.state.accounts[address].positions[market_id].size))
+    scores = _scored(house, address, market_id, (*ranked, *stored))
+    if dominates([scores.get(a, 0) for a in ranked], [scores.get(a, 0) for a in stored]):
+        return AutoDeleverage(keeper, address, market_id, ranked)
+    return None

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from protocol import insurance_fund
 from protocol.actions import Liquidate, LiquidateCollateral
+from protocol.adl_queue import bankrupt_close_due
 from protocol.clearing import apply_trade, close_value, reduces_risk, require_initial
 from protocol.constants import WAD
 from protocol.context import Context, require
@@ -283,10 +284,14 @@ def liquidate(ctx: Context, action: Liquidate) -> None:
     q, slip, penalty, shortfall = action.size_wad, 0, 0, 0
     if health.equity <= 0:
         adl = ctx.params.protocol.socialized_loss_method is SocializedLossMethod.ADL
+        # F-10: beyond the fund, ADL first, unless an empty proposal went unchallenged
+        due = adl and bankrupt_close_due(ctx, action.account, action.market_id)
         require(
-            not adl or -health.equity <= ctx.state.insurance_fund,
+            not adl or -health.equity <= ctx.state.insurance_fund or due,
             "liquidation: shortfall exceeds insurance fund",
         )
+        if due:
+            del ctx.state.adl_proposals[(action.account, action.market_id)]
         q = abs(size)
         shortfall = close_shortfall(ctx, acct, prices, health.equity, action.market_id)
     else:

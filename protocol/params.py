@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.constants import (
+    MAX_ADL_WINDOW_S,
     MAX_COLLATERAL_LIQUIDATION_FEE,
     MAX_COLLATERALS,
     MAX_DECIMALS,
@@ -31,6 +32,7 @@ from protocol.constants import (
     MAX_MARKETS,
     MAX_MOVE_WINDOW_S,
     MAX_PRICE_MOVE,
+    MIN_ADL_WINDOW_S,
     MIN_FUNDING_RATE_RAMP_S,
     MIN_HEARTBEAT_S,
     MIN_INITIAL_MARGIN_FRACTION,
@@ -252,6 +254,9 @@ class ProtocolParams:
     funding_rate_ramp_s: int = 3_600
     #: Seconds after an unpause before liquidations resume (traders may restore their margin).
     liquidation_grace_s: int = 900
+    #: ADL proposal queue (F-04, F-10): seconds during which a proposed counterparty list may be
+    #: challenged by a higher-ranked one; it executes in the next window, then expires.
+    adl_window_s: int = 300
     #: Share of collateral-liquidation proceeds paid to the insurance fund.
     collateral_liquidation_fee_wad: int = WAD // 100
     socialized_loss_method: SocializedLossMethod = SocializedLossMethod.PRO_RATA
@@ -283,6 +288,7 @@ class ProtocolParams:
         _check_int(o, "max_funding_rate_per_s_wad", self.max_funding_rate_per_s_wad, 0, MAX_FUNDING_RATE_PER_S)
         _check_int(o, "funding_rate_ramp_s", self.funding_rate_ramp_s, MIN_FUNDING_RATE_RAMP_S, MAX_FUNDING_RATE_RAMP_S)
         _check_int(o, "liquidation_grace_s", self.liquidation_grace_s, 0, MAX_LIQUIDATION_GRACE_S)
+        _check_int(o, "adl_window_s", self.adl_window_s, MIN_ADL_WINDOW_S, MAX_ADL_WINDOW_S)
         _check_int(
             o, "collateral_liquidation_fee_wad", self.collateral_liquidation_fee_wad, 0, MAX_COLLATERAL_LIQUIDATION_FEE
         )

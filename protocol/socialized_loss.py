@@ -21,6 +21,8 @@ loss: only position holders carry loss indexes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from protocol import insurance_fund
 from protocol.actions import AutoDeleverage
 from protocol.clearing import apply_trade, close_value
@@ -29,12 +31,23 @@ from protocol.context import Context, require
 from protocol.errors import ProtocolRevert
 from protocol.events import BadDebtSettled, Deleveraged, LossSocialized, ShortfallSettled
 from protocol.funding import settle_account
-from protocol.margin import account_health, notional, unrealized_pnl
+from protocol.margin import Health, account_health, notional, unrealized_pnl
 from protocol.oracle_adapter import liquidation_prices
 from protocol.params import SocializedLossMethod
+from protocol.state import Position
 from protocol.units import Rounding, mul_div, smul_div
 
-__all__ = ["adl_score", "auto_deleverage", "settle_bad_debt", "settle_shortfall", "socialize_pro_rata"]
+__all__ = [
+    "BankruptPosition",
+    "adl_score",
+    "bankrupt_position",
+    "counterparty_score",
+    "deleverage",
+    "ranked_scores",
+    "settle_bad_debt",
+    "settle_shortfall",
+    "socialize_pro_rata",
+]
 
 
 def _sign(x: int) -> int:
@@ -99,8 +112,20 @@ def adl_score(upnl_wad: int, open_notional_wad: int, notional_wad: int, equity_w
     return mul_div(per_cost, WAD, equity_wad, Rounding.DOWN)
 
 
-def auto_deleverage(ctx: Context, action: AutoDeleverage) -> None:
-    """Close a bankrupt position against the ranked counterparties a keeper supplies."""
+@dataclass(frozen=True)
+class BankruptPosition:
+    """A position ADL may close: its account's equity is below zero by more than the insurance
+    fund holds (``health`` and ``price`` at liquidation prices)."""
+
+    health: Health
+    prices: dict[int, int]
+    size: int
+    price: int
+
+
+def bankrupt_position(ctx: Context, action: AutoDeleverage) -> BankruptPosition:
+    """Check that ``action`` names a position ADL may close (method, pause, market, the list's
+    addresses, equity below ``-fund``) and return it; the account's funding is settled."""
     require(
         ctx.params.protocol.socialized_loss_method is SocializedLossMethod.ADL,
         "socialized_loss: method is pro-rata",
@@ -114,34 +139,73 @@ def auto_deleverage(ctx: Context, action: AutoDeleverage) -> None:
     settle_account(ctx, action.account)
     acct = ctx.state.account(action.account)
     require(action.market_id in acct.positions, "socialized_loss: no position")
-    prices = liquidation_prices(ctx, acct, "socialized_loss")
+    prices = dict(liquidation_prices(ctx, acct, "socialized_loss"))
     health = account_health(acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s)
     require(health.equity < 0, "socialized_loss: account not bankrupt")
     require(-health.equity > ctx.state.insurance_fund, "socialized_loss: insurance fund covers shortfall")
-    size = acct.positions[action.market_id].size
-    price = prices[mp.feed_id]
+    return BankruptPosition(health, prices, acct.positions[action.market_id].size, prices[mp.feed_id])
 
-    takes: list[int] = []
+
+def _opposite_position(ctx: Context, cp: str, market_id: int, side: int) -> Position | None:
+    """``cp``'s position in ``market_id`` (its funding settled) if it is opposite to ``side``."""
+    settle_account(ctx, cp)
+    pos = ctx.state.account(cp).positions.get(market_id)
+    return pos if pos is not None and _sign(pos.size) == -side else None
+
+
+def _score(ctx: Context, cp: str, pos: Position, upnl_wad: int, price_wad: int) -> int:
+    cp_acct = ctx.state.account(cp)
+    cp_prices = liquidation_prices(ctx, cp_acct, "socialized_loss")
+    cp_health = account_health(cp_acct, ctx.params, ctx.state.markets, cp_prices, now_s=ctx.state.now_s)
+    return adl_score(upnl_wad, pos.open_notional, notional(pos.size, price_wad), cp_health.equity)
+
+
+def counterparty_score(ctx: Context, cp: str, market_id: int, side: int, price_wad: int) -> int:
+    """ADL score of ``cp`` against a bankrupt ``side`` position at ``price_wad`` (its funding
+    settled); 0 when it holds no opposite position in profit (a stored list's place it lost)."""
+    pos = _opposite_position(ctx, cp, market_id, side)
+    if pos is None:
+        return 0
+    upnl = unrealized_pnl(pos, price_wad)
+    return _score(ctx, cp, pos, upnl, price_wad) if upnl > 0 else 0
+
+
+def ranked_scores(ctx: Context, market_id: int, bankrupt: BankruptPosition, cps: tuple[str, ...]) -> list[int]:
+    """Scores of a counterparty list whose every entry is opposite and in profit, non-increasing
+    (else the revert naming the first violation)."""
+    scores: list[int] = []
     previous = UINT256_MAX
     for cp in cps:
-        settle_account(ctx, cp)
-        cp_acct = ctx.state.account(cp)
-        pos = cp_acct.positions.get(action.market_id)
-        if pos is None or _sign(pos.size) != -_sign(size):
+        pos = _opposite_position(ctx, cp, market_id, _sign(bankrupt.size))
+        if pos is None:
             raise ProtocolRevert("socialized_loss: counterparty not opposite")
-        cp_prices = liquidation_prices(ctx, cp_acct, "socialized_loss")
-        upnl = unrealized_pnl(pos, price)
+        upnl = unrealized_pnl(pos, bankrupt.price)
         require(upnl > 0, "socialized_loss: counterparty not in profit")
-        cp_health = account_health(cp_acct, ctx.params, ctx.state.markets, cp_prices, now_s=ctx.state.now_s)
-        score = adl_score(upnl, pos.open_notional, notional(pos.size, price), cp_health.equity)
+        score = _score(ctx, cp, pos, upnl, bankrupt.price)
         require(score <= previous, "socialized_loss: ranking violated")
         previous = score
-        takes.append(abs(pos.size))
+        scores.append(score)
+    return scores
 
-    q = min(abs(size), sum(takes))
+
+def deleverage(
+    ctx: Context, account: str, market_id: int, bankrupt: BankruptPosition, cps: tuple[str, ...], size_wad: int
+) -> None:
+    """Close up to ``size_wad`` (base units WAD, at most the position's magnitude; the queue
+    passes all of it) of the bankrupt position against ``cps`` in order at the ratio-preserving
+    bankruptcy price; a counterparty no longer opposite or in profit is passed over."""
+    size, price, health = bankrupt.size, bankrupt.price, bankrupt.health
+    takes: list[int] = []
+    for cp in cps:
+        pos = _opposite_position(ctx, cp, market_id, _sign(size))
+        takes.append(abs(pos.size) if pos is not None and unrealized_pnl(pos, price) > 0 else 0)
+    q = min(size_wad, abs(size), sum(takes))
+    if q == 0:
+        return
+    acct = ctx.state.account(account)
     after = size - _sign(size) * q
     mm_after = account_health(
-        acct, ctx.params, ctx.state.markets, prices, now_s=ctx.state.now_s, size_override=(action.market_id, after)
+        acct, ctx.params, ctx.state.markets, bankrupt.prices, now_s=ctx.state.now_s, size_override=(market_id, after)
     ).maintenance
     # Equity the close consumes at the bankruptcy price (negative: the account is compensated).
     room = health.equity - smul_div(health.equity, mm_after, health.maintenance, Rounding.FLOOR)
@@ -150,14 +214,14 @@ def auto_deleverage(ctx: Context, action: AutoDeleverage) -> None:
     for cp, available in zip(cps, takes, strict=True):
         take = min(remaining, available)
         if take == 0:
-            break
+            continue
         remaining -= take
         value = value_left if remaining == 0 else mul_div(total_value, take, q, Rounding.DOWN)
         value_left -= value
         # A counterparty gives up at most its profit: never closed beyond its own entry.
-        cp_pos = ctx.state.accounts[cp].positions[action.market_id]
+        cp_pos = ctx.state.accounts[cp].positions[market_id]
         entry_cost = abs(smul_div(cp_pos.open_notional, take, abs(cp_pos.size), Rounding.CEIL))
         value = min(value, entry_cost) if size > 0 else max(value, entry_cost)
-        apply_trade(ctx, action.account, action.market_id, -_sign(size) * take, value)
-        apply_trade(ctx, cp, action.market_id, _sign(size) * take, value)
-        ctx.emit(Deleveraged(action.account, cp, action.market_id, take, value))
+        apply_trade(ctx, account, market_id, -_sign(size) * take, value)
+        apply_trade(ctx, cp, market_id, _sign(size) * take, value)
+        ctx.emit(Deleveraged(account, cp, market_id, take, value))

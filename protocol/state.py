@@ -14,7 +14,16 @@ from dataclasses import dataclass, field, replace
 
 from protocol.orders import MODEL_DOMAIN, OrderDomain
 
-__all__ = ["Account", "AccountsOverlay", "FeedState", "MarketState", "Position", "ProtocolState", "Roles"]
+__all__ = [
+    "Account",
+    "AccountsOverlay",
+    "AdlProposal",
+    "FeedState",
+    "MarketState",
+    "Position",
+    "ProtocolState",
+    "Roles",
+]
 
 
 @dataclass
@@ -150,6 +159,16 @@ class FeedState:
     ref_accepted_at_s: int = 0
 
 
+@dataclass(frozen=True)
+class AdlProposal:
+    """A keeper's counterparty list for deleveraging one bankrupt position (F-04, F-10): it may be
+    challenged until ``deadline_s``, executes from then until ``deadline_s + adl_window_s`` and
+    has expired after that. An empty list proposes a bankrupt close (nobody in profit)."""
+
+    counterparties: tuple[str, ...]
+    deadline_s: int
+
+
 @dataclass
 class Roles:
     """Addresses allowed to call privileged actions."""
@@ -195,6 +214,8 @@ class ProtocolState:
     #: Filled size (base units WAD, magnitude) of every order that has filled, by its digest;
     #: :data:`protocol.clearing.CANCELLED` for a cancelled order.
     order_filled: MutableMapping[bytes, int] = field(default_factory=dict)
+    #: Pending ADL proposals by (bankrupt account, market id).
+    adl_proposals: dict[tuple[str, int], AdlProposal] = field(default_factory=dict)
 
     def account(self, address: str) -> Account:
         """The account at ``address``, created empty on first use."""
@@ -221,6 +242,7 @@ class ProtocolState:
             feeds={f: replace(fs) for f, fs in self.feeds.items()},
             vault_tokens=dict(self.vault_tokens),
             order_filled=ChainMap({}, self.order_filled),  # writes stay in the fork until commit
+            adl_proposals=dict(self.adl_proposals),
         )
 
     def commit(self) -> ProtocolState:

@@ -19,7 +19,7 @@ import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any, Final
 
@@ -285,6 +285,10 @@ class KeeperConfig:
     capital_usd: float = 2e8
     #: The collateral liquidator's settlement balance (USD): it pays for the collateral it buys.
     liquidator_capital_usd: float = 5e7
+    #: What the keepers' gas costs: gas price (gwei) and the gas token's price (USD per ETH).
+    #: Only the keepers' cost in USD (``keeper_gas_cost_wad``) reads them.
+    gas_price_gwei: float = 20.0
+    gas_token_usd: float = 3_000.0
 
     def __post_init__(self) -> None:
         _number("keepers.latency_blocks", self.latency_blocks, 0, 10**6, integer=True)
@@ -295,12 +299,25 @@ class KeeperConfig:
         _number("keepers.gas_per_collateral_liquidation", self.gas_per_collateral_liquidation, 1, 10**8, integer=True)
         _number("keepers.capital_usd", self.capital_usd, 0.0, 1e15)
         _number("keepers.liquidator_capital_usd", self.liquidator_capital_usd, 0.0, 1e15)
+        _number("keepers.gas_price_gwei", self.gas_price_gwei, 0.0, 1e6)
+        _number("keepers.gas_token_usd", self.gas_token_usd, 0.0, 1e9)
         largest = max(self.gas_per_liquidation, self.gas_per_deleverage, self.gas_per_collateral_liquidation)
         if self.gas_budget_per_block < largest:
             raise InvalidParameter(
                 f"keepers.gas_budget_per_block = {self.gas_budget_per_block} must cover the costliest keeper "
                 f"transaction ({largest} gas)"
             )
+
+    def gas_cost_wad(self, gas: int) -> int:
+        """USD WAD ``gas`` costs at ``gas_price_gwei`` and ``gas_token_usd``: ``gas * gwei * 1e-9``
+        ETH at the token's price, rounded UP (the keepers' cost is not understated); each float
+        read by its shortest decimal form."""
+        if isinstance(gas, bool) or not isinstance(gas, int) or gas < 0:
+            raise InvalidParameter(f"gas must be a non-negative integer, got {gas!r}")
+        with localcontext() as ctx:
+            ctx.prec = 80  # exact for every value the ranges allow
+            gwei, usd = Decimal(str(self.gas_price_gwei)), Decimal(str(self.gas_token_usd))
+            return math.ceil(Decimal(gas) * gwei * usd * 10**9)
 
 
 @dataclass(frozen=True)
@@ -532,7 +549,15 @@ class StudyConfig:
         for name, cls in _SECTIONS.items():
             if not isinstance(getattr(self, name), cls):
                 raise InvalidParameter(f"StudyConfig.{name} must be a {cls.__name__}")
-        self.book_params()  # the protocol overrides must form valid parameters, price.feeds cover the book
+        pp = self.book_params().protocol  # the overrides form valid parameters, price.feeds cover the book
+        if pp.socialized_loss_method is SocializedLossMethod.ADL and self.run.step_s > 2 * pp.adl_window_s:
+            # one block per step: a proposal made at one step must reach its execution window
+            # [deadline, deadline + adl_window_s] at a later step before it expires
+            raise InvalidParameter(
+                f"run.step_s = {self.run.step_s} exceeds twice the ADL window ({pp.adl_window_s} s): every "
+                "deleveraging proposal would expire between two steps; shorten run.step_s or raise "
+                "adl_window_s in the protocol parameters"
+            )
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> StudyConfig:

@@ -27,7 +27,10 @@ steps through the grid (one block of ``run.step_s`` seconds per step):
    largest size the protocol accepts (solvent accounts within the block's liquidation cap,
    bankrupt ones whole). With the ADL method, a bankrupt account whose shortfall exceeds the
    insurance fund is deleveraged instead, against the counterparties the margin core's
-   :func:`~protocol.margin_core.adl_pool` proposes and the model ranks exactly. A collateral
+   :func:`~protocol.margin_core.adl_pool` proposes and the model ranks exactly, through the ADL
+   proposal queue (:func:`protocol.keeper.adl_action`: propose, challenge a list its ranking
+   dominates, execute after ``adl_window_s``, or close bankrupt after an unchallenged empty
+   proposal; hence ``run.step_s <= 2 * adl_window_s``). A collateral
    liquidator buys the collateral of accounts left with a negative settlement balance. What does
    not fit the budget or the cap waits for the next block (counted as deferred); an account that
    is healthy again when its turn comes is dropped (and watched again).
@@ -79,13 +82,13 @@ from protocol.events import (
     ShortfallSettled,
 )
 from protocol.funding import accrued_markets
-from protocol.keeper import adl_counterparties, collateral_for_sale, collateral_to_sell
+from protocol.keeper import adl_action, adl_counterparties, collateral_for_sale, collateral_to_sell
 from protocol.keeper_block import KeeperBlock
-from protocol.margin import notional
+from protocol.margin import collateral_value, notional, unrealized_pnl
 from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, adl_pool, evaluate
 from protocol.oracle_adapter import is_trusted
 from protocol.orders import MODEL_DOMAIN, OrderDomain, OrderSigner
-from protocol.params import MarketParams, Params, SocializedLossMethod
+from protocol.params import CollateralParams, MarketParams, Params, SocializedLossMethod
 from protocol.scenarios import ACTORS, actor_key
 from protocol.state import ProtocolState
 from protocol.units import to_wad
@@ -100,7 +103,16 @@ from simulator.agents import (
 )
 from simulator.config import StudyConfig
 from simulator.paths import price_to_wad
-from simulator.results import BAD_DEBT_CAUSES, SERIES, PathResult, collateral_series, feed_series, market_series
+from simulator.results import (
+    BAD_DEBT_CAUSES,
+    SERIES,
+    PathResult,
+    asset_bad_debt,
+    collateral_series,
+    feed_series,
+    market_bad_debt,
+    market_series,
+)
 
 __all__ = ["Book", "Screen", "build_book", "simulate_path", "simulate_paths"]
 
@@ -303,7 +315,8 @@ class _Wait(Enum):
     #: This account cannot be served now: a price it needs is not trusted; the keeper goes on
     #: with the next one.
     UNTRUSTED = "untrusted"
-    #: This account cannot be served now: nobody on the other side to deleverage against.
+    #: This account cannot be served now: its deleveraging waits for the ADL queue (a proposed
+    #: counterparty list stands until its deadline).
     COUNTERPARTY = "counterparty"
 
     @property
@@ -319,9 +332,11 @@ _REVERT_CAUSE = {"liquidation: block cap reached": _Wait.CAP, "liquidation: pric
 @dataclass
 class _Pending:
     """An account a keeper is after: its equity when first flagged (None when a price it needs
-    was not trusted) and the blocks it has waited since, by cause."""
+    was not trusted), how much of its shortfall then has been attributed to the price gap, and
+    the blocks it has waited since, by cause."""
 
     equity_at_flag: int | None
+    gap_used: int = 0
     blocks: dict[str, int] = field(default_factory=dict)
 
     def wait(self, cause: str, blocks: int = 1) -> None:
@@ -356,6 +371,13 @@ class _Tally:
     proceeds_by_asset: dict[int, int] = field(default_factory=dict)
     #: Bad debt (USD WAD) by cause (:data:`BAD_DEBT_CAUSES`), summing to ``bad_debt``.
     bad_debt_by: dict[str, int] = field(default_factory=lambda: dict.fromkeys(BAD_DEBT_CAUSES, 0))
+    #: Bad debt (USD WAD) by market: what its bankrupt closes settled plus its share of what was
+    #: settled with no position left (:meth:`_PathRun._residual_by_market`); with what no losing
+    #: close explains (``bad_debt_no_market``) they sum to ``bad_debt``.
+    bad_debt_by_market: dict[int, int] = field(default_factory=dict)
+    bad_debt_no_market: int = 0
+    #: The collateral cause (USD WAD) by asset id, summing to ``bad_debt_by["collateral"]``.
+    bad_debt_by_asset: dict[int, int] = field(default_factory=dict)
     reduce_only_s: int = 0
     oracle_updates: int = 0
     oracle_rejections: int = 0
@@ -385,6 +407,13 @@ class _PathRun:
         self.keeper_row = self.live.row(KEEPER)
         #: Accounts flagged since their last service, for the attribution of their bad debt.
         self.pending: dict[str, _Pending] = {}
+        #: Per account and collateral asset, the value (haircut, USD WAD) the units the liquidator
+        #: bought had lost to the asset's price since the path began (negative: gained); and the
+        #: bad debt already attributed to the account's collateral fall.
+        self.sold_fall: dict[str, dict[int, int]] = {}
+        self.collateral_used: dict[str, int] = {}
+        #: Per account and market, the losses (USD WAD) its liquidations and deleveragings realized.
+        self.close_losses: dict[str, dict[int, int]] = {}
         self.impacts: dict[int, Impact] = {fp.feed_id: Impact.from_config(config) for fp in self.params.feeds}
         #: The keepers' block while they act (:meth:`keep`): questions and actions without forks.
         self.block: KeeperBlock | None = None
@@ -453,8 +482,16 @@ class _PathRun:
             elif isinstance(e, CollateralLiquidated):
                 t.collateral_liquidations += 1
                 t.proceeds_by_asset[e.asset_id] = t.proceeds_by_asset.get(e.asset_id, 0) + e.proceeds_wad
+                cp = self.params.collateral(e.asset_id)
+                fall = self._fall(cp, e.amount_wad, prices[cp.feed_id])
+                sold = self.sold_fall.setdefault(e.account, {})
+                sold[e.asset_id] = sold.get(e.asset_id, 0) + fall
             elif isinstance(e, BadDebtSettled | ShortfallSettled):
                 t.bad_debt += e.debt_wad
+                if isinstance(e, ShortfallSettled):
+                    t.bad_debt_by_market[e.market_id] = t.bad_debt_by_market.get(e.market_id, 0) + e.debt_wad
+                else:
+                    self._residual_by_market(e.account, e.debt_wad)
                 self.attribute(e.account, e.debt_wad)
                 # what the fund could not pay is socialized (LossSocialized) or left uncovered
                 if e.socialized_wad or (e.covered_by_fund_wad and self.house.state.insurance_fund == 0):
@@ -466,20 +503,65 @@ class _PathRun:
             t.deleveragings += 1
             t.socialized_events += 1
 
+    def _fall(self, cp: CollateralParams, amount_wad: int, price_wad: int) -> int:
+        """Collateral value (haircut and cap applied, USD WAD) ``amount_wad`` units of ``cp`` lost
+        between the path's starting price and ``price_wad`` (negative: gained)."""
+        start = self.book.spot_wad(cp.feed_id)
+        return collateral_value(cp, amount_wad, start) - collateral_value(cp, amount_wad, price_wad)
+
+    def collateral_fall(self, address: str) -> dict[int, int]:
+        """Per collateral asset, the value the account's collateral lost to that asset's price
+        since the path began (USD WAD, 0 when it gained): the units it holds at the protocol's
+        last accepted price, the units the liquidator bought at the price of the sale."""
+        acct, prices = self.house.state.accounts[address], self.prices()
+        sold = self.sold_fall.get(address, {})
+        out = {}
+        for cp in self.params.collaterals:
+            fall = sold.get(cp.asset_id, 0) + self._fall(cp, acct.collateral.get(cp.asset_id, 0), prices[cp.feed_id])
+            out[cp.asset_id] = max(fall, 0)
+        return out
+
+    def _attribute_collateral(self, address: str, debt_wad: int) -> int:
+        """The part of ``debt_wad`` the account's collateral fall explains (not yet attributed to
+        it by an earlier settlement of the same account), booked by asset; returns it."""
+        falls = self.collateral_fall(address)
+        total = sum(falls.values())
+        part = min(debt_wad, max(0, total - self.collateral_used.get(address, 0)))
+        if not part:
+            return 0
+        self.collateral_used[address] = self.collateral_used.get(address, 0) + part
+        shares = {a: part * f // total for a, f in falls.items()}
+        top = max(falls, key=lambda a: (falls[a], -a))
+        shares[top] += part - sum(shares.values())
+        by_asset = self.tally.bad_debt_by_asset
+        for a, amount in shares.items():
+            by_asset[a] = by_asset.get(a, 0) + amount
+        return part
+
     def attribute(self, address: str, debt_wad: int) -> None:
-        """Split an account's bad debt by cause. The **gap** is the shortfall it already had when
-        first flagged (the price moved past its bankruptcy price between two accepted oracle
-        prices, or while it was not trusted); the rest built up while it waited, and is split over
-        the blocks it waited by what held it: keeper **latency**, the **block cap**, the **gas**
-        budget, an **untrusted** price, or **other** (the keeper's own margin, no deleveraging
-        counterparty, an account never flagged). Integer shares; the remainder goes to the cause
-        with the most blocks, so the parts sum to the debt exactly."""
+        """Split an account's bad debt by cause, in this order. The **collateral** fall comes
+        first: the value the account's collateral lost to its prices since the path began
+        (:meth:`collateral_fall`), up to the debt; had its collateral kept its value, that much
+        of the debt would not exist. The **gap** is the shortfall it already had when first
+        flagged (the price moved past its bankruptcy price between two accepted oracle prices, or
+        while it was not trusted), up to what is left. The rest built up while it waited, and is
+        split over the blocks it waited by what held it: keeper **latency**, the **block cap**,
+        the **gas** budget, an **untrusted** price, or **other** (the keeper's own margin, no
+        deleveraging counterparty, an account never flagged). An account settled several times
+        (one bankrupt close per market, then its residual) uses its collateral fall and its gap
+        once. Integer shares; the remainder goes to the cause with the most blocks, so the parts
+        sum to the debt exactly."""
         by = self.tally.bad_debt_by
+        collateral = self._attribute_collateral(address, debt_wad)
+        by["collateral"] += collateral
+        debt_wad -= collateral
         record = self.pending.get(address)
         if record is None:
             by["other"] += debt_wad
             return
-        gap = min(debt_wad, max(0, -record.equity_at_flag)) if record.equity_at_flag is not None else 0
+        shortfall = max(0, -record.equity_at_flag) if record.equity_at_flag is not None else 0
+        gap = min(debt_wad, max(0, shortfall - record.gap_used))
+        record.gap_used += gap
         by["gap"] += gap
         rest = debt_wad - gap
         waited = sum(record.blocks.values())
@@ -553,14 +635,15 @@ class _PathRun:
         if self.adl and health is not None and health.equity < 0 and -health.equity > self.house.state.insurance_fund:
             if gas < kc.gas_per_deleverage:
                 return _Wait.GAS
-            counterparties = self._counterparties(address, market_id)
-            if not counterparties:  # nobody on the other side is in profit: try again later
+            # the ADL queue: propose, challenge a lower-ranked list, execute after the deadline,
+            # or close bankrupt when an empty proposal went unchallenged (F-04, F-10)
+            step = adl_action(self.house, KEEPER, address, market_id, self._counterparties(address, market_id))
+            if step is None:  # the stored list stands: wait for its deadline
                 return _Wait.COUNTERPARTY
-            action, cost, touched = (
-                AutoDeleverage(KEEPER, address, market_id, counterparties),
-                kc.gas_per_deleverage,
-                (address, *counterparties),
-            )
+            if isinstance(step, AutoDeleverage):
+                action, cost, touched = step, kc.gas_per_deleverage, (address, *step.counterparties)
+            else:
+                action, cost, touched = step, kc.gas_per_liquidation, (address, KEEPER)
         else:
             if gas < kc.gas_per_liquidation:
                 return _Wait.GAS
@@ -569,12 +652,17 @@ class _PathRun:
                 if q == 0:  # the block cap is spent
                     return _Wait.CAP
             action, cost, touched = Liquidate(KEEPER, address, market_id, q), kc.gas_per_liquidation, (address, KEEPER)
+        before = self._position_pnl(address, market_id, price)
         try:
             events = self.apply(action)
         except ProtocolRevert as exc:
             if exc.reason not in _DEFERRABLE:
                 raise
             return _REVERT_CAUSE.get(exc.reason, _Wait.KEEPER)
+        loss = self._position_pnl(address, market_id, price) - before  # the closed part's PnL, negated
+        if loss > 0:
+            losses = self.close_losses.setdefault(address, {})
+            losses[market_id] = losses.get(market_id, 0) + loss
         self._count(events)
         for e in events:
             if isinstance(e, Liquidated):
@@ -583,6 +671,28 @@ class _PathRun:
         if _needs_sale(block, self.house.state, address):
             self.sales.append(address)
         return cost
+
+    def _position_pnl(self, address: str, market_id: int, price_wad: int) -> int:
+        """Unrealized PnL (USD WAD) of the account's position in ``market_id`` at ``price_wad`` (0: none)."""
+        position = self.house.state.accounts[address].positions.get(market_id)
+        return 0 if position is None else unrealized_pnl(position, price_wad)
+
+    def _residual_by_market(self, address: str, debt_wad: int) -> None:
+        """Book bad debt settled with no position left (what the collateral sale left) to the
+        markets whose closes realized the account's losses, in proportion to those losses (the
+        F-15 rule of :func:`protocol.liquidation.close_shortfall`, applied to the residual);
+        floor shares, the remainder to the largest loss. With no losing close: no market."""
+        t = self.tally
+        losses = self.close_losses.get(address, {})
+        total = sum(losses.values())
+        if not total:
+            t.bad_debt_no_market += debt_wad
+            return
+        shares = {m: debt_wad * loss // total for m, loss in losses.items()}
+        top = max(losses, key=lambda m: (losses[m], -m))
+        shares[top] += debt_wad - sum(shares.values())
+        for m, amount in shares.items():
+            t.bad_debt_by_market[m] = t.bad_debt_by_market.get(m, 0) + amount
 
     def _sell_collateral(self, address: str, gas: int) -> int | _Wait:
         """The liquidator buys collateral of an account with a negative balance: gas used (0:
@@ -848,11 +958,15 @@ def simulate_path(
         **{f"deferred_{cause}": count for cause, count in t.deferred_by.items()},
         "keeper_waits": t.keeper_waits,
         "keeper_gas": t.keeper_gas,
+        "keeper_gas_cost_wad": config.keepers.gas_cost_wad(t.keeper_gas),
         "backlog_peak": t.backlog_peak,
         "backlog_clear_s": t.backlog_clear_s,
         "liquidations_block_peak": t.liquidations_block_peak,
         "liquidation_impact_max_bps": t.impact_max_bps,
         **{f"bad_debt_{cause}_wad": amount for cause, amount in t.bad_debt_by.items()},
+        "bad_debt_no_market_wad": t.bad_debt_no_market,
+        **{market_bad_debt(mp.market_id): t.bad_debt_by_market.get(mp.market_id, 0) for mp in markets},
+        **{asset_bad_debt(cp.asset_id): t.bad_debt_by_asset.get(cp.asset_id, 0) for cp in params.collaterals},
         "reduce_only_s": t.reduce_only_s,
         "oracle_updates": t.oracle_updates,
         "oracle_rejections": t.oracle_rejections,

@@ -269,6 +269,8 @@ def plot_bad_debt(metrics: pd.DataFrame, out: Path | str, *, q: float = 0.95, ti
     top = float(values.max())
     bins: Any = np.linspace(0.0, top, 31) if top > 0 else np.linspace(-0.5, 0.5, 2)
     ax.hist(values, bins=bins, color="#6b8fb5", edgecolor="white")
+    if top == 0:
+        ax.set_xticks([0.0])  # one bar at $0: no negative dollars on the axis
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.axvline(var, color=_ORACLE, lw=1.5, ls="--", label=f"p{q * 100:g} (value-at-risk) {format_usd(var)}")
     ax.set_xlabel("bad debt per path")
@@ -488,11 +490,13 @@ def plot_feed_prices(
     label = ""
     for row, (feed, symbol) in enumerate(symbols.items()):
         ax = axes[row][0]
-        for index in indices:
-            price = np.asarray(series[index][f"{FEED_SERIES_PREFIX}{feed}"], dtype=np.float64)
+        prices = {i: np.asarray(series[i][f"{FEED_SERIES_PREFIX}{feed}"], dtype=np.float64) for i in indices}
+        first = prices[indices[0]]
+        same = len(indices) > 1 and all(np.array_equal(first, p) for p in prices.values())
+        for index, price in prices.items():
             t, label = _time_axis(len(price), step_s)
             ax.plot(t, price, lw=1.0, label=f"path {index}")
-        ax.set_title(symbol, fontsize=9)
+        ax.set_title(symbol + (f" (the same on all {len(indices)} paths drawn)" if same else ""), fontsize=9)
         _usd_axis(ax)
         ax.grid(alpha=0.3)
     axes[-1][0].set_xlabel(label)
@@ -522,6 +526,9 @@ def plot_cascade(series: SeriesByPath, out: Path | str, *, step_s: float = 60, t
     for ax, what in zip(axes, ("liquidations per block", "backlog (accounts)", "impact (bps)"), strict=True):
         ax.set_ylabel(what)
         ax.grid(alpha=0.3)
+        if not any(np.any(line.get_ydata()) for line in ax.get_lines()):  # say so rather than draw flat lines
+            ax.set_ylim(-1 if what == "impact (bps)" else 0, 1)
+            ax.text(0.5, 0.5, "none on the paths drawn", transform=ax.transAxes, ha="center", va="center")
     axes[0].yaxis.set_major_locator(MaxNLocator(integer=True))
     axes[1].yaxis.set_major_locator(MaxNLocator(integer=True))
     axes[2].set_xlabel(label)
@@ -530,9 +537,17 @@ def plot_cascade(series: SeriesByPath, out: Path | str, *, step_s: float = 60, t
     return _write_png(fig, out)
 
 
-def plot_convergence(table: pd.DataFrame, out: Path | str, *, metrics: Sequence[str], title: str = "") -> Path:
+def plot_convergence(
+    table: pd.DataFrame,
+    out: Path | str,
+    *,
+    metrics: Sequence[str],
+    titles: Mapping[str, str] | None = None,
+    title: str = "",
+) -> Path:
     """Each metric and its two-sided interval (``<metric>_ci_low`` / ``_ci_high``) against the
-    number of paths summarized (column ``n_paths``), one panel per metric, log-scaled x."""
+    number of paths summarized (column ``n_paths``), one panel per metric (titled by
+    ``titles[metric]`` when given, else its name), log-scaled x."""
     if not isinstance(table, pd.DataFrame) or table.empty or "n_paths" not in table.columns:
         raise InvalidParameter("plot_convergence needs a table with an n_paths column and at least one row")
     metrics = list(metrics)
@@ -545,7 +560,8 @@ def plot_convergence(table: pd.DataFrame, out: Path | str, *, metrics: Sequence[
     for row, metric in enumerate(metrics):
         ax = axes[row][0]
         y = np.asarray([float(v) for v in table[metric]], dtype=np.float64)
-        ax.plot(n, y, marker="o", ms=3, color=_MARKET, lw=1.2, label=metric)
+        ax.plot(n, y, marker="o", ms=3, color=_MARKET, lw=1.2)
+        notes = []
         low, high = f"{metric}_ci_low", f"{metric}_ci_high"
         if low in table.columns and high in table.columns:
             lo = np.asarray([float(v) for v in table[low]], dtype=np.float64)
@@ -556,12 +572,14 @@ def plot_convergence(table: pd.DataFrame, out: Path | str, *, metrics: Sequence[
             open_ended = ~np.isfinite(hi)
             if open_ended.any():  # no order statistic bounds it yet: say so rather than draw a band
                 last = int(n[open_ended].max())
-                unresolved = f"upper bound unresolved to n={last}"
-                ax.axvspan(n[0], last, color=_REDUCE_ONLY, alpha=0.15, lw=0, label=unresolved)
-                ax.legend(fontsize=7, loc="upper right")
+                ax.axvspan(n[0], last, color=_REDUCE_ONLY, alpha=0.15, lw=0)
+                notes.append(f"upper bound unresolved to n = {last:,} (shaded)")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos, m=metric: format_metric(m, v)))
         ax.set_ylim(bottom=0)  # every headline metric is non-negative
-        ax.set_title(metric + (" (zero on every path so far)" if not np.nan_to_num(y).any() else ""), fontsize=9)
+        if not np.nan_to_num(y).any():
+            notes.append("zero on every path so far")
+        name = (titles or {}).get(metric, metric)
+        ax.set_title(name + "".join(f"; {note}" for note in notes), fontsize=9)
         ax.grid(alpha=0.3)
         ax.set_xscale("log")
         ax.set_xticks(n, [f"{int(v):,}" for v in n])  # the checkpoints, in whole paths

@@ -32,13 +32,17 @@ from numpy.typing import NDArray
 from protocol.errors import InvalidParameter
 from simulator import plots
 from simulator.config import StudyConfig
-from simulator.results import METRICS, collateral_series, market_series
-from simulator.store import ResultStore, atomic_write
+from simulator.results import METRICS, asset_bad_debt, collateral_series, market_bad_debt, market_series
+from simulator.store import ResultStore, atomic_write, usd_column
 from simulator.summary import (
     CONVERGENCE_METRICS,
     INTERVAL_METHOD,
+    MIN_BOOTSTRAP_PATHS,
     PERCENTILE_METHOD,
+    RESOLVED_RELATIVE_WIDTH,
+    SUMMARY_FIELDS,
     convergence,
+    headline_rows,
     resolution_notes,
     summary_headers,
     summary_rows,
@@ -202,23 +206,30 @@ def _study_plots(
         plots.plot_bad_debt(metrics, out_dir / "bad_debt.png")
         drawn.append("bad_debt.png")
         table = convergence(metrics)
-        plots.plot_convergence(table, out_dir / "convergence.png", metrics=CONVERGENCE_METRICS)
+        titles = {m: SUMMARY_FIELDS[m] for m in CONVERGENCE_METRICS}
+        plots.plot_convergence(table, out_dir / "convergence.png", metrics=CONVERGENCE_METRICS, titles=titles)
         drawn.append("convergence.png")
     return drawn
 
 
 #: How bad debt is attributed (the report states it beside the numbers).
 ATTRIBUTION_METHOD = (
-    "Each account's bad debt is split when it is settled. The **price gap** is the shortfall the account already "
-    "had when a keeper first saw it below maintenance (its bankruptcy price was crossed between two accepted oracle "
-    "prices, or while the price was not trusted): no keeper could have prevented it. The rest built up while the "
-    "account waited, and is split over the blocks it waited by what held it: keeper **latency** (the keeper had not "
-    "landed yet), the block's liquidation **cap**, the block's **gas** budget, an **untrusted** price (oracle outage, "
-    "reduce-only), or **other** (the keeper's own margin, no deleveraging counterparty). Shares are of all paths' "
-    "bad debt; a fall in collateral prices is not separated from the market's own move (both act through the "
-    "account's equity)."
+    "Each account's bad debt is split when it is settled, in this order, each cause taking at most what is left. "
+    "The **collateral price fall** comes first: the value (after haircut and cap) the account's collateral lost to "
+    "its prices since the path began — the units it still holds at the last accepted price, the units the "
+    "liquidator bought at the price of the sale; had its collateral kept its value, that much of the debt would not "
+    "exist. The **price gap** is the shortfall the account already had when a keeper first saw it below maintenance "
+    "(its bankruptcy price was crossed between two accepted oracle prices, or while the price was not trusted): no "
+    "keeper could have prevented it. The rest built up while the account waited, and is split over the blocks it "
+    "waited by what held it: keeper **latency** (the keeper had not landed yet), the block's liquidation **cap**, "
+    "the block's **gas** budget, an **untrusted** price (oracle outage, reduce-only), or **other** (the keeper's own "
+    "margin, no deleveraging counterparty, an account never flagged). An account settled several times (one "
+    "bankrupt close per market, then what its collateral sale leaves) uses its collateral fall and its gap once. "
+    "Integer shares, the remainder to the cause with the most blocks: the causes sum to each path's bad debt to the "
+    "wei. Shares are of all paths' bad debt."
 )
 _CAUSE_TITLES = {
+    "collateral": "collateral price fall",
     "gap": "price gap",
     "latency": "keeper latency",
     "block_cap": "block cap",
@@ -240,32 +251,80 @@ def _attribution(metrics: pd.DataFrame) -> str:
     return f"{ATTRIBUTION_METHOD}\n\n{table}"
 
 
-def _breakdown(config: StudyConfig, series: Mapping[int, Mapping[str, Any]]) -> str:
-    """Liquidated notional per market and collateral proceeds per asset, from every kept path."""
-    if not series:
-        return "No per-path series were kept: no breakdown."
+def _breakdown(config: StudyConfig, metrics: pd.DataFrame, series: Mapping[int, Mapping[str, Any]]) -> str:
+    """Bad debt per market (over every path, exact) with the liquidated notional (kept paths),
+    and per collateral asset the bad debt its fall explains with the liquidator's proceeds."""
     params = config.book_params()
-    n = len(series)
+    n, kept = len(metrics), len(series)
+    total = float(metrics["bad_debt_usd"].sum())
 
     def finals(name: str) -> NDArray[np.float64]:
         return np.asarray([float(s[name][-1]) if name in s else 0.0 for s in series.values()])
 
-    rows = []
-    for what, items in (
-        ("market", [(mp.symbol, market_series(mp.market_id)) for mp in params.markets]),
-        ("collateral", [(cp.symbol, collateral_series(cp.asset_id)) for cp in params.collaterals]),
-    ):
-        values = {symbol: finals(name) for symbol, name in items}
-        total = sum(float(v.sum()) for v in values.values())
-        for symbol, v in values.items():
-            share = f"{float(v.sum()) / total:.1%}" if total else "—"
-            rows.append((what, symbol, plots.format_usd(float(v.mean())), plots.format_usd(float(v.max())), share))
-    header = ("kind", "market or asset", "mean per path", "worst path", "share of its kind")
-    caption = (
-        f"Over {n:,} paths: liquidated notional at the oracle price per market, and the proceeds of collateral the "
-        "liquidator bought per asset (USD)."
+    def debt(column: str) -> tuple[str, str, str]:
+        values = metrics[usd_column(column)]
+        share = f"{float(values.sum()) / total:.1%}" if total else "—"
+        return plots.format_usd(float(values.mean())), plots.format_usd(float(values.max())), share
+
+    def flow(name: str) -> str:
+        return plots.format_usd(float(finals(name).mean())) if kept else "—"
+
+    rows = [
+        ("market", mp.symbol, *debt(market_bad_debt(mp.market_id)), flow(market_series(mp.market_id)))
+        for mp in params.markets
+    ]
+    rows.append(("market", "none (no losing close)", *debt("bad_debt_no_market_wad"), "—"))
+    rows += [
+        ("collateral", cp.symbol, *debt(asset_bad_debt(cp.asset_id)), flow(collateral_series(cp.asset_id)))
+        for cp in params.collaterals
+    ]
+    header = (
+        "kind",
+        "market or asset",
+        "bad debt, mean per path",
+        "bad debt, worst path",
+        "share of all bad debt",
+        "liquidated notional / collateral proceeds, mean per path",
     )
-    return caption + "\n\n" + markdown_table(header, rows, align="llrrr")
+    caption = (
+        f"Bad debt over all {n:,} paths (USD, exact sums). Per market: what its bankrupt closes settled (F-15), plus "
+        "its share of what an account's collateral sale left (an account still holding collateral settles nothing "
+        "at the close), split over the markets by the losses the account's liquidations realized in each, the F-15 "
+        "rule applied to the residual; what no losing close explains (funding, fees) has no market. The market "
+        "rows sum to the total. Per collateral asset: the collateral-price-fall cause of the attribution, by asset. "
+        "Last column, over the "
+        f"{kept:,} paths whose series were kept: liquidated notional at the oracle price per market, proceeds of the "
+        "collateral the liquidator bought per asset."
+    )
+    return caption + "\n\n" + markdown_table(header, rows, align="llrrrr")
+
+
+def _keepers(config: StudyConfig, summary: Mapping[str, float | int]) -> str:
+    """Keeper economics at the study's gas price."""
+    kc = config.keepers
+    ratio = float(summary["keeper_revenue_to_gas_cost"])
+    cost = plots.format_usd(float(summary["keeper_gas_cost_mean_usd"]))
+    verdict = "—" if math.isnan(ratio) else f"{ratio:,.2f}"
+    return (
+        f"Gas priced at **{kc.gas_price_gwei:g} gwei** and **{plots.format_usd(kc.gas_token_usd)} per ETH** "
+        "(`keepers.gas_price_gwei`, `keepers.gas_token_usd`). Per path, mean: keeper revenue "
+        f"{plots.format_usd(float(summary['keeper_rewards_mean_usd']))}, gas "
+        f"{float(summary['keeper_gas_mean']):,.0f} costing {cost}, "
+        f"net {plots.format_usd(float(summary['keeper_profit_mean_usd']))}; revenue / gas cost over all paths "
+        f"{verdict}."
+    )
+
+
+def _headline(summary: Mapping[str, float | int]) -> str:
+    level = f"{float(summary.get('confidence', DEFAULT_CONFIDENCE)):.0%}"
+    header = ("metric", "point", f"{level} interval", "resolvable")
+    table = markdown_table(header, headline_rows(summary), align="lrrl")
+    return (
+        f"{table}\n\nResolvable: a percentile that is not just the worst path and has a finite interval, an expected "
+        f"shortfall whose tail holds more than one path, any other value whose interval is at most "
+        f"{RESOLVED_RELATIVE_WIDTH:g} times the value wide (a bootstrap interval from at least {MIN_BOOTSTRAP_PATHS} "
+        "paths); a **no** says the path count cannot support the number (add paths: it extends the study)."
+    )
 
 
 @dataclass(frozen=True)
@@ -319,6 +378,10 @@ def _write_study_report(
         f"Fingerprint `{store.fingerprint}`; created {manifest.get('created_utc', '?')}, "
         f"report written {datetime.now(UTC).isoformat(timespec='seconds')}.",
         "",
+        "## Headline",
+        "",
+        _headline(summary),
+        "",
         "## Summary",
         "",
         f"Money in USD. Every statistic has a two-sided interval and a one-sided upper bound at "
@@ -342,7 +405,11 @@ def _write_study_report(
         "",
         "## Breakdown by market and collateral asset",
         "",
-        _breakdown(config, everything),
+        _breakdown(config, metrics, everything),
+        "",
+        "## Keepers",
+        "",
+        _keepers(config, summary),
         "",
         "## Worst paths",
         "",
@@ -584,6 +651,9 @@ def write_stress_report(
             f"{len(w.metrics):,} paths of {run.steps:,} steps of {run.step_s} s, "
             f"{run.accounts:,} accounts, price model `{w.config.price.model}`."
         )
+    lines += ["", "## Headline", ""]
+    for section, w in written:
+        lines += [f"### {section.title}", "", _headline(w.summary), ""]
     header = ["quantity", *(section.title for section, _ in written)]
     lines += [
         "",

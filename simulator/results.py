@@ -6,6 +6,7 @@ float64 per grid point (``steps + 1`` values) and exist only for plots and repor
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -14,19 +15,25 @@ import numpy as np
 from numpy.typing import NDArray
 
 from protocol.errors import InvalidParameter
+from protocol.params import Params
 
 __all__ = [
+    "ASSET_BAD_DEBT_PREFIX",
     "BAD_DEBT_CAUSES",
     "COLLATERAL_SERIES_PREFIX",
     "FEED_SERIES_PREFIX",
+    "MARKET_BAD_DEBT_PREFIX",
     "MARKET_SERIES_PREFIX",
     "METRICS",
     "SERIES",
     "MetricKind",
     "PathResult",
+    "asset_bad_debt",
     "collateral_series",
     "feed_series",
+    "market_bad_debt",
     "market_series",
+    "study_metrics",
 ]
 
 
@@ -45,17 +52,25 @@ class MetricKind(Enum):
 
 #: Causes a path's bad debt is split by (``bad_debt_<cause>_wad``; the method is
 #: :meth:`simulator.engine._PathRun.attribute`).
-BAD_DEBT_CAUSES = ("gap", "latency", "block_cap", "gas", "untrusted", "other")
+BAD_DEBT_CAUSES = ("collateral", "gap", "latency", "block_cap", "gas", "untrusted", "other")
 
 #: Every metric of a path, with its kind and meaning.
 METRICS: dict[str, tuple[MetricKind, str]] = {
     "bad_debt_wad": (MetricKind.WAD, "negative balances of bankrupt accounts settled by the protocol (USD)"),
+    "bad_debt_collateral_wad": (
+        MetricKind.WAD,
+        "bad debt the fall of the account's collateral prices since the path began explains (USD)",
+    ),
     "bad_debt_gap_wad": (MetricKind.WAD, "bad debt an account already had when first flagged: the price gap (USD)"),
     "bad_debt_latency_wad": (MetricKind.WAD, "bad debt built up while the keeper was landing (USD)"),
     "bad_debt_block_cap_wad": (MetricKind.WAD, "bad debt built up while the block's liquidation cap held it (USD)"),
     "bad_debt_gas_wad": (MetricKind.WAD, "bad debt built up while the block's gas budget held it (USD)"),
     "bad_debt_untrusted_wad": (MetricKind.WAD, "bad debt built up while a price it needed was not trusted (USD)"),
     "bad_debt_other_wad": (MetricKind.WAD, "bad debt built up while the keeper's margin or ADL held it (USD)"),
+    "bad_debt_no_market_wad": (
+        MetricKind.WAD,
+        "bad debt settled with no position left that no losing close explains (funding, fees) (USD)",
+    ),
     "insurance_fund_start_wad": (MetricKind.WAD, "insurance fund after set-up (USD)"),
     "insurance_fund_min_wad": (MetricKind.WAD, "lowest insurance fund over the path (USD)"),
     "insurance_fund_end_wad": (MetricKind.WAD, "insurance fund at the end (USD)"),
@@ -70,6 +85,11 @@ METRICS: dict[str, tuple[MetricKind, str]] = {
     "accounts_liquidated": (MetricKind.COUNT, "distinct accounts liquidated or deleveraged at least once"),
     "liquidated_notional_wad": (MetricKind.WAD, "notional closed by liquidations at the oracle price (USD)"),
     "keeper_rewards_wad": (MetricKind.WAD, "penalty shares paid to keepers (USD)"),
+    "keeper_gas_cost_wad": (
+        MetricKind.WAD,
+        "what the keepers' and the collateral liquidator's gas cost at keepers.gas_price_gwei and "
+        "keepers.gas_token_usd (USD, rounded up)",
+    ),
     "deferred_liquidations": (
         MetricKind.COUNT,
         "keeper actions postponed (summed over blocks) by the gas budget, the block cap or an untrusted price",
@@ -134,6 +154,42 @@ def _is_keyed_series(name: str) -> bool:
     return any(name.startswith(p) and name.removeprefix(p).isdigit() for p in _PREFIXES)
 
 
+#: Prefix of the per-market bad-debt metrics: ``bad_debt_market_<market_id>_wad``, the bad debt
+#: settled at that market's bankrupt closes (F-15 ``ShortfallSettled``) plus its share of what an
+#: account's collateral sale left (``BadDebtSettled``), split by the losses the account's closes
+#: realized in each market. With ``bad_debt_no_market_wad`` they sum to ``bad_debt_wad`` exactly.
+MARKET_BAD_DEBT_PREFIX = "bad_debt_market_"
+#: Prefix of the per-collateral-asset bad-debt metrics: ``bad_debt_asset_<asset_id>_wad``, the
+#: part of ``bad_debt_collateral_wad`` (the collateral-price-fall cause) owed to that asset's fall;
+#: they sum to it exactly.
+ASSET_BAD_DEBT_PREFIX = "bad_debt_asset_"
+_KEYED_METRICS = re.compile(f"(?:{MARKET_BAD_DEBT_PREFIX}|{ASSET_BAD_DEBT_PREFIX})[0-9]+_wad")
+
+
+def market_bad_debt(market_id: int) -> str:
+    """Name of market ``market_id``'s bad-debt metric (USD WAD)."""
+    return f"{MARKET_BAD_DEBT_PREFIX}{market_id}_wad"
+
+
+def asset_bad_debt(asset_id: int) -> str:
+    """Name of collateral asset ``asset_id``'s bad-debt metric (USD WAD): the collateral-fall cause's share."""
+    return f"{ASSET_BAD_DEBT_PREFIX}{asset_id}_wad"
+
+
+def study_metrics(params: Params) -> dict[str, tuple[MetricKind, str]]:
+    """Every metric a path of a book with ``params`` (:meth:`StudyConfig.book_params`) has:
+    :data:`METRICS`, then one bad-debt metric per traded market and per collateral asset."""
+    out = dict(METRICS)
+    for mp in params.markets:
+        out[market_bad_debt(mp.market_id)] = (
+            MetricKind.WAD,
+            f"bad debt {mp.symbol}'s closes left: settled at its bankrupt closes or its share of a residual (USD)",
+        )
+    for cp in params.collaterals:
+        out[asset_bad_debt(cp.asset_id)] = (MetricKind.WAD, f"bad debt the fall of {cp.symbol} explains (USD)")
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class PathResult:
     """The outcome of one path: its seed, exact metrics and plot series."""
@@ -147,9 +203,13 @@ class PathResult:
     series: Mapping[str, NDArray[np.float64]]
 
     def __post_init__(self) -> None:
-        if set(self.metrics) != set(METRICS):
-            missing, extra = set(METRICS) - set(self.metrics), set(self.metrics) - set(METRICS)
-            raise InvalidParameter(f"path metrics must be exactly METRICS (missing {missing}, unexpected {extra})")
+        missing = set(METRICS) - set(self.metrics)
+        extra = {n for n in set(self.metrics) - set(METRICS) if not _KEYED_METRICS.fullmatch(n)}
+        if missing or extra:
+            raise InvalidParameter(
+                f"path metrics must be METRICS plus per-market and per-asset bad debt (missing {missing}, "
+                f"unexpected {extra})"
+            )
         for name, value in self.metrics.items():
             if isinstance(value, bool) or not isinstance(value, int):
                 raise InvalidParameter(f"metric {name} must be an integer, got {value!r}")

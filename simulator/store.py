@@ -47,7 +47,7 @@ from numpy.typing import NDArray
 
 from protocol.errors import InvalidParameter
 from simulator.config import MAX_PATHS, StudyConfig
-from simulator.results import METRICS, MetricKind, PathResult
+from simulator.results import MetricKind, PathResult, study_metrics
 
 if sys.platform != "win32":
     import fcntl
@@ -206,13 +206,13 @@ class PathRecord:
         )
 
 
-def _schema(fingerprint: str) -> pa.Schema:
+def _schema(fingerprint: str, metrics: Mapping[str, MetricKind]) -> pa.Schema:
     fields = [
         pa.field("path_index", pa.int64(), nullable=False),
         pa.field("seed_entropy", pa.string(), nullable=False),
         pa.field("spawn_key", pa.string(), nullable=False),
     ]
-    for name, (kind, _) in METRICS.items():
+    for name, kind in metrics.items():
         arrow = {MetricKind.WAD: _DECIMAL_TYPE, MetricKind.FLAG: pa.bool_()}.get(kind, pa.int64())
         fields.append(pa.field(name, arrow, nullable=False))
     return pa.schema(fields, metadata={_FINGERPRINT_KEY: fingerprint.encode()})
@@ -221,6 +221,8 @@ def _schema(fingerprint: str) -> pa.Schema:
 def _column(name: str, kind: MetricKind, records: Sequence[PathRecord]) -> list[object]:
     out: list[object] = []
     for r in records:
+        if name not in r.metrics:
+            raise InvalidParameter(f"path {r.path_index} has no metric {name}; the study's book records it")
         v = r.metrics[name]
         where = f"metric {name} of path {r.path_index}"
         if kind is MetricKind.WAD:
@@ -338,7 +340,10 @@ class ResultStore:
             "keep_series": keep_series,
             "novation_version": _version(),
             "numpy_version": np.__version__,
-            "metrics": {name: {"kind": kind.value, "meaning": text} for name, (kind, text) in METRICS.items()},
+            "metrics": {
+                name: {"kind": kind.value, "meaning": text}
+                for name, (kind, text) in study_metrics(config.book_params()).items()
+            },
             "money": "*_wad metrics are stored as exact decimal128(38, 18) USD; x WAD = x * 10**-18 USD",
             "config": config.to_dict(),
             "extra": dict(extra or {}),
@@ -368,6 +373,15 @@ class ResultStore:
     def n_paths(self) -> int:
         """Paths the study has in all (``run.paths``)."""
         return int(self.manifest["n_paths"])
+
+    @property
+    def metrics(self) -> dict[str, MetricKind]:
+        """The study's per-path metrics and their kinds (as its manifest records them):
+        :data:`~simulator.results.METRICS` and the per-market and per-asset bad debt."""
+        try:
+            return {name: MetricKind(entry["kind"]) for name, entry in self.manifest["metrics"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise InvalidParameter(f"{self.manifest_path} lists no valid metrics; rerun the study") from None
 
     def config(self) -> StudyConfig:
         """The study configuration recorded in the manifest."""
@@ -409,13 +423,14 @@ class ResultStore:
         recs = sorted(records, key=lambda r: r.path_index)
         if not recs:
             return None
-        schema = _schema(self.fingerprint)
+        kinds = self.metrics
+        schema = _schema(self.fingerprint, kinds)
         columns: dict[str, list[object]] = {
             "path_index": [r.path_index for r in recs],
             "seed_entropy": [str(r.seed_entropy) for r in recs],
             "spawn_key": [",".join(map(str, r.spawn_key)) for r in recs],
         }
-        for name, (kind, _) in METRICS.items():
+        for name, kind in kinds.items():
             columns[name] = _column(name, kind, recs)
         table = pa.Table.from_pydict(columns, schema=schema)
         for r in recs:
@@ -465,22 +480,23 @@ class ResultStore:
         """Every stored path below :attr:`n_paths`, one row each, sorted by ``path_index``.
 
         Columns: ``path_index`` (int64), ``seed_entropy`` (decimal string), ``spawn_key``
-        (``"1,7"``), then every metric of :data:`~simulator.results.METRICS`: ``*_wad``
+        (``"1,7"``), then every metric of the study (:attr:`metrics`): ``*_wad``
         columns hold the **exact USD amount** as :class:`~decimal.Decimal` (``usd_to_wad`` gives
         the WAD integer back), counts and seconds int64, flags bool. For plotting, each ``*_wad``
         metric also gets a float64 ``*_usd`` column (e.g. ``bad_debt_usd``).
         """
-        schema = _schema(self.fingerprint)
+        kinds = self.metrics
+        schema = _schema(self.fingerprint, kinds)
         tables = [self._read_part(p).select(schema.names) for _, p in self._parts()]
         table = pa.concat_tables(tables) if tables else schema.empty_table()
         df = table.to_pandas()
         if not len(df):
-            df = df.astype({name: object for name, (k, _) in METRICS.items() if k is MetricKind.WAD})
+            df = df.astype({name: object for name, k in kinds.items() if k is MetricKind.WAD})
         # two part files can hold the same path only if two runs wrote at once; paths are
         # deterministic, so the copies are equal and one is kept
         df = df[df["path_index"] < self.n_paths]  # paths of a longer run of the same study stay stored
         df = df.sort_values("path_index", kind="stable").drop_duplicates("path_index").reset_index(drop=True)
-        for name, (kind, _) in METRICS.items():
+        for name, kind in kinds.items():
             if kind is MetricKind.WAD:
                 df[usd_column(name)] = np.asarray([float(v) for v in df[name]], dtype=np.float64)
         return df

@@ -65,6 +65,7 @@ __all__ = [
     "ALL_FIELDS",
     "CONVERGENCE_METRICS",
     "ES_FIELDS",
+    "HEADLINE_METRICS",
     "INTERVAL_FIELDS",
     "INTERVAL_METHOD",
     "PERCENTILE_FIELDS",
@@ -74,9 +75,11 @@ __all__ = [
     "Z95",
     "checkpoints",
     "convergence",
+    "headline_rows",
     "jsonable",
     "nearest_rank",
     "resolution_notes",
+    "resolvable",
     "summarize",
     "summary_headers",
     "summary_rows",
@@ -110,6 +113,7 @@ SUMMARY_FIELDS: dict[str, str] = {
     "bad_debt_es975_usd": "bad debt, expected shortfall 97.5 % (USD)",
     "bad_debt_es99_usd": "bad debt, expected shortfall 99 % (USD)",
     "bad_debt_max_usd": "bad debt, worst path (USD)",
+    "bad_debt_collateral_share": "bad debt attributed to the fall of collateral prices, share",
     "bad_debt_gap_share": "bad debt attributed to the price gap (already bankrupt when first flagged), share",
     "bad_debt_latency_share": "bad debt attributed to keeper latency, share",
     "bad_debt_block_cap_share": "bad debt attributed to the block's liquidation cap, share",
@@ -152,7 +156,10 @@ SUMMARY_FIELDS: dict[str, str] = {
     "liquidation_impact_max_bps_mean": "largest price impact of liquidation sales (bps), mean over paths",
     "keeper_rewards_mean_usd": "keeper revenue (penalty shares) per path, mean (USD)",
     "keeper_gas_mean": "gas the keepers and the collateral liquidator spent per path, mean",
-    "keeper_revenue_per_mgas_usd": "keeper revenue per million gas spent (USD; compare with the gas price)",
+    "keeper_revenue_per_mgas_usd": "keeper revenue per million gas spent (USD)",
+    "keeper_gas_cost_mean_usd": "keepers' gas cost per path at the study's gas price, mean (USD)",
+    "keeper_profit_mean_usd": "keeper revenue minus gas cost per path, mean (USD)",
+    "keeper_revenue_to_gas_cost": "keeper revenue / gas cost over all paths (above 1: keeping pays)",
     "oracle_rejections_mean": "price readings rejected by the oracle guards per path, mean",
     "reduce_only_mean_s": "time some market was reduce-only (price not trusted) per path, mean (s)",
 }
@@ -397,6 +404,13 @@ def summarize(df: pd.DataFrame, confidence: float = DEFAULT_CONFIDENCE) -> dict[
     s.out["keeper_revenue_per_mgas_usd"] = (
         float(sum(wad["keeper_rewards_wad"], zero) * 10**6 / gas) if gas else math.nan
     )
+    cost = wad["keeper_gas_cost_wad"]
+    s.mean("keeper_gas_cost_mean_usd", cost)
+    s.mean("keeper_profit_mean_usd", [r - c for r, c in zip(wad["keeper_rewards_wad"], cost, strict=True)])
+    total_cost = sum(cost, zero)
+    s.out["keeper_revenue_to_gas_cost"] = (
+        float(sum(wad["keeper_rewards_wad"], zero) / total_cost) if total_cost else math.nan
+    )
     s.mean("oracle_rejections_mean", ints["oracle_rejections"])
     s.mean("reduce_only_mean_s", ints["reduce_only_s"])
     return s.out
@@ -440,6 +454,83 @@ def upper_bound(summary: Mapping[str, float | int], metric: str) -> float:
     (``metric_upper``) when it has one, else the metric itself (already a bound, or a count)."""
     value = summary.get(f"{metric}_upper", summary[metric])
     return float(value)
+
+
+#: The report's headline metrics, in order.
+HEADLINE_METRICS = (
+    "p_bad_debt",
+    "bad_debt_mean_usd",
+    "bad_debt_p95_usd",
+    "bad_debt_p99_usd",
+    "bad_debt_es975_usd",
+    "bad_debt_es99_usd",
+    "p_fund_depleted",
+    "fund_drawdown_p99_share",
+    "fund_coverage_p99",
+    "p_socialized_loss",
+    "socialized_loss_es99_usd",
+    "p_uncovered_loss",
+    "keeper_profit_mean_usd",
+)
+#: Relative width (interval width over the point) up to which an interval resolves its metric:
+#: the interval lies within about +-25 % of the value.
+RESOLVED_RELATIVE_WIDTH = 0.5
+#: Fewest paths a bootstrap interval (means, expected shortfalls) is trusted with: below it the
+#: resamples take too few distinct values to bound anything.
+MIN_BOOTSTRAP_PATHS = 20
+
+
+def resolvable(summary: Mapping[str, float | int], name: str) -> tuple[bool, str]:
+    """Whether the path count resolves ``name`` at the summary's confidence, and why not.
+
+    A percentile (and the coverage ratio, through the 99th percentile) is resolved when it is
+    not just the worst path and its two-sided interval is finite (:func:`paths_for_quantile` at
+    the interval's one-sided level);
+    an expected shortfall when its tail holds more than one path; a probability, mean or
+    expected shortfall when its two-sided interval is at most :data:`RESOLVED_RELATIVE_WIDTH`
+    times the point (a probability no path showed is not resolved: only its upper bound is), and
+    a bootstrap interval needs at least :data:`MIN_BOOTSTRAP_PATHS` paths."""
+    n = int(summary["n_paths"])
+    confidence = float(summary.get("confidence", DEFAULT_CONFIDENCE))
+    base = "bad_debt_p99_usd" if name == "fund_coverage_p99" else name
+    if base in PERCENTILE_FIELDS:
+        q = PERCENTILE_FIELDS[base]
+        needed = paths_for_quantile(q, (1 + confidence) / 2)  # the two-sided interval's upper end
+        if is_worst_path(n, q) or n < needed:
+            return False, f"needs {needed:,} paths for its interval" if n < needed else "just the worst path"
+        return True, ""
+    if base in ES_FIELDS and n * (1 - ES_FIELDS[base]) <= 1:
+        return False, "its tail is one path"
+    if base not in PROBABILITY_FIELDS and n < MIN_BOOTSTRAP_PATHS:
+        return False, f"a bootstrap needs {MIN_BOOTSTRAP_PATHS} paths"
+    point = float(summary[base])
+    low, high = float(summary.get(f"{base}_ci_low", math.nan)), float(summary.get(f"{base}_ci_high", math.nan))
+    if math.isnan(point) or math.isnan(low) or math.isnan(high):
+        return False, "undefined"
+    if base in PROBABILITY_FIELDS and point == 0:
+        return False, f"no path showed it; upper bound {_format_percent(float(summary[f'{base}_upper']))}"
+    if point == 0 and high == 0:
+        return False, "zero on every path"
+    if high - low > RESOLVED_RELATIVE_WIDTH * abs(point):
+        return False, "interval wider than the value"
+    return True, ""
+
+
+def headline_rows(summary: Mapping[str, float | int]) -> list[tuple[str, str, str, str]]:
+    """The headline table: ``(metric, point, two-sided interval, resolvable yes/no and why not)``
+    for each of :data:`HEADLINE_METRICS` (see :func:`resolvable`)."""
+    rows = []
+    for name in HEADLINE_METRICS:
+        if name not in summary:
+            continue
+        point = _format_value(name, summary[name])
+        interval = ""
+        if f"{name}_ci_low" in summary:
+            low, high = summary[f"{name}_ci_low"], summary[f"{name}_ci_high"]
+            interval = f"[{_format_value(name, low)}, {_format_value(name, high)}]"
+        ok, why = resolvable(summary, name)
+        rows.append((SUMMARY_FIELDS[name], point, interval, "yes" if ok else f"no: {why}"))
+    return rows
 
 
 def resolution_notes(summary: Mapping[str, float | int]) -> list[str]:

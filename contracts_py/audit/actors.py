@@ -41,7 +41,7 @@ from protocol.actions import (
 from protocol.clearing_house import ClearingHouse
 from protocol.constants import MAX_FEE_RATE, MAX_FUNDING_RATE_PER_S, WAD
 from protocol.errors import ProtocolRevert
-from protocol.keeper import adl_counterparties, keeper_actions
+from protocol.keeper import adl_action, adl_counterparties, keeper_actions
 from protocol.orders import OrderDomain, OrderSigner
 
 __all__ = [
@@ -248,12 +248,17 @@ def _liquidate_collateral(w: World) -> Action:
 
 
 def _deleverage(w: World) -> Action:
+    """The ADL queue (propose, challenge, execute): mostly the reference keeper's next step for a
+    trader's position, else a list of other traders (maybe empty, maybe skipping the top)."""
     target, market = w.trader(), w.market()
     ranked = adl_counterparties(w.model, target, market)
-    if not ranked or w.rng.random() < 0.3:
-        others = [t for t in ACTORS.traders if t != target]
-        ranked = tuple(others[: int(w.rng.integers(1, len(others) + 1))])
-    return AutoDeleverage(ACTORS.keeper, target, market, ranked)
+    acct = w.model.state.accounts.get(target)
+    if acct is not None and market in acct.positions and w.rng.random() >= 0.3:
+        step = adl_action(w.model, ACTORS.keeper, target, market, ranked)
+        if step is not None:
+            return step
+    others = [t for t in ACTORS.traders if t != target]
+    return AutoDeleverage(ACTORS.keeper, target, market, tuple(others[: int(w.rng.integers(0, len(others) + 1))]))
 
 
 def _fund_insurance(w: World) -> Action:

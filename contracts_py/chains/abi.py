@@ -166,6 +166,19 @@ class ContractABI:
         fn = self.function(fn_name, len(args))
         return fn.selector + _encode(fn.input_types, args, f"{self.name}.{fn_name}")
 
+    def decode_call(self, data: bytes) -> tuple[str, tuple[Any, ...]]:
+        """The function name and decoded arguments of calldata ``data`` (selector plus
+        ABI-encoded arguments), the inverse of :meth:`encode_call`; ChainError when no function
+        has its selector or the arguments do not decode."""
+        fn = next((f for f in self._functions.values() if f.selector == bytes(data[:4])), None)
+        if fn is None:
+            raise ChainError(f"{self.name} has no function with selector 0x{bytes(data[:4]).hex()}")
+        try:
+            values = abi_decode(list(fn.input_types), bytes(data[4:]))
+        except (DecodingError, ValueError) as exc:
+            raise ChainError(f"cannot decode the arguments of {self.name}.{fn.name}: {exc}") from None
+        return fn.name, tuple(_normalize(v, t) for v, t in zip(values, fn.input_types, strict=True))
+
     def encode_constructor(self, args: Sequence[Any]) -> bytes:
         """ABI-encoded constructor arguments (appended to the init code)."""
         if len(args) != len(self._constructor_types):

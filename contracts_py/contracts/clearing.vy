@@ -130,7 +130,6 @@ def require_initial(account: address, price_reason: String[40]):
 
 
 @internal
-@view
 def check_fill(
     sender: address,
     maker: address,

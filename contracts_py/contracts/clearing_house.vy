@@ -25,17 +25,17 @@
     Time: the chain's clock replaces the model's AdvanceTime; `block.timestamp` is `now_s` and
     `block.number` is `block`.
 
-    Contract split (EIP-170, 24,576 bytes of runtime code per contract): the protocol is three
+    Contract split (EIP-170, 24,576 bytes of runtime code per contract): the protocol is four
     deployed contracts along module lines.
       * clearing_house (this contract): vault, funding, oracle adapter, insurance fund, roles,
         configuration; holds every token and all storage.
       * trading_engine: fills of signed orders (clearing, orders) and order cancellation.
-      * liquidation_engine: liquidation (positions and collateral) and auto-deleveraging
-        (socialized_loss).
-      This contract forwards `fill` and `cancel_order` to the trading engine and `liquidate`,
-      `liquidate_collateral` and `auto_deleverage` to the liquidation engine by DELEGATECALL,
-      so they run on this contract's storage, emit their events from this address and see the
-      original `msg.sender`. All three contracts `initializes: state` first and declare no
+      * liquidation_engine: liquidation (positions and collateral).
+      * adl_engine: auto-deleveraging through the ADL proposal queue (adl_queue, socialized_loss).
+      This contract forwards `fill` and `cancel_order` to the trading engine, `liquidate` and
+      `liquidate_collateral` to the liquidation engine and `auto_deleverage` to the ADL engine
+      by DELEGATECALL, so they run on this contract's storage, emit their events from this address and see the
+      original `msg.sender`. All four contracts `initializes: state` first and declare no
       other storage, so their storage layouts are identical (tests/chain compares them); the
       engines refuse to be called directly. The engine addresses are immutables of this
       contract. Orders are signed for this contract's EIP-712 domain (`eip712Domain`).
@@ -101,6 +101,7 @@ exports: (
     state.block_liquidated_wad,
     state.block_liquidated_at,
     state.order_filled,
+    state.adl_proposals,
     state.feed_symbol,
     state.market_symbol,
     state.collateral_symbol,
@@ -113,23 +114,33 @@ HOUSE_VERSION: public(constant(String[32])) = c.HOUSE_VERSION
 ENGINE: public(immutable(address))
 # the trading engine this contract delegates fills and order cancellation to
 TRADING_ENGINE: public(immutable(address))
+# the ADL engine this contract delegates auto-deleveraging (the proposal queue) to
+ADL_ENGINE: public(immutable(address))
 
 
 @deploy
-def __init__(engine: address, trading_engine: address, settlement_token: address, protocol_params: state.ProtocolParams):
+def __init__(
+    engine: address,
+    trading_engine: address,
+    adl_engine: address,
+    settlement_token: address,
+    protocol_params: state.ProtocolParams,
+):
     """
     @notice Deploy the core; the deployer configures feeds, markets and collateral, then
             hands over to governance with `finish_configuration`.
     @param engine The liquidation engine (delegate target).
     @param trading_engine The trading engine (delegate target).
+    @param adl_engine The ADL engine (delegate target).
     @param settlement_token The settlement ERC20 (asset 0).
     @param protocol_params Protocol-wide parameters, within protocol.params' bounds.
     """
-    assert engine.is_contract and trading_engine.is_contract, "roles: engine has no code"
+    assert engine.is_contract and trading_engine.is_contract and adl_engine.is_contract, "roles: engine has no code"
     assert settlement_token.is_contract, "roles: token has no code"
     assert roles.protocol_in_bounds(protocol_params), "roles: protocol parameters out of bounds"
     ENGINE = engine
     TRADING_ENGINE = trading_engine
+    ADL_ENGINE = adl_engine
     eip712.__init__(c.ORDER_DOMAIN_NAME, c.ORDER_DOMAIN_VERSION)
     state.settlement_token = settlement_token
     state.protocol_params = protocol_params
@@ -395,14 +406,15 @@ def liquidate_collateral(account: address, asset_id: uint256, amount: uint256):
 @nonreentrant
 def auto_deleverage(account: address, market_id: uint256, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]):
     """
-    @notice AutoDeleverage action: close a bankrupt position against ranked counterparties.
-    @dev Runs liquidation_engine.auto_deleverage by DELEGATECALL after the grace period.
+    @notice AutoDeleverage action: propose, challenge or execute the counterparty list a
+            bankrupt position closes against (the ADL proposal queue, F-04/F-10).
+    @dev Runs adl_engine.auto_deleverage by DELEGATECALL after the grace period.
     @param account The bankrupt account.
     @param market_id Market id.
-    @param counterparties Ranked opposite accounts in profit.
+    @param counterparties Ranked opposite accounts in profit (may be empty).
     """
     roles.require_liquidations_resumed()
-    raw_call(ENGINE, msg.data, is_delegate_call=True)
+    raw_call(ADL_ENGINE, msg.data, is_delegate_call=True)
 
 
 @external

@@ -5,6 +5,8 @@
 @dev Amounts are WAD unless named in token units (`amount`); signed quantities are int256.
 """
 
+from . import constants as c
+
 
 event Deposited:
     account: indexed(address)
@@ -117,6 +119,14 @@ event BadDebtSettled:
     debt_wad: uint256
     covered_by_fund_wad: uint256
     socialized_wad: uint256
+
+
+event AdlProposed:
+    account: indexed(address)
+    market_id: uint256
+    proposer: address
+    counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]
+    deadline_s: uint256
 
 
 event ShortfallSettled:

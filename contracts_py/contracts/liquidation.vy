@@ -98,6 +98,20 @@ def _consume_block_cap(notional_wad: uint256, enforce: bool):
 
 @internal
 @view
+def bankrupt_close_due(account: address, market_id: uint256) -> bool:
+    """
+    @notice An empty ADL proposal for the position went unchallenged and is in its execution
+            window (F-10; protocol/adl_queue.py `bankrupt_close_due`): it may close bankrupt.
+    @param account The account.
+    @param market_id Market id.
+    @return Whether the bankrupt close is due.
+    """
+    p: state.AdlProposal = state.adl_proposals[account][market_id]
+    return (p.deadline_s != 0 and len(p.counterparties) == 0 and block.timestamp >= p.deadline_s and block.timestamp <= p.deadline_s + state.protocol_params.adl_window_s)
+
+
+@internal
+@view
 def close_shortfall(account: address, equity: int256, market_id: uint256) -> uint256:
     """
     @notice Share of a bankrupt account's negative equity its position in `market_id` created
@@ -153,7 +167,11 @@ def liquidate(keeper: address, account: address, market_id: uint256, size_wad: u
     penalty: uint256 = 0
     shortfall: uint256 = 0
     if health.equity <= 0:
-        assert (not state.protocol_params.socialized_loss_adl or units.abs_u(health.equity) <= state.insurance_fund), "liquidation: shortfall exceeds insurance fund"
+        # F-10: beyond the fund, ADL first, unless an empty proposal went unchallenged
+        due: bool = state.protocol_params.socialized_loss_adl and self.bankrupt_close_due(account, market_id)
+        assert (not state.protocol_params.socialized_loss_adl or units.abs_u(health.equity) <= state.insurance_fund or due), "liquidation: shortfall exceeds insurance fund"
+        if due:
+            state.adl_proposals[account][market_id] = empty(state.AdlProposal)
         q = units.abs_u(size)
         shortfall = self.close_shortfall(account, health.equity, market_id)
     else:

@@ -1,7 +1,7 @@
 # pragma version ~=0.4.3
 """
 @title liquidation_engine
-@notice Liquidation of positions and collateral and auto-deleveraging, run by the
+@notice Liquidation of positions and collateral, run by the
         clearing_house through DELEGATECALL on its storage (see clearing_house.vy's header).
 @dev Initializes `state` first, exactly as clearing_house does, and declares no storage of
      its own: the two storage layouts are identical. Refuses direct calls. After each action the
@@ -74,18 +74,3 @@ def liquidate_collateral(account: address, asset_id: uint256, amount: uint256):
     liquidation.liquidate_collateral(msg.sender, account, asset_id, amount)
     socialized_loss.settle_bad_debt(account)
     socialized_loss.settle_bad_debt(msg.sender)
-
-
-@external
-def auto_deleverage(account: address, market_id: uint256, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]):
-    """
-    @notice AutoDeleverage action (delegatecall; msg.sender is the keeper).
-    @param account The bankrupt account.
-    @param market_id Market id.
-    @param counterparties Ranked opposite accounts in profit.
-    """
-    self._delegated()
-    socialized_loss.auto_deleverage(account, market_id, counterparties)
-    socialized_loss.settle_bad_debt(account)
-    for cp: address in counterparties:
-        socialized_loss.settle_bad_debt(cp)

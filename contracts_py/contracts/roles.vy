@@ -112,6 +112,8 @@ def protocol_in_bounds(pp: state.ProtocolParams) -> bool:
         and pp.funding_rate_ramp_s >= c.MIN_FUNDING_RATE_RAMP_S
         and pp.funding_rate_ramp_s <= c.MAX_FUNDING_RATE_RAMP_S
         and pp.liquidation_grace_s <= c.MAX_LIQUIDATION_GRACE_S
+        and pp.adl_window_s >= c.MIN_ADL_WINDOW_S
+        and pp.adl_window_s <= c.MAX_ADL_WINDOW_S
         and pp.collateral_liquidation_fee_wad <= c.MAX_COLLATERAL_LIQUIDATION_FEE
     )
 

@@ -114,18 +114,25 @@ def adl_score(upnl_wad: int256, open_notional_wad: int256, notional_wad: uint256
     return units.mul_div(per_cost, c.WAD, convert(equity_wad, uint256), units.DOWN)
 
 
+struct Bankrupt:
+    health: margin.Health
+    size: int256
+    price: uint256
+
+
 @internal
-def auto_deleverage(account: address, market_id: uint256, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]):
+def bankrupt_position(account: address, market_id: uint256, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]) -> Bankrupt:
     """
-    @notice Close a bankrupt position against ranked opposite counterparties.
+    @notice Check that ADL may close the account's position (method, pause, market, the list's
+            addresses, equity below -fund) and return it; the account's funding is settled.
     @param account The bankrupt account.
     @param market_id Market id.
-    @param counterparties Opposite positions in profit, ranked non-increasing by score.
+    @param counterparties The keeper's list.
+    @return Its health at liquidation prices, position size and oracle price.
     """
     assert state.protocol_params.socialized_loss_adl, "socialized_loss: method is pro-rata"
     assert not state.paused, "socialized_loss: paused"
     assert state.market_params[market_id].listed, "socialized_loss: unknown market"
-    assert len(counterparties) != 0, "socialized_loss: no counterparties"
     for i: uint256 in range(len(counterparties), bound=c.MAX_ADL_COUNTERPARTIES):
         assert counterparties[i] != account, "socialized_loss: account is its own counterparty"
     for i: uint256 in range(len(counterparties), bound=c.MAX_ADL_COUNTERPARTIES):
@@ -137,39 +144,120 @@ def auto_deleverage(account: address, market_id: uint256, counterparties: DynArr
     health: margin.Health = margin.account_health_at(account, untrusted)
     assert health.equity < 0, "socialized_loss: account not bankrupt"
     assert units.abs_u(health.equity) > state.insurance_fund, "socialized_loss: insurance fund covers shortfall"
-    size: int256 = state.positions[account][market_id].size
-    s: int256 = units.sign(size)
-    price: uint256 = margin.price_of_market(market_id)
+    return Bankrupt(health=health, size=state.positions[account][market_id].size, price=margin.price_of_market(market_id))
 
-    takes: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES] = []
-    total: uint256 = 0
+
+@internal
+def _opposite(cp: address, market_id: uint256, side: int256) -> bool:
+    """
+    @notice Settle `cp`'s funding; True if its position in `market_id` is opposite to `side`.
+    @param cp The counterparty.
+    @param market_id Market id.
+    @param side Sign of the bankrupt position.
+    @return Whether it is opposite.
+    """
+    funding.settle_account(cp)
+    return units.sign(state.positions[cp][market_id].size) == -side
+
+
+@internal
+@view
+def _score(cp: address, market_id: uint256, upnl: int256, price: uint256) -> uint256:
+    """
+    @notice ADL score of `cp`'s position in `market_id` with unrealized PnL `upnl` at `price`.
+    @param cp The counterparty (every position's price trusted).
+    @param market_id Market id.
+    @param upnl Its unrealized PnL (> 0).
+    @param price Oracle price (WAD).
+    @return The score.
+    """
+    pos: state.Position = state.positions[cp][market_id]
+    cp_untrusted: uint256 = oracle_adapter.require_position_prices(cp, "socialized_loss: price not trusted")
+    cp_health: margin.Health = margin.account_health_at(cp, cp_untrusted)
+    return self.adl_score(upnl, pos.open_notional, margin.notional(pos.size, price), cp_health.equity)
+
+
+@internal
+def counterparty_score(cp: address, market_id: uint256, side: int256, price: uint256) -> uint256:
+    """
+    @notice ADL score of `cp` against a bankrupt `side` position (its funding settled); 0 when it
+            holds no opposite position in profit.
+    @param cp The counterparty.
+    @param market_id Market id.
+    @param side Sign of the bankrupt position.
+    @param price Oracle price (WAD).
+    @return The score.
+    """
+    if not self._opposite(cp, market_id, side):
+        return 0
+    upnl: int256 = margin.unrealized_pnl(state.positions[cp][market_id], price)
+    if upnl <= 0:
+        return 0
+    return self._score(cp, market_id, upnl, price)
+
+
+@internal
+def ranked_scores(market_id: uint256, b: Bankrupt, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]) -> DynArray[uint256, c.MAX_ADL_COUNTERPARTIES]:
+    """
+    @notice Scores of a list whose every entry is opposite and in profit, non-increasing.
+    @param market_id Market id.
+    @param b The bankrupt position.
+    @param counterparties The list.
+    @return Their scores.
+    """
+    scores: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES] = []
     previous: uint256 = max_value(uint256)
     for cp: address in counterparties:
-        funding.settle_account(cp)
-        pos: state.Position = state.positions[cp][market_id]
-        assert units.sign(pos.size) == -s, "socialized_loss: counterparty not opposite"
-        cp_untrusted: uint256 = oracle_adapter.require_position_prices(cp, "socialized_loss: price not trusted")
-        upnl: int256 = margin.unrealized_pnl(pos, price)
+        assert self._opposite(cp, market_id, units.sign(b.size)), "socialized_loss: counterparty not opposite"
+        upnl: int256 = margin.unrealized_pnl(state.positions[cp][market_id], b.price)
         assert upnl > 0, "socialized_loss: counterparty not in profit"
-        cp_health: margin.Health = margin.account_health_at(cp, cp_untrusted)
-        score: uint256 = self.adl_score(upnl, pos.open_notional, margin.notional(pos.size, price), cp_health.equity)
+        score: uint256 = self._score(cp, market_id, upnl, b.price)
         assert score <= previous, "socialized_loss: ranking violated"
         previous = score
-        takes.append(units.abs_u(pos.size))
-        total += units.abs_u(pos.size)
+        scores.append(score)
+    return scores
 
-    q: uint256 = min(units.abs_u(size), total)
-    after: int256 = size - s * units.to_int(q)
-    mm_after: uint256 = (health.maintenance - margin.position_requirement(market_id, size, price, True) + margin.position_requirement(market_id, after, price, True))
+
+@internal
+def deleverage(
+    account: address,
+    market_id: uint256,
+    b: Bankrupt,
+    counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES],
+    size_wad: uint256,
+):
+    """
+    @notice Close up to `size_wad` of the bankrupt position against `counterparties` in order at
+            the ratio-preserving bankruptcy price; one no longer opposite or in profit is passed over.
+    @param account The bankrupt account.
+    @param market_id Market id.
+    @param b The bankrupt position.
+    @param counterparties The executed list.
+    @param size_wad Largest size to close (base units WAD; the queue passes the whole position).
+    """
+    s: int256 = units.sign(b.size)
+    takes: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES] = []
+    total: uint256 = 0
+    for cp: address in counterparties:
+        take: uint256 = 0
+        if self._opposite(cp, market_id, s) and margin.unrealized_pnl(state.positions[cp][market_id], b.price) > 0:
+            take = units.abs_u(state.positions[cp][market_id].size)
+        takes.append(take)
+        total += take
+    q: uint256 = min(min(size_wad, units.abs_u(b.size)), total)
+    if q == 0:
+        return
+    after: int256 = b.size - s * units.to_int(q)
+    mm_after: uint256 = (b.health.maintenance - margin.position_requirement(market_id, b.size, b.price, True) + margin.position_requirement(market_id, after, b.price, True))
     # equity the close consumes at the bankruptcy price (negative: the account is compensated)
-    room: int256 = health.equity - units.smul_div(health.equity, units.to_int(mm_after), health.maintenance, units.FLOOR)
-    total_value: uint256 = clearing.close_value(q, price, size > 0, room)
+    room: int256 = b.health.equity - units.smul_div(b.health.equity, units.to_int(mm_after), b.health.maintenance, units.FLOOR)
+    total_value: uint256 = clearing.close_value(q, b.price, b.size > 0, room)
     remaining: uint256 = q
     value_left: uint256 = total_value
     for i: uint256 in range(len(counterparties), bound=c.MAX_ADL_COUNTERPARTIES):
         take: uint256 = min(remaining, takes[i])
         if take == 0:
-            break
+            continue
         remaining -= take
         value: uint256 = value_left
         if remaining != 0:
@@ -178,7 +266,7 @@ def auto_deleverage(account: address, market_id: uint256, counterparties: DynArr
         # a counterparty gives up at most its profit: never closed beyond its own entry
         cp_pos: state.Position = state.positions[counterparties[i]][market_id]
         entry_cost: uint256 = units.abs_u(units.smul_div(cp_pos.open_notional, units.to_int(take), units.abs_u(cp_pos.size), units.CEIL))
-        if size > 0:
+        if b.size > 0:
             value = min(value, entry_cost)
         else:
             value = max(value, entry_cost)

@@ -95,6 +95,15 @@ struct ProtocolParams:
     funding_rate_ramp_s: uint256
     # seconds after an unpause before liquidations resume
     liquidation_grace_s: uint256
+    # ADL proposal queue: challenge window, then execution window (s)
+    adl_window_s: uint256
+
+
+# a keeper's counterparty list for one bankrupt position (protocol/state.py AdlProposal);
+# deadline_s = 0: none
+struct AdlProposal:
+    counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]
+    deadline_s: uint256
 
 
 # ----------------------------------------------------------------- parameters
@@ -153,3 +162,7 @@ block_liquidated_at: public(uint256)
 # ----------------------------------------------------------------- signed orders
 # filled size (magnitude, WAD) of every order by its EIP-712 hash; max_value(uint256) = cancelled
 order_filled: public(HashMap[bytes32, uint256])
+
+# ----------------------------------------------------------------- ADL proposal queue
+# pending proposal by (bankrupt account, market id)
+adl_proposals: public(HashMap[address, HashMap[uint256, AdlProposal]])

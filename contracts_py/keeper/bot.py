@@ -33,7 +33,7 @@ from contracts_py.build import Builder, house_abi
 from contracts_py.chain_house import call_of
 from contracts_py.chains.abi import ContractABI
 from contracts_py.client import NovationClient
-from contracts_py.keeper.decisions import Work, plan_work
+from contracts_py.keeper.decisions import Work, plan_work, work_action
 from contracts_py.keeper.transactions import LOST_RACE, Journal, RetryingRpc, SentTx, TxSender
 from contracts_py.keeper.wallet import Wallet
 from contracts_py.oracle_deploy import oracle_artifacts
@@ -125,8 +125,9 @@ class Keeper:
             notify=self._tx_event,
         )
         self.accounts: set[str] = set()
-        #: The actions of this process's pending transactions, by key (the model's next block holds them).
-        self._sent_actions: dict[str, Action] = {}
+        #: The actions of the keeper's pending transactions, by key (the model's next block holds
+        #: them); after a restart, those of the journal's pending entries.
+        self._sent_actions: dict[str, Action] = self._journal_actions()
         self._accounts_to = config.from_block - 1
         self.last_block: int | None = None
 
@@ -164,6 +165,20 @@ class Keeper:
             if "ETH" in c.symbol.upper():
                 return c.feed_id
         raise InvalidParameter("no listed collateral prices the gas token: give --gas-feed FEED_ID")
+
+    def _journal_actions(self) -> dict[str, Action]:
+        """The actions of the journal's pending transactions to the house, by key, decoded from
+        their calldata: a restarted keeper counts its in-flight work against the per-block
+        liquidation cap when it plans, as the process that sent it did."""
+        out = {}
+        for e in self.journal.pending():
+            if normalize_address(e.to, "journal entry's target") != self.client.house:
+                continue  # an oracle poke
+            fn, args = self.abi.decode_call(bytes.fromhex(e.data.removeprefix("0x")))
+            action = work_action(self.me, fn, args)
+            if action is not None:
+                out[e.key] = action
+        return out
 
     # ------------------------------------------------------------------ log and counters
 

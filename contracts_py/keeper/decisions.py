@@ -20,6 +20,7 @@ import copy
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from contracts_py.client import Snapshot
 from protocol import events as ev
@@ -30,7 +31,7 @@ from protocol.errors import InvalidParameter, ProtocolRevert
 from protocol.funding import accrued_markets
 from protocol.keeper import keeper_actions
 
-__all__ = ["Work", "plan_work", "screened_candidates", "work_key"]
+__all__ = ["Work", "plan_work", "screened_candidates", "work_action", "work_key"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,20 @@ def work_key(action: Action) -> str:
     if isinstance(action, LiquidateCollateral):
         return f"LiquidateCollateral:{action.account}:{action.asset_id}"
     raise InvalidParameter(f"a keeper does not send {type(action).__name__}")
+
+
+def work_action(keeper: str, fn: str, args: tuple[Any, ...]) -> Action | None:
+    """The action of a transaction ``keeper`` sent to the house calling ``fn(*args)`` (the inverse
+    of :func:`contracts_py.chain_house.call_of` for the keeper's work), None for a call that is
+    not keeper work (a funding poke)."""
+    if fn == "liquidate":
+        return Liquidate(keeper, *args)
+    if fn == "liquidate_collateral":
+        return LiquidateCollateral(keeper, *args)
+    if fn == "auto_deleverage":
+        account, market_id, counterparties = args
+        return AutoDeleverage(keeper, account, market_id, tuple(counterparties))
+    return None
 
 
 def screened_candidates(snap: Snapshot) -> list[str]:

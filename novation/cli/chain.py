@@ -270,12 +270,19 @@ def index(
     ] = 0,
     parquet: Annotated[Path | None, typer.Option("--parquet", help="also export every table to this folder")] = None,
     follow: Annotated[bool, typer.Option("--follow", help="keep following the chain (Ctrl-C stops)")] = False,
+    adapter: Annotated[
+        list[str] | None,
+        typer.Option("--adapter", help="also index this oracle adapter's events (oracle status; repeatable)"),
+    ] = None,
     timeout: Timeout = 30.0,
 ) -> None:
-    """Index the house's events, accounts and account snapshots into SQLite (resumable, reorg-safe)."""
+    """Index the house's events (and its oracle adapters'), accounts and account snapshots into
+    SQLite (resumable, reorg-safe)."""
     from contracts_py.indexer import Indexer, export_parquet
+    from protocol.actions import normalize_address
 
     try:
+        adapters = [normalize_address(a, "--adapter") for a in adapter or ()]
         if parquet is not None and not parquet.is_dir():
             raise InvalidParameter(f"--parquet {parquet} is not a folder; create it first")
         client = _attach(rpc, house, manifest, timeout)
@@ -284,7 +291,14 @@ def index(
             from contracts_py.manifest import load_manifest
 
             start = load_manifest(manifest).start_block
-        indexer = Indexer(client, db, start_block=start, confirmations=confirmations, snapshot_every=snapshot_every)
+        indexer = Indexer(
+            client,
+            db,
+            start_block=start,
+            adapters=adapters,
+            confirmations=confirmations,
+            snapshot_every=snapshot_every,
+        )
         try:
             if follow:
                 indexer.follow()

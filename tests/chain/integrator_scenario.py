@@ -1,13 +1,17 @@
 """A scripted scenario for the integrator tests: signed-order fills, funding, a price drop, a
-liquidation and a collateral deposit, applied to the contracts and the model side by side; and
-:func:`attach_manifest`, which runs it beside a deployment made by ``novation deploy``."""
+liquidation and a collateral deposit, applied to the contracts and the model side by side;
+:func:`scenario_on`, a fresh deployment with the scenario run (the integrator tests' module
+fixture); and :func:`attach_manifest`, which runs it beside a deployment made by ``novation deploy``."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from test_protocol_harness import BTC, USDC, Actors, Differential
 
 from contracts_py.build import Builder
-from contracts_py.chains import Chain, Contract
+from contracts_py.chains import Chain, Contract, make_chain
 from contracts_py.deploy import System, deployment_plan
 from contracts_py.manifest import Manifest
 from protocol.actions import Action, AdvanceTime, Deposit, FundInsurance, Liquidate, PushPrice, SetFundingRate
@@ -20,6 +24,19 @@ def _prices(d: Differential, btc: int, eth: int) -> list[Action]:
     t = d.now + wait
     oracle = d.actors.oracle
     return [AdvanceTime(wait, 1), PushPrice(oracle, 0, btc * WAD, t), PushPrice(oracle, 1, eth * WAD, t)]
+
+
+@contextmanager
+def scenario_on(backend: str) -> Iterator[tuple[Differential, list[str]]]:
+    """A fresh deployment on ``backend`` (``eth-tester``, ``anvil``) with :func:`run_scenario` run,
+    and the traders it used; the chain is closed on exit."""
+    chain = make_chain(backend)
+    try:
+        d = Differential.on_chain(chain)
+        d.reset()
+        yield d, run_scenario(d)
+    finally:
+        chain.close()
 
 
 def run_scenario(d: Differential) -> list[str]:
@@ -92,6 +109,7 @@ def attach_manifest(chain: Chain, manifest: Manifest) -> Differential:
         at("clearing_house"),
         at("liquidation_engine"),
         at("trading_engine"),
+        at("adl_engine"),
         tokens,
         plan,
         lens=at("lens"),

@@ -202,7 +202,7 @@ def test_index_then_at_risk_from_the_db(deployed: Deployed, tmp_path: Path) -> N
     assert set(deployed.traders) <= accounts
     assert snapshots > 0
     assert sorted(p.name for p in tmp_path.glob("*.parquet")) == sorted(
-        f"{t}.parquet" for t in ("events", "blocks", "accounts", "snapshots", "cursor")
+        f"{t}.parquet" for t in ("events", "blocks", "accounts", "snapshots", "cursor", "adapters")
     )
     # at-risk reads its accounts from the index: the same ranking as the event scan
     want = _json(_at_risk_model(deployed.d, 3))

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from integrator_scenario import run_scenario
+from integrator_scenario import scenario_on
 from test_protocol_campaign import CAMPAIGN, _campaign
 from test_protocol_harness import USDC, Differential
 from web3 import Web3
@@ -36,12 +36,8 @@ from protocol.state import Account
 
 @pytest.fixture(scope="module")
 def scenario() -> Iterator[tuple[Differential, list[str]]]:
-    chain = make_chain("eth-tester")
-    d = Differential.on_chain(chain)
-    d.reset()
-    traders = run_scenario(d)
-    yield d, traders
-    chain.close()
+    with scenario_on("eth-tester") as deployed:
+        yield deployed
 
 
 @pytest.fixture(autouse=True)

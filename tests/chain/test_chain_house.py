@@ -151,6 +151,7 @@ def test_differences_name_what_differs_and_refuse_bad_arguments(node):
 def test_exported_artifacts_load(tmp_path):
     paths = export_artifacts(tmp_path, [f"{n}.vy" for n in DEPLOYED_CONTRACTS])
     assert sorted(p.name for p in paths) == [
+        "adl_engine.json",
         "clearing_house.json",
         "erc20.json",
         "lens.json",

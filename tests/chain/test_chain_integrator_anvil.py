@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integrator_scenario import run_scenario
+from integrator_scenario import scenario_on
 from test_protocol_harness import USDC, Differential
 
-from contracts_py.chains import make_chain
 from contracts_py.client import NovationClient
 from contracts_py.indexer import Indexer, export_parquet
 from contracts_py.rpc import HttpRpc, Rpc
@@ -51,12 +50,8 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def scenario() -> Iterator[tuple[Differential, list[str]]]:
-    chain = make_chain("anvil")
-    d = Differential.on_chain(chain)
-    d.reset()
-    traders = run_scenario(d)
-    yield d, traders
-    chain.close()
+    with scenario_on("anvil") as deployed:
+        yield deployed
 
 
 @pytest.fixture(autouse=True)
@@ -137,7 +132,7 @@ def test_indexer_reorg_is_rolled_back(scenario: tuple[Differential, list[str]], 
         assert conn.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] > 0
     paths = export_parquet(db, tmp_path)
     assert sorted(p.name for p in paths) == sorted(
-        f"{t}.parquet" for t in ("events", "blocks", "accounts", "snapshots", "cursor")
+        f"{t}.parquet" for t in ("events", "blocks", "accounts", "snapshots", "cursor", "adapters")
     )
     # a reorganisation deeper than the confirmation depth is refused
     shallow = Indexer(client, tmp_path / "shallow.sqlite", confirmations=0)

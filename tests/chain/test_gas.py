@@ -2,9 +2,10 @@
 
 One deterministic scenario on eth-tester (real transactions, receipts' ``gasUsed``, intrinsic
 gas included) calls every state-changing external function of the clearing house once
-successfully (the liquidation engine's three and the trading engine's two run inside it by
-DELEGATECALL), after the
-deployment's constructors and configuration calls. The table is printed (``pytest -s``) and must
+successfully (the liquidation engine's two, the trading engine's two and the ADL engine's one
+run inside it by DELEGATECALL; ``auto_deleverage`` is measured as a proposal and, labelled
+``(execute)``, as the execution after the ADL window), after the deployment's constructors and
+configuration calls. The table is printed (``pytest -s``) and must
 equal ``gas_snapshot.json`` exactly; after an intended change regenerate it with
 ``NOVATION_UPDATE_GAS=1 .venv/bin/python -m pytest tests/chain/test_gas.py``.
 """
@@ -39,6 +40,7 @@ from protocol.actions import (
     WithdrawFees,
 )
 from protocol.constants import WAD
+from protocol.events import Deleveraged
 from protocol.params import SocializedLossMethod
 from protocol.scenarios import default_params
 
@@ -76,13 +78,22 @@ def scenario(d: Differential) -> list[Action]:
 
 
 def crash(d: Differential) -> list[Action]:
-    """BTC -25 %, ETH -33 %: deleverage, liquidate a position, then the collateral behind it."""
+    """BTC -25 %, ETH -33 %: propose the deleveraging of the long (the fund is too small)."""
     a = d.actors
-    maker, long_, coll = a.traders[0], a.traders[1], a.traders[2]
+    maker, long_ = a.traders[0], a.traders[1]
     return [
         PushPrice(a.oracle, BTC, 45_000 * WAD, d.now),
         PushPrice(a.oracle, ETH, 2_000 * WAD, d.now),
-        AutoDeleverage(a.keeper, long_, BTC, (maker,)),  # the fund is too small: deleverage
+        AutoDeleverage(a.keeper, long_, BTC, (maker,)),
+    ]
+
+
+def after_the_adl_window(d: Differential) -> list[Action]:
+    """Execute the proposal, liquidate a position, then the collateral behind it."""
+    a = d.actors
+    maker, long_, coll = a.traders[0], a.traders[1], a.traders[2]
+    return [
+        AutoDeleverage(a.keeper, long_, BTC, (maker,)),
         FundInsurance(a.keeper, 50_000 * USDC),
         Liquidate(a.keeper, coll, BTC, WAD // 10),
         LiquidateCollateral(a.liquidator, coll, 1, WAD // 10),
@@ -108,11 +119,16 @@ def measure() -> dict[str, int]:
                 out = d.apply(action, compare=False)
                 assert not isinstance(out, str), f"{action} reverted: {out}"
                 assert d.house.last_tx is not None
-                table.setdefault(d.house.last_tx_function, d.house.last_tx.gas_used)
+                label = d.house.last_tx_function
+                if any(isinstance(e, Deleveraged) for e in out):  # the ADL queue's execution
+                    label += " (execute)"
+                table.setdefault(label, d.house.last_tx.gas_used)
 
         run(scenario(d))
         d.apply(AdvanceTime(3_600, 10), compare=False)
         run(crash(d))
+        d.apply(AdvanceTime(d.params.protocol.adl_window_s, 1), compare=False)
+        run(after_the_adl_window(d))
         d.compare_state()
     return table
 

@@ -11,21 +11,18 @@
 from __future__ import annotations
 
 import copy
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from eth_abi.abi import decode
+from keeper_node import USDC, anvil_house, impersonated_keeper, mine, send
 
-from contracts_py.chain_house import call_of, mint_test_tokens
 from contracts_py.chains.anvil_chain import AnvilChain
 from contracts_py.client import NovationClient
-from contracts_py.deploy import System, deploy_system
-from contracts_py.keeper import ImpersonatedWallet, Keeper, KeeperConfig
+from contracts_py.deploy import System
 from contracts_py.oracle_deploy import deploy_oracle_adapter, oracle_artifacts
-from contracts_py.rpc import Rpc
-from protocol.actions import Action, AdvanceTime, Deposit, PushPrice, SetFundingRate, SetRole
+from protocol.actions import AdvanceTime, Deposit, PushPrice, SetFundingRate, SetRole
 from protocol.clearing_house import ClearingHouse
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
@@ -34,22 +31,12 @@ from protocol.orders import OrderSigner
 from protocol.scenarios import BTC_FEED, BTC_PERP, ETH_FEED, default_params
 
 PRICES = {BTC_FEED: 60_000 * WAD, ETH_FEED: 3_000 * WAD}
-BLOCK_S = 12
-USDC = 10**6
 
 
 @pytest.fixture(scope="module")
 def deployed() -> Iterator[tuple[AnvilChain, System]]:
-    chain = AnvilChain()  # fails naming `make anvil` when there is no anvil
-    try:
-        gov, oracle, _keeper, matcher = chain.accounts[:4]
-        system = deploy_system(
-            chain, default_params(), gov, oracles=[oracle], matchers=[matcher], funding_operators=[gov]
-        )
-        mint_test_tokens(system, chain.accounts[4:6], asset_ids=[0])
-        yield chain, system
-    finally:
-        chain.close()
+    with anvil_house(default_params(), slice(4, 6)) as node:
+        yield node
 
 
 @pytest.fixture
@@ -60,53 +47,32 @@ def node(deployed: tuple[AnvilChain, System]) -> Iterator[tuple[AnvilChain, Syst
     snap = chain.snapshot()
     gov, oracle, _keeper, matcher, maker, taker = chain.accounts[:6]
     ts = chain.timestamp()  # not later than the next block's time
-    _send(system, *(PushPrice(oracle, f, p, ts) for f, p in PRICES.items()))
+    send(system, *(PushPrice(oracle, f, p, ts) for f, p in PRICES.items()))
     signer = OrderSigner(system.order_domain, [chain.account_keys()[a] for a in (maker, taker)])
-    _send(system, Deposit(maker, 0, 10**6 * USDC), Deposit(taker, 0, 10**5 * USDC))
-    _send(system, signer.fill(matcher, maker, taker, BTC_PERP, WAD, PRICES[BTC_FEED]))
+    send(system, Deposit(maker, 0, 10**6 * USDC), Deposit(taker, 0, 10**5 * USDC))
+    send(system, signer.fill(matcher, maker, taker, BTC_PERP, WAD, PRICES[BTC_FEED]))
     chain.set_next_timestamp(chain.timestamp() + 600)  # the rate moves at most a step per second
-    _send(system, SetFundingRate(gov, BTC_PERP, 10**9))  # clamped to the rate's largest step
+    send(system, SetFundingRate(gov, BTC_PERP, 10**9))  # clamped to the rate's largest step
     yield chain, system
     chain.set_automine(True)
     chain.revert(snap)
-
-
-def _send(system: System, *actions: Action) -> None:
-    for action in actions:
-        sender, fn, args = call_of(action)
-        system.chain.transact(system.core, fn, *args, sender=sender)
-
-
-def _keeper(chain: AnvilChain, system: System, tmp: Path, **config: object) -> Keeper:
-    me = chain.accounts[2]
-
-    def wallet(rpc: Rpc) -> ImpersonatedWallet:
-        return ImpersonatedWallet(rpc, me)
-
-    cfg = KeeperConfig(rpc_url=chain.url, house=system.core.address, journal=tmp / "journal.json", **config)  # type: ignore[arg-type]
-    return Keeper(cfg, wallet, out=io.StringIO())
-
-
-def _mine(chain: AnvilChain) -> int:
-    chain._rpc("evm_mine", chain.timestamp() + BLOCK_S)
-    return chain.block_number()
 
 
 def test_funding_pokes_need_the_role_and_accrue_as_the_model(node: tuple[AnvilChain, System], tmp_path: Path) -> None:
     chain, system = node
     gov, keeper_address = chain.accounts[0], chain.accounts[2]
     with pytest.raises(InvalidParameter, match="lacks the funding role on house"):
-        _keeper(chain, system, tmp_path, poke_funding_every=2)
-    _send(system, SetRole(gov, "funding", keeper_address, True))
+        impersonated_keeper(chain, system, tmp_path / "journal.json", poke_funding_every=2)
+    send(system, SetRole(gov, "funding", keeper_address, True))
 
     client = NovationClient(chain.url, system.core.address)
     start = chain.block_number()
     model = ClearingHouse.from_state(client.params_from_chain(), copy.deepcopy(client.snapshot(block=start).state))
     model.state.roles.funding_operators.add(keeper_address)
-    keeper = _keeper(chain, system, tmp_path, poke_funding_every=2)
+    keeper = impersonated_keeper(chain, system, tmp_path / "journal.json", poke_funding_every=2)
     chain.set_automine(False)
     for _ in range(8):
-        keeper.handle_block(_mine(chain))
+        keeper.handle_block(mine(chain))
     head = chain.block_number()
 
     pokes = sorted((e for e in keeper.settled() if e.key.startswith("poke_funding")), key=lambda e: e.nonce)
@@ -130,12 +96,12 @@ def test_funding_pokes_need_the_role_and_accrue_as_the_model(node: tuple[AnvilCh
     assert on_chain[BTC_PERP].funding_index != 0  # the pokes accrued funding
 
     chain.set_automine(True)
-    _send(system, SetRole(gov, "funding", keeper_address, False))
+    send(system, SetRole(gov, "funding", keeper_address, False))
     chain.set_automine(False)
-    keeper.handle_block(_mine(chain))  # settles what was in flight
+    keeper.handle_block(mine(chain))  # settles what was in flight
     sent = keeper.counters["txs_sent_total"]
     for _ in range(2):
-        keeper.handle_block(_mine(chain))
+        keeper.handle_block(mine(chain))
     assert keeper.counters["txs_sent_total"] == sent  # nothing sent without the role
     assert keeper.counters["skipped_reverting_total"] >= len(model.state.markets)
 
@@ -151,17 +117,17 @@ def test_oracle_pokes_push_the_adapter_prices(node: tuple[AnvilChain, System], t
         specs[feed] = FeedSpec(*(SourceSpec(SourceKind.CHAINLINK, a.address, heartbeat_s=3_600) for a in pair))
     adapter = deploy_oracle_adapter(chain, system.core.address, specs, artifacts=arts)
     with pytest.raises(InvalidParameter, match="lacks the oracle role"):
-        _keeper(chain, system, tmp_path, poke_oracle_every=1, adapter=adapter.address)
-    _send(system, SetRole(gov, "oracle", adapter.address, True))
-    keeper = _keeper(chain, system, tmp_path, poke_oracle_every=1, adapter=adapter.address)
+        impersonated_keeper(chain, system, tmp_path / "journal.json", poke_oracle_every=1, adapter=adapter.address)
+    send(system, SetRole(gov, "oracle", adapter.address, True))
+    keeper = impersonated_keeper(chain, system, tmp_path / "journal.json", poke_oracle_every=1, adapter=adapter.address)
 
     answers = {BTC_FEED: 5_900_012_345_678, ETH_FEED: 290_050_000_000}  # 8 decimals
     for feed, pair in feeds.items():
         for aggregator in pair:
             chain.transact(aggregator, "publish", answers[feed])
     chain.set_automine(False)
-    keeper.handle_block(_mine(chain))  # pokes sent
-    keeper.handle_block(_mine(chain))  # and mined
+    keeper.handle_block(mine(chain))  # pokes sent
+    keeper.handle_block(mine(chain))  # and mined
     pokes = [e for e in keeper.settled() if e.key.startswith("poke_oracle")]
     assert sorted(e.key for e in pokes if e.status == "mined") == [f"poke_oracle:{f}" for f in sorted(PRICES)]
     client = NovationClient(chain.url, system.core.address)

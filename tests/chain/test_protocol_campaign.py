@@ -46,6 +46,7 @@ from protocol.actions import (
 )
 from protocol.constants import MAX_FEE_RATE, WAD
 from protocol.errors import ProtocolRevert
+from protocol.keeper import adl_action, adl_counterparties
 
 STEPS = 25
 #: Shorter sequences on eth-tester and anvil (each step reads the whole state back over JSON-RPC).
@@ -128,10 +129,17 @@ def draw_action(data: st.DataObject, d: Differential):
         return Liquidate(KEEPER, target, market, q)
     if kind == "liquidate_coll":
         return LiquidateCollateral(LIQ, data.draw(st.sampled_from(TRADERS)), 1, data.draw(st.integers(1, 5 * WAD)))
-    if kind == "adl":
+    if kind == "adl":  # the queue: a random list (propose, challenge or execute, maybe empty) or the keeper's step
         target = data.draw(st.sampled_from(TRADERS))
+        if data.draw(st.booleans()):
+            try:
+                step = adl_action(d.model, KEEPER, target, market, adl_counterparties(d.model, target, market))
+            except (KeyError, ProtocolRevert):  # no position, or an untrusted price
+                step = None
+            if step is not None:
+                return step
         cps = data.draw(
-            st.lists(st.sampled_from([t for t in TRADERS if t != target]), min_size=1, max_size=3, unique=True)
+            st.lists(st.sampled_from([t for t in TRADERS if t != target]), min_size=0, max_size=3, unique=True)
         )
         return AutoDeleverage(KEEPER, target, market, tuple(cps))
     if kind == "insurance":

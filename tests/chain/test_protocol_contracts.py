@@ -52,12 +52,13 @@ def test_constants_module_is_generated_from_the_model():
         assert str(value) in constants_gen.render()
 
 
-@pytest.mark.parametrize("name", ["clearing_house", "liquidation_engine", "trading_engine"])
+@pytest.mark.parametrize("name", ["clearing_house", "liquidation_engine", "trading_engine", "adl_engine"])
 def test_runtime_code_fits_eip170(deployment, name):
     contract = {
         "clearing_house": deployment.core,
         "liquidation_engine": deployment.system.engine,
         "trading_engine": deployment.system.trading_engine,
+        "adl_engine": deployment.system.adl_engine,
     }[name]
     size = len(boa.env.get_code(contract.address))
     assert 0 < size <= EIP170, f"{name}: {size} bytes"
@@ -76,7 +77,7 @@ def _layout(name: str) -> dict:
 def test_core_and_engines_share_one_storage_layout():
     core = _layout("clearing_house")
     assert list(core) == ["state"]
-    assert core == _layout("liquidation_engine") == _layout("trading_engine")
+    assert core == _layout("liquidation_engine") == _layout("trading_engine") == _layout("adl_engine")
 
 
 def test_engines_refuse_direct_calls(deployment):
@@ -85,6 +86,8 @@ def test_engines_refuse_direct_calls(deployment):
     order = (TRADER, BTC, WAD, WAD, 0, 1, 0)
     with boa.reverts("clearing: delegatecall only"):
         deployment.boa.trading_engine.cancel_order(order)
+    with boa.reverts("socialized_loss: delegatecall only"):
+        deployment.boa.adl_engine.auto_deleverage(TRADER, BTC, [])
 
 
 def test_deploy_rejects_option_markets():

@@ -246,6 +246,7 @@ class Differential:
             "liquidations_resume_at_s",
             "order_domain",
             "order_filled",
+            "adl_proposals",
         ):
             if getattr(got, name) != getattr(want, name):
                 diffs.append(f"{name}: chain {getattr(got, name)!r} != model {getattr(want, name)!r}")

@@ -30,8 +30,8 @@ from protocol.actions import (
     Withdraw,
 )
 from protocol.constants import WAD
-from protocol.events import BadDebtSettled, Deleveraged, Liquidated, LossSocialized, ShortfallSettled
-from protocol.scenarios import ACTORS
+from protocol.events import AdlProposed, BadDebtSettled, Deleveraged, Liquidated, LossSocialized, ShortfallSettled
+from protocol.scenarios import ACTORS, default_params
 
 MAKER, LONG, KEEPER = ACTORS["market_maker"], ACTORS["trader_leveraged"], ACTORS["keeper"]
 SHORT, COLL, LIQ = ACTORS["trader_short"], ACTORS["trader_collateral"], ACTORS["liquidator"]
@@ -166,10 +166,17 @@ def test_adl_closes_against_ranked_counterparties(diff_adl):
     assert diff.apply(AutoDeleverage(KEEPER, LONG, BTC, (LONG,))) == "socialized_loss: account is its own counterparty"
     assert diff.apply(AutoDeleverage(KEEPER, LONG, BTC, (SHORT, SHORT))) == "socialized_loss: repeated counterparty"
     assert diff.apply(AutoDeleverage(KEEPER, LONG, BTC, (KEEPER,))) == "socialized_loss: counterparty not opposite"
-    first = diff.apply(AutoDeleverage(KEEPER, LONG, BTC, (MAKER, SHORT)))
-    if isinstance(first, str):
-        assert first == "socialized_loss: ranking violated"
-        first = diff.apply(AutoDeleverage(KEEPER, LONG, BTC, (SHORT, MAKER)))
+    ranked = (MAKER, SHORT)
+    proposed = diff.apply(AutoDeleverage(KEEPER, LONG, BTC, ranked))
+    if isinstance(proposed, str):
+        assert proposed == "socialized_loss: ranking violated"
+        ranked = (SHORT, MAKER)
+        proposed = diff.apply(AutoDeleverage(KEEPER, LONG, BTC, ranked))
+    assert any(isinstance(e, AdlProposed) for e in proposed)
+    assert diff.apply(AutoDeleverage(KEEPER, LONG, BTC, ranked)) == "socialized_loss: challenge not higher"
+    diff.apply(AdvanceTime(default_params().protocol.adl_window_s, 1))
+    assert diff.apply(AutoDeleverage(KEEPER, LONG, BTC, ranked[:1])) == "socialized_loss: not the proposed list"
+    first = diff.apply(AutoDeleverage(KEEPER, LONG, BTC, ranked))
     assert any(isinstance(e, Deleveraged) for e in first)
 
 
@@ -188,5 +195,7 @@ def test_adl_then_pro_rata_leftover(diff_adl):
     diff = diff_adl
     leveraged_long(diff, btc_size=WAD, margin_usdc=6_500)
     move(diff, 45_000)
+    diff.apply(AutoDeleverage(KEEPER, LONG, BTC, (MAKER,)))
+    diff.apply(AdvanceTime(default_params().protocol.adl_window_s, 1))
     events = diff.apply(AutoDeleverage(KEEPER, LONG, BTC, (MAKER,)))
     assert any(isinstance(e, Deleveraged) for e in events)

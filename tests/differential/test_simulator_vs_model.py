@@ -16,11 +16,12 @@ from numpy.typing import NDArray
 
 from protocol.actions import AutoDeleverage, Liquidate
 from protocol.clearing_house import ClearingHouse
-from protocol.events import BadDebtSettled, CollateralLiquidated, Liquidated, ShortfallSettled
+from protocol.events import BadDebtSettled, CollateralLiquidated, Deleveraged, Liquidated, ShortfallSettled
 from protocol.margin import account_health
 from protocol.margin_core import LiquidationWatch, MarginBook
 from simulator.config import StudyConfig
 from simulator.engine import build_book, simulate_path
+from simulator.results import market_bad_debt
 
 CASES = {
     # A 45 % crash through a thin market: liquidations, bad debt, a drained fund, socialized loss.
@@ -125,16 +126,33 @@ def test_vectorised_screen_equals_model_loop(case: str) -> None:
 
         # The log replayed on a fresh model from the book gives the same liquidations and debt.
         house = ClearingHouse.from_state(book.params, book.state())
-        events = [e for action in core_log for e in house.apply(action)]  # type: ignore[arg-type]
+        per_action = [house.apply(action) for action in core_log]  # type: ignore[arg-type]
+        events = [e for applied in per_action for e in applied]
         assert sum(isinstance(e, Liquidated) for e in events) == core.metrics["liquidations"]
         assert sum(isinstance(e, CollateralLiquidated) for e in events) == core.metrics["collateral_liquidations"]
-        assert sum(isinstance(a, AutoDeleverage) for a in core_log) == core.metrics["deleveragings"]
+        # ADL executions (proposals and challenges deleverage nobody)
+        assert (
+            sum(
+                isinstance(a, AutoDeleverage) and any(isinstance(e, Deleveraged) for e in applied)
+                for a, applied in zip(core_log, per_action, strict=True)
+            )
+            == core.metrics["deleveragings"]
+        )
         assert sum(isinstance(a, Liquidate) for a in core_log) >= core.metrics["liquidations"]
         assert (
             sum(e.debt_wad for e in events if isinstance(e, BadDebtSettled | ShortfallSettled))
             == core.metrics["bad_debt_wad"]
         )
         assert house.state.insurance_fund == core.metrics["insurance_fund_end_wad"]
+        # bad debt per market: at least what that market's bankrupt closes settled; the residuals
+        # (BadDebtSettled) are split over markets or left with none, to the wei
+        for mp in book.params.markets:
+            settled = sum(e.debt_wad for e in events if isinstance(e, ShortfallSettled) and e.market_id == mp.market_id)
+            assert settled <= core.metrics[market_bad_debt(mp.market_id)]
+        shortfalls = sum(e.debt_wad for e in events if isinstance(e, ShortfallSettled))
+        residual = sum(e.debt_wad for e in events if isinstance(e, BadDebtSettled))
+        by_market = sum(core.metrics[market_bad_debt(mp.market_id)] for mp in book.params.markets)
+        assert by_market - shortfalls + core.metrics["bad_debt_no_market_wad"] == residual
     # The cases are built to exercise the machinery: make sure they did.
     assert totals["liquidations"] > 0
     if case == "jumps":

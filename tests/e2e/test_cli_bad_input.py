@@ -66,6 +66,10 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
             ["index", "--rpc", DEAD_RPC, "--house", HOUSE, "--db", "{tmp}/i.sqlite", "--parquet", "{tmp}/no"],
             "--parquet",
         ),
+        (
+            ["index", "--rpc", DEAD_RPC, "--house", HOUSE, "--db", "{tmp}/i.sqlite", "--adapter", "0x12"],
+            "--adapter must be a 0x-prefixed 20-byte hex address",
+        ),
     ],
     "demo": [(["demo", "--rounds", "3"], "No such option: --rounds")],
     "check-params": [

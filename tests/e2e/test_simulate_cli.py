@@ -106,6 +106,10 @@ def test_simulate_overrides_paths_and_fields(tmp_path: Path) -> None:
         (TINY.replace("steps = 30", "steps = "), "is not valid TOML"),
         (TINY + "[protocol]\nmarkets = [0, 1]\n", "price.feeds has no path for ['ETH/USD']"),
         (TINY + '[price.feeds."ETH/USD"]\nspot = 3000.0\n', "must be a table of spot and sigma"),
+        (
+            TINY.replace("steps = 30", "steps = 30\nstep_s = 601") + '[protocol]\nsocialized_loss_method = "adl"\n',
+            "run.step_s = 601 exceeds twice the ADL window (300 s)",
+        ),
     ],
 )
 def test_simulate_bad_study_file_names_the_field(tmp_path: Path, study: str, named: str) -> None:

@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from contracts_py.build import Builder, deployable_sources, library_roots
+from contracts_py.build import code_fingerprint
 
 #: what a mutant run copies from the checkout (the packages the tests import, the tests, config)
 COPIED = ("contracts_py", "protocol", "oracles", "tests", "pyproject.toml")
@@ -135,23 +135,6 @@ def mutants(contracts_dir: Path, files: Sequence[str]) -> list[Mutant]:
     return out
 
 
-def _stripped(initcode: bytes) -> bytes:
-    n = int.from_bytes(initcode[-2:], "big")
-    return initcode[:-n] if 0 < n < len(initcode) else initcode
-
-
-def fingerprint(contracts_dir: Path, cache_dir: Path, sources: Sequence[Path] | None = None) -> dict[str, str]:
-    """SHA-256 of runtime code and stripped init code of every deployable contract under
-    ``contracts_dir`` (or of ``sources``), compiled with the artifact cache at ``cache_dir``."""
-    builder = Builder(cache_dir, search_paths=[contracts_dir, *library_roots()])
-    out: dict[str, str] = {}
-    for src in sources if sources is not None else deployable_sources(contracts_dir):
-        artifact = builder.build(src)
-        code = _stripped(artifact.bytecode) + b"|" + artifact.runtime_bytecode
-        out[str(Path(src).relative_to(contracts_dir))] = hashlib.sha256(code).hexdigest()
-    return out
-
-
 @dataclass(frozen=True)
 class Run:
     """Where and how mutants run: ``project`` is the checkout (or any folder holding
@@ -171,7 +154,7 @@ class Run:
     def baseline(self) -> dict[str, str]:
         """Fingerprint of the unmutated contracts."""
         contracts = self.project / self.contracts_rel
-        return fingerprint(contracts, self.cache_dir, self._sources(contracts))
+        return code_fingerprint(contracts, self.cache_dir, self._sources(contracts))
 
     def run(self, mutant: Mutant, baseline: dict[str, str]) -> Result:
         """Compile and test one mutant in a temporary copy of the project."""
@@ -192,7 +175,7 @@ class Run:
             target.write_text("".join(lines), encoding="utf-8")
             contracts = root / self.contracts_rel
             try:
-                if fingerprint(contracts, self.cache_dir, self._sources(contracts)) == baseline:
+                if code_fingerprint(contracts, self.cache_dir, self._sources(contracts)) == baseline:
                     return Result(mutant, "equivalent", "identical runtime and init code")
             except ChainError as exc:
                 return Result(mutant, "invalid", str(exc).splitlines()[0][:200])

@@ -30,7 +30,7 @@ from protocol.clearing_house import ClearingHouse
 from protocol.constants import WAD
 from protocol.errors import ProtocolRevert
 from protocol.invariants import check_state, check_transition
-from protocol.keeper import adl_counterparties, keeper_actions
+from protocol.keeper import adl_action, adl_counterparties, keeper_actions
 from protocol.params import SocializedLossMethod
 from protocol.scenarios import ACTORS, actor_signer, default_params, option_params
 
@@ -236,10 +236,18 @@ class ProtocolMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.house.params.protocol.socialized_loss_method is SocializedLossMethod.ADL)
     @rule(account=traders, market=markets, reverse=st.booleans())
     def deleverage(self, account: str, market: int, reverse: bool) -> None:
-        ranked = adl_counterparties(self.house, account, market)
-        if not ranked:
+        """The ADL queue's next step for the reference keeper (propose, challenge, execute or the
+        bankrupt close of an unchallenged empty proposal), or a proposal in the wrong order."""
+        acct = self.house.state.accounts.get(account)
+        if acct is None or market not in acct.positions:
             return
-        self._apply(AutoDeleverage(KEEPER, account, market, tuple(reversed(ranked)) if reverse else ranked))
+        ranked = adl_counterparties(self.house, account, market)
+        if reverse and len(ranked) > 1:
+            self._apply(AutoDeleverage(KEEPER, account, market, tuple(reversed(ranked))))
+            return
+        step = adl_action(self.house, KEEPER, account, market, ranked)
+        if step is not None:
+            self._apply(step)
 
     # ------------------------------------------------------------------ governance
 

@@ -73,7 +73,11 @@ def test_a_stale_collateral_feed_does_not_block_deleveraging(adl: Desk) -> None:
     run = crash_with_stale_collateral(adl, ("trader", "market_maker"))
     with pytest.raises(ProtocolRevert, match=r"^liquidation: shortfall exceeds insurance fund$"):
         run.apply(Liquidate(a["keeper"], a["trader"], BTC_PERP, WAD))
-    events = run.apply(AutoDeleverage(a["keeper"], a["trader"], BTC_PERP, (a["market_maker"],)))
+    adl_step = AutoDeleverage(a["keeper"], a["trader"], BTC_PERP, (a["market_maker"],))
+    events = run.apply(adl_step)  # the ADL queue (F-04): proposed, then executed after the window
+    assert [type(e).__name__ for e in events] == ["AdlProposed"]
+    run.advance(adl.params.protocol.adl_window_s)
+    events = run.apply(adl_step)
     assert [e.size_wad for e in events if isinstance(e, ev.Deleveraged)] == [WAD]
     assert BTC_PERP not in run.model.state.accounts[a["trader"]].positions
     assert run.differences([a["trader"], a["keeper"], a["market_maker"]], [BTC_PERP]) == []

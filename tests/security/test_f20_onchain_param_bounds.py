@@ -47,6 +47,8 @@ PROTOCOL_BOUNDS: list[Bound] = [
     ("funding_rate_ramp_s", c.MIN_FUNDING_RATE_RAMP_S - 1, c.MIN_FUNDING_RATE_RAMP_S),
     ("funding_rate_ramp_s", c.MAX_FUNDING_RATE_RAMP_S + 1, c.MAX_FUNDING_RATE_RAMP_S),
     ("liquidation_grace_s", c.MAX_LIQUIDATION_GRACE_S + 1, c.MAX_LIQUIDATION_GRACE_S),
+    ("adl_window_s", c.MIN_ADL_WINDOW_S - 1, c.MIN_ADL_WINDOW_S),
+    ("adl_window_s", c.MAX_ADL_WINDOW_S + 1, c.MAX_ADL_WINDOW_S),
     ("collateral_liquidation_fee_wad", c.MAX_COLLATERAL_LIQUIDATION_FEE + 1, c.MAX_COLLATERAL_LIQUIDATION_FEE),
 ]
 FEED_BOUNDS: list[Bound] = [
@@ -86,28 +88,29 @@ def _with(values: tuple[Any, ...], fields: tuple[str, ...], field: str, value: i
 
 
 @pytest.fixture(scope="module")
-def parts() -> tuple[str, str, Any]:
-    """The two engines and a settlement token, deployed once for the module."""
+def parts() -> tuple[str, str, str, Any]:
+    """The three engines and a settlement token, deployed once for the module."""
     return (
         boa_deployer("liquidation_engine").deploy().address,
         boa_deployer("trading_engine").deploy().address,
+        boa_deployer("adl_engine").deploy().address,
         boa_deployer("testing/erc20").deploy("USD Coin (test)", "USDC", 6),
     )
 
 
-def _core(parts: tuple[str, str, Any], protocol: tuple[Any, ...]) -> Any:
-    liquidation, trading, token = parts
-    return boa_deployer("clearing_house").deploy(liquidation, trading, token.address, protocol)
+def _core(parts: tuple[str, str, str, Any], protocol: tuple[Any, ...]) -> Any:
+    liquidation, trading, adl, token = parts
+    return boa_deployer("clearing_house").deploy(liquidation, trading, adl, token.address, protocol)
 
 
 @pytest.fixture
-def configuring(parts: tuple[str, str, Any]) -> Any:
+def configuring(parts: tuple[str, str, str, Any]) -> Any:
     """A core still in configuration (the test's account is its configurator)."""
     return _core(parts, protocol_params_tuple(PARAMS.protocol))
 
 
 @pytest.mark.parametrize(("field", "bad", "good"), PROTOCOL_BOUNDS, ids=_ids(PROTOCOL_BOUNDS))
-def test_protocol_bounds(parts: tuple[str, str, Any], field: str, bad: int, good: int) -> None:
+def test_protocol_bounds(parts: tuple[str, str, str, Any], field: str, bad: int, good: int) -> None:
     with pytest.raises(InvalidParameter):
         dataclasses.replace(PARAMS.protocol, **{field: bad})
     valid = protocol_params_tuple(PARAMS.protocol)
@@ -142,10 +145,10 @@ def test_market_bounds(configuring: Any, field: str, bad: int, good: int) -> Non
 
 
 @pytest.mark.parametrize(("field", "bad", "good"), COLLATERAL_BOUNDS, ids=_ids(COLLATERAL_BOUNDS))
-def test_collateral_bounds(parts: tuple[str, str, Any], configuring: Any, field: str, bad: int, good: int) -> None:
+def test_collateral_bounds(parts: tuple[str, str, str, Any], configuring: Any, field: str, bad: int, good: int) -> None:
     with pytest.raises(InvalidParameter):
         dataclasses.replace(CP, **{field: bad})
-    plan = deployment_plan(PARAMS, GOV, collateral_token_addresses={WETH: parts[2].address})
+    plan = deployment_plan(PARAMS, GOV, collateral_token_addresses={WETH: parts[3].address})
     for call in plan.calls:
         if call.function == "list_feed":
             configuring.list_feed(*call.args)

@@ -12,7 +12,9 @@
      observation time of the value it queues, F-14), if the core has not got it: pushed
      timestamps strictly increase, so an observation no later than the last pushed one is not
      pushed (F-12), except right after a zero push, when it is pushed stamped one second after
-     the last pushed timestamp (never later than now). When no source is trusted the adapter
+     the last pushed timestamp (never later than now). `Poked` reports the status, the source
+     trusted, the sources' consecutive agreeing readings and the count needed to leave
+     BOTH_UNTRUSTED (F-02), so an indexer follows a feed's trust from events alone. When no source is trusted the adapter
      pushes a zero price, which the core rejects ("oracle: non-positive answer") and which marks
      the feed untrusted at once: the market goes reduce-only until a trusted price is pushed
      again. Sources are called without reverting on failure: a call that reverts or returns
@@ -112,6 +114,9 @@ event Poked:
     pushed_price_wad: uint256
     pushed_at: uint256
     pushed: bool
+    primary_agreeing: uint256
+    fallback_agreeing: uint256
+    recovery_readings: uint256
 
 
 event OwnerChanged:
@@ -468,5 +473,8 @@ def poke(feed_id: uint256) -> (uint8, uint256):
         pushed_price_wad=pushed,
         pushed_at=pushed_at,
         pushed=did_push,
+        primary_agreeing=st.primary.agreeing,
+        fallback_agreeing=st.fallback.agreeing,
+        recovery_readings=setup.recovery_readings,
     )
     return new_status, pushed

@@ -90,6 +90,11 @@ def test_event_and_call_codec_round_trip() -> None:
     assert abi.encode_call("move", (-5,))[4:] == encode(["int256"], [-5])
     out = abi.decode_output("move", 1, encode(["address", "uint8"], [to_checksum_address(who), 7]))
     assert out == (who, 7)
+    assert abi.decode_call(abi.encode_call("move", (-5,))) == ("move", (-5,))
+    with pytest.raises(ChainError, match="mover has no function with selector 0x00000000"):
+        abi.decode_call(bytes(36))
+    with pytest.raises(ChainError, match=r"cannot decode the arguments of mover\.move"):
+        abi.decode_call(abi.encode_call("move", (-5,))[:20])
 
 
 def test_event_topics_static_and_hashed_and_malformed_logs() -> None:

@@ -178,8 +178,8 @@ def test_extra_field_is_named() -> None:
         (
             "AutoDeleverage",
             "counterparties",
-            [],
-            f"AutoDeleverage.counterparties has 0 entries; allowed 1..{MAX_ADL_COUNTERPARTIES}",
+            [MAKER] * (MAX_ADL_COUNTERPARTIES + 1),
+            f"has {MAX_ADL_COUNTERPARTIES + 1} entries; allowed 0..{MAX_ADL_COUNTERPARTIES}",
         ),
         ("AutoDeleverage", "counterparties", MAKER, "AutoDeleverage.counterparties must be a list of addresses"),
         (

@@ -52,6 +52,14 @@ def apply_checked(desk: Desk, action: Action) -> list[Event]:
     return events
 
 
+def deleverage(desk: Desk, counterparties: tuple[str, ...]) -> list[Event]:
+    """Propose ``counterparties`` for TRADER's BTC long, let the challenge window pass, execute
+    (protocol.adl_queue); the execution's events."""
+    apply_checked(desk, AutoDeleverage(KEEPER, TRADER, BTC_PERP, counterparties))
+    desk.advance(desk.house.params.protocol.adl_window_s)
+    return apply_checked(desk, AutoDeleverage(KEEPER, TRADER, BTC_PERP, counterparties))
+
+
 # ----------------------------------------------------------------------------- pro rata
 
 
@@ -148,7 +156,7 @@ def test_adl_scores_of_the_fixture(adl: Desk) -> None:
 def test_partial_adl_closes_at_the_ratio_preserving_price(adl: Desk) -> None:
     # q = 0.4: MM = 2,350 -> MM' = 1,410; room = E - floor(E * MM'/MM) = -500 - floor(-300) = -200
     # the bankrupt long sells 0.4 for ceil(0.4 * 47,000) - room = 18,800 + 200 = 19,000
-    events = apply_checked(adl, AutoDeleverage(KEEPER, TRADER, BTC_PERP, (SHORT,)))
+    events = deleverage(adl, (SHORT,))
     assert Deleveraged(TRADER, SHORT, BTC_PERP, 4 * WAD // 10, 19_000 * WAD) in events
     h = adl.health(TRADER)
     assert h == Health(-300 * WAD, 2_820 * WAD, 1_410 * WAD)
@@ -161,7 +169,7 @@ def test_partial_adl_closes_at_the_ratio_preserving_price(adl: Desk) -> None:
 def test_full_adl_splits_the_bankruptcy_value_pro_rata(adl: Desk) -> None:
     # q = 1: MM' = 0, room = E = -500: the long sells 1 BTC for 47,000 + 500 = 47,500;
     # SHORT takes 0.4 for floor(47,500 * 0.4) = 19,000, MAKER the rest 0.6 for 28,500
-    events = apply_checked(adl, AutoDeleverage(KEEPER, TRADER, BTC_PERP, (SHORT, MAKER)))
+    events = deleverage(adl, (SHORT, MAKER))
     assert [e for e in events if isinstance(e, Deleveraged)] == [
         Deleveraged(TRADER, SHORT, BTC_PERP, 4 * WAD // 10, 19_000 * WAD),
         Deleveraged(TRADER, MAKER, BTC_PERP, 6 * WAD // 10, 28_500 * WAD),
@@ -227,7 +235,7 @@ def test_adl_never_leaves_a_counterparty_with_unsettled_bad_debt(make_desk: Desk
     desk.push(BTC_FEED, 40_000 * WAD)  # TRADER: E = 7,000 - 20,000 = -13,000
     desk.fill(SHORT, BUYER, -WAD, 40_500 * WAD)  # SHORT opens 1 BTC short at 40,500 (IM 4,050): in profit by 500
     # bankruptcy value 40,000 + 13,000 = 53,000: SHORT buys back at 53,000 -> realized -12,500, balance -8,400
-    apply_checked(desk, AutoDeleverage(KEEPER, TRADER, BTC_PERP, (SHORT,)))
+    deleverage(desk, (SHORT,))
 
 
 def test_reference_keeper_ranks_a_candidate_pool_as_the_full_search(adl: Desk) -> None:

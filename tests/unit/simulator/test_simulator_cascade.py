@@ -9,7 +9,14 @@ from protocol.constants import WAD
 from simulator import EXAMPLES_DIR
 from simulator.config import load_study
 from simulator.engine import simulate_path
-from simulator.results import BAD_DEBT_CAUSES, collateral_series, feed_series, market_series
+from simulator.results import (
+    BAD_DEBT_CAUSES,
+    asset_bad_debt,
+    collateral_series,
+    feed_series,
+    market_bad_debt,
+    market_series,
+)
 
 #: A synthetic crash of the 2020-03-12 size, small enough for a unit test (one path, ~3 s).
 CRASH = load_study(
@@ -23,6 +30,13 @@ def test_attribution_and_cascade_add_up() -> None:
     m, series = result.metrics, result.series
     assert m["bad_debt_wad"] > 0  # the crash bankrupts someone, so the split is exercised
     assert sum(m[f"bad_debt_{cause}_wad"] for cause in BAD_DEBT_CAUSES) == m["bad_debt_wad"]
+    params = CRASH.book_params()
+    by_market = sum(m[market_bad_debt(mp.market_id)] for mp in params.markets)
+    assert by_market + m["bad_debt_no_market_wad"] == m["bad_debt_wad"]
+    assert all(m[market_bad_debt(mp.market_id)] > 0 for mp in params.markets)  # both markets' closes lost
+    assert sum(m[asset_bad_debt(cp.asset_id)] for cp in params.collaterals) == m["bad_debt_collateral_wad"]
+    assert m["bad_debt_collateral_wad"] > 0  # ETH, the traders' WETH, falls with BTC
+    assert m["keeper_gas_cost_wad"] == CRASH.keepers.gas_cost_wad(m["keeper_gas"])
     causes = ("gas", "block_cap", "keeper", "untrusted", "counterparty")
     assert sum(m[f"deferred_{cause}"] for cause in causes) == m["deferred_liquidations"]
     assert series["liquidations"][-1] == m["liquidations"]
@@ -30,9 +44,19 @@ def test_attribution_and_cascade_add_up() -> None:
     per_block = np.diff(series["liquidations"], prepend=0.0)
     assert int(per_block.max()) == m["liquidations_block_peak"]
     assert m["keeper_gas"] > 0
-    params = CRASH.book_params()
     assert series[feed_series(params.feeds[0].feed_id)].tolist() == series["market_price"].tolist()  # the lead
     assert all((series[feed_series(fp.feed_id)] > 0).all() for fp in params.feeds)
     notional = sum(series[market_series(mp.market_id)][-1] for mp in params.markets)
     assert abs(notional - m["liquidated_notional_wad"] / WAD) <= 1e-6 * max(1.0, notional)
     assert all(collateral_series(cp.asset_id) in series for cp in params.collaterals)
+
+
+def test_gas_cost_is_exact_and_rounded_up() -> None:
+    keepers = CRASH.keepers
+    assert (keepers.gas_price_gwei, keepers.gas_token_usd) == (20.0, 3_000.0)  # the documented defaults
+    # 1,000,000 gas at 20 gwei is 0.02 ETH, 60 USD at 3,000 USD per ETH
+    assert keepers.gas_cost_wad(1_000_000) == 60 * WAD
+    odd = CRASH.override({"keepers.gas_price_gwei": 0.3, "keepers.gas_token_usd": 1.0}).keepers
+    assert odd.gas_cost_wad(1) == 3 * 10**8  # 0.3 gwei at 1 USD: 3e-10 USD, exactly
+    third = CRASH.override({"keepers.gas_price_gwei": 1.0, "keepers.gas_token_usd": 1 / 3}).keepers
+    assert third.gas_cost_wad(1) == 333_333_334  # 1e-9 x 0.3333333333333333 USD = 333,333,333.33 WAD, rounded up

@@ -28,7 +28,7 @@ from simulator.report import (
     write_stress_report,
     write_sweep_report,
 )
-from simulator.results import METRICS, SERIES, PathResult, feed_series
+from simulator.results import SERIES, PathResult, feed_series, market_bad_debt, study_metrics
 from simulator.runner import run_study
 from simulator.store import PathRecord, ResultStore
 from simulator.sweep import run_sweep, search
@@ -45,7 +45,7 @@ def synthetic_path(config: StudyConfig, path_index: int) -> PathResult:
     thin = imf is not None and imf < Decimal("0.1")
     bad = (path_index % 2) * (50_000 + 100_000 * thin) * WAD
     fund = 1_000_000 * WAD
-    metrics = dict.fromkeys(METRICS, 0)
+    metrics = dict.fromkeys(study_metrics(config.book_params()), 0)
     metrics |= {
         "bad_debt_wad": bad,
         "insurance_fund_start_wad": fund,
@@ -58,6 +58,11 @@ def synthetic_path(config: StudyConfig, path_index: int) -> PathResult:
         "accounts_liquidated": 2 + path_index,
         "liquidated_notional_wad": 1_000_000 * WAD + path_index,
         "reduce_only_s": 120 * (path_index % 3),
+        "bad_debt_gap_wad": bad,
+        market_bad_debt(config.book_params().markets[0].market_id): bad,
+        "keeper_rewards_wad": 600 * WAD,
+        "keeper_gas": 1_000_000,
+        "keeper_gas_cost_wad": config.keepers.gas_cost_wad(1_000_000),
     }
     price = 30_000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.003, steps + 1)))
     trusted = np.ones(steps + 1)
@@ -107,6 +112,19 @@ def test_report_lists_every_plot_the_summary_seeds_and_config(tmp_path: Path) ->
     assert "bad debt, 95th percentile: insolvent-debt value-at-risk (USD)" in text
     assert "| P(bad debt > 0) | 50 % |" in text  # odd paths: 3 of 6
     assert "6 of 6 paths" in text
+    # the headline opens the report: with 6 paths nothing is resolved, and it says why
+    headline = text.split("## Headline", 1)[1].split("## Summary", 1)[0]
+    assert "| metric | point | 95% interval | resolvable |" in headline
+    assert "| P(bad debt > 0) | 50 % | [" in headline
+    assert "| no: needs 72 paths for its interval |" in headline  # the 95th percentile: 1 - 0.95**72 >= 0.975
+    assert "| yes |" not in headline
+    # every bad debt came from the lead market's closes and the price gap
+    assert "| market | BTC-PERP | $25k | $50k | 100.0% |" in text
+    assert "| price gap | 100.0% | $25k |" in text
+    # keepers: 1,000,000 gas at 20 gwei and 3,000 USD per ETH is 60 USD against 600 USD of revenue
+    keepers = text.split("## Keepers", 1)[1]
+    assert "**20 gwei**" in keepers
+    assert "costing $60, net $540; revenue / gas cost over all paths 10.00." in keepers
     assert f"SeedSequence({config.run.seed}, spawn_key=(1,5))" in text  # a worst path with its seed
     assert "spawn_key=(1, i)" in text  # the seed scheme
     assert (tmp_path / "summary.json").is_file()

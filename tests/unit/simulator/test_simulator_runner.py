@@ -15,7 +15,7 @@ import pytest
 
 from protocol.errors import InvalidParameter
 from simulator.config import StudyConfig
-from simulator.results import METRICS, SERIES, MetricKind, PathResult
+from simulator.results import SERIES, MetricKind, PathResult, study_metrics
 from simulator.runner import SimulationError, StudyRun, run_study
 from simulator.store import ResultStore, lock_folder
 
@@ -27,7 +27,7 @@ def fake_task(config: StudyConfig, path_index: int) -> PathResult:
     seed = config.path_seed(path_index)
     rng = np.random.default_rng(seed)
     metrics: dict[str, int] = {}
-    for name, (kind, _) in METRICS.items():
+    for name, (kind, _) in study_metrics(config.book_params()).items():
         if kind is MetricKind.WAD:
             metrics[name] = int(rng.integers(0, 2**62)) * int(rng.integers(1, 2**40))
         elif kind is MetricKind.FLAG:

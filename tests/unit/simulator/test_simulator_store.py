@@ -13,7 +13,7 @@ import pytest
 
 from protocol.errors import InvalidParameter
 from simulator.config import StudyConfig
-from simulator.results import METRICS, SERIES, MetricKind
+from simulator.results import METRICS, SERIES, MetricKind, study_metrics
 from simulator.store import (
     FORMAT,
     PathRecord,
@@ -32,7 +32,7 @@ def record(i: int, *, config: StudyConfig = CONFIG, wad: int | None = None, flag
     """A path with distinct exact values: WAD metrics beyond 2**64, counts, a flag."""
     seed = config.path_seed(i)
     metrics: dict[str, int] = {}
-    for k, (name, (kind, _)) in enumerate(METRICS.items()):
+    for k, (name, (kind, _)) in enumerate(study_metrics(config.book_params()).items()):
         if kind is MetricKind.WAD:
             metrics[name] = WADS[(i + k) % len(WADS)] if wad is None else wad
         elif kind is MetricKind.FLAG:
@@ -72,7 +72,7 @@ def test_round_trip_is_exact_and_sorted(tmp_path: Path) -> None:
         original = written[row.path_index]
         assert row.seed_entropy == str(2**100 + 3)
         assert row.spawn_key == f"1,{row.path_index}"
-        for name, (kind, _) in METRICS.items():
+        for name, (kind, _) in study_metrics(CONFIG.book_params()).items():
             value = getattr(row, name)
             if kind is MetricKind.WAD:
                 assert isinstance(value, Decimal)
@@ -115,7 +115,7 @@ def test_manifest_records_the_study(tmp_path: Path) -> None:
     assert "spawn_key=(1, i)" in manifest["seed_scheme"]
     assert manifest["novation_version"]
     assert manifest["extra"] == {"sweep": {"point": 3}}
-    assert set(manifest["metrics"]) == set(METRICS)
+    assert set(manifest["metrics"]) == set(study_metrics(CONFIG.book_params())) > set(METRICS)
     assert StudyConfig.from_dict(manifest["config"]) == CONFIG
     assert ResultStore(tmp_path).config() == CONFIG
     assert store.n_paths == 6

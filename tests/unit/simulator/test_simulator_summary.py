@@ -16,7 +16,7 @@ from rich.console import Console
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
 from simulator.config import StudyConfig
-from simulator.results import METRICS, SERIES, MetricKind
+from simulator.results import METRICS, SERIES, MetricKind, study_metrics
 from simulator.store import PathRecord, ResultStore
 from simulator.summary import (
     ALL_FIELDS,
@@ -24,6 +24,7 @@ from simulator.summary import (
     Z95,
     nearest_rank,
     resolution_notes,
+    resolvable,
     summarize,
     summary_table,
     wilson_interval,
@@ -57,7 +58,7 @@ def hand_made(tmp_path: Path) -> pd.DataFrame:
     records = []
     for i in range(5):
         seed = CONFIG.path_seed(i)
-        metrics = {name: TABLE[name][i] if name in TABLE else 0 for name in METRICS}
+        metrics = {name: TABLE[name][i] if name in TABLE else 0 for name in study_metrics(CONFIG.book_params())}
         series = {name: np.zeros(3) for name in SERIES}
         records.append(PathRecord(i, int(seed.entropy), tuple(seed.spawn_key), metrics, series))
     store.write(records)
@@ -132,7 +133,7 @@ def test_undefined_statistics_are_nan_and_null_in_the_file(tmp_path: Path) -> No
     records = []
     for i in range(3):  # three of five paths, no socialized loss
         seed = CONFIG.path_seed(i)
-        metrics = dict.fromkeys(METRICS, 0)
+        metrics = dict.fromkeys(study_metrics(CONFIG.book_params()), 0)
         records.append(PathRecord(i, int(seed.entropy), tuple(seed.spawn_key), metrics, None))
     store.write(records)
     s = write_summary(tmp_path)
@@ -191,7 +192,7 @@ def test_tail_metrics_and_their_bounds_on_100_paths(tmp_path: Path) -> None:
     records = []
     for i in range(100):
         seed = config.path_seed(i)
-        metrics = dict.fromkeys(METRICS, 0)
+        metrics = dict.fromkeys(study_metrics(config.book_params()), 0)
         metrics |= {
             "bad_debt_wad": usd(str(i + 1)),
             "insurance_fund_drawdown_wad": usd(str(i + 1)),
@@ -227,3 +228,32 @@ def test_tail_metrics_and_their_bounds_on_100_paths(tmp_path: Path) -> None:
     strict = summarize(store.read_metrics(), 0.99)
     assert strict["confidence"] == 0.99
     assert strict["bad_debt_p95_usd_upper"] == 100.0  # P(B(100, 0.95) <= 99) = 1 - 0.95 ** 100 = 0.994 >= 0.99
+
+
+def test_resolvable_known_answers() -> None:
+    # the 95th percentile's two-sided 95 % interval is finite from 72 paths (1 - 0.95**72 >= 0.975)
+    assert resolvable({"n_paths": 72, "confidence": 0.95, "bad_debt_p95_usd": 1.0}, "bad_debt_p95_usd") == (True, "")
+    assert resolvable({"n_paths": 71, "confidence": 0.95, "bad_debt_p95_usd": 1.0}, "bad_debt_p95_usd") == (
+        False,
+        "needs 72 paths for its interval",
+    )
+    mean = {"n_paths": 20, "confidence": 0.95, "bad_debt_mean_usd": 1.0}
+    assert resolvable(mean | {"bad_debt_mean_usd_ci_low": 0.8, "bad_debt_mean_usd_ci_high": 1.2}, "bad_debt_mean_usd")[
+        0
+    ]
+    wide = mean | {"bad_debt_mean_usd_ci_low": 0.7, "bad_debt_mean_usd_ci_high": 1.3}
+    assert resolvable(wide, "bad_debt_mean_usd") == (False, "interval wider than the value")
+    few = mean | {"n_paths": 19, "bad_debt_mean_usd_ci_low": 1.0, "bad_debt_mean_usd_ci_high": 1.0}
+    assert resolvable(few, "bad_debt_mean_usd") == (False, "a bootstrap needs 20 paths")
+    # an expected shortfall 99 % of 100 paths averages one path; of 101, two
+    es = {
+        "confidence": 0.95,
+        "bad_debt_es99_usd": 1.0,
+        "bad_debt_es99_usd_ci_low": 0.9,
+        "bad_debt_es99_usd_ci_high": 1.1,
+    }
+    assert resolvable(es | {"n_paths": 100}, "bad_debt_es99_usd") == (False, "its tail is one path")
+    assert resolvable(es | {"n_paths": 101}, "bad_debt_es99_usd") == (True, "")
+    never = {"n_paths": 100, "confidence": 0.95, "p_bad_debt": 0.0, "p_bad_debt_ci_low": 0.0}
+    never |= {"p_bad_debt_ci_high": 0.037, "p_bad_debt_upper": 0.0295}
+    assert resolvable(never, "p_bad_debt") == (False, "no path showed it; upper bound 2.95 %")

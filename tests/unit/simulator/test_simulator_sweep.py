@@ -17,7 +17,7 @@ import pytest
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter
 from simulator.config import StudyConfig
-from simulator.results import METRICS, SERIES, PathResult
+from simulator.results import SERIES, PathResult, study_metrics
 from simulator.runner import SimulationError
 from simulator.store import ResultStore
 from simulator.sweep import grid, run_sweep, search
@@ -36,7 +36,7 @@ def losers(config: StudyConfig) -> int:
 
 def step_task(config: StudyConfig, path_index: int) -> PathResult:
     seed = config.path_seed(path_index)
-    metrics = dict.fromkeys(METRICS, 0)
+    metrics = dict.fromkeys(study_metrics(config.book_params()), 0)
     if path_index < losers(config):
         metrics["socialized_loss_wad"] = (path_index + 1) * WAD
         metrics["socialized_loss_events"] = 1
