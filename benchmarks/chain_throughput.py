@@ -60,9 +60,9 @@ from eth_keys.datatypes import PrivateKey
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from contracts_py.chain_house import ChainClearingHouse, Outcome, mint_test_tokens  # noqa: E402
+from contracts_py.audit.campaign import T0, deploy_at_t0  # noqa: E402
+from contracts_py.chain_house import ChainClearingHouse, Outcome  # noqa: E402
 from contracts_py.chains import Chain, make_chain  # noqa: E402
-from contracts_py.deploy import System, deploy_system  # noqa: E402
 from protocol import events as ev  # noqa: E402
 from protocol.actions import (  # noqa: E402
     Action,
@@ -83,8 +83,6 @@ from protocol.scenarios import default_params  # noqa: E402
 from protocol.state import Account, ProtocolState  # noqa: E402
 
 GAS_SNAPSHOT: Final = ROOT / "tests" / "chain" / "gas_snapshot.json"
-#: Model and chain clock at the start of the sequence (2033-05-18), later than any node's genesis.
-T0: Final = 2_000_000_000
 USDC: Final = 10**6
 BTC, ETH, WETH = 0, 1, 1
 #: The step that starts a block: one second, one block.
@@ -311,20 +309,7 @@ def open_chain(backend: str, *, impersonate: bool = False) -> Chain:
 
 def deploy(chain: Chain, params: Params) -> ChainClearingHouse:
     """Deploy, mint test tokens, put the clock at ``T0`` and wrap the system in a house."""
-    system: System = deploy_system(
-        chain,
-        params,
-        ACT.governance,
-        matchers=[ACT.matcher],
-        oracles=[ACT.oracle],
-        funding_operators=[ACT.oracle],
-        deployer=ACT.governance,
-    )
-    mint_test_tokens(system, ACT.all)
-    chain.set_next_timestamp(T0)
-    chain.mine(1)
-    if chain.name == "boa":
-        chain.env.timestamp = T0  # type: ignore[attr-defined]  # mine() moved titanoboa's clock on
+    system = deploy_at_t0(chain, params, ACT.governance, ACT.matcher, ACT.oracle, ACT.oracle, ACT.all)
     house = ChainClearingHouse(chain, system)
     assert house.now_s == T0, (chain.name, house.now_s)
     return house

@@ -210,6 +210,18 @@ class Builder:
             raise InvalidParameter(f"Vyper source {str(path)!r} must be a .vy file")
         return path.resolve()
 
+    def compiler_data(self, artifact: Artifact) -> Any:
+        """Vyper's ``CompilerData`` of ``artifact``'s source under these settings (its source map);
+        the source is the one under ``contracts/`` of this checkout (a cached artifact names the
+        checkout that built it). ChainError if it does not compile to the artifact's code."""
+        path = Path(artifact.source_path)
+        if "/contracts_py/contracts/" in path.as_posix():
+            path = CONTRACTS_DIR / path.as_posix().rsplit("/contracts_py/contracts/", 1)[1]
+        data = self._compiler_data(self._resolve_source(path))
+        if bytes(data.bytecode_runtime) != artifact.runtime_bytecode:
+            raise ChainError(f"{path} does not compile to the runtime code of artifact {artifact.name}")
+        return data
+
     def _compiler_data(self, path: Path) -> Any:
         from vyper.compiler.input_bundle import FilesystemInputBundle
         from vyper.compiler.phases import CompilerData

@@ -29,7 +29,7 @@ blocks empty and sets the timestamp. A reverted transaction uses no block. An im
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -208,6 +208,15 @@ def call_of(action: Action) -> tuple[str, str, tuple[Any, ...]]:
     raise InvalidParameter(f"{type(a).__name__} cannot be sent to the contracts (perpetual markets only): {a!r}")
 
 
+def _adl_proposal(stored: Sequence[Any]) -> AdlProposal | None:
+    """The :class:`AdlProposal` of the ``adl_proposals`` getter's answer (None: no deadline, none
+    pending)."""
+    counterparties, deadline_s = stored
+    if not int(deadline_s):
+        return None
+    return AdlProposal(tuple(str(c).lower() for c in counterparties), int(deadline_s))
+
+
 class ChainClearingHouse:
     """The reference model's interface on a deployed system (see the module docstring).
 
@@ -285,7 +294,7 @@ class ChainClearingHouse:
         self._mined(result)
         return result, self._events(result)
 
-    def apply_batch(self, actions: Sequence[Action]) -> list[Outcome]:
+    def apply_batch(self, actions: Sequence[Action], trace: Callable[[int], bool] | None = None) -> list[Outcome]:
         """Apply ``actions`` in order; each gives its events or its ProtocolRevert (never raised).
 
         On anvil, each run of consecutive model blocks (one block apart, later in time) goes out
@@ -294,6 +303,8 @@ class ChainClearingHouse:
         model block; a reverted transaction is mined there with status 0 and changes nothing, as
         on the model. Elsewhere actions are applied one by one. Raises ChainError, with the
         earlier runs sent, at an action the clock rules of the module docstring refuse.
+        ``trace(i)`` (anvil; asked once per action, in order) false: a revert of ``actions[i]``
+        comes back as ``ProtocolRevert(UNTRACED)``, without the trace that finds its reason.
         """
         if not isinstance(self.chain, AnvilChain):
             return [self._try(a) for a in actions]
@@ -306,15 +317,15 @@ class ChainClearingHouse:
             last = run[-1] if run else None
             if last is not None and last.block == self.block:
                 if last.now_s != self.now_s:
-                    self._send_run(self.chain, actions, run, out)
+                    self._send_run(self.chain, actions, run, out, trace)
                     raise self._one_timestamp_error(last.now_s)
                 last.indexes.append(i)
                 continue
             if last is not None and (self.block != last.block + 1 or self.now_s <= last.now_s):
-                self._send_run(self.chain, actions, run, out)
+                self._send_run(self.chain, actions, run, out, trace)
                 run = []
             run.append(_Block(self.block, self.now_s, [i]))
-        self._send_run(self.chain, actions, run, out)
+        self._send_run(self.chain, actions, run, out, trace)
         return out
 
     def _try(self, action: Action) -> Outcome:
@@ -323,7 +334,14 @@ class ChainClearingHouse:
         except ProtocolRevert as exc:
             return exc
 
-    def _send_run(self, chain: AnvilChain, actions: Sequence[Action], run: list[_Block], out: list[Outcome]) -> None:
+    def _send_run(
+        self,
+        chain: AnvilChain,
+        actions: Sequence[Action],
+        run: list[_Block],
+        out: list[Outcome],
+        trace: Callable[[int], bool] | None,
+    ) -> None:
         """Mine ``run`` (consecutive model blocks) with one ``send_blocks``; store each action's outcome."""
         if not run:
             return
@@ -335,7 +353,8 @@ class ChainClearingHouse:
                 sender, fn, args = call_of(actions[i])
                 calls.append(BatchCall(self.system.core, fn, args, sender=sender))
             blocks.append((b.now_s, calls))
-        results = chain.send_blocks(blocks)
+        flags = None if trace is None else [trace(i) for b in run for i in b.indexes]
+        results = chain.send_blocks(blocks, trace=flags)
         k = 0
         for b in run:
             for i in b.indexes:
@@ -442,10 +461,7 @@ class ChainClearingHouse:
 
     def adl_proposal(self, address: str, market_id: int) -> AdlProposal | None:
         """The pending ADL proposal for ``address``'s position in ``market_id`` (None if none)."""
-        counterparties, deadline_s = self._view("adl_proposals", normalize_address(address), market_id)
-        if not int(deadline_s):
-            return None
-        return AdlProposal(tuple(str(c).lower() for c in counterparties), int(deadline_s))
+        return _adl_proposal(self._view("adl_proposals", normalize_address(address), market_id))
 
     def market(self, market_id: int) -> MarketState:
         """Funding rate and index, loss indexes, last accrual and open interest of ``market_id``."""
@@ -556,22 +572,62 @@ class ChainClearingHouse:
         ``at = (block, now_s)``: the state after model block ``block`` (anvil keeps past states;
         other backends read the latest), stamped with that clock; default: the latest state at
         the house's clock. Accounts with nothing stored and orders with nothing filled are
-        omitted; role sets list the given holders only; ``settlement_pool`` (options) is always 0.
+        omitted; role sets list the given holders only; ADL proposals are those of the given
+        accounts; ``settlement_pool`` (options) is always 0.
         """
         addrs = sorted({normalize_address(a) for a in addresses})
         hashes = list(order_hashes)
+        calls = self._state_calls(addrs, hashes)
+        block, now_s = (self.block, self.now_s) if at is None else at
+        values = self.chain.call_many(calls, block=None if at is None else self.block_base + block)
+        return self._state_of(iter(values), addrs, hashes, block, now_s)
+
+    def states_at(
+        self, addresses: Iterable[str], ats: Sequence[tuple[int, int]]
+    ) -> list[tuple[ProtocolState, dict[int, int]]]:
+        """The state (:meth:`state`, ``at=``) and the token holdings (:meth:`token_holdings`)
+        after each model block ``(block, now_s)`` of ``ats``, read in one request on anvil
+        (:meth:`AnvilChain.call_many_at <contracts_py.chains.anvil_chain.AnvilChain.call_many_at>`:
+        every block's ``eth_call`` in one JSON-RPC batch); other backends read the latest state
+        for each."""
+        addrs = sorted({normalize_address(a) for a in addresses})
+        calls = self._state_calls(addrs, []) + self._holding_calls()
+        if isinstance(self.chain, AnvilChain):
+            per_block = self.chain.call_many_at(calls, [self.block_base + block for block, _ in ats])
+        else:
+            per_block = [self.chain.call_many(calls) for _ in ats]
+        out = []
+        for (block, now_s), values in zip(ats, per_block, strict=True):
+            it = iter(values)
+            state = self._state_of(it, addrs, [], block, now_s)
+            out.append((state, {i: int(next(it)) for i in self.asset_ids}))
+        return out
+
+    _PER_ACCOUNT: Final = ("position_mask", "balances", "realized_pnl")
+    _ROLE_SETS: Final = ("matchers", "oracles", "funding_operators")
+
+    def _state_calls(self, addrs: Sequence[str], hashes: Sequence[bytes]) -> list[BatchCall]:
+        """The reads :meth:`_state_of` decodes, in its order: the house-wide state
+        (:func:`~contracts_py.house_state.state_calls`), then each account, its ADL proposals and
+        the filled orders."""
         core = self.system.core
-        per_account = ("position_mask", "balances", "realized_pnl")
-        role_sets = ("matchers", "oracles", "funding_operators")
-        house = state_calls(self.market_ids, self.feed_ids, self.asset_ids)
-        calls = [BatchCall(core, fn, args) for fn, args in house]
+        calls = [BatchCall(core, fn, args) for fn, args in state_calls(self.market_ids, self.feed_ids, self.asset_ids)]
         for a in addrs:
-            calls += [BatchCall(core, fn, (a,)) for fn in (*per_account, *role_sets)]
+            calls += [BatchCall(core, fn, (a,)) for fn in (*self._PER_ACCOUNT, *self._ROLE_SETS)]
             calls += [BatchCall(core, "collateral", (a, i)) for i in self.asset_ids[1:]]
             calls += [BatchCall(core, "positions", (a, m)) for m in self.market_ids]
+        calls += [BatchCall(core, "adl_proposals", (a, m)) for a in addrs for m in self.market_ids]
         calls += [BatchCall(core, "order_filled", (h,)) for h in hashes]
-        block, now_s = (self.block, self.now_s) if at is None else at
-        values = iter(self.chain.call_many(calls, block=None if at is None else self.block_base + block))
+        return calls
+
+    def _holding_calls(self) -> list[BatchCall]:
+        core = self.system.core.address
+        return [BatchCall(self.system.token(i), "balanceOf", (core,)) for i in self.asset_ids]
+
+    def _state_of(
+        self, values: Iterator[Any], addrs: Sequence[str], hashes: Sequence[bytes], block: int, now_s: int
+    ) -> ProtocolState:
+        """The state the values of :meth:`_state_calls` (consumed from ``values``) describe."""
         state = decode_state(
             values,
             self.market_ids,
@@ -589,8 +645,8 @@ class ChainClearingHouse:
             "funding_operators": state.roles.funding_operators,
         }
         for a in addrs:
-            mask, balance, realized = (int(next(values)) for _ in per_account)
-            for r in role_sets:
+            mask, balance, realized = (int(next(values)) for _ in self._PER_ACCOUNT)
+            for r in self._ROLE_SETS:
                 if next(values):
                     holders[r].add(a)
             collateral = {i: int(v) for i in self.asset_ids[1:] if (v := next(values))}
@@ -603,16 +659,15 @@ class ChainClearingHouse:
             )
             if acct != Account():
                 state.accounts[a] = acct
+        for key in ((a, m) for a in addrs for m in self.market_ids):
+            if (proposal := _adl_proposal(next(values))) is not None:
+                state.adl_proposals[key] = proposal
         state.order_filled = {h: f for h in hashes if (f := int(next(values)))}
-        state.adl_proposals = {
-            (a, m): p for a in addrs for m in self.market_ids if (p := self.adl_proposal(a, m)) is not None
-        }
         return state
 
     def token_holdings(self, at_block: int | None = None) -> dict[int, int]:
         """Token units of each asset the core holds (``balanceOf``), after model block
         ``at_block`` (anvil) or now: what must cover every claim on the vault."""
-        core = self.system.core.address
-        calls = [BatchCall(self.system.token(i), "balanceOf", (core,)) for i in self.asset_ids]
+        calls = self._holding_calls()
         held = self.chain.call_many(calls, block=None if at_block is None else self.block_base + at_block)
         return {i: int(v) for i, v in zip(self.asset_ids, held, strict=True)}

@@ -20,38 +20,24 @@ from typing import Final
 import numpy as np
 from eth_keys.datatypes import PrivateKey
 
-from protocol.actions import (
-    Action,
-    AdvanceTime,
-    AutoDeleverage,
-    CancelOrder,
-    Deposit,
-    Fill,
-    FundInsurance,
-    Liquidate,
-    LiquidateCollateral,
-    PushPrice,
-    SetFundingRate,
-    SetMarketMargin,
-    SetPaused,
-    SetRole,
-    Withdraw,
-    WithdrawFees,
-)
+from protocol import actions as act
 from protocol.clearing_house import ClearingHouse
 from protocol.constants import MAX_FEE_RATE, MAX_FUNDING_RATE_PER_S, WAD
-from protocol.errors import ProtocolRevert
+from protocol.errors import InvalidParameter, ProtocolRevert
 from protocol.keeper import adl_action, adl_counterparties, keeper_actions
+from protocol.oracle_adapter import move_reference
 from protocol.orders import OrderDomain, OrderSigner
 
 __all__ = [
     "ACTION_KINDS",
     "ACTORS",
     "KEYS",
+    "PROFILES",
     "ActionKind",
     "Actors",
     "World",
     "draw_block_start",
+    "kind_weights",
     "opening_actions",
     "resign",
 ]
@@ -123,6 +109,13 @@ class World:
         """A market (perpetual markets 0 and 1)."""
         return int(self.rng.integers(0, 2))
 
+    def fresh_feed(self) -> int | None:
+        """A feed (0 or 1, a market's) with no reading this second, or None: a second reading
+        stamped the same second is rejected and switches the feed off (the rejections have
+        kinds of their own)."""
+        feeds = [f for f in (0, 1) if self.model.state.feeds[f].updated_at_s < self.now]
+        return feeds[int(self.rng.integers(0, len(feeds)))] if feeds else None
+
     def price(self, feed_id: int) -> int:
         """The feed's last accepted price, or its start price before the first (USD WAD)."""
         return self.model.state.feeds[feed_id].price_wad or START_PRICE[feed_id]
@@ -130,6 +123,10 @@ class World:
     def scaled(self, value: int, lo: float, hi: float) -> int:
         """``value`` times a uniform factor in ``[lo, hi)``, at least 1."""
         return max(int(value * self.rng.uniform(lo, hi)), 1)
+
+    def governor(self) -> str:
+        """The governance as the model has it now (handed over by the campaign now and then)."""
+        return self.model.state.roles.governance
 
     @property
     def now(self) -> int:
@@ -145,24 +142,25 @@ def campaign_signer(domain: OrderDomain) -> OrderSigner:
 # ----------------------------------------------------------------------------- draws
 
 
-def _deposit(w: World) -> Action:
-    return Deposit(w.trader(), 0, int(w.rng.integers(1_000, 100_000)) * USDC + int(w.rng.integers(0, USDC)))
+def _deposit(w: World) -> act.Action:
+    return act.Deposit(w.trader(), 0, int(w.rng.integers(1_000, 100_000)) * USDC + int(w.rng.integers(0, USDC)))
 
 
-def _deposit_collateral(w: World) -> Action:
-    return Deposit(w.trader(), WETH, int(w.rng.integers(1, 20_000)) * (WAD // 1_000) + int(w.rng.integers(0, 10**9)))
+def _deposit_collateral(w: World) -> act.Action:
+    amount = int(w.rng.integers(1, 20_000)) * (WAD // 1_000) + int(w.rng.integers(0, 10**9))
+    return act.Deposit(w.trader(), WETH, amount)
 
 
-def _withdraw(w: World) -> Action:
+def _withdraw(w: World) -> act.Action:
     who = w.trader()
     acct = w.model.state.accounts.get(who)
     if acct is not None and w.rng.random() < 0.25 and acct.collateral.get(WETH, 0) > 0:
-        return Withdraw(who, WETH, w.scaled(acct.collateral[WETH], 0.05, 1.2))
+        return act.Withdraw(who, WETH, w.scaled(acct.collateral[WETH], 0.05, 1.2))
     usdc = max(acct.balance, 0) // 10**12 if acct is not None else 0  # WAD -> token units
-    return Withdraw(who, 0, w.scaled(usdc or USDC, 0.02, 1.1))
+    return act.Withdraw(who, 0, w.scaled(usdc or USDC, 0.02, 1.1))
 
 
-def _fill(w: World, sender: str | None = None) -> Action:
+def _fill(w: World, sender: str | None = None) -> act.Action:
     market = w.market()
     maker, taker = (ACTORS.traders[int(i)] for i in w.rng.choice(len(ACTORS.traders), 2, replace=False))
     px = w.price(market)
@@ -173,66 +171,94 @@ def _fill(w: World, sender: str | None = None) -> Action:
     return w.signer.fill(sender or ACTORS.matcher, maker, taker, market, size, max(fill_px, 1), fee, fee)
 
 
-def _fill_by_outsider(w: World) -> Action:
+def _fill_by_outsider(w: World) -> act.Action:
     return _fill(w, w.trader())  # not a matcher: refused
 
 
-def _cancel_order(w: World) -> Action:
+def _cancel_order(w: World) -> act.Action:
     who = w.trader()
     order = w.signer.order(who, w.market(), WAD * (1 if w.rng.random() < 0.5 else -1), w.price(0))
-    return CancelOrder(who, order.order)
+    return act.CancelOrder(who, order.order)
 
 
-def _push(w: World, price: int, timestamp_s: int) -> Action:
-    return PushPrice(ACTORS.oracle, w.market(), price, timestamp_s)
+def _push(w: World, price: int, timestamp_s: int) -> act.Action:
+    return act.PushPrice(ACTORS.oracle, w.market(), price, timestamp_s)
 
 
-def _price_walk(w: World) -> Action:
-    feed = w.market()
+def _price_walk(w: World) -> act.Action:
+    feed = w.fresh_feed()
+    if feed is None:  # both feeds read this second: a funding-rate update instead
+        return _funding_rate(w)
     move = w.rng.normal(0, 0.01)
-    return PushPrice(ACTORS.oracle, feed, max(int(w.price(feed) * (1 + move)), 1), w.now)
+    return act.PushPrice(ACTORS.oracle, feed, max(int(w.price(feed) * (1 + move)), 1), w.now)
 
 
-def _price_spike(w: World) -> Action:
+def _price_spike(w: World) -> act.Action:
     feed = w.market()
     factor = float(w.rng.choice([0.3, 0.5, 0.8, 0.9, 1.1, 1.3, 2.0, 3.0]))
-    return PushPrice(ACTORS.oracle, feed, w.scaled(w.price(feed), factor, factor + 0.01), w.now)
+    return act.PushPrice(ACTORS.oracle, feed, w.scaled(w.price(feed), factor, factor + 0.01), w.now)
 
 
-def _price_zero_or_negative(w: World) -> Action:
+def _price_crash(w: World) -> act.Action:
+    """The largest move the feed's guard lets in now (down, now and then up): what drives
+    accounts into liquidation and bankruptcy."""
+    feed = w.fresh_feed()
+    if feed is None:  # both feeds read this second: a funding-rate update instead
+        return _funding_rate(w)
+    state, fp = w.model.state.feeds[feed], w.model.params.feeds[feed]
+    ref_price, ref_at = move_reference(state, w.now)
+    if ref_price == 0 or w.now - ref_at > fp.heartbeat_s:
+        return act.PushPrice(ACTORS.oracle, feed, w.scaled(w.price(feed), 0.5, 0.6), w.now)
+    allowed = fp.max_move_wad * min(w.now - ref_at, fp.move_window_s) * ref_price // (WAD * fp.move_window_s)
+    sign = -1 if w.rng.random() < 0.75 else 1
+    return act.PushPrice(ACTORS.oracle, feed, max(ref_price + sign * allowed, 1), w.now)
+
+
+def _fill_leveraged(w: World) -> act.Action:
+    """A fill near the taker's initial-margin limit: notional 5 to 20 times its balance."""
+    market = w.market()
+    maker, taker = (ACTORS.traders[int(i)] for i in w.rng.choice(len(ACTORS.traders), 2, replace=False))
+    acct = w.model.state.accounts.get(taker)
+    balance = max(acct.balance if acct is not None else 0, 1_000 * WAD)
+    px = w.price(market)
+    size = max(balance * int(w.rng.integers(5, 21)) // px, 10**9) * (1 if w.rng.random() < 0.5 else -1)
+    return w.signer.fill(ACTORS.matcher, maker, taker, market, size, px, 0, 0)
+
+
+def _price_zero_or_negative(w: World) -> act.Action:
     return _push(w, -int(w.rng.integers(0, 2)) * w.price(0), w.now)
 
 
-def _price_stale(w: World) -> Action:
+def _price_stale(w: World) -> act.Action:
     feed = w.market()
-    return PushPrice(ACTORS.oracle, feed, w.price(feed), max(w.now - int(w.rng.choice([3_601, 7_200, 86_400])), 0))
+    return act.PushPrice(ACTORS.oracle, feed, w.price(feed), max(w.now - int(w.rng.choice([3_601, 7_200, 86_400])), 0))
 
 
-def _price_out_of_order(w: World) -> Action:
+def _price_out_of_order(w: World) -> act.Action:
     feed = w.market()
     last = w.model.state.feeds[feed].updated_at_s
-    return PushPrice(
+    return act.PushPrice(
         ACTORS.oracle, feed, w.scaled(w.price(feed), 0.98, 1.02), max(last - int(w.rng.integers(0, 30)), 0)
     )
 
 
-def _price_by_outsider(w: World) -> Action:
-    return PushPrice(w.trader(), w.market(), w.price(0), w.now)
+def _price_by_outsider(w: World) -> act.Action:
+    return act.PushPrice(w.trader(), w.market(), w.price(0), w.now)
 
 
-def _funding_rate(w: World) -> Action:
+def _funding_rate(w: World) -> act.Action:
     cap = MAX_FUNDING_RATE_PER_S // 20
-    return SetFundingRate(ACTORS.funding, w.market(), int(w.rng.integers(-cap, cap + 1)))
+    return act.SetFundingRate(ACTORS.funding, w.market(), int(w.rng.integers(-cap, cap + 1)))
 
 
-def _keeper_liquidation(w: World) -> Action:
+def _keeper_liquidation(w: World) -> act.Action:
     found = keeper_actions(w.model, ACTORS.keeper, ACTORS.liquidator)
     if found:
         return found[int(w.rng.integers(0, len(found)))]
     return _random_liquidation(w)
 
 
-def _random_liquidation(w: World) -> Action:
+def _random_liquidation(w: World) -> act.Action:
     target, market = w.trader(), w.market()
     try:
         q = w.model.max_liquidation_size(target, market)
@@ -240,14 +266,14 @@ def _random_liquidation(w: World) -> Action:
         q = 0
     q = q or int(w.rng.integers(1, 2 * WAD))
     q = int(w.rng.choice([q, q, max(q // 2, 1), q + 1]))
-    return Liquidate(ACTORS.keeper, target, market, q)
+    return act.Liquidate(ACTORS.keeper, target, market, q)
 
 
-def _liquidate_collateral(w: World) -> Action:
-    return LiquidateCollateral(ACTORS.liquidator, w.trader(), WETH, int(w.rng.integers(1, 5 * WAD)))
+def _liquidate_collateral(w: World) -> act.Action:
+    return act.LiquidateCollateral(ACTORS.liquidator, w.trader(), WETH, int(w.rng.integers(1, 5 * WAD)))
 
 
-def _deleverage(w: World) -> Action:
+def _deleverage(w: World) -> act.Action:
     """The ADL queue (propose, challenge, execute): mostly the reference keeper's next step for a
     trader's position, else a list of other traders (maybe empty, maybe skipping the top)."""
     target, market = w.trader(), w.market()
@@ -258,95 +284,155 @@ def _deleverage(w: World) -> Action:
         if step is not None:
             return step
     others = [t for t in ACTORS.traders if t != target]
-    return AutoDeleverage(ACTORS.keeper, target, market, tuple(others[: int(w.rng.integers(0, len(others) + 1))]))
+    return act.AutoDeleverage(ACTORS.keeper, target, market, tuple(others[: int(w.rng.integers(0, len(others) + 1))]))
 
 
-def _fund_insurance(w: World) -> Action:
-    return FundInsurance(w.trader(), int(w.rng.integers(1, 5_000)) * USDC)
+def _fund_insurance(w: World) -> act.Action:
+    return act.FundInsurance(w.trader(), int(w.rng.integers(1, 5_000)) * USDC)
 
 
-def _withdraw_fees(w: World) -> Action:
-    return WithdrawFees(
-        ACTORS.governance, ACTORS.governance, w.scaled(max(w.model.state.fee_pool // 10**12, 1), 0.1, 1.2)
+def _withdraw_fees(w: World) -> act.Action:
+    return act.WithdrawFees(
+        w.governor(), ACTORS.governance, w.scaled(max(w.model.state.fee_pool // 10**12, 1), 0.1, 1.2)
     )
 
 
-def _pause(w: World) -> Action:
-    return SetPaused(ACTORS.governance, bool(w.rng.random() < 0.3) and not w.model.state.paused)
+def _pause(w: World) -> act.Action:
+    return act.SetPaused(w.governor(), bool(w.rng.random() < 0.3) and not w.model.state.paused)
 
 
-def _market_margin(w: World) -> Action:
+def _market_margin(w: World) -> act.Action:
     imf = int(w.rng.choice([WAD // 50, WAD // 20, WAD // 10, WAD // 5]))
-    return SetMarketMargin(ACTORS.governance, w.market(), imf, int(w.rng.choice([WAD // 2, WAD * 6 // 10])))
+    return act.SetMarketMargin(w.governor(), w.market(), imf, int(w.rng.choice([WAD // 2, WAD * 6 // 10])))
 
 
-def _role_toggle(w: World) -> Action:
-    return SetRole(
-        ACTORS.governance, str(w.rng.choice(["matcher", "oracle", "funding"])), w.trader(), bool(w.rng.random() < 0.5)
+def _role_toggle(w: World) -> act.Action:
+    return act.SetRole(
+        w.governor(), str(w.rng.choice(["matcher", "oracle", "funding"])), w.trader(), bool(w.rng.random() < 0.5)
     )
+
+
+def _governance_proposal(w: World) -> act.Action:
+    successor = w.pick((ACTORS.governance, *ACTORS.traders))
+    return act.SetRole(w.governor(), "governance", successor, bool(w.rng.random() < 0.9))
+
+
+def _accept_governance(w: World) -> act.Action:
+    pending = w.model.state.roles.pending_governance
+    return act.AcceptGovernance(pending if pending is not None and w.rng.random() < 0.8 else w.trader())
 
 
 @dataclass(frozen=True)
 class ActionKind:
-    """One kind of action: its name, the role that acts, its weight in the draw, and the
+    """One kind of action: its name, the protocol action it draws (a type of
+    :data:`protocol.actions.ACTION_TYPES`), the role that acts, its weight in the draw, and the
     function drawing one record of it from a :class:`World`."""
 
     name: str
+    action: type[act.Action]
     actor: str
     weight: float
-    draw: Callable[[World], Action]
+    draw: Callable[[World], act.Action]
 
 
-#: Every action kind of the campaign (add one entry to add a kind).
+#: Every action kind of the campaign (add one entry to add a kind); every protocol action type
+#: is drawn by at least one kind unless :data:`UNDRAWN` says why not.
 ACTION_KINDS: Final[tuple[ActionKind, ...]] = (
-    ActionKind("deposit", "trader", 8, _deposit),
-    ActionKind("deposit_collateral", "trader", 3, _deposit_collateral),
-    ActionKind("withdraw", "trader", 6, _withdraw),
-    ActionKind("fill", "matcher", 24, _fill),
-    ActionKind("fill_by_outsider", "trader", 0.5, _fill_by_outsider),
-    ActionKind("cancel_order", "trader", 1, _cancel_order),
-    ActionKind("price_walk", "oracle", 12, _price_walk),
-    ActionKind("price_spike", "oracle", 3, _price_spike),
-    ActionKind("price_zero_or_negative", "oracle", 0.5, _price_zero_or_negative),
-    ActionKind("price_stale", "oracle", 0.5, _price_stale),
-    ActionKind("price_out_of_order", "oracle", 0.5, _price_out_of_order),
-    ActionKind("price_by_outsider", "trader", 0.3, _price_by_outsider),
-    ActionKind("funding_rate", "funding", 3, _funding_rate),
-    ActionKind("keeper_liquidation", "keeper", 5, _keeper_liquidation),
-    ActionKind("random_liquidation", "keeper", 2, _random_liquidation),
-    ActionKind("liquidate_collateral", "liquidator", 1.5, _liquidate_collateral),
-    ActionKind("deleverage", "keeper", 1.5, _deleverage),
-    ActionKind("fund_insurance", "trader", 2, _fund_insurance),
-    ActionKind("withdraw_fees", "governance", 0.7, _withdraw_fees),
-    ActionKind("pause", "governance", 0.7, _pause),
-    ActionKind("market_margin", "governance", 0.5, _market_margin),
-    ActionKind("role_toggle", "governance", 0.3, _role_toggle),
+    ActionKind("deposit", act.Deposit, "trader", 8, _deposit),
+    ActionKind("deposit_collateral", act.Deposit, "trader", 3, _deposit_collateral),
+    ActionKind("withdraw", act.Withdraw, "trader", 6, _withdraw),
+    ActionKind("fill", act.Fill, "matcher", 24, _fill),
+    ActionKind("fill_leveraged", act.Fill, "matcher", 4, _fill_leveraged),
+    ActionKind("fill_by_outsider", act.Fill, "trader", 0.5, _fill_by_outsider),
+    ActionKind("cancel_order", act.CancelOrder, "trader", 1, _cancel_order),
+    ActionKind("price_walk", act.PushPrice, "oracle", 12, _price_walk),
+    ActionKind("price_spike", act.PushPrice, "oracle", 3, _price_spike),
+    ActionKind("price_crash", act.PushPrice, "oracle", 3, _price_crash),
+    ActionKind("price_zero_or_negative", act.PushPrice, "oracle", 0.5, _price_zero_or_negative),
+    ActionKind("price_stale", act.PushPrice, "oracle", 0.5, _price_stale),
+    ActionKind("price_out_of_order", act.PushPrice, "oracle", 0.5, _price_out_of_order),
+    ActionKind("price_by_outsider", act.PushPrice, "trader", 0.3, _price_by_outsider),
+    ActionKind("funding_rate", act.SetFundingRate, "funding", 3, _funding_rate),
+    ActionKind("keeper_liquidation", act.Liquidate, "keeper", 5, _keeper_liquidation),
+    ActionKind("random_liquidation", act.Liquidate, "keeper", 2, _random_liquidation),
+    ActionKind("liquidate_collateral", act.LiquidateCollateral, "liquidator", 1.5, _liquidate_collateral),
+    ActionKind("deleverage", act.AutoDeleverage, "keeper", 1.5, _deleverage),
+    ActionKind("fund_insurance", act.FundInsurance, "trader", 2, _fund_insurance),
+    ActionKind("withdraw_fees", act.WithdrawFees, "governance", 0.7, _withdraw_fees),
+    ActionKind("pause", act.SetPaused, "governance", 0.7, _pause),
+    ActionKind("market_margin", act.SetMarketMargin, "governance", 0.5, _market_margin),
+    ActionKind("role_toggle", act.SetRole, "governance", 0.3, _role_toggle),
+    ActionKind("governance_proposal", act.SetRole, "governance", 0.2, _governance_proposal),
+    ActionKind("accept_governance", act.AcceptGovernance, "pending governance", 0.2, _accept_governance),
 )
 
+#: Weight profiles (``novation audit --profile``): factors over the kinds' weights (1 if unnamed).
+#: ``coverage`` aims at the code a default campaign seldom reaches: liquidations of every kind
+#: (the largest moves the guard lets in, leveraged fills, collateral sales, deleveraging) and
+#: governance handovers; fewer pauses and rejected readings (a paused protocol and a feed
+#: switched off by a rejected reading refuse most actions).
+PROFILES: Final[dict[str, dict[str, float]]] = {
+    "default": {},
+    "coverage": {
+        "price_crash": 4,
+        "fill_leveraged": 4,
+        "keeper_liquidation": 4,
+        "random_liquidation": 2,
+        "liquidate_collateral": 4,
+        "deleverage": 4,
+        "deposit_collateral": 3,
+        "withdraw_fees": 2,
+        "pause": 0.2,
+        "market_margin": 2,
+        "governance_proposal": 3,
+        "accept_governance": 3,
+        "price_spike": 0.3,
+        "price_zero_or_negative": 0.3,
+        "price_stale": 0.3,
+        "price_out_of_order": 0.3,
+    },
+}
 
-def draw_block_start(rng: np.random.Generator) -> AdvanceTime:
+
+def kind_weights(profile: str) -> tuple[list[str], np.ndarray]:
+    """The kinds' names and their draw probabilities under weight profile ``profile``."""
+    if profile not in PROFILES:
+        raise InvalidParameter(f"--profile {profile!r} is unknown; profiles: {', '.join(PROFILES)}")
+    factors = PROFILES[profile]
+    weights = np.array([k.weight * factors.get(k.name, 1.0) for k in ACTION_KINDS], dtype=float)
+    return [k.name for k in ACTION_KINDS], weights / weights.sum()
+
+
+#: Protocol action types no kind draws, and why.
+UNDRAWN: Final[dict[type[act.Action], str]] = {
+    act.AdvanceTime: "opens every block (draw_block_start), not drawn among the actions",
+    act.SettleExpired: "settles expired options: the campaign lists perpetual markets only",
+}
+
+
+def draw_block_start(rng: np.random.Generator) -> act.AdvanceTime:
     """The step that opens a block: one block and a few seconds, now and then a long gap (an
     oracle outage: no reading for up to two hours, past the feeds' heartbeat)."""
     if rng.random() < 0.02:
-        return AdvanceTime(int(rng.integers(600, 7_200)), 1)
-    return AdvanceTime(int(rng.integers(1, 13)), 1)
+        return act.AdvanceTime(int(rng.integers(600, 7_200)), 1)
+    return act.AdvanceTime(int(rng.integers(1, 13)), 1)
 
 
-def opening_actions(w: World) -> list[Action]:
+def opening_actions(w: World) -> list[act.Action]:
     """What every sequence starts with: both feeds priced, traders funded, an insurance fund."""
-    out: list[Action] = [PushPrice(ACTORS.oracle, f, START_PRICE[f], w.now) for f in (0, 1)]
-    out += [Deposit(t, 0, int(w.rng.integers(20_000, 200_000)) * USDC) for t in ACTORS.traders]
-    out += [Deposit(ACTORS.keeper, 0, 1_000_000 * USDC), Deposit(ACTORS.liquidator, 0, 1_000_000 * USDC)]
-    out += [FundInsurance(ACTORS.governance, 20_000 * USDC), Deposit(ACTORS.traders[0], WETH, 10 * WAD)]
+    out: list[act.Action] = [act.PushPrice(ACTORS.oracle, f, START_PRICE[f], w.now) for f in (0, 1)]
+    out += [act.Deposit(t, 0, int(w.rng.integers(20_000, 200_000)) * USDC) for t in ACTORS.traders]
+    out += [act.Deposit(ACTORS.keeper, 0, 1_000_000 * USDC), act.Deposit(ACTORS.liquidator, 0, 1_000_000 * USDC)]
+    out += [act.FundInsurance(ACTORS.governance, 20_000 * USDC), act.Deposit(ACTORS.traders[0], WETH, 10 * WAD)]
     return out
 
 
-def resign(action: Action, signer: OrderSigner) -> Action:
+def resign(action: act.Action, signer: OrderSigner) -> act.Action:
     """``action`` with its orders (a fill's two, a cancellation's none) signed again by
     ``signer`` (another deployment's EIP-712 domain); other actions unchanged."""
-    if not isinstance(action, Fill):
+    if not isinstance(action, act.Fill):
         return action
-    return Fill(
+    return act.Fill(
         action.sender,
         signer.sign(action.maker_order.order),
         signer.sign(action.taker_order.order),

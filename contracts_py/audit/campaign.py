@@ -10,16 +10,19 @@ the model and applied to it; refused actions stay in the sequence. Checked:
 * after every block the model's state invariants (:data:`protocol.invariants.STATE_INVARIANTS`,
   GUIDE §5) plus any ``extra_invariants`` (the test hook: a test plants a deliberately wrong
   invariant there to check that the campaign finds, shrinks and replays it);
-* on a chain, after every block: each action's events, or its revert reason, equal the model's;
+* on a chain, after every block: each action's events, or its revert reason, equal the model's
+  (on anvil a revert's reason is traced the first time the model gives that reason and whenever
+  the model predicted success; later reverts for a confirmed reason are compared by status);
   the same state invariants on the state read from the chain (conservation, open interest long ==
   short, fund >= 0, ...) plus solvency (the core's token holdings cover every claim on the vault);
   and the chain's state equals the model's to the wei (accounts, positions, markets, feeds,
   pools, vault accounting, liquidation cap, pause).
 
 anvil runs through the fast path: the model blocks go out in pipelined JSON-RPC batches (one
-``evm_mine`` per block, transactions from impersonated senders) and every block's state is read
-back at its block number in one batch of ``eth_call``. titanoboa and eth-tester apply actions
-one by one and read the state after each block.
+``evm_mine`` per block, transactions from impersonated senders) and the states of a batch's
+blocks, each at its block number, come back in one JSON-RPC batch (one multicall ``eth_call``
+per block: ``ChainClearingHouse.states_at``).
+titanoboa and eth-tester apply actions one by one and read the state after each block.
 
 Everything random comes from ``numpy.random.SeedSequence(seed)``: sequence ``i`` draws from
 its ``i``-th spawned child, so a sequence replays alone.
@@ -29,17 +32,26 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final
 
 import numpy as np
 
-from contracts_py.audit.actors import ACTION_KINDS, ACTORS, KEYS, World, draw_block_start, opening_actions
+from contracts_py.audit.actors import (
+    ACTION_KINDS,
+    ACTORS,
+    KEYS,
+    World,
+    draw_block_start,
+    kind_weights,
+    opening_actions,
+)
 from contracts_py.chain_house import ChainClearingHouse, Outcome, mint_test_tokens
-from contracts_py.chains import Chain, make_chain
+from contracts_py.chains import UNTRACED, Chain, make_chain
 from contracts_py.chains.anvil_chain import AnvilChain
-from contracts_py.deploy import deploy_system
+from contracts_py.deploy import System, deploy_system
 from protocol import events as ev
 from protocol.actions import Action, AdvanceTime
 from protocol.clearing_house import ClearingHouse
@@ -55,6 +67,7 @@ __all__ = [
     "CampaignStats",
     "Target",
     "Violation",
+    "deploy_at_t0",
     "generate_sequence",
     "open_target",
     "planted",
@@ -92,21 +105,24 @@ class Violation:
 
 
 class _Found(Exception):
-    def __init__(self, violation: Violation) -> None:
+    def __init__(self, violation: Violation, end: int | None = None) -> None:
         super().__init__(violation.detail)
         self.violation = violation
+        self.end = end  # length of the log up to the end of the block that showed it (None: all)
 
 
 @dataclass
 class CampaignStats:
     """Counts of a campaign (or one sequence): protocol actions (``AdvanceTime`` not counted),
     invariant checks run (each invariant on each state or transition it looked at), reverts by
-    reason, actions by kind, sequences, blocks."""
+    reason, actions by kind, sequences, blocks; ``setup_s``: seconds spent opening targets
+    (node start-up, compilation, deployment), summed over the targets opened."""
 
     actions: int = 0
     checks: int = 0
     blocks: int = 0
     sequences: int = 0
+    setup_s: float = 0.0
     reverts: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
 
@@ -116,6 +132,7 @@ class CampaignStats:
         self.checks += other.checks
         self.blocks += other.blocks
         self.sequences += other.sequences
+        self.setup_s += other.setup_s
         self.reverts.update(other.reverts)
         self.kinds.update(other.kinds)
 
@@ -126,6 +143,7 @@ class CampaignStats:
             "checks": self.checks,
             "blocks": self.blocks,
             "sequences": self.sequences,
+            "setup_seconds": round(self.setup_s, 3),
             "reverts": dict(self.reverts.most_common()),
             "kinds": dict(self.kinds.most_common()),
         }
@@ -204,6 +222,35 @@ def planted(name: str | None) -> dict[str, StateCheck]:
 # ----------------------------------------------------------------------------- targets
 
 
+def deploy_at_t0(
+    chain: Chain,
+    params: Params,
+    governance: str,
+    matcher: str,
+    oracle: str,
+    funding: str,
+    holders: Sequence[str],
+) -> System:
+    """Deploy the system on ``chain`` (``governance`` deploys and governs; one matcher, oracle
+    source and funding operator), mint test tokens to ``holders`` and mine a block at :data:`T0`,
+    so that a model started at ``T0`` and the chain share their clock."""
+    system = deploy_system(
+        chain,
+        params,
+        governance,
+        matchers=[matcher],
+        oracles=[oracle],
+        funding_operators=[funding],
+        deployer=governance,
+    )
+    mint_test_tokens(system, holders)
+    chain.set_next_timestamp(T0)
+    chain.mine(1)
+    if chain.name == "boa":
+        chain.env.timestamp = T0  # type: ignore[attr-defined]  # mine() moved titanoboa's clock on
+    return system
+
+
 class Target:
     """Where a sequence runs: the model alone, or a chain (a deployment reverted to its snapshot
     before each sequence) with the model as twin."""
@@ -213,23 +260,24 @@ class Target:
         self.chain = chain
         self.house: ChainClearingHouse | None = None
         self._snapshot: int | None = None
+        self._traced: set[str] = set()  # revert reasons a chain trace has confirmed (see trace)
         if chain is not None:
-            system = deploy_system(
-                chain,
-                params,
-                ACTORS.governance,
-                matchers=[ACTORS.matcher],
-                oracles=[ACTORS.oracle],
-                funding_operators=[ACTORS.funding],
-                deployer=ACTORS.governance,
+            self._system = deploy_at_t0(
+                chain, params, ACTORS.governance, ACTORS.matcher, ACTORS.oracle, ACTORS.funding, ACTORS.all
             )
-            mint_test_tokens(system, ACTORS.all)
-            chain.set_next_timestamp(T0)
-            chain.mine(1)
-            if chain.name == "boa":
-                chain.env.timestamp = T0  # type: ignore[attr-defined]  # mine() moved titanoboa's clock on
-            self._system = system
             self._snapshot = chain.snapshot()
+
+    def trace(self, predicted: Outcome) -> bool:
+        """Whether a chain revert of an action the model answered ``predicted`` needs its reason
+        traced (anvil): when the model predicted success (the two disagree: the violation shows
+        the chain's reason) or a reason not yet confirmed on this chain; other reverts of an
+        already confirmed reason are compared by status only (a trace costs more than the action)."""
+        if not isinstance(predicted, ProtocolRevert):
+            return True
+        if predicted.reason in self._traced:
+            return False
+        self._traced.add(predicted.reason)
+        return True
 
     @property
     def name(self) -> str:
@@ -265,9 +313,10 @@ class Target:
 
 
 @contextmanager
-def open_target(name: str, params: Params) -> Iterator[Target]:
+def open_target(name: str, params: Params, *, trace_sources: bool = False) -> Iterator[Target]:
     """A :class:`Target` for ``--chain name`` (one of :data:`CHAINS`), closed on exit; anvil
-    started with the campaign keys and impersonated senders (the batched fast path)."""
+    started with the campaign keys and impersonated senders (the batched fast path); titanoboa
+    with ``trace_sources`` (coverage) if asked."""
     if name not in CHAINS:
         raise InvalidParameter(f"--chain {name!r} is unknown; choose one of {', '.join(CHAINS)}")
     chain: Chain | None = None
@@ -276,6 +325,8 @@ def open_target(name: str, params: Params) -> Iterator[Target]:
         assert isinstance(anvil, AnvilChain)
         anvil.set_balances(list(ACTORS.all), 10**24)
         chain = anvil
+    elif name == "boa":
+        chain = make_chain(name, trace_sources=trace_sources)
     elif name != "model":
         chain = make_chain(name)
     try:
@@ -313,6 +364,9 @@ class _Execution:
         self.outcomes: list[Outcome] = []
         self.stats = CampaignStats(sequences=1)
         self._pending: list[_Block] = []
+        # anvil: the thread sending blocks while the model draws on, and the blocks it has in hand
+        self._helper = ThreadPoolExecutor(1) if isinstance(target.chain, AnvilChain) else None
+        self._in_flight: tuple[list[_Block], Future[Any]] | None = None
         self._open: int | None = None  # log index of the open block's AdvanceTime
 
     # -- model side
@@ -376,48 +430,93 @@ class _Execution:
     def finish(self) -> None:
         self.end_block()
         self.flush()
+        self.collect()
 
     # -- chain side
 
     def flush(self) -> None:
+        """Send the pending blocks to the chain and read each block's state back. On anvil this
+        runs in a helper thread while the model draws the next blocks (anvil and Python work at
+        once); its results are checked by :meth:`collect`, at the next flush or at the end."""
         house = self.target.house
         if house is None or not self._pending:
             return
         blocks, self._pending = self._pending, []
+        self.collect()
         lo, hi = blocks[0].start, blocks[-1].end
-        outcomes = house.apply_batch(self.log[lo:hi])
-        anvil = isinstance(self.target.chain, AnvilChain)
-        for b in blocks:
+        actions, target = self.log[lo:hi], self.target
+
+        def chain_side() -> tuple[list[Outcome], list[tuple[ProtocolState, dict[int, int]]]]:
+            outcomes = house.apply_batch(actions, lambda i: target.trace(self.outcomes[lo + i]))
+            return outcomes, house.states_at(ACTORS.all, [(b.model_state.block, b.model_state.now_s) for b in blocks])
+
+        if self._helper is None:
+            self._check(blocks, *chain_side())
+        else:
+            self._in_flight = (blocks, self._helper.submit(chain_side))
+
+    def collect(self) -> None:
+        """Check the blocks the helper thread sent (if any), once it is done."""
+        if self._in_flight is None:
+            return
+        blocks, future = self._in_flight
+        self._in_flight = None
+        self._check(blocks, *future.result())
+
+    def stop(self) -> None:
+        """Stop the helper thread (after the blocks it has in hand)."""
+        if self._helper is not None:
+            self._helper.shutdown()
+
+    def execute(self, steps: Callable[[], None]) -> Violation | None:
+        """Run ``steps`` (applying actions), finish, and return the first violation, the log cut
+        at the end of the block that showed it: a chain violation of blocks still in flight
+        when a later one came up on the model comes first."""
+        found: _Found | None = None
+        try:
+            try:
+                steps()
+                self.finish()
+            except _Found as exc:
+                found = exc
+            try:
+                self.collect()
+            except _Found as earlier:
+                found = earlier
+        finally:
+            self.stop()
+        if found is None:
+            return None
+        if found.end is not None:
+            del self.log[found.end :]
+        return found.violation
+
+    def _check(
+        self, blocks: list[_Block], outcomes: list[Outcome], read: list[tuple[ProtocolState, dict[int, int]]]
+    ) -> None:
+        lo = blocks[0].start
+        for b, (chain_state, held) in zip(blocks, read, strict=True):
             for i in range(b.start, b.end):
                 got, want = outcomes[i - lo], self.outcomes[i]
                 same = (
-                    got.reason == want.reason
+                    got.reason in (want.reason, UNTRACED)
                     if isinstance(got, ProtocolRevert) and isinstance(want, ProtocolRevert)
                     else got == want
                 )
                 if not same:
-                    raise _Found(Violation("outcome", "chain", i, f"{self.log[i]!r}: chain {got!r} != model {want!r}"))
-            block = b.model_state.block
-            at = (block, b.model_state.now_s) if anvil else None
-            chain_state = house.state(ACTORS.all, at=at)
+                    detail = f"{self.log[i]!r}: chain {got!r} != model {want!r}"
+                    raise _Found(Violation("outcome", "chain", i, detail), b.end)
             found = self._state_violation(chain_state, "chain", b.end - 1)
             if found is not None:
-                raise _Found(found)
-            held = house.token_holdings(block if anvil else None)
+                raise _Found(found, b.end)
             self.stats.checks += 2
             short = {i: (h, chain_state.vault_tokens[i]) for i, h in held.items() if h < chain_state.vault_tokens[i]}
             if short:
-                raise _Found(
-                    Violation("solvency", "chain", b.end - 1, f"token holdings below the vault's claims: {short}")
-                )
+                detail = f"token holdings below the vault's claims: {short}"
+                raise _Found(Violation("solvency", "chain", b.end - 1, detail), b.end)
             diffs = state_differences(chain_state, b.model_state, ACTORS.all)
             if diffs:
-                raise _Found(Violation("chain == model", "chain", b.end - 1, "; ".join(diffs[:5])))
-
-
-def _kind_table() -> tuple[list[str], np.ndarray]:
-    weights = np.array([k.weight for k in ACTION_KINDS], dtype=float)
-    return [k.name for k in ACTION_KINDS], weights / weights.sum()
+                raise _Found(Violation("chain == model", "chain", b.end - 1, "; ".join(diffs[:5])), b.end)
 
 
 def generate_sequence(
@@ -426,16 +525,19 @@ def generate_sequence(
     length: int,
     per_block: int,
     extra_invariants: Mapping[str, StateCheck] = {},
+    profile: str = "default",
 ) -> tuple[list[Action], CampaignStats, Violation | None]:
     """One random sequence of ``length`` protocol actions on ``target`` from ``seed``; returns
     its action log (``AdvanceTime`` steps included), its counts and the first violation (the
-    log then ends at the block that showed it)."""
+    log then ends at the block that showed it). ``profile``: the kinds' weights
+    (:data:`~contracts_py.audit.actors.PROFILES`)."""
     rng = np.random.default_rng(seed)
     run = _Execution(target, extra_invariants)
     world = World.new(rng, run.model)
-    names, probs = _kind_table()
+    names, probs = kind_weights(profile)
     draws = {k.name: k.draw for k in ACTION_KINDS}
-    try:
+
+    def steps() -> None:
         run.begin_block(AdvanceTime(1, 1))
         for action in opening_actions(world):
             run.apply(action, "opening")
@@ -445,10 +547,9 @@ def generate_sequence(
                 world.model = run.model
                 name = names[int(rng.choice(len(names), p=probs))]
                 run.apply(draws[name](world), name)
-        run.finish()
-    except _Found as found:
-        return run.log, run.stats, found.violation
-    return run.log, run.stats, None
+
+    violation = run.execute(steps)
+    return run.log, run.stats, violation
 
 
 def replay_sequence(
@@ -461,10 +562,9 @@ def replay_sequence(
     ``AdvanceTime``); ``resign`` re-signs a record for the twin model's order domain. Returns
     the counts and the first violation (None: all held)."""
     run = _Execution(target, extra_invariants)
-    try:
+
+    def steps() -> None:
         for action in actions:
             run.apply(resign(action, run.model) if resign is not None else action)
-        run.finish()
-    except _Found as found:
-        return run.stats, found.violation
-    return run.stats, None
+
+    return run.stats, run.execute(steps)

@@ -12,17 +12,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from contracts_py.audit.actors import kind_weights
 from contracts_py.audit.campaign import CHAINS, CampaignStats, Violation, generate_sequence, open_target, planted
 from protocol.actions import Action
 from protocol.errors import InvalidParameter
-from protocol.params import Params, load_params
+from protocol.params import Params, SocializedLossMethod, load_params
 from protocol.scenarios import default_params
 
 __all__ = ["CampaignConfig", "CampaignResult", "run_campaign"]
@@ -34,7 +35,10 @@ class CampaignConfig:
     per block, on ``chain`` (one of :data:`~contracts_py.audit.campaign.CHAINS`), from
     ``SeedSequence(seed)`` (None: fresh entropy, reported), within ``time_s`` seconds (None: no
     limit), over ``workers`` processes; ``params_path`` (None: the default parameters); ``plant``
-    a planted invariant (test hook)."""
+    a planted invariant (test hook); ``trace_sources``: titanoboa maps executed code to source
+    lines (:mod:`contracts_py.audit.coverage`); ``profile``: the action kinds' weights
+    (:data:`~contracts_py.audit.actors.PROFILES`); ``loss_method``: the parameters' socialized
+    loss method replaced (``pro_rata`` or ``adl``; None: as the parameters say)."""
 
     actions: int = 10_000
     sequence_length: int = 500
@@ -45,6 +49,9 @@ class CampaignConfig:
     workers: int = 1
     params_path: Path | None = None
     plant: str | None = None
+    trace_sources: bool = False
+    profile: str = "default"
+    loss_method: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("actions", "sequence_length", "per_block", "workers"):
@@ -56,10 +63,18 @@ class CampaignConfig:
         if self.time_s is not None and not self.time_s > 0:
             raise InvalidParameter(f"--time must be a positive number of seconds, got {self.time_s!r}")
         planted(self.plant)
+        kind_weights(self.profile)
+        methods = [m.value for m in SocializedLossMethod]
+        if self.loss_method is not None and self.loss_method not in methods:
+            raise InvalidParameter(f"loss method {self.loss_method!r} is unknown; choose one of {', '.join(methods)}")
 
     def params(self) -> Params:
         """The campaign's parameters."""
-        return default_params() if self.params_path is None else load_params(self.params_path)
+        params = default_params() if self.params_path is None else load_params(self.params_path)
+        if self.loss_method is None:
+            return params
+        method = SocializedLossMethod(self.loss_method)
+        return replace(params, protocol=replace(params.protocol, socialized_loss_method=method))
 
 
 @dataclass
@@ -76,8 +91,11 @@ class CampaignResult:
 
     @property
     def rate(self) -> float:
-        """Protocol actions per second, invariants included."""
-        return self.stats.actions / self.seconds if self.seconds > 0 else 0.0
+        """Protocol actions per second of campaign, invariants included, the set-up of the
+        targets (node start-up, compilation, deployment; :attr:`CampaignStats.setup_s`, spread
+        over the workers) left out, as fuzzers count their calls per second."""
+        running = self.seconds - self.stats.setup_s / self.config.workers
+        return self.stats.actions / running if running > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (the seed's entropy included, to run it again)."""
@@ -88,8 +106,10 @@ class CampaignResult:
             "sequence_length": c.sequence_length,
             "per_block": c.per_block,
             "workers": c.workers,
+            "profile": c.profile,
             "seconds": round(self.seconds, 3),
             "actions_per_s": round(self.rate, 1),
+            "actions_per_s_with_setup": round(self.stats.actions / self.seconds, 1) if self.seconds > 0 else 0.0,
             **self.stats.to_dict(),
             "violation": None if self.violation is None else self.violation.to_dict(),
             "violation_sequence": self.violation_sequence,
@@ -107,12 +127,14 @@ def _run_share(
     ``progress(n)`` after each sequence (in-process runs)."""
     stats = CampaignStats()
     children = np.random.SeedSequence(entropy).spawn(max(indexes) + 1)
-    with open_target(config.chain, config.params()) as target:
+    opened = time.monotonic()
+    with open_target(config.chain, config.params(), trace_sources=config.trace_sources) as target:
+        stats.setup_s = time.monotonic() - opened
         for i in indexes:
             if deadline is not None and time.monotonic() >= deadline:
                 break
             log, s, violation = generate_sequence(
-                target, children[i], _length(config, i), config.per_block, planted(config.plant)
+                target, children[i], _length(config, i), config.per_block, planted(config.plant), config.profile
             )
             stats.add(s)
             if progress is not None:

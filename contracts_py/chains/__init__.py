@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from contracts_py.chains.base import NO_REASON, BatchCall, Chain, Contract, RawLog, TxResult
+from contracts_py.chains.base import NO_REASON, UNTRACED, BatchCall, Chain, Contract, RawLog, TxResult
 from protocol.errors import InvalidParameter
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BACKENDS",
     "NO_REASON",
+    "UNTRACED",
     "AnvilChain",
     "BatchCall",
     "BoaChain",

@@ -8,7 +8,7 @@ as :meth:`protocol.events.Event.to_dict`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -75,6 +75,54 @@ def _normalize(value: Any, abi_type: str) -> Any:
     return value
 
 
+def _int_word(signed: bool) -> Callable[[bytes], int]:
+    return lambda w: int.from_bytes(w, "big", signed=signed)
+
+
+#: One-word ABI types decoded without eth_abi (the getters' common case: a read per block).
+_WORD_DECODERS: Final[dict[str, Callable[[bytes], Any]]] = {
+    **{f"uint{n}": _int_word(False) for n in range(8, 257, 8)},
+    **{f"int{n}": _int_word(True) for n in range(8, 257, 8)},
+    "bool": lambda w: w != bytes(32),
+    "address": lambda w: "0x" + w[12:].hex(),
+    "bytes32": bytes,
+}
+#: A one-word output's decoder, or a tuple output's word decoders.
+_WordDecoder = Callable[[bytes], Any] | tuple[Callable[[bytes], Any], ...]
+
+
+def _word_outputs(types: Sequence[str]) -> tuple[_WordDecoder, ...] | None:
+    """One decoder per output (a tuple's: one per component) when every output is one word or a
+    tuple of one-word components; None otherwise (eth_abi decodes those)."""
+    out: list[_WordDecoder] = []
+    for t in types:
+        if t.startswith("(") and t.endswith(")"):
+            parts = [_WORD_DECODERS.get(p) for p in t[1:-1].split(",")]
+            if "(" in t[1:] or any(p is None for p in parts):
+                return None
+            out.append(tuple(p for p in parts if p is not None))
+        elif t in _WORD_DECODERS:
+            out.append(_WORD_DECODERS[t])
+        else:
+            return None
+    return tuple(out)
+
+
+def _n_words(decoders: Sequence[_WordDecoder]) -> int:
+    return sum(len(d) if isinstance(d, tuple) else 1 for d in decoders)
+
+
+def _decode_words(decoders: Sequence[_WordDecoder], data: bytes) -> Iterator[Any]:
+    at = 0
+    for d in decoders:
+        if isinstance(d, tuple):
+            yield tuple(f(data[at + 32 * k : at + 32 * k + 32]) for k, f in enumerate(d))
+            at += 32 * len(d)
+        else:
+            yield d(data[at : at + 32])
+            at += 32
+
+
 def _types(params: Iterable[Mapping[str, Any]]) -> list[str]:
     return [collapse_if_tuple(dict(p)) for p in params]
 
@@ -86,6 +134,10 @@ class _Function:
     input_types: tuple[str, ...]
     output_types: tuple[str, ...]
     mutates: bool
+    #: Outputs as one decoder per word (None unless every output is one word or a tuple of them).
+    word_outputs: tuple[_WordDecoder, ...] | None = None
+    #: Inputs as one direct encoder each (None when a type has none: eth_abi encodes those).
+    input_encoders: tuple[_Encoder, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +154,9 @@ class _Event:
     dynamic_topics: tuple[bool, ...]
     #: Types of the indexed fields whose topic holds the value itself, in order.
     static_topic_types: tuple[str, ...]
+    #: Word decoders of the data and of the static topics (None unless all are one-word types).
+    word_data: tuple[_WordDecoder, ...] | None = None
+    word_topics: tuple[_WordDecoder, ...] | None = None
 
 
 def _dynamic(abi_type: str) -> bool:
@@ -126,6 +181,8 @@ class ContractABI:
                     input_types=tuple(_types(entry.get("inputs", ()))),
                     output_types=tuple(_types(entry.get("outputs", ()))),
                     mutates=entry.get("stateMutability") not in ("view", "pure"),
+                    word_outputs=_word_outputs(_types(entry.get("outputs", ()))),
+                    input_encoders=_input_encoders(_types(entry.get("inputs", ()))),
                 )
                 self._functions[(fn.name, len(fn.input_types))] = fn
             elif kind == "event" and not entry.get("anonymous"):
@@ -142,6 +199,8 @@ class ContractABI:
                     data_types=tuple(t for t, i in zip(types, indexed, strict=True) if not i),
                     dynamic_topics=tuple(_dynamic(t) for t in topic_types),
                     static_topic_types=tuple(t for t in topic_types if not _dynamic(t)),
+                    word_data=_word_outputs([t for t, i in zip(types, indexed, strict=True) if not i]),
+                    word_topics=_word_outputs([t for t in topic_types if not _dynamic(t)]),
                 )
                 self.events[ev.topic] = ev
             elif kind == "constructor":
@@ -164,6 +223,10 @@ class ContractABI:
     def encode_call(self, fn_name: str, args: Sequence[Any]) -> bytes:
         """Selector plus ABI-encoded arguments."""
         fn = self.function(fn_name, len(args))
+        if fn.input_encoders is not None:
+            direct = _encode_direct(fn.input_encoders, args)
+            if direct is not None:
+                return fn.selector + direct
         return fn.selector + _encode(fn.input_types, args, f"{self.name}.{fn_name}")
 
     def decode_call(self, data: bytes) -> tuple[str, tuple[Any, ...]]:
@@ -192,6 +255,9 @@ class ContractABI:
         fn = self.function(fn_name, n_args)
         if not fn.output_types:
             return None
+        if fn.word_outputs is not None and len(data) == 32 * _n_words(fn.word_outputs):
+            out = tuple(_decode_words(fn.word_outputs, bytes(data)))
+            return out[0] if len(out) == 1 else out
         try:
             values = abi_decode(list(fn.output_types), bytes(data))
         except (DecodingError, ValueError) as exc:
@@ -206,6 +272,19 @@ class ContractABI:
         ev = self.events.get(bytes(topics[0]))
         if ev is None:
             return None
+        if (
+            ev.word_data is not None
+            and ev.word_topics is not None
+            and not any(ev.dynamic_topics)
+            and len(topics) == 1 + len(ev.word_topics)
+            and len(data) == 32 * _n_words(ev.word_data)
+        ):  # every field one word: read the words (the events of the protocol's contracts)
+            data_iter = _decode_words(ev.word_data, bytes(data))
+            topic_iter = _decode_words(ev.word_topics, b"".join(bytes(t) for t in topics[1:]))
+            return {
+                "event": ev.name,
+                **{n: next(topic_iter if i else data_iter) for n, i in zip(ev.names, ev.indexed, strict=True)},
+            }
         try:
             data_values = list(abi_decode(ev.data_types, bytes(data)))
             # one decode of the static topics, joined; dynamic indexed values are stored as their keccak
@@ -223,6 +302,120 @@ class ContractABI:
             value = topic_values.pop(0) if is_indexed else data_values.pop(0)
             out[name] = value if isinstance(value, bytes) and is_indexed else _normalize(value, t)
         return out
+
+
+class _Unfit(Exception):
+    """A value the direct encoders leave to eth_abi (which encodes it or names what is wrong)."""
+
+
+#: A direct encoder of one ABI type: ``(dynamic, bytes)``, the head word(s) of a static type or
+#: the tail of a dynamic one; raises _Unfit for a value it does not take.
+_Encoder = Callable[[Any], tuple[bool, bytes]]
+
+
+def _int_encoder(bits: int, signed: bool) -> _Encoder:
+    lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+
+    def encode(v: Any) -> tuple[bool, bytes]:
+        if type(v) is not int or not lo <= v <= hi:
+            raise _Unfit
+        return False, v.to_bytes(32, "big", signed=signed)
+
+    return encode
+
+
+def _address_word(v: Any) -> tuple[bool, bytes]:
+    if not isinstance(v, str) or len(v) != 42 or v[:2] != "0x" or v != v.lower():
+        raise _Unfit
+    try:
+        return False, bytes(12) + bytes.fromhex(v[2:])
+    except ValueError:
+        raise _Unfit from None
+
+
+def _bool_word(v: Any) -> tuple[bool, bytes]:
+    if type(v) is not bool:
+        raise _Unfit
+    return False, bytes(31) + (b"\1" if v else b"\0")
+
+
+def _bytes_tail(v: Any) -> tuple[bool, bytes]:
+    if not isinstance(v, bytes | bytearray):
+        raise _Unfit
+    return True, len(v).to_bytes(32, "big") + bytes(v) + bytes(-len(v) % 32)
+
+
+def _string_tail(v: Any) -> tuple[bool, bytes]:
+    if not isinstance(v, str):
+        raise _Unfit
+    return _bytes_tail(v.encode())
+
+
+def _word_encoder(t: str) -> _Encoder | None:
+    for prefix, signed in (("uint", False), ("int", True)):
+        if t.startswith(prefix) and t[len(prefix) :].isdigit():
+            return _int_encoder(int(t[len(prefix) :]), signed)
+    return {"address": _address_word, "bool": _bool_word}.get(t)
+
+
+def _static_tuple_encoder(parts: tuple[_Encoder, ...]) -> _Encoder:
+    def encode(v: Any) -> tuple[bool, bytes]:
+        if not isinstance(v, tuple | list) or len(v) != len(parts):
+            raise _Unfit
+        return False, b"".join(p(x)[1] for p, x in zip(parts, v, strict=True))
+
+    return encode
+
+
+def _array_encoder(item: _Encoder) -> _Encoder:
+    def encode(v: Any) -> tuple[bool, bytes]:
+        if not isinstance(v, tuple | list):
+            raise _Unfit
+        return True, len(v).to_bytes(32, "big") + b"".join(item(x)[1] for x in v)
+
+    return encode
+
+
+def _type_encoder(t: str) -> _Encoder | None:
+    """The direct encoder of ``t``: one-word types, tuples of them, arrays of them, ``bytes``,
+    ``string``; None for the rest."""
+    if t == "bytes":
+        return _bytes_tail
+    if t == "string":
+        return _string_tail
+    if t.endswith("[]"):
+        item = _word_encoder(t[:-2])
+        return None if item is None else _array_encoder(item)
+    if t.startswith("(") and t.endswith(")") and "(" not in t[1:]:
+        parts = [_word_encoder(p) for p in t[1:-1].split(",")]
+        if any(p is None for p in parts):
+            return None
+        return _static_tuple_encoder(tuple(p for p in parts if p is not None))
+    return _word_encoder(t)
+
+
+def _input_encoders(types: Sequence[str]) -> tuple[_Encoder, ...] | None:
+    encoders = [_type_encoder(t) for t in types]
+    return None if any(e is None for e in encoders) else tuple(e for e in encoders if e is not None)
+
+
+def _encode_direct(encoders: Sequence[_Encoder], args: Sequence[Any]) -> bytes | None:
+    """The ABI encoding of ``args`` (head, then the tails of the dynamic values) without eth_abi,
+    byte for byte what eth_abi writes; None if a value is not one the encoders take."""
+    try:
+        parts = [e(a) for e, a in zip(encoders, args, strict=True)]
+    except _Unfit:
+        return None
+    at = sum(32 if dynamic else len(b) for dynamic, b in parts)
+    head, tail = [], []
+    for dynamic, b in parts:
+        if dynamic:
+            head.append(at.to_bytes(32, "big"))
+            tail.append(b)
+            at += len(b)
+        else:
+            head.append(b)
+    return b"".join(head) + b"".join(tail)
 
 
 def _encode(types: Sequence[str], args: Sequence[Any], what: str) -> bytes:

@@ -21,8 +21,10 @@ from typing import Any, Final
 
 from eth_account import Account
 from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
+from eth_utils.crypto import keccak
 from web3 import Web3
 
+from contracts_py.build import Builder
 from contracts_py.chains.abi import normalize_address
 from contracts_py.chains.anvil_process import AnvilProcess, RpcClient, find_anvil, rpc_request
 from contracts_py.chains.base import (
@@ -30,6 +32,7 @@ from contracts_py.chains.base import (
     DEFAULT_DEPLOY_GAS,
     DEFAULT_TX_GAS,
     NO_REASON,
+    UNTRACED,
     BatchCall,
     RawLog,
     TxResult,
@@ -45,6 +48,17 @@ __all__ = ["DEV_MNEMONIC", "AnvilChain"]
 DEV_MNEMONIC: Final = "test test test test test test test test test test test junk"
 _N_DEV_ACCOUNTS: Final = 10
 _PRIORITY_FEE_WEI: Final = 10**9
+#: Reads per multicall ``eth_call`` (``MAX_CALLS`` of ``contracts/multicall.vy``).
+MULTICALL_CALLS: Final = 256
+#: Where a state override places the multicall's code for a read (nothing is deployed there).
+_VIRTUAL_MULTICALL: Final = "0x" + "4e" * 19 + "02"
+#: Sender and gas of every read.
+_READER: Final = "0x" + "00" * 20
+_READ_GAS: Final = 30_000_000
+#: ``aggregate((address,bytes)[])`` of the multicall.
+_AGGREGATE_SELECTOR: Final = keccak(text="aggregate((address,bytes)[])")[:4]
+#: Distinct read sets whose multicall request is kept.
+_MULTICALL_CACHE: Final = 64
 
 
 def _dev_keys() -> dict[str, bytes]:
@@ -89,6 +103,8 @@ class AnvilChain(Web3Chain):
         self.process: AnvilProcess | None = None
         self.impersonate = bool(impersonate)
         self._impersonated: set[str] = set()
+        self._multicall_runtime: str | None = None
+        self._multicall_requests: dict[tuple[Any, ...], dict[str, str]] = {}
         if rpc_url is None:
             self.process = AnvilProcess(
                 find_anvil(anvil_path), hardfork=hardfork, extra_args=extra_args, startup_timeout_s=startup_timeout_s
@@ -254,22 +270,54 @@ class AnvilChain(Web3Chain):
         return [self._batch_result(h, r, reasons.get(h)) for h, r in zip(hashes, receipts, strict=True)]
 
     def call_many(self, calls: Sequence[BatchCall], *, block: int | None = None) -> list[Any]:
-        """Decoded values of the read-only ``calls`` from one JSON-RPC batch of ``eth_call`` at
-        ``block`` (default: the latest block); anvil keeps past blocks' states."""
-        tag = "latest" if block is None else hex(block)
-        requests = [
-            (
-                "eth_call",
-                [{"to": c.contract.address, "data": "0x" + c.contract.abi.encode_call(c.fn_name, c.args).hex()}, tag],
-            )
-            for c in calls
-        ]
-        out = []
-        for c, answer in zip(calls, self._rpc_batch(requests), strict=True):
-            if "error" in answer:
-                raise ChainError(f"anvil: eth_call {c.contract.name}.{c.fn_name} at {tag} failed: {answer['error']}")
-            out.append(c.contract.abi.decode_output(c.fn_name, len(c.args), bytes.fromhex(answer["result"][2:])))
+        """Decoded values of the read-only ``calls`` at ``block`` (default: the latest block; anvil
+        keeps past blocks' states), from one ``eth_call`` per :data:`MULTICALL_CALLS` calls: the
+        multicall contract (``contracts/multicall.vy``) placed by a state override answers them
+        all from one state (one request instead of one ``eth_call`` each). The request of a set
+        of calls read again (a campaign reads the same set after every block) is encoded once."""
+        return self.call_many_at(calls, [block])[0]
+
+    def call_many_at(self, calls: Sequence[BatchCall], blocks: Sequence[int | None]) -> list[list[Any]]:
+        """:meth:`call_many` of the same ``calls`` at each of ``blocks`` (None: the latest), all
+        the ``eth_call`` in one JSON-RPC batch request: one list of decoded values per block."""
+        parts = [calls[lo : lo + MULTICALL_CALLS] for lo in range(0, len(calls), MULTICALL_CALLS)]
+        requests = [self._multicall_request(part) for part in parts]
+        override = {_VIRTUAL_MULTICALL: {"code": self._multicall_code()}}
+        tags = ["latest" if b is None else hex(b) for b in blocks]
+        answers = iter(self._rpc_batch([("eth_call", [r, tag, override]) for tag in tags for r in requests]))
+        out: list[list[Any]] = []
+        for tag in tags:
+            values: list[Any] = []
+            for part in parts:
+                answer = next(answers)
+                if "error" in answer:
+                    raise ChainError(f"anvil: eth_call at {tag} failed: {answer['error'].get('message', answer)}")
+                raw = str(answer["result"])
+                for c, data in zip(part, _decode_bytes_array(bytes.fromhex(raw[2:]), len(part)), strict=True):
+                    if not data:
+                        raise ChainError(f"anvil: eth_call {c.contract.name}.{c.fn_name} at {tag} reverted")
+                    values.append(c.contract.abi.decode_output(c.fn_name, len(c.args), data))
+            out.append(values)
         return out
+
+    def _multicall_request(self, part: Sequence[BatchCall]) -> dict[str, str]:
+        """The ``eth_call`` request of ``aggregate(part)`` (cached by the calls it makes)."""
+        key = tuple((c.contract.address, c.fn_name, tuple(c.args)) for c in part)
+        request = self._multicall_requests.get(key)
+        if request is None:
+            items = [(c.contract.address, c.contract.abi.encode_call(c.fn_name, c.args)) for c in part]
+            data = _AGGREGATE_SELECTOR + _encode_calls(items)
+            request = {"from": _READER, "to": _VIRTUAL_MULTICALL, "data": "0x" + data.hex(), "gas": hex(_READ_GAS)}
+            if len(self._multicall_requests) >= _MULTICALL_CACHE:
+                self._multicall_requests.clear()
+            self._multicall_requests[key] = request
+        return request
+
+    def _multicall_code(self) -> str:
+        """The multicall's runtime code (compiled once per chain, from the build cache)."""
+        if self._multicall_runtime is None:
+            self._multicall_runtime = "0x" + Builder().build("multicall").runtime_bytecode.hex()
+        return self._multicall_runtime
 
     def _impersonate(self, senders: Sequence[str]) -> None:
         """With ``impersonate``: let the node accept unsigned transactions from ``senders``."""
@@ -318,7 +366,13 @@ class AnvilChain(Web3Chain):
         )
         return "eth_sendRawTransaction", ["0x" + raw.hex()]
 
-    def send_blocks(self, blocks: Sequence[tuple[int, Sequence[BatchCall]]], *, window: int = 25) -> list[TxResult]:
+    def send_blocks(
+        self,
+        blocks: Sequence[tuple[int, Sequence[BatchCall]]],
+        *,
+        window: int = 25,
+        trace: Sequence[bool] | None = None,
+    ) -> list[TxResult]:
         """Mine ``blocks`` as the next blocks: ``blocks[j] = (timestamp_s, calls)`` becomes chain
         block ``latest + 1 + j`` with ``block.timestamp == timestamp_s``, holding exactly ``calls``
         in order. Returns one result per call, in order.
@@ -334,7 +388,10 @@ class AnvilChain(Web3Chain):
         e.g. when the block gas limit cannot hold them; the blocks mined by then stay, transactions
         still queued are dropped, automine is back on). A reverted transaction is mined with
         status 0 (its effects undone) and gets ``success=False`` and its reason, as in
-        :meth:`send_batch`.
+        :meth:`send_batch`, found by a ``debug_traceTransaction`` each; ``trace`` (one flag per
+        call, in order) limits that to the flagged calls, the others' reverts get the reason
+        :data:`~contracts_py.chains.base.UNTRACED` (a caller that knows why they revert saves
+        the traces).
         """
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
             raise InvalidParameter(f"window must be a positive integer of blocks, got {window!r}")
@@ -344,6 +401,8 @@ class AnvilChain(Web3Chain):
                 raise InvalidParameter(f"block timestamps must be integers of Unix seconds, got {ts!r}")
         if any(b <= a for a, b in itertools.pairwise(stamps)):
             raise InvalidParameter(f"block timestamps must increase strictly, got {stamps}")
+        if trace is not None and len(trace) != sum(len(calls) for _, calls in blocks):
+            raise InvalidParameter(f"trace needs one flag per call, got {len(trace)}")
         if not blocks:
             return []
         if not self._automine:
@@ -431,7 +490,10 @@ class AnvilChain(Web3Chain):
             if not finished:
                 self._rpc("anvil_dropAllTransactions")
             self._rpc("evm_setAutomine", True)
-        failed = [k for k, r in enumerate(results) if not r.success]
+        failed = [k for k, r in enumerate(results) if not r.success and (trace is None or trace[k])]
+        results = [
+            r if r.success or trace is None or trace[k] else replace(r, reason=UNTRACED) for k, r in enumerate(results)
+        ]
         if failed:
             traces = self._rpc_batch([("debug_traceTransaction", [results[k].tx_hash, CALL_TRACER]) for k in failed])
             for k, t in zip(failed, traces, strict=True):
@@ -455,3 +517,38 @@ class AnvilChain(Web3Chain):
             tx_hash, int(receipt["blockNumber"], 16), int(receipt["gasUsed"], 16), success=ok, reason=reason
         )
         return self._with_events(result, logs)
+
+
+def _word(n: int) -> bytes:
+    return n.to_bytes(32, "big")
+
+
+def _encode_calls(items: Sequence[tuple[str, bytes]]) -> bytes:
+    """ABI encoding of the one argument ``(address target, bytes data)[]`` of the multicall."""
+    elements = [
+        bytes.fromhex(target[2:]).rjust(32, b"\0") + _word(64) + _word(len(data)) + data + b"\0" * (-len(data) % 32)
+        for target, data in items
+    ]
+    offsets, at = [], 32 * len(elements)
+    for e in elements:
+        offsets.append(_word(at))
+        at += len(e)
+    return _word(32) + _word(len(elements)) + b"".join(offsets) + b"".join(elements)
+
+
+def _decode_bytes_array(raw: bytes, n: int) -> list[bytes]:
+    """The ``bytes[]`` the multicall answered (``n`` elements expected)."""
+    try:
+        base = int.from_bytes(raw[0:32], "big") + 32
+        if int.from_bytes(raw[base - 32 : base], "big") != n:
+            raise ValueError(f"{n} answers expected")
+        out = []
+        for k in range(n):
+            at = base + int.from_bytes(raw[base + 32 * k : base + 32 * k + 32], "big")
+            size = int.from_bytes(raw[at : at + 32], "big")
+            if at + 32 + size > len(raw):
+                raise ValueError("answer past the end")
+            out.append(raw[at + 32 : at + 32 + size])
+    except ValueError as exc:
+        raise ChainError(f"anvil: the multicall's answer cannot be decoded: {exc}") from None
+    return out

@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_DEPLOY_GAS",
     "DEFAULT_TX_GAS",
     "NO_REASON",
+    "UNTRACED",
     "BatchCall",
     "Chain",
     "Contract",
@@ -51,6 +52,8 @@ __all__ = [
 
 #: Reason given to a revert that carries no ``Error(string)`` data (e.g. a Vyper overflow).
 NO_REASON: Final = "evm: revert without reason"
+#: Reason of a revert whose reason was not looked up (``AnvilChain.send_blocks(trace=...)``).
+UNTRACED: Final = "evm: revert, reason not traced"
 #: Tracer options of ``debug_traceTransaction`` whose answer :func:`trace_revert_reason` reads.
 CALL_TRACER: Final = {"tracer": "callTracer"}
 #: Gas limit of each transaction when none is given (RPC backends send a fixed limit).

@@ -13,11 +13,14 @@ from __future__ import annotations
 from typing import Any, Final
 
 import boa
+from boa.contracts.vyper.vyper_contract import VyperContract
 from eth.exceptions import Revert
 from eth_keys.datatypes import PrivateKey
+from vyper.ir import compile_ir
 
+from contracts_py.build import Artifact, Builder
 from contracts_py.chains.abi import decode_revert, normalize_address
-from contracts_py.chains.base import DEFAULT_DEPLOY_GAS, DEFAULT_TX_GAS, NO_REASON, Chain, RawLog, TxResult
+from contracts_py.chains.base import DEFAULT_DEPLOY_GAS, DEFAULT_TX_GAS, NO_REASON, Chain, Contract, RawLog, TxResult
 from protocol.errors import ChainError, InvalidParameter, ProtocolRevert
 
 __all__ = ["ACCOUNT_BALANCE_WEI", "BoaChain"]
@@ -42,9 +45,19 @@ class BoaChain(Chain):
     name = "boa"
     _snapshot_consumed = True
 
-    def __init__(self, *, gas_limit: int = DEFAULT_TX_GAS, deploy_gas_limit: int = DEFAULT_DEPLOY_GAS) -> None:
+    def __init__(
+        self,
+        *,
+        gas_limit: int = DEFAULT_TX_GAS,
+        deploy_gas_limit: int = DEFAULT_DEPLOY_GAS,
+        trace_sources: bool = False,
+    ) -> None:
         super().__init__(gas_limit=gas_limit, deploy_gas_limit=deploy_gas_limit)
         self.env = boa.Env()
+        #: Register every deployed contract with titanoboa together with its Vyper source (compiled
+        #: again for the source map), so that titanoboa's coverage.py plugin maps each executed
+        #: instruction to a source line (``novation audit --coverage``); slower deployments.
+        self.trace_sources = trace_sources
         self._accounts = tuple(_account(i) for i in range(1, _N_ACCOUNTS + 1))
         for a in self._accounts:
             self.env.set_balance(a, ACCOUNT_BALANCE_WEI)
@@ -103,8 +116,28 @@ class BoaChain(Chain):
             self._raise_error(computation, "call")
         return bytes(computation.output)
 
+    def deploy(self, artifact: Artifact, *args: Any, sender: str | None = None, value: int = 0) -> Contract:
+        """As :meth:`Chain.deploy <contracts_py.chains.base.Chain.deploy>`; with ``trace_sources``
+        the contract is also registered with titanoboa with its source (see ``trace_sources``)."""
+        contract = super().deploy(artifact, *args, sender=sender, value=value)
+        if self.trace_sources:
+            data = Builder().compiler_data(artifact)
+            _, data.source_map = compile_ir.assembly_to_evm(data.assembly_runtime)  # as boa.interpret does
+            traced = VyperContract(
+                data, env=self.env, override_address=contract.address, skip_initcode=True, filename=data.contract_path
+            )
+            self.env.register_contract(contract.address, traced)
+        return contract
+
     def _transact(self, to: str, data: bytes, sender: str, value: int, gas: int) -> tuple[TxResult, list[RawLog]]:
-        computation = self.env.execute_code(to_address=to, sender=sender, gas=gas, value=value, data=data)
+        computation = self.env.execute_code(
+            to_address=to,
+            sender=sender,
+            gas=gas,
+            value=value,
+            data=data,
+            contract=self.env.lookup_contract(to) if self.trace_sources else None,
+        )
         if computation.is_error:
             self._raise_error(computation, "transaction")
         self._bump_nonce(sender)

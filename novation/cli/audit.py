@@ -11,17 +11,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from contracts_py.audit.campaign import CHAINS, open_target
+from contracts_py.audit.coverage import campaign_coverage
 from contracts_py.audit.reproducer import failing_check, shrink, write_reproducer
 from contracts_py.audit.runner import CampaignConfig, CampaignResult, run_campaign
 from novation.cli._common import app, fail, write_atomic
 from protocol.errors import InvalidParameter, NovationError
 
 
-def _check_out(out: Path | None) -> None:
+def _check_out(out: Path | None, option: str = "--out", what: str = "the summary and any reproducer") -> None:
     if out is not None and out.exists() and not out.is_dir():
-        raise InvalidParameter(f"--out {out} is a file; give a folder for the summary and any reproducer")
+        raise InvalidParameter(f"{option} {out} is a file; give a folder for {what}")
     if out is not None and not out.parent.is_dir():
-        raise InvalidParameter(f"--out {out}: the folder {out.parent} does not exist; create it first")
+        raise InvalidParameter(f"{option} {out}: the folder {out.parent} does not exist; create it first")
 
 
 @app.command()
@@ -42,6 +43,20 @@ def audit(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="folder for summary.json and a shrunk reproducer")] = None,
     shrink_time: Annotated[float, typer.Option(help="seconds the shrinker may take")] = 60.0,
+    coverage: Annotated[
+        Path | None,
+        typer.Option(
+            help="folder for the line and branch coverage of the contracts and the model "
+            "(--chain boa, one worker): never-reached lines listed"
+        ),
+    ] = None,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="action weights: default, or coverage (aimed at seldom-reached code: liquidations, governance, "
+            "refusals; with --coverage, half the actions under each socialized-loss method)"
+        ),
+    ] = "default",
     plant: Annotated[str | None, typer.Option(hidden=True, help="test hook: a planted (wrong) invariant")] = None,
 ) -> None:
     """Run random action sequences over every actor, checking every invariant after every block
@@ -51,7 +66,9 @@ def audit(
         _check_out(out)
         if shrink_time <= 0:
             raise InvalidParameter(f"--shrink-time must be a positive number of seconds, got {shrink_time}")
+        _check_out(coverage, "--coverage", "the coverage report")
         config = CampaignConfig(
+            trace_sources=coverage is not None,
             actions=actions,
             sequence_length=sequence_length,
             per_block=per_block,
@@ -61,8 +78,11 @@ def audit(
             workers=workers,
             params_path=params_file,
             plant=plant,
+            profile=profile,
         )
         config.params()
+        if coverage is not None and (chain != "boa" or workers != 1):
+            raise InvalidParameter("--coverage measures titanoboa in this process: give --chain boa --workers 1")
     except NovationError as exc:
         fail(exc)
     with Progress(
@@ -70,10 +90,24 @@ def audit(
     ) as bar:
         task = bar.add_task("actions", total=actions)
         try:
-            result = run_campaign(config, lambda n: bar.advance(task, n))
+            if coverage is None:
+                results: tuple[CampaignResult, ...] = (run_campaign(config, lambda n: bar.advance(task, n)),)
+            else:
+                report = campaign_coverage(config, coverage, lambda n: bar.advance(task, n))
+                results = report.results
         except NovationError as exc:
             fail(exc)
-    _summary(console, result)
+    for r in results:
+        _summary(console, r)
+    result = next((r for r in results if r.violation is not None), results[-1])
+    if coverage is not None:
+        c, m = report.contracts, report.model
+        console.print(
+            f"contract line coverage: {c.reached:,}/{c.statements:,} lines ({c.percent:.1f} %), "
+            f"branches {c.branch_percent:.1f} %; model (protocol/): {m.percent:.1f} % of lines, "
+            f"branches {m.branch_percent:.1f} %; never reached: {coverage / 'coverage.txt'}, "
+            f"annotated sources: {coverage / 'html' / 'index.html'}"
+        )
     if out is not None:
         out.mkdir(exist_ok=True)
         write_atomic(out / "summary.json", json.dumps(result.to_dict(), indent=2) + "\n")
@@ -101,8 +135,10 @@ def audit(
 def _summary(console: Console, result: CampaignResult) -> None:
     s = result.stats
     console.print(
-        f"{s.actions:,} actions in {s.sequences} sequences, {s.blocks:,} blocks on {result.config.chain}: "
-        f"{result.seconds:.1f} s, {result.rate:,.0f} actions/s (invariants included); {s.checks:,} invariant checks; "
+        f"{s.actions:,} actions in {s.sequences} sequences, {s.blocks:,} blocks on {result.config.chain}"
+        f"{'' if result.config.loss_method is None else f' ({result.config.loss_method} socialized loss)'}: "
+        f"{result.seconds:.1f} s ({s.setup_s:.1f} s of set-up: node, compilation, deployment), "
+        f"{result.rate:,.0f} actions/s after set-up (invariants included); {s.checks:,} invariant checks; "
         f"seed entropy {result.entropy}"
     )
     if s.reverts:

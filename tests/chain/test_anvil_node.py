@@ -10,7 +10,7 @@ import pytest
 from chain_helpers import Mocks
 
 from contracts_py.build import Artifact
-from contracts_py.chains import AnvilChain, BatchCall, Chain, make_chain
+from contracts_py.chains import UNTRACED, AnvilChain, BatchCall, Chain, make_chain
 from contracts_py.chains.anvil_process import RpcClient, find_anvil, free_port
 from protocol.errors import ChainError, InvalidParameter
 
@@ -185,6 +185,43 @@ def test_send_blocks_checks_its_input_and_the_blocks(chain: Chain, mocks: Mocks)
     after = chain.block_number()
     assert after > block
     assert chain.transact(mocks.usdc, "transfer", mocks.keeper, 1, sender=mocks.trader).block_number == after + 1
+
+
+def test_send_blocks_traces_only_the_flagged_reverts(chain: Chain, mocks: Mocks) -> None:
+    assert isinstance(chain, AnvilChain)
+    too_much = BatchCall(mocks.usdc, "transfer", (mocks.keeper, 10**30), sender=mocks.trader)
+    ok = BatchCall(mocks.usdc, "transfer", (mocks.keeper, 1), sender=mocks.trader)
+    results = chain.send_blocks([(chain.timestamp() + 1, [too_much, too_much, ok])], trace=[False, True, False])
+    assert [(r.success, r.reason) for r in results] == [
+        (False, UNTRACED),
+        (False, "erc20: insufficient balance"),
+        (True, None),
+    ]
+    with pytest.raises(InvalidParameter, match="one flag per call"):
+        chain.send_blocks([(chain.timestamp() + 1, [ok])], trace=[])
+
+
+def test_call_many_answers_many_reads_from_one_block_in_few_calls(
+    chain: Chain, mocks: Mocks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert isinstance(chain, AnvilChain)
+    block = chain.block_number()
+    before = chain.call(mocks.usdc, "balanceOf", mocks.keeper)
+    chain.transact(mocks.usdc, "transfer", mocks.keeper, 3, sender=mocks.trader)
+    reads = [BatchCall(mocks.usdc, "balanceOf", (mocks.keeper,)), BatchCall(mocks.feed, "latestRoundData")] * 200
+    sent: list[str] = []
+    request = chain._client.request
+    monkeypatch.setattr(chain._client, "request", lambda payload: sent.append(str(payload)) or request(payload))
+    old, new = chain.call_many(reads, block=block), chain.call_many(reads)
+    assert len(sent) == 2  # 400 reads: two multicall eth_call each, in one batch request
+    assert len(old) == len(new) == 400
+    assert chain.call_many_at(reads, [block, None]) == [old, new]  # both blocks: one request
+    assert len(sent) == 3
+    assert [old[0], new[0]] == [before, before + 3]
+    assert old[1] == new[-1] == chain.call(mocks.feed, "latestRoundData")
+    write = BatchCall(mocks.usdc, "transfer", (mocks.keeper, 1))  # a static call cannot write: reverts
+    with pytest.raises(ChainError, match=r"eth_call .*transfer at latest reverted"):
+        chain.call_many([reads[0], write])
 
 
 def test_rpc_client_reuses_and_renews_its_connection(chain: Chain) -> None:

@@ -15,13 +15,38 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from contracts_py.audit.actors import ACTION_KINDS, PROFILES, UNDRAWN, kind_weights
 from contracts_py.audit.campaign import open_target
+from contracts_py.audit.coverage import coverage_configs
 from contracts_py.audit.reproducer import failing_check, read_log, replay_log, shrink, write_reproducer
 from contracts_py.audit.runner import CampaignConfig, run_campaign
 from novation.cli import app
-from protocol.actions import AdvanceTime
+from protocol.actions import ACTION_TYPES, AdvanceTime
 
 PLANT = "one_market_per_account"
+
+
+def test_every_protocol_action_type_is_drawn_or_said_why_not() -> None:
+    drawn = {k.action for k in ACTION_KINDS}
+    assert drawn | set(UNDRAWN) == set(ACTION_TYPES.values())
+    assert not drawn & set(UNDRAWN)
+    assert len({k.name for k in ACTION_KINDS}) == len(ACTION_KINDS)
+
+
+def test_profiles_weigh_known_kinds_and_coverage_splits_the_loss_methods() -> None:
+    names = {k.name for k in ACTION_KINDS}
+    for profile, factors in PROFILES.items():
+        assert set(factors) <= names, profile
+        kinds, probs = kind_weights(profile)
+        assert kinds == [k.name for k in ACTION_KINDS]
+        assert abs(probs.sum() - 1) < 1e-12
+        assert (probs > 0).all()
+    config = CampaignConfig(actions=1_001, sequence_length=800, chain="boa", profile="coverage", trace_sources=True)
+    split = coverage_configs(config)
+    assert [c.loss_method for c in split] == ["pro_rata", "adl"]
+    assert [c.params().protocol.socialized_loss_method.value for c in split] == ["pro_rata", "adl"]
+    assert all(c.actions == 500 and c.sequence_length == 500 for c in split)
+    assert coverage_configs(CampaignConfig(chain="boa")) == [CampaignConfig(chain="boa")]
 
 
 @pytest.mark.parametrize(
@@ -84,3 +109,43 @@ def test_cli_audit_writes_summary_and_reproducer(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seed_entropy"] == 3
     assert summary["violation"]["check"] == f"planted:{PLANT}"
+
+
+def test_coverage_report_lists_never_reached_contract_lines(tmp_path: Path) -> None:
+    """``novation audit --coverage`` (a tiny campaign on titanoboa): the report exists, a line
+    every campaign reaches (the core's deposit into the vault) is marked reached, and every
+    never-reached line is quoted in the text report."""
+    out = tmp_path / "cov"
+    result = CliRunner().invoke(
+        app,
+        [
+            "audit",
+            "--chain",
+            "boa",
+            "--actions",
+            "40",
+            "--sequence-length",
+            "40",
+            "--seed",
+            "1",
+            "--coverage",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "contract line coverage:" in result.output
+    report = json.loads((out / "coverage.json").read_text())
+    house = report["files"]["clearing_house.vy"]
+    source = (Path(__file__).parents[2] / "contracts_py/contracts/clearing_house.vy").read_text().splitlines()
+    deposit = next(n for n, line in enumerate(source, 1) if "vault.deposit(msg.sender" in line)
+    assert deposit not in house["missing"]
+    assert house["reached"] > 0
+    assert 0 < report["reached"] < report["statements"]
+    assert report["branches"] > 0
+    assert all(len(arc) == 2 for arc in house["missing_branches"])
+    model = report["model"]  # the Python model, measured in the same run (function-body lines)
+    assert 0 < model["reached"] < model["statements"]
+    assert model["files"]["protocol/clearing_house.py"]["reached"] > 0
+    text = (out / "coverage.txt").read_text()
+    assert all(f"  {n:5d} | " in text for n in house["missing"])
+    assert (out / "html" / "index.html").is_file()

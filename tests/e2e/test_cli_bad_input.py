@@ -89,6 +89,9 @@ BAD_INPUT: dict[str, list[tuple[list[str], str]]] = {
         (["audit", "--chain", "ganache"], "--chain 'ganache' is unknown"),
         (["audit", "--actions", "0"], "--actions must be a positive integer"),
         (["audit", "--out", "{actions}"], "is a file; give a folder"),
+        (["audit", "--coverage", "{actions}"], "is a file; give a folder for the coverage report"),
+        (["audit", "--coverage", "{tmp}/cov", "--chain", "anvil"], "--coverage measures titanoboa"),
+        (["audit", "--profile", "fastest"], "--profile 'fastest' is unknown"),
     ],
     "oracle history": [
         (["oracle", "history", "{md}/" + USDC_ROUNDS, "--gap-hours", "-1"], "--gap-hours -1 must be"),

@@ -6,6 +6,8 @@ import pytest
 from eth_abi.abi import encode
 from eth_account import Account
 from eth_utils.address import to_checksum_address
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contracts_py.chains.abi import ERROR_SELECTOR, PANIC_SELECTOR, ContractABI, decode_revert, normalize_address
 from contracts_py.chains.signing import Signer
@@ -133,4 +135,93 @@ def test_event_topics_static_and_hashed_and_malformed_logs() -> None:
     with pytest.raises(ChainError, match=r"cannot decode event notes\.Noted"):
         abi.decode_log(topics[:3], data)
     with pytest.raises(ChainError, match=r"cannot decode event notes\.Noted"):
+        abi.decode_log(topics, data[:40])
+
+
+_ORDER = "(address,uint256,int256,uint256,uint256,uint256,uint256)"
+_MIXED_ABI = [
+    {
+        "type": "function",
+        "name": "mixed",
+        "stateMutability": "nonpayable",
+        "inputs": [
+            {
+                "name": "order",
+                "type": "tuple",
+                "components": [{"name": f"c{k}", "type": t} for k, t in enumerate(_ORDER[1:-1].split(","))],
+            },
+            {"name": "signature", "type": "bytes"},
+            {"name": "who", "type": "address[]"},
+            {"name": "role", "type": "string"},
+            {"name": "flag", "type": "bool"},
+            {"name": "size", "type": "int128"},
+        ],
+        "outputs": [],
+    },
+    {
+        "type": "event",
+        "name": "Moved",
+        "anonymous": False,
+        "inputs": [
+            {"name": "who", "type": "address", "indexed": True},
+            {"name": "market", "type": "uint256", "indexed": True},
+            {"name": "size", "type": "int256", "indexed": False},
+            {"name": "ok", "type": "bool", "indexed": False},
+        ],
+    },
+]
+
+
+@settings(deadline=None)
+@given(
+    order=st.tuples(
+        st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex()),
+        *(
+            st.integers(0, 2**256 - 1) if t == "uint256" else st.integers(-(2**255), 2**255 - 1)
+            for t in _ORDER[1:-1].split(",")[1:]
+        ),
+    ),
+    signature=st.binary(max_size=70),
+    who=st.lists(st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex()), max_size=4),
+    role=st.text(max_size=40),
+    flag=st.booleans(),
+    size=st.integers(-(2**127), 2**127 - 1),
+)
+def test_direct_encoder_writes_what_eth_abi_writes(
+    order: tuple, signature: bytes, who: list[str], role: str, flag: bool, size: int
+) -> None:
+    """The direct encoder (tuples, bytes, arrays, strings, words) equals eth_abi byte for byte."""
+    abi = ContractABI(_MIXED_ABI, "mixed")
+    args = (order, signature, who, role, flag, size)
+    types = [_ORDER, "bytes", "address[]", "string", "bool", "int128"]
+    assert abi.function("mixed", 6).input_encoders is not None
+    assert abi.encode_call("mixed", args)[4:] == encode(types, list(args))
+
+
+def test_direct_encoder_leaves_odd_values_to_eth_abi() -> None:
+    """Values the direct encoders do not take (out of range, checksummed, wrong type) go to
+    eth_abi: encoded as eth_abi does, or refused with its typed error."""
+    abi = ContractABI(_MIXED_ABI, "mixed")
+    good = (("0x" + "ab" * 20, 1, -2, 3, 4, 5, 6), b"\x01", [], "matcher", True, -1)
+    checksummed = to_checksum_address("0x" + "ab" * 20)
+    with_checksum = (good[0], b"\x01", [checksummed], "matcher", True, -1)
+    assert abi.encode_call("mixed", with_checksum) == abi.encode_call(
+        "mixed", (*good[:2], ["0x" + "ab" * 20], *good[3:])
+    )
+    with pytest.raises(InvalidParameter, match=r"bad arguments for mixed\.mixed"):
+        abi.encode_call("mixed", (*good[:5], 2**127))
+    with pytest.raises(InvalidParameter, match=r"bad arguments for mixed\.mixed"):
+        abi.encode_call("mixed", (*good[:4], 1, -1))
+
+
+def test_word_events_decode_as_eth_abi_does() -> None:
+    abi = ContractABI(_MIXED_ABI, "mixed")
+    (topic,) = abi.events
+    who = "0x" + "cd" * 20
+    topics = [topic, bytes(12) + bytes.fromhex("cd" * 20), encode(["uint256"], [7])]
+    data = encode(["int256", "bool"], [-3, True])
+    assert abi.decode_log(topics, data) == {"event": "Moved", "who": who, "market": 7, "size": -3, "ok": True}
+    with pytest.raises(ChainError, match=r"cannot decode event mixed\.Moved"):
+        abi.decode_log(topics[:2], data)
+    with pytest.raises(ChainError, match=r"cannot decode event mixed\.Moved"):
         abi.decode_log(topics, data[:40])
