@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import time
@@ -26,31 +27,66 @@ from vyper_mutation import Mutant, Result, Run, mutants, score
 from contracts_py.build import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[2]
-#: the protocol's Vyper modules (mocks, interfaces and the oracle prototypes are not mutated)
-CONTRACT_FILES = (
-    "clearing.vy",
-    "clearing_house.vy",
-    "funding.vy",
-    "insurance_fund.vy",
-    "liquidation.vy",
-    "liquidation_engine.vy",
-    "margin.vy",
-    "oracle_adapter.vy",
-    "orders.vy",
-    "roles.vy",
-    "socialized_loss.vy",
-    "trading_engine.vy",
-    "units.vy",
-    "vault.vy",
+_RISK = "tests/chain/test_protocol_risk.py"
+_TRADING = "tests/chain/test_protocol_trading.py"
+_CONTRACTS = "tests/chain/test_protocol_contracts.py"
+_GAPS = "tests/chain/test_chain_mutation_gaps.py"
+_CAMPAIGN = "tests/chain/test_protocol_campaign.py"
+_SEC = "tests/security/test_"
+_LIQUIDATION = (_GAPS, _RISK, f"{_SEC}f05_healthy_collateral_sale.py", f"{_SEC}f15_shortfall_per_market.py")
+_ADL = (_RISK, f"{_SEC}f04_adl_ranking.py", f"{_SEC}f10_stuck_adl.py", f"{_SEC}f15_shortfall_per_market.py")
+_ORACLE = (_RISK, f"{_SEC}f02_oracle_lock.py", f"{_SEC}f09_stale_collateral.py", f"{_SEC}f17_pause_and_grace.py")
+_GOVERNANCE = (
+    f"{_SEC}f20_onchain_param_bounds.py",
+    f"{_SEC}f16_governance_transfer.py",
+    f"{_SEC}f17_pause_and_grace.py",
+    _CONTRACTS,
 )
+_DEPOSITS = (f"{_SEC}f06_token_arrival.py", f"{_SEC}f19_account_deposit_cap.py", _CONTRACTS)
+_ORDERS = (
+    _TRADING,
+    f"{_SEC}f07_signed_orders.py",
+    f"{_SEC}f08_oi_maintenance.py",
+    f"{_SEC}f01_reduce_only_solvency.py",
+)
+#: the protocol's Vyper modules (mocks, interfaces, views and the oracle prototypes are not
+#: mutated) and the tests each one's mutants run, fastest killers first: the titanoboa
+#: model-vs-contract tests of the mechanisms the module implements, the security tests of its
+#: findings, then the two titanoboa campaigns (HYPOTHESIS_PROFILE=mutation: 6 and 4 sequences)
+_MODULE_TESTS: dict[str, tuple[str, ...]] = {
+    "adl_engine.vy": _ADL,
+    "adl_queue.vy": _ADL,
+    "clearing.vy": (_TRADING, _RISK, f"{_SEC}f01_reduce_only_solvency.py"),
+    "clearing_house.vy": (_GAPS, _TRADING, *_GOVERNANCE, *_DEPOSITS[:2], _RISK),
+    "funding.vy": (_TRADING, _RISK, f"{_SEC}f13_funding_rate_ramp.py"),
+    "insurance_fund.vy": (_RISK, _CONTRACTS, f"{_SEC}f15_shortfall_per_market.py"),
+    "liquidation.vy": _LIQUIDATION,
+    "liquidation_engine.vy": _LIQUIDATION,
+    "margin.vy": (_GAPS, _RISK, _TRADING, f"{_SEC}f08_oi_maintenance.py", f"{_SEC}f01_reduce_only_solvency.py"),
+    "oracle_adapter.vy": _ORACLE,
+    "orders.vy": _ORDERS,
+    "roles.vy": _GOVERNANCE,
+    "socialized_loss.vy": _ADL,
+    "trading_engine.vy": _ORDERS,
+    "units.vy": (_TRADING, _RISK),
+    "vault.vy": (*_DEPOSITS, _RISK, f"{_SEC}f09_stale_collateral.py"),
+}
+CONTRACT_TESTS = {name: (*tests, _CAMPAIGN) for name, tests in _MODULE_TESTS.items()}
+CONTRACT_FILES = tuple(sorted(CONTRACT_TESTS))
 #: the contracts the tests deploy (compiled per mutant to detect equivalent mutants)
-CONTRACT_SOURCES = ("clearing_house.vy", "liquidation_engine.vy", "trading_engine.vy")
-#: the fast chain subset each contract mutant runs against (titanoboa, model as twin)
-CONTRACT_TESTS = (
-    "tests/chain/test_protocol_risk.py",
-    "tests/chain/test_protocol_trading.py",
-    "tests/chain/test_chain_mutation_gaps.py",
-)
+CONTRACT_SOURCES = ("clearing_house.vy", "liquidation_engine.vy", "trading_engine.vy", "adl_engine.vy")
+#: what every mutant run deselects: the node backends (eth-tester, anvil) repeat titanoboa's checks
+CONTRACT_PYTEST_ARGS = ("-k", "not anvil and not tester and not on_node")
+
+
+def wilson(killed: int, decided: int, z: float = 1.96) -> tuple[float, float] | None:
+    """95 % Wilson score interval of a kill rate ``killed / decided`` (None when nothing decided)."""
+    if decided == 0:
+        return None
+    p = killed / decided
+    centre = (p + z * z / (2 * decided)) / (1 + z * z / decided)
+    half = z * math.sqrt(p * (1 - p) / decided + z * z / (4 * decided * decided)) / (1 + z * z / decided)
+    return round(centre - half, 4), round(centre + half, 4)
 
 
 def model_results(workers: int) -> dict[str, Any]:
@@ -88,7 +124,8 @@ def contract_results(sample: int, seed: int, workers: int, out: Path, budget_s: 
     chosen: list[Mutant] = population
     if 0 < sample < len(population):
         rng = np.random.default_rng(np.random.SeedSequence(seed))
-        chosen = [population[i] for i in sorted(rng.choice(len(population), size=sample, replace=False))]
+        # in the drawn order, so mutants left out by the time budget leave an unbiased subsample
+        chosen = [population[i] for i in rng.choice(len(population), size=sample, replace=False)]
     checkpoint = out / "contracts.jsonl"
     done: dict[str, Result] = {}
     if checkpoint.exists():
@@ -103,7 +140,14 @@ def contract_results(sample: int, seed: int, workers: int, out: Path, budget_s: 
         with checkpoint.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(result.to_json(), sort_keys=True) + "\n")
 
-    run = Run(ROOT, CONTRACT_TESTS, out / "cache", sources=CONTRACT_SOURCES)
+    run = Run(
+        ROOT,
+        CONTRACT_TESTS,
+        out / "cache",
+        sources=CONTRACT_SOURCES,
+        pytest_args=CONTRACT_PYTEST_ARGS,
+        env={"HYPOTHESIS_PROFILE": "mutation"},
+    )
     started = time.monotonic()
     deadline = None if budget_s is None else started + budget_s
     fresh = {r.mutant.key: r for r in run.run_all(todo, workers=workers, on_result=record, deadline=deadline)}

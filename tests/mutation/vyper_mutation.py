@@ -34,9 +34,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -138,15 +138,23 @@ def mutants(contracts_dir: Path, files: Sequence[str]) -> list[Mutant]:
 @dataclass(frozen=True)
 class Run:
     """Where and how mutants run: ``project`` is the checkout (or any folder holding
-    ``contracts_rel`` and the ``copied`` entries), ``tests`` the pytest arguments."""
+    ``contracts_rel`` and the ``copied`` entries); ``tests`` the test files every mutant runs, or
+    per mutated file (its path relative to the contracts folder), in the order given;
+    ``pytest_args`` added to each run and ``env`` to its environment."""
 
     project: Path
-    tests: tuple[str, ...]
+    tests: tuple[str, ...] | Mapping[str, tuple[str, ...]]
     cache_dir: Path
     contracts_rel: str = "contracts_py/contracts"
     copied: tuple[str, ...] = COPIED
     timeout_s: float = 900.0
     sources: tuple[str, ...] | None = None  # contracts to compile (default: the deployable ones)
+    pytest_args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def tests_of(self, mutant: Mutant) -> tuple[str, ...]:
+        """The test files ``mutant`` runs against."""
+        return self.tests if isinstance(self.tests, tuple) else self.tests[mutant.path]
 
     def _sources(self, contracts: Path) -> list[Path] | None:
         return None if self.sources is None else [contracts / s for s in self.sources]
@@ -179,11 +187,16 @@ class Run:
                     return Result(mutant, "equivalent", "identical runtime and init code")
             except ChainError as exc:
                 return Result(mutant, "invalid", str(exc).splitlines()[0][:200])
-            env = {**os.environ, "PYTHONPATH": str(root), "NOVATION_CACHE_DIR": str(self.cache_dir)}
+            env = {**os.environ, **self.env, "PYTHONPATH": str(root), "NOVATION_CACHE_DIR": str(self.cache_dir)}
             cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
             try:
                 proc = subprocess.run(
-                    [*cmd, *self.tests], cwd=root, env=env, capture_output=True, text=True, timeout=self.timeout_s
+                    [*cmd, *self.pytest_args, *self.tests_of(mutant)],
+                    cwd=root,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=self.timeout_s,
                 )
             except subprocess.TimeoutExpired:
                 return Result(mutant, "timeout", f"tests ran over {self.timeout_s:.0f} s")
