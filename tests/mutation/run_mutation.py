@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -92,7 +93,10 @@ def wilson(killed: int, decided: int, z: float = 1.96) -> tuple[float, float] | 
 def model_results(workers: int) -> dict[str, Any]:
     """Run mutmut (resuming its cache in ``mutants/``) and collect every mutant's status."""
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(workers)], cwd=ROOT, check=False)
+    env = {**os.environ, "HYPOTHESIS_PROFILE": "mutation"}
+    subprocess.run(
+        [sys.executable, "-m", "mutmut", "run", "--max-children", str(workers)], cwd=ROOT, env=env, check=False
+    )
     listing = subprocess.run(
         [sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=ROOT, capture_output=True, text=True
     ).stdout

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 import pytest
 from test_collateral_liquidation import COLL, LIQUIDATOR, below_requirement, negative_balance
 from test_liquidation import KEEPER, Q_MAX, TRADER, liquidatable
-from test_socialized_loss import BYSTANDER, apply_checked, bankrupt_long
+from test_socialized_loss import BYSTANDER, bankrupt_long, deleverage
 
 from protocol import liquidation
-from protocol.actions import AutoDeleverage, Deposit, LiquidateCollateral
+from protocol.actions import Deposit, LiquidateCollateral
 from protocol.constants import WAD
 from protocol.context import Context
 from protocol.errors import ProtocolRevert
@@ -70,7 +70,7 @@ def test_deleveraging_takes_no_more_than_the_counterpartys_entry(make_desk: Desk
     )
     # BYSTANDER shorts 0.5 at 47,200: in profit at 47,000, but below the bankruptcy price 47,500
     desk.fill(KEEPER, BYSTANDER, WAD // 2, 47_200 * WAD)
-    events = apply_checked(desk, AutoDeleverage(KEEPER, TRADER, BTC_PERP, (BYSTANDER,)))
+    events = deleverage(desk, (BYSTANDER,))
     # q = 0.5: room = -500 - floor(-500 * 1,175 / 2,350) = -250, value 23,500 + 250 = 23,750,
     # capped at BYSTANDER's entry 0.5 * 47,200 = 23,600: it never loses on the close
     assert Deleveraged(TRADER, BYSTANDER, BTC_PERP, WAD // 2, 23_600 * WAD) in events
