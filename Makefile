@@ -116,7 +116,7 @@ audit: $(STAMP) $(ANVIL)
 	PATH="$(CURDIR)/$(dir $(ANVIL)):$$PATH" $(VENV)/bin/novation audit --chain anvil --actions 50000 \
 	  --sequence-length 5000 --out runs/audit-anvil
 
-## mutation score of the model (mutmut) and the contracts (seeded sample), report in runs/mutation;
+## mutation score of the model (mutmut) and the contracts (seeded sample of 150), report in runs/mutation;
 ## not part of make test (hours for every mutant); MUTATION_ARGS="--contract-sample 0" runs them all
 MUTATION_ARGS ?=
 mutation: $(STAMP)

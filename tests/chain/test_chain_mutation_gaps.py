@@ -1,7 +1,9 @@
 # ruff: noqa: F811  (pytest fixtures imported from the harness)
 """Behaviour the mutation run found pinned only by the gas snapshot (issue 14, item 6): the
 liquidation trigger at exact equality (equity == maintenance is healthy, one dollar lower is
-not) and the reentrancy lock on `deposit` (a token that re-enters deposit from transferFrom).
+not) and the reentrancy lock on `deposit` (a token that re-enters deposit from transferFrom);
+then the vault's refusal of an asset never listed and a withdrawal of every token it holds
+(found by the contract mutation run).
 Each test fails on the contracts with the corresponding mutant applied (tests/mutation)."""
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from test_protocol_harness import (  # noqa: F401  (fixtures)
 )
 
 from contracts_py.deploy import CONTRACTS_DIR, deploy_boa
-from protocol.actions import AdvanceTime, Deposit, Liquidate
+from protocol.actions import AdvanceTime, Deposit, Liquidate, Withdraw
 from protocol.constants import WAD
 from protocol.events import Liquidated
 from protocol.margin import Health
@@ -72,3 +74,11 @@ def test_deposit_lock_refuses_a_token_that_reenters_deposit():
     assert core.balances(evil.address) == 0
     assert core.balances(TRADER) == 50 * WAD
     assert evil.balanceOf(core.address) == 50 * USDC == core.vault_tokens(0)
+
+
+def test_vault_refuses_an_unlisted_asset_and_pays_out_its_last_token(diff):
+    assert diff.apply(Deposit(TRADER, 9, USDC)) == "vault: unknown asset"
+    diff.apply(Deposit(TRADER, 0, 100 * USDC))
+    # the vault holds exactly the amount asked: all of it is paid out
+    diff.apply(Withdraw(TRADER, 0, 100 * USDC))
+    assert diff.model.state.vault_tokens[0] == 0

@@ -80,6 +80,9 @@ CONTRACT_SOURCES = ("clearing_house.vy", "liquidation_engine.vy", "trading_engin
 CONTRACT_PYTEST_ARGS = ("-k", "not anvil and not tester and not on_node")
 
 
+_SURVIVED = ("survived", "no tests")
+
+
 def wilson(killed: int, decided: int, z: float = 1.96) -> tuple[float, float] | None:
     """95 % Wilson score interval of a kill rate ``killed / decided`` (None when nothing decided)."""
     if decided == 0:
@@ -90,13 +93,16 @@ def wilson(killed: int, decided: int, z: float = 1.96) -> tuple[float, float] | 
     return round(centre - half, 4), round(centre + half, 4)
 
 
-def model_results(workers: int) -> dict[str, Any]:
-    """Run mutmut (resuming its cache in ``mutants/``) and collect every mutant's status."""
+def model_results(workers: int, *, run: bool = True) -> dict[str, Any]:
+    """Run mutmut (resuming its cache in ``mutants/``; ``run=False``: only read what it has
+    decided so far) and collect every mutant's status, overall and per module. A mutant no test
+    reaches ("no tests") counts as a survivor; one not yet run is "not checked"."""
     started = time.monotonic()
-    env = {**os.environ, "HYPOTHESIS_PROFILE": "mutation"}
-    subprocess.run(
-        [sys.executable, "-m", "mutmut", "run", "--max-children", str(workers)], cwd=ROOT, env=env, check=False
-    )
+    if run:
+        env = {**os.environ, "HYPOTHESIS_PROFILE": "mutation"}
+        subprocess.run(
+            [sys.executable, "-m", "mutmut", "run", "--max-children", str(workers)], cwd=ROOT, env=env, check=False
+        )
     listing = subprocess.run(
         [sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=ROOT, capture_output=True, text=True
     ).stdout
@@ -105,8 +111,12 @@ def model_results(workers: int) -> dict[str, Any]:
         name, _, state = line.strip().rpartition(": ")
         if name:
             status[name] = state
-    killed = sum(s in ("killed", "timeout") for s in status.values())
-    survived = sorted(n for n, s in status.items() if s == "survived")
+    modules: dict[str, dict[str, int]] = {}
+    for name, state in status.items():
+        row = modules.setdefault(name.split(".x")[0], {"killed": 0, "survived": 0, "other": 0})
+        row["killed" if state in ("killed", "timeout") else "survived" if state in _SURVIVED else "other"] += 1
+    killed = sum(row["killed"] for row in modules.values())
+    survived = sorted(n for n, s in status.items() if s in _SURVIVED)
     decided = killed + len(survived)
     return {
         "tool": "mutmut",
@@ -115,7 +125,9 @@ def model_results(workers: int) -> dict[str, Any]:
         "survived": len(survived),
         "other": len(status) - decided,
         "score": killed / decided if decided else None,
-        "survivors": survived,
+        "interval": wilson(killed, decided),
+        "modules": modules,
+        "survivors": [f"{n} ({status[n]})" for n in survived],
         "seconds": round(time.monotonic() - started),
     }
 
@@ -170,8 +182,18 @@ def contract_results(sample: int, seed: int, workers: int, out: Path, budget_s: 
         "estimated_full_run_s": round(seconds / max(len(ran), 1) * len(population)),
         **counts,
         "score": score(results),
+        "interval": wilson(
+            counts["killed"] + counts["timeout"], counts["killed"] + counts["timeout"] + counts["survived"]
+        ),
         "results": [r.to_json() for r in results],
     }
+
+
+def _rate(part: dict[str, Any]) -> str:
+    if part["score"] is None:
+        return "nothing decided"
+    low, high = part["interval"]
+    return f"{part['score']:.1%} (95 % Wilson interval {low:.1%} to {high:.1%})"
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -180,9 +202,16 @@ def markdown(report: dict[str, Any]) -> str:
     out = ["# Mutation report", ""]
     if m:
         out += [
-            f"## Model (mutmut): {m['killed']} killed / {m['killed'] + m['survived']} = {m['score']:.1%}",
+            f"## Model (mutmut): {m['killed']} killed / {m['killed'] + m['survived']} = {_rate(m)}",
             "",
-            f"{m['mutants']} mutants, {m['other']} not decided, {m['seconds']} s. Survivors:",
+            f"{m['mutants']} mutants, {m['other']} not decided (not checked yet, or mutmut's other states), "
+            f"{m['seconds']} s.",
+            "",
+            "| module | killed | survived | not decided |",
+            "|---|---|---|---|",
+            *[f"| {k} | {v['killed']} | {v['survived']} | {v['other']} |" for k, v in sorted(m["modules"].items())],
+            "",
+            "Survivors:",
             "",
             *[f"- `{name}`" for name in m["survivors"]],
             "",
@@ -190,7 +219,7 @@ def markdown(report: dict[str, Any]) -> str:
     if c:
         decided = c["killed"] + c["timeout"] + c["survived"]
         out += [
-            f"## Contracts: {c['killed'] + c['timeout']} killed / {decided} = {(c['score'] or 0):.1%}",
+            f"## Contracts: {c['killed'] + c['timeout']} killed / {decided} = {_rate(c)}",
             "",
             f"Sample of {c['sample']} of {c['population']} mutants (SeedSequence({c['seed']})); "
             f"{c['equivalent']} equivalent (identical code), {c['invalid']} do not compile, "
@@ -213,16 +242,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "runs/mutation")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=20261205)
-    parser.add_argument("--contract-sample", type=int, default=60, help="0: every contract mutant")
+    parser.add_argument("--contract-sample", type=int, default=150, help="0: every contract mutant")
     parser.add_argument("--budget-s", type=float, default=None, help="stop starting contract mutants after this")
     parser.add_argument("--skip-model", action="store_true")
+    parser.add_argument("--model-collect-only", action="store_true", help="report mutmut's cache, run nothing")
     parser.add_argument("--skip-contracts", action="store_true")
     args = parser.parse_args(argv)
     if args.workers < 1 or args.contract_sample < 0:
         parser.error("--workers must be >= 1 and --contract-sample >= 0")
     report: dict[str, Any] = {}
     if not args.skip_model:
-        report["model"] = model_results(args.workers)
+        report["model"] = model_results(args.workers, run=not args.model_collect_only)
     if not args.skip_contracts:
         report["contracts"] = contract_results(args.contract_sample, args.seed, args.workers, args.out, args.budget_s)
     atomic_write_text(args.out / "mutation.json", json.dumps(report, indent=1, sort_keys=True) + "\n")
