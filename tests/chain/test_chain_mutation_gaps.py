@@ -22,7 +22,7 @@ from test_protocol_harness import (  # noqa: F401  (fixtures)
 )
 
 from contracts_py.deploy import CONTRACTS_DIR, deploy_boa
-from protocol.actions import AdvanceTime, Deposit, Liquidate, Withdraw
+from protocol.actions import AdvanceTime, Deposit, Liquidate, PushPrice, Withdraw
 from protocol.constants import WAD
 from protocol.events import Liquidated
 from protocol.margin import Health
@@ -82,3 +82,16 @@ def test_vault_refuses_an_unlisted_asset_and_pays_out_its_last_token(diff):
     # the vault holds exactly the amount asked: all of it is paid out
     diff.apply(Withdraw(TRADER, 0, 100 * USDC))
     assert diff.model.state.vault_tokens[0] == 0
+
+
+def test_move_guard_holds_at_exactly_one_heartbeat(diff):
+    # the last accepted price is exactly heartbeat_s old: still the move reference, so a +60 %
+    # push (max_move 50 %) is refused; one second later the reference is stale and it is accepted
+    heartbeat = diff.model.params.feed(0).heartbeat_s
+    diff.apply_all(prices(diff, 60_000, 3_000))
+    diff.apply(AdvanceTime(heartbeat, 1))
+    refused = diff.apply(PushPrice(ORACLE, 0, 96_000 * WAD, diff.now))
+    assert diff.model.state.feeds[0].price_wad == 60_000 * WAD, refused
+    diff.apply(AdvanceTime(1, 1))
+    diff.apply(PushPrice(ORACLE, 0, 96_000 * WAD, diff.now))
+    assert diff.model.state.feeds[0].price_wad == 96_000 * WAD
