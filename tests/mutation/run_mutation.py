@@ -36,7 +36,7 @@ _CAMPAIGN = "tests/chain/test_protocol_campaign.py"
 _SEC = "tests/security/test_"
 _LIQUIDATION = (_GAPS, _RISK, f"{_SEC}f05_healthy_collateral_sale.py", f"{_SEC}f15_shortfall_per_market.py")
 _ADL = (_RISK, f"{_SEC}f04_adl_ranking.py", f"{_SEC}f10_stuck_adl.py", f"{_SEC}f15_shortfall_per_market.py")
-_ORACLE = (_RISK, f"{_SEC}f02_oracle_lock.py", f"{_SEC}f09_stale_collateral.py", f"{_SEC}f17_pause_and_grace.py")
+_ORACLE = (_GAPS, _RISK, f"{_SEC}f02_oracle_lock.py", f"{_SEC}f09_stale_collateral.py", f"{_SEC}f17_pause_and_grace.py")
 _GOVERNANCE = (
     f"{_SEC}f20_onchain_param_bounds.py",
     f"{_SEC}f16_governance_transfer.py",
@@ -70,7 +70,7 @@ _MODULE_TESTS: dict[str, tuple[str, ...]] = {
     "socialized_loss.vy": _ADL,
     "trading_engine.vy": _ORDERS,
     "units.vy": (_TRADING, _RISK),
-    "vault.vy": (*_DEPOSITS, _RISK, f"{_SEC}f09_stale_collateral.py"),
+    "vault.vy": (_GAPS, *_DEPOSITS, _RISK, f"{_SEC}f09_stale_collateral.py"),
 }
 CONTRACT_TESTS = {name: (*tests, _CAMPAIGN) for name, tests in _MODULE_TESTS.items()}
 CONTRACT_FILES = tuple(sorted(CONTRACT_TESTS))
