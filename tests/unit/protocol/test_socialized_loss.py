@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from protocol.actions import Action, AutoDeleverage, FundInsurance, Liquidate, SetPaused, Withdraw
+from protocol.adl_queue import dominates
 from protocol.constants import UINT256_MAX, WAD
+from protocol.context import Context
 from protocol.errors import InvalidParameter, ProtocolRevert
 from protocol.events import BadDebtSettled, Deleveraged, Event, LossCharged, LossSocialized, ShortfallSettled
 from protocol.invariants import check_state, check_transition
@@ -19,7 +21,7 @@ from protocol.keeper import adl_counterparties
 from protocol.margin import Health
 from protocol.params import SocializedLossMethod
 from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, USDC
-from protocol.socialized_loss import adl_score
+from protocol.socialized_loss import adl_score, counterparty_score
 
 if TYPE_CHECKING:
     from conftest import Desk, DeskFactory
@@ -151,6 +153,38 @@ def test_adl_scores_of_the_fixture(adl: Desk) -> None:
     maker_score = adl_score(13_000 * WAD, -60_000 * WAD, 47_000 * WAD, 1_013_000 * WAD)
     assert short_score == (5_200 * WAD * 18_800 * WAD // (24_000 * WAD)) * WAD // (7_600 * WAD)
     assert short_score > maker_score
+
+
+def test_counterparty_score_of_the_fixture(adl: Desk) -> None:
+    # the keeper's per-account score (protocol.keeper ranks with it): the fixture's two scores
+    # against the bankrupt long at 47,000, 0 for a long (same side) and for no position
+    ctx = Context(adl.state, adl.house.params)
+    price = 47_000 * WAD
+    assert counterparty_score(ctx, SHORT, BTC_PERP, 1, price) == adl_score(
+        5_200 * WAD, -24_000 * WAD, 18_800 * WAD, 7_600 * WAD
+    )
+    assert counterparty_score(ctx, MAKER, BTC_PERP, 1, price) == adl_score(
+        13_000 * WAD, -60_000 * WAD, 47_000 * WAD, 1_013_000 * WAD
+    )
+    assert counterparty_score(ctx, BUYER, BTC_PERP, 1, price) == 0
+    assert counterparty_score(ctx, BYSTANDER, BTC_PERP, 1, price) == 0
+    # a short at a loss (price above its entry) scores 0 too
+    assert counterparty_score(ctx, SHORT, BTC_PERP, 1, 61_000 * WAD) == 0
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "expected"),
+    [
+        ([2, 1], [2, 1], False),  # equal: not strictly better anywhere
+        ([2, 2], [2, 1], True),
+        ([2, 1], [2], True),  # a missing entry scores 0
+        ([3], [2, 1], False),  # ... so dropping a scored entry is worse there
+        ([1, 5], [2, 1], False),
+        ([], [], False),
+    ],
+)
+def test_a_challenge_must_dominate_the_proposal(new: list[int], old: list[int], expected: bool) -> None:
+    assert dominates(new, old) is expected
 
 
 def test_partial_adl_closes_at_the_ratio_preserving_price(adl: Desk) -> None:
