@@ -282,3 +282,31 @@ def test_reference_keeper_ranks_a_candidate_pool_as_the_full_search(adl: Desk) -
     assert adl_counterparties(adl.house, TRADER, BTC_PERP, candidates=["0x" + "ab" * 20]) == ()  # no account
     with pytest.raises(InvalidParameter, match="candidate"):
         adl_counterparties(adl.house, TRADER, BTC_PERP, candidates=["0x12"])
+
+
+@pytest.mark.parametrize(
+    ("after_deadline", "empty", "closes"),
+    [(-1, True, False), (0, True, True), ("window", True, True), ("window + 1", True, False), (0, False, False)],
+)
+def test_bankrupt_close_only_in_the_window_of_an_empty_proposal(
+    make_desk: DeskFactory, after_deadline: int | str, empty: bool, closes: bool
+) -> None:
+    # F-10: an empty list proposed and left unchallenged lets Liquidate close the bankrupt position
+    # beyond the fund from the deadline to deadline + adl_window_s inclusive, and only then; a
+    # non-empty proposal never opens that path
+    desk = bankrupt_long(
+        make_desk(socialized_loss_method=SocializedLossMethod.ADL), short_size=4 * WAD // 10, short_deposit=2_400
+    )
+    window = desk.house.params.protocol.adl_window_s
+    apply_checked(desk, AutoDeleverage(KEEPER, TRADER, BTC_PERP, () if empty else (SHORT,)))
+    extra = {"window": window, "window + 1": window + 1}.get(str(after_deadline), after_deadline)
+    assert isinstance(extra, int)
+    desk.advance(window + extra)
+    liquidate = Liquidate(KEEPER, TRADER, BTC_PERP, abs(desk.account(TRADER).positions[BTC_PERP].size))
+    if closes:
+        apply_checked(desk, liquidate)
+        assert BTC_PERP not in desk.account(TRADER).positions
+        assert (TRADER, BTC_PERP) not in desk.state.adl_proposals
+    else:
+        with pytest.raises(ProtocolRevert, match="shortfall exceeds insurance fund"):
+            desk.apply(liquidate)
