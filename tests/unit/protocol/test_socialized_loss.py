@@ -15,7 +15,15 @@ from protocol.adl_queue import dominates
 from protocol.constants import UINT256_MAX, WAD
 from protocol.context import Context
 from protocol.errors import InvalidParameter, ProtocolRevert
-from protocol.events import BadDebtSettled, Deleveraged, Event, LossCharged, LossSocialized, ShortfallSettled
+from protocol.events import (
+    AdlProposed,
+    BadDebtSettled,
+    Deleveraged,
+    Event,
+    LossCharged,
+    LossSocialized,
+    ShortfallSettled,
+)
 from protocol.invariants import check_state, check_transition
 from protocol.keeper import adl_counterparties
 from protocol.margin import Health
@@ -310,3 +318,23 @@ def test_bankrupt_close_only_in_the_window_of_an_empty_proposal(
     else:
         with pytest.raises(ProtocolRevert, match="shortfall exceeds insurance fund"):
             desk.apply(liquidate)
+
+
+def test_the_queue_refuses_a_weaker_challenge_and_a_list_other_than_the_proposed(adl: Desk) -> None:
+    window = adl.house.params.protocol.adl_window_s
+    proposed = apply_checked(adl, AutoDeleverage(KEEPER, TRADER, BTC_PERP, (MAKER,)))
+    deadline = adl.now + window
+    assert proposed == [AdlProposed(TRADER, BTC_PERP, KEEPER, (MAKER,), deadline)]
+    adl.advance(1)
+    with pytest.raises(ProtocolRevert, match=r"^socialized_loss: challenge not higher$"):
+        adl.apply(AutoDeleverage(KEEPER, TRADER, BTC_PERP, (MAKER,)))
+    # SHORT scores above MAKER: the challenge replaces the list and keeps the deadline
+    challenged = apply_checked(adl, AutoDeleverage(KEEPER, TRADER, BTC_PERP, (SHORT, MAKER)))
+    assert challenged == [AdlProposed(TRADER, BTC_PERP, KEEPER, (SHORT, MAKER), deadline)]
+    adl.advance(window)
+    with pytest.raises(ProtocolRevert, match=r"^socialized_loss: not the proposed list$"):
+        adl.apply(AutoDeleverage(KEEPER, TRADER, BTC_PERP, (SHORT,)))
+    assert any(
+        isinstance(e, Deleveraged) for e in apply_checked(adl, AutoDeleverage(KEEPER, TRADER, BTC_PERP, (SHORT, MAKER)))
+    )
+    assert (TRADER, BTC_PERP) not in adl.state.adl_proposals
