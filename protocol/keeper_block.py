@@ -17,7 +17,14 @@ acts thousands of times per path, so :class:`KeeperBlock` does the same work onc
   :class:`~protocol.journal.Journal` of what it can touch (the accounts it names, every market,
   the state's scalars: keeper actions write nothing else), so a refused action changes nothing;
 * any other action, or one naming an account the state does not hold yet, goes to
-  :meth:`ClearingHouse.apply` unchanged.
+  :meth:`ClearingHouse.apply` unchanged;
+* in a book without options, :meth:`KeeperBlock.liquidation_health` of an account no question
+  has settled does not settle it: settling moves each position's pending funding and loss into
+  the balance, term for term what :func:`~protocol.margin.account_health` adds for an unsettled
+  position at markets accrued to now (:func:`~protocol.funding.accrued_markets`, taken once per
+  run of questions and again after every action), and leaves the positions and collateral, hence
+  the prices, as they are (option expiries are the only other settlement, hence the book
+  condition).
 
 The result is the model's, action for action: the same state and the same events in the same
 order (``tests/differential/test_keeper_block_vs_model.py`` replays the stress studies' keeper
@@ -35,12 +42,12 @@ from protocol import liquidation
 from protocol.actions import Action, AutoDeleverage, Liquidate, LiquidateCollateral, normalize_address
 from protocol.context import Context
 from protocol.events import Event
-from protocol.funding import settle_account
+from protocol.funding import accrued_markets, settle_account
 from protocol.journal import Journal
 from protocol.margin import Health, account_health
 from protocol.oracle_adapter import liquidation_prices
 from protocol.socialized_loss import settle_bad_debt
-from protocol.state import Account
+from protocol.state import Account, MarketState
 
 if TYPE_CHECKING:
     from protocol.clearing_house import ClearingHouse
@@ -66,6 +73,10 @@ class KeeperBlock:
         #: The account settled by the last question, the journal from before its settlement and
         #: the settlement's events: what its next action starts from.
         self._pending: tuple[str, Journal, list[Event]] | None = None
+        #: No option market: an account's liquidation health needs no settlement.
+        self._perpetuals = not any(mp.is_option for mp in house.params.markets)
+        #: The markets accrued to now, while no action has run since they were taken.
+        self._accrued: dict[int, MarketState] | None = None
 
     def __enter__(self) -> KeeperBlock:
         return self
@@ -108,8 +119,15 @@ class KeeperBlock:
     def liquidation_health(self, address: str) -> Health:
         """:meth:`ClearingHouse.liquidation_health` of ``address``."""
         addr = normalize_address(address)
-        if addr not in self._house.state.accounts:
+        state, params = self._house.state, self._house.params
+        if addr not in state.accounts:
             return self._house.liquidation_health(addr)
+        if self._perpetuals and (self._pending is None or self._pending[0] != addr):
+            if self._accrued is None:
+                self._accrued = accrued_markets(state, params)
+            acct = state.accounts[addr]
+            prices = liquidation_prices(Context(state, params), acct, "liquidation")
+            return account_health(acct, params, self._accrued, prices, now_s=state.now_s)
         ctx = self._settled(addr)
         acct = ctx.state.accounts[addr]
         prices = liquidation_prices(ctx, acct, "liquidation")
@@ -127,6 +145,7 @@ class KeeperBlock:
         from protocol.clearing_house import _HANDLERS, _at_risk  # the house imports this module
 
         state = self._house.state
+        self._accrued = None
         touched = _at_risk(action) if isinstance(action, KEEPER_ACTIONS) else ()
         if not touched or any(a not in state.accounts for a in touched):
             self.close()

@@ -50,6 +50,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -85,7 +86,7 @@ from protocol.funding import accrued_markets
 from protocol.keeper import adl_action, adl_counterparties, collateral_for_sale, collateral_to_sell
 from protocol.keeper_block import KeeperBlock
 from protocol.margin import collateral_value, notional, unrealized_pnl
-from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, adl_pool, evaluate
+from protocol.margin_core import LiquidationWatch, LiveBook, MarginBook, adl_pool, evaluate, evaluate_rows
 from protocol.oracle_adapter import is_trusted
 from protocol.orders import MODEL_DOMAIN, OrderDomain, OrderSigner
 from protocol.params import CollateralParams, MarketParams, Params, SocializedLossMethod
@@ -161,6 +162,11 @@ class Book:
     def lead(self) -> MarketParams:
         """The lead market (``protocol.markets[0]``), whose prices the path series record."""
         return self.params.markets[0]
+
+    @cached_property
+    def rows(self) -> dict[str, int]:
+        """Row of every address of ``accounts``."""
+        return {a: i for i, a in enumerate(self.accounts)}
 
     def spot_wad(self, feed_id: int) -> int:
         """The feed's starting price (USD WAD): what the set-up pushed."""
@@ -329,18 +335,90 @@ class _Wait(Enum):
 _REVERT_CAUSE = {"liquidation: block cap reached": _Wait.CAP, "liquidation: price not trusted": _Wait.UNTRUSTED}
 
 
-@dataclass
-class _Pending:
-    """An account a keeper is after: its equity when first flagged (None when a price it needs
-    was not trusted), how much of its shortfall then has been attributed to the price gap, and
-    the blocks it has waited since, by cause."""
+class _Waits:
+    """The accounts a keeper is after: each one's gap when first flagged (how far its equity was
+    below zero, ``max(0, -E)``; None when a price it needs was not trusted) and the blocks it has
+    waited since, by cause (:data:`BAD_DEBT_CAUSES`).
 
-    equity_at_flag: int | None
-    gap_used: int = 0
-    blocks: dict[str, int] = field(default_factory=dict)
+    Rows, not per-account objects: a crash keeps thousands of accounts waiting, and charging
+    every one of them a block at a time in Python was most of the path's time. A block the whole
+    due queue waits is one increment of the queue's counters (:meth:`charge_queue`), which a row
+    takes the difference of between entering it (:meth:`landed`, :meth:`requeued`) and leaving it
+    (:meth:`dequeued`); the latency is not charged step by step at all but counted from the flag
+    step when the keeper lands, or up to now when an account is attributed before it landed
+    (:meth:`blocks`).
+    """
 
-    def wait(self, cause: str, blocks: int = 1) -> None:
-        self.blocks[cause] = self.blocks.get(cause, 0) + blocks
+    CAUSES = BAD_DEBT_CAUSES
+
+    def __init__(self, n_rows: int) -> None:
+        self._index = {c: i for i, c in enumerate(self.CAUSES)}
+        self._latency = self._index["latency"]
+        self._blocks = np.zeros((len(self.CAUSES), n_rows), dtype=np.int64)
+        #: Step a row was flagged while it has not landed yet, else -1.
+        self._since = np.full(n_rows, -1, dtype=np.int64)
+        #: Blocks the whole due queue waited so far, by cause; each queued row's counters when it
+        #: entered the queue.
+        self._queue = np.zeros(len(self.CAUSES), dtype=np.int64)
+        self._entered = np.zeros((len(self.CAUSES), n_rows), dtype=np.int64)
+        self._queued = np.zeros(n_rows, dtype=np.bool_)
+        #: Gap at the flag of every row ever flagged (the latest flag), and how much of it the
+        #: attribution has used since that flag (an account settled several times uses it once).
+        self.gap_at_flag: dict[int, int | None] = {}
+        self._gap_used: dict[int, int] = {}
+
+    def flagged(self, rows: NDArray[np.int64], step: int, gaps: Sequence[int | None]) -> None:
+        """``rows`` are flagged at ``step`` with these gaps: their counts start afresh."""
+        self._blocks[:, rows] = 0
+        self._queued[rows] = False
+        self._since[rows] = step
+        flagged = rows.tolist()
+        self.gap_at_flag.update(zip(flagged, gaps, strict=True))
+        for r in flagged:
+            self._gap_used.pop(r, None)
+
+    def use_gap(self, row: int, debt_wad: int) -> int:
+        """The part of ``debt_wad`` (USD WAD) the gap at ``row``'s latest flag explains and an
+        earlier settlement since that flag has not used yet (0 when its gap was unknown)."""
+        gap_at_flag = self.gap_at_flag[row]
+        used = self._gap_used.get(row, 0)
+        gap = min(debt_wad, max(0, gap_at_flag - used)) if gap_at_flag is not None else 0
+        self._gap_used[row] = used + gap
+        return gap
+
+    def landed(self, row: int, step: int) -> None:
+        """The keeper lands on ``row`` at ``step``: every step since its flag was latency; it
+        enters the due queue."""
+        self._blocks[self._latency, row] += step - self._since[row]
+        self._since[row] = -1
+        self.requeued(row)
+
+    def requeued(self, row: int) -> None:
+        """``row`` enters the due queue (again)."""
+        self._entered[:, row] = self._queue
+        self._queued[row] = True
+
+    def dequeued(self, row: int) -> None:
+        """``row`` leaves the due queue: it keeps the blocks the queue waited meanwhile."""
+        self._blocks[:, row] += self._queue - self._entered[:, row]
+        self._queued[row] = False
+
+    def charge_queue(self, cause: str) -> None:
+        """Every row in the due queue waits one block for ``cause``."""
+        self._queue[self._index[cause]] += 1
+
+    def charge(self, rows: Sequence[int], cause: str) -> None:
+        """Every row of ``rows`` (distinct, flagged) waits one block for ``cause``."""
+        if rows:
+            self._blocks[self._index[cause], np.fromiter(rows, dtype=np.int64, count=len(rows))] += 1
+
+    def blocks(self, row: int, step: int) -> dict[str, int]:
+        """The blocks ``row`` has waited by cause (those it waited at all), as of ``step``."""
+        column = self._blocks[:, row]
+        counts = (column + self._queue - self._entered[:, row] if self._queued[row] else column).tolist()
+        if self._since[row] >= 0:
+            counts[self._latency] += step - int(self._since[row])
+        return {c: n for c, n in zip(self.CAUSES, counts, strict=True) if n}
 
 
 @dataclass
@@ -405,8 +483,11 @@ class _PathRun:
         #: Accounts with a negative settlement balance whose collateral the liquidator buys.
         self.sales: deque[str] = deque()
         self.keeper_row = self.live.row(KEEPER)
-        #: Accounts flagged since their last service, for the attribution of their bad debt.
-        self.pending: dict[str, _Pending] = {}
+        #: Accounts flagged and the blocks they waited, for the attribution of their bad debt.
+        self.waits = _Waits(len(book.accounts))
+        self.rows = book.rows
+        #: The step being run (the attribution counts latency up to it).
+        self.step = 0
         #: Per account and collateral asset, the value (haircut, USD WAD) the units the liquidator
         #: bought had lost to the asset's price since the path began (negative: gained); and the
         #: bad debt already attributed to the account's collateral fall.
@@ -444,7 +525,8 @@ class _PathRun:
 
     def flag(self, step: int, keeper_rng: np.random.Generator) -> None:
         """Screen every account; newly liquidatable ones get the keeper's landing step."""
-        rows = self.screen(self.view(), self.prices(), self.live.take_changed())
+        view, prices = self.view(), self.prices()
+        rows = self.screen(view, prices, self.live.take_changed())
         kc = self.config.keepers
         new = rows[~self.chased[rows]]
         new = new[new != self.keeper_row]
@@ -455,12 +537,27 @@ class _PathRun:
             self.chased[new] = True
             for r, d in zip(new.tolist(), delay.tolist(), strict=True):
                 heapq.heappush(self.waiting, (step + d, r))
-                address = self.book.accounts[r]
+            self.waits.flagged(new, step, self._gaps(view, prices, new))
+
+    def _gaps(self, view: MarginBook, prices: Mapping[int, int], rows: NDArray[np.int64]) -> list[int | None]:
+        """How far each row's equity is below zero now (``max(0, -E)``, USD WAD, ``E`` as
+        liquidation values it), None when a price it needs is not trusted.
+
+        While every feed is trusted, liquidation values an account at the prices the margin core
+        screens at, and the core's sign of ``E`` is the model's (:mod:`protocol.margin_core.batch`):
+        a row with ``E > 0`` there has no gap, and only the others ask the model (through a keeper
+        block: a question needs no fork)."""
+        ask = np.ones(rows.size, dtype=np.bool_)
+        if len(self.trusted()) == len(self.params.feeds):
+            ask = evaluate_rows(view, prices, rows).equity <= 0.0
+        gaps: list[int | None] = [0] * rows.size
+        with self.house.keeper_block() as block:
+            for k in np.flatnonzero(ask).tolist():
                 try:
-                    equity: int | None = self.house.liquidation_health(address).equity
+                    gaps[k] = max(0, -block.liquidation_health(self.book.accounts[int(rows[k])]).equity)
                 except ProtocolRevert:  # a price it needs is not trusted: its gap is unknown
-                    equity = None
-                self.pending[address] = _Pending(equity)
+                    gaps[k] = None
+        return gaps
 
     def _count(self, events: Sequence[Event]) -> None:
         t, prices = self.tally, self.prices()
@@ -555,21 +652,20 @@ class _PathRun:
         collateral = self._attribute_collateral(address, debt_wad)
         by["collateral"] += collateral
         debt_wad -= collateral
-        record = self.pending.get(address)
-        if record is None:
+        row = self.rows.get(address)
+        if row is None or row not in self.waits.gap_at_flag:
             by["other"] += debt_wad
             return
-        shortfall = max(0, -record.equity_at_flag) if record.equity_at_flag is not None else 0
-        gap = min(debt_wad, max(0, shortfall - record.gap_used))
-        record.gap_used += gap
+        gap = self.waits.use_gap(row, debt_wad)
         by["gap"] += gap
         rest = debt_wad - gap
-        waited = sum(record.blocks.values())
+        blocks = self.waits.blocks(row, self.step)
+        waited = sum(blocks.values())
         if not waited:
             by["gap"] += rest  # served in the block it landed: the loss came with the price move
             return
-        shares = {cause: rest * blocks // waited for cause, blocks in record.blocks.items()}
-        top = max(record.blocks, key=lambda c: (record.blocks[c], c))
+        shares = {cause: rest * n // waited for cause, n in blocks.items()}
+        top = max(blocks, key=lambda c: (blocks[c], c))
         shares[top] += rest - sum(shares.values())
         for cause, amount in shares.items():
             by[cause if cause in by else "other"] += amount
@@ -728,8 +824,11 @@ class _PathRun:
         """Keepers send what is due now within the block's gas budget: liquidations and
         deleveragings first landed first served, then collateral purchases; the rest waits for
         the next block (counted as deferred, by cause)."""
+        self.step = step
         while self.waiting and self.waiting[0][0] <= step:
-            self.due.append(heapq.heappop(self.waiting)[1])
+            r = heapq.heappop(self.waiting)[1]
+            self.waits.landed(r, step)
+            self.due.append(r)
         if not self.due and not self.sales:
             return
         with self.house.keeper_block() as self.block:
@@ -758,18 +857,20 @@ class _PathRun:
                 stop = used
                 break
             self.due.popleft()
+            self.waits.dequeued(r)
             if isinstance(used, _Wait):
                 later.append(r)
                 t.deferred_by[used.value] += 1
-                self._waited(self.book.accounts[r], used)
+                self.waits.charge((r,), _cause(used))
                 continue
             self.chased[r] = False  # the watch flags it again if it is still below maintenance
             gas -= used
         if stop is not None:
             t.deferred_by[stop.value] += len(self.due)
-            for r in self.due:
-                self._waited(self.book.accounts[r], stop)
+            self.waits.charge_queue(_cause(stop))
         self.due.extendleft(reversed(later))
+        for r in later:
+            self.waits.requeued(r)
         waiting_sales: list[str] = []
         stop = None
         while self.sales:
@@ -781,44 +882,41 @@ class _PathRun:
             if isinstance(sold, _Wait):
                 waiting_sales.append(address)
                 t.deferred_by[sold.value] += 1
-                self._waited(address, sold)
+                self._waited_sales((address,), _cause(sold))
                 continue
             gas -= sold
         if stop is not None:
             t.deferred_by[stop.value] += len(self.sales)
-            for address in self.sales:
-                self._waited(address, stop)
+            self._waited_sales(self.sales, _cause(stop))
         self.sales.extendleft(reversed(waiting_sales))
         t.deferred += len(self.due) + len(self.sales)
         t.keeper_gas += budget - gas
 
-    def _waited(self, address: str, why: _Wait) -> None:
-        self._pending_wait(address, why.value if why.value in BAD_DEBT_CAUSES else "other")
-
-    def _pending_wait(self, address: str, cause: str) -> None:
-        record = self.pending.get(address)
-        if record is not None:
-            record.wait(cause)
+    def _waited_sales(self, addresses: Sequence[str], cause: str) -> None:
+        """Accounts owing a collateral sale wait a block for ``cause`` (those ever flagged)."""
+        flagged = self.waits.gap_at_flag
+        self.waits.charge([r for r in map(self.rows.__getitem__, addresses) if r in flagged], cause)
 
     def cascade(self, step_s: int, liquidations_before: int, kept: bool) -> int:
         """Record the block's cascade: accounts waiting for a keeper to land, the backlog
         (flagged but not yet served: waiting, due, or owing a collateral sale), its peak and the
         longest time it took to clear, liquidations in the block. Returns the backlog."""
         t = self.tally
-        t.keeper_waits += len(self.waiting)
-        for _, r in self.waiting:
-            self._pending_wait(self.book.accounts[r], "latency")
+        t.keeper_waits += len(self.waiting)  # their latency is counted when they land
         if not kept:  # no traded price trusted: nothing was sent this block
-            for r in self.due:
-                self._pending_wait(self.book.accounts[r], "untrusted")
-            for address in self.sales:
-                self._pending_wait(address, "untrusted")
+            self.waits.charge_queue("untrusted")
+            self._waited_sales(self.sales, "untrusted")
         backlog = len(self.waiting) + len(self.due) + len(self.sales)
         t.backlog_peak = max(t.backlog_peak, backlog)
         t.backlog_run_s = t.backlog_run_s + step_s if backlog else 0
         t.backlog_clear_s = max(t.backlog_clear_s, t.backlog_run_s)
         t.liquidations_block_peak = max(t.liquidations_block_peak, t.liquidations - liquidations_before)
         return backlog
+
+
+def _cause(why: _Wait) -> str:
+    """The bad-debt cause a wait of ``why`` counts for."""
+    return why.value if why.value in BAD_DEBT_CAUSES else "other"
 
 
 def _needs_sale(block: KeeperBlock, state: ProtocolState, address: str) -> bool:

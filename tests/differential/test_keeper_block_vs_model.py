@@ -58,8 +58,13 @@ def keeper_step(
     address = action.account  # type: ignore[attr-defined]
     seen: list[Any] = []
     if isinstance(action, Liquidate | AutoDeleverage):
-        seen.append(outcome(lambda: questions.max_liquidation_size(address, action.market_id)))
-        seen.append(outcome(lambda: questions.liquidation_health(address)))
+        asks = [
+            lambda: questions.max_liquidation_size(address, action.market_id),
+            lambda: questions.liquidation_health(address),
+        ]
+        if k % 3 == 1:  # the health of an account no question has settled yet
+            asks.reverse()
+        seen.extend(outcome(ask) for ask in asks)
     else:
         seen.append(outcome(lambda: questions.settled_account(address)))
     twin = refused_twin(house, action) if k % 2 else None
@@ -212,6 +217,10 @@ def test_block_left_open_changes_nothing() -> None:
     house.apply(SetFundingRate(FUNDING_OPERATOR, 0, house.params.protocol.max_funding_rate_per_s_wad))
     house.apply(AdvanceTime(1_500, 1))
     before = state_view(house.state)
+    with house.keeper_block() as block:  # the health of accounts no question settled
+        assert [block.liquidation_health(a) for a in book.accounts] == [
+            house.liquidation_health(a) for a in book.accounts
+        ]
     settled = 0
     with house.keeper_block() as block:
         for address in book.accounts[:20]:

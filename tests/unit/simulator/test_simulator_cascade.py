@@ -8,7 +8,7 @@ import numpy as np
 from protocol.constants import WAD
 from simulator import EXAMPLES_DIR
 from simulator.config import load_study
-from simulator.engine import simulate_path
+from simulator.engine import _Waits, simulate_path
 from simulator.results import (
     BAD_DEBT_CAUSES,
     asset_bad_debt,
@@ -49,6 +49,41 @@ def test_attribution_and_cascade_add_up() -> None:
     notional = sum(series[market_series(mp.market_id)][-1] for mp in params.markets)
     assert abs(notional - m["liquidated_notional_wad"] / WAD) <= 1e-6 * max(1.0, notional)
     assert all(collateral_series(cp.asset_id) in series for cp in params.collaterals)
+
+
+def test_wait_ledger_counts_as_one_charge_per_account_and_block() -> None:
+    """The engine's per-row wait ledger equals charging each waiting account a block at a time:
+    latency is every step from the flag to the landing (or to now, before it lands), a block
+    the due queue waits counts once for each account in the queue then, a new flag starts the
+    counts afresh."""
+    waits = _Waits(6)
+    waits.flagged(np.array([1, 4], dtype=np.int64), 10, [0, None])
+    assert waits.blocks(1, 10) == {}
+    assert waits.blocks(4, 13) == {"latency": 3}
+    waits.landed(1, 12)  # two cascades (steps 10, 11) saw it waiting
+    waits.charge([1, 4], "gas")
+    waits.charge((1,), "block_cap")
+    waits.charge([], "gas")
+    assert waits.blocks(1, 20) == {"latency": 2, "gas": 1, "block_cap": 1}
+    assert waits.blocks(4, 20) == {"latency": 10, "gas": 1}
+    assert waits.gap_at_flag == {1: 0, 4: None}
+    waits.landed(4, 20)  # in the due queue from step 20: each block the queue waits counts once
+    waits.charge_queue("gas")
+    waits.charge_queue("untrusted")
+    assert waits.blocks(4, 25) == {"latency": 10, "gas": 2, "untrusted": 1}
+    waits.dequeued(4)  # served or set aside: later queue-wide blocks are not its own
+    waits.charge_queue("gas")
+    waits.requeued(4)
+    waits.charge_queue("block_cap")
+    assert waits.blocks(4, 25) == {"latency": 10, "gas": 2, "untrusted": 1, "block_cap": 1}
+    waits.flagged(np.array([1], dtype=np.int64), 30, [7])
+    assert waits.blocks(1, 31) == {"latency": 1}
+    assert waits.gap_at_flag[1] == 7
+    # the gap is used once per flag: a second settlement only gets what the first left
+    assert (waits.use_gap(1, 5), waits.use_gap(1, 5), waits.use_gap(1, 5)) == (5, 2, 0)
+    assert waits.use_gap(4, 5) == 0  # its gap was unknown (a price was not trusted)
+    waits.flagged(np.array([1], dtype=np.int64), 40, [3])  # flagged again: a fresh gap
+    assert waits.use_gap(1, 5) == 3
 
 
 def test_gas_cost_is_exact_and_rounded_up() -> None:
