@@ -12,10 +12,17 @@ UV := tools/uv/bin/uv
 ANVIL_VERSION := 1.7.1
 ANVIL := tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 PACKAGES := novation methodology simulator contracts_py oracles protocol
+VYPER_SOURCES := $(shell find contracts_py/contracts -name '*.vy' | sort)
+# mamushi (Vyper formatter) pins click 8.1.3, which .venv cannot share: its own locked environment
+MAMUSHI_ENV := tools/vyper-format
+MAMUSHI := $(MAMUSHI_ENV)/bin/mamushi
+# mamushi 0.1.2 can neither split an `initializes:` declaration nor parse a split one: the line
+# length is that of the longest declaration (clearing_house.vy's socialized_loss, 215 characters)
+MAMUSHI_LINE_LENGTH := 216
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test audit lint typecheck layers format install lock check-wheels anvil chromium clean
+.PHONY: demo test audit lint typecheck layers format format-vy check-vy-bytecode merge-vy mutation install lock check-wheels anvil chromium clean
 
 $(UV):
 	$(PYTHON) -m venv tools/uv
@@ -26,6 +33,10 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(MAMUSHI): pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(MAMUSHI_ENV) $(UV) sync --locked --only-group vyper-format --python $(PYTHON) --quiet
+	touch $(MAMUSHI)
 
 ## re-resolve uv.lock after editing the dependency ranges in pyproject.toml
 lock: $(UV)
@@ -55,9 +66,12 @@ demo: $(STAMP)
 	$(VENV)/bin/novation demo
 	$(VENV)/bin/novation stress --out runs/stress
 
-lint: $(STAMP)
+## ruff on Python; mamushi (format check) and natrix (through the contracts) on every .vy file
+lint: $(STAMP) $(MAMUSHI)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(MAMUSHI) --check --line-length $(MAMUSHI_LINE_LENGTH) $(VYPER_SOURCES)
+	$(PY) scripts/lint_vyper.py
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy $(PACKAGES)
@@ -66,9 +80,31 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(VENV)/bin/lint-imports
 
-format: $(STAMP)
+format: $(STAMP) format-vy
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+## mamushi over every .vy file, in place (after scripts/vy_preformat.py: what mamushi cannot do)
+format-vy: $(STAMP) $(MAMUSHI)
+	$(PY) scripts/vy_preformat.py $(VYPER_SOURCES)
+	$(MAMUSHI) --line-length $(MAMUSHI_LINE_LENGTH) $(VYPER_SOURCES)
+
+## the contracts compile to the same code as at REF (a formatting-only change: make format-vy)
+REF ?= main
+check-vy-bytecode: $(STAMP)
+	$(PY) scripts/check_vy_bytecode.py $(REF)
+
+## merging a branch that edits .vy files into this formatted tree (run during `git merge REF`,
+## conflicts or not): take REF's version of every .vy file and of the gas snapshot, format, check
+## the code is REF's, then regenerate the snapshot (only deploy rows move: the init code's CBOR
+## metadata hashes the sources)
+merge-vy: $(STAMP) $(MAMUSHI)
+	git checkout $(REF) -- tests/chain/gas_snapshot.json \
+	  $$(git ls-tree -r --name-only $(REF) contracts_py/contracts | grep '\.vy$$')
+	$(MAKE) format-vy check-vy-bytecode REF=$(REF)
+	NOVATION_UPDATE_GAS=1 $(PY) -m pytest -q -p no:randomly tests/chain/test_gas.py
+	git diff --stat $(REF) -- tests/chain/gas_snapshot.json
+	git add contracts_py/contracts tests/chain/gas_snapshot.json
 
 test: lint typecheck layers $(ANVIL) $(CHROMIUM)
 	PATH="$(CURDIR)/$(dir $(ANVIL)):$$PATH" $(PY) -m pytest -n 2 -q; rc=$$?; \
@@ -82,5 +118,11 @@ audit: $(STAMP) $(ANVIL)
 	$(VENV)/bin/novation audit --chain boa --workers 1 --profile coverage --actions 3000 --sequence-length 500 \
 	  --seed 2 --coverage runs/audit-coverage
 
+## mutation score of the model (mutmut) and the contracts (seeded sample of 150), report in runs/mutation;
+## not part of make test (hours for every mutant); MUTATION_ARGS="--contract-sample 0" runs them all
+MUTATION_ARGS ?=
+mutation: $(STAMP)
+	$(PY) tests/mutation/run_mutation.py --out runs/mutation $(MUTATION_ARGS)
+
 clean:
-	rm -rf $(VENV) tools/uv tools/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MAMUSHI_ENV) mutants tools/uv tools/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -346,6 +346,24 @@ def deployable_sources(root: Path | str = CONTRACTS_DIR) -> list[Path]:
     return [p for p in files if p.stem not in imported and _EXTERNAL_RE.search(p.read_text(encoding="utf-8"))]
 
 
+def code_fingerprint(
+    contracts_dir: Path, cache_dir: Path | str | None = None, sources: Sequence[Path] | None = None
+) -> dict[str, str]:
+    """Hex SHA-256 of the runtime code and of the init code without its CBOR metadata trailer
+    (which carries the sources' integrity hash, so it changes with comments and formatting), for
+    every deployable contract under ``contracts_dir`` (or for ``sources``), keyed by the path
+    relative to ``contracts_dir``. Equal fingerprints: the compiler produced the same code."""
+    builder = Builder(cache_dir, search_paths=[contracts_dir, *library_roots()])
+    out: dict[str, str] = {}
+    for src in sources if sources is not None else deployable_sources(contracts_dir):
+        artifact = builder.build(src)
+        init = artifact.bytecode
+        trailer = int.from_bytes(init[-2:], "big")
+        code = (init[:-trailer] if 0 < trailer < len(init) else init) + b"|" + artifact.runtime_bytecode
+        out[Path(src).relative_to(contracts_dir).as_posix()] = hashlib.sha256(code).hexdigest()
+    return out
+
+
 def house_abi(builder: Builder | None = None) -> list[dict[str, Any]]:
     """ABI of the clearing house plus every event its engines emit from the house's address
     (``Liquidated``, ``CollateralLiquidated``, ``Deleveraged``, ``FillSettled``, ...): one event

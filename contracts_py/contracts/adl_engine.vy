@@ -24,23 +24,9 @@ initializes: margin[state := state]
 initializes: oracle_adapter[state := state]
 initializes: insurance_fund[state := state]
 initializes: funding[state := state]
-initializes: clearing[
-    state := state,
-    margin := margin,
-    oracle_adapter := oracle_adapter,
-    insurance_fund := insurance_fund,
-    funding := funding,
-]
+initializes: clearing[state := state, margin := margin, oracle_adapter := oracle_adapter, insurance_fund := insurance_fund, funding := funding]
 initializes: loss_allocation[state := state]
-initializes: socialized_loss[
-    state := state,
-    margin := margin,
-    oracle_adapter := oracle_adapter,
-    insurance_fund := insurance_fund,
-    funding := funding,
-    clearing := clearing,
-    loss_allocation := loss_allocation,
-]
+initializes: socialized_loss[state := state, margin := margin, oracle_adapter := oracle_adapter, insurance_fund := insurance_fund, funding := funding, clearing := clearing, loss_allocation := loss_allocation]
 initializes: adl_queue[state := state, socialized_loss := socialized_loss]
 
 # this contract's own address: code runs only when it differs (i.e. under DELEGATECALL)

@@ -42,9 +42,7 @@ def phase(account: address, market_id: uint256) -> uint256:
 
 @internal
 @pure
-def _dominates(
-    new: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES], old: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES]
-) -> bool:
+def _dominates(new: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES], old: DynArray[uint256, c.MAX_ADL_COUNTERPARTIES]) -> bool:
     """
     @notice `new` at least `old` position by position and above it somewhere (missing = 0).
     @param new Scores of the challenging list.
@@ -69,9 +67,7 @@ def _dominates(
 
 
 @internal
-def auto_deleverage(
-    keeper: address, account: address, market_id: uint256, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]
-):
+def auto_deleverage(keeper: address, account: address, market_id: uint256, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]):
     """
     @notice Propose, challenge or execute the counterparty list of a bankrupt position.
     @param keeper The caller.
@@ -99,6 +95,4 @@ def auto_deleverage(
         assert self._dominates(scores, old), "socialized_loss: challenge not higher"
         deadline = state.adl_proposals[account][market_id].deadline_s
     state.adl_proposals[account][market_id] = state.AdlProposal(counterparties=counterparties, deadline_s=deadline)
-    log events.AdlProposed(
-        account=account, market_id=market_id, proposer=keeper, counterparties=counterparties, deadline_s=deadline
-    )
+    log events.AdlProposed(account=account, market_id=market_id, proposer=keeper, counterparties=counterparties, deadline_s=deadline)

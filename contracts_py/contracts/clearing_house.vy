@@ -64,25 +64,11 @@ initializes: margin[state := state]
 initializes: oracle_adapter[state := state]
 initializes: insurance_fund_module[state := state]
 initializes: funding[state := state]
-initializes: clearing[
-    state := state,
-    margin := margin,
-    oracle_adapter := oracle_adapter,
-    insurance_fund := insurance_fund_module,
-    funding := funding,
-]
+initializes: clearing[state := state, margin := margin, oracle_adapter := oracle_adapter, insurance_fund := insurance_fund_module, funding := funding]
 initializes: roles[state := state]
 initializes: loss_allocation[state := state]
 initializes: vault[state := state, funding := funding, clearing := clearing, loss_allocation := loss_allocation]
-initializes: socialized_loss[
-    state := state,
-    margin := margin,
-    oracle_adapter := oracle_adapter,
-    insurance_fund := insurance_fund_module,
-    funding := funding,
-    clearing := clearing,
-    loss_allocation := loss_allocation,
-]
+initializes: socialized_loss[state := state, margin := margin, oracle_adapter := oracle_adapter, insurance_fund := insurance_fund_module, funding := funding, clearing := clearing, loss_allocation := loss_allocation]
 initializes: eip712
 
 exports: (
@@ -193,9 +179,7 @@ def list_feed(
     assert not state.feed_params[feed_id].listed, "roles: feed listed"
     assert len(state.feed_list) < c.MAX_FEEDS, "roles: too many feeds"
     assert roles.feed_in_bounds(heartbeat_s, max_move_wad, move_window_s), "roles: feed parameters out of bounds"
-    state.feed_params[feed_id] = state.FeedParams(
-        listed=True, heartbeat_s=heartbeat_s, max_move_wad=max_move_wad, move_window_s=move_window_s
-    )
+    state.feed_params[feed_id] = state.FeedParams(listed=True, heartbeat_s=heartbeat_s, max_move_wad=max_move_wad, move_window_s=move_window_s)
     state.feed_list.append(feed_id)
     state.feed_symbol[feed_id] = symbol
 

@@ -7,17 +7,20 @@
 
 from . import constants as c
 
+
 event Deposited:
     account: indexed(address)
     asset_id: uint256
     amount: uint256
     amount_wad: uint256
 
+
 event Withdrawn:
     account: indexed(address)
     asset_id: uint256
     amount: uint256
     amount_wad: uint256
+
 
 event FillSettled:
     maker: indexed(address)
@@ -29,14 +32,17 @@ event FillSettled:
     maker_fee_wad: uint256
     taker_fee_wad: uint256
 
+
 event OrderFilled:
     order_hash: indexed(bytes32)
     account: indexed(address)
     filled_wad: uint256
 
+
 event OrderCancelled:
     order_hash: indexed(bytes32)
     account: indexed(address)
+
 
 event PositionChanged:
     account: indexed(address)
@@ -45,15 +51,18 @@ event PositionChanged:
     open_notional_wad: int256
     realized_pnl_wad: int256
 
+
 event InsuranceFundChanged:
     delta_wad: int256
     balance_wad: uint256
     cause: String[32]
 
+
 event PriceAccepted:
     feed_id: uint256
     price_wad: uint256
     timestamp_s: uint256
+
 
 event PriceRejected:
     feed_id: uint256
@@ -61,25 +70,30 @@ event PriceRejected:
     timestamp_s: uint256
     reason: String[48]
 
+
 event FundingAccrued:
     market_id: uint256
     funding_index: int256
     elapsed_s: uint256
+
 
 event FundingRateSet:
     market_id: uint256
     requested_per_s_wad: int256
     applied_per_s_wad: int256
 
+
 event FundingSettled:
     account: indexed(address)
     market_id: uint256
     amount_wad: int256
 
+
 event LossCharged:
     account: indexed(address)
     market_id: uint256
     amount_wad: int256
+
 
 event Liquidated:
     account: indexed(address)
@@ -90,6 +104,7 @@ event Liquidated:
     penalty_wad: uint256
     keeper_reward_wad: uint256
 
+
 event CollateralLiquidated:
     account: indexed(address)
     liquidator: indexed(address)
@@ -98,11 +113,13 @@ event CollateralLiquidated:
     proceeds_wad: uint256
     fee_wad: uint256
 
+
 event BadDebtSettled:
     account: indexed(address)
     debt_wad: uint256
     covered_by_fund_wad: uint256
     socialized_wad: uint256
+
 
 event AdlProposed:
     account: indexed(address)
@@ -111,6 +128,7 @@ event AdlProposed:
     counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]
     deadline_s: uint256
 
+
 event ShortfallSettled:
     account: indexed(address)
     market_id: uint256
@@ -118,11 +136,13 @@ event ShortfallSettled:
     covered_by_fund_wad: uint256
     socialized_wad: uint256
 
+
 event LossSocialized:
     market_id: uint256
     side: int256
     amount_wad: uint256
     loss_index: uint256
+
 
 event GainsCharged:
     counterparty: indexed(address)
@@ -130,10 +150,12 @@ event GainsCharged:
     market_id: uint256
     amount_wad: uint256
 
+
 event ProfitHaircut:
     account: indexed(address)
     haircut_wad: uint256
     shortfall_wad: uint256
+
 
 event Deleveraged:
     account: indexed(address)
@@ -142,21 +164,26 @@ event Deleveraged:
     size_wad: uint256
     notional_wad: uint256
 
+
 event FeesWithdrawn:
     to: indexed(address)
     amount: uint256
     amount_wad: uint256
 
+
 event PausedSet:
     paused: bool
+
 
 event RoleSet:
     role: String[16]
     account: indexed(address)
     enabled: bool
 
+
 event GovernanceProposed:
     account: indexed(address)
+
 
 event MarginParamsSet:
     market_id: uint256

@@ -21,9 +21,7 @@ def credit(amount_wad: uint256, cause: String[32]):
     """
     if amount_wad != 0:
         state.insurance_fund += amount_wad
-        log events.InsuranceFundChanged(
-            delta_wad=units.to_int(amount_wad), balance_wad=state.insurance_fund, cause=cause
-        )
+        log events.InsuranceFundChanged(delta_wad=units.to_int(amount_wad), balance_wad=state.insurance_fund, cause=cause)
 
 
 @internal
@@ -37,9 +35,7 @@ def cover(shortfall_wad: uint256, cause: String[32]) -> uint256:
     paid: uint256 = min(shortfall_wad, state.insurance_fund)
     if paid != 0:
         state.insurance_fund -= paid
-        log events.InsuranceFundChanged(
-            delta_wad=-units.to_int(paid), balance_wad=state.insurance_fund, cause=cause
-        )
+        log events.InsuranceFundChanged(delta_wad=-units.to_int(paid), balance_wad=state.insurance_fund, cause=cause)
     return paid
 
 

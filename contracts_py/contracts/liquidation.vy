@@ -54,12 +54,8 @@ def liquidation_terms(market_id: uint256, health: margin.Health, size: int256, q
     @return Terms(slip, penalty, restores).
     """
     after: int256 = size - units.sign(size) * units.to_int(q)
-    mm_delta: uint256 = margin.position_requirement(market_id, size, price_wad, True) - margin.position_requirement(
-        market_id, after, price_wad, True
-    )
-    im_delta: uint256 = margin.position_requirement(market_id, size, price_wad, False) - margin.position_requirement(
-        market_id, after, price_wad, False
-    )
+    mm_delta: uint256 = margin.position_requirement(market_id, size, price_wad, True) - margin.position_requirement(market_id, after, price_wad, True)
+    im_delta: uint256 = margin.position_requirement(market_id, size, price_wad, False) - margin.position_requirement(market_id, after, price_wad, False)
     equity: uint256 = convert(health.equity, uint256)
     mm_after: uint256 = health.maintenance - mm_delta
     room: uint256 = equity - units.mul_div(equity, mm_after, health.maintenance, units.UP)
@@ -98,10 +94,7 @@ def _consume_block_cap(notional_wad: uint256, enforce: bool):
     if state.block_liquidated_at != block.number:
         state.block_liquidated_at = block.number
         state.block_liquidated_wad = 0
-    assert (
-        not enforce
-        or state.block_liquidated_wad + notional_wad <= state.protocol_params.max_liquidation_notional_per_block_wad
-    ), "liquidation: block cap reached"
+    assert (not enforce or state.block_liquidated_wad + notional_wad <= state.protocol_params.max_liquidation_notional_per_block_wad), "liquidation: block cap reached"
     state.block_liquidated_wad += notional_wad
 
 
@@ -116,12 +109,7 @@ def bankrupt_close_due(account: address, market_id: uint256) -> bool:
     @return Whether the bankrupt close is due.
     """
     p: state.AdlProposal = state.adl_proposals[account][market_id]
-    return (
-        p.deadline_s != 0
-        and len(p.counterparties) == 0
-        and block.timestamp >= p.deadline_s
-        and block.timestamp <= p.deadline_s + state.protocol_params.adl_window_s
-    )
+    return (p.deadline_s != 0 and len(p.counterparties) == 0 and block.timestamp >= p.deadline_s and block.timestamp <= p.deadline_s + state.protocol_params.adl_window_s)
 
 
 @internal
@@ -186,9 +174,7 @@ def liquidate(keeper: address, account: address, market_id: uint256, size_wad: u
         method: uint256 = state.protocol_params.socialized_loss_method
         deleverages: bool = method == c.LOSS_METHOD_ADL or method == c.LOSS_METHOD_GAINS
         due: bool = deleverages and self.bankrupt_close_due(account, market_id)
-        assert not deleverages or units.abs_u(health.equity) <= state.insurance_fund or due, (
-            "liquidation: shortfall exceeds insurance fund"
-        )
+        assert not deleverages or units.abs_u(health.equity) <= state.insurance_fund or due, ("liquidation: shortfall exceeds insurance fund")
         if due:
             state.adl_proposals[account][market_id] = empty(state.AdlProposal)
         q = units.abs_u(size)
@@ -273,9 +259,7 @@ def liquidate_collateral(liquidator: address, account: address, asset_id: uint25
     funding.settle_account(liquidator)
     assert state.balances[account] < 0, "liquidation: balance not negative"
     # F-05: only an account below its requirement sells at a discount
-    health: margin.Health = margin.account_health_at(
-        account, oracle_adapter.require_position_prices(account, "liquidation: price not trusted")
-    )
+    health: margin.Health = margin.account_health_at(account, oracle_adapter.require_position_prices(account, "liquidation: price not trusted"))
     assert health.equity < units.to_int(health.maintenance), "liquidation: account healthy"
     target: uint256 = self.collateral_sale_target(account)
     assert target != 0, "liquidation: debt ratio below trigger"

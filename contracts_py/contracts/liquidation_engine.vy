@@ -24,31 +24,10 @@ initializes: margin[state := state]
 initializes: oracle_adapter[state := state]
 initializes: insurance_fund[state := state]
 initializes: funding[state := state]
-initializes: clearing[
-    state := state,
-    margin := margin,
-    oracle_adapter := oracle_adapter,
-    insurance_fund := insurance_fund,
-    funding := funding,
-]
-initializes: liquidation[
-    state := state,
-    margin := margin,
-    oracle_adapter := oracle_adapter,
-    insurance_fund := insurance_fund,
-    funding := funding,
-    clearing := clearing,
-]
+initializes: clearing[state := state, margin := margin, oracle_adapter := oracle_adapter, insurance_fund := insurance_fund, funding := funding]
+initializes: liquidation[state := state, margin := margin, oracle_adapter := oracle_adapter, insurance_fund := insurance_fund, funding := funding, clearing := clearing]
 initializes: loss_allocation[state := state]
-initializes: socialized_loss[
-    state := state,
-    margin := margin,
-    oracle_adapter := oracle_adapter,
-    insurance_fund := insurance_fund,
-    funding := funding,
-    clearing := clearing,
-    loss_allocation := loss_allocation,
-]
+initializes: socialized_loss[state := state, margin := margin, oracle_adapter := oracle_adapter, insurance_fund := insurance_fund, funding := funding, clearing := clearing, loss_allocation := loss_allocation]
 
 # this contract's own address: code runs only when it differs (i.e. under DELEGATECALL)
 _SELF: immutable(address)

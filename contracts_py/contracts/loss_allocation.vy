@@ -89,9 +89,7 @@ def profit_haircut(account: address, amount_wad: uint256) -> uint256:
     if left > 0:
         profit = min(amount_wad, convert(left, uint256))
     state.profit_withdrawn[account] += profit
-    haircut: uint256 = min(
-        state.uncovered_loss, units.mul_div(profit, state.protocol_params.profit_haircut_wad, c.WAD, units.UP)
-    )
+    haircut: uint256 = min(state.uncovered_loss, units.mul_div(profit, state.protocol_params.profit_haircut_wad, c.WAD, units.UP))
     if haircut != 0:
         state.uncovered_loss -= haircut
         log events.ProfitHaircut(account=account, haircut_wad=haircut, shortfall_wad=state.uncovered_loss)

@@ -83,9 +83,7 @@ def pending_loss(pos: state.Position, ms: state.MarketState) -> int256:
     @param ms Its market's state.
     @return The (non-positive) charge (WAD).
     """
-    charge: uint256 = units.mul_div(
-        units.abs_u(pos.size), self.side_loss_index(ms, pos.size) - pos.loss_snapshot, c.WAD, units.UP
-    )
+    charge: uint256 = units.mul_div(units.abs_u(pos.size), self.side_loss_index(ms, pos.size) - pos.loss_snapshot, c.WAD, units.UP)
     return -units.to_int(charge)
 
 
@@ -123,9 +121,7 @@ def initial_fraction(market_id: uint256, price_wad: uint256) -> uint256:
         return base
     if oi >= mp.oi_cap_upper_wad:
         return c.WAD
-    return base + units.mul_div(
-        c.WAD - base, oi - mp.oi_cap_lower_wad, mp.oi_cap_upper_wad - mp.oi_cap_lower_wad, units.UP
-    )
+    return base + units.mul_div(c.WAD - base, oi - mp.oi_cap_lower_wad, mp.oi_cap_upper_wad - mp.oi_cap_lower_wad, units.UP)
 
 
 @internal

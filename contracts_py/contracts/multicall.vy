@@ -33,9 +33,7 @@ def aggregate(calls: DynArray[Call, MAX_CALLS]) -> DynArray[Bytes[MAX_ANSWER], M
     for call: Call in calls:
         ok: bool = False
         answer: Bytes[MAX_ANSWER] = b""
-        ok, answer = raw_call(
-            call.target, call.data, max_outsize=MAX_ANSWER, is_static_call=True, revert_on_failure=False
-        )
+        ok, answer = raw_call(call.target, call.data, max_outsize=MAX_ANSWER, is_static_call=True, revert_on_failure=False)
         if ok:
             out.append(answer)
         else:

@@ -130,9 +130,7 @@ def push_price(feed_id: uint256, price_wad: int256, timestamp_s: uint256) -> boo
         return False
     m: state.FeedMove = state.feed_moves[feed_id]
     if m.accepted_at_s < block.timestamp:
-        state.feed_moves[feed_id] = state.FeedMove(
-            accepted_at_s=block.timestamp, ref_price_wad=state.feeds[feed_id].price_wad, ref_accepted_at_s=m.accepted_at_s
-        )
+        state.feed_moves[feed_id] = state.FeedMove(accepted_at_s=block.timestamp, ref_price_wad=state.feeds[feed_id].price_wad, ref_accepted_at_s=m.accepted_at_s)
     state.feeds[feed_id] = state.FeedState(price_wad=convert(price_wad, uint256), updated_at_s=timestamp_s, valid=True)
     log events.PriceAccepted(feed_id=feed_id, price_wad=convert(price_wad, uint256), timestamp_s=timestamp_s)
     return True

@@ -155,9 +155,7 @@ def market_in_bounds(mp: state.MarketParams) -> bool:
     @return Whether they are within bounds.
     """
     scaling: bool = mp.oi_cap_lower_wad != 0 or mp.oi_cap_upper_wad != 0
-    return self.margin_in_bounds(mp.initial_margin_fraction_wad, mp.maintenance_share_wad) and (
-        not scaling or mp.oi_cap_upper_wad > mp.oi_cap_lower_wad
-    )
+    return self.margin_in_bounds(mp.initial_margin_fraction_wad, mp.maintenance_share_wad) and (not scaling or mp.oi_cap_upper_wad > mp.oi_cap_lower_wad)
 
 
 @internal
@@ -188,12 +186,7 @@ def margin_in_bounds(initial_margin_fraction_wad: uint256, maintenance_share_wad
     @param maintenance_share_wad Maintenance share (WAD).
     @return Whether both are within bounds.
     """
-    return (
-        initial_margin_fraction_wad >= c.MIN_INITIAL_MARGIN_FRACTION
-        and initial_margin_fraction_wad <= c.MAX_INITIAL_MARGIN_FRACTION
-        and maintenance_share_wad >= 1
-        and maintenance_share_wad <= c.WAD - 1
-    )
+    return (initial_margin_fraction_wad >= c.MIN_INITIAL_MARGIN_FRACTION and initial_margin_fraction_wad <= c.MAX_INITIAL_MARGIN_FRACTION and maintenance_share_wad >= 1 and maintenance_share_wad <= c.WAD - 1)
 
 
 @internal

@@ -55,9 +55,7 @@ def settle_shortfall(account: address, market_id: uint256, side: int256, amount_
     rest: uint256 = amount_wad - paid
     if rest != 0:
         loss_allocation.allocate(market_id, side, rest)
-    log events.ShortfallSettled(
-        account=account, market_id=market_id, debt_wad=amount_wad, covered_by_fund_wad=paid, socialized_wad=rest
-    )
+    log events.ShortfallSettled(account=account, market_id=market_id, debt_wad=amount_wad, covered_by_fund_wad=paid, socialized_wad=rest)
 
 
 @internal
@@ -136,9 +134,7 @@ def _charge_gains(
 
 
 @internal
-def bankrupt_position(
-    account: address, market_id: uint256, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]
-) -> Bankrupt:
+def bankrupt_position(account: address, market_id: uint256, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]) -> Bankrupt:
     """
     @notice Check that ADL may close the account's position (method, pause, market, the list's
             addresses, equity below -fund) and return it; the account's funding is settled.
@@ -219,9 +215,7 @@ def counterparty_score(cp: address, market_id: uint256, side: int256, price: uin
 
 
 @internal
-def ranked_scores(
-    market_id: uint256, b: Bankrupt, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]
-) -> DynArray[uint256, c.MAX_ADL_COUNTERPARTIES]:
+def ranked_scores(market_id: uint256, b: Bankrupt, counterparties: DynArray[address, c.MAX_ADL_COUNTERPARTIES]) -> DynArray[uint256, c.MAX_ADL_COUNTERPARTIES]:
     """
     @notice Scores of a list whose every entry is opposite and in profit, non-increasing.
     @param market_id Market id.
@@ -277,15 +271,9 @@ def deleverage(
     if q == 0:
         return
     after: int256 = b.size - s * units.to_int(q)
-    mm_after: uint256 = (
-        b.health.maintenance
-        - margin.position_requirement(market_id, b.size, b.price, True)
-        + margin.position_requirement(market_id, after, b.price, True)
-    )
+    mm_after: uint256 = (b.health.maintenance - margin.position_requirement(market_id, b.size, b.price, True) + margin.position_requirement(market_id, after, b.price, True))
     # equity the close consumes at the bankruptcy price (negative: the account is compensated)
-    room: int256 = b.health.equity - units.smul_div(
-        b.health.equity, units.to_int(mm_after), b.health.maintenance, units.FLOOR
-    )
+    room: int256 = b.health.equity - units.smul_div(b.health.equity, units.to_int(mm_after), b.health.maintenance, units.FLOOR)
     if state.protocol_params.socialized_loss_method == c.LOSS_METHOD_GAINS:
         self._charge_gains(account, market_id, counterparties, gains, units.abs_u(room))
         room = 0  # the position itself closes at the oracle price
@@ -303,15 +291,11 @@ def deleverage(
         value_left -= value
         # a counterparty gives up at most its profit: never closed beyond its own entry
         cp_pos: state.Position = state.positions[counterparties[i]][market_id]
-        entry_cost: uint256 = units.abs_u(
-            units.smul_div(cp_pos.open_notional, units.to_int(take), units.abs_u(cp_pos.size), units.CEIL)
-        )
+        entry_cost: uint256 = units.abs_u(units.smul_div(cp_pos.open_notional, units.to_int(take), units.abs_u(cp_pos.size), units.CEIL))
         if b.size > 0:
             value = min(value, entry_cost)
         else:
             value = max(value, entry_cost)
         clearing.apply_trade(account, market_id, -s * units.to_int(take), value)
         clearing.apply_trade(counterparties[i], market_id, s * units.to_int(take), value)
-        log events.Deleveraged(
-            account=account, counterparty=counterparties[i], market_id=market_id, size_wad=take, notional_wad=value
-        )
+        log events.Deleveraged(account=account, counterparty=counterparties[i], market_id=market_id, size_wad=take, notional_wad=value)

@@ -29,23 +29,9 @@ initializes: margin[state := state]
 initializes: oracle_adapter[state := state]
 initializes: insurance_fund[state := state]
 initializes: funding[state := state]
-initializes: clearing[
-    state := state,
-    margin := margin,
-    oracle_adapter := oracle_adapter,
-    insurance_fund := insurance_fund,
-    funding := funding,
-]
+initializes: clearing[state := state, margin := margin, oracle_adapter := oracle_adapter, insurance_fund := insurance_fund, funding := funding]
 initializes: loss_allocation[state := state]
-initializes: socialized_loss[
-    state := state,
-    margin := margin,
-    oracle_adapter := oracle_adapter,
-    insurance_fund := insurance_fund,
-    funding := funding,
-    clearing := clearing,
-    loss_allocation := loss_allocation,
-]
+initializes: socialized_loss[state := state, margin := margin, oracle_adapter := oracle_adapter, insurance_fund := insurance_fund, funding := funding, clearing := clearing, loss_allocation := loss_allocation]
 initializes: eip712
 initializes: orders[state := state, eip712 := eip712]
 
@@ -95,9 +81,7 @@ def fill(
     maker: address = maker_order.account
     taker: address = taker_order.account
     market_id: uint256 = taker_order.market_id
-    clearing.check_fill(
-        msg.sender, maker, taker, market_id, maker_order.market_id, maker_fee_wad, taker_fee_wad, size_wad
-    )
+    clearing.check_fill(msg.sender, maker, taker, market_id, maker_order.market_id, maker_fee_wad, taker_fee_wad, size_wad)
     orders.take_order(maker_order, maker_signature, -size_wad, price_wad, maker_fee_wad)
     orders.take_order(taker_order, taker_signature, size_wad, price_wad, taker_fee_wad)
     clearing.novate(maker, taker, market_id, size_wad, price_wad, maker_fee_wad, taker_fee_wad)

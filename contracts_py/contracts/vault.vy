@@ -82,9 +82,7 @@ def pull_tokens(asset_id: uint256, payer: address, amount: uint256):
     token: address = self.asset_token(asset_id)
     assert token.is_contract, "vault: token has no code"
     before: uint256 = staticcall IERC20(token).balanceOf(self)
-    self._safe_call(
-        token, abi_encode(payer, self, amount, method_id=method_id("transferFrom(address,address,uint256)"))
-    )
+    self._safe_call(token, abi_encode(payer, self, amount, method_id=method_id("transferFrom(address,address,uint256)")))
     after: uint256 = staticcall IERC20(token).balanceOf(self)
     assert after == before + amount, "vault: received amount differs"
     assert after >= state.vault_tokens[asset_id], "vault: holdings below books"
@@ -98,9 +96,7 @@ def push_tokens(asset_id: uint256, to: address, amount: uint256):
     @param to Recipient.
     @param amount Token units.
     """
-    self._safe_call(
-        self.asset_token(asset_id), abi_encode(to, amount, method_id=method_id("transfer(address,uint256)"))
-    )
+    self._safe_call(self.asset_token(asset_id), abi_encode(to, amount, method_id=method_id("transfer(address,uint256)")))
 
 
 @internal

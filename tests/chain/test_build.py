@@ -13,6 +13,7 @@ from contracts_py.build import (
     Artifact,
     Builder,
     check_code_size,
+    code_fingerprint,
     deployable_sources,
     export_artifacts,
 )
@@ -126,3 +127,14 @@ def test_every_deployable_contract_fits_the_code_size_limit(
     source: Path, builder: Builder, assert_code_size: Callable[[Artifact], None]
 ) -> None:
     assert_code_size(builder.build(source))
+
+
+def test_code_fingerprint_ignores_layout_and_sees_code(tmp_path: Path, project: Path) -> None:
+    # `make check-vy-bytecode` and the mutation run's equivalence check: a comment changes only
+    # the init code's metadata trailer, a code change changes the fingerprint
+    before = code_fingerprint(project, tmp_path / "cache")
+    (project / "lib.vy").write_text(LIB + "\n# a comment\n")
+    assert code_fingerprint(project, tmp_path / "cache") == before
+    (project / "lib.vy").write_text(LIB.replace("2 * x", "3 * x"))
+    assert code_fingerprint(project, tmp_path / "cache") != before
+    assert list(before) == ["main.vy"]

@@ -175,3 +175,17 @@ def test_a_collateral_token_without_code_is_refused(configuring: Any) -> None:
     collateral = next(call.args[1] for call in plan.calls if call.function == "list_collateral")
     with boa.reverts("roles: token has no code"):
         configuring.list_collateral(WETH, collateral)
+
+
+def test_listing_refusals(configuring: Any) -> None:
+    # the mutation run (tests/mutation) found neither refusal pinned: a market on a feed never
+    # listed, and a feed beyond MAX_FEEDS (the last one that fits is accepted)
+    plan = deployment_plan(PARAMS, GOV)
+    feed = next(call.args for call in plan.calls if call.function == "list_feed")
+    market = next(call.args[1] for call in plan.calls if call.function == "list_market" and call.args[0] == ETH_PERP)
+    with boa.reverts("roles: unknown feed"):
+        configuring.list_market(ETH_PERP, _with(market, MARKET_STRUCT, "feed_id", 0))
+    for feed_id in range(c.MAX_FEEDS):
+        configuring.list_feed(feed_id, *feed[1:])
+    with boa.reverts("roles: too many feeds"):
+        configuring.list_feed(c.MAX_FEEDS, *feed[1:])

@@ -197,9 +197,7 @@ def _sequencer(seq: Sequencer, now: uint256) -> (uint256, uint256):
 
 @internal
 @pure
-def _price_guards(
-    failed: uint256, skipped: uint256, cfg: GuardConfig, price_wad: uint256, has_ema: bool, ema_wad: int256, last_good_wad: uint256
-) -> (uint256, uint256):
+def _price_guards(failed: uint256, skipped: uint256, cfg: GuardConfig, price_wad: uint256, has_ema: bool, ema_wad: int256, last_good_wad: uint256) -> (uint256, uint256):
     """
     @notice EMA-deviation and move guards (skipped without a price, reference or threshold).
     @param failed Failed mask so far.
@@ -259,7 +257,7 @@ def check_round(
     failed, skipped = self._sequencer(seq, now)
     price_wad: uint256 = 0
     if answer > 0:
-        price_wad = convert(answer, uint256) * 10 ** (MAX_DECIMALS - convert(decimals, uint256))
+        price_wad = convert(answer, uint256) * 10**(MAX_DECIMALS - convert(decimals, uint256))
     rid: uint256 = convert(round_id, uint256)
     failed, skipped = self._flag(failed, skipped, G_ROUND_ID, True, rid > 0)
     failed, skipped = self._flag(failed, skipped, G_PHASE, True, rid >> PHASE_OFFSET == convert(current_phase, uint256))
@@ -307,7 +305,7 @@ def check_pyth(
     price_wad: uint256 = 0
     ema_wad: int256 = 0
     if expo_ok:
-        scale: uint256 = 10 ** convert(convert(expo, int256) + 18, uint256)
+        scale: uint256 = 10**convert(convert(expo, int256) + 18, uint256)
         ema_wad = convert(ema_price, int256) * convert(scale, int256)
         if positive:
             price_wad = convert(price, uint256) * scale

@@ -78,9 +78,7 @@ def track(t: Track, v: guards.Verdict, max_move_wad: uint256) -> Track:
 
 @internal
 @pure
-def decide(
-    status: uint8, p: uint8, f: uint8, p_price: uint256, f_price: uint256, max_diff_wad: uint256, pt: Track, ft: Track, n: uint256
-) -> (uint8, uint8):
+def decide(status: uint8, p: uint8, f: uint8, p_price: uint256, f_price: uint256, max_diff_wad: uint256, pt: Track, ft: Track, n: uint256) -> (uint8, uint8):
     """
     @notice Liquity v1 fetchPrice table: the next status and the source to store a price from.
     @param status Current status.

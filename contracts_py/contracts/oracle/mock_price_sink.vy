@@ -4,10 +4,12 @@
 @notice Records every push_price call of the OracleAdapter. Not for production.
 """
 
+
 event PricePushed:
     feed_id: indexed(uint256)
     price_wad: int256
     timestamp_s: uint256
+
 
 last_price_wad: public(HashMap[uint256, int256])
 last_timestamp_s: public(HashMap[uint256, uint256])

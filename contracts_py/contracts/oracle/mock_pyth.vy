@@ -5,11 +5,13 @@
         getPriceUnsafe / getEmaPriceUnsafe as the OracleAdapter does. Not for production.
 """
 
+
 struct PythPrice:
     price: int64
     conf: uint64
     expo: int32
     publish_time: uint256
+
 
 prices: HashMap[bytes32, PythPrice]
 emas: HashMap[bytes32, PythPrice]
@@ -42,8 +44,8 @@ def set_price(id: bytes32, price: int64, conf: uint64, expo: int32, publish_time
     self.emas[id] = PythPrice(price=ema_price, conf=ema_conf, expo=expo, publish_time=publish_time)
 
 
-@view
 @external
+@view
 def getPriceUnsafe(id: bytes32) -> PythPrice:
     """
     @notice The stored price of `id`.
@@ -54,8 +56,8 @@ def getPriceUnsafe(id: bytes32) -> PythPrice:
     return self.prices[id]
 
 
-@view
 @external
+@view
 def getEmaPriceUnsafe(id: bytes32) -> PythPrice:
     """
     @notice The stored EMA price of `id`.

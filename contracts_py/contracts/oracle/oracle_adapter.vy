@@ -82,6 +82,7 @@ struct FeedState:
 event FeedSet:
     feed_id: indexed(uint256)
 
+
 event SourceChecked:
     feed_id: indexed(uint256)
     source: uint8
@@ -91,15 +92,18 @@ event SourceChecked:
     updated_at: uint256
     reason: String[40]
 
+
 event StatusChanged:
     feed_id: indexed(uint256)
     old_status: uint8
     new_status: uint8
 
+
 event LastGoodPriceUpdated:
     feed_id: indexed(uint256)
     price_wad: uint256
     source: uint8
+
 
 event Poked:
     feed_id: indexed(uint256)
@@ -113,6 +117,7 @@ event Poked:
     primary_agreeing: uint256
     fallback_agreeing: uint256
     recovery_readings: uint256
+
 
 event OwnerChanged:
     owner: address
@@ -261,9 +266,7 @@ def _pyth(feed: address, fn: Bytes[4], id: bytes32) -> (bool, PythPrice):
     expo: int256 = 0
     publish: uint256 = 0
     price, conf, expo, publish = abi_decode(slice(out, 0, 128), (int256, uint256, int256, uint256))
-    ok: bool = (
-        price >= -(2**63) and price < 2**63 and conf < 2**64 and expo >= -(2**31) and expo < 2**31
-    )
+    ok: bool = (price >= -(2**63) and price < 2**63 and conf < 2**64 and expo >= -(2**31) and expo < 2**31)
     if not ok:
         return False, empty(PythPrice)
     return True, PythPrice(price=convert(price, int64), conf=convert(conf, uint64), expo=convert(expo, int32), publish_time=publish)
@@ -343,8 +346,8 @@ def _read(s: SourceSetup, last_good: uint256, seq: guards.Sequencer) -> guards.V
     return guards.Verdict(failed=0, skipped=guards.ALL_GUARDS, price_wad=0, updated_at=0)
 
 
-@view
 @external
+@view
 def check(feed_id: uint256, primary: bool) -> (guards.Verdict, String[40]):
     """
     @notice Run the guards on one source now, against the stored last good price (no state change).
@@ -361,8 +364,8 @@ def check(feed_id: uint256, primary: bool) -> (guards.Verdict, String[40]):
     return v, guards.first_failure(v.failed)
 
 
-@view
 @external
+@view
 def require_price(feed_id: uint256, primary: bool) -> uint256:
     """
     @notice One source's WAD price, or revert with the first failed guard's reason.
@@ -440,7 +443,6 @@ def poke(feed_id: uint256) -> (uint8, uint256):
             st.osm_poked = True
         released = st.osm_current_wad
         released_at = st.osm_current_at
-
     # the push rule: strictly increasing timestamps, never one the core already holds (F-12)
     pushed: uint256 = 0
     pushed_at: uint256 = 0

@@ -12,12 +12,14 @@ from interfaces import IAggregatorV3
 
 implements: IAggregatorV3
 
+
 struct Round:
     answer: int256
     started_at: uint256
     updated_at: uint256
     answered_in_round: uint80
     exists: bool
+
 
 event RoundSet:
     round_id: indexed(uint80)
@@ -26,8 +28,10 @@ event RoundSet:
     updated_at: uint256
     answered_in_round: uint80
 
+
 event PhaseSet:
     phase_id: uint16
+
 
 PHASE_OFFSET: constant(uint256) = 64
 AGGREGATOR_ROUND_MASK: constant(uint256) = 2**64 - 1
@@ -157,8 +161,8 @@ def set_decimals(_decimals: uint8):
     self.decimals = _decimals
 
 
-@view
 @external
+@view
 def getRoundData(_roundId: uint80) -> (uint80, int256, uint256, uint256, uint80):
     """
     @notice One stored round.
@@ -184,8 +188,8 @@ def set_reverting(_reverting: bool):
     self.reverting = _reverting
 
 
-@view
 @external
+@view
 def latestRoundData() -> (uint80, int256, uint256, uint256, uint80):
     """
     @notice The latest round; all zeros before the first round is set.

@@ -12,15 +12,18 @@ from ethereum.ercs import IERC20Detailed
 implements: IERC20
 implements: IERC20Detailed
 
+
 event Transfer:
     sender: indexed(address)
     receiver: indexed(address)
     value: uint256
 
+
 event Approval:
     owner: indexed(address)
     spender: indexed(address)
     value: uint256
+
 
 name: public(String[32])
 symbol: public(String[32])

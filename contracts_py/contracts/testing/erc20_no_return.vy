@@ -7,15 +7,18 @@
 @dev Revert strings carry the module prefix "erc20_no_return:".
 """
 
+
 event Transfer:
     sender: indexed(address)
     receiver: indexed(address)
     value: uint256
 
+
 event Approval:
     owner: indexed(address)
     spender: indexed(address)
     value: uint256
+
 
 name: public(String[32])
 symbol: public(String[32])

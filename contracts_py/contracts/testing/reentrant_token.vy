@@ -16,19 +16,23 @@ implements: IERC20
 MAX_CALLDATA: constant(uint256) = 1024
 MAX_OUTPUT: constant(uint256) = 1024
 
+
 event Transfer:
     sender: indexed(address)
     receiver: indexed(address)
     value: uint256
+
 
 event Approval:
     owner: indexed(address)
     spender: indexed(address)
     value: uint256
 
+
 event ReentryAttempted:
     target: indexed(address)
     success: bool
+
 
 decimals: public(uint8)
 totalSupply: public(uint256)
@@ -78,9 +82,7 @@ def _attack():
     self.armed = False
     success: bool = False
     response: Bytes[MAX_OUTPUT] = b""
-    success, response = raw_call(
-        self.target, self.calldata, max_outsize=MAX_OUTPUT, revert_on_failure=False
-    )
+    success, response = raw_call(self.target, self.calldata, max_outsize=MAX_OUTPUT, revert_on_failure=False)
     self.last_success = success
     self.last_output = response
     log ReentryAttempted(target=self.target, success=success)

@@ -3,6 +3,7 @@ no accrual when untrusted."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import pytest
@@ -11,6 +12,7 @@ from protocol.actions import SetFundingRate, SetPaused, Withdraw
 from protocol.constants import WAD
 from protocol.errors import ProtocolRevert
 from protocol.events import Event, FundingAccrued, FundingRateSet, FundingSettled
+from protocol.funding import accrued_markets, accrued_state
 from protocol.invariants import check_state
 from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, ETH_FEED, ETH_PERP
 
@@ -190,3 +192,18 @@ def test_updates_split_over_time_move_no_faster_than_one(make_desk: DeskFactory)
         set_rate(desk, CAP)
     # ten updates of floor(CAP * 36 / 3,600) each: at most what one update after 360 s allows
     assert desk.state.markets[BTC_PERP].funding_rate_per_s_wad == 10 * (CAP * 36 // 3_600) <= CAP * 360 // 3_600
+
+
+def test_accrued_markets_accrues_copies_of_the_markets_only(desk: Desk) -> None:
+    # the simulator's per-step read: every market accrued to the clock, as accrued_state gives
+    # them, on copies (the house's own markets untouched)
+    set_rate(desk, 123_456_789)
+    set_rate(desk, -2_000, ETH_PERP)
+    desk.advance(7)
+    before = {m: dataclasses.replace(ms) for m, ms in desk.state.markets.items()}
+    markets = accrued_markets(desk.state, desk.house.params)
+    assert markets == accrued_state(desk.state, desk.house.params).markets
+    assert markets[BTC_PERP].funding_index == before[BTC_PERP].funding_index + 123_456_789 * 7 * 60_000
+    assert markets[ETH_PERP].funding_index == before[ETH_PERP].funding_index - 2_000 * 7 * 3_000
+    assert markets[BTC_PERP].last_accrual_s == desk.now
+    assert desk.state.markets == before

@@ -11,15 +11,25 @@ from typing import TYPE_CHECKING
 import pytest
 
 from protocol.actions import Action, AutoDeleverage, FundInsurance, Liquidate, SetPaused, Withdraw
+from protocol.adl_queue import dominates
 from protocol.constants import UINT256_MAX, WAD
+from protocol.context import Context
 from protocol.errors import InvalidParameter, ProtocolRevert
-from protocol.events import BadDebtSettled, Deleveraged, Event, LossCharged, LossSocialized, ShortfallSettled
+from protocol.events import (
+    AdlProposed,
+    BadDebtSettled,
+    Deleveraged,
+    Event,
+    LossCharged,
+    LossSocialized,
+    ShortfallSettled,
+)
 from protocol.invariants import check_state, check_transition
 from protocol.keeper import adl_counterparties
 from protocol.margin import Health
 from protocol.params import SocializedLossMethod
 from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, USDC
-from protocol.socialized_loss import adl_score
+from protocol.socialized_loss import adl_score, counterparty_score
 
 if TYPE_CHECKING:
     from conftest import Desk, DeskFactory
@@ -153,6 +163,38 @@ def test_adl_scores_of_the_fixture(adl: Desk) -> None:
     assert short_score > maker_score
 
 
+def test_counterparty_score_of_the_fixture(adl: Desk) -> None:
+    # the keeper's per-account score (protocol.keeper ranks with it): the fixture's two scores
+    # against the bankrupt long at 47,000, 0 for a long (same side) and for no position
+    ctx = Context(adl.state, adl.house.params)
+    price = 47_000 * WAD
+    assert counterparty_score(ctx, SHORT, BTC_PERP, 1, price) == adl_score(
+        5_200 * WAD, -24_000 * WAD, 18_800 * WAD, 7_600 * WAD
+    )
+    assert counterparty_score(ctx, MAKER, BTC_PERP, 1, price) == adl_score(
+        13_000 * WAD, -60_000 * WAD, 47_000 * WAD, 1_013_000 * WAD
+    )
+    assert counterparty_score(ctx, BUYER, BTC_PERP, 1, price) == 0
+    assert counterparty_score(ctx, BYSTANDER, BTC_PERP, 1, price) == 0
+    # a short at a loss (price above its entry) scores 0 too
+    assert counterparty_score(ctx, SHORT, BTC_PERP, 1, 61_000 * WAD) == 0
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "expected"),
+    [
+        ([2, 1], [2, 1], False),  # equal: not strictly better anywhere
+        ([2, 2], [2, 1], True),
+        ([2, 1], [2], True),  # a missing entry scores 0
+        ([3], [2, 1], False),  # ... so dropping a scored entry is worse there
+        ([1, 5], [2, 1], False),
+        ([], [], False),
+    ],
+)
+def test_a_challenge_must_dominate_the_proposal(new: list[int], old: list[int], expected: bool) -> None:
+    assert dominates(new, old) is expected
+
+
 def test_partial_adl_closes_at_the_ratio_preserving_price(adl: Desk) -> None:
     # q = 0.4: MM = 2,350 -> MM' = 1,410; room = E - floor(E * MM'/MM) = -500 - floor(-300) = -200
     # the bankrupt long sells 0.4 for ceil(0.4 * 47,000) - room = 18,800 + 200 = 19,000
@@ -248,3 +290,51 @@ def test_reference_keeper_ranks_a_candidate_pool_as_the_full_search(adl: Desk) -
     assert adl_counterparties(adl.house, TRADER, BTC_PERP, candidates=["0x" + "ab" * 20]) == ()  # no account
     with pytest.raises(InvalidParameter, match="candidate"):
         adl_counterparties(adl.house, TRADER, BTC_PERP, candidates=["0x12"])
+
+
+@pytest.mark.parametrize(
+    ("after_deadline", "empty", "closes"),
+    [(-1, True, False), (0, True, True), ("window", True, True), ("window + 1", True, False), (0, False, False)],
+)
+def test_bankrupt_close_only_in_the_window_of_an_empty_proposal(
+    make_desk: DeskFactory, after_deadline: int | str, empty: bool, closes: bool
+) -> None:
+    # F-10: an empty list proposed and left unchallenged lets Liquidate close the bankrupt position
+    # beyond the fund from the deadline to deadline + adl_window_s inclusive, and only then; a
+    # non-empty proposal never opens that path
+    desk = bankrupt_long(
+        make_desk(socialized_loss_method=SocializedLossMethod.ADL), short_size=4 * WAD // 10, short_deposit=2_400
+    )
+    window = desk.house.params.protocol.adl_window_s
+    apply_checked(desk, AutoDeleverage(KEEPER, TRADER, BTC_PERP, () if empty else (SHORT,)))
+    extra = {"window": window, "window + 1": window + 1}.get(str(after_deadline), after_deadline)
+    assert isinstance(extra, int)
+    desk.advance(window + extra)
+    liquidate = Liquidate(KEEPER, TRADER, BTC_PERP, abs(desk.account(TRADER).positions[BTC_PERP].size))
+    if closes:
+        apply_checked(desk, liquidate)
+        assert BTC_PERP not in desk.account(TRADER).positions
+        assert (TRADER, BTC_PERP) not in desk.state.adl_proposals
+    else:
+        with pytest.raises(ProtocolRevert, match="shortfall exceeds insurance fund"):
+            desk.apply(liquidate)
+
+
+def test_the_queue_refuses_a_weaker_challenge_and_a_list_other_than_the_proposed(adl: Desk) -> None:
+    window = adl.house.params.protocol.adl_window_s
+    proposed = apply_checked(adl, AutoDeleverage(KEEPER, TRADER, BTC_PERP, (MAKER,)))
+    deadline = adl.now + window
+    assert proposed == [AdlProposed(TRADER, BTC_PERP, KEEPER, (MAKER,), deadline)]
+    adl.advance(1)
+    with pytest.raises(ProtocolRevert, match=r"^socialized_loss: challenge not higher$"):
+        adl.apply(AutoDeleverage(KEEPER, TRADER, BTC_PERP, (MAKER,)))
+    # SHORT scores above MAKER: the challenge replaces the list and keeps the deadline
+    challenged = apply_checked(adl, AutoDeleverage(KEEPER, TRADER, BTC_PERP, (SHORT, MAKER)))
+    assert challenged == [AdlProposed(TRADER, BTC_PERP, KEEPER, (SHORT, MAKER), deadline)]
+    adl.advance(window)
+    with pytest.raises(ProtocolRevert, match=r"^socialized_loss: not the proposed list$"):
+        adl.apply(AutoDeleverage(KEEPER, TRADER, BTC_PERP, (SHORT,)))
+    assert any(
+        isinstance(e, Deleveraged) for e in apply_checked(adl, AutoDeleverage(KEEPER, TRADER, BTC_PERP, (SHORT, MAKER)))
+    )
+    assert (TRADER, BTC_PERP) not in adl.state.adl_proposals

@@ -1,0 +1,97 @@
+# ruff: noqa: F811  (pytest fixtures imported from the harness)
+"""Behaviour the mutation run found pinned only by the gas snapshot (issue 14, item 6): the
+liquidation trigger at exact equality (equity == maintenance is healthy, one dollar lower is
+not) and the reentrancy lock on `deposit` (a token that re-enters deposit from transferFrom);
+then the vault's refusal of an asset never listed and a withdrawal of every token it holds
+(found by the contract mutation run).
+Each test fails on the contracts with the corresponding mutant applied (tests/mutation)."""
+
+from __future__ import annotations
+
+import boa
+from eth_abi import encode
+from eth_utils import function_signature_to_4byte_selector as selector
+from test_protocol_harness import (  # noqa: F401  (fixtures)
+    GOV,
+    MATCHER,
+    ORACLE,
+    USDC,
+    deployment,
+    diff,
+    prices,
+)
+
+from contracts_py.deploy import CONTRACTS_DIR, deploy_boa
+from protocol.actions import AdvanceTime, Deposit, Liquidate, PushPrice, Withdraw
+from protocol.constants import WAD
+from protocol.events import Liquidated
+from protocol.margin import Health
+from protocol.scenarios import ACTORS, BTC_PERP, default_params
+
+MAKER, LONG, KEEPER = ACTORS["market_maker"], ACTORS["trader_leveraged"], ACTORS["keeper"]
+TRADER = ACTORS["trader_conservative"]
+
+
+def test_liquidation_trigger_is_strict_at_exact_equality(diff):
+    # 12,500 USDC and 1 BTC long from 60,000: at P = 50,000, E = 12,500 + P - 60,000 = 2,500
+    # and MM = P / 20 = 2,500 exactly
+    diff.apply_all(
+        [
+            *prices(diff, 60_000, 3_000),
+            Deposit(MAKER, 0, 1_000_000 * USDC),
+            Deposit(KEEPER, 0, 200_000 * USDC),
+            Deposit(LONG, 0, 12_500 * USDC),
+            diff.signer.fill(MATCHER, MAKER, LONG, BTC_PERP, WAD, 60_000 * WAD, 0, 0),
+        ]
+    )
+    diff.apply(AdvanceTime(60, 5))
+    diff.apply_all(prices(diff, 50_000, 3_000))
+    assert diff.model.health(LONG) == Health(2_500 * WAD, 5_000 * WAD, 2_500 * WAD)
+    assert diff.apply(Liquidate(KEEPER, LONG, BTC_PERP, WAD // 10)) == "liquidation: account healthy"
+    diff.apply_all(prices(diff, 49_999, 3_000))  # E = 2,499 < MM = 2,499.95
+    q = diff.model.max_liquidation_size(LONG, BTC_PERP)
+    assert 0 < q < WAD
+    assert any(isinstance(e, Liquidated) for e in diff.apply(Liquidate(KEEPER, LONG, BTC_PERP, q)))
+
+
+def test_deposit_lock_refuses_a_token_that_reenters_deposit():
+    evil = boa.load_partial(str(CONTRACTS_DIR / "testing" / "reentrant_token.vy")).deploy(6)
+    system = deploy_boa(default_params(), GOV, matchers=[MATCHER], oracles=[ORACLE], settlement_token=evil)
+    core = system.core
+    evil.mint(TRADER, 100 * USDC)
+    evil.mint(evil.address, 100 * USDC)
+    with boa.env.prank(evil.address):  # the token can pay for a nested deposit of its own
+        evil.approve(core.address, 100 * USDC)
+    with boa.env.prank(TRADER):
+        evil.approve(core.address, 100 * USDC)
+    # transferFrom of TRADER's deposit calls deposit(0, 5 USDC) as the token: the lock refuses
+    # it (a revert without data), the outer deposit completes with exactly its own amount
+    evil.arm(core.address, selector("deposit(uint256,uint256)") + encode(["uint256", "uint256"], [0, 5 * USDC]), False)
+    with boa.env.prank(TRADER):
+        core.deposit(0, 50 * USDC)
+    assert evil.last_success() is False
+    assert evil.last_output() == b""
+    assert core.balances(evil.address) == 0
+    assert core.balances(TRADER) == 50 * WAD
+    assert evil.balanceOf(core.address) == 50 * USDC == core.vault_tokens(0)
+
+
+def test_vault_refuses_an_unlisted_asset_and_pays_out_its_last_token(diff):
+    assert diff.apply(Deposit(TRADER, 9, USDC)) == "vault: unknown asset"
+    diff.apply(Deposit(TRADER, 0, 100 * USDC))
+    # the vault holds exactly the amount asked: all of it is paid out
+    diff.apply(Withdraw(TRADER, 0, 100 * USDC))
+    assert diff.model.state.vault_tokens[0] == 0
+
+
+def test_move_guard_holds_at_exactly_one_heartbeat(diff):
+    # the last accepted price is exactly heartbeat_s old: still the move reference, so a +60 %
+    # push (max_move 50 %) is refused; one second later the reference is stale and it is accepted
+    heartbeat = diff.model.params.feed(0).heartbeat_s
+    diff.apply_all(prices(diff, 60_000, 3_000))
+    diff.apply(AdvanceTime(heartbeat, 1))
+    refused = diff.apply(PushPrice(ORACLE, 0, 96_000 * WAD, diff.now))
+    assert diff.model.state.feeds[0].price_wad == 60_000 * WAD, refused
+    diff.apply(AdvanceTime(1, 1))
+    diff.apply(PushPrice(ORACLE, 0, 96_000 * WAD, diff.now))
+    assert diff.model.state.feeds[0].price_wad == 96_000 * WAD
