@@ -115,7 +115,7 @@ audit: $(STAMP) $(ANVIL)
 	$(VENV)/bin/novation audit --chain model --actions 1000000 --sequence-length 2000 --workers 2 --out runs/audit-model
 	PATH="$(CURDIR)/$(dir $(ANVIL)):$$PATH" $(VENV)/bin/novation audit --chain anvil --actions 50000 \
 	  --sequence-length 5000 --out runs/audit-anvil
-	$(VENV)/bin/novation audit --chain boa --workers 1 --profile coverage --actions 3000 --sequence-length 500 \
+	$(VENV)/bin/novation audit --chain boa --workers 1 --profile coverage --actions 7500 --sequence-length 500 \
 	  --seed 2 --coverage runs/audit-coverage
 
 ## mutation score of the model (mutmut) and the contracts (seeded sample of 150), report in runs/mutation;

@@ -2,9 +2,8 @@
 
 Every division in the protocol goes through :func:`mul_div` (unsigned operands) or
 :func:`smul_div` (signed operands) and names its rounding direction. The contracts implement the
-same two functions; :func:`evm_sdiv` is the EVM's truncating signed division that the Vyper
-implementation is built from, so the Python and Vyper versions can be compared operation by
-operation.
+same two functions (``contracts/units.vy``), so the Python and Vyper versions can be compared
+operation by operation.
 
 Rounding directions:
 
@@ -25,7 +24,6 @@ from protocol.errors import InvalidParameter
 __all__ = [
     "WAD",
     "Rounding",
-    "evm_sdiv",
     "from_wad",
     "mul_div",
     "smul_div",
@@ -41,17 +39,6 @@ class Rounding(Enum):
     UP = "up"  # unsigned, away from zero
     FLOOR = "floor"  # signed, toward -inf
     CEIL = "ceil"  # signed, toward +inf
-
-
-def evm_sdiv(a: int, b: int) -> int:
-    """Signed division truncating toward zero, as the EVM's ``SDIV`` (and Vyper's ``//``).
-
-    Python's ``//`` floors; this helper is the single place where EVM semantics are emulated.
-    """
-    if b == 0:
-        raise ZeroDivisionError("units: division by zero")
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
 
 
 def mul_div(a: int, b: int, d: int, rounding: Rounding) -> int:

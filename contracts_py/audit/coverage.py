@@ -41,6 +41,7 @@ from contracts_py.audit.runner import CampaignConfig, CampaignResult, run_campai
 from contracts_py.build import CONTRACTS_DIR, atomic_write_text
 from contracts_py.deploy import DEPLOYED_CONTRACTS, boa_deployer
 from protocol.errors import InvalidParameter
+from protocol.params import SocializedLossMethod
 
 __all__ = ["CoverageReport", "FileCoverage", "Totals", "campaign_coverage", "coverage_configs"]
 
@@ -185,14 +186,14 @@ class CoverageReport:
 
 def coverage_configs(config: CampaignConfig) -> list[CampaignConfig]:
     """The campaigns ``novation audit --coverage`` runs for ``config``: the campaign itself, or,
-    under the ``coverage`` profile, its actions split between the two socialized-loss methods
-    (``pro_rata`` and ``adl``: each method's code is reached only under it)."""
+    under the ``coverage`` profile, its actions split evenly between every socialized-loss method
+    (:class:`~protocol.params.SocializedLossMethod`: each method's code is reached only under it)."""
     if config.profile != "coverage":
         return [config]
-    half = max(config.actions // 2, 1)
+    share = max(config.actions // len(SocializedLossMethod), 1)
     return [
-        replace(config, actions=half, sequence_length=min(config.sequence_length, half), loss_method=method)
-        for method in ("pro_rata", "adl")
+        replace(config, actions=share, sequence_length=min(config.sequence_length, share), loss_method=method.value)
+        for method in SocializedLossMethod
     ]
 
 

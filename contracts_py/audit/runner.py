@@ -38,7 +38,7 @@ class CampaignConfig:
     a planted invariant (test hook); ``trace_sources``: titanoboa maps executed code to source
     lines (:mod:`contracts_py.audit.coverage`); ``profile``: the action kinds' weights
     (:data:`~contracts_py.audit.actors.PROFILES`); ``loss_method``: the parameters' socialized
-    loss method replaced (``pro_rata`` or ``adl``; None: as the parameters say)."""
+    loss method replaced (a :class:`~protocol.params.SocializedLossMethod` value; None: as the parameters say)."""
 
     actions: int = 10_000
     sequence_length: int = 500

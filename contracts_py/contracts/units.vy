@@ -122,22 +122,6 @@ def smul_div(a: int256, b: int256, d: uint256, round_ceil: bool) -> int256:
 
 @internal
 @pure
-def evm_sdiv(a: int256, b: int256) -> int256:
-    """
-    @notice Signed division truncating toward zero (the EVM's SDIV, as protocol.units.evm_sdiv).
-    @param a Dividend.
-    @param b Divisor, non-zero.
-    @return a / b truncated toward zero.
-    """
-    assert b != 0, "units: division by zero"
-    q: uint256 = self.abs_u(a) // self.abs_u(b)
-    if (a >= 0) == (b > 0):
-        return self.to_int(q)
-    return self.neg_int(q)
-
-
-@internal
-@pure
 def to_wad(amount: uint256, decimals: uint256) -> uint256:
     """
     @notice Token or feed units with `decimals` to WAD (exact, scaling up).

@@ -46,9 +46,10 @@ def test_profiles_weigh_known_kinds_and_coverage_splits_the_loss_methods() -> No
             assert not probs[only_coverage].any()  # coverage kinds: the coverage profile only
     config = CampaignConfig(actions=1_001, sequence_length=800, chain="boa", profile="coverage", trace_sources=True)
     split = coverage_configs(config)
-    assert [c.loss_method for c in split] == ["pro_rata", "adl"]
-    assert [c.params().protocol.socialized_loss_method.value for c in split] == ["pro_rata", "adl"]
-    assert all(c.actions == 500 and c.sequence_length == 500 for c in split)
+    methods = ["pro_rata", "adl", "open_interest", "profit_haircut", "gains"]
+    assert [c.loss_method for c in split] == methods
+    assert [c.params().protocol.socialized_loss_method.value for c in split] == methods
+    assert all(c.actions == 200 and c.sequence_length == 200 for c in split)
     assert coverage_configs(CampaignConfig(chain="boa")) == [CampaignConfig(chain="boa")]
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from protocol.constants import INT256_MAX, INT256_MIN, UINT256_MAX, WAD
 from protocol.errors import InvalidParameter
-from protocol.units import Rounding, evm_sdiv, from_wad, mul_div, smul_div, to_wad, wad_mul
+from protocol.units import Rounding, from_wad, mul_div, smul_div, to_wad, wad_mul
 
 DOWN, UP, FLOOR, CEIL = Rounding.DOWN, Rounding.UP, Rounding.FLOOR, Rounding.CEIL
 
@@ -100,35 +100,6 @@ def test_smul_div_overflow_is_an_error_at_both_ends() -> None:
         smul_div(INT256_MIN, -1, 1, FLOOR)  # -(-2**255) = 2**255 > INT256_MAX
     with pytest.raises(OverflowError):
         smul_div(INT256_MIN, 2, 1, CEIL)
-
-
-# ----------------------------------------------------------------------------- evm_sdiv
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "q"),
-    [
-        (7, 2, 3),
-        (-7, 2, -3),  # truncates toward zero, where Python's -7 // 2 == -4
-        (7, -2, -3),
-        (-7, -2, 3),
-        (6, -3, -2),
-        (-1, 3, 0),
-        (0, -5, 0),
-    ],
-)
-def test_evm_sdiv_truncates_toward_zero(a: int, b: int, q: int) -> None:
-    assert evm_sdiv(a, b) == q
-
-
-def test_evm_sdiv_differs_from_python_floor_division_on_negative_quotients() -> None:
-    assert -7 // 2 == -4
-    assert evm_sdiv(-7, 2) == -3
-
-
-def test_evm_sdiv_by_zero_raises() -> None:
-    with pytest.raises(ZeroDivisionError, match="units: division by zero"):
-        evm_sdiv(1, 0)
 
 
 # ----------------------------------------------------------------------------- wad_mul
