@@ -9,6 +9,8 @@ Each test fails on the contracts with the corresponding mutant applied (tests/mu
 from __future__ import annotations
 
 import boa
+import pytest
+from eth.exceptions import Revert
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector as selector
 from test_protocol_harness import (  # noqa: F401  (fixtures)
@@ -95,3 +97,62 @@ def test_move_guard_holds_at_exactly_one_heartbeat(diff):
     diff.apply(AdvanceTime(1, 1))
     diff.apply(PushPrice(ORACLE, 0, 96_000 * WAD, diff.now))
     assert diff.model.state.feeds[0].price_wad == 96_000 * WAD
+
+
+#: selector of Error(string), the prefix of a revert with a reason
+ERROR_STRING = selector("Error(string)")
+_ORDER0 = ("0x" + "00" * 20, 0, 0, 0, 0, 0, 0)
+#: every @nonreentrant entry of clearing_house.vy with well-formed arguments
+_LOCKED = {
+    "deposit": (0, 5 * USDC),
+    "withdraw": (0, 1),
+    "fill": (_ORDER0, b"", _ORDER0, b"", 1, 1, 0, 0),
+    "cancel_order": (_ORDER0,),
+    "push_price": (0, WAD, 1),
+    "set_funding_rate": (0, 0),
+    "liquidate": (TRADER, 0, 1),
+    "liquidate_collateral": (TRADER, 1, 1),
+    "auto_deleverage": (TRADER, 0, []),
+    "fund_insurance": (1,),
+    "withdraw_fees": (TRADER, 1),
+    "set_paused": (True,),
+    "set_role": ("matcher", TRADER, True),
+    "accept_governance": (),
+    "set_market_margin": (0, WAD // 10, WAD // 2),
+}
+
+
+def _revert_data(to: str, sender: str, calldata: bytes) -> bytes | None:
+    """The revert data of a call of ``to`` by ``sender``; None when it completes."""
+    try:
+        boa.env.raw_call(to, sender=sender, data=calldata)
+    except Revert as exc:
+        return bytes(exc.args[0])
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(_LOCKED))
+def test_every_locked_entry_refuses_reentry_from_a_token_callback(name):
+    # @nonreentrant is one lock for the whole contract: entered from a deposit's transferFrom,
+    # each locked entry reverts before any of its own checks (no revert data), where the same
+    # call made directly by the token completes or reverts with its own prefixed reason
+    evil = boa.load_partial(str(CONTRACTS_DIR / "testing" / "reentrant_token.vy")).deploy(6)
+    system = deploy_boa(default_params(), GOV, matchers=[MATCHER], oracles=[ORACLE], settlement_token=evil)
+    core = system.core
+    evil.mint(TRADER, 100 * USDC)
+    evil.mint(evil.address, 100 * USDC)
+    with boa.env.prank(evil.address):
+        evil.approve(core.address, 100 * USDC)
+    with boa.env.prank(TRADER):
+        evil.approve(core.address, 100 * USDC)
+    calldata = getattr(core, name).prepare_calldata(*_LOCKED[name])
+    with boa.env.anchor():
+        direct = _revert_data(core.address, evil.address, calldata)
+    assert direct is None or direct[:4] == ERROR_STRING, name
+    evil.arm(core.address, calldata, False)
+    with boa.env.prank(TRADER):
+        core.deposit(0, 50 * USDC)
+    assert evil.last_success() is False
+    assert evil.last_output() == b""
+    assert core.balances(TRADER) == 50 * WAD
+    assert core.balances(evil.address) == 0
