@@ -232,7 +232,9 @@ def campaign_coverage(
         if path.suffix == ".vy" and path.is_relative_to(root):
             name = str(path.relative_to(root))
             found = _file(cov, measured, name)
-            no_code = tuple(n for n in found.statements if n not in runtime.get(name, set()))
+            # a reached line has runtime code, whatever the source map attributes to it
+            missing, code = set(found.missing), runtime.get(name, set())
+            no_code = tuple(n for n in found.statements if n in missing and n not in code)
             contracts.append(replace(found, no_runtime_code=no_code))
         elif path.suffix == ".py" and path.is_relative_to(protocol_root):
             name = str(path.relative_to(protocol_root.parent))
