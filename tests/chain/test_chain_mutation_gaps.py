@@ -13,6 +13,7 @@ import pytest
 from eth.exceptions import Revert
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector as selector
+from eth_utils import to_checksum_address
 from test_protocol_harness import (  # noqa: F401  (fixtures)
     GOV,
     MATCHER,
@@ -156,3 +157,64 @@ def test_every_locked_entry_refuses_reentry_from_a_token_callback(name):
     assert evil.last_output() == b""
     assert core.balances(TRADER) == 50 * WAD
     assert core.balances(evil.address) == 0
+
+
+def test_global_deposit_cap_admits_exactly_the_cap(diff):
+    # WETH (asset 1): 100,000 per account, 1,000,000 in all; ten accounts fill the global cap
+    # exactly (accepted: the cap is inclusive), an eleventh's single wei is refused
+    per_account = 10**5 * 10**18
+    accounts = [to_checksum_address(f"0x{0xC0FFEE00 + i:040x}") for i in range(11)]
+    for account in accounts[:10]:
+        diff.apply(Deposit(account, 1, per_account))
+    assert diff.model.state.vault_tokens[1] == 10 * per_account
+    assert diff.apply(Deposit(accounts[10], 1, 1)) == "vault: deposit cap"
+
+
+def test_block_cap_refuses_a_solvent_liquidation_past_it_in_one_block(diff):
+    # 20 BTC long from 60,000 on 125,000 USDC; at 55,000: E = 25,000 > 0 (solvent) < MM = 55,000,
+    # and the size that restores it is the whole position, 1.1M USD against the per-block cap of
+    # 1M: refused whole; 18 BTC (990,000 USD) pass, one more BTC in the same block does not
+    diff.apply_all(
+        [
+            *prices(diff, 60_000, 3_000),
+            Deposit(MAKER, 0, 2_000_000 * USDC),
+            Deposit(KEEPER, 0, 2_000_000 * USDC),
+            Deposit(LONG, 0, 125_000 * USDC),
+            diff.signer.fill(MATCHER, MAKER, LONG, BTC_PERP, 20 * WAD, 60_000 * WAD, 0, 0),
+        ]
+    )
+    diff.apply_all(prices(diff, 55_000, 3_000))
+    assert diff.model.health(LONG).equity == 25_000 * WAD
+    assert diff.model.max_liquidation_size(LONG, BTC_PERP) == 20 * WAD
+    assert diff.apply(Liquidate(KEEPER, LONG, BTC_PERP, 20 * WAD)) == "liquidation: block cap reached"
+    assert any(isinstance(e, Liquidated) for e in diff.apply(Liquidate(KEEPER, LONG, BTC_PERP, 18 * WAD)))
+    assert diff.apply(Liquidate(KEEPER, LONG, BTC_PERP, WAD)) == "liquidation: block cap reached"
+    diff.apply(AdvanceTime(1, 1))  # a new block: a new allowance
+    assert any(isinstance(e, Liquidated) for e in diff.apply(Liquidate(KEEPER, LONG, BTC_PERP, WAD)))
+
+
+def test_a_price_is_valid_for_exactly_one_heartbeat(diff):
+    # a fill that opens risk needs a valid mark: one exactly heartbeat_s old still is; a second
+    # older, the market is reduce-only
+    heartbeat = diff.model.params.feed(0).heartbeat_s
+    diff.apply_all([Deposit(MAKER, 0, 100_000 * USDC), Deposit(TRADER, 0, 100_000 * USDC)])
+    diff.apply_all(prices(diff, 60_000, 3_000))
+    diff.apply(AdvanceTime(heartbeat, 1))
+    filled = diff.apply(diff.signer.fill(MATCHER, MAKER, TRADER, BTC_PERP, WAD // 10, 60_000 * WAD, 0, 0))
+    assert not isinstance(filled, str), filled
+    diff.apply(AdvanceTime(1, 1))
+    stale = diff.apply(diff.signer.fill(MATCHER, MAKER, TRADER, BTC_PERP, WAD // 10, 60_000 * WAD, 0, 0))
+    assert stale == "clearing: market reduce-only", stale
+
+
+def test_a_fill_may_use_exactly_the_initial_margin(diff):
+    # 1 BTC at the mark 60,000 needs IM = 10 % = 6,000 USDC: exactly that is enough, one micro-USDC
+    # less is not
+    diff.apply_all([Deposit(MAKER, 0, 100_000 * USDC), Deposit(TRADER, 0, 6_000 * USDC - 1)])
+    diff.apply_all(prices(diff, 60_000, 3_000))
+    short = diff.apply(diff.signer.fill(MATCHER, MAKER, TRADER, BTC_PERP, WAD, 60_000 * WAD, 0, 0))
+    assert short == "margin: below initial", short
+    diff.apply(Deposit(TRADER, 0, 1))
+    filled = diff.apply(diff.signer.fill(MATCHER, MAKER, TRADER, BTC_PERP, WAD, 60_000 * WAD, 0, 0))
+    assert not isinstance(filled, str), filled
+    assert diff.model.health(TRADER).equity == diff.model.health(TRADER).initial == 6_000 * WAD
