@@ -8,6 +8,8 @@ Each test fails on the contracts with the corresponding mutant applied (tests/mu
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import boa
 import pytest
 from eth.exceptions import Revert
@@ -15,6 +17,8 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector as selector
 from test_protocol_harness import (  # noqa: F401  (fixtures)
     GOV,
+    Differential,
+    _reset,
     MATCHER,
     ORACLE,
     USDC,
@@ -28,7 +32,7 @@ from protocol.actions import AdvanceTime, Deposit, Liquidate, PushPrice, Withdra
 from protocol.constants import WAD
 from protocol.events import Liquidated
 from protocol.margin import Health
-from protocol.scenarios import ACTORS, BTC_PERP, default_params
+from protocol.scenarios import ACTORS, BTC_PERP, WETH, default_params
 
 MAKER, LONG, KEEPER = ACTORS["market_maker"], ACTORS["trader_leveraged"], ACTORS["keeper"]
 TRADER = ACTORS["trader_conservative"]
@@ -156,3 +160,38 @@ def test_every_locked_entry_refuses_reentry_from_a_token_callback(name):
     assert evil.last_output() == b""
     assert core.balances(TRADER) == 50 * WAD
     assert core.balances(evil.address) == 0
+
+
+def test_the_global_deposit_cap_of_a_collateral_binds_across_accounts():
+    # the global cap equal to one account's: the first account fills it, a second account's
+    # single token unit is refused by the global cap (its own per-account cap has room)
+    params = default_params()
+    weth = replace(params.collateral(WETH), deposit_cap=params.collateral(WETH).account_deposit_cap)
+    d = _reset(Differential(replace(params, collaterals=(weth,))))
+    d.apply(Deposit(TRADER, WETH, weth.deposit_cap))
+    assert d.apply(Deposit(LONG, WETH, 1)) == "vault: deposit cap"
+    assert d.model.state.vault_tokens[WETH] == weth.deposit_cap
+
+
+def test_a_liquidation_leaving_exactly_the_dust_notional_stays_partial():
+    # 1 BTC long from 60,000 on 12,499 USDC, at 50,000: E = 2,499 < MM = 2,500. A liquidation of
+    # Q leaves 1 - Q BTC; with the dust threshold set to that rest's notional exactly, the rest
+    # is not dust and stays open (the whole position is closed only below the threshold)
+    q, price = WAD // 100, 50_000
+    rest = WAD - q
+    d = _reset(Differential(dust_notional_wad=rest * price))
+    d.apply_all(
+        [
+            *prices(d, 60_000, 3_000),
+            Deposit(MAKER, 0, 1_000_000 * USDC),
+            Deposit(KEEPER, 0, 200_000 * USDC),
+            Deposit(LONG, 0, 12_499 * USDC),
+            d.signer.fill(MATCHER, MAKER, LONG, BTC_PERP, WAD, 60_000 * WAD, 0, 0),
+        ]
+    )
+    d.apply(AdvanceTime(60, 5))
+    d.apply_all(prices(d, price, 3_000))
+    assert q <= d.model.max_liquidation_size(LONG, BTC_PERP)
+    events = d.apply(Liquidate(KEEPER, LONG, BTC_PERP, q))
+    assert [e.size_wad for e in events if isinstance(e, Liquidated)] == [q]
+    assert d.model.state.accounts[LONG].positions[BTC_PERP].size == rest
