@@ -17,11 +17,11 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector as selector
 from test_protocol_harness import (  # noqa: F401  (fixtures)
     GOV,
-    Differential,
-    _reset,
     MATCHER,
     ORACLE,
     USDC,
+    Differential,
+    _reset,
     deployment,
     diff,
     prices,
