@@ -19,6 +19,8 @@ from test_protocol_harness import (  # noqa: F401  (fixtures)
     MATCHER,
     ORACLE,
     USDC,
+    Differential,
+    _reset,
     deployment,
     diff,
     prices,
@@ -218,3 +220,27 @@ def test_a_fill_may_use_exactly_the_initial_margin(diff):
     filled = diff.apply(diff.signer.fill(MATCHER, MAKER, TRADER, BTC_PERP, WAD, 60_000 * WAD, 0, 0))
     assert not isinstance(filled, str), filled
     assert diff.model.health(TRADER).equity == diff.model.health(TRADER).initial == 6_000 * WAD
+
+
+def test_a_liquidation_leaving_exactly_the_dust_notional_stays_partial():
+    # 1 BTC long from 60,000 on 12,499 USDC, at 50,000: E = 2,499 < MM = 2,500. A liquidation of
+    # Q leaves 1 - Q BTC; with the dust threshold set to that rest's notional exactly, the rest
+    # is not dust and stays open (the whole position is closed only below the threshold)
+    q, price = WAD // 100, 50_000
+    rest = WAD - q
+    d = _reset(Differential(dust_notional_wad=rest * price))
+    d.apply_all(
+        [
+            *prices(d, 60_000, 3_000),
+            Deposit(MAKER, 0, 1_000_000 * USDC),
+            Deposit(KEEPER, 0, 200_000 * USDC),
+            Deposit(LONG, 0, 12_499 * USDC),
+            d.signer.fill(MATCHER, MAKER, LONG, BTC_PERP, WAD, 60_000 * WAD, 0, 0),
+        ]
+    )
+    d.apply(AdvanceTime(60, 5))
+    d.apply_all(prices(d, price, 3_000))
+    assert q <= d.model.max_liquidation_size(LONG, BTC_PERP)
+    events = d.apply(Liquidate(KEEPER, LONG, BTC_PERP, q))
+    assert [e.size_wad for e in events if isinstance(e, Liquidated)] == [q]
+    assert d.model.state.accounts[LONG].positions[BTC_PERP].size == rest

@@ -112,3 +112,17 @@ def test_an_empty_proposal_is_challenged_once_someone_is_in_profit(diff_adl: Dif
     events = diff.apply(AutoDeleverage(KEEPER, BANKRUPT, BTC_PERP, (LATE_SHORT,)))
     assert isinstance(events, list)
     assert [e.counterparty for e in events if isinstance(e, ev.Deleveraged)] == [LATE_SHORT]
+
+
+def test_the_bankrupt_close_is_due_until_the_last_second_of_the_execution_window(diff_adl: Differential) -> None:
+    """The execution window is closed at both ends: at exactly deadline + adl_window_s the
+    unchallenged empty proposal still lets ``liquidate`` close the account whole."""
+    diff = diff_adl
+    stuck_long(diff)
+    diff.apply(AutoDeleverage(KEEPER, BANKRUPT, BTC_PERP, ()))
+    deadline = diff.model.state.now_s + WINDOW
+    diff.apply(AdvanceTime(deadline + WINDOW - diff.now, 1))
+    assert diff.now == deadline + WINDOW
+    events = diff.apply(Liquidate(KEEPER, BANKRUPT, BTC_PERP, WAD))
+    assert isinstance(events, list)
+    assert ev.Liquidated(BANKRUPT, KEEPER, BTC_PERP, WAD, 50_000 * WAD, 0, 0) in events
