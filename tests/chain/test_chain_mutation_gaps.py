@@ -37,18 +37,24 @@ MAKER, LONG, KEEPER = ACTORS["market_maker"], ACTORS["trader_leveraged"], ACTORS
 TRADER = ACTORS["trader_conservative"]
 
 
+def _long_from_60k(d: Differential, collateral_usdc: int, size_wad: int) -> None:
+    """Prices BTC 60,000 / ETH 3,000; LONG posts ``collateral_usdc`` USDC and buys ``size_wad`` BTC
+    from MAKER at 60,000; MAKER and KEEPER hold 2,000,000 USDC each (margin to spare)."""
+    d.apply_all(
+        [
+            *prices(d, 60_000, 3_000),
+            Deposit(MAKER, 0, 2_000_000 * USDC),
+            Deposit(KEEPER, 0, 2_000_000 * USDC),
+            Deposit(LONG, 0, collateral_usdc * USDC),
+            d.signer.fill(MATCHER, MAKER, LONG, BTC_PERP, size_wad, 60_000 * WAD, 0, 0),
+        ]
+    )
+
+
 def test_liquidation_trigger_is_strict_at_exact_equality(diff):
     # 12,500 USDC and 1 BTC long from 60,000: at P = 50,000, E = 12,500 + P - 60,000 = 2,500
     # and MM = P / 20 = 2,500 exactly
-    diff.apply_all(
-        [
-            *prices(diff, 60_000, 3_000),
-            Deposit(MAKER, 0, 1_000_000 * USDC),
-            Deposit(KEEPER, 0, 200_000 * USDC),
-            Deposit(LONG, 0, 12_500 * USDC),
-            diff.signer.fill(MATCHER, MAKER, LONG, BTC_PERP, WAD, 60_000 * WAD, 0, 0),
-        ]
-    )
+    _long_from_60k(diff, 12_500, WAD)
     diff.apply(AdvanceTime(60, 5))
     diff.apply_all(prices(diff, 50_000, 3_000))
     assert diff.model.health(LONG) == Health(2_500 * WAD, 5_000 * WAD, 2_500 * WAD)
@@ -176,15 +182,7 @@ def test_block_cap_refuses_a_solvent_liquidation_past_it_in_one_block(diff):
     # 20 BTC long from 60,000 on 125,000 USDC; at 55,000: E = 25,000 > 0 (solvent) < MM = 55,000,
     # and the size that restores it is the whole position, 1.1M USD against the per-block cap of
     # 1M: refused whole; 18 BTC (990,000 USD) pass, one more BTC in the same block does not
-    diff.apply_all(
-        [
-            *prices(diff, 60_000, 3_000),
-            Deposit(MAKER, 0, 2_000_000 * USDC),
-            Deposit(KEEPER, 0, 2_000_000 * USDC),
-            Deposit(LONG, 0, 125_000 * USDC),
-            diff.signer.fill(MATCHER, MAKER, LONG, BTC_PERP, 20 * WAD, 60_000 * WAD, 0, 0),
-        ]
-    )
+    _long_from_60k(diff, 125_000, 20 * WAD)
     diff.apply_all(prices(diff, 55_000, 3_000))
     assert diff.model.health(LONG).equity == 25_000 * WAD
     assert diff.model.max_liquidation_size(LONG, BTC_PERP) == 20 * WAD
@@ -229,15 +227,7 @@ def test_a_liquidation_leaving_exactly_the_dust_notional_stays_partial():
     q, price = WAD // 100, 50_000
     rest = WAD - q
     d = _reset(Differential(dust_notional_wad=rest * price))
-    d.apply_all(
-        [
-            *prices(d, 60_000, 3_000),
-            Deposit(MAKER, 0, 1_000_000 * USDC),
-            Deposit(KEEPER, 0, 200_000 * USDC),
-            Deposit(LONG, 0, 12_499 * USDC),
-            d.signer.fill(MATCHER, MAKER, LONG, BTC_PERP, WAD, 60_000 * WAD, 0, 0),
-        ]
-    )
+    _long_from_60k(d, 12_499, WAD)
     d.apply(AdvanceTime(60, 5))
     d.apply_all(prices(d, price, 3_000))
     assert q <= d.model.max_liquidation_size(LONG, BTC_PERP)
