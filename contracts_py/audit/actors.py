@@ -433,18 +433,23 @@ def _outage(w: World) -> act.Action:
 
 def _adl_clock(w: World) -> act.Action:
     """The ADL queue's next step in time: the reference keeper's execution (the stored list, or
-    the bankrupt close of an empty one) of a proposal in its window; else a clock step to a
-    pending proposal's window (now and then past it: the proposal expires); else a deleveraging
-    draw."""
+    the bankrupt close of an empty one) of a proposal in its window; else, now and then, the
+    stored list of a proposal still open to challenge sent again (a challenge no higher than
+    it: refused); else a clock step to a pending proposal's window (now and then past it: the
+    proposal expires); else a deleveraging draw."""
     window = w.model.params.protocol.adl_window_s
     for (account, market), p in sorted(w.model.state.adl_proposals.items()):
         if p.deadline_s <= w.now <= p.deadline_s + window:
             step = adl_action(w.model, ACTORS.keeper, account, market, p.counterparties)
             if step is not None:
                 return step
-    pending = [p.deadline_s for p in w.model.state.adl_proposals.values() if p.deadline_s > w.now]
-    if not pending:
+    open_ = sorted((key, p) for key, p in w.model.state.adl_proposals.items() if p.deadline_s > w.now)
+    if not open_:
         return _deleverage(w)
+    if w.rng.random() < 0.2:
+        (account, market), p = open_[int(w.rng.integers(0, len(open_)))]
+        return act.AutoDeleverage(ACTORS.keeper, account, market, p.counterparties)
+    pending = [p.deadline_s for _, p in open_]
     past = w.rng.random() < 0.2
     return act.AdvanceTime(min(pending) - w.now + (window + 1 if past else int(w.rng.integers(0, window // 2))), 1)
 

@@ -55,7 +55,7 @@ from contracts_py.deploy import System, deploy_system
 from protocol import events as ev
 from protocol.actions import Action, AdvanceTime
 from protocol.clearing_house import ClearingHouse
-from protocol.errors import InvalidParameter, ProtocolRevert
+from protocol.errors import ChainError, InvalidParameter, ProtocolRevert
 from protocol.invariants import STATE_INVARIANTS, TRANSITION_INVARIANTS, StateCheck, check_state, check_transition
 from protocol.params import Params
 from protocol.state import Account, ProtocolState
@@ -223,6 +223,21 @@ def planted(name: str | None) -> dict[str, StateCheck]:
 # ----------------------------------------------------------------------------- targets
 
 
+def _check_listing(system: System, params: Params) -> None:
+    """ChainError unless the deployment lists exactly the feeds, markets and collateral assets of
+    ``params``, in their order (the listing views a client reads them through)."""
+    chain, core = system.chain, system.core
+    expected = {
+        "listed_feeds": [f.feed_id for f in params.feeds],
+        "listed_markets": [m.market_id for m in params.markets],
+        "listed_collaterals": [c.asset_id for c in params.collaterals],
+    }
+    for view, ids in expected.items():
+        listed = list(chain.call(core, view))
+        if listed != ids:
+            raise ChainError(f"deployment: {view}() returned {listed}, the parameters list {ids}")
+
+
 def deploy_at_t0(
     chain: Chain,
     params: Params,
@@ -244,6 +259,7 @@ def deploy_at_t0(
         funding_operators=[funding],
         deployer=governance,
     )
+    _check_listing(system, params)
     mint_test_tokens(system, holders)
     chain.set_next_timestamp(T0)
     chain.mine(1)

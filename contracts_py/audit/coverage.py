@@ -16,11 +16,11 @@ Statement lines are the plugin's: every line of a statement inside a function bo
 declarations (storage, constants, events, interfaces) hold no code and are not counted; the
 model's lines are counted the same way (:func:`function_body_lines`: its modules were imported
 before the campaign).
-Constructors run before titanoboa knows a contract's source (it is registered right after its
-deployment), so their lines count as never reached. Lines no runtime bytecode maps to
-(:func:`runtime_code_lines`: constructors, zero-initialised declarations, null ``return`` s,
-functions nothing calls) are marked in both reports, with the coverage of the lines that have
-runtime code beside the plain figure.
+Constructors are measured too: the campaign's chain maps the initcode it deploys to its source
+lines (:class:`~contracts_py.chains.BoaChain` with ``trace_sources``). Lines no bytecode maps to,
+neither the initcode nor the runtime code of a deployed contract (:func:`code_lines`:
+zero-initialised declarations, null ``return`` s, functions nothing calls), are marked in both
+reports, with the coverage of the lines that have code beside the plain figure.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import Any
 import coverage
 from boa import coverage as boa_coverage
 from boa.environment import Env
+from vyper.ir import compile_ir
 
 import protocol
 from contracts_py.audit.runner import CampaignConfig, CampaignResult, run_campaign
@@ -56,9 +57,9 @@ class FileCoverage:
     missing: tuple[int, ...]
     branches: int = 0
     missing_branches: tuple[tuple[int, int], ...] = ()
-    #: Statement lines no runtime bytecode maps to (:func:`runtime_code_lines`): no campaign
-    #: can reach them (a contract file's; empty for the model's).
-    no_runtime_code: tuple[int, ...] = ()
+    #: Statement lines no bytecode maps to (:func:`code_lines`): no campaign can reach them (a
+    #: contract file's; empty for the model's).
+    no_code: tuple[int, ...] = ()
 
     @property
     def reached(self) -> int:
@@ -88,14 +89,14 @@ class Totals:
         return 100.0 * self.reached / self.statements if self.statements else 100.0
 
     @property
-    def runtime_statements(self) -> int:
-        """Statement lines some runtime bytecode maps to, in all the files."""
-        return self.statements - sum(len(f.no_runtime_code) for f in self.files)
+    def code_statements(self) -> int:
+        """Statement lines some bytecode (initcode or runtime code) maps to, in all the files."""
+        return self.statements - sum(len(f.no_code) for f in self.files)
 
     @property
-    def runtime_percent(self) -> float:
-        """Reached lines over the statement lines with runtime code, in percent (100 for none)."""
-        return 100.0 * self.reached / self.runtime_statements if self.runtime_statements else 100.0
+    def code_percent(self) -> float:
+        """Reached lines over the statement lines with code, in percent (100 for none)."""
+        return 100.0 * self.reached / self.code_statements if self.code_statements else 100.0
 
     @property
     def branches(self) -> int:
@@ -114,8 +115,8 @@ class Totals:
             "statements": self.statements,
             "reached": self.reached,
             "percent": round(self.percent, 2),
-            "runtime_statements": self.runtime_statements,
-            "runtime_percent": round(self.runtime_percent, 2),
+            "code_statements": self.code_statements,
+            "code_percent": round(self.code_percent, 2),
             "branches": self.branches,
             "branch_percent": round(self.branch_percent, 2),
             "files": {
@@ -123,7 +124,7 @@ class Totals:
                     "statements": len(f.statements),
                     "reached": f.reached,
                     "missing": list(f.missing),
-                    "no_runtime_code": list(f.no_runtime_code),
+                    "no_code": list(f.no_code),
                     "branches": f.branches,
                     "missing_branches": [list(b) for b in f.missing_branches],
                 }
@@ -163,12 +164,12 @@ class CoverageReport:
 
     def to_text(self) -> str:
         """``coverage.txt``: totals, then every contract file with its never-reached lines quoted,
-        those without runtime code marked ``[no runtime code]``."""
+        those without code marked ``[no code]``."""
         c, m = self.contracts, self.model
         out = [
             f"contract line coverage: {c.reached}/{c.statements} statement lines ({c.percent:.1f} %), "
             f"branches {c.branch_percent:.1f} % of {c.branches}",
-            f"contract lines with runtime code: {c.reached}/{c.runtime_statements} ({c.runtime_percent:.1f} %)",
+            f"contract lines with code: {c.reached}/{c.code_statements} ({c.code_percent:.1f} %)",
             f"model (protocol/) line coverage: {m.reached}/{m.statements} lines ({m.percent:.1f} %), "
             f"branches {m.branch_percent:.1f} % of {m.branches}",
             "",
@@ -176,10 +177,9 @@ class CoverageReport:
         for f in c.files:
             out.append(f"{f.path}: {f.reached}/{len(f.statements)} lines")
             source = (CONTRACTS_DIR / f.path).read_text(encoding="utf-8").splitlines()
-            no_code = set(f.no_runtime_code)
+            no_code = set(f.no_code)
             out += [
-                f"  {n:5d} | {source[n - 1].rstrip()}" + ("    [no runtime code]" if n in no_code else "")
-                for n in f.missing
+                f"  {n:5d} | {source[n - 1].rstrip()}" + ("    [no code]" if n in no_code else "") for n in f.missing
             ]
         return "\n".join(out) + "\n"
 
@@ -225,17 +225,17 @@ def campaign_coverage(
         cov.stop()
         Env._coverage_enabled = False  # the plugin switches pc tracing on for every Env
     contracts, model = [], []
-    runtime = runtime_code_lines()
+    code = code_lines()
     root, protocol_root = CONTRACTS_DIR.resolve(), Path(protocol.__file__).resolve().parent
     for measured in sorted(cov.get_data().measured_files()):
         path = Path(measured).resolve()
         if path.suffix == ".vy" and path.is_relative_to(root):
             name = str(path.relative_to(root))
             found = _file(cov, measured, name)
-            # a reached line has runtime code, whatever the source map attributes to it
-            missing, code = set(found.missing), runtime.get(name, set())
-            no_code = tuple(n for n in found.statements if n in missing and n not in code)
-            contracts.append(replace(found, no_runtime_code=no_code))
+            # a reached line has code, whatever the source maps attribute to it
+            missing, mapped = set(found.missing), code.get(name, set())
+            no_code = tuple(n for n in found.statements if n in missing and n not in mapped)
+            contracts.append(replace(found, no_code=no_code))
         elif path.suffix == ".py" and path.is_relative_to(protocol_root):
             name = str(path.relative_to(protocol_root.parent))
             model.append(_file(cov, measured, name, function_body_lines(path)))
@@ -263,16 +263,18 @@ def _file(cov: coverage.Coverage, measured: str, name: str, only: set[int] | Non
     )
 
 
-def runtime_code_lines() -> dict[str, set[int]]:
-    """Per contract file (its path under ``contracts/``), the source lines the runtime bytecode
-    of the deployed contracts (:data:`~contracts_py.deploy.DEPLOYED_CONTRACTS`) maps program
-    counters to. A statement line outside them has no runtime code and no campaign can reach it:
-    a constructor's, a zero-initialised declaration, a null ``return`` (compiled into the
-    function's exit jump, which maps to the ``def``), a function nothing calls."""
+def code_lines() -> dict[str, set[int]]:
+    """Per contract file (its path under ``contracts/``), the source lines the initcode or the
+    runtime code of the deployed contracts (:data:`~contracts_py.deploy.DEPLOYED_CONTRACTS`) maps
+    program counters to. A statement line outside them has no code and no campaign can reach it:
+    a zero-initialised declaration, a null ``return`` (compiled into the function's exit jump,
+    which maps to the ``def``), a function nothing calls."""
     root = CONTRACTS_DIR.resolve()
     lines: dict[str, set[int]] = {}
     for name in DEPLOYED_CONTRACTS:
-        for node in boa_deployer(name).compiler_data.source_map["pc_raw_ast_map"].values():
+        data = boa_deployer(name).compiler_data
+        initcode = compile_ir.assembly_to_evm(data.assembly)[1]["pc_raw_ast_map"]
+        for node in (*initcode.values(), *data.source_map["pc_raw_ast_map"].values()):
             path = Path(node.module_node.resolved_path).resolve()
             if path.is_relative_to(root):
                 end = node.end_lineno or node.lineno

@@ -15,18 +15,35 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
 from contracts_py.audit.actors import kind_weights
 from contracts_py.audit.campaign import CHAINS, CampaignStats, Violation, generate_sequence, open_target, planted
 from protocol.actions import Action
+from protocol.constants import WAD
 from protocol.errors import InvalidParameter
 from protocol.params import Params, SocializedLossMethod, load_params
 from protocol.scenarios import default_params
 
 __all__ = ["CampaignConfig", "CampaignResult", "run_campaign"]
+
+
+#: Open-interest notional (USD WAD) where the initial fraction of a market with open-interest
+#: scaling starts growing, and where it reaches 100 %, under the ``coverage`` profile on the
+#: default parameters: a campaign's open interest stays far below the default 5M USD, so the
+#: scaling would never be reached.
+COVERAGE_OI_CAPS: Final = (50_000 * WAD, 5_000_000 * WAD)
+
+
+def _coverage_params(params: Params) -> Params:
+    """``params`` with :data:`COVERAGE_OI_CAPS` for every market that scales its initial fraction."""
+    lower, upper = COVERAGE_OI_CAPS
+    markets = tuple(
+        replace(m, oi_cap_lower_wad=lower, oi_cap_upper_wad=upper) if m.oi_cap_upper_wad else m for m in params.markets
+    )
+    return replace(params, markets=markets)
 
 
 @dataclass(frozen=True)
@@ -69,8 +86,14 @@ class CampaignConfig:
             raise InvalidParameter(f"loss method {self.loss_method!r} is unknown; choose one of {', '.join(methods)}")
 
     def params(self) -> Params:
-        """The campaign's parameters."""
-        params = default_params() if self.params_path is None else load_params(self.params_path)
+        """The campaign's parameters: ``params_path``'s, or the default ones (under the
+        ``coverage`` profile with :data:`COVERAGE_OI_CAPS`); the loss method replaced if asked."""
+        if self.params_path is not None:
+            params = load_params(self.params_path)
+        elif self.profile == "coverage":
+            params = _coverage_params(default_params())
+        else:
+            params = default_params()
         if self.loss_method is None:
             return params
         method = SocializedLossMethod(self.loss_method)

@@ -10,6 +10,8 @@ only advances the block number (and the clock by one second per block). Gas pric
 
 from __future__ import annotations
 
+import functools
+from dataclasses import replace
 from typing import Any, Final
 
 import boa
@@ -39,6 +41,28 @@ def _account(i: int) -> str:
     return normalize_address(PrivateKey(_key(i)).public_key.to_canonical_address())
 
 
+class _InitcodeSource:
+    """What titanoboa's coverage tracing (``Env._trace_computation``) needs of a deployment: the
+    source map of the contract's initcode (program counter -> Vyper AST node), so that the
+    constructor's lines count as reached (``novation audit --coverage``)."""
+
+    __slots__ = ("source_map",)
+
+    def __init__(self, source_map: dict[str, Any]) -> None:
+        self.source_map = source_map
+
+
+@functools.cache
+def _traced_sources(artifact: Artifact) -> tuple[_InitcodeSource, Any]:
+    """The initcode's source map of ``artifact`` and its Vyper ``CompilerData`` with the runtime
+    code's source map, compiled once per process (``artifact`` without its ABI: the key must be
+    hashable, and neither map depends on the ABI)."""
+    data = Builder().compiler_data(artifact)
+    initcode = _InitcodeSource(compile_ir.assembly_to_evm(data.assembly)[1])
+    _, data.source_map = compile_ir.assembly_to_evm(data.assembly_runtime)  # as boa.interpret does
+    return initcode, data
+
+
 class BoaChain(Chain):
     """titanoboa's py-evm, Prague rules; quickest snapshots of the three backends."""
 
@@ -58,6 +82,8 @@ class BoaChain(Chain):
         #: again for the source map), so that titanoboa's coverage.py plugin maps each executed
         #: instruction to a source line (``novation audit --coverage``); slower deployments.
         self.trace_sources = trace_sources
+        #: The deployment being traced (``trace_sources``): its initcode's source map.
+        self._initcode: _InitcodeSource | None = None
         self._accounts = tuple(_account(i) for i in range(1, _N_ACCOUNTS + 1))
         for a in self._accounts:
             self.env.set_balance(a, ACCOUNT_BALANCE_WEI)
@@ -96,7 +122,9 @@ class BoaChain(Chain):
         state = self.env.evm.vm.state
         raw_sender = bytes.fromhex(sender[2:])
         nonce = state.get_nonce(raw_sender)
-        address, computation = self.env.deploy(sender=sender, gas=self.deploy_gas_limit, value=value, bytecode=initcode)
+        address, computation = self.env.deploy(
+            sender=sender, gas=self.deploy_gas_limit, value=value, bytecode=initcode, contract=self._initcode
+        )
         if computation.is_error:
             state.set_nonce(raw_sender, nonce)  # boa bumps the nonce even when creation fails
             self._raise_error(computation, "deployment")
@@ -118,15 +146,20 @@ class BoaChain(Chain):
 
     def deploy(self, artifact: Artifact, *args: Any, sender: str | None = None, value: int = 0) -> Contract:
         """As :meth:`Chain.deploy <contracts_py.chains.base.Chain.deploy>`; with ``trace_sources``
-        the contract is also registered with titanoboa with its source (see ``trace_sources``)."""
-        contract = super().deploy(artifact, *args, sender=sender, value=value)
-        if self.trace_sources:
-            data = Builder().compiler_data(artifact)
-            _, data.source_map = compile_ir.assembly_to_evm(data.assembly_runtime)  # as boa.interpret does
-            traced = VyperContract(
-                data, env=self.env, override_address=contract.address, skip_initcode=True, filename=data.contract_path
-            )
-            self.env.register_contract(contract.address, traced)
+        the constructor's execution is mapped to its source lines and the contract is registered
+        with titanoboa with its source (see ``trace_sources``)."""
+        if not self.trace_sources:
+            return super().deploy(artifact, *args, sender=sender, value=value)
+        initcode, data = _traced_sources(replace(artifact, abi=()))
+        self._initcode = initcode
+        try:
+            contract = super().deploy(artifact, *args, sender=sender, value=value)
+        finally:
+            self._initcode = None
+        traced = VyperContract(
+            data, env=self.env, override_address=contract.address, skip_initcode=True, filename=data.contract_path
+        )
+        self.env.register_contract(contract.address, traced)
         return contract
 
     def _transact(self, to: str, data: bytes, sender: str, value: int, gas: int) -> tuple[TxResult, list[RawLog]]:

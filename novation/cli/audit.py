@@ -104,7 +104,7 @@ def audit(
         c, m = report.contracts, report.model
         console.print(
             f"contract line coverage: {c.reached:,}/{c.statements:,} lines ({c.percent:.1f} %; "
-            f"{c.runtime_percent:.1f} % of the {c.runtime_statements:,} with runtime code), "
+            f"{c.code_percent:.1f} % of the {c.code_statements:,} with code), "
             f"branches {c.branch_percent:.1f} %; model (protocol/): {m.percent:.1f} % of lines, "
             f"branches {m.branch_percent:.1f} %; never reached: {coverage / 'coverage.txt'}, "
             f"annotated sources: {coverage / 'html' / 'index.html'}"

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import json
 import runpy
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from contracts_py.audit.actors import ACTION_KINDS, COVERAGE_KINDS, PROFILES, UNDRAWN, kind_weights
-from contracts_py.audit.campaign import open_target
+from contracts_py.audit.campaign import _check_listing, open_target
 from contracts_py.audit.coverage import coverage_configs
 from contracts_py.audit.reproducer import failing_check, read_log, replay_log, shrink, write_reproducer
-from contracts_py.audit.runner import CampaignConfig, run_campaign
+from contracts_py.audit.runner import COVERAGE_OI_CAPS, CampaignConfig, run_campaign
 from novation.cli import app
 from protocol.actions import ACTION_TYPES, AdvanceTime
+from protocol.constants import WAD
+from protocol.errors import ChainError
 
 PLANT = "one_market_per_account"
 
@@ -51,6 +54,30 @@ def test_profiles_weigh_known_kinds_and_coverage_splits_the_loss_methods() -> No
     assert [c.params().protocol.socialized_loss_method.value for c in split] == methods
     assert all(c.actions == 200 and c.sequence_length == 200 for c in split)
     assert coverage_configs(CampaignConfig(chain="boa")) == [CampaignConfig(chain="boa")]
+
+
+def test_coverage_profile_lowers_the_open_interest_caps_only() -> None:
+    """Under the ``coverage`` profile the market that scales its initial fraction does so from
+    COVERAGE_OI_CAPS (a campaign's open interest reaches it); nothing else changes, and other
+    profiles and given parameters are left alone."""
+    coverage, default = CampaignConfig(profile="coverage").params(), CampaignConfig().params()
+    scaled = [(m.oi_cap_lower_wad, m.oi_cap_upper_wad) for m in coverage.markets if m.oi_cap_upper_wad]
+    assert scaled == [COVERAGE_OI_CAPS]
+    assert replace(coverage, markets=default.markets) == default
+    assert [m.oi_cap_lower_wad for m in default.markets] == [0, 5 * 10**6 * WAD]
+
+
+def test_a_deployment_listing_other_than_the_parameters_is_refused() -> None:
+    """A campaign checks that the chain lists exactly the feeds, markets and collateral assets
+    of its parameters (the listing views), and names the view that differs."""
+    params = CampaignConfig().params()
+    with open_target("boa", params) as target:
+        assert target.chain is not None
+        system = target._system
+        with pytest.raises(
+            ChainError, match=r"deployment: listed_markets\(\) returned \[0, 1\], the parameters list \[0\]"
+        ):
+            _check_listing(system, replace(params, markets=params.markets[:1]))
 
 
 def test_coverage_profile_draws_every_coverage_kind_and_the_default_none() -> None:
@@ -168,12 +195,14 @@ def test_coverage_report_lists_never_reached_contract_lines(tmp_path: Path) -> N
     assert model["files"]["protocol/clearing_house.py"]["reached"] > 0
     text = (out / "coverage.txt").read_text()
     assert all(f"  {n:5d} | " in text for n in house["missing"])
-    # the constructor has no runtime code: never reached, and marked so
+    # the constructor runs from the initcode: its lines are reached like any other
     init = next(n for n, line in enumerate(source, 1) if line.startswith("def __init__("))
-    constructor = [n for n in house["missing"] if init < n < init + 30]
-    assert constructor
-    assert set(constructor) <= set(house["no_runtime_code"]) <= set(house["missing"])
-    assert report["reached"] <= report["runtime_statements"] < report["statements"]
-    assert "[no runtime code]" in text
-    assert "lines with runtime code:" in text
+    checks = [n for n, line in enumerate(source, 1) if n > init and "roles: protocol parameters out of" in line]
+    assert checks
+    assert checks[0] not in house["missing"]
+    # lines no bytecode maps to are never reached, and marked so
+    assert set(house["no_code"]) <= set(house["missing"])
+    assert report["reached"] <= report["code_statements"] <= report["statements"]
+    assert all(f"  {n:5d} | " in text and "[no code]" in text for n in house["no_code"])
+    assert "lines with code:" in text
     assert (out / "html" / "index.html").is_file()
