@@ -6,8 +6,10 @@ Setting up a simulated book is a long run of :class:`~protocol.actions.Deposit` 
 the events and the state :meth:`ClearingHouse.apply <protocol.clearing_house.ClearingHouse.apply>`
 gives, or raises the same :class:`~protocol.errors.ProtocolRevert` leaving the state unchanged:
 
-* every action runs on the live state under a :class:`~protocol.journal.Journal` (undone on a
-  revert) instead of on a fork;
+* every action runs on the live state instead of on a fork: a deposit with the vault's own
+  handler (all its checks precede its writes; a refused deposit takes back the account it
+  created), a lean fill (below) checking everything before it writes, other fills under a
+  :class:`~protocol.journal.Journal` (undone on a revert);
 * **trusted set-up entry** — ``signatures_verified=True`` declares that the caller signed every
   order it passes itself (with an :class:`~protocol.orders.OrderSigner` holding the accounts'
   keys, as :func:`simulator.engine.build_book` does): signatures are then not recovered, and the
@@ -15,11 +17,12 @@ gives, or raises the same :class:`~protocol.errors.ProtocolRevert` leaving the s
   cancellation, side, limit, fee, remaining size) is checked. Never use it for orders someone
   else signed; without it every signature is recovered exactly as the model does;
 * a fill opening a position for an account that holds none, with no fee, in a book of
-  perpetuals whose feeds are all trusted (a fresh book's openings), takes a lean path: the same
-  checks and writes in the model's order, with both accounts' margin summed directly over their
-  perpetual positions and collateral (:func:`_perpetual_health`, the formula of
-  :func:`protocol.margin.account_health` for such accounts). Any other fill, deposit or action
-  runs the model's handler in place.
+  perpetuals whose feeds are all trusted and whose maker has nothing to settle (a fresh book's
+  openings), takes a lean path: the model's checks in the model's order, then both trades
+  (:func:`protocol.clearing.traded_position`) with both accounts' margin summed directly over
+  their perpetual positions and collateral (:func:`_perpetual_health`, the formula of
+  :func:`protocol.margin.account_health` for such accounts); a margin refusal puts back the few
+  values the trades wrote. Any other action runs the model's handler.
 
 ``tests/differential/test_book_setup_vs_model.py`` builds books both ways and compares every
 event and the final state.
@@ -27,23 +30,22 @@ event and the final state.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING
 
 from protocol import vault
 from protocol.actions import Action, Deposit, Fill, SignedOrder
-from protocol.clearing import CANCELLED, _keeps_solvency, apply_trade, fill, reduces_risk
+from protocol.clearing import CANCELLED, _keeps_solvency, fill, reduces_risk, traded_position
 from protocol.constants import WAD
 from protocol.context import Context, require
 from protocol.errors import InvalidParameter, ProtocolRevert
-from protocol.events import Event, FillSettled, OrderFilled
-from protocol.funding import settle_account
+from protocol.events import Event, FillSettled, OrderFilled, PositionChanged
 from protocol.journal import Journal
-from protocol.margin import Health, collateral_value, position_requirements
+from protocol.margin import Health, collateral_value, position_requirements, side_loss_index
 from protocol.oracle_adapter import is_trusted
 from protocol.orders import signed_digest
 from protocol.params import Params
-from protocol.state import Account, MarketState
+from protocol.state import Account, MarketState, Position
 from protocol.units import Rounding, mul_div
 
 if TYPE_CHECKING:
@@ -92,16 +94,22 @@ class BookSetup:
         if isinstance(action, Fill):
             return self._fill(action)
         if isinstance(action, Deposit):
-            state = house.state
-            journal = Journal(state, (action.account,), vault=True)
-            ctx = Context(state, house.params)
-            try:
-                vault.deposit(ctx, action)
-            except BaseException:
-                journal.restore()
-                raise
-            return ctx.events
+            return self._deposit(action)
         return house.apply(action)
+
+    def _deposit(self, action: Deposit) -> list[Event]:
+        """:func:`protocol.vault.deposit` on the live state: every check it makes comes before its
+        writes, but the creation of a new account, which a refusal takes back (if it came to it)."""
+        state = self._house.state
+        created = action.account not in state.accounts
+        ctx = Context(state, self._house.params)
+        try:
+            vault.deposit(ctx, action)
+        except ProtocolRevert:
+            if created:
+                state.accounts.pop(action.account, None)
+            raise
+        return ctx.events
 
     def _trust(self, signed: SignedOrder, sep: bytes) -> None:
         """Record ``signed``'s account as its signer (the trusted entry), keeping its digest."""
@@ -116,33 +124,49 @@ class BookSetup:
             self._trust(action.taker_order, domain.separator)
         maker_digest = signed_digest(action.maker_order, domain)
         taker_digest = signed_digest(action.taker_order, domain)
+        if self._lean(action):
+            return self._lean_fill(action, maker_digest, taker_digest)
         journal = Journal(state, (action.maker, action.taker), orders=(maker_digest, taker_digest))
         ctx = Context(state, params)
         try:
-            if self._lean(action):
-                self._lean_fill(ctx, action, maker_digest, taker_digest)
-            else:
-                fill(ctx, action)
+            fill(ctx, action)
         except BaseException:
             journal.restore()
             raise
         return ctx.events
 
     def _lean(self, action: Fill) -> bool:
-        """A fresh account's opening without fees in a perpetual book whose feeds are trusted."""
+        """A fresh account's opening without fees in a perpetual book whose feeds are trusted and
+        whose market maker has nothing to settle (every market it holds accrued to now, its
+        snapshots current): the model's settlement and accrual are then no-ops."""
         state, params = self._house.state, self._house.params
         if not (self._verified and self._lean_book and action.maker_fee_wad == action.taker_fee_wad == _ZERO_FEE):
+            return False
+        if action.size_wad == 0:
             return False
         taker = state.accounts.get(action.taker)
         if taker is not None and taker.positions:
             return False
-        return all(is_trusted(state.feeds[fp.feed_id], fp, state.now_s) for fp in params.feeds)
+        now = state.now_s
+        markets = state.markets
+        market = markets.get(action.market_id)
+        if market is not None and market.last_accrual_s < now:
+            return False
+        maker = state.accounts.get(action.maker)
+        for market_id, pos in maker.positions.items() if maker is not None else ():
+            ms = markets[market_id]
+            if ms.last_accrual_s < now or pos.funding_snapshot != ms.funding_index:
+                return False
+            if pos.loss_snapshot != side_loss_index(ms, pos.size):
+                return False
+        return all(is_trusted(state.feeds[fp.feed_id], fp, now) for fp in params.feeds)
 
-    def _take(self, ctx: Context, signed: SignedOrder, digest: bytes, delta: int, price_wad: int) -> None:
-        """:func:`protocol.clearing.take_order` for an order whose signer is its account."""
+    def _take(self, signed: SignedOrder, digest: bytes, delta: int, price_wad: int) -> int:
+        """:func:`protocol.clearing.take_order`'s checks for an order whose signer is its account;
+        returns the order's filled size after this fill (nothing written)."""
         order = signed.order
-        require(ctx.state.now_s <= order.expiry_s, "clearing: order expired")
-        filled = ctx.state.order_filled.get(digest, 0)
+        require(self._house.state.now_s <= order.expiry_s, "clearing: order expired")
+        filled = self._house.state.order_filled.get(digest, 0)
         require(filled != CANCELLED, "clearing: order cancelled")
         require((order.size_wad > 0) == (delta > 0), "clearing: order side")
         within = price_wad <= order.limit_price_wad if delta > 0 else price_wad >= order.limit_price_wad
@@ -150,37 +174,87 @@ class BookSetup:
         require(order.max_fee_wad >= _ZERO_FEE, "clearing: fee above order maximum")
         filled += abs(delta)
         require(filled <= abs(order.size_wad), "clearing: order overfilled")
-        ctx.state.order_filled[digest] = filled
-        ctx.emit(OrderFilled(digest, order.account, filled))
+        return filled
 
-    def _lean_fill(self, ctx: Context, action: Fill, maker_digest: bytes, taker_digest: bytes) -> None:
-        """:func:`protocol.clearing.fill` of a fresh account's fee-less opening (see :meth:`_lean`)."""
-        state, params = ctx.state, ctx.params
+    def _lean_fill(self, action: Fill, maker_digest: bytes, taker_digest: bytes) -> list[Event]:
+        """:func:`protocol.clearing.fill` of a fresh account's fee-less opening (see :meth:`_lean`),
+        checks first: what fails before the trade writes nothing; what fails after it (margin)
+        puts back the few values the trade wrote."""
+        state, params = self._house.state, self._house.params
         require(action.sender in state.roles.matchers, "clearing: caller is not a matcher")
-        ctx.require_not_paused("clearing")
+        require(not state.paused, "clearing: paused")
         market_id, size, price = action.market_id, action.size_wad, action.price_wad
-        mp, _ = ctx.market(market_id, "clearing")
+        require(market_id in state.markets, "clearing: unknown market")
+        mp, ms = params.market(market_id), state.markets[market_id]
         require(action.maker_order.order.market_id == market_id, "clearing: orders of different markets")
         require(action.maker != action.taker, "clearing: self trade")
-        self._take(ctx, action.maker_order, maker_digest, -size, price)
-        self._take(ctx, action.taker_order, taker_digest, size, price)
-        settle_account(ctx, action.maker)
-        maker, taker = state.account(action.maker), state.account(action.taker)
-        maker_pos = maker.positions.get(market_id)
-        maker_adds = not reduces_risk(maker_pos.size if maker_pos else 0, -size)
+        maker_filled = self._take(action.maker_order, maker_digest, -size, price)
+        taker_filled = self._take(action.taker_order, taker_digest, size, price)  # another order (no self trade)
         feed = state.feeds[mp.feed_id]  # trusted (see _lean): the band's reference and the price
         band = params.protocol.max_fill_deviation_wad
         require(abs(price - feed.price_wad) * WAD <= band * feed.price_wad, "clearing: price outside band")
+        order_filled = state.order_filled
+        maker_was, taker_was = order_filled.get(maker_digest), order_filled.get(taker_digest)
+        order_filled[maker_digest], order_filled[taker_digest] = maker_filled, taker_filled
+        accounts = state.accounts
+        created = [a for a in (action.maker, action.taker) if a not in accounts]
+        maker, taker = state.account(action.maker), state.account(action.taker)
         prices = {f: fs.price_wad for f, fs in state.feeds.items()}
+        maker_pos = maker.positions.get(market_id)
+        maker_old = (maker_pos.size, maker_pos.open_notional) if maker_pos is not None else (0, 0)
+        maker_adds = not reduces_risk(maker_old[0], -size)
         maker_before = None if maker_adds else _perpetual_health(maker, params, state.markets, prices)
         notional = mul_div(abs(size), price, WAD, Rounding.DOWN)
-        apply_trade(ctx, action.taker, market_id, size, notional)
-        apply_trade(ctx, action.maker, market_id, -size, notional)
-        ctx.emit(FillSettled(action.maker, action.taker, market_id, size, price, notional, 0, 0))
-        if not _perpetual_health(taker, params, state.markets, prices).meets_initial:
-            raise ProtocolRevert("margin: below initial")
-        maker_after = _perpetual_health(maker, params, state.markets, prices)
-        if maker_before is None:
-            require(maker_after.meets_initial, "margin: below initial")
+        oi_was = (ms.oi_long, ms.oi_short)
+        balances_was = (maker.balance, maker.realized_pnl)
+        # the taker's trade, then the maker's (apply_trade on settled accounts, market accrued)
+        taker_pos = Position(size, notional if size > 0 else -notional, ms.funding_index, side_loss_index(ms, size))
+        taker.positions[market_id] = taker_pos
+        new_size, new_notional, realized = traded_position(maker_old[0], maker_old[1], -size, notional)
+        maker.balance += realized
+        maker.realized_pnl += realized
+        ms.oi_long += max(size, 0) + max(new_size, 0) - max(maker_old[0], 0)
+        ms.oi_short += max(-size, 0) + max(-new_size, 0) - max(-maker_old[0], 0)
+        if new_size == 0:
+            maker.positions.pop(market_id, None)
         else:
-            require(_keeps_solvency(maker_before, maker_after), "clearing: fill worsens margin ratio")
+            maker.positions[market_id] = Position(
+                new_size, new_notional, ms.funding_index, side_loss_index(ms, new_size)
+            )
+        taker_ok = _perpetual_health(taker, params, state.markets, prices).meets_initial
+        maker_after = _perpetual_health(maker, params, state.markets, prices) if taker_ok else None
+        if maker_after is None or not (
+            maker_after.meets_initial if maker_before is None else _keeps_solvency(maker_before, maker_after)
+        ):
+            del taker.positions[market_id]
+            if maker_pos is None:
+                maker.positions.pop(market_id, None)
+            else:
+                maker.positions[market_id] = maker_pos
+            maker.balance, maker.realized_pnl = balances_was
+            ms.oi_long, ms.oi_short = oi_was
+            _put_back(order_filled, maker_digest, maker_was)
+            _put_back(order_filled, taker_digest, taker_was)
+            for a in created:
+                del accounts[a]
+            reason = (
+                "margin: below initial"
+                if maker_before is None or not taker_ok
+                else "clearing: fill worsens margin ratio"
+            )
+            raise ProtocolRevert(reason)
+        return [
+            OrderFilled(maker_digest, action.maker, maker_filled),
+            OrderFilled(taker_digest, action.taker, taker_filled),
+            PositionChanged(action.taker, market_id, size, taker_pos.open_notional, 0),
+            PositionChanged(action.maker, market_id, new_size, new_notional, realized),
+            FillSettled(action.maker, action.taker, market_id, size, price, notional, 0, 0),
+        ]
+
+
+def _put_back(order_filled: MutableMapping[bytes, int], digest: bytes, was: int | None) -> None:
+    """Restore an order's filled size as it was (absent: never filled)."""
+    if was is None:
+        order_filled.pop(digest, None)
+    else:
+        order_filled[digest] = was

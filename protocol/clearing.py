@@ -43,6 +43,7 @@ __all__ = [
     "reference_health",
     "require_initial",
     "take_order",
+    "traded_position",
 ]
 
 #: Filled size recorded for a cancelled order: nothing more of it can fill.
@@ -59,6 +60,25 @@ def reduces_risk(size: int, delta: int) -> bool:
     return size != 0 and _sign(delta) == -_sign(size) and abs(delta) <= abs(size)
 
 
+def traded_position(size: int, open_notional: int, delta: int, notional_wad: int) -> tuple[int, int, int]:
+    """A perpetual position of ``size`` (base units, WAD) with cost basis ``open_notional`` (USD
+    WAD) after trading ``delta`` for ``notional_wad``: ``(size, open_notional, realized PnL)``.
+
+    Adding keeps the whole flow as cost; reducing realizes the closed part's proceeds (FLOOR)
+    minus its cost (CEIL), against the account; a flip opens the rest at its share of the flow.
+    """
+    flow = notional_wad if delta < 0 else -notional_wad  # quote received by the account
+    if size == 0 or _sign(delta) == _sign(size):
+        return size + delta, open_notional - flow, 0
+    closed = min(abs(delta), abs(size))
+    flow_closed = flow if closed == abs(delta) else smul_div(flow, closed, abs(delta), Rounding.FLOOR)
+    closed_cost = smul_div(open_notional, closed, abs(size), Rounding.CEIL)
+    open_notional -= closed_cost
+    if abs(delta) > closed:  # flipped: the rest opens a position on the other side
+        open_notional -= flow - flow_closed
+    return size + delta, open_notional, flow_closed - closed_cost
+
+
 def apply_trade(ctx: Context, address: str, market_id: int, delta: int, notional_wad: int) -> int:
     """Trade ``delta`` base units (positive = buy) for ``notional_wad`` USD with the protocol.
 
@@ -71,23 +91,11 @@ def apply_trade(ctx: Context, address: str, market_id: int, delta: int, notional
     ms = ctx.state.markets[market_id]
     pos = acct.positions.get(market_id) or Position()
     old = pos.size
-    flow = notional_wad if delta < 0 else -notional_wad  # quote received by the account
-    realized = 0
     if ctx.params.market(market_id).is_option:  # the premium is paid at the fill
-        realized = flow
+        realized = notional_wad if delta < 0 else -notional_wad
         pos.size += delta
-    elif old == 0 or _sign(delta) == _sign(old):
-        pos.size += delta
-        pos.open_notional -= flow
     else:
-        closed = min(abs(delta), abs(old))
-        flow_closed = flow if closed == abs(delta) else smul_div(flow, closed, abs(delta), Rounding.FLOOR)
-        closed_cost = smul_div(pos.open_notional, closed, abs(old), Rounding.CEIL)
-        realized = flow_closed - closed_cost
-        pos.open_notional -= closed_cost
-        pos.size += delta
-        if abs(delta) > closed:  # flipped: the rest opens a position on the other side
-            pos.open_notional -= flow - flow_closed
+        pos.size, pos.open_notional, realized = traded_position(old, pos.open_notional, delta, notional_wad)
     acct.balance += realized
     acct.realized_pnl += realized
     ms.oi_long += max(pos.size, 0) - max(old, 0)

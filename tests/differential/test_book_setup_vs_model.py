@@ -6,8 +6,9 @@ orders, every trader's opening) is replayed on two fresh houses: one action at a
 :meth:`ClearingHouse.apply` with records whose signatures were never recovered, and through
 :meth:`ClearingHouse.book_setup` with ``signatures_verified=True``. Refused attempts are mixed
 in (an opening far beyond the trader's margin, a price beyond the order's limit, an order filled
-twice, a fee the order does not allow) so both the lean path and the journal's undo run. Every
-outcome (events or revert reason) and the final state must be equal.
+twice, a fee the order does not allow, deposits of an asset never listed and above the caps) so
+both the lean path's and the journal's undo run. Every outcome (events or revert reason), the
+state a refusal leaves and the final state must be equal.
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from state_views import outcome, state_view
 
-from protocol.actions import Action, Fill, SignedOrder
+from protocol.actions import Action, Deposit, Fill, SignedOrder
 from protocol.book_setup import _perpetual_health
 from protocol.clearing_house import ClearingHouse
 from protocol.margin import account_health
+from protocol.orders import OrderSigner
 from protocol.params import Params
+from protocol.scenarios import actor_key
 from protocol.state import Account, Position
 from simulator.config import StudyConfig
-from simulator.engine import FUNDING_OPERATOR, GOVERNANCE, MATCHER, ORACLE, build_book
+from simulator.engine import FUNDING_OPERATOR, GOVERNANCE, MARKET_MAKER, MATCHER, ORACLE, build_book
 
 
 def unverified(action: Action) -> Action:
@@ -39,10 +42,15 @@ def unverified(action: Action) -> Action:
     )
 
 
-def with_refusals(log: list[Action]) -> list[Action]:
-    """The set-up log with refused attempts before every third opening."""
+def with_refusals(log: list[Action], params: Params) -> list[Action]:
+    """The set-up log with refused attempts before every third opening and deposit (most
+    deposits are a trader's first action: the refused one creates the account)."""
     out: list[Action] = []
     for k, action in enumerate(log):
+        if isinstance(action, Deposit) and k % 3 == 2:
+            out.append(dataclasses.replace(action, asset_id=99))  # never listed
+            for c in params.collaterals:  # above the caps: refused after the account was created
+                out.append(dataclasses.replace(action, asset_id=c.asset_id, amount=c.deposit_cap + 1))
         if isinstance(action, Fill) and k % 3 == 0:
             out.append(dataclasses.replace(action, size_wad=action.size_wad * 4096))  # margin or overfill
             out.append(dataclasses.replace(action, price_wad=action.price_wad * 3))  # limit or band
@@ -61,7 +69,7 @@ def replay_both_ways(config: StudyConfig) -> int:
     """Build ``config``'s book, replay its set-up with refusals both ways; refusals seen."""
     log: list[Action] = []
     book = build_book(config, log=log)
-    attempts = with_refusals(log)
+    attempts = with_refusals(log, book.params)
     model, lean = fresh_house(book.params), fresh_house(book.params)
     setup = lean.book_setup(signatures_verified=True)
     refused = 0
@@ -69,7 +77,15 @@ def replay_both_ways(config: StudyConfig) -> int:
         expected = outcome(lambda a=action: model.apply(unverified(a)))  # type: ignore[misc]
         got = outcome(lambda a=action: setup.apply(unverified(a)))  # type: ignore[misc]
         assert got == expected, action
-        refused += isinstance(expected, tuple) and expected[0] == "revert"
+        if isinstance(expected, tuple) and expected[0] == "revert":  # nothing written, nothing created
+            refused += 1
+            assert lean.state.accounts.keys() == model.state.accounts.keys(), action
+            assert lean.state.order_filled == model.state.order_filled, action
+            assert state_view(lean.state)["markets"] == state_view(model.state)["markets"], action
+            for address in {getattr(action, "maker", None), getattr(action, "taker", None)} - {None}:
+                assert outcome(lambda a=address: lean.state.accounts.get(a)) == outcome(  # type: ignore[misc]
+                    lambda a=address: model.state.accounts.get(a)
+                ), action
     assert state_view(lean.state) == state_view(model.state)
     assert state_view(lean.state) == state_view(book.setup_state)
     return refused
@@ -148,3 +164,38 @@ def test_perpetual_health_is_account_health(
     prices = {fp.feed_id: 30_000 * move for fp, move in zip(params.feeds, price_moves, strict=True)}
     markets = house.state.markets
     assert _perpetual_health(acct, params, markets, prices) == account_health(acct, params, markets, prices, now_s=0)
+
+
+def test_a_refused_opening_against_a_reducing_maker_puts_back_what_it_wrote() -> None:
+    """A fresh trader sells to the market maker what reduces the maker's position, 2 % off the
+    set-up price (the maker realizes a gain or a loss), with too little margin: both paths refuse
+    with the same reason and leave the same state (the lean path's undo of the maker's balance,
+    realized PnL and position, the open interest and both orders)."""
+    book = build_book(StudyConfig().override({"run.accounts": 40}))
+    model, lean = (ClearingHouse.from_state(book.params, book.state()) for _ in range(2))
+    market = book.params.markets[0]
+    maker_size = model.state.accounts[MARKET_MAKER].positions[market.market_id].size
+    price = model.state.feeds[market.feed_id].price_wad * 102 // 100
+    signer = OrderSigner(model.state.order_domain, [actor_key("market_maker")])
+    trader = signer.add_key(actor_key("late-trader"))
+    size = maker_size // 2  # the taker's side is the maker's: the maker trades -size, reducing
+    actions = [
+        Deposit(trader, 0, 10**6),  # one settlement-token unit (decimals 6): far below the margin
+        Fill(
+            MATCHER,
+            signer.order(MARKET_MAKER, market.market_id, -size, price),
+            signer.order(trader, market.market_id, size, price),
+            size,
+            price,
+            0,
+            0,
+        ),
+    ]
+    setup = lean.book_setup(signatures_verified=True)
+    outcomes = [
+        (outcome(lambda a=a: model.apply(unverified(a))), outcome(lambda a=a: setup.apply(unverified(a))))
+        for a in actions
+    ]  # type: ignore[misc]
+    assert outcomes[1][0] == outcomes[1][1] == ("revert", "margin: below initial")
+    assert outcomes[0][0] == outcomes[0][1]
+    assert state_view(lean.state) == state_view(model.state)
