@@ -21,8 +21,9 @@ gives, or raises the same :class:`~protocol.errors.ProtocolRevert` leaving the s
   openings), takes a lean path: the model's checks in the model's order, then both trades
   (:func:`protocol.clearing.traded_position`) with both accounts' margin summed directly over
   their perpetual positions and collateral (:func:`_perpetual_health`, the formula of
-  :func:`protocol.margin.account_health` for such accounts); a margin refusal puts back the few
-  values the trades wrote. Any other action runs the model's handler.
+  :func:`protocol.margin.account_health` for such accounts); when either then falls short of
+  initial margin, the few values the trades wrote are put back and the model's handler decides
+  (under a journal). Any other action runs the model's handler.
 
 ``tests/differential/test_book_setup_vs_model.py`` builds books both ways and compares every
 event and the final state.
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from protocol import vault
 from protocol.actions import Action, Deposit, Fill, SignedOrder
-from protocol.clearing import CANCELLED, _keeps_solvency, fill, reduces_risk, traded_position
+from protocol.clearing import CANCELLED, fill, traded_position
 from protocol.constants import WAD
 from protocol.context import Context, require
 from protocol.errors import InvalidParameter, ProtocolRevert
@@ -119,13 +120,15 @@ class BookSetup:
         house = self._house
         state, params = house.state, house.params
         domain = state.order_domain
-        if self._verified:
-            self._trust(action.maker_order, domain.separator)
-            self._trust(action.taker_order, domain.separator)
         maker_digest = signed_digest(action.maker_order, domain)
         taker_digest = signed_digest(action.taker_order, domain)
         if self._lean(action):
-            return self._lean_fill(action, maker_digest, taker_digest)
+            events = self._lean_fill(action, maker_digest, taker_digest)
+            if events is not None:
+                return events
+        if self._verified:
+            self._trust(action.maker_order, domain.separator)
+            self._trust(action.taker_order, domain.separator)
         journal = Journal(state, (action.maker, action.taker), orders=(maker_digest, taker_digest))
         ctx = Context(state, params)
         try:
@@ -176,10 +179,13 @@ class BookSetup:
         require(filled <= abs(order.size_wad), "clearing: order overfilled")
         return filled
 
-    def _lean_fill(self, action: Fill, maker_digest: bytes, taker_digest: bytes) -> list[Event]:
+    def _lean_fill(self, action: Fill, maker_digest: bytes, taker_digest: bytes) -> list[Event] | None:
         """:func:`protocol.clearing.fill` of a fresh account's fee-less opening (see :meth:`_lean`),
-        checks first: what fails before the trade writes nothing; what fails after it (margin)
-        puts back the few values the trade wrote."""
+        checks first: a refusal before the trades writes nothing. When both accounts meet
+        initial margin after the trades, the fill is done (a maker reducing its position passes
+        the solvency rule then too); otherwise the few values the trades wrote are put back and
+        None says the model's handler must decide (a refusal, or a reducing maker judged by its
+        margin ratio)."""
         state, params = self._house.state, self._house.params
         require(action.sender in state.roles.matchers, "clearing: caller is not a matcher")
         require(not state.paused, "clearing: paused")
@@ -202,8 +208,6 @@ class BookSetup:
         prices = {f: fs.price_wad for f, fs in state.feeds.items()}
         maker_pos = maker.positions.get(market_id)
         maker_old = (maker_pos.size, maker_pos.open_notional) if maker_pos is not None else (0, 0)
-        maker_adds = not reduces_risk(maker_old[0], -size)
-        maker_before = None if maker_adds else _perpetual_health(maker, params, state.markets, prices)
         notional = mul_div(abs(size), price, WAD, Rounding.DOWN)
         oi_was = (ms.oi_long, ms.oi_short)
         balances_was = (maker.balance, maker.realized_pnl)
@@ -221,11 +225,10 @@ class BookSetup:
             maker.positions[market_id] = Position(
                 new_size, new_notional, ms.funding_index, side_loss_index(ms, new_size)
             )
-        taker_ok = _perpetual_health(taker, params, state.markets, prices).meets_initial
-        maker_after = _perpetual_health(maker, params, state.markets, prices) if taker_ok else None
-        if maker_after is None or not (
-            maker_after.meets_initial if maker_before is None else _keeps_solvency(maker_before, maker_after)
-        ):
+        if not (
+            _perpetual_health(taker, params, state.markets, prices).meets_initial
+            and _perpetual_health(maker, params, state.markets, prices).meets_initial
+        ):  # a refusal, or a maker reducing under the solvency rule: the model decides
             del taker.positions[market_id]
             if maker_pos is None:
                 maker.positions.pop(market_id, None)
@@ -237,12 +240,7 @@ class BookSetup:
             _put_back(order_filled, taker_digest, taker_was)
             for a in created:
                 del accounts[a]
-            reason = (
-                "margin: below initial"
-                if maker_before is None or not taker_ok
-                else "clearing: fill worsens margin ratio"
-            )
-            raise ProtocolRevert(reason)
+            return None
         return [
             OrderFilled(maker_digest, action.maker, maker_filled),
             OrderFilled(taker_digest, action.taker, taker_filled),

@@ -9,7 +9,7 @@ when first touched, so an action costs the same with ten accounts or a million).
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 
 from protocol.orders import MODEL_DOMAIN, OrderDomain
@@ -23,6 +23,7 @@ __all__ = [
     "Position",
     "ProtocolState",
     "Roles",
+    "read_account",
 ]
 
 
@@ -97,6 +98,12 @@ class AccountsOverlay(MutableMapping[str, Account]):
             acct = self._local[address] = self._base[address].clone()
         return acct
 
+    def peek(self, address: str) -> Account | None:
+        """The account at ``address`` as it stands, without a private copy (None if absent): for
+        a reader that never mutates it (see :func:`read_account`)."""
+        acct = self._local.get(address)
+        return acct if acct is not None else self._base.get(address)
+
     def __setitem__(self, address: str, acct: Account) -> None:
         self._local[address] = acct
 
@@ -121,6 +128,15 @@ class AccountsOverlay(MutableMapping[str, Account]):
         """The base dict with every copied or new account written back."""
         self._base.update(self._local)
         return self._base
+
+
+def read_account(accounts: Mapping[str, Account], address: str) -> Account | None:
+    """The account at ``address`` for reading only (None if absent): a fork's accounts are read
+    without the private copy a handler's access makes (:meth:`AccountsOverlay.peek`), so a reader
+    of a whole book does not copy it. The caller must not mutate what it gets."""
+    if isinstance(accounts, AccountsOverlay):
+        return accounts.peek(address)
+    return accounts.get(address)
 
 
 @dataclass

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from protocol.events import Deleveraged, Event, GainsCharged, LossCharged, ProfitHaircut
-from protocol.margin import collateral_value, notional, pending_loss
+from protocol.margin import collateral_value, notional, pending_loss, side_loss_index
 from protocol.params import Params
-from protocol.state import ProtocolState
+from protocol.state import ProtocolState, read_account
 from simulator.results import BEARER_GROUPS
 
 __all__ = ["LossLedger", "bearer_groups"]
@@ -86,11 +86,17 @@ class LossLedger:
                 self.deleveraged.add(e.counterparty)
 
     def close(self, state: ProtocolState, accounts: Iterable[str]) -> None:
-        """Add the charges still pending on the open positions of ``accounts`` at the end."""
+        """Add the charges still pending on the open positions of ``accounts`` at the end (none
+        while every market's loss indices are zero: a snapshot never exceeds its index)."""
+        if not any(ms.loss_index_long or ms.loss_index_short for ms in state.markets.values()):
+            return
+        markets = state.markets
         for a in accounts:
-            acct = state.accounts.get(a)
+            acct = read_account(state.accounts, a)
             for m, pos in (acct.positions if acct is not None else {}).items():
-                self._add(a, -pending_loss(pos, state.markets[m]))
+                ms = markets[m]
+                if side_loss_index(ms, pos.size) != pos.loss_snapshot:  # else nothing is pending
+                    self._add(a, -pending_loss(pos, ms))
 
     def by_group(self, groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
         """The ledger summed over each group of :data:`~simulator.results.BEARER_GROUPS`."""

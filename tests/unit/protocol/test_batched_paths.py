@@ -19,6 +19,7 @@ from protocol.clearing_house import ClearingHouse
 from protocol.constants import WAD
 from protocol.errors import InvalidParameter, ProtocolRevert
 from protocol.scenarios import ACTORS, BTC_FEED, BTC_PERP, WETH
+from protocol.state import read_account
 
 if TYPE_CHECKING:
     from conftest import Desk
@@ -115,3 +116,17 @@ def test_refused_deposit_of_a_new_account_leaves_no_account(desk: Desk) -> None:
     assert BROKE not in house.state.accounts
     with pytest.raises(TypeError, match="accounts are never deleted"):
         del house.state.accounts[TRADER]
+
+
+def test_reading_a_forked_state_copies_no_account(desk: Desk) -> None:
+    """``read_account`` reads a fork's account as it stands (the base's until a handler copied
+    it, then the copy) without copying it, and None for an account that does not exist."""
+    fork = desk.state.fork()
+    assert read_account(fork.accounts, TRADER) is desk.state.accounts[TRADER]
+    assert read_account(fork.accounts, BROKE) is None
+    assert len(fork.accounts) == len(desk.state.accounts)
+    fork.accounts[TRADER].balance += 1  # a handler's access: a private copy
+    copied = read_account(fork.accounts, TRADER)
+    assert copied is not None
+    assert copied.balance == desk.state.accounts[TRADER].balance + 1
+    assert read_account(desk.state.accounts, TRADER) is desk.state.accounts[TRADER]
