@@ -446,7 +446,7 @@ def _adl_clock(w: World) -> act.Action:
     open_ = sorted((key, p) for key, p in w.model.state.adl_proposals.items() if p.deadline_s > w.now)
     if not open_:
         return _deleverage(w)
-    if w.rng.random() < 0.2:
+    if w.rng.random() < 0.5:
         (account, market), p = open_[int(w.rng.integers(0, len(open_)))]
         return act.AutoDeleverage(ACTORS.keeper, account, market, p.counterparties)
     pending = [p.deadline_s for _, p in open_]

@@ -138,7 +138,13 @@ class BoaChain(Chain):
 
     def _call(self, to: str, data: bytes, sender: str) -> bytes:
         computation = self.env.execute_code(
-            to_address=to, sender=sender, gas=self.gas_limit, data=data, is_modifying=True, simulate=True
+            to_address=to,
+            sender=sender,
+            gas=self.gas_limit,
+            data=data,
+            is_modifying=True,
+            simulate=True,
+            contract=self.env.lookup_contract(to) if self.trace_sources else None,
         )
         if computation.is_error:
             self._raise_error(computation, "call")
