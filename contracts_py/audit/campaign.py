@@ -44,6 +44,7 @@ from contracts_py.audit.actors import (
     ACTION_KINDS,
     ACTORS,
     KEYS,
+    KindDraw,
     World,
     draw_block_start,
     kind_weights,
@@ -463,12 +464,18 @@ class _Execution:
             raise _Found(found)
         if self.target.house is not None:
             block = _Block(self._open, len(self.log), _kept(self.model.state))
-            if self._pending and block.model_state.block - self._pending[0].model_state.block > ANVIL_HISTORY_BLOCKS // 2:
-                self.flush()  # anvil keeps ANVIL_HISTORY_BLOCKS past states: read the earlier blocks now
+            if self._beyond_history(block):
+                self.flush()  # read the earlier blocks while the node still has their states
             self._pending.append(block)
             if not isinstance(self.target.chain, AnvilChain) or len(self._pending) >= ANVIL_BLOCKS_PER_BATCH:
                 self.flush()
         self._open = None
+
+    def _beyond_history(self, block: _Block) -> bool:
+        """Whether ``block`` is more than half of anvil's :data:`ANVIL_HISTORY_BLOCKS` chain
+        blocks after the first pending block (model blocks are chain blocks from the base on)."""
+        first = self._pending[0].model_state.block if self._pending else block.model_state.block
+        return block.model_state.block - first > ANVIL_HISTORY_BLOCKS // 2
 
     def finish(self) -> None:
         self.end_block()
@@ -579,6 +586,7 @@ def generate_sequence(
     run = _Execution(target, extra_invariants)
     world = World.new(rng, run.model)
     names, probs = kind_weights(profile)
+    next_kind = KindDraw(probs)
     draws = {k.name: k.draw for k in ACTION_KINDS}
 
     def steps() -> None:
@@ -589,7 +597,7 @@ def generate_sequence(
             run.begin_block(draw_block_start(rng))
             for _ in range(min(per_block, length - run.stats.actions)):
                 world.model = run.model
-                name = names[int(rng.choice(len(names), p=probs))]
+                name = names[next_kind(rng)]
                 run.apply(draws[name](world), name)
 
     violation = run.execute(steps)
