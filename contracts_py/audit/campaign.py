@@ -21,7 +21,8 @@ the model and applied to it; refused actions stay in the sequence. Checked:
 anvil runs through the fast path: the model blocks go out in pipelined JSON-RPC batches (one
 ``evm_mine`` per block, transactions from impersonated senders) and the states of a batch's
 blocks, each at its block number, come back in one JSON-RPC batch (one multicall ``eth_call``
-per block: ``ChainClearingHouse.states_at``).
+per block: ``ChainClearingHouse.states_at``); the node keeps :data:`ANVIL_HISTORY_BLOCKS` past
+states (a batch spanning more chain blocks is sent in parts).
 titanoboa and eth-tester apply actions one by one and read the state after each block.
 
 Everything random comes from ``numpy.random.SeedSequence(seed)``: sequence ``i`` draws from
