@@ -13,6 +13,8 @@ Where the time goes (cProfile of 3,000 actions, 2026-12-05): waiting for anvil t
 mine (about half), the model and the draws, event decoding and calldata encoding (direct word
 codecs, ``contracts_py.chains.abi``), the per-block state reads (one JSON-RPC batch per 25
 blocks). The helper thread of the campaign sends blocks while the model draws the next ones.
+On 20,000 actions (2026-12-06) anvil's share grows: its ``evm_mine`` rebuilds the whole state
+trie every block while the core's storage grows by every filled order (``benchmarks/README.md``).
 
 Run: ``PATH=$PWD/tools/node_modules/@foundry-rs/anvil-linux-amd64/bin:$PATH
 .venv/bin/python benchmarks/audit_throughput.py``.

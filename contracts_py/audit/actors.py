@@ -36,6 +36,7 @@ __all__ = [
     "PROFILES",
     "ActionKind",
     "Actors",
+    "KindDraw",
     "World",
     "draw_block_start",
     "kind_weights",
@@ -550,6 +551,22 @@ def kind_weights(profile: str) -> tuple[list[str], np.ndarray]:
     factors = PROFILES[profile]
     weights = np.array([k.weight * factors.get(k.name, 1.0) for k in ACTION_KINDS], dtype=float)
     return [k.name for k in ACTION_KINDS], weights / weights.sum()
+
+
+class KindDraw:
+    """Draws a kind's index with probabilities ``probs``: the index ``rng.choice(len(probs),
+    p=probs)`` gives, from the same random stream (one ``rng.random()`` looked up in the
+    cumulative distribution, computed as ``Generator.choice`` computes it), without ``choice``'s
+    argument checks on every call (about 10 µs of a campaign action's 200-300 µs)."""
+
+    def __init__(self, probs: np.ndarray) -> None:
+        cdf = np.asarray(probs, dtype=np.float64).cumsum()
+        cdf /= cdf[-1]
+        self._cdf = cdf
+
+    def __call__(self, rng: np.random.Generator) -> int:
+        """The index of the next kind."""
+        return int(self._cdf.searchsorted(rng.random(), side="right"))
 
 
 #: Protocol action types no kind draws, and why.

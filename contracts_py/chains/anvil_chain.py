@@ -59,6 +59,8 @@ _READ_GAS: Final = 30_000_000
 _AGGREGATE_SELECTOR: Final = keccak(text="aggregate((address,bytes)[])")[:4]
 #: Distinct read sets whose multicall request is kept.
 _MULTICALL_CACHE: Final = 64
+#: Distinct answers whose decoded value is kept (see :meth:`AnvilChain._decoded`).
+_DECODED_CACHE: Final = 100_000
 
 
 def _dev_keys() -> dict[str, bytes]:
@@ -105,6 +107,7 @@ class AnvilChain(Web3Chain):
         self._impersonated: set[str] = set()
         self._multicall_runtime: str | None = None
         self._multicall_requests: dict[tuple[Any, ...], dict[str, str]] = {}
+        self._decoded_answers: dict[tuple[str, str, int, bytes], Any] = {}
         if rpc_url is None:
             self.process = AnvilProcess(
                 find_anvil(anvil_path), hardfork=hardfork, extra_args=extra_args, startup_timeout_s=startup_timeout_s
@@ -296,9 +299,25 @@ class AnvilChain(Web3Chain):
                 for c, data in zip(part, _decode_bytes_array(bytes.fromhex(raw[2:]), len(part)), strict=True):
                     if not data:
                         raise ChainError(f"anvil: eth_call {c.contract.name}.{c.fn_name} at {tag} reverted")
-                    values.append(c.contract.abi.decode_output(c.fn_name, len(c.args), data))
+                    values.append(self._decoded(c, data))
             out.append(values)
         return out
+
+    def _decoded(self, call: BatchCall, data: bytes) -> Any:
+        """``call``'s answer ``data`` decoded, or the value decoded from the same bytes before.
+
+        Decoding is a function of the function's ABI and the bytes, and decoded values are
+        immutable (ints, strings, bytes, tuples), so a value read again unchanged (most of a
+        campaign's per-block reads) is looked up instead of decoded again.
+        """
+        key = (call.contract.address, call.fn_name, len(call.args), data)
+        value = self._decoded_answers.get(key, _MISSING)
+        if value is _MISSING:
+            value = call.contract.abi.decode_output(call.fn_name, len(call.args), data)
+            if len(self._decoded_answers) >= _DECODED_CACHE:
+                self._decoded_answers.clear()
+            self._decoded_answers[key] = value
+        return value
 
     def _multicall_request(self, part: Sequence[BatchCall]) -> dict[str, str]:
         """The ``eth_call`` request of ``aggregate(part)`` (cached by the calls it makes)."""
@@ -517,6 +536,10 @@ class AnvilChain(Web3Chain):
             tx_hash, int(receipt["blockNumber"], 16), int(receipt["gasUsed"], 16), success=ok, reason=reason
         )
         return self._with_events(result, logs)
+
+
+#: Marks a missing cache entry (a decoded value may be None).
+_MISSING: Final = object()
 
 
 def _word(n: int) -> bytes:

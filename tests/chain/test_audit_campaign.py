@@ -8,21 +8,31 @@ titanoboa and eth-tester (a few hundred each: py-evm executes ~15 transactions/s
 
 from __future__ import annotations
 
+import gc
 import json
 import runpy
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from contracts_py.audit.actors import ACTION_KINDS, COVERAGE_KINDS, PROFILES, UNDRAWN, kind_weights
-from contracts_py.audit.campaign import _check_listing, open_target
+from contracts_py.audit.actors import (
+    ACTION_KINDS,
+    ACTORS,
+    COVERAGE_KINDS,
+    PROFILES,
+    UNDRAWN,
+    KindDraw,
+    kind_weights,
+)
+from contracts_py.audit.campaign import ANVIL_HISTORY_BLOCKS, T0, _check_listing, open_target, replay_sequence
 from contracts_py.audit.coverage import coverage_configs
 from contracts_py.audit.reproducer import failing_check, read_log, replay_log, shrink, write_reproducer
 from contracts_py.audit.runner import COVERAGE_OI_CAPS, CampaignConfig, run_campaign
 from novation.cli import app
-from protocol.actions import ACTION_TYPES, AdvanceTime
+from protocol.actions import ACTION_TYPES, AdvanceTime, Deposit, PushPrice
 from protocol.constants import WAD
 from protocol.errors import ChainError
 
@@ -78,6 +88,46 @@ def test_a_deployment_listing_other_than_the_parameters_is_refused() -> None:
             ChainError, match=r"deployment: listed_markets\(\) returned \[0, 1\], the parameters list \[0\]"
         ):
             _check_listing(system, replace(params, markets=params.markets[:1]))
+
+
+def test_kind_draw_is_generator_choice_on_the_same_stream() -> None:
+    """The campaign's kind draw gives the index ``rng.choice(n, p=probs)`` gives, draw after
+    draw, and leaves the random stream where ``choice`` leaves it (seeds replay the same
+    sequences)."""
+    for profile in PROFILES:
+        _, probs = kind_weights(profile)
+        draw, by_choice, by_draw = KindDraw(probs), np.random.default_rng(11), np.random.default_rng(11)
+        assert [int(by_choice.choice(len(probs), p=probs)) for _ in range(20_000)] == [
+            draw(by_draw) for _ in range(20_000)
+        ]
+        assert by_choice.random() == by_draw.random()
+
+
+def test_collector_settings_are_restored_after_a_sequence() -> None:
+    before = gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()
+    result = run_campaign(CampaignConfig(actions=200, sequence_length=100, chain="model", seed=5))
+    assert result.violation is None
+    assert (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == before
+
+
+def test_anvil_batch_across_a_gap_longer_than_the_node_history() -> None:
+    """anvil keeps ANVIL_HISTORY_BLOCKS past states: a block after a longer gap sends the blocks
+    before it first, so every block's state is still read back and compared."""
+    gap = ANVIL_HISTORY_BLOCKS + 44
+    log = [
+        AdvanceTime(1, 1),
+        PushPrice(ACTORS.oracle, 0, 60_000 * WAD, T0 + 1),
+        Deposit(ACTORS.traders[0], 0, 10**9),
+        AdvanceTime(2 * gap, gap),
+        PushPrice(ACTORS.oracle, 1, 3_000 * WAD, T0 + 1 + 2 * gap),
+        AdvanceTime(1, 1),
+        Deposit(ACTORS.traders[1], 0, 10**9),
+    ]
+    with open_target("anvil", CampaignConfig().params()) as target:
+        stats, violation = replay_sequence(target, log)
+    assert violation is None, violation
+    assert (stats.blocks, stats.actions) == (3, 4)
+    assert not stats.reverts
 
 
 def test_coverage_profile_draws_every_coverage_kind_and_the_default_none() -> None:
