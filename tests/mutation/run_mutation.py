@@ -35,9 +35,23 @@ _TRADING = "tests/chain/test_protocol_trading.py"
 _CONTRACTS = "tests/chain/test_protocol_contracts.py"
 _GAPS = "tests/chain/test_chain_mutation_gaps.py"
 _CAMPAIGN = "tests/chain/test_protocol_campaign.py"
+_LOSS_MENU = "tests/chain/test_protocol_loss_menu.py"
 _SEC = "tests/security/test_"
-_LIQUIDATION = (_GAPS, _RISK, f"{_SEC}f05_healthy_collateral_sale.py", f"{_SEC}f15_shortfall_per_market.py")
-_ADL = (_RISK, f"{_SEC}f04_adl_ranking.py", f"{_SEC}f10_stuck_adl.py", f"{_SEC}f15_shortfall_per_market.py")
+_LIQUIDATION = (
+    _GAPS,
+    _RISK,
+    f"{_SEC}f05_healthy_collateral_sale.py",
+    f"{_SEC}f10_stuck_adl.py",
+    f"{_SEC}f15_shortfall_per_market.py",
+    _LOSS_MENU,
+)
+_ADL = (
+    _RISK,
+    f"{_SEC}f04_adl_ranking.py",
+    f"{_SEC}f10_stuck_adl.py",
+    f"{_SEC}f15_shortfall_per_market.py",
+    _LOSS_MENU,
+)
 _ORACLE = (_GAPS, _RISK, f"{_SEC}f02_oracle_lock.py", f"{_SEC}f09_stale_collateral.py", f"{_SEC}f17_pause_and_grace.py")
 _GOVERNANCE = (
     f"{_SEC}f20_onchain_param_bounds.py",
@@ -59,19 +73,26 @@ _ORDERS = (
 _MODULE_TESTS: dict[str, tuple[str, ...]] = {
     "adl_engine.vy": _ADL,
     "adl_queue.vy": _ADL,
-    "clearing.vy": (_TRADING, _RISK, f"{_SEC}f01_reduce_only_solvency.py"),
+    "clearing.vy": (_GAPS, _TRADING, _RISK, f"{_SEC}f01_reduce_only_solvency.py"),
     "clearing_house.vy": (_GAPS, _TRADING, *_GOVERNANCE, *_DEPOSITS[:2], _RISK),
-    "funding.vy": (_TRADING, _RISK, f"{_SEC}f13_funding_rate_ramp.py"),
+    "funding.vy": (_GAPS, _TRADING, _RISK, f"{_SEC}f13_funding_rate_ramp.py"),
     "insurance_fund.vy": (_RISK, _CONTRACTS, f"{_SEC}f15_shortfall_per_market.py"),
     "liquidation.vy": _LIQUIDATION,
     "liquidation_engine.vy": _LIQUIDATION,
-    "margin.vy": (_GAPS, _RISK, _TRADING, f"{_SEC}f08_oi_maintenance.py", f"{_SEC}f01_reduce_only_solvency.py"),
+    "margin.vy": (
+        _GAPS,
+        _RISK,
+        _TRADING,
+        f"{_SEC}f08_oi_maintenance.py",
+        f"{_SEC}f01_reduce_only_solvency.py",
+        f"{_SEC}f09_stale_collateral.py",
+    ),
     "oracle_adapter.vy": _ORACLE,
     "orders.vy": _ORDERS,
     "roles.vy": _GOVERNANCE,
     "socialized_loss.vy": _ADL,
     "trading_engine.vy": _ORDERS,
-    "units.vy": (_TRADING, _RISK),
+    "units.vy": (_GAPS, _TRADING, _RISK),
     "vault.vy": (_GAPS, *_DEPOSITS, _RISK, f"{_SEC}f09_stale_collateral.py"),
 }
 CONTRACT_TESTS = {name: (*tests, _CAMPAIGN) for name, tests in _MODULE_TESTS.items()}
