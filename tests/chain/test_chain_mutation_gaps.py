@@ -230,20 +230,22 @@ def test_a_fill_may_use_exactly_the_initial_margin(diff):
     assert diff.model.health(TRADER).equity == diff.model.health(TRADER).initial == 6_000 * WAD
 
 
-def test_a_liquidation_leaving_exactly_the_dust_notional_stays_partial():
+@pytest.mark.parametrize(("above", "closed"), [(0, WAD // 100), (1, WAD)], ids=["at", "below"])
+def test_a_liquidation_leaving_exactly_the_dust_notional_stays_partial(above, closed):
     # 1 BTC long from 60,000 on 12,499 USDC, at 50,000: E = 2,499 < MM = 2,500. A liquidation of
     # Q leaves 1 - Q BTC; with the dust threshold set to that rest's notional exactly, the rest
-    # is not dust and stays open (the whole position is closed only below the threshold)
+    # is not dust and stays open; one wei above it, the rest is dust and the whole BTC is closed
     q, price = WAD // 100, 50_000
     rest = WAD - q
-    d = _reset(Differential(dust_notional_wad=rest * price))
+    d = _reset(Differential(dust_notional_wad=rest * price + above))
     _long_from_60k(d, 12_499, WAD)
     d.apply(AdvanceTime(60, 5))
     d.apply_all(prices(d, price, 3_000))
     assert q <= d.model.max_liquidation_size(LONG, BTC_PERP)
     events = d.apply(Liquidate(KEEPER, LONG, BTC_PERP, q))
-    assert [e.size_wad for e in events if isinstance(e, Liquidated)] == [q]
-    assert d.model.state.accounts[LONG].positions[BTC_PERP].size == rest
+    assert [e.size_wad for e in events if isinstance(e, Liquidated)] == [closed]
+    left = d.model.state.accounts[LONG].positions
+    assert (left[BTC_PERP].size if BTC_PERP in left else 0) == WAD - closed
 
 
 def test_withdraw_fees_pays_governance_only(diff):

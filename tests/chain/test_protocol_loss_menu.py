@@ -44,9 +44,9 @@ def menu(deployments: dict[str, Differential], request: pytest.FixtureRequest) -
     return _reset(deployments[request.param])
 
 
-def _bankrupt_long(diff: Differential) -> None:
+def _bankrupt_long(diff: Differential, btc_size: int = WAD) -> None:
     """LONG (6,500 USDC, 1 BTC at 60,000 from MAKER) bankrupt at 50,000; SHORT short 0.5 too."""
-    leveraged_long(diff, btc_size=WAD, margin_usdc=6_500)
+    leveraged_long(diff, btc_size=btc_size, margin_usdc=6_500)
     diff.apply(Deposit(SHORT, 0, 50_000 * USDC))
     diff.apply(diff.signer.fill(MATCHER, MAKER, SHORT, BTC, -(WAD // 2), 60_000 * WAD, 0, 0))
     move(diff, 50_000)
@@ -179,6 +179,13 @@ def test_a_collateral_sale_target_is_rounded_up(menu: Differential) -> None:
     assert menu.apply(LiquidateCollateral(LIQ, COLL, 1, 60 * WAD + 2)) == "liquidation: sells more than needed"
     events = menu.apply(LiquidateCollateral(LIQ, COLL, 1, 60 * WAD + 1))
     assert CollateralLiquidated(COLL, LIQ, 1, 60 * WAD + 1, 5_700 * WAD + 95, 57 * WAD + 1) in events
+    # a second sale at ETH 101: the fewest WETH reaching ceil(rest of the debt / 2) bring
+    # 0.95 x 2,999.99...970 = ...971.5 of proceeds, rounded down (the liquidator pays)
+    move(menu, 50_000, eth=101)
+    n = collateral_to_sell(menu.model, COLL, 1, 101 * WAD)
+    assert n == 29_702_970_297_029_702_970
+    events = menu.apply(LiquidateCollateral(LIQ, COLL, 1, n))
+    assert CollateralLiquidated(COLL, LIQ, 1, n, 2_849_999_999_999_999_999_971, 28_500 * 10**15) in events
 
 
 @pytest.mark.parametrize("menu", ["adl_partial"], indirect=True)
@@ -220,3 +227,23 @@ def test_adl_scores_round_down_so_a_position_and_its_third_tie(menu: Differentia
     deadline = menu.now + menu.model.params.protocol.adl_window_s
     proposed = menu.apply(AutoDeleverage(KEEPER, LONG, BTC, (COLL, SHORT)))
     assert proposed == [AdlProposed(LONG, BTC, KEEPER, (COLL, SHORT), deadline)]
+
+
+@pytest.mark.parametrize("menu", ["adl_partial"], indirect=True)
+def test_partial_adl_rounds_the_closed_size_up(menu: Differential) -> None:
+    # LONG holds 1 BTC + 1 wei: one execution closes ceil((WAD + 1) / 2) = WAD / 2 + 1
+    _bankrupt_long(menu, btc_size=WAD + 1)
+    events = _deleverage(menu)
+    assert sum(e.size_wad for e in events if isinstance(e, Deleveraged)) == WAD // 2 + 1
+    assert menu.model.state.accounts[LONG].positions[BTC].size == WAD // 2
+
+
+@pytest.mark.parametrize("menu", ["gains"], indirect=True)
+def test_a_shorter_challenge_is_not_higher(menu: Differential) -> None:
+    # the proposal names both winners; a challenge with only its first does not dominate it (a
+    # missing place scores 0)
+    _bankrupt_long(menu)
+    ranked = adl_counterparties(menu.model, LONG, BTC)
+    assert sorted(ranked) == sorted((MAKER, SHORT))
+    menu.apply(AutoDeleverage(KEEPER, LONG, BTC, ranked))
+    assert menu.apply(AutoDeleverage(KEEPER, LONG, BTC, ranked[:1])) == "socialized_loss: challenge not higher"

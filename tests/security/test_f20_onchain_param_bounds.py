@@ -219,3 +219,13 @@ def test_listing_refuses_an_id_out_of_range_and_a_second_listing(
     assert configuring.listed_feeds() == [feed[0] for feed in feeds]
     assert configuring.listed_markets() == [c.MAX_MARKETS - 1]
     assert configuring.listed_collaterals() == [c.MAX_COLLATERALS]
+
+
+def test_an_engine_without_code_is_refused(parts: tuple[str, str, str, Any]) -> None:
+    # each of the three engines must have code, whichever is missing
+    liquidation, trading, adl, token = parts
+    protocol = protocol_params_tuple(PARAMS.protocol)
+    nobody = "0x" + "ab" * 20
+    for engines in ((nobody, trading, adl), (liquidation, nobody, adl), (liquidation, trading, nobody)):
+        with boa.reverts("roles: engine has no code"):
+            boa_deployer("clearing_house").deploy(*engines, token.address, protocol)
