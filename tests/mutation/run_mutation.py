@@ -5,7 +5,9 @@ pyproject.toml; mutmut records which tests reach each function and runs only tho
 Contracts: the Vyper operators of :mod:`vyper_mutation` over the protocol's modules, each mutant
 against the titanoboa model-vs-contract tests of liquidation, ADL, funding and trading. With
 ``--contract-sample N`` a seeded sample of N mutants runs (numpy SeedSequence; the seed, the
-sample and the population size are stored in the report).
+sample and the population size are stored in the report); ``--sample-start K`` runs only the
+sample's mutants after its first K in drawn order (the rest of a run stopped by its time budget),
+``--contract-keys KEY ...`` only the mutants named.
 
 Writes ``OUT/mutation.json`` and ``OUT/mutation.md`` atomically. Not part of ``make test``.
 """
@@ -33,9 +35,23 @@ _TRADING = "tests/chain/test_protocol_trading.py"
 _CONTRACTS = "tests/chain/test_protocol_contracts.py"
 _GAPS = "tests/chain/test_chain_mutation_gaps.py"
 _CAMPAIGN = "tests/chain/test_protocol_campaign.py"
+_LOSS_MENU = "tests/chain/test_protocol_loss_menu.py"
 _SEC = "tests/security/test_"
-_LIQUIDATION = (_GAPS, _RISK, f"{_SEC}f05_healthy_collateral_sale.py", f"{_SEC}f15_shortfall_per_market.py")
-_ADL = (_RISK, f"{_SEC}f04_adl_ranking.py", f"{_SEC}f10_stuck_adl.py", f"{_SEC}f15_shortfall_per_market.py")
+_LIQUIDATION = (
+    _GAPS,
+    _RISK,
+    f"{_SEC}f05_healthy_collateral_sale.py",
+    f"{_SEC}f10_stuck_adl.py",
+    f"{_SEC}f15_shortfall_per_market.py",
+    _LOSS_MENU,
+)
+_ADL = (
+    _RISK,
+    f"{_SEC}f04_adl_ranking.py",
+    f"{_SEC}f10_stuck_adl.py",
+    f"{_SEC}f15_shortfall_per_market.py",
+    _LOSS_MENU,
+)
 _ORACLE = (_GAPS, _RISK, f"{_SEC}f02_oracle_lock.py", f"{_SEC}f09_stale_collateral.py", f"{_SEC}f17_pause_and_grace.py")
 _GOVERNANCE = (
     f"{_SEC}f20_onchain_param_bounds.py",
@@ -57,19 +73,26 @@ _ORDERS = (
 _MODULE_TESTS: dict[str, tuple[str, ...]] = {
     "adl_engine.vy": _ADL,
     "adl_queue.vy": _ADL,
-    "clearing.vy": (_TRADING, _RISK, f"{_SEC}f01_reduce_only_solvency.py"),
+    "clearing.vy": (_GAPS, _TRADING, _RISK, f"{_SEC}f01_reduce_only_solvency.py"),
     "clearing_house.vy": (_GAPS, _TRADING, *_GOVERNANCE, *_DEPOSITS[:2], _RISK),
-    "funding.vy": (_TRADING, _RISK, f"{_SEC}f13_funding_rate_ramp.py"),
+    "funding.vy": (_GAPS, _TRADING, _RISK, f"{_SEC}f13_funding_rate_ramp.py"),
     "insurance_fund.vy": (_RISK, _CONTRACTS, f"{_SEC}f15_shortfall_per_market.py"),
     "liquidation.vy": _LIQUIDATION,
     "liquidation_engine.vy": _LIQUIDATION,
-    "margin.vy": (_GAPS, _RISK, _TRADING, f"{_SEC}f08_oi_maintenance.py", f"{_SEC}f01_reduce_only_solvency.py"),
+    "margin.vy": (
+        _GAPS,
+        _RISK,
+        _TRADING,
+        f"{_SEC}f08_oi_maintenance.py",
+        f"{_SEC}f01_reduce_only_solvency.py",
+        f"{_SEC}f09_stale_collateral.py",
+    ),
     "oracle_adapter.vy": _ORACLE,
     "orders.vy": _ORDERS,
     "roles.vy": _GOVERNANCE,
     "socialized_loss.vy": _ADL,
     "trading_engine.vy": _ORDERS,
-    "units.vy": (_TRADING, _RISK),
+    "units.vy": (_GAPS, _TRADING, _RISK),
     "vault.vy": (_GAPS, *_DEPOSITS, _RISK, f"{_SEC}f09_stale_collateral.py"),
 }
 CONTRACT_TESTS = {name: (*tests, _CAMPAIGN) for name, tests in _MODULE_TESTS.items()}
@@ -132,16 +155,42 @@ def model_results(workers: int, *, run: bool = True) -> dict[str, Any]:
     }
 
 
-def contract_results(sample: int, seed: int, workers: int, out: Path, budget_s: float | None) -> dict[str, Any]:
-    """Run a seeded sample (0: all) of the contract mutants, resuming from the checkpoint
-    ``out/contracts.jsonl`` (one result a line, appended as each mutant finishes); mutants not
-    started within ``budget_s`` are reported as not run."""
-    population = mutants(ROOT / "contracts_py/contracts", CONTRACT_FILES)
-    chosen: list[Mutant] = population
+def select(
+    population: list[Mutant], sample: int, seed: int, *, start: int = 0, keys: tuple[str, ...] = ()
+) -> list[Mutant]:
+    """The mutants to run: a seeded sample of ``sample`` (0: all) in drawn order, without its
+    first ``start``; or, when ``keys`` are given, exactly those mutants of the population, in the
+    order given (an unknown key is a ``ValueError``)."""
+    if keys:
+        by_key = {m.key: m for m in population}
+        unknown = [k for k in keys if k not in by_key]
+        if unknown:
+            raise ValueError(f"no such contract mutant: {', '.join(unknown)}")
+        return [by_key[k] for k in keys]
+    chosen = population
     if 0 < sample < len(population):
         rng = np.random.default_rng(np.random.SeedSequence(seed))
         # in the drawn order, so mutants left out by the time budget leave an unbiased subsample
         chosen = [population[i] for i in rng.choice(len(population), size=sample, replace=False)]
+    return chosen[start:]
+
+
+def contract_results(
+    sample: int,
+    seed: int,
+    workers: int,
+    out: Path,
+    budget_s: float | None,
+    *,
+    start: int = 0,
+    keys: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Run a seeded sample (0: all) of the contract mutants, or the part of it after its first
+    ``start``, or only the mutants ``keys`` (see :func:`select`), resuming from the checkpoint
+    ``out/contracts.jsonl`` (one result a line, appended as each mutant finishes); mutants not
+    started within ``budget_s`` are reported as not run."""
+    population = mutants(ROOT / "contracts_py/contracts", CONTRACT_FILES)
+    chosen = select(population, sample, seed, start=start, keys=keys)
     checkpoint = out / "contracts.jsonl"
     done: dict[str, Result] = {}
     if checkpoint.exists():
@@ -177,6 +226,8 @@ def contract_results(sample: int, seed: int, workers: int, out: Path, budget_s: 
         "population": len(population),
         "sample": len(chosen),
         "seed": seed,
+        "sample_start": start,
+        "keys": list(keys),
         "seconds": round(seconds),
         "seconds_per_mutant": round(seconds / max(len(ran), 1), 1),
         "estimated_full_run_s": round(seconds / max(len(ran), 1) * len(population)),
@@ -218,10 +269,16 @@ def markdown(report: dict[str, Any]) -> str:
         ]
     if c:
         decided = c["killed"] + c["timeout"] + c["survived"]
+        if c.get("keys"):
+            chosen = f"{c['sample']} mutants chosen by key of {c['population']}"
+        else:
+            skipped = c.get("sample_start", 0)
+            part = f", its first {skipped} skipped" if skipped else ""
+            chosen = f"Sample of {c['sample'] + skipped} of {c['population']} mutants{part} (SeedSequence({c['seed']}))"
         out += [
             f"## Contracts: {c['killed'] + c['timeout']} killed / {decided} = {_rate(c)}",
             "",
-            f"Sample of {c['sample']} of {c['population']} mutants (SeedSequence({c['seed']})); "
+            f"{chosen}; "
             f"{c['equivalent']} equivalent (identical code), {c['invalid']} do not compile, "
             f"{c['not run']} not run (time budget); "
             f"{c['seconds']} s, {c['seconds_per_mutant']} s per mutant, full run about "
@@ -243,18 +300,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=20261205)
     parser.add_argument("--contract-sample", type=int, default=150, help="0: every contract mutant")
+    parser.add_argument(
+        "--sample-start",
+        type=int,
+        default=0,
+        help="skip the first N mutants of the drawn sample (run positions N+1 ... --contract-sample)",
+    )
+    parser.add_argument(
+        "--contract-keys", nargs="+", default=(), metavar="KEY", help="run only these mutants (file:line:op:digest)"
+    )
     parser.add_argument("--budget-s", type=float, default=None, help="stop starting contract mutants after this")
     parser.add_argument("--skip-model", action="store_true")
     parser.add_argument("--model-collect-only", action="store_true", help="report mutmut's cache, run nothing")
     parser.add_argument("--skip-contracts", action="store_true")
     args = parser.parse_args(argv)
-    if args.workers < 1 or args.contract_sample < 0:
-        parser.error("--workers must be >= 1 and --contract-sample >= 0")
+    if args.workers < 1 or args.contract_sample < 0 or args.sample_start < 0:
+        parser.error("--workers must be >= 1, --contract-sample and --sample-start >= 0")
+    if args.contract_keys and args.sample_start:
+        parser.error("--contract-keys and --sample-start exclude each other")
     report: dict[str, Any] = {}
     if not args.skip_model:
         report["model"] = model_results(args.workers, run=not args.model_collect_only)
     if not args.skip_contracts:
-        report["contracts"] = contract_results(args.contract_sample, args.seed, args.workers, args.out, args.budget_s)
+        try:
+            report["contracts"] = contract_results(
+                args.contract_sample,
+                args.seed,
+                args.workers,
+                args.out,
+                args.budget_s,
+                start=args.sample_start,
+                keys=tuple(args.contract_keys),
+            )
+        except ValueError as exc:
+            parser.error(str(exc))
     atomic_write_text(args.out / "mutation.json", json.dumps(report, indent=1, sort_keys=True) + "\n")
     atomic_write_text(args.out / "mutation.md", markdown(report))
     print(markdown(report))

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vyper_mutation import Run, line_mutants, mutants, score
+import pytest
+from vyper_mutation import Mutant, Run, line_mutants, mutants, score
 
 TINY = '''# pragma version ~=0.4.3
 """
@@ -65,3 +66,17 @@ def test_one_mutant_killed_and_one_equivalent(tmp_path: Path) -> None:
     results = run.run_all(found, workers=1)
     assert [r.status for r in results] == ["killed", "equivalent"]
     assert score(results) == 1.0
+
+
+def test_select_the_rest_of_a_sample_or_named_keys() -> None:
+    from run_mutation import select
+
+    population = [Mutant("a.vy", n, "cmp", "x < y", "x <= y") for n in range(1, 11)]
+    drawn = select(population, 6, 7)
+    assert len(set(drawn)) == len(drawn) == 6
+    assert select(population, 6, 7, start=4) == drawn[4:]
+    assert select(population, 0, 7, start=8) == population[8:]
+    keys = (population[3].key, population[0].key)
+    assert select(population, 6, 7, keys=keys) == [population[3], population[0]]
+    with pytest.raises(ValueError, match=r"no such contract mutant: a\.vy:99"):
+        select(population, 6, 7, keys=("a.vy:99:cmp:00000000",))

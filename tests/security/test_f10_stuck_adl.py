@@ -126,3 +126,20 @@ def test_the_bankrupt_close_is_due_until_the_last_second_of_the_execution_window
     events = diff.apply(Liquidate(KEEPER, BANKRUPT, BTC_PERP, WAD))
     assert isinstance(events, list)
     assert ev.Liquidated(BANKRUPT, KEEPER, BTC_PERP, WAD, 50_000 * WAD, 0, 0) in events
+
+
+def test_a_proposed_list_executes_until_the_last_second_of_the_execution_window(diff_adl: Differential) -> None:
+    """The queue's execution phase is closed at its end too: at exactly deadline + adl_window_s
+    the proposed list (LATE_SHORT, in profit once BTC is at 44,000) is executed, not re-proposed."""
+    diff = diff_adl
+    stuck_long(diff)
+    diff.apply_all(prices(diff, 44_000, 3_000))
+    proposed = diff.apply(AutoDeleverage(KEEPER, BANKRUPT, BTC_PERP, (LATE_SHORT,)))
+    deadline = diff.model.state.now_s + WINDOW
+    assert proposed == [ev.AdlProposed(BANKRUPT, BTC_PERP, KEEPER, (LATE_SHORT,), deadline)]
+    diff.apply(AdvanceTime(deadline + WINDOW - diff.now, 1))
+    assert diff.now == deadline + WINDOW
+    events = diff.apply(AutoDeleverage(KEEPER, BANKRUPT, BTC_PERP, (LATE_SHORT,)))
+    assert isinstance(events, list)
+    assert [(e.counterparty, e.size_wad) for e in events if isinstance(e, ev.Deleveraged)] == [(LATE_SHORT, WAD)]
+    assert diff.model.state.adl_proposals == {}

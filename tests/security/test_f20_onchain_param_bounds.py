@@ -189,3 +189,43 @@ def test_listing_refusals(configuring: Any) -> None:
         configuring.list_feed(feed_id, *feed[1:])
     with boa.reverts("roles: too many feeds"):
         configuring.list_feed(c.MAX_FEEDS, *feed[1:])
+
+
+def test_listing_refuses_an_id_out_of_range_and_a_second_listing(
+    parts: tuple[str, str, str, Any], configuring: Any
+) -> None:
+    # the mutation run (tests/mutation) found these refusals unpinned: a feed, a market or a
+    # collateral listed twice, a market id of MAX_MARKETS, an asset id of 0 (the settlement
+    # token) or of MAX_COLLATERALS + 1; the last ids that fit are accepted
+    plan = deployment_plan(PARAMS, GOV, collateral_token_addresses={WETH: parts[3].address})
+    feeds = [call.args for call in plan.calls if call.function == "list_feed"]
+    for feed in feeds:
+        configuring.list_feed(*feed)
+    with boa.reverts("roles: feed listed"):
+        configuring.list_feed(*feeds[0])
+    market = next(call.args[1] for call in plan.calls if call.function == "list_market" and call.args[0] == ETH_PERP)
+    with boa.reverts("roles: bad market"):
+        configuring.list_market(c.MAX_MARKETS, market)
+    configuring.list_market(c.MAX_MARKETS - 1, market)
+    with boa.reverts("roles: bad market"):
+        configuring.list_market(c.MAX_MARKETS - 1, market)
+    collateral = next(call.args[1] for call in plan.calls if call.function == "list_collateral")
+    for asset_id in (0, c.MAX_COLLATERALS + 1):
+        with boa.reverts("roles: bad asset"):
+            configuring.list_collateral(asset_id, collateral)
+    configuring.list_collateral(c.MAX_COLLATERALS, collateral)
+    with boa.reverts("roles: bad asset"):
+        configuring.list_collateral(c.MAX_COLLATERALS, collateral)
+    assert configuring.listed_feeds() == [feed[0] for feed in feeds]
+    assert configuring.listed_markets() == [c.MAX_MARKETS - 1]
+    assert configuring.listed_collaterals() == [c.MAX_COLLATERALS]
+
+
+def test_an_engine_without_code_is_refused(parts: tuple[str, str, str, Any]) -> None:
+    # each of the three engines must have code, whichever is missing
+    liquidation, trading, adl, token = parts
+    protocol = protocol_params_tuple(PARAMS.protocol)
+    nobody = "0x" + "ab" * 20
+    for engines in ((nobody, trading, adl), (liquidation, nobody, adl), (liquidation, trading, nobody)):
+        with boa.reverts("roles: engine has no code"):
+            boa_deployer("clearing_house").deploy(*engines, token.address, protocol)
