@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from protocol import vault
 from protocol.actions import Action, Deposit, Fill, SignedOrder
-from protocol.clearing import CANCELLED, fill, traded_position
+from protocol.clearing import CANCELLED, fill, record_trade, traded_position
 from protocol.constants import WAD
 from protocol.context import Context, require
 from protocol.errors import InvalidParameter, ProtocolRevert
@@ -46,7 +46,7 @@ from protocol.margin import Health, collateral_value, position_requirements, sid
 from protocol.oracle_adapter import is_trusted
 from protocol.orders import signed_digest
 from protocol.params import Params
-from protocol.state import Account, MarketState, Position
+from protocol.state import Account, MarketState
 from protocol.units import Rounding, mul_div
 
 if TYPE_CHECKING:
@@ -145,8 +145,6 @@ class BookSetup:
         state, params = self._house.state, self._house.params
         if not (self._verified and self._lean_book and action.maker_fee_wad == action.taker_fee_wad == _ZERO_FEE):
             return False
-        if action.size_wad == 0:
-            return False
         taker = state.accounts.get(action.taker)
         if taker is not None and taker.positions:
             return False
@@ -212,19 +210,10 @@ class BookSetup:
         oi_was = (ms.oi_long, ms.oi_short)
         balances_was = (maker.balance, maker.realized_pnl)
         # the taker's trade, then the maker's (apply_trade on settled accounts, market accrued)
-        taker_pos = Position(size, notional if size > 0 else -notional, ms.funding_index, side_loss_index(ms, size))
-        taker.positions[market_id] = taker_pos
+        taker_size, taker_notional, _ = traded_position(0, 0, size, notional)
+        record_trade(taker, ms, market_id, 0, taker_size, taker_notional, 0)
         new_size, new_notional, realized = traded_position(maker_old[0], maker_old[1], -size, notional)
-        maker.balance += realized
-        maker.realized_pnl += realized
-        ms.oi_long += max(size, 0) + max(new_size, 0) - max(maker_old[0], 0)
-        ms.oi_short += max(-size, 0) + max(-new_size, 0) - max(-maker_old[0], 0)
-        if new_size == 0:
-            maker.positions.pop(market_id, None)
-        else:
-            maker.positions[market_id] = Position(
-                new_size, new_notional, ms.funding_index, side_loss_index(ms, new_size)
-            )
+        record_trade(maker, ms, market_id, maker_old[0], new_size, new_notional, realized)
         if not (
             _perpetual_health(taker, params, state.markets, prices).meets_initial
             and _perpetual_health(maker, params, state.markets, prices).meets_initial
@@ -244,7 +233,7 @@ class BookSetup:
         return [
             OrderFilled(maker_digest, action.maker, maker_filled),
             OrderFilled(taker_digest, action.taker, taker_filled),
-            PositionChanged(action.taker, market_id, size, taker_pos.open_notional, 0),
+            PositionChanged(action.taker, market_id, taker_size, taker_notional, 0),
             PositionChanged(action.maker, market_id, new_size, new_notional, realized),
             FillSettled(action.maker, action.taker, market_id, size, price, notional, 0, 0),
         ]

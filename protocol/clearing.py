@@ -30,7 +30,7 @@ from protocol.margin import Health, account_feeds, account_health, side_loss_ind
 from protocol.oracle_adapter import is_trusted, require_account_prices
 from protocol.orders import order_digest, order_signer, signed_digest
 from protocol.params import MarketKind
-from protocol.state import Position
+from protocol.state import Account, MarketState, Position
 from protocol.units import Rounding, mul_div, smul_div
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "cancel_order",
     "close_value",
     "fill",
+    "record_trade",
     "reduces_risk",
     "reference_health",
     "require_initial",
@@ -88,26 +89,31 @@ def apply_trade(ctx: Context, address: str, market_id: int, delta: int, notional
     """
     accrue_market(ctx, market_id)
     acct = ctx.state.account(address)
-    ms = ctx.state.markets[market_id]
     pos = acct.positions.get(market_id) or Position()
-    old = pos.size
     if ctx.params.market(market_id).is_option:  # the premium is paid at the fill
+        size, open_notional = pos.size + delta, pos.open_notional
         realized = notional_wad if delta < 0 else -notional_wad
-        pos.size += delta
     else:
-        pos.size, pos.open_notional, realized = traded_position(old, pos.open_notional, delta, notional_wad)
+        size, open_notional, realized = traded_position(pos.size, pos.open_notional, delta, notional_wad)
+    record_trade(acct, ctx.state.markets[market_id], market_id, pos.size, size, open_notional, realized)
+    ctx.emit(PositionChanged(address, market_id, size, open_notional, realized))
+    return realized
+
+
+def record_trade(
+    acct: Account, ms: MarketState, market_id: int, old_size: int, size: int, open_notional: int, realized: int
+) -> None:
+    """Write a trade's outcome to a settled account and its market: the realized PnL (USD WAD) to
+    the balance, the position's size and cost basis (a new record, snapshots at the market's
+    current indices; none once flat) and the open interest's change from ``old_size``."""
     acct.balance += realized
     acct.realized_pnl += realized
-    ms.oi_long += max(pos.size, 0) - max(old, 0)
-    ms.oi_short += max(-pos.size, 0) - max(-old, 0)
-    if pos.size == 0:
+    ms.oi_long += max(size, 0) - max(old_size, 0)
+    ms.oi_short += max(-size, 0) - max(-old_size, 0)
+    if size == 0:
         acct.positions.pop(market_id, None)
     else:
-        pos.funding_snapshot = ms.funding_index
-        pos.loss_snapshot = side_loss_index(ms, pos.size)
-        acct.positions[market_id] = pos
-    ctx.emit(PositionChanged(address, market_id, pos.size, pos.open_notional, realized))
-    return realized
+        acct.positions[market_id] = Position(size, open_notional, ms.funding_index, side_loss_index(ms, size))
 
 
 def close_value(q: int, price_wad: int, account_sells: bool, consumed: int) -> int:

@@ -35,11 +35,11 @@ from typing import Any
 import coverage
 from boa import coverage as boa_coverage
 from boa.environment import Env
-from vyper.ir import compile_ir
 
 import protocol
 from contracts_py.audit.runner import CampaignConfig, CampaignResult, run_campaign
 from contracts_py.build import CONTRACTS_DIR, atomic_write_text
+from contracts_py.chains.boa_chain import initcode_source_map
 from contracts_py.deploy import DEPLOYED_CONTRACTS, boa_deployer
 from protocol.errors import InvalidParameter
 from protocol.params import SocializedLossMethod
@@ -273,7 +273,7 @@ def code_lines() -> dict[str, set[int]]:
     lines: dict[str, set[int]] = {}
     for name in DEPLOYED_CONTRACTS:
         data = boa_deployer(name).compiler_data
-        initcode = compile_ir.assembly_to_evm(data.assembly)[1]["pc_raw_ast_map"]
+        initcode = initcode_source_map(data)["pc_raw_ast_map"]
         for node in (*initcode.values(), *data.source_map["pc_raw_ast_map"].values()):
             path = Path(node.module_node.resolved_path).resolve()
             if path.is_relative_to(root):

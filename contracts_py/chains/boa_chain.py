@@ -25,7 +25,7 @@ from contracts_py.chains.abi import decode_revert, normalize_address
 from contracts_py.chains.base import DEFAULT_DEPLOY_GAS, DEFAULT_TX_GAS, NO_REASON, Chain, Contract, RawLog, TxResult
 from protocol.errors import ChainError, InvalidParameter, ProtocolRevert
 
-__all__ = ["ACCOUNT_BALANCE_WEI", "BoaChain"]
+__all__ = ["ACCOUNT_BALANCE_WEI", "BoaChain", "initcode_source_map"]
 
 #: Ether given to each account, in wei (eth-tester's default: one million ether).
 ACCOUNT_BALANCE_WEI: Final = 10**24
@@ -52,13 +52,20 @@ class _InitcodeSource:
         self.source_map = source_map
 
 
+def initcode_source_map(data: Any) -> dict[str, Any]:
+    """The source map (``pc_raw_ast_map``: program counter -> Vyper AST node, among others) of the
+    initcode of Vyper ``CompilerData`` ``data``: what the constructor executes."""
+    source_map: dict[str, Any] = compile_ir.assembly_to_evm(data.assembly)[1]
+    return source_map
+
+
 @functools.cache
 def _traced_sources(artifact: Artifact) -> tuple[_InitcodeSource, Any]:
     """The initcode's source map of ``artifact`` and its Vyper ``CompilerData`` with the runtime
     code's source map, compiled once per process (``artifact`` without its ABI: the key must be
     hashable, and neither map depends on the ABI)."""
     data = Builder().compiler_data(artifact)
-    initcode = _InitcodeSource(compile_ir.assembly_to_evm(data.assembly)[1])
+    initcode = _InitcodeSource(initcode_source_map(data))
     _, data.source_map = compile_ir.assembly_to_evm(data.assembly_runtime)  # as boa.interpret does
     return initcode, data
 
