@@ -18,8 +18,10 @@ the model and applied to it; refused actions stay in the sequence. Checked:
   and the chain's state equals the model's to the wei (accounts, positions, markets, feeds,
   pools, vault accounting, liquidation cap, pause).
 
-anvil runs through the fast path: the model blocks go out in pipelined JSON-RPC batches (one
-``evm_mine`` per block, transactions from impersonated senders) and the states of a batch's
+anvil runs through the fast path, in a helper thread while the model draws on: the model blocks
+go out in batches (1, 2, 4, ... up to :data:`ANVIL_BLOCKS_PER_BATCH` blocks from a sequence's
+start; a batch is checked while the helper sends the next), each in pipelined JSON-RPC batches
+(one ``evm_mine`` per block, transactions from impersonated senders), and the states of a batch's
 blocks, each at its block number, come back in one JSON-RPC batch (one multicall ``eth_call``
 per block: ``ChainClearingHouse.states_at``); the node keeps :data:`ANVIL_HISTORY_BLOCKS` past
 states (a batch spanning more chain blocks is sent in parts).
@@ -32,7 +34,7 @@ its ``i``-th spawned child, so a sequence replays alone.
 from __future__ import annotations
 
 import gc
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -82,7 +84,7 @@ CHAINS: Final = ("model", "boa", "eth-tester", "anvil")
 #: Model and chain clock at the start of every sequence (2033-05-18), later than any node's genesis.
 T0: Final = 2_000_000_000
 #: anvil: model blocks sent (and read back) per batch.
-ANVIL_BLOCKS_PER_BATCH: Final = 25
+ANVIL_BLOCKS_PER_BATCH: Final = 10
 #: anvil: past states the node keeps (``--prune-history``; the default keeps 500 in memory, then
 #: serializes every further block's whole state to disk, a cost that grows with the state). A
 #: batch's states are read and its reverts traced right after it is mined; a batch never spans
@@ -420,9 +422,11 @@ class _Execution:
         self.outcomes: list[Outcome] = []
         self.stats = CampaignStats(sequences=1)
         self._pending: list[_Block] = []
-        # anvil: the thread sending blocks while the model draws on, and the blocks it has in hand
+        # anvil: the thread sending blocks while the model draws on, and the batches it has in
+        # hand, oldest first
         self._helper = ThreadPoolExecutor(1) if isinstance(target.chain, AnvilChain) else None
-        self._in_flight: tuple[list[_Block], Future[Any]] | None = None
+        self._in_flight: deque[tuple[list[_Block], Future[Any]]] = deque()
+        self._batches = 0  # batches flushed
         self._open: int | None = None  # log index of the open block's AdvanceTime
 
     # -- model side
@@ -484,9 +488,15 @@ class _Execution:
             if self._beyond_history(block):
                 self.flush()  # read the earlier blocks while the node still has their states
             self._pending.append(block)
-            if not isinstance(self.target.chain, AnvilChain) or len(self._pending) >= ANVIL_BLOCKS_PER_BATCH:
+            if not isinstance(self.target.chain, AnvilChain) or len(self._pending) >= self._batch_blocks():
                 self.flush()
         self._open = None
+
+    def _batch_blocks(self) -> int:
+        """Blocks of the next anvil batch: 1, 2, 4, ... up to :data:`ANVIL_BLOCKS_PER_BATCH`, so
+        that the node starts on a sequence's first block at once instead of waiting for a whole
+        batch to be drawn."""
+        return min(ANVIL_BLOCKS_PER_BATCH, 1 << self._batches)
 
     def _beyond_history(self, block: _Block) -> bool:
         """Whether ``block`` is more than half of anvil's :data:`ANVIL_HISTORY_BLOCKS` chain
@@ -504,12 +514,14 @@ class _Execution:
     def flush(self) -> None:
         """Send the pending blocks to the chain and read each block's state back. On anvil this
         runs in a helper thread while the model draws the next blocks (anvil and Python work at
-        once); its results are checked by :meth:`collect`, at the next flush or at the end."""
+        once); the helper takes batches in order, and the batch before this one is checked here
+        (:meth:`collect`) while the helper works on this one, so that the node never waits for
+        the checks."""
         house = self.target.house
         if house is None or not self._pending:
             return
         blocks, self._pending = self._pending, []
-        self.collect()
+        self._batches += 1
         lo, hi = blocks[0].start, blocks[-1].end
         actions, target = self.log[lo:hi], self.target
 
@@ -520,20 +532,20 @@ class _Execution:
         if self._helper is None:
             self._check(blocks, *chain_side())
         else:
-            self._in_flight = (blocks, self._helper.submit(chain_side))
+            self._in_flight.append((blocks, self._helper.submit(chain_side)))
+            self.collect(keep=1)
 
-    def collect(self) -> None:
-        """Check the blocks the helper thread sent (if any), once it is done."""
-        if self._in_flight is None:
-            return
-        blocks, future = self._in_flight
-        self._in_flight = None
-        self._check(blocks, *future.result())
+    def collect(self, keep: int = 0) -> None:
+        """Check the batches the helper thread was given, oldest first, each once it is done,
+        until ``keep`` are left in its hands."""
+        while len(self._in_flight) > keep:
+            blocks, future = self._in_flight.popleft()
+            self._check(blocks, *future.result())
 
     def stop(self) -> None:
-        """Stop the helper thread (after the blocks it has in hand)."""
+        """Stop the helper thread: it finishes the batch it is on and drops those not begun."""
         if self._helper is not None:
-            self._helper.shutdown()
+            self._helper.shutdown(cancel_futures=True)
 
     def execute(self, steps: Callable[[], None]) -> Violation | None:
         """Run ``steps`` (applying actions), finish, and return the first violation, the log cut

@@ -8,6 +8,7 @@ titanoboa and eth-tester (a few hundred each: py-evm executes ~15 transactions/s
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import runpy
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from contracts_py.audit import campaign
 from contracts_py.audit.actors import (
     ACTION_KINDS,
     ACTORS,
@@ -27,14 +29,21 @@ from contracts_py.audit.actors import (
     KindDraw,
     kind_weights,
 )
-from contracts_py.audit.campaign import ANVIL_HISTORY_BLOCKS, T0, _check_listing, open_target, replay_sequence
+from contracts_py.audit.campaign import (
+    ANVIL_HISTORY_BLOCKS,
+    T0,
+    _check_listing,
+    generate_sequence,
+    open_target,
+    replay_sequence,
+)
 from contracts_py.audit.coverage import coverage_configs
 from contracts_py.audit.reproducer import failing_check, read_log, replay_log, shrink, write_reproducer
 from contracts_py.audit.runner import COVERAGE_OI_CAPS, CampaignConfig, run_campaign
 from novation.cli import app
 from protocol.actions import ACTION_TYPES, AdvanceTime, Deposit, PushPrice
 from protocol.constants import WAD
-from protocol.errors import ChainError
+from protocol.errors import ChainError, ProtocolRevert
 
 PLANT = "one_market_per_account"
 
@@ -128,6 +137,34 @@ def test_anvil_batch_across_a_gap_longer_than_the_node_history() -> None:
     assert violation is None, violation
     assert (stats.blocks, stats.actions) == (3, 4)
     assert not stats.reverts
+
+
+@pytest.mark.parametrize("planted_block", [1, 9, 30])
+def test_anvil_reports_the_first_chain_difference_with_later_batches_in_flight(
+    monkeypatch: pytest.MonkeyPatch, planted_block: int
+) -> None:
+    """On anvil the helper thread works on one batch while the previous one is checked and the
+    model draws on: a difference planted in the chain state read at model block
+    ``planted_block`` (the first, a middle and the last batch of the sequence) is the violation
+    reported, and the log is cut at the end of that block, whatever was drawn or sent after it."""
+    compare = campaign.state_differences
+
+    def planted(chain, model, addresses):  # type: ignore[no-untyped-def]
+        return ["planted difference"] if model.block == planted_block else compare(chain, model, addresses)
+
+    monkeypatch.setattr(campaign, "state_differences", planted)
+    with open_target("anvil", CampaignConfig().params()) as target:
+        log, stats, violation = generate_sequence(target, np.random.SeedSequence(1407), 700, 20)
+    assert violation is not None
+    assert (violation.check, violation.where, violation.detail) == ("chain == model", "chain", "planted difference")
+    assert violation.action_index == len(log) - 1
+    assert stats.blocks >= planted_block + 2  # the model went on beyond the block while it was in flight
+    with open_target("model", CampaignConfig().params()) as model_target:
+        model = model_target.fresh()
+        for action in log:
+            with contextlib.suppress(ProtocolRevert):
+                model.apply(action)
+    assert model.state.block == planted_block
 
 
 def test_coverage_profile_draws_every_coverage_kind_and_the_default_none() -> None:
