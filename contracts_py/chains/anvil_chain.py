@@ -428,11 +428,37 @@ class AnvilChain(Web3Chain):
             raise ChainError("anvil: send_blocks needs automine on (it mines the blocks itself)")
         senders = [self._sender(c.sender) for _, block_calls in blocks for c in block_calls]
         distinct = sorted(set(senders))
+        # automine off, the nonces and the latest block in one round trip (independent requests)
         answers = self._rpc_batch(
-            [("eth_getTransactionCount", [s, "pending"]) for s in distinct]
+            [("evm_setAutomine", [False])]
+            + [("eth_getTransactionCount", [s, "pending"]) for s in distinct]
             + [("eth_getBlockByNumber", ["latest", False])]
         )
-        nonces = {s: int(a["result"], 16) for s, a in zip(distinct, answers, strict=False)}
+        restored = threading.Event()  # automine is back on (the last receipts' round trip sets it)
+        try:
+            return self._send_blocks(blocks, trace, senders, distinct, answers, window, restored)
+        finally:
+            if not restored.is_set():
+                self._rpc("evm_setAutomine", True)
+
+    def _send_blocks(
+        self,
+        blocks: Sequence[tuple[int, Sequence[BatchCall]]],
+        trace: Sequence[bool] | None,
+        senders: list[str],
+        distinct: list[str],
+        answers: list[dict[str, Any]],
+        window: int,
+        restored: threading.Event,
+    ) -> list[TxResult]:
+        """:meth:`send_blocks` once automine is off: ``answers`` to its first round trip (automine
+        off, each of the ``distinct`` senders' nonce, the latest block); sets ``restored`` when
+        the last receipts' round trip turned automine back on."""
+        errors = [a["error"] for a in answers if "error" in a]
+        if errors:
+            raise ChainError(f"anvil: send_blocks could not start: {errors[0]}")
+        stamps = [ts for ts, _ in blocks]
+        nonces = {s: int(a["result"], 16) for s, a in zip(distinct, answers[1:], strict=False)}
         latest = answers[-1]["result"]
         first_block, latest_ts = int(latest["number"], 16) + 1, int(latest["timestamp"], 16)
         if stamps[0] <= latest_ts:
@@ -462,11 +488,15 @@ class AnvilChain(Web3Chain):
                         raise ChainError(f"anvil: {len(errors)} batch transactions were refused: {errors[0]}")
                     sent.append([str(a["result"]) for a in answers])
                     self._rpc("evm_mine", ts)
-                    if len(sent) == window or j == len(blocks) - 1:
+                    last = j == len(blocks) - 1
+                    if len(sent) == window or last:
                         lo = first_block + j + 1 - len(sent)
                         mined = self._rpc_batch(
                             [("eth_getBlockReceipts", [hex(b)]) for b in range(lo, j + 1 + first_block)]
+                            + ([("evm_setAutomine", [True])] if last else [])
                         )
+                        if last and "error" not in mined.pop():
+                            restored.set()
                         done.put([(h, a.get("result") or []) for h, a in zip(sent, mined, strict=True)])
                         sent = []
             except BaseException as exc:  # handed to the caller's thread
@@ -474,7 +504,6 @@ class AnvilChain(Web3Chain):
             finally:
                 self._client.close()  # this thread's connection
 
-        self._rpc("evm_setAutomine", False)
         worker = threading.Thread(target=node_side, name="anvil-send-blocks", daemon=True)
         worker.start()
         results: list[TxResult] = []
@@ -508,7 +537,6 @@ class AnvilChain(Web3Chain):
             worker.join()
             if not finished:
                 self._rpc("anvil_dropAllTransactions")
-            self._rpc("evm_setAutomine", True)
         failed = [k for k, r in enumerate(results) if not r.success and (trace is None or trace[k])]
         results = [
             r if r.success or trace is None or trace[k] else replace(r, reason=UNTRACED) for k, r in enumerate(results)

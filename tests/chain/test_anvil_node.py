@@ -175,6 +175,7 @@ def test_send_blocks_checks_its_input_and_the_blocks(chain: Chain, mocks: Mocks)
         chain.send_blocks([(now + 5, [call]), (now + 5, [call])])
     with pytest.raises(InvalidParameter, match="after the latest block"):
         chain.send_blocks([(now, [call])])
+    assert chain._rpc("anvil_getAutomine") is True  # turned off in the first round trip, back on
     with pytest.raises(InvalidParameter, match="window"):
         chain.send_blocks([(now + 1, [call])], window=0)
     block = chain.block_number()
@@ -182,6 +183,7 @@ def test_send_blocks_checks_its_input_and_the_blocks(chain: Chain, mocks: Mocks)
     with pytest.raises(ChainError, match=r"holds 1 transaction\(s\), not the 2"):  # 30M per block
         chain.send_blocks([(now + 1, [heavy, heavy]), (now + 2, [call])])
     assert int(chain._rpc("txpool_status")["pending"], 16) == 0  # the leftover was dropped
+    assert chain._rpc("anvil_getAutomine") is True
     after = chain.block_number()
     assert after > block
     assert chain.transact(mocks.usdc, "transfer", mocks.keeper, 1, sender=mocks.trader).block_number == after + 1
