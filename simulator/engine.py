@@ -113,7 +113,7 @@ from simulator.agents import (
     trader_orders,
 )
 from simulator.config import StudyConfig
-from simulator.loss_bearers import LossLedger, bearer_groups
+from simulator.loss_bearers import LossLedger, OpenPositions, bearer_groups
 from simulator.paths import price_to_wad
 from simulator.results import (
     BAD_DEBT_CAUSES,
@@ -150,9 +150,6 @@ _DEFERRABLE = frozenset(
 _SETUP_RETRIES = 8
 #: Rows the margin core proposes per deleveraging, ranked exactly by the model.
 _ADL_POOL = 16 * MAX_ADL_COUNTERPARTIES
-#: Due rows the margin core sizes in a block's first batch (:meth:`_PathRun._core_sizes`; each
-#: further batch of the block is twice as long): a crash's block serves about ten.
-_CORE_BATCH = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,6 +171,12 @@ class Book:
     refused_openings: int
     #: Groups of each account for who bears a socialized loss (:func:`~simulator.loss_bearers.bearer_groups`).
     groups: Mapping[str, tuple[str, ...]]
+    #: The open positions of ``accounts`` at set-up, for the charges pending at a path's end
+    #: (:meth:`~simulator.loss_bearers.LossLedger.close`); derived from the state.
+    held: OpenPositions = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "held", OpenPositions.of(self.setup_state.accounts, self.accounts))
 
     @property
     def lead(self) -> MarketParams:
@@ -523,11 +526,9 @@ class _PathRun:
         #: While the block's prices are the ones liquidation values at (every feed trusted, no
         #: option market), the margin core's liquidation size of due rows, evaluated a batch at a
         #: time: row -> (market, size or None when the account is solvent and the model sizes it);
-        #: the next batch's length (doubling within a block, from :data:`_CORE_BATCH`); the
-        #: block's margin-core view and prices, taken at its first batch (the rows it reads are
+        #: the block's margin-core view and prices, taken at its first batch (the rows it reads are
         #: only refreshed when the block ends, or at once with ADL, which drops their sizes).
         self.core_sizes: dict[int, tuple[int, int | None]] | None = None
-        self.core_batch = _CORE_BATCH
         self.core_view: tuple[MarginBook, dict[int, int]] | None = None
 
     def apply(self, action: Action) -> list[Event]:
@@ -753,7 +754,7 @@ class _PathRun:
         size = acct.positions[market_id].size
         price = self.house.state.feeds[self.feed_of[market_id]].price_wad
         try:
-            q, solvent = self._liquidation_size(address, market_id)
+            q, solvent = self._liquidation_size(address, market_id, gas)
             if q == 0:
                 return 0
             # a partial size means a solvent account; the exact health decides the rest only
@@ -810,18 +811,19 @@ class _PathRun:
             self.sales.append(address)
         return cost
 
-    def _liquidation_size(self, address: str, market_id: int) -> tuple[int, bool | None]:
+    def _liquidation_size(self, address: str, market_id: int, gas: int) -> tuple[int, bool | None]:
         """The model's :meth:`KeeperBlock.max_liquidation_size` of the account in ``market_id``,
         and whether it is solvent (None: not known without its exact health). From the margin
         core (:func:`~protocol.margin_core.liquidation_sizes`: exact for healthy and bankrupt
-        accounts) while its rows are current; the model sizes solvent accounts below maintenance
-        and everything else."""
+        accounts) while its rows are current, sized for as many due rows as ``gas`` (the block's
+        gas left) can still serve; the model sizes solvent accounts below maintenance and
+        everything else."""
         assert self.block is not None, "keepers act inside a block"
         row = self.rows.get(address)
         if self.core_sizes is None or row is None or address in self.stale:
             return self.block.max_liquidation_size(address, market_id), None
         if row not in self.core_sizes:
-            self._core_sizes()
+            self._core_sizes(max(1, gas // self.config.keepers.gas_per_liquidation))
         market, q = self.core_sizes.get(row, (-1, None))
         if market != market_id:
             return self.block.max_liquidation_size(address, market_id), None
@@ -829,21 +831,20 @@ class _PathRun:
             return self.block.max_liquidation_size(address, market_id), True
         return q, (False if q else None)  # a size from the core: the account is bankrupt
 
-    def _core_sizes(self) -> None:
-        """The margin core's liquidation sizes of the next due rows whose rows are current, at
-        their largest positions: a batch as long as the block's previous one, twice."""
+    def _core_sizes(self, batch: int) -> None:
+        """The margin core's liquidation sizes of the next ``batch`` due rows (at most) whose
+        rows are current, at their largest positions."""
         assert self.core_sizes is not None
         if self.core_view is None:
             self.core_view = self.view(), self.prices()
         view, prices = self.core_view
         accounts, state = self.book.accounts, self.house.state.accounts
         rows, markets = [], []
-        for r in itertools.islice(self.due, self.core_batch):
+        for r in itertools.islice(self.due, batch):
             address = accounts[r]
             if r not in self.core_sizes and address not in self.stale and state[address].positions:
                 rows.append(r)
                 markets.append(self._largest_position(address, prices))
-        self.core_batch *= 2
         sizes = liquidation_sizes(view, prices, np.array(rows, dtype=np.int64), markets)
         self.core_sizes.update(zip(rows, zip(markets, sizes, strict=True), strict=True))
 
@@ -914,7 +915,7 @@ class _PathRun:
             return
         exact = len(self.trusted()) == len(self.params.feeds) and not any(mp.is_option for mp in self.params.markets)
         self.core_sizes = {} if exact else None
-        self.core_batch, self.core_view = _CORE_BATCH, None
+        self.core_view = None
         with self.house.keeper_block() as self.block:
             self._keep_block()
         self.block = None
@@ -1125,7 +1126,7 @@ def simulate_path(
             series[collateral_series(cp.asset_id)][k] = p.tally.proceeds_by_asset.get(cp.asset_id, 0) / WAD
 
     t, st = p.tally, p.house.state
-    p.ledger.close(st, book.accounts)
+    p.ledger.close(st, book.held)
     metrics = {
         "bad_debt_wad": t.bad_debt,
         "insurance_fund_start_wad": start_fund,
