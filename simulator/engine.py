@@ -44,7 +44,6 @@ record the actions (``log``) so a run can be replayed on a fresh model or on a c
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -497,9 +496,11 @@ class _PathRun:
         self.ledger = LossLedger()
         self.liquidated: set[str] = set()
         self.adl = self.params.protocol.socialized_loss_method.deleverages
-        #: Accounts a keeper is after: ``(landing step, row)`` not yet landed, and rows due now in
-        #: landing order; ``chased`` marks both.
-        self.waiting: list[tuple[int, int]] = []
+        #: Accounts a keeper is after: rows not yet landed by landing step (arrays of distinct
+        #: rows, one per flagging) and their count, and rows due now in landing order (step,
+        #: then row); ``chased`` marks both.
+        self.waiting: dict[int, list[NDArray[np.int64]]] = {}
+        self.n_waiting = 0
         self.due: deque[int] = deque()
         self.chased = np.zeros(len(book.accounts), dtype=np.bool_)
         #: Accounts with a negative settlement balance whose collateral the liquidator buys.
@@ -569,8 +570,10 @@ class _PathRun:
             if kc.jitter_blocks:
                 delay += keeper_rng.poisson(kc.jitter_blocks, size=new.size)
             self.chased[new] = True
-            for r, d in zip(new.tolist(), delay.tolist(), strict=True):
-                heapq.heappush(self.waiting, (step + d, r))
+            landing = step + delay
+            for s in np.unique(landing).tolist():
+                self.waiting.setdefault(s, []).append(new[landing == s])
+            self.n_waiting += new.size
             self.waits.flagged(new, step, self._gaps(view, prices, new))
 
     def _gaps(self, view: MarginBook, prices: Mapping[int, int], rows: NDArray[np.int64]) -> list[int | None]:
@@ -816,14 +819,14 @@ class _PathRun:
         and whether it is solvent (None: not known without its exact health). From the margin
         core (:func:`~protocol.margin_core.liquidation_sizes`: exact for healthy and bankrupt
         accounts) while its rows are current, sized for as many due rows as ``gas`` (the block's
-        gas left) can still serve; the model sizes solvent accounts below maintenance and
-        everything else."""
+        gas left) can still serve and the one after (its size decides whether it waits for gas or
+        is dropped); the model sizes solvent accounts below maintenance and everything else."""
         assert self.block is not None, "keepers act inside a block"
         row = self.rows.get(address)
         if self.core_sizes is None or row is None or address in self.stale:
             return self.block.max_liquidation_size(address, market_id), None
         if row not in self.core_sizes:
-            self._core_sizes(max(1, gas // self.config.keepers.gas_per_liquidation))
+            self._core_sizes(gas // self.config.keepers.gas_per_liquidation + 1)
         market, q = self.core_sizes.get(row, (-1, None))
         if market != market_id:
             return self.block.max_liquidation_size(address, market_id), None
@@ -905,12 +908,12 @@ class _PathRun:
         deleveragings first landed first served, then collateral purchases; the rest waits for
         the next block (counted as deferred, by cause)."""
         self.step = step
-        landed: list[int] = []
-        while self.waiting and self.waiting[0][0] <= step:
-            landed.append(heapq.heappop(self.waiting)[1])
-        if landed:
-            self.waits.landed(np.array(landed, dtype=np.int64), step)
-            self.due.extend(landed)
+        steps = sorted(s for s in self.waiting if s <= step)
+        if steps:
+            landed = np.concatenate([np.sort(np.concatenate(self.waiting.pop(s))) for s in steps])
+            self.n_waiting -= landed.size
+            self.waits.landed(landed, step)
+            self.due.extend(landed.tolist())
         if not self.due and not self.sales:
             return
         exact = len(self.trusted()) == len(self.params.feeds) and not any(mp.is_option for mp in self.params.markets)
@@ -992,11 +995,11 @@ class _PathRun:
         (flagged but not yet served: waiting, due, or owing a collateral sale), its peak and the
         longest time it took to clear, liquidations in the block. Returns the backlog."""
         t = self.tally
-        t.keeper_waits += len(self.waiting)  # their latency is counted when they land
+        t.keeper_waits += self.n_waiting  # their latency is counted when they land
         if not kept:  # no traded price trusted: nothing was sent this block
             self.waits.charge_queue("untrusted")
             self._waited_sales(self.sales, "untrusted")
-        backlog = len(self.waiting) + len(self.due) + len(self.sales)
+        backlog = self.n_waiting + len(self.due) + len(self.sales)
         t.backlog_peak = max(t.backlog_peak, backlog)
         t.backlog_run_s = t.backlog_run_s + step_s if backlog else 0
         t.backlog_clear_s = max(t.backlog_clear_s, t.backlog_run_s)
