@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,7 @@ from simulator.loss_methods import COMPARISON_FIELDS, compare_methods, compariso
 from simulator.results import BEARER_GROUPS, METRICS, SERIES, PathResult, bearer_metric, study_metrics
 
 CONFIG = StudyConfig.from_dict({"run": {"name": "compare-test", "paths": 20, "steps": 2}})
-RUN = {"workers": 1, "progress": False}
+RUN: dict[str, Any] = {"workers": 1, "progress": False}
 
 
 def metrics_table(shortfalls: list[int], uncovered: list[int]) -> pd.DataFrame:
@@ -76,7 +77,7 @@ def method_task(config: StudyConfig, path_index: int) -> PathResult:
     else:
         metrics["uncovered_loss_wad"] = 2 * WAD
     series = {name: np.zeros(config.run.steps + 1) for name in SERIES}
-    return PathResult(path_index, int(seed.entropy), tuple(seed.spawn_key), metrics, series)
+    return PathResult(path_index, int(seed.entropy), tuple(seed.spawn_key), metrics, series)  # type: ignore[arg-type]
 
 
 def test_compare_methods_runs_every_method_and_writes_the_comparison(tmp_path: Path) -> None:
