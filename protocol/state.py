@@ -9,7 +9,7 @@ when first touched, so an action costs the same with ten accounts or a million).
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, KeysView, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 
 from protocol.orders import MODEL_DOMAIN, OrderDomain
@@ -103,6 +103,15 @@ class AccountsOverlay(MutableMapping[str, Account]):
         a reader that never mutates it (see :func:`read_account`)."""
         acct = self._local.get(address)
         return acct if acct is not None else self._base.get(address)
+
+    @property
+    def base(self) -> Mapping[str, Account]:
+        """The accounts this overlay reads through (it writes none of them before :meth:`merged`)."""
+        return self._base
+
+    def written(self) -> KeysView[str]:
+        """Addresses copied or created through this overlay; every other account is the base's."""
+        return self._local.keys()
 
     def __setitem__(self, address: str, acct: Account) -> None:
         self._local[address] = acct

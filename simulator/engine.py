@@ -44,7 +44,6 @@ record the actions (``log``) so a run can be replayed on a fresh model or on a c
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -113,7 +112,7 @@ from simulator.agents import (
     trader_orders,
 )
 from simulator.config import StudyConfig
-from simulator.loss_bearers import LossLedger, bearer_groups
+from simulator.loss_bearers import LossLedger, OpenPositions, bearer_groups
 from simulator.paths import price_to_wad
 from simulator.results import (
     BAD_DEBT_CAUSES,
@@ -150,9 +149,6 @@ _DEFERRABLE = frozenset(
 _SETUP_RETRIES = 8
 #: Rows the margin core proposes per deleveraging, ranked exactly by the model.
 _ADL_POOL = 16 * MAX_ADL_COUNTERPARTIES
-#: Due rows the margin core sizes in a block's first batch (:meth:`_PathRun._core_sizes`; each
-#: further batch of the block is twice as long): a crash's block serves about ten.
-_CORE_BATCH = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,6 +170,12 @@ class Book:
     refused_openings: int
     #: Groups of each account for who bears a socialized loss (:func:`~simulator.loss_bearers.bearer_groups`).
     groups: Mapping[str, tuple[str, ...]]
+    #: The open positions of ``accounts`` at set-up, for the charges pending at a path's end
+    #: (:meth:`~simulator.loss_bearers.LossLedger.close`); derived from the state.
+    held: OpenPositions = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "held", OpenPositions.of(self.setup_state.accounts, self.accounts))
 
     @property
     def lead(self) -> MarketParams:
@@ -494,9 +496,11 @@ class _PathRun:
         self.ledger = LossLedger()
         self.liquidated: set[str] = set()
         self.adl = self.params.protocol.socialized_loss_method.deleverages
-        #: Accounts a keeper is after: ``(landing step, row)`` not yet landed, and rows due now in
-        #: landing order; ``chased`` marks both.
-        self.waiting: list[tuple[int, int]] = []
+        #: Accounts a keeper is after: rows not yet landed by landing step (arrays of distinct
+        #: rows, one per flagging) and their count, and rows due now in landing order (step,
+        #: then row); ``chased`` marks both.
+        self.waiting: dict[int, list[NDArray[np.int64]]] = {}
+        self.n_waiting = 0
         self.due: deque[int] = deque()
         self.chased = np.zeros(len(book.accounts), dtype=np.bool_)
         #: Accounts with a negative settlement balance whose collateral the liquidator buys.
@@ -523,11 +527,9 @@ class _PathRun:
         #: While the block's prices are the ones liquidation values at (every feed trusted, no
         #: option market), the margin core's liquidation size of due rows, evaluated a batch at a
         #: time: row -> (market, size or None when the account is solvent and the model sizes it);
-        #: the next batch's length (doubling within a block, from :data:`_CORE_BATCH`); the
-        #: block's margin-core view and prices, taken at its first batch (the rows it reads are
+        #: the block's margin-core view and prices, taken at its first batch (the rows it reads are
         #: only refreshed when the block ends, or at once with ADL, which drops their sizes).
         self.core_sizes: dict[int, tuple[int, int | None]] | None = None
-        self.core_batch = _CORE_BATCH
         self.core_view: tuple[MarginBook, dict[int, int]] | None = None
 
     def apply(self, action: Action) -> list[Event]:
@@ -568,8 +570,10 @@ class _PathRun:
             if kc.jitter_blocks:
                 delay += keeper_rng.poisson(kc.jitter_blocks, size=new.size)
             self.chased[new] = True
-            for r, d in zip(new.tolist(), delay.tolist(), strict=True):
-                heapq.heappush(self.waiting, (step + d, r))
+            landing = step + delay
+            for s in np.unique(landing).tolist():
+                self.waiting.setdefault(s, []).append(new[landing == s])
+            self.n_waiting += new.size
             self.waits.flagged(new, step, self._gaps(view, prices, new))
 
     def _gaps(self, view: MarginBook, prices: Mapping[int, int], rows: NDArray[np.int64]) -> list[int | None]:
@@ -753,7 +757,7 @@ class _PathRun:
         size = acct.positions[market_id].size
         price = self.house.state.feeds[self.feed_of[market_id]].price_wad
         try:
-            q, solvent = self._liquidation_size(address, market_id)
+            q, solvent = self._liquidation_size(address, market_id, gas)
             if q == 0:
                 return 0
             # a partial size means a solvent account; the exact health decides the rest only
@@ -810,18 +814,19 @@ class _PathRun:
             self.sales.append(address)
         return cost
 
-    def _liquidation_size(self, address: str, market_id: int) -> tuple[int, bool | None]:
+    def _liquidation_size(self, address: str, market_id: int, gas: int) -> tuple[int, bool | None]:
         """The model's :meth:`KeeperBlock.max_liquidation_size` of the account in ``market_id``,
         and whether it is solvent (None: not known without its exact health). From the margin
         core (:func:`~protocol.margin_core.liquidation_sizes`: exact for healthy and bankrupt
-        accounts) while its rows are current; the model sizes solvent accounts below maintenance
-        and everything else."""
+        accounts) while its rows are current, sized for as many due rows as ``gas`` (the block's
+        gas left) can still serve and the one after (its size decides whether it waits for gas or
+        is dropped); the model sizes solvent accounts below maintenance and everything else."""
         assert self.block is not None, "keepers act inside a block"
         row = self.rows.get(address)
         if self.core_sizes is None or row is None or address in self.stale:
             return self.block.max_liquidation_size(address, market_id), None
         if row not in self.core_sizes:
-            self._core_sizes()
+            self._core_sizes(gas // self.config.keepers.gas_per_liquidation + 1)
         market, q = self.core_sizes.get(row, (-1, None))
         if market != market_id:
             return self.block.max_liquidation_size(address, market_id), None
@@ -829,21 +834,20 @@ class _PathRun:
             return self.block.max_liquidation_size(address, market_id), True
         return q, (False if q else None)  # a size from the core: the account is bankrupt
 
-    def _core_sizes(self) -> None:
-        """The margin core's liquidation sizes of the next due rows whose rows are current, at
-        their largest positions: a batch as long as the block's previous one, twice."""
+    def _core_sizes(self, batch: int) -> None:
+        """The margin core's liquidation sizes of the next ``batch`` due rows (at most) whose
+        rows are current, at their largest positions."""
         assert self.core_sizes is not None
         if self.core_view is None:
             self.core_view = self.view(), self.prices()
         view, prices = self.core_view
         accounts, state = self.book.accounts, self.house.state.accounts
         rows, markets = [], []
-        for r in itertools.islice(self.due, self.core_batch):
+        for r in itertools.islice(self.due, batch):
             address = accounts[r]
             if r not in self.core_sizes and address not in self.stale and state[address].positions:
                 rows.append(r)
                 markets.append(self._largest_position(address, prices))
-        self.core_batch *= 2
         sizes = liquidation_sizes(view, prices, np.array(rows, dtype=np.int64), markets)
         self.core_sizes.update(zip(rows, zip(markets, sizes, strict=True), strict=True))
 
@@ -904,17 +908,17 @@ class _PathRun:
         deleveragings first landed first served, then collateral purchases; the rest waits for
         the next block (counted as deferred, by cause)."""
         self.step = step
-        landed: list[int] = []
-        while self.waiting and self.waiting[0][0] <= step:
-            landed.append(heapq.heappop(self.waiting)[1])
-        if landed:
-            self.waits.landed(np.array(landed, dtype=np.int64), step)
-            self.due.extend(landed)
+        steps = sorted(s for s in self.waiting if s <= step)
+        if steps:
+            landed = np.concatenate([np.sort(np.concatenate(self.waiting.pop(s))) for s in steps])
+            self.n_waiting -= landed.size
+            self.waits.landed(landed, step)
+            self.due.extend(landed.tolist())
         if not self.due and not self.sales:
             return
         exact = len(self.trusted()) == len(self.params.feeds) and not any(mp.is_option for mp in self.params.markets)
         self.core_sizes = {} if exact else None
-        self.core_batch, self.core_view = _CORE_BATCH, None
+        self.core_view = None
         with self.house.keeper_block() as self.block:
             self._keep_block()
         self.block = None
@@ -991,11 +995,11 @@ class _PathRun:
         (flagged but not yet served: waiting, due, or owing a collateral sale), its peak and the
         longest time it took to clear, liquidations in the block. Returns the backlog."""
         t = self.tally
-        t.keeper_waits += len(self.waiting)  # their latency is counted when they land
+        t.keeper_waits += self.n_waiting  # their latency is counted when they land
         if not kept:  # no traded price trusted: nothing was sent this block
             self.waits.charge_queue("untrusted")
             self._waited_sales(self.sales, "untrusted")
-        backlog = len(self.waiting) + len(self.due) + len(self.sales)
+        backlog = self.n_waiting + len(self.due) + len(self.sales)
         t.backlog_peak = max(t.backlog_peak, backlog)
         t.backlog_run_s = t.backlog_run_s + step_s if backlog else 0
         t.backlog_clear_s = max(t.backlog_clear_s, t.backlog_run_s)
@@ -1125,7 +1129,7 @@ def simulate_path(
             series[collateral_series(cp.asset_id)][k] = p.tally.proceeds_by_asset.get(cp.asset_id, 0) / WAD
 
     t, st = p.tally, p.house.state
-    p.ledger.close(st, book.accounts)
+    p.ledger.close(st, book.held)
     metrics = {
         "bad_debt_wad": t.bad_debt,
         "insurance_fund_start_wad": start_fund,

@@ -11,15 +11,20 @@ in USD WAD, exactly; :func:`bearer_groups` puts each account of a book into the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
+
+from protocol.constants import WAD
 from protocol.events import Deleveraged, Event, GainsCharged, LossCharged, ProfitHaircut
 from protocol.margin import collateral_value, notional, pending_loss, side_loss_index
 from protocol.params import Params
-from protocol.state import ProtocolState, read_account
+from protocol.state import Account, AccountsOverlay, ProtocolState, read_account
 from simulator.results import BEARER_GROUPS
 
-__all__ = ["LossLedger", "bearer_groups"]
+__all__ = ["LossLedger", "OpenPositions", "bearer_groups"]
 
 
 def bearer_groups(
@@ -85,14 +90,29 @@ class LossLedger:
                 self._add(e.counterparty, abs(e.notional_wad - notional(e.size_wad, mark(e.market_id))))
                 self.deleveraged.add(e.counterparty)
 
-    def close(self, state: ProtocolState, accounts: Iterable[str]) -> None:
-        """Add the charges still pending on the open positions of ``accounts`` at the end (none
-        while every market's loss indices are zero: a snapshot never exceeds its index)."""
+    def close(self, state: ProtocolState, held: OpenPositions) -> None:
+        """Add the charges still pending on the open positions of ``held.addresses`` at the end
+        (none while every market's loss indices are zero: a snapshot never exceeds its index).
+
+        When ``state``'s accounts are an overlay over ``held.source`` (a path's state over its
+        book's), the accounts the path never wrote are charged a group of ``held`` at a time;
+        the others are read one by one."""
         if not any(ms.loss_index_long or ms.loss_index_short for ms in state.markets.values()):
             return
         markets = state.markets
-        for a in accounts:
-            acct = read_account(state.accounts, a)
+        accounts = state.accounts
+        written: Collection[str] | None = None
+        if isinstance(accounts, AccountsOverlay) and accounts.base is held.source:
+            written = accounts.written()
+            for (m, long, snapshot), (owners, sizes) in held.groups.items():
+                ms = markets[m]
+                delta = (ms.loss_index_long if long else ms.loss_index_short) - snapshot
+                if delta:
+                    for a, charge in zip(owners, _pending_losses(sizes, delta), strict=True):
+                        if a not in written:
+                            self._add(a, -charge)
+        for a in held.addresses if written is None else [a for a in held.addresses if a in written]:
+            acct = read_account(accounts, a)
             for m, pos in (acct.positions if acct is not None else {}).items():
                 ms = markets[m]
                 if side_loss_index(ms, pos.size) != pos.loss_snapshot:  # else nothing is pending
@@ -105,3 +125,40 @@ class LossLedger:
             for g in groups.get(account, ()):
                 out[g] += amount
         return out
+
+
+def _pending_losses(sizes: NDArray[np.object_], delta: int) -> list[int]:
+    """:func:`~protocol.margin.pending_loss` (USD WAD, <= 0) of positions of absolute sizes
+    ``sizes`` (base units WAD, Python ints) whose side's loss index is ``delta`` (> 0) past their
+    snapshot, at once: ``-ceil(size * delta / WAD)``, that is ``floor(size * -delta / WAD)``."""
+    losses: list[int] = (sizes * -delta // WAD).tolist()
+    return losses
+
+
+@dataclass(frozen=True, eq=False)
+class OpenPositions:
+    """The open positions of some accounts of one state, grouped by market, side and
+    socialized-loss snapshot: what :meth:`LossLedger.close` charges a group at a time for the
+    accounts a path never wrote."""
+
+    #: The accounts dict read; must not change afterwards (a book's set-up state).
+    source: Mapping[str, Account]
+    #: The accounts covered, in the order given.
+    addresses: tuple[str, ...]
+    #: (market id, long side, loss snapshot) -> the holders and their absolute sizes (base
+    #: units WAD, Python ints in an object array).
+    groups: Mapping[tuple[int, bool, int], tuple[tuple[str, ...], NDArray[np.object_]]]
+
+    @classmethod
+    def of(cls, source: Mapping[str, Account], addresses: Iterable[str]) -> OpenPositions:
+        """The open positions of ``addresses`` (absent ones hold none) in ``source``."""
+        addresses = tuple(addresses)
+        holders: dict[tuple[int, bool, int], tuple[list[str], list[int]]] = {}
+        for a in addresses:
+            acct = read_account(source, a)
+            for m, pos in (acct.positions if acct is not None else {}).items():
+                owners, sizes = holders.setdefault((m, pos.size > 0, pos.loss_snapshot), ([], []))
+                owners.append(a)
+                sizes.append(abs(pos.size))
+        groups = {key: (tuple(owners), np.array(sizes, dtype=object)) for key, (owners, sizes) in holders.items()}
+        return cls(source, addresses, groups)

@@ -199,7 +199,7 @@ def test_core_sizes_equal_model_sizes(case: str, monkeypatch: pytest.MonkeyPatch
     core_log: list[object] = []
     core = simulate_path(config, 0, book=book, log=core_log)  # type: ignore[arg-type]
 
-    def model_size(run: engine._PathRun, address: str, market_id: int) -> tuple[int, bool | None]:
+    def model_size(run: engine._PathRun, address: str, market_id: int, gas: int) -> tuple[int, bool | None]:
         assert run.block is not None
         return run.block.max_liquidation_size(address, market_id), None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,12 +19,12 @@ from protocol.params import SocializedLossMethod
 from protocol.state import MarketState, Position, ProtocolState, Roles
 from simulator.config import StudyConfig
 from simulator.engine import KEEPER, MARKET_MAKER, build_book
-from simulator.loss_bearers import LossLedger
+from simulator.loss_bearers import LossLedger, OpenPositions
 from simulator.loss_methods import COMPARISON_FIELDS, compare_methods, comparison_row, write_comparison
 from simulator.results import BEARER_GROUPS, METRICS, SERIES, PathResult, bearer_metric, study_metrics
 
 CONFIG = StudyConfig.from_dict({"run": {"name": "compare-test", "paths": 20, "steps": 2}})
-RUN = {"workers": 1, "progress": False}
+RUN: dict[str, Any] = {"workers": 1, "progress": False}
 
 
 def metrics_table(shortfalls: list[int], uncovered: list[int]) -> pd.DataFrame:
@@ -76,7 +77,7 @@ def method_task(config: StudyConfig, path_index: int) -> PathResult:
     else:
         metrics["uncovered_loss_wad"] = 2 * WAD
     series = {name: np.zeros(config.run.steps + 1) for name in SERIES}
-    return PathResult(path_index, int(seed.entropy), tuple(seed.spawn_key), metrics, series)
+    return PathResult(path_index, int(seed.entropy), tuple(seed.spawn_key), metrics, series)  # type: ignore[arg-type]
 
 
 def test_compare_methods_runs_every_method_and_writes_the_comparison(tmp_path: Path) -> None:
@@ -118,7 +119,8 @@ def test_ledger_adds_charges_give_ups_haircuts_and_pending_losses() -> None:
     state = ProtocolState(Roles("0xg"))
     state.account("0xa").positions[0] = Position(size=-2 * WAD, open_notional=-WAD, loss_snapshot=WAD)
     state.markets[0] = MarketState(loss_index_short=3 * WAD)
-    ledger.close(state, ["0xa", "0xc", "0xnobody"])  # pending: ceil(2 * (3 - 1)) = 4 USD
+    # pending: ceil(2 * (3 - 1)) = 4 USD
+    ledger.close(state, OpenPositions.of(state.accounts, ["0xa", "0xc", "0xnobody"]))
     assert ledger.borne == {"0xa": 12 + 4 * WAD, "0xc": 200 * WAD}
     assert ledger.deleveraged == {"0xc"}
     groups = {"0xa": ("small", "long"), "0xc": ("market_maker",)}
@@ -127,6 +129,28 @@ def test_ledger_adds_charges_give_ups_haircuts_and_pending_losses() -> None:
         "long": 12 + 4 * WAD,
         "market_maker": 200 * WAD,
     }
+
+
+def test_ledger_charges_unwritten_accounts_by_group_as_one_by_one() -> None:
+    """A path's state over its book's: the accounts it never wrote are charged a group at a time,
+    exactly what reading every account one by one charges (ceil per account)."""
+    book = ProtocolState(Roles("0xg"))
+    sizes = [3, -7, WAD, -(10**21 + 1), 2 * WAD, -5, 0]
+    addresses = [f"0x{i}" for i in range(len(sizes))]
+    for a, size in zip(addresses, sizes, strict=True):
+        if size:
+            book.account(a).positions[0] = Position(size=size, open_notional=size, loss_snapshot=WAD // 3)
+    book.markets[0] = MarketState()
+    path = book.fork()
+    path.account("0x1").positions[0].loss_snapshot = 2 * WAD  # written: settled further
+    path.account("0x7").balance = 1  # created by the path, holds nothing
+    path.markets[0] = MarketState(loss_index_long=WAD // 3 + 10**17 + 1, loss_index_short=2 * WAD + 10**9 + 7)
+    grouped, one_by_one = LossLedger(), LossLedger()
+    grouped.close(path, OpenPositions.of(book.accounts, [*addresses, "0x7"]))
+    one_by_one.close(path, OpenPositions.of(path.accounts, [*addresses, "0x7"]))  # not its base: one by one
+    assert grouped.borne == one_by_one.borne
+    assert one_by_one.borne["0x0"] == (3 * (10**17 + 1) + WAD - 1) // WAD  # borne: ceil of the charge
+    assert one_by_one.borne["0x1"] == (7 * (10**9 + 7) + WAD - 1) // WAD
 
 
 def test_book_groups_split_the_traders_at_the_median() -> None:
