@@ -11,8 +11,8 @@ gives, or raises the same :class:`~protocol.errors.ProtocolRevert` leaving the s
   handler (all its checks precede its writes; a refused deposit takes back the account it
   created), a lean fill (below) checking everything before it writes, other fills under a
   :class:`~protocol.journal.Journal` (undone on a revert); any other action goes to
-  :meth:`ClearingHouse.apply`, and the markets and collaterals the lean fill reads by id follow
-  the parameters it leaves (a governance change between set-up actions);
+  :meth:`ClearingHouse.apply`, and the lean fill reads the parameters that action leaves (a
+  governance change between set-up actions);
 * **trusted set-up entry** — ``signatures_verified=True`` declares that the caller signed every
   order it passes itself (with an :class:`~protocol.orders.OrderSigner` holding the accounts'
   keys, as :func:`simulator.engine.build_book` does): signatures are then not recovered, and the
@@ -62,7 +62,7 @@ _ZERO_FEE = 0
 
 
 def _perpetual_free_collateral(
-    acct: Account, params: _Tables, markets: Mapping[int, MarketState], prices: Mapping[int, int]
+    acct: Account, tables: _Tables, markets: Mapping[int, MarketState], prices: Mapping[int, int]
 ) -> int:
     """Equity above initial margin (USD WAD, negative when below) of an account holding only
     perpetual positions whose pending funding and loss are settled:
@@ -71,10 +71,10 @@ def _perpetual_free_collateral(
     free = acct.balance
     for asset_id, amount in acct.collateral.items():
         if amount:
-            cp = params.collaterals[asset_id]
+            cp = tables.collaterals[asset_id]
             free += collateral_value(cp, amount, prices[cp.feed_id])
     for market_id, pos in acct.positions.items():
-        mp = params.markets[market_id]
+        mp = tables.markets[market_id]
         price = prices[mp.feed_id]
         free += pos.size * price // WAD - pos.open_notional  # FLOOR, as unrealized_pnl
         free -= mul_div(notional(pos.size, price), initial_fraction(mp, markets[market_id], price), WAD, Rounding.UP)
@@ -162,7 +162,7 @@ class BookSetup:
         """Every feed's price when ``action`` is a fresh account's opening without fees in a
         perpetual book whose feeds are all trusted and whose market maker has nothing to settle
         (every market it holds accrued to now, its snapshots current): the model's settlement
-        and accrual are then no-ops. None otherwise (nothing read beyond the state)."""
+        and accrual are then no-ops. None otherwise."""
         state = self._house.state
         if not (self._tables.perpetual and action.maker_fee_wad == action.taker_fee_wad == _ZERO_FEE):
             return None
