@@ -50,7 +50,7 @@ from protocol.margin import collateral_value, initial_fraction, notional, side_l
 from protocol.oracle_adapter import is_trusted
 from protocol.orders import signed_digest
 from protocol.params import Params
-from protocol.state import Account, MarketState
+from protocol.state import Account, MarketState, ProtocolState
 from protocol.units import Rounding, mul_div, to_wad
 
 if TYPE_CHECKING:
@@ -90,6 +90,8 @@ class _Tables:
         self.collaterals = {cp.asset_id: cp for cp in params.collaterals}
         #: Only perpetual markets: a fill's lean path applies.
         self.perpetual = not any(mp.is_option for mp in params.markets)
+        #: WAD per settlement-token unit (:func:`protocol.units.to_wad` of one unit).
+        self.settlement_wad = to_wad(1, params.protocol.settlement_decimals)
 
 
 class BookSetup:
@@ -117,7 +119,7 @@ class BookSetup:
         The settlement token while not paused has nothing to refuse: its credit is written here."""
         state = self._house.state
         if action.asset_id == SETTLEMENT_ASSET_ID and not state.paused:
-            amount_wad = to_wad(action.amount, self._house.params.protocol.settlement_decimals)
+            amount_wad = action.amount * self._tables_of(self._house.params).settlement_wad
             state.vault_tokens[SETTLEMENT_ASSET_ID] = state.vault_tokens.get(SETTLEMENT_ASSET_ID, 0) + action.amount
             state.account(action.account).balance += amount_wad
             return [Deposited(action.account, SETTLEMENT_ASSET_ID, action.amount, amount_wad)]
@@ -131,6 +133,12 @@ class BookSetup:
             raise
         return ctx.events
 
+    def _tables_of(self, params: Params) -> _Tables:
+        """The tables of ``params`` (built anew after an action changed the parameters)."""
+        if self._tables.params is not params:
+            self._tables = _Tables(params)
+        return self._tables
+
     def _trust(self, signed: SignedOrder, sep: bytes) -> None:
         """Record ``signed``'s account as its signer (the trusted entry), keeping its digest."""
         signed.memo[sep] = (signed_digest(signed, self._house.state.order_domain), signed.order.account)
@@ -142,9 +150,7 @@ class BookSetup:
         maker_digest = signed_digest(action.maker_order, domain)
         taker_digest = signed_digest(action.taker_order, domain)
         if self._verified:
-            if self._tables.params is not params:
-                self._tables = _Tables(params)
-            events = self._lean_fill(action, maker_digest, taker_digest)
+            events = self._lean_fill(state, self._tables_of(params), action, maker_digest, taker_digest)
             if events is not None:
                 return events
             self._trust(action.maker_order, domain.separator)
@@ -158,13 +164,15 @@ class BookSetup:
             raise
         return ctx.events
 
-    def _lean_prices(self, action: Fill, maker: Account | None, taker: Account | None) -> dict[int, int] | None:
+    @staticmethod
+    def _lean_prices(
+        state: ProtocolState, tables: _Tables, action: Fill, maker: Account | None, taker: Account | None
+    ) -> dict[int, int] | None:
         """Every feed's price when ``action`` is a fresh account's opening without fees in a
         perpetual book whose feeds are all trusted and whose market maker has nothing to settle
         (every market it holds accrued to now, its snapshots current): the model's settlement
         and accrual are then no-ops. None otherwise."""
-        state = self._house.state
-        if not (self._tables.perpetual and action.maker_fee_wad == action.taker_fee_wad == _ZERO_FEE):
+        if not (tables.perpetual and action.maker_fee_wad == action.taker_fee_wad == _ZERO_FEE):
             return None
         if taker is not None and taker.positions:
             return None
@@ -181,7 +189,7 @@ class BookSetup:
                 return None
         feeds = state.feeds
         prices = {}
-        for fp in self._tables.params.feeds:
+        for fp in tables.params.feeds:
             feed = feeds[fp.feed_id]
             if not is_trusted(feed, fp, now):
                 return None
@@ -204,18 +212,19 @@ class BookSetup:
         require(filled <= abs(order.size_wad), "clearing: order overfilled")
         return filled
 
-    def _lean_fill(self, action: Fill, maker_digest: bytes, taker_digest: bytes) -> list[Event] | None:
+    def _lean_fill(
+        self, state: ProtocolState, tables: _Tables, action: Fill, maker_digest: bytes, taker_digest: bytes
+    ) -> list[Event] | None:
         """:func:`protocol.clearing.fill` of a fresh account's fee-less opening (see
         :meth:`_lean_prices`; None at once for any other fill), checks first: a refusal before
         the trades writes nothing. When both accounts meet initial margin after the trades, the
         fill is done (a maker reducing its position passes the solvency rule then too);
         otherwise the few values the trades wrote are put back and None says the model's
         handler must decide (a refusal, or a reducing maker judged by its margin ratio)."""
-        state, tables = self._house.state, self._tables
         maker_address, taker_address = action.maker, action.taker
         accounts = state.accounts
         maker, taker = accounts.get(maker_address), accounts.get(taker_address)
-        prices = self._lean_prices(action, maker, taker)
+        prices = self._lean_prices(state, tables, action, maker, taker)
         if prices is None:
             return None
         require(action.sender in state.roles.matchers, "clearing: caller is not a matcher")
