@@ -6,10 +6,13 @@ Setting up a simulated book is a long run of :class:`~protocol.actions.Deposit` 
 the events and the state :meth:`ClearingHouse.apply <protocol.clearing_house.ClearingHouse.apply>`
 gives, or raises the same :class:`~protocol.errors.ProtocolRevert` leaving the state unchanged:
 
-* every action runs on the live state instead of on a fork: a deposit with the vault's own
+* every action runs on the live state instead of on a fork: a deposit of the settlement token
+  while not paused (nothing to refuse) credited directly, any other deposit with the vault's own
   handler (all its checks precede its writes; a refused deposit takes back the account it
   created), a lean fill (below) checking everything before it writes, other fills under a
-  :class:`~protocol.journal.Journal` (undone on a revert);
+  :class:`~protocol.journal.Journal` (undone on a revert); any other action goes to
+  :meth:`ClearingHouse.apply`, and the lean fill reads the parameters that action leaves (a
+  governance change between set-up actions);
 * **trusted set-up entry** — ``signatures_verified=True`` declares that the caller signed every
   order it passes itself (with an :class:`~protocol.orders.OrderSigner` holding the accounts'
   keys, as :func:`simulator.engine.build_book` does): signatures are then not recovered, and the
@@ -19,11 +22,12 @@ gives, or raises the same :class:`~protocol.errors.ProtocolRevert` leaving the s
 * a fill opening a position for an account that holds none, with no fee, in a book of
   perpetuals whose feeds are all trusted and whose maker has nothing to settle (a fresh book's
   openings), takes a lean path: the model's checks in the model's order, then both trades
-  (:func:`protocol.clearing.traded_position`) with both accounts' margin summed directly over
-  their perpetual positions and collateral (:func:`_perpetual_health`, the formula of
-  :func:`protocol.margin.account_health` for such accounts); when either then falls short of
-  initial margin, the few values the trades wrote are put back and the model's handler decides
-  (under a journal). Any other action runs the model's handler.
+  (:func:`protocol.clearing.traded_position`) with both accounts' free collateral summed
+  directly over their perpetual positions and collateral (:func:`_perpetual_free_collateral`,
+  the formula of :func:`protocol.margin.account_health` for such accounts, initial requirement
+  only: the fill needs nothing else); when either then falls short of initial margin, the few
+  values the trades wrote are put back and the model's handler decides (under a journal). Any
+  other fill runs the model's handler.
 
 ``tests/differential/test_book_setup_vs_model.py`` builds books both ways and compares every
 event and the final state.
@@ -37,17 +41,17 @@ from typing import TYPE_CHECKING
 from protocol import vault
 from protocol.actions import Action, Deposit, Fill, SignedOrder
 from protocol.clearing import CANCELLED, fill, record_trade, traded_position
-from protocol.constants import WAD
+from protocol.constants import SETTLEMENT_ASSET_ID, WAD
 from protocol.context import Context, require
 from protocol.errors import InvalidParameter, ProtocolRevert
-from protocol.events import Event, FillSettled, OrderFilled, PositionChanged
+from protocol.events import Deposited, Event, FillSettled, OrderFilled, PositionChanged
 from protocol.journal import Journal
-from protocol.margin import Health, collateral_value, position_requirements, side_loss_index
+from protocol.margin import collateral_value, initial_fraction, notional, side_loss_index
 from protocol.oracle_adapter import is_trusted
 from protocol.orders import signed_digest
 from protocol.params import Params
-from protocol.state import Account, MarketState
-from protocol.units import Rounding, mul_div
+from protocol.state import Account, MarketState, ProtocolState
+from protocol.units import Rounding, mul_div, to_wad
 
 if TYPE_CHECKING:
     from protocol.clearing_house import ClearingHouse
@@ -57,25 +61,37 @@ __all__ = ["BookSetup"]
 _ZERO_FEE = 0
 
 
-def _perpetual_health(
-    acct: Account, params: Params, markets: Mapping[int, MarketState], prices: Mapping[int, int]
-) -> Health:
-    """:func:`protocol.margin.account_health` of an account holding only perpetual positions
-    whose pending funding and loss are settled (the same roundings, term by term)."""
-    equity = acct.balance
+def _perpetual_free_collateral(
+    acct: Account, tables: _Tables, markets: Mapping[int, MarketState], prices: Mapping[int, int]
+) -> int:
+    """Equity above initial margin (USD WAD, negative when below) of an account holding only
+    perpetual positions whose pending funding and loss are settled:
+    :func:`protocol.margin.account_health`'s ``free_collateral``, with the same roundings term by
+    term (``prices``: feed_id -> price_wad of every feed the account depends on)."""
+    free = acct.balance
     for asset_id, amount in acct.collateral.items():
         if amount:
-            cp = params.collateral(asset_id)
-            equity += collateral_value(cp, amount, prices[cp.feed_id])
-    initial = maintenance = 0
+            cp = tables.collaterals[asset_id]
+            free += collateral_value(cp, amount, prices[cp.feed_id])
     for market_id, pos in acct.positions.items():
-        mp = params.market(market_id)
+        mp = tables.markets[market_id]
         price = prices[mp.feed_id]
-        equity += pos.size * price // WAD - pos.open_notional  # FLOOR, as unrealized_pnl
-        im, mm = position_requirements(mp, markets[market_id], pos.size, price)
-        initial += im
-        maintenance += mm
-    return Health(equity=equity, initial=initial, maintenance=maintenance)
+        free += pos.size * price // WAD - pos.open_notional  # FLOOR, as unrealized_pnl
+        free -= mul_div(notional(pos.size, price), initial_fraction(mp, markets[market_id], price), WAD, Rounding.UP)
+    return free
+
+
+class _Tables:
+    """One :class:`~protocol.params.Params`' markets and collaterals by id."""
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+        self.markets = {mp.market_id: mp for mp in params.markets}
+        self.collaterals = {cp.asset_id: cp for cp in params.collaterals}
+        #: Only perpetual markets: a fill's lean path applies.
+        self.perpetual = not any(mp.is_option for mp in params.markets)
+        #: WAD per settlement-token unit (:func:`protocol.units.to_wad` of one unit).
+        self.settlement_wad = to_wad(1, params.protocol.settlement_decimals)
 
 
 class BookSetup:
@@ -86,8 +102,7 @@ class BookSetup:
             raise InvalidParameter(f"signatures_verified must be a bool, got {signatures_verified!r}")
         self._house = house
         self._verified = signatures_verified
-        params = house.params
-        self._lean_book = not any(mp.is_option for mp in params.markets)
+        self._tables = _Tables(house.params)
 
     def apply(self, action: Action) -> list[Event]:
         """Apply ``action`` as :meth:`ClearingHouse.apply` does (set-up actions in place)."""
@@ -100,8 +115,14 @@ class BookSetup:
 
     def _deposit(self, action: Deposit) -> list[Event]:
         """:func:`protocol.vault.deposit` on the live state: every check it makes comes before its
-        writes, but the creation of a new account, which a refusal takes back (if it came to it)."""
+        writes, but the creation of a new account, which a refusal takes back (if it came to it).
+        The settlement token while not paused has nothing to refuse: its credit is written here."""
         state = self._house.state
+        if action.asset_id == SETTLEMENT_ASSET_ID and not state.paused:
+            amount_wad = action.amount * self._tables_of(self._house.params).settlement_wad
+            state.vault_tokens[SETTLEMENT_ASSET_ID] = state.vault_tokens.get(SETTLEMENT_ASSET_ID, 0) + action.amount
+            state.account(action.account).balance += amount_wad
+            return [Deposited(action.account, SETTLEMENT_ASSET_ID, action.amount, amount_wad)]
         created = action.account not in state.accounts
         ctx = Context(state, self._house.params)
         try:
@@ -111,6 +132,12 @@ class BookSetup:
                 state.accounts.pop(action.account, None)
             raise
         return ctx.events
+
+    def _tables_of(self, params: Params) -> _Tables:
+        """The tables of ``params`` (built anew after an action changed the parameters)."""
+        if self._tables.params is not params:
+            self._tables = _Tables(params)
+        return self._tables
 
     def _trust(self, signed: SignedOrder, sep: bytes) -> None:
         """Record ``signed``'s account as its signer (the trusted entry), keeping its digest."""
@@ -122,11 +149,10 @@ class BookSetup:
         domain = state.order_domain
         maker_digest = signed_digest(action.maker_order, domain)
         taker_digest = signed_digest(action.taker_order, domain)
-        if self._lean(action):
-            events = self._lean_fill(action, maker_digest, taker_digest)
+        if self._verified:
+            events = self._lean_fill(state, self._tables_of(params), action, maker_digest, taker_digest)
             if events is not None:
                 return events
-        if self._verified:
             self._trust(action.maker_order, domain.separator)
             self._trust(action.taker_order, domain.separator)
         journal = Journal(state, (action.maker, action.taker), orders=(maker_digest, taker_digest))
@@ -138,36 +164,45 @@ class BookSetup:
             raise
         return ctx.events
 
-    def _lean(self, action: Fill) -> bool:
-        """A fresh account's opening without fees in a perpetual book whose feeds are trusted and
-        whose market maker has nothing to settle (every market it holds accrued to now, its
-        snapshots current): the model's settlement and accrual are then no-ops."""
-        state, params = self._house.state, self._house.params
-        if not (self._verified and self._lean_book and action.maker_fee_wad == action.taker_fee_wad == _ZERO_FEE):
-            return False
-        taker = state.accounts.get(action.taker)
+    @staticmethod
+    def _lean_prices(
+        state: ProtocolState, tables: _Tables, action: Fill, maker: Account | None, taker: Account | None
+    ) -> dict[int, int] | None:
+        """Every feed's price when ``action`` is a fresh account's opening without fees in a
+        perpetual book whose feeds are all trusted and whose market maker has nothing to settle
+        (every market it holds accrued to now, its snapshots current): the model's settlement
+        and accrual are then no-ops. None otherwise."""
+        if not (tables.perpetual and action.maker_fee_wad == action.taker_fee_wad == _ZERO_FEE):
+            return None
         if taker is not None and taker.positions:
-            return False
+            return None
         now = state.now_s
         markets = state.markets
         market = markets.get(action.market_id)
         if market is not None and market.last_accrual_s < now:
-            return False
-        maker = state.accounts.get(action.maker)
+            return None
         for market_id, pos in maker.positions.items() if maker is not None else ():
             ms = markets[market_id]
             if ms.last_accrual_s < now or pos.funding_snapshot != ms.funding_index:
-                return False
+                return None
             if pos.loss_snapshot != side_loss_index(ms, pos.size):
-                return False
-        return all(is_trusted(state.feeds[fp.feed_id], fp, now) for fp in params.feeds)
+                return None
+        feeds = state.feeds
+        prices = {}
+        for fp in tables.params.feeds:
+            feed = feeds[fp.feed_id]
+            if not is_trusted(feed, fp, now):
+                return None
+            prices[fp.feed_id] = feed.price_wad
+        return prices
 
-    def _take(self, signed: SignedOrder, digest: bytes, delta: int, price_wad: int) -> int:
-        """:func:`protocol.clearing.take_order`'s checks for an order whose signer is its account;
-        returns the order's filled size after this fill (nothing written)."""
+    @staticmethod
+    def _take(signed: SignedOrder, filled: int, now_s: int, delta: int, price_wad: int) -> int:
+        """:func:`protocol.clearing.take_order`'s checks for an order whose signer is its account
+        and whose filled size is ``filled``; returns its filled size after this fill (nothing
+        written)."""
         order = signed.order
-        require(self._house.state.now_s <= order.expiry_s, "clearing: order expired")
-        filled = self._house.state.order_filled.get(digest, 0)
+        require(now_s <= order.expiry_s, "clearing: order expired")
         require(filled != CANCELLED, "clearing: order cancelled")
         require((order.size_wad > 0) == (delta > 0), "clearing: order side")
         within = price_wad <= order.limit_price_wad if delta > 0 else price_wad >= order.limit_price_wad
@@ -177,46 +212,53 @@ class BookSetup:
         require(filled <= abs(order.size_wad), "clearing: order overfilled")
         return filled
 
-    def _lean_fill(self, action: Fill, maker_digest: bytes, taker_digest: bytes) -> list[Event] | None:
-        """:func:`protocol.clearing.fill` of a fresh account's fee-less opening (see :meth:`_lean`),
-        checks first: a refusal before the trades writes nothing. When both accounts meet
-        initial margin after the trades, the fill is done (a maker reducing its position passes
-        the solvency rule then too); otherwise the few values the trades wrote are put back and
-        None says the model's handler must decide (a refusal, or a reducing maker judged by its
-        margin ratio)."""
-        state, params = self._house.state, self._house.params
+    def _lean_fill(
+        self, state: ProtocolState, tables: _Tables, action: Fill, maker_digest: bytes, taker_digest: bytes
+    ) -> list[Event] | None:
+        """:func:`protocol.clearing.fill` of a fresh account's fee-less opening (see
+        :meth:`_lean_prices`; None at once for any other fill), checks first: a refusal before
+        the trades writes nothing. When both accounts meet initial margin after the trades, the
+        fill is done (a maker reducing its position passes the solvency rule then too);
+        otherwise the few values the trades wrote are put back and None says the model's
+        handler must decide (a refusal, or a reducing maker judged by its margin ratio)."""
+        maker_address, taker_address = action.maker, action.taker
+        accounts = state.accounts
+        maker, taker = accounts.get(maker_address), accounts.get(taker_address)
+        prices = self._lean_prices(state, tables, action, maker, taker)
+        if prices is None:
+            return None
         require(action.sender in state.roles.matchers, "clearing: caller is not a matcher")
         require(not state.paused, "clearing: paused")
         market_id, size, price = action.market_id, action.size_wad, action.price_wad
-        require(market_id in state.markets, "clearing: unknown market")
-        mp, ms = params.market(market_id), state.markets[market_id]
+        ms = state.markets.get(market_id)
+        if ms is None:
+            raise ProtocolRevert("clearing: unknown market")
         require(action.maker_order.order.market_id == market_id, "clearing: orders of different markets")
-        require(action.maker != action.taker, "clearing: self trade")
-        maker_filled = self._take(action.maker_order, maker_digest, -size, price)
-        taker_filled = self._take(action.taker_order, taker_digest, size, price)  # another order (no self trade)
-        feed = state.feeds[mp.feed_id]  # trusted (see _lean): the band's reference and the price
-        band = params.protocol.max_fill_deviation_wad
-        require(abs(price - feed.price_wad) * WAD <= band * feed.price_wad, "clearing: price outside band")
-        order_filled = state.order_filled
+        require(maker_address != taker_address, "clearing: self trade")
+        order_filled, now = state.order_filled, state.now_s
         maker_was, taker_was = order_filled.get(maker_digest), order_filled.get(taker_digest)
+        maker_filled = self._take(action.maker_order, maker_was or 0, now, -size, price)
+        taker_filled = self._take(action.taker_order, taker_was or 0, now, size, price)  # another order
+        reference = prices[tables.markets[market_id].feed_id]  # trusted: the band's reference
+        band = tables.params.protocol.max_fill_deviation_wad
+        require(abs(price - reference) * WAD <= band * reference, "clearing: price outside band")
         order_filled[maker_digest], order_filled[taker_digest] = maker_filled, taker_filled
-        accounts = state.accounts
-        created = [a for a in (action.maker, action.taker) if a not in accounts]
-        maker, taker = state.account(action.maker), state.account(action.taker)
-        prices = {f: fs.price_wad for f, fs in state.feeds.items()}
+        created = [address for address, acct in ((maker_address, maker), (taker_address, taker)) if acct is None]
+        maker, taker = state.account(maker_address), state.account(taker_address)
         maker_pos = maker.positions.get(market_id)
         maker_old = (maker_pos.size, maker_pos.open_notional) if maker_pos is not None else (0, 0)
-        notional = mul_div(abs(size), price, WAD, Rounding.DOWN)
+        notional_wad = mul_div(abs(size), price, WAD, Rounding.DOWN)
         oi_was = (ms.oi_long, ms.oi_short)
         balances_was = (maker.balance, maker.realized_pnl)
         # the taker's trade, then the maker's (apply_trade on settled accounts, market accrued)
-        taker_size, taker_notional, _ = traded_position(0, 0, size, notional)
+        taker_size, taker_notional, _ = traded_position(0, 0, size, notional_wad)
         record_trade(taker, ms, market_id, 0, taker_size, taker_notional, 0)
-        new_size, new_notional, realized = traded_position(maker_old[0], maker_old[1], -size, notional)
+        new_size, new_notional, realized = traded_position(maker_old[0], maker_old[1], -size, notional_wad)
         record_trade(maker, ms, market_id, maker_old[0], new_size, new_notional, realized)
-        if not (
-            _perpetual_health(taker, params, state.markets, prices).meets_initial
-            and _perpetual_health(maker, params, state.markets, prices).meets_initial
+        markets = state.markets
+        if (
+            _perpetual_free_collateral(taker, tables, markets, prices) < 0
+            or _perpetual_free_collateral(maker, tables, markets, prices) < 0
         ):  # a refusal, or a maker reducing under the solvency rule: the model decides
             del taker.positions[market_id]
             if maker_pos is None:
@@ -227,15 +269,15 @@ class BookSetup:
             ms.oi_long, ms.oi_short = oi_was
             _put_back(order_filled, maker_digest, maker_was)
             _put_back(order_filled, taker_digest, taker_was)
-            for a in created:
-                del accounts[a]
+            for address in created:
+                del accounts[address]
             return None
         return [
-            OrderFilled(maker_digest, action.maker, maker_filled),
-            OrderFilled(taker_digest, action.taker, taker_filled),
-            PositionChanged(action.taker, market_id, taker_size, taker_notional, 0),
-            PositionChanged(action.maker, market_id, new_size, new_notional, realized),
-            FillSettled(action.maker, action.taker, market_id, size, price, notional, 0, 0),
+            OrderFilled(maker_digest, maker_address, maker_filled),
+            OrderFilled(taker_digest, taker_address, taker_filled),
+            PositionChanged(taker_address, market_id, taker_size, taker_notional, 0),
+            PositionChanged(maker_address, market_id, new_size, new_notional, realized),
+            FillSettled(maker_address, taker_address, market_id, size, price, notional_wad, 0, 0),
         ]
 
 

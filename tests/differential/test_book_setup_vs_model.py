@@ -14,13 +14,14 @@ state a refusal leaves and the final state must be equal.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from state_views import outcome, state_view
+from state_views import account_view, outcome, state_view
 
-from protocol.actions import Action, Deposit, Fill, SignedOrder
-from protocol.book_setup import _perpetual_health
+from protocol.actions import Action, Deposit, Fill, SetMarketMargin, SetPaused, SignedOrder
+from protocol.book_setup import BookSetup, _perpetual_free_collateral, _Tables
 from protocol.clearing_house import ClearingHouse
 from protocol.margin import account_health
 from protocol.orders import OrderSigner
@@ -65,30 +66,67 @@ def fresh_house(params: Params) -> ClearingHouse:
     return ClearingHouse(params, GOVERNANCE, matchers=[MATCHER], oracles=[ORACLE], funding_operators=[FUNDING_OPERATOR])
 
 
+def compare_step(model: ClearingHouse, lean: ClearingHouse, setup: BookSetup, action: Action) -> bool:
+    """Apply ``action`` to the model and through ``setup`` (on ``lean``): the same outcome, and
+    after a refusal nothing written or created on either; True if it was refused."""
+    expected = outcome(partial(model.apply, unverified(action)))
+    got = outcome(partial(setup.apply, unverified(action)))
+    assert got == expected, action
+    if not (isinstance(expected, tuple) and expected[0] == "revert"):
+        return False
+    assert lean.state.accounts.keys() == model.state.accounts.keys(), action
+    assert lean.state.order_filled == model.state.order_filled, action
+    assert state_view(lean.state)["markets"] == state_view(model.state)["markets"], action
+    traded = (action.maker, action.taker) if isinstance(action, Fill) else ()
+    for address in (action.account,) if isinstance(action, Deposit) else traded:
+        assert account_or_none(lean, address) == account_or_none(model, address), action
+    return True
+
+
+def account_or_none(house: ClearingHouse, address: str) -> tuple[object, ...] | None:
+    """The account at ``address`` as plain values, None where there is none."""
+    acct = house.state.accounts.get(address)
+    return None if acct is None else account_view(acct)
+
+
 def replay_both_ways(config: StudyConfig) -> int:
     """Build ``config``'s book, replay its set-up with refusals both ways; refusals seen."""
     log: list[Action] = []
     book = build_book(config, log=log)
-    attempts = with_refusals(log, book.params)
     model, lean = fresh_house(book.params), fresh_house(book.params)
     setup = lean.book_setup(signatures_verified=True)
-    refused = 0
-    for action in attempts:
-        expected = outcome(lambda a=action: model.apply(unverified(a)))  # type: ignore[misc]
-        got = outcome(lambda a=action: setup.apply(unverified(a)))  # type: ignore[misc]
-        assert got == expected, action
-        if isinstance(expected, tuple) and expected[0] == "revert":  # nothing written, nothing created
-            refused += 1
-            assert lean.state.accounts.keys() == model.state.accounts.keys(), action
-            assert lean.state.order_filled == model.state.order_filled, action
-            assert state_view(lean.state)["markets"] == state_view(model.state)["markets"], action
-            for address in {getattr(action, "maker", None), getattr(action, "taker", None)} - {None}:
-                assert outcome(lambda a=address: lean.state.accounts.get(a)) == outcome(  # type: ignore[misc]
-                    lambda a=address: model.state.accounts.get(a)
-                ), action
+    refused = sum(compare_step(model, lean, setup, action) for action in with_refusals(log, book.params))
     assert state_view(lean.state) == state_view(model.state)
     assert state_view(lean.state) == state_view(book.setup_state)
     return refused
+
+
+def test_governance_between_set_up_actions_equals_model() -> None:
+    """Governance acts through the set-up between its deposits and openings: a pause (the next
+    deposit and opening refused by either path), then a tighter initial margin for the rest
+    (the lean path must judge the later openings by the new parameters: many are refused)."""
+    log: list[Action] = []
+    book = build_book(StudyConfig().override({"run.accounts": 120}), log=log)
+    market = book.params.markets[0]
+    third = len(log) // 3
+    after = [next(a for a in log[third:] if isinstance(a, kind)) for kind in (Deposit, Fill)]
+    attempts = [
+        *log[:third],
+        SetPaused(GOVERNANCE, True),
+        *after,
+        SetPaused(GOVERNANCE, False),
+        SetMarketMargin(
+            GOVERNANCE, market.market_id, market.initial_margin_fraction_wad * 5, market.maintenance_share_wad
+        ),
+        *log[third:],
+    ]
+    model, lean = fresh_house(book.params), fresh_house(book.params)
+    setup = lean.book_setup(signatures_verified=True)
+    refused = [compare_step(model, lean, setup, action) for action in attempts]
+    assert refused[third : third + 4] == [False, True, True, False]
+    assert not refused[third + 4]  # the new margin parameters are taken
+    assert sum(refused[third + 5 :]) > 0
+    assert state_view(lean.state) == state_view(model.state)
 
 
 def test_default_book_setup_equals_model() -> None:
@@ -144,10 +182,10 @@ def test_random_books_setup_equals_model(
     collateral=st.integers(0, 10**22),
     price_moves=st.lists(st.integers(1, 3 * 10**18), min_size=2, max_size=2),
 )
-def test_perpetual_health_is_account_health(
+def test_perpetual_free_collateral_is_account_healths(
     balance: int, sizes: list[int], costs: list[int], collateral: int, price_moves: list[int]
 ) -> None:
-    """The lean path's margin sum equals :func:`protocol.margin.account_health` exactly for
+    """The lean path's free collateral equals :func:`protocol.margin.account_health`'s exactly for
     settled perpetual positions and collateral, at any price and on every threshold."""
     config = StudyConfig().override(
         {
@@ -163,7 +201,8 @@ def test_perpetual_health_is_account_health(
         acct.positions[mp.market_id] = Position(size=size, open_notional=cost)
     prices = {fp.feed_id: 30_000 * move for fp, move in zip(params.feeds, price_moves, strict=True)}
     markets = house.state.markets
-    assert _perpetual_health(acct, params, markets, prices) == account_health(acct, params, markets, prices, now_s=0)
+    expected = account_health(acct, params, markets, prices, now_s=0).free_collateral
+    assert _perpetual_free_collateral(acct, _Tables(params), markets, prices) == expected
 
 
 def test_a_refused_opening_against_a_reducing_maker_puts_back_what_it_wrote() -> None:
@@ -193,9 +232,8 @@ def test_a_refused_opening_against_a_reducing_maker_puts_back_what_it_wrote() ->
     ]
     setup = lean.book_setup(signatures_verified=True)
     outcomes = [
-        (outcome(lambda a=a: model.apply(unverified(a))), outcome(lambda a=a: setup.apply(unverified(a))))
-        for a in actions
-    ]  # type: ignore[misc]
+        (outcome(partial(model.apply, unverified(a))), outcome(partial(setup.apply, unverified(a)))) for a in actions
+    ]
     assert outcomes[1][0] == outcomes[1][1] == ("revert", "margin: below initial")
     assert outcomes[0][0] == outcomes[0][1]
     assert state_view(lean.state) == state_view(model.state)
