@@ -516,9 +516,10 @@ class ChainClearingHouse:
             start_time_s=self.now_s,
             order_domain=self.order_domain,
         )
-        for m, market in model.state.markets.items():
-            listed = self.market(m)
-            market.last_accrual_s, market.funding_rate_set_s = listed.last_accrual_s, listed.funding_rate_set_s
+        listed = self.chain.call_many([BatchCall(self.system.core, "markets", (m,)) for m in model.state.markets])
+        for market, values in zip(model.state.markets.values(), listed, strict=True):
+            on_chain = MarketState(*(int(v) for v in values))
+            market.last_accrual_s, market.funding_rate_set_s = on_chain.last_accrual_s, on_chain.funding_rate_set_s
         return model
 
     def differences(

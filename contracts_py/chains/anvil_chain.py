@@ -163,6 +163,17 @@ class AnvilChain(Web3Chain):
         if self._rpc("evm_revert", handle) is not True:
             raise ChainError(f"anvil: evm_revert({handle}) refused: the snapshot no longer exists")
 
+    def _latest(self, field: str) -> int:
+        """``field`` of the latest block, by the raw client (web3's middleware stack sends three
+        requests per read)."""
+        return int(self._rpc("eth_getBlockByNumber", "latest", False)[field], 16)
+
+    def timestamp(self) -> int:
+        return self._latest("timestamp")
+
+    def block_number(self) -> int:
+        return self._latest("number")
+
     def set_next_timestamp(self, timestamp_s: int) -> None:
         self._check_next_timestamp(timestamp_s)
         self._rpc("evm_setNextBlockTimestamp", timestamp_s)
