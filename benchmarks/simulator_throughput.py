@@ -79,9 +79,11 @@ class Timed:
         self.seconds = 0.0
         self.calls = 0
 
-    def __call__(self, book: MarginBook, prices: Mapping[int, int], changed: Sequence[int]) -> NDArray[np.int64]:
+    def __call__(
+        self, book: MarginBook, prices: Mapping[int, int], changed: Sequence[int], skip: NDArray[np.bool_]
+    ) -> NDArray[np.int64]:
         t = time.perf_counter()
-        rows: NDArray[np.int64] = self.screen(book, prices, changed)  # type: ignore[operator]
+        rows: NDArray[np.int64] = self.screen(book, prices, changed, skip)  # type: ignore[operator]
         self.seconds += time.perf_counter() - t
         self.calls += 1
         return rows
@@ -93,11 +95,15 @@ class FullCoreScreen:
     def __init__(self, n_accounts: int) -> None:
         self._out = MarginOutputs.allocate(n_accounts)
 
-    def __call__(self, book: MarginBook, prices: Mapping[int, int], changed: Sequence[int]) -> NDArray[np.int64]:
+    def __call__(
+        self, book: MarginBook, prices: Mapping[int, int], changed: Sequence[int], skip: NDArray[np.bool_]
+    ) -> NDArray[np.int64]:
         return np.flatnonzero(evaluate(book, prices, out=self._out).liquidatable)
 
 
-def numpy_screen(book: MarginBook, prices: Mapping[int, int], changed: Sequence[int]) -> NDArray[np.int64]:
+def numpy_screen(
+    book: MarginBook, prices: Mapping[int, int], changed: Sequence[int], skip: NDArray[np.bool_]
+) -> NDArray[np.int64]:
     """The margin core's screen and decision rule written as plain numpy expressions."""
     checked = validate_prices(book.perpetuals, book.collaterals, prices)
     sc = price_scalars(book.perpetuals, book.collaterals, book.markets, checked)

@@ -129,8 +129,9 @@ from simulator.results import (
 __all__ = ["Book", "Screen", "build_book", "simulate_path", "simulate_paths"]
 
 #: Finds the exactly liquidatable rows of a book at trusted prices (feed_id -> price_wad), told
-#: which rows actions changed since its previous call.
-Screen = Callable[[MarginBook, Mapping[int, int], Sequence[int]], NDArray[np.int64]]
+#: which rows actions changed since its previous call and which rows (a boolean mask by row: the
+#: accounts keepers are already after) it may leave out; every row it returns is liquidatable.
+Screen = Callable[[MarginBook, Mapping[int, int], Sequence[int], NDArray[np.bool_]], NDArray[np.int64]]
 
 GOVERNANCE, MATCHER, ORACLE = ACTORS["governance"], ACTORS["matcher"], ACTORS["oracle"]
 FUNDING_OPERATOR, KEEPER, MARKET_MAKER = ACTORS["funding_operator"], ACTORS["keeper"], ACTORS["market_maker"]
@@ -561,7 +562,7 @@ class _PathRun:
     def flag(self, step: int, keeper_rng: np.random.Generator) -> None:
         """Screen every account; newly liquidatable ones get the keeper's landing step."""
         view, prices = self.view(), self.prices()
-        rows = self.screen(view, prices, self.live.take_changed())
+        rows = self.screen(view, prices, self.live.take_changed(), self.chased)
         kc = self.config.keepers
         new = rows[~self.chased[rows]]
         new = new[new != self.keeper_row]

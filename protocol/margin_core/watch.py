@@ -111,7 +111,9 @@ class LiquidationWatch:
     """A screen for a book whose rows change a few at a time (a simulation's live book).
 
     Call it with the book view of the step, the prices, and the rows refreshed since the last
-    call; it returns the rows with equity < maintenance, exactly as the model decides.
+    call; it returns the rows with equity < maintenance, exactly as the model decides. A caller
+    that needs no decision on some rows now (a simulation's accounts already flagged, waiting for
+    a keeper) marks them in ``skip``: between full passes those are not screened.
     """
 
     def __init__(self, n_accounts: int, *, rescreen_fraction: float = 0.0625) -> None:
@@ -145,10 +147,22 @@ class LiquidationWatch:
         self.screened = 0
         self.full_screens = 0
 
-    def __call__(self, book: MarginBook, prices: Mapping[int, int], changed: Iterable[int] = ()) -> NDArray[np.int64]:
-        """Rows of ``book`` below maintenance at ``prices``."""
+    def __call__(
+        self,
+        book: MarginBook,
+        prices: Mapping[int, int],
+        changed: Iterable[int] = (),
+        skip: NDArray[np.bool_] | None = None,
+    ) -> NDArray[np.int64]:
+        """Rows of ``book`` below maintenance at ``prices``, ascending: every such row except
+        that rows marked in ``skip`` (a boolean mask by row, None: no row) may be left out;
+        every row returned is below maintenance."""
         if book.n_accounts != self._n:
             raise InvalidParameter(f"the watch was built for {self._n} accounts, the book has {book.n_accounts}")
+        if skip is not None and (
+            not isinstance(skip, np.ndarray) or skip.dtype != np.bool_ or skip.shape != (self._n,)
+        ):
+            raise InvalidParameter(f"skip must be a boolean numpy array of shape ({self._n},), one flag per row")
         for r in changed:
             if self._source[r] != _CHANGED:
                 self._source[r] = _CHANGED
@@ -170,11 +184,16 @@ class LiquidationWatch:
                 self._backoff = min(2 * self._backoff + 1, _MAX_BACKOFF)
                 self._hot = self._backoff
             return self._full(book, prices)
-        # Distinct rows, in no particular order: each decision is written back by row.
-        rows = np.concatenate((near[self._source[near] == _BASELINE], self._changed[: self._n_changed]))
-        self.screened += int(rows.size)
+        near = near[self._source[near] == _BASELINE]
         decided = self._decided
-        np.copyto(decided, self._liquidatable)
+        if skip is None:
+            np.copyto(decided, self._liquidatable)
+        else:  # a skipped row is reported only if screened (changed): its baseline decision may be stale
+            near = near[~skip[near]]
+            np.greater(self._liquidatable, skip, out=decided)  # liquidatable at the baseline and not skipped
+        # Distinct rows, in no particular order: each decision is written back by row.
+        rows = np.concatenate((near, self._changed[: self._n_changed]))
+        self.screened += int(rows.size)
         if rows.size:
             decided[rows] = evaluate_rows(book, prices, rows).liquidatable
             self._retire_fixed(book, decided)

@@ -87,7 +87,9 @@ CASES["cross"] = CROSS
 CASES["adl"] = CROSS | {"protocol.socialized_loss_method": "adl"}
 
 
-def model_screen(book: MarginBook, prices: Mapping[int, int], changed: Sequence[int]) -> NDArray[np.int64]:
+def model_screen(
+    book: MarginBook, prices: Mapping[int, int], changed: Sequence[int], skip: NDArray[np.bool_]
+) -> NDArray[np.int64]:
     """Every account through the model's own health function, one at a time."""
     rows = [
         i

@@ -65,12 +65,17 @@ def test_live_book_rejects_unknown_labels() -> None:
         LiveBook(house.state, house.params, (TRADERS[0], TRADERS[0]))
 
 
+@pytest.mark.parametrize("skipping", [False, True])
 @pytest.mark.parametrize("moves", [(-1, 1, -2, 3, -5, 8, -13), (2, 2, 2, 2, -30, -30, -30)])
-def test_watch_decides_like_a_full_screen_every_step(moves: tuple[int, ...]) -> None:
+def test_watch_decides_like_a_full_screen_every_step(moves: tuple[int, ...], skipping: bool) -> None:
+    """Skipping: every other row reported at a step is skipped at the next (accounts waiting for a
+    keeper, then released); the watch reports only rows below maintenance, and every one of them
+    it was not told to skip."""
     house = _house()
     labels = (*TRADERS, MAKER)
     live = LiveBook(house.state, house.params, labels)
     watch = LiquidationWatch(len(labels), rescreen_fraction=0.5)
+    skip = np.zeros(len(labels), dtype=np.bool_)
     price = 30_000 * WAD
     for step, move_bp in enumerate(moves * 3):
         house.apply(AdvanceTime(60, 1))
@@ -79,8 +84,15 @@ def test_watch_decides_like_a_full_screen_every_step(moves: tuple[int, ...]) -> 
         markets = accrued_markets(house.state, house.params)
         view = live.book(house.state, markets, house.state.now_s)
         prices = {BTC_FEED: price, ETH_FEED: 2_000 * WAD}
-        full = np.flatnonzero(evaluate(view, prices).liquidatable)
-        np.testing.assert_array_equal(watch(view, prices, live.take_changed()), full, err_msg=f"step {step}")
+        full = evaluate(view, prices).liquidatable
+        if not skipping:
+            np.testing.assert_array_equal(watch(view, prices, live.take_changed()), np.flatnonzero(full))
+            continue
+        rows = watch(view, prices, live.take_changed(), skip)
+        assert full[rows].all(), f"step {step}"
+        np.testing.assert_array_equal(np.setdiff1d(np.flatnonzero(full & ~skip), rows), [], err_msg=f"step {step}")
+        skip.fill(False)
+        skip[rows[::2]] = True
     assert watch.full_screens < len(moves) * 3
     assert watch.screened < len(labels) * len(moves) * 3
 
@@ -94,6 +106,10 @@ def test_watch_validates_its_arguments() -> None:
     live = LiveBook(house.state, house.params, TRADERS)
     with pytest.raises(InvalidParameter, match="built for 3 accounts"):
         LiquidationWatch(3)(live.book(house.state, house.state.markets, 0), {BTC_FEED: 30_000 * WAD})
+    view = live.book(house.state, house.state.markets, 0)
+    for skip in (np.zeros(len(TRADERS), dtype=np.int64), np.zeros(len(TRADERS) + 1, dtype=np.bool_)):
+        with pytest.raises(InvalidParameter, match="skip must be a boolean numpy array"):
+            LiquidationWatch(len(TRADERS))(view, {BTC_FEED: 30_000 * WAD}, (), skip)  # type: ignore[arg-type]  # deliberately malformed
 
 
 def test_accounts_deep_below_maintenance_are_not_screened_again() -> None:
