@@ -467,7 +467,7 @@ class ChainClearingHouse:
 
     def market(self, market_id: int) -> MarketState:
         """Funding rate and index, loss indexes, last accrual and open interest of ``market_id``."""
-        return MarketState(*(int(v) for v in self._view("markets", market_id)))
+        return _market_state(self._view("markets", market_id))
 
     def funding_index(self, market_id: int) -> int:
         """Cumulative funding per unit of size of ``market_id`` (USD WAD) at its last accrual."""
@@ -518,7 +518,7 @@ class ChainClearingHouse:
         )
         listed = self.chain.call_many([BatchCall(self.system.core, "markets", (m,)) for m in model.state.markets])
         for market, values in zip(model.state.markets.values(), listed, strict=True):
-            on_chain = MarketState(*(int(v) for v in values))
+            on_chain = _market_state(values)
             market.last_accrual_s, market.funding_rate_set_s = on_chain.last_accrual_s, on_chain.funding_rate_set_s
         return model
 
@@ -675,3 +675,8 @@ class ChainClearingHouse:
         calls = self._holding_calls()
         held = self.chain.call_many(calls, block=None if at_block is None else self.block_base + at_block)
         return {i: int(v) for i, v in zip(self.asset_ids, held, strict=True)}
+
+
+def _market_state(values: Iterable[Any]) -> MarketState:
+    """The ``markets`` view's answer as a :class:`MarketState`."""
+    return MarketState(*(int(v) for v in values))

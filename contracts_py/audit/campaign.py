@@ -83,7 +83,7 @@ __all__ = [
 CHAINS: Final = ("model", "boa", "eth-tester", "anvil")
 #: Model and chain clock at the start of every sequence (2033-05-18), later than any node's genesis.
 T0: Final = 2_000_000_000
-#: anvil: model blocks sent (and read back) per batch.
+#: anvil: most model blocks sent (and read back) per batch (a sequence ramps up to it).
 ANVIL_BLOCKS_PER_BATCH: Final = 10
 #: anvil: past states the node keeps (``--prune-history``; the default keeps 500 in memory, then
 #: serializes every further block's whole state to disk, a cost that grows with the state). A
